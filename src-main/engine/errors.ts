@@ -1,0 +1,126 @@
+// Every error Stream Ferry raises on purpose is a FerryError with a stable code. Code branches on
+// `code`, never on message text; faces turn codes into exit statuses and titles. This file imports
+// nothing so that every domain module may use it without creating a layering cycle.
+
+export const ERROR_CODES = {
+  FERRY_USAGE: 'The command line could not be understood',
+  FERRY_SOURCE_INVALID: 'The source is not a usable SimpleStreams location',
+  FERRY_FETCH_FAILED: 'A file could not be fetched',
+  FERRY_HTTP_STATUS: 'The server answered with an error status',
+  FERRY_TOO_LARGE: 'A metadata file is larger than allowed',
+  FERRY_JSON_MALFORMED: 'A metadata file is not valid JSON',
+  FERRY_FORMAT_UNSUPPORTED: 'A metadata file is not in a supported SimpleStreams format',
+  FERRY_UNSAFE_PATH: 'A path in the metadata could escape the mirror',
+  FERRY_FILTER_INVALID: 'A filter expression is invalid',
+  FERRY_KEYRING_INVALID: 'A keyring file could not be read',
+  FERRY_SIG_MISSING: 'A file that must be signed is not signed',
+  FERRY_SIG_UNKNOWN_KEY: 'A file is signed by a key that is not in the keyring',
+  FERRY_SIG_BAD: 'A signature does not match the signed content',
+  FERRY_SIG_KEY_EXPIRED: 'A file is signed by an expired key',
+  FERRY_SIG_KEY_REVOKED: 'A file is signed by a revoked key',
+  FERRY_SIG_WEAK_HASH: 'A signature uses a hash algorithm that is not accepted',
+  FERRY_NO_CHECKSUM: 'An item has no size or checksum to verify it with',
+  FERRY_SIZE_MISMATCH: 'A file does not have the size the metadata lists',
+  FERRY_HASH_MISMATCH: 'A file does not have the checksum the metadata lists',
+  FERRY_DOWNLOAD_STALLED: 'A download stopped receiving data',
+  FERRY_REDIRECT_INSECURE: 'A redirect would downgrade HTTPS to HTTP',
+  FERRY_TOO_MANY_REDIRECTS: 'A download was redirected too many times',
+  FERRY_RESUME_REJECTED: 'A partial download could not be resumed',
+  FERRY_DISK_FULL: 'The disk is full',
+  FERRY_NOT_ENOUGH_SPACE: 'There is not enough free space for the plan',
+  FERRY_IO: 'A file operation failed',
+  FERRY_CATALOG_TOO_NEW: 'The catalog was written by a newer Stream Ferry',
+  FERRY_CATALOG_CORRUPT: 'The catalog database is damaged',
+  FERRY_PROFILE_UNKNOWN: 'No saved selection has that name',
+  FERRY_CANCELLED: 'The operation was cancelled',
+} as const;
+
+export type FerryErrorCode = keyof typeof ERROR_CODES;
+
+export interface FerryErrorDetails {
+  /** What the operator can do about it. */
+  hint?: string;
+  cause?: unknown;
+  url?: string;
+  path?: string;
+  expected?: string;
+  actual?: string;
+  /** HTTP status, when the failure is an HTTP answer. */
+  status?: number;
+}
+
+/** The plain-data form of a FerryError, for crossing a process or IPC boundary. */
+export interface SerializedFerryError {
+  name: 'FerryError';
+  code: FerryErrorCode;
+  message: string;
+  hint?: string;
+  url?: string;
+  path?: string;
+  expected?: string;
+  actual?: string;
+  status?: number;
+}
+
+export class FerryError extends Error {
+  override readonly name = 'FerryError';
+  readonly code: FerryErrorCode;
+  readonly hint: string | undefined;
+  readonly url: string | undefined;
+  readonly path: string | undefined;
+  readonly expected: string | undefined;
+  readonly actual: string | undefined;
+  readonly status: number | undefined;
+
+  constructor(code: FerryErrorCode, message: string, details: FerryErrorDetails = {}) {
+    super(message, details.cause === undefined ? undefined : { cause: details.cause });
+    this.code = code;
+    this.hint = details.hint;
+    this.url = details.url === undefined ? undefined : redactUrl(details.url);
+    this.path = details.path;
+    this.expected = details.expected;
+    this.actual = details.actual;
+    this.status = details.status;
+  }
+
+  toJSON(): SerializedFerryError {
+    const plain: SerializedFerryError = { name: 'FerryError', code: this.code, message: this.message };
+    if (this.hint !== undefined) plain.hint = this.hint;
+    if (this.url !== undefined) plain.url = this.url;
+    if (this.path !== undefined) plain.path = this.path;
+    if (this.expected !== undefined) plain.expected = this.expected;
+    if (this.actual !== undefined) plain.actual = this.actual;
+    if (this.status !== undefined) plain.status = this.status;
+    return plain;
+  }
+
+  static fromJSON(plain: SerializedFerryError): FerryError {
+    return new FerryError(plain.code, plain.message, plain);
+  }
+}
+
+export function isFerryError(error: unknown, code?: FerryErrorCode): error is FerryError {
+  return error instanceof FerryError && (code === undefined || error.code === code);
+}
+
+/** Removes user:password from a URL so it never reaches a message, a log or the catalog. */
+export function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.username === '' && parsed.password === '') return url;
+    parsed.username = parsed.password === '' ? '***' : parsed.username;
+    parsed.password = parsed.password === '' ? '' : '***';
+    return parsed.toString();
+  } catch {
+    return url;
+  }
+}
+
+/** The message of any thrown value, for wrapping foreign errors as a cause. */
+export function describeError(error: unknown): string {
+  if (error instanceof Error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    return code === undefined ? error.message : `${error.message} (${code})`;
+  }
+  return String(error);
+}
