@@ -1,0 +1,22 @@
+// Lint = typescript-eslint's strict type-checked rules + the layer table in eslint.layers.js.
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+import { layerConfigs } from './eslint.layers.js';
+
+export default tseslint.config(
+  { ignores: ['dist/**', 'node_modules/**', 'test/lint-fixtures/**', 'src-renderer/**', 'bin/**'] },
+  js.configs.recommended,
+  ...tseslint.configs.strictTypeChecked,
+  {
+    languageOptions: {
+      parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
+    },
+    rules: {
+      '@typescript-eslint/no-explicit-any': 'error',
+      '@typescript-eslint/restrict-template-expressions': ['error', { allowNumber: true }],
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
+    },
+  },
+  { files: ['*.js', '*.config.ts'], ...tseslint.configs.disableTypeChecked },
+  ...layerConfigs,
+);

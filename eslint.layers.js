@@ -1,0 +1,49 @@
+// The architecture (docs/ARCHITECTURE.md) as lint rules: each src-main folder lists the sibling
+// folders and the npm packages it may import. Kept apart from eslint.config.js so that
+// test/unit/lint/ can prove each rule fires on the files in test/lint-fixtures/.
+import { builtinModules } from 'node:module';
+
+const domainFolders = ['streams', 'pgp', 'net', 'library', 'mirror', 'media', 'serve'];
+const allFolders = [...domainFolders, 'engine', 'cli', 'desktop', 'web'];
+// Leaf files of engine/ that import nothing, so every layer may use them without a cycle.
+const engineLeaves = ['errors.js', 'progress.js'];
+
+/** folder → { folders it may import, packages it may import, whether Node built-ins are allowed } */
+export const layers = {
+  streams: { folders: [], packages: [], node: false },
+  pgp: { folders: [], packages: ['openpgp'], node: true },
+  net: { folders: [], packages: ['undici'], node: true },
+  library: { folders: [], packages: ['better-sqlite3'], node: true },
+  mirror: { folders: ['streams', 'net', 'library'], packages: [], node: true },
+  media: { folders: ['streams', 'library'], packages: [], node: true },
+  serve: { folders: ['streams', 'library'], packages: [], node: true },
+  engine: { folders: domainFolders, packages: [], node: true },
+  cli: { folders: ['engine'], packages: [], node: true },
+  web: { folders: ['engine'], packages: [], node: true },
+  desktop: { folders: ['engine'], packages: ['electron'], node: true },
+};
+const thirdPartyPackages = ['openpgp', 'undici', 'better-sqlite3', 'electron'];
+
+/** @param {keyof typeof layers} folder @returns {import('eslint').Linter.Config} */
+export function restrictionsFor(folder) {
+  const rule = layers[folder];
+  const patterns = [];
+  for (const other of allFolders) {
+    if (other === folder || rule.folders.includes(other)) continue;
+    const group = [`**/${other}/*`];
+    if (other === 'engine') group.push(...engineLeaves.map((leaf) => `!**/engine/${leaf}`));
+    patterns.push({ group, message: `src-main/${folder}/ may not import src-main/${other}/ (see docs/ARCHITECTURE.md).` });
+  }
+  const forbiddenPackages = thirdPartyPackages.filter((name) => !rule.packages.includes(name));
+  const paths = forbiddenPackages.map((name) => ({
+    name,
+    message: `${name} is not allowed in src-main/${folder}/ (see the layer table in eslint.config.js).`,
+  }));
+  if (!rule.node) {
+    patterns.push({ group: ['node:*'], message: `src-main/${folder}/ is pure: no Node built-ins.` });
+    paths.push(...builtinModules.map((name) => ({ name, message: `src-main/${folder}/ is pure: no Node built-ins.` })));
+  }
+  return { files: [`src-main/${folder}/**/*.ts`], rules: { 'no-restricted-imports': ['error', { paths, patterns }] } };
+}
+
+export const layerConfigs = /** @type {Array<keyof typeof layers>} */ (Object.keys(layers)).map(restrictionsFor);

@@ -1,0 +1,192 @@
+import { FerryError } from '../engine/index.js';
+
+/** Where a command writes: stdout for results (one JSON document with --json), stderr for the rest. */
+export interface CliIo {
+  stdout: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
+  stderr: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
+  env: NodeJS.ProcessEnv;
+  cwd: string;
+  /** Aborted on Ctrl-C; commands pass it down to every long call. */
+  signal: AbortSignal;
+}
+
+export type OptionType = 'boolean' | 'string' | 'number' | 'strings' | 'count';
+
+export interface OptionDefinition {
+  name: string;
+  short?: string;
+  type: OptionType;
+  description: string;
+  valueName?: string;
+}
+
+export type OptionValue = boolean | string | number | string[] | undefined;
+export type ParsedOptions = Readonly<Record<string, OptionValue>>;
+
+export interface CommandDefinition {
+  name: string;
+  summary: string;
+  usage: string[];
+  /** Longer explanation printed under the usage lines. */
+  description?: string[];
+  options: OptionDefinition[];
+  examples?: string[];
+  run(options: ParsedOptions, positionals: string[], io: CliIo): Promise<number>;
+}
+
+/** Tokens passed through as positionals although they look like options (filter-group separators). */
+const passThroughTokens = new Set(['--or']);
+
+/**
+ * Parses argv against a command's option table. Hand-written rather than node:util parseArgs because
+ * `--or` separates filter groups as a positional and `-vv` counts.
+ */
+export function parseCommandLine(
+  command: CommandDefinition,
+  argv: readonly string[],
+): { options: Record<string, OptionValue>; positionals: string[] } {
+  const options: Record<string, OptionValue> = {};
+  const positionals: string[] = [];
+  const byName = new Map(command.options.map((option) => [option.name, option]));
+  const byShort = new Map(
+    command.options.filter((option) => option.short !== undefined).map((option) => [option.short, option]),
+  );
+
+  const assign = (option: OptionDefinition, raw: string | undefined): void => {
+    switch (option.type) {
+      case 'boolean':
+        options[option.name] = true;
+        return;
+      case 'count': {
+        const previous = options[option.name];
+        options[option.name] = (typeof previous === 'number' ? previous : 0) + 1;
+        return;
+      }
+      case 'string':
+        options[option.name] = requireValue(option, raw);
+        return;
+      case 'strings': {
+        const previous = options[option.name];
+        options[option.name] = [...(Array.isArray(previous) ? previous : []), requireValue(option, raw)];
+        return;
+      }
+      case 'number': {
+        const text = requireValue(option, raw);
+        const value = Number(text);
+        if (!/^\d+$/.test(text) || !Number.isSafeInteger(value)) {
+          throw usageError(command, `--${option.name} takes a whole number, not '${text}'.`);
+        }
+        options[option.name] = value;
+        return;
+      }
+    }
+  };
+  const requireValue = (option: OptionDefinition, raw: string | undefined): string => {
+    if (raw === undefined) throw usageError(command, `--${option.name} needs a value (${option.valueName ?? 'VALUE'}).`);
+    return raw;
+  };
+  const takesValue = (option: OptionDefinition): boolean =>
+    option.type === 'string' || option.type === 'strings' || option.type === 'number';
+
+  for (let index = 0; index < argv.length; index += 1) {
+    const token = argv[index] ?? '';
+    if (token === '--') {
+      positionals.push(...argv.slice(index + 1));
+      break;
+    }
+    if (passThroughTokens.has(token) || !token.startsWith('-') || token === '-') {
+      positionals.push(token);
+      continue;
+    }
+    if (token.startsWith('--')) {
+      const equals = token.indexOf('=');
+      const name = token.slice(2, equals === -1 ? undefined : equals);
+      const option = byName.get(name);
+      if (option === undefined) throw usageError(command, `Unknown option '--${name}'.`);
+      if (!takesValue(option)) {
+        if (equals !== -1) throw usageError(command, `--${name} takes no value.`);
+        assign(option, undefined);
+        continue;
+      }
+      if (equals !== -1) {
+        assign(option, token.slice(equals + 1));
+      } else {
+        index += 1;
+        assign(option, argv[index]);
+      }
+      continue;
+    }
+    // Short options: -v, -vv, -o FORMAT, -oFORMAT.
+    for (let position = 1; position < token.length; position += 1) {
+      const letter = token.charAt(position);
+      const option = byShort.get(letter);
+      if (option === undefined) throw usageError(command, `Unknown option '-${letter}'.`);
+      if (!takesValue(option)) {
+        assign(option, undefined);
+        continue;
+      }
+      const rest = token.slice(position + 1);
+      if (rest !== '') {
+        assign(option, rest);
+      } else {
+        index += 1;
+        assign(option, argv[index]);
+      }
+      break;
+    }
+  }
+  return { options, positionals };
+}
+
+export function usageError(command: CommandDefinition | undefined, problem: string): FerryError {
+  const helpHint = command === undefined ? 'For help, run: ferry --help' : `For help, run: ferry help ${command.name}`;
+  return new FerryError('FERRY_USAGE', problem, { hint: helpHint });
+}
+
+/** Help text generated from the definition, so it can never drift from what the parser accepts. */
+export function formatCommandHelp(command: CommandDefinition): string {
+  const lines: string[] = [command.summary, '', 'Usage:'];
+  for (const usage of command.usage) lines.push(`  ferry ${command.name} ${usage}`);
+  if (command.description !== undefined) lines.push('', ...command.description);
+  if (command.options.length > 0) {
+    lines.push('', 'Options:');
+    const labels = command.options.map((option) => {
+      const value = option.type === 'boolean' || option.type === 'count' ? '' : ` ${option.valueName ?? 'VALUE'}`;
+      const short = option.short === undefined ? '    ' : `-${option.short}, `;
+      return `${short}--${option.name}${value}`;
+    });
+    const width = Math.max(...labels.map((label) => label.length));
+    command.options.forEach((option, index) => {
+      const repeat = option.type === 'strings' ? ' (repeatable)' : '';
+      lines.push(`  ${(labels[index] ?? '').padEnd(width)}  ${option.description}${repeat}`);
+    });
+  }
+  if (command.examples !== undefined && command.examples.length > 0) {
+    lines.push('', 'Examples:', ...command.examples.map((example) => `  ${example}`));
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+export function stringOption(options: ParsedOptions, name: string): string | undefined {
+  const value = options[name];
+  return typeof value === 'string' ? value : undefined;
+}
+
+export function numberOption(options: ParsedOptions, name: string): number | undefined {
+  const value = options[name];
+  return typeof value === 'number' ? value : undefined;
+}
+
+export function flagOption(options: ParsedOptions, name: string): boolean {
+  return options[name] === true;
+}
+
+export function listOption(options: ParsedOptions, name: string): string[] {
+  const value = options[name];
+  return Array.isArray(value) ? value : [];
+}
+
+export function countOption(options: ParsedOptions, name: string): number {
+  const value = options[name];
+  return typeof value === 'number' ? value : 0;
+}

@@ -1,0 +1,143 @@
+import { parseSelection, runMirror, type MirrorOutcome, type PlanSummary } from '../../engine/index.js';
+import {
+  countOption,
+  flagOption,
+  numberOption,
+  usageError,
+  type CliIo,
+  type CommandDefinition,
+  type OptionDefinition,
+  type ParsedOptions,
+} from '../command.js';
+import { ExitCode, exitCodeFor } from '../exit-codes.js';
+import { formatBytes } from '../output.js';
+import { JobDisplay, displayModeFor } from '../progress-display.js';
+import { sourceOptions, streamOptionsFrom, trustNotice } from './source-options.js';
+
+/** Selection and transfer options shared by `ferry mirror` and `ferry sync`. */
+export const selectionOptions: OptionDefinition[] = [
+  { name: 'max', type: 'number', valueName: 'N', description: 'keep at most N versions of each product (the newest by plain string order)' },
+  { name: 'keep', type: 'boolean', description: 'with --max: keep up to N versions even after they leave the source' },
+];
+
+export const transferOptions: OptionDefinition[] = [
+  { name: 'dry-run', type: 'boolean', description: 'print the plan and change nothing' },
+  { name: 'verify-existing', type: 'boolean', description: 're-hash every file already present and repair what is wrong' },
+  { name: 'concurrency', type: 'number', valueName: 'N', description: 'files downloaded at once (default 4)' },
+  { name: 'connections', type: 'number', valueName: 'N', description: 'connections per server (default 4)' },
+  { name: 'progress', type: 'boolean', description: 'print progress lines even when stderr is not a terminal' },
+  { name: 'json', type: 'boolean', description: 'print one JSON event per line on stdout (the last is the result)' },
+  { name: 'verbose', short: 'v', type: 'count', description: 'say more: each file fetched, present or removed' },
+];
+
+export const mirrorCommand: CommandDefinition = {
+  name: 'mirror',
+  summary: 'Mirror a stream into a directory MAAS can use (a drop-in for sstream-mirror)',
+  usage: ['[--max N] [--keep] [--dry-run] [--progress] [--keyring FILE] [--no-verify] [--no-item-download] [-v] SOURCE TARGET [filters...] [--or filters...]'],
+  description: [
+    'Writes the same tree sstream-mirror writes: every selected item at its path, then the upstream',
+    'signed metadata byte for byte (products files, then the index). Downloads run in parallel, are',
+    'verified (size and the strongest listed checksum) before they reach their final path, and resume',
+    'after an interruption. State lives in TARGET/.ferry/, so a rerun only fetches what is new.',
+    'Versions past --max are removed; a file shared by several products stays while referenced.',
+    'Before any change, the plan prints as sstream-mirror prints it (+/- lines, then Mb change).',
+  ],
+  options: [
+    ...selectionOptions,
+    { name: 'no-item-download', type: 'boolean', description: 'write the metadata but fetch no item files' },
+    ...transferOptions,
+    ...sourceOptions,
+  ],
+  examples: [
+    "ferry mirror --max 1 stable /var/www/html/maas/images/ephemeral-v3/stable arch=amd64 'release~(jammy|noble)' --or 'os~(grub*|pxelinux)'",
+    'ferry mirror --dry-run candidate ./mirror os=ubuntu release=noble',
+  ],
+  async run(options, positionals, io) {
+    const [source, target, ...filterArgs] = positionals;
+    if (source === undefined || target === undefined) throw usageError(mirrorCommand, 'Name a SOURCE and a TARGET directory.');
+    if (flagOption(options, 'keep') && numberOption(options, 'max') === undefined) {
+      throw usageError(mirrorCommand, '--keep needs --max (it keeps up to --max versions).');
+    }
+    const display = new JobDisplay(io, displayModeFor(io, { json: flagOption(options, 'json'), progress: flagOption(options, 'progress') }), countOption(options, 'verbose'));
+    const outcome = await runMirror({
+      ...streamOptionsFrom(options, io),
+      ...jobOptionsFrom(options),
+      source,
+      target,
+      selection: parseSelection(filterArgs),
+      fetchItems: !flagOption(options, 'no-item-download'),
+      onEvent: (event) => {
+        display.handle(event);
+        if (flagOption(options, 'json')) return;
+        if (event.type === 'loaded') io.stderr.write(trustNotice(event.trust, event.source, event.metadataFiles));
+        if (event.type === 'plan') printPlan(event.plan, io);
+      },
+    });
+    display.finish();
+    return reportOutcome(outcome, io, flagOption(options, 'json'));
+  },
+};
+
+export function jobOptionsFrom(options: ParsedOptions): {
+  max: number | undefined;
+  keep: boolean;
+  dryRun: boolean;
+  verifyExisting: boolean;
+  concurrency: number | undefined;
+  connectionsPerHost: number | undefined;
+} {
+  return {
+    max: numberOption(options, 'max'),
+    keep: flagOption(options, 'keep'),
+    dryRun: flagOption(options, 'dry-run'),
+    verifyExisting: flagOption(options, 'verify-existing'),
+    concurrency: numberOption(options, 'concurrency'),
+    connectionsPerHost: numberOption(options, 'connections'),
+  };
+}
+
+/** The reference's plan lines on stdout, then our totals in human units. */
+export function printPlan(plan: PlanSummary, io: CliIo): void {
+  io.stdout.write(`${plan.referenceLines.join('\n')}\n`);
+  io.stdout.write(
+    `Plan: ${plan.versionsAdded} version(s) to add, ${plan.versionsRemoved} to remove; ` +
+      `${plan.filesWanted} file(s) wanted (${formatBytes(plan.bytesWanted)}), ` +
+      `${plan.filesToFetch} to fetch (${formatBytes(plan.bytesToFetch)}), ` +
+      `${plan.filesToRemove} to remove (${formatBytes(plan.bytesToRemove)}).\n`,
+  );
+  for (const rejected of plan.rejected) io.stderr.write(`Skipping ${rejected.item}: ${rejected.error.message}\n`);
+}
+
+export function reportOutcome(outcome: MirrorOutcome, io: CliIo, json: boolean): number {
+  const exitCode = outcomeExitCode(outcome);
+  if (json) {
+    io.stdout.write(`${JSON.stringify({ type: 'result', exitCode, ...outcome })}\n`);
+    return exitCode;
+  }
+  if (outcome.dryRun) {
+    io.stderr.write('Dry run: nothing was changed.\n');
+    return exitCode;
+  }
+  io.stderr.write(
+    `Fetched ${outcome.filesFetched} file(s) (${formatBytes(outcome.bytesFetched)}); ${outcome.filesPresent} already present and verified; ` +
+      `removed ${outcome.removedPaths.length}.\n`,
+  );
+  for (const deferred of outcome.deferredRemovals) {
+    io.stderr.write(`Kept ${deferred}: a newer version of its product did not arrive.\n`);
+  }
+  if (outcome.failures.length > 0) {
+    io.stderr.write(`${outcome.failures.length} file(s) failed; the metadata was not updated, so MAAS still sees the previous state:\n`);
+    for (const failure of outcome.failures) io.stderr.write(`  ${failure.url}\n    ${failure.error.message}\n`);
+    io.stderr.write('Run the same command again to retry; completed files are kept.\n');
+  } else if (outcome.metadataWritten.length > 0) {
+    io.stderr.write(`Metadata written last: ${outcome.metadataWritten.length} file(s).\n`);
+  }
+  return exitCode;
+}
+
+function outcomeExitCode(outcome: MirrorOutcome): number {
+  const [first] = outcome.failures;
+  if (first === undefined) return ExitCode.ok;
+  const allVerification = outcome.failures.every((failure) => exitCodeFor(failure.error.code) === ExitCode.verificationFailed);
+  return allVerification ? ExitCode.verificationFailed : ExitCode.failure;
+}

@@ -1,0 +1,104 @@
+import {
+  loadStream,
+  parseSelection,
+  queryItems,
+  summarizeProducts,
+  type LoadedStream,
+} from '../../engine/index.js';
+import {
+  flagOption,
+  numberOption,
+  stringOption,
+  usageError,
+  type CliIo,
+  type CommandDefinition,
+} from '../command.js';
+import { ExitCode } from '../exit-codes.js';
+import { formatBytes, formatTable } from '../output.js';
+import { pythonDictRepr, pythonPercentFormat } from '../python-format.js';
+import { sourceOptions, streamOptionsFrom, trustNotice } from './source-options.js';
+
+export const queryCommand: CommandDefinition = {
+  name: 'query',
+  summary: 'List the items of a stream that match filters (like sstream-query)',
+  usage: [
+    '[--max N] [--json | -o FORMAT | --pretty] [--keyring FILE] [--no-verify] SOURCE [filters...] [--or filters...]',
+    '--products [--max N] SOURCE [filters...] [--or filters...]',
+  ],
+  description: [
+    'SOURCE is `stable`, `candidate`, an http(s) or file:// URL, or a local path. Filters are',
+    "sstream's: KEY=VALUE, KEY!=VALUE, KEY~REGEX, KEY!~REGEX (unanchored, case-sensitive), ANDed;",
+    'a literal --or starts another group, and an item matching any group is listed.',
+    'Without a format option each item prints as sstream-query prints it (a Python dict).',
+  ],
+  options: [
+    { name: 'max', type: 'number', valueName: 'N', description: 'keep the N newest versions of each product (plain string order)' },
+    { name: 'json', type: 'boolean', description: 'print one JSON list of flattened items, each with item_url' },
+    { name: 'output-format', short: 'o', type: 'string', valueName: 'FORMAT', description: "print each item with a Python %-format, e.g. '%(item_url)s %(sha256)s'" },
+    { name: 'pretty', type: 'boolean', description: 'print each item with sorted keys, one field per line' },
+    { name: 'products', type: 'boolean', description: 'print a table of products instead of items' },
+    ...sourceOptions,
+  ],
+  examples: [
+    "ferry query stable arch=amd64 'release~(jammy|noble)' ftype=squashfs",
+    "ferry query -o '%(item_url)s %(sha256)s' --max 1 stable os=ubuntu",
+    "ferry query --products stable 'os~(grub*|pxelinux)' --or release=noble",
+  ],
+  async run(options, positionals, io) {
+    const [source, ...filterArgs] = positionals;
+    if (source === undefined) throw usageError(queryCommand, 'Name a SOURCE to query.');
+    const formats = ['json', 'pretty', 'products'].filter((name) => flagOption(options, name));
+    const outputFormat = stringOption(options, 'output-format');
+    if (formats.length + (outputFormat === undefined ? 0 : 1) > 1) {
+      throw usageError(queryCommand, 'Choose one of --json, -o, --pretty and --products.');
+    }
+    const selection = parseSelection(filterArgs);
+    const stream = await loadStream({ ...streamOptionsFrom(options, io), source });
+    io.stderr.write(trustNotice(stream.trust, stream.source.display, stream.metadataFiles.length));
+    const max = numberOption(options, 'max');
+
+    if (flagOption(options, 'products')) {
+      printProducts(stream, selection, max, io);
+      return ExitCode.ok;
+    }
+    const items = queryItems(stream, selection, { max });
+    if (flagOption(options, 'json')) {
+      io.stdout.write(`${JSON.stringify(items.map(sortedRecord), null, 2)}\n`);
+    } else if (flagOption(options, 'pretty')) {
+      for (const item of items) io.stdout.write(`${JSON.stringify(sortedRecord(item), null, 1)}\n`);
+    } else if (outputFormat !== undefined) {
+      for (const item of items) io.stdout.write(`${pythonPercentFormat(outputFormat, item)}\n`);
+    } else {
+      for (const item of items) io.stdout.write(`${pythonDictRepr(item)}\n`);
+    }
+    return ExitCode.ok;
+  },
+};
+
+function sortedRecord(item: ReadonlyMap<string, string>): Record<string, string> {
+  const record: Record<string, string> = {};
+  for (const key of [...item.keys()].sort()) record[key] = item.get(key) ?? '';
+  return record;
+}
+
+function printProducts(
+  stream: LoadedStream,
+  selection: ReturnType<typeof parseSelection>,
+  max: number | undefined,
+  io: CliIo,
+): void {
+  const rows = summarizeProducts(stream, selection, { max }).map((product) => [
+    product.productName,
+    product.os,
+    product.release,
+    product.arch,
+    product.kernel,
+    String(product.versions.length),
+    product.latestVersion,
+    formatBytes(product.latestVersionBytes),
+  ]);
+  io.stdout.write(
+    formatTable(['PRODUCT', 'OS', 'RELEASE', 'ARCH', 'SUBARCH/KERNEL', 'VERSIONS', 'LATEST', 'SIZE (LATEST)'], rows, new Set([5, 7])),
+  );
+  io.stderr.write(`${rows.length} products\n`);
+}

@@ -1,0 +1,34 @@
+import type { LoadStreamOptions, StreamTrust } from '../../engine/index.js';
+import { flagOption, listOption, stringOption, type CliIo, type OptionDefinition, type ParsedOptions } from '../command.js';
+
+/** Options shared by every command that reads a SimpleStreams source. */
+export const sourceOptions: OptionDefinition[] = [
+  { name: 'path', type: 'string', valueName: 'PATH', description: 'index or products file to start from, relative to the mirror (overrides detection)' },
+  { name: 'keyring', type: 'strings', valueName: 'FILE', description: 'OpenPGP keyring (binary or armored) to verify signatures with; default: the bundled Ubuntu cloud image keyring' },
+  { name: 'no-verify', type: 'boolean', description: 'do not check signatures (said on every run)' },
+  { name: 'proxy', type: 'string', valueName: 'URL', description: 'HTTP(S) proxy; default: HTTPS_PROXY / HTTP_PROXY, honouring NO_PROXY' },
+];
+
+export function streamOptionsFrom(options: ParsedOptions, io: CliIo): Omit<LoadStreamOptions, 'source'> {
+  return {
+    path: stringOption(options, 'path'),
+    keyringFiles: listOption(options, 'keyring'),
+    verify: !flagOption(options, 'no-verify'),
+    proxy: stringOption(options, 'proxy'),
+    env: io.env,
+    cwd: io.cwd,
+    signal: io.signal,
+  };
+}
+
+/** One line on stderr about what was (not) verified; an operator must never have to guess. */
+export function trustNotice(trust: StreamTrust, source: string, files: number): string {
+  switch (trust.kind) {
+    case 'verified':
+      return `Verified ${files} signed metadata file(s) from ${source} (signed by ${trust.signers.join(', ')}).\n`;
+    case 'unsigned-source':
+      return `NOT VERIFIED: ${source} starts from an unsigned .json file, so no signature was checked.\n`;
+    case 'skipped':
+      return `NOT VERIFIED: --no-verify was given; signatures of ${files} metadata file(s) were not checked.\n`;
+  }
+}

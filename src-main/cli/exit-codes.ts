@@ -1,0 +1,40 @@
+import type { FerryErrorCode } from '../engine/index.js';
+
+/** Exit statuses of `ferry`; documented in `ferry --help` and the README. */
+export const ExitCode = {
+  ok: 0,
+  failure: 1,
+  usage: 2,
+  verificationFailed: 3,
+  cancelled: 130,
+} as const;
+
+export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
+
+const verificationCodes: ReadonlySet<FerryErrorCode> = new Set<FerryErrorCode>([
+  'FERRY_SIG_MISSING',
+  'FERRY_SIG_UNKNOWN_KEY',
+  'FERRY_SIG_BAD',
+  'FERRY_SIG_KEY_EXPIRED',
+  'FERRY_SIG_KEY_REVOKED',
+  'FERRY_SIG_WEAK_HASH',
+  'FERRY_HASH_MISMATCH',
+  'FERRY_SIZE_MISMATCH',
+]);
+
+const usageCodes: ReadonlySet<FerryErrorCode> = new Set<FerryErrorCode>(['FERRY_USAGE', 'FERRY_FILTER_INVALID']);
+
+export function exitCodeFor(code: FerryErrorCode): ExitCodeValue {
+  if (code === 'FERRY_CANCELLED') return ExitCode.cancelled;
+  if (verificationCodes.has(code)) return ExitCode.verificationFailed;
+  if (usageCodes.has(code)) return ExitCode.usage;
+  return ExitCode.failure;
+}
+
+export const exitCodeHelp = [
+  '0    everything asked for was done and verified',
+  '1    something failed (the summary names each file and the cause)',
+  '2    the command line was wrong',
+  '3    a signature, size or checksum did not verify',
+  '130  cancelled (Ctrl-C); a rerun resumes',
+];

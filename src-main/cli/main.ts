@@ -1,0 +1,102 @@
+import { FerryError, describeError, isFerryError, productVersion } from '../engine/index.js';
+import { formatCommandHelp, parseCommandLine, usageError, type CliIo, type CommandDefinition } from './command.js';
+import { ExitCode, exitCodeFor, exitCodeHelp } from './exit-codes.js';
+import { commands } from './commands/index.js';
+import { formatError } from './output.js';
+
+function findCommand(name: string): CommandDefinition | undefined {
+  return commands.find((command) => command.name === name);
+}
+
+function formatOverview(): string {
+  const width = Math.max(...commands.map((command) => command.name.length));
+  return [
+    'ferry: prepare verified MAAS SimpleStreams mirrors for networks without internet access',
+    '',
+    'Usage: ferry <command> [options] [arguments]',
+    '',
+    'Commands:',
+    ...commands.map((command) => `  ${command.name.padEnd(width)}  ${command.summary}`),
+    '',
+    'Run `ferry help <command>` or `ferry <command> --help` for its options.',
+    '',
+    'Exit codes:',
+    ...exitCodeHelp.map((line) => `  ${line}`),
+    '',
+  ].join('\n');
+}
+
+/** Ctrl-C aborts the running job cleanly; a second Ctrl-C leaves at once. */
+function abortOnInterrupt(): { signal: AbortSignal; dispose(): void } {
+  const controller = new AbortController();
+  const onInterrupt = (): void => {
+    if (controller.signal.aborted) process.exit(ExitCode.cancelled);
+    process.stderr.write('\nStopping after the current writes; press Ctrl-C again to quit at once.\n');
+    controller.abort(new FerryError('FERRY_CANCELLED', 'Cancelled by the operator (Ctrl-C).'));
+  };
+  process.on('SIGINT', onInterrupt);
+  process.on('SIGTERM', onInterrupt);
+  return {
+    signal: controller.signal,
+    dispose: () => {
+      process.off('SIGINT', onInterrupt);
+      process.off('SIGTERM', onInterrupt);
+    },
+  };
+}
+
+export async function main(argv: readonly string[], overrides: Partial<CliIo> = {}): Promise<number> {
+  const interrupt = overrides.signal === undefined ? abortOnInterrupt() : undefined;
+  const io: CliIo = {
+    stdout: process.stdout,
+    stderr: process.stderr,
+    env: process.env,
+    cwd: process.cwd(),
+    signal: interrupt?.signal ?? new AbortController().signal,
+    ...overrides,
+  };
+  try {
+    return await dispatch(argv, io);
+  } catch (error) {
+    if (isFerryError(error)) {
+      io.stderr.write(formatError(error));
+      return exitCodeFor(error.code);
+    }
+    // A bug, not an operator error: keep the stack so it can be reported.
+    io.stderr.write(`ferry: internal error: ${describeError(error)}\n${error instanceof Error ? (error.stack ?? '') : ''}\n`);
+    return ExitCode.failure;
+  } finally {
+    interrupt?.dispose();
+  }
+}
+
+async function dispatch(argv: readonly string[], io: CliIo): Promise<number> {
+  const [first, ...rest] = argv;
+  if (first === undefined || first === '--help' || first === '-h') {
+    io.stdout.write(formatOverview());
+    return first === undefined ? ExitCode.usage : ExitCode.ok;
+  }
+  if (first === '--version' || first === '-V') {
+    io.stdout.write(`stream-ferry ${productVersion()}\n`);
+    return ExitCode.ok;
+  }
+  if (first === 'help') {
+    const topic = rest[0];
+    if (topic === undefined) {
+      io.stdout.write(formatOverview());
+      return ExitCode.ok;
+    }
+    const command = findCommand(topic);
+    if (command === undefined) throw usageError(undefined, `Unknown command '${topic}'.`);
+    io.stdout.write(formatCommandHelp(command));
+    return ExitCode.ok;
+  }
+  const command = findCommand(first);
+  if (command === undefined) throw usageError(undefined, `Unknown command '${first}'.`);
+  if (rest.includes('--help') || rest.includes('-h')) {
+    io.stdout.write(formatCommandHelp(command));
+    return ExitCode.ok;
+  }
+  const { options, positionals } = parseCommandLine(command, rest);
+  return command.run(options, positionals, io);
+}

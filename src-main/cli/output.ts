@@ -1,0 +1,50 @@
+import type { FerryError } from '../engine/index.js';
+
+export function formatError(error: FerryError): string {
+  const lines = [`ferry: ${error.message}`];
+  if (error.expected !== undefined) lines.push(`  expected: ${error.expected}`);
+  if (error.actual !== undefined) lines.push(`  actual:   ${error.actual}`);
+  if (error.hint !== undefined) lines.push(`  hint: ${error.hint}`);
+  lines.push(`  (${error.code})`);
+  return `${lines.join('\n')}\n`;
+}
+
+const byteUnits = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+
+/** 1536 → "1.5 KiB"; binary units because drives and file managers disagree and MiB is exact. */
+export function formatBytes(bytes: number): string {
+  let value = bytes;
+  let unit = 0;
+  while (Math.abs(value) >= 1024 && unit < byteUnits.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  const digits = unit === 0 || Math.abs(value) >= 100 ? 0 : 1;
+  return `${value.toFixed(digits)} ${byteUnits[unit] ?? 'B'}`;
+}
+
+export function formatDuration(seconds: number): string {
+  if (!Number.isFinite(seconds)) return '--:--';
+  const whole = Math.max(0, Math.round(seconds));
+  const hours = Math.floor(whole / 3600);
+  const minutes = Math.floor((whole % 3600) / 60);
+  const secs = whole % 60;
+  const mmss = `${String(minutes).padStart(2, '0')}:${String(secs).padStart(2, '0')}`;
+  return hours > 0 ? `${hours}:${mmss}` : mmss;
+}
+
+/** A plain text table: columns padded to their widest cell, numbers right-aligned. */
+export function formatTable(header: string[], rows: string[][], rightAligned: ReadonlySet<number> = new Set()): string {
+  const widths = header.map((title, column) =>
+    Math.max(title.length, ...rows.map((row) => (row[column] ?? '').length)),
+  );
+  const render = (cells: string[]): string =>
+    cells
+      .map((cell, column) => {
+        const width = widths[column] ?? 0;
+        return rightAligned.has(column) ? cell.padStart(width) : cell.padEnd(width);
+      })
+      .join('  ')
+      .trimEnd();
+  return [render(header), ...rows.map(render)].join('\n') + '\n';
+}

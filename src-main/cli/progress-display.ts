@@ -1,0 +1,126 @@
+import type { JobEvent, Progress } from '../engine/index.js';
+import type { CliIo } from './command.js';
+import { formatBytes, formatDuration } from './output.js';
+
+export type DisplayMode = 'live' | 'lines' | 'json' | 'quiet';
+
+/** Picks how a job's events are shown: a redrawn display on a terminal, plain lines elsewhere. */
+export function displayModeFor(io: CliIo, options: { json: boolean; progress: boolean }): DisplayMode {
+  if (options.json) return 'json';
+  if (io.stderr.isTTY === true) return 'live';
+  return options.progress ? 'lines' : 'quiet';
+}
+
+const PLAIN_LINE_INTERVAL_MS = 5_000;
+const MAX_FILES_SHOWN = 4;
+
+/**
+ * Renders job events. Results go to stdout; progress and notes to stderr, so that stdout stays
+ * parseable. In json mode every event is one JSON line on stdout.
+ */
+export class JobDisplay {
+  readonly #io: CliIo;
+  readonly #mode: DisplayMode;
+  readonly #verbose: number;
+  #drawnLines = 0;
+  #lastPlainLine = 0;
+
+  constructor(io: CliIo, mode: DisplayMode, verbose: number) {
+    this.#io = io;
+    this.#mode = mode;
+    this.#verbose = verbose;
+  }
+
+  handle = (event: JobEvent): void => {
+    if (this.#mode === 'json') {
+      this.#io.stdout.write(`${JSON.stringify(event)}\n`);
+      return;
+    }
+    switch (event.type) {
+      case 'progress':
+        this.#progress(event.progress);
+        return;
+      case 'repaired':
+        this.note(`Repaired leftovers of an interrupted run: ${describeCounts(event.report)}.`);
+        return;
+      case 'file-done':
+        if (this.#verbose > 0) this.note(`${event.outcome === 'fetched' ? 'fetched' : 'present'} ${event.path}`);
+        return;
+      case 'file-failed':
+        this.note(`FAILED ${event.path}: ${event.error.message}`);
+        return;
+      case 'removed':
+        if (this.#verbose > 0) this.note(`removed ${event.path}`);
+        return;
+      case 'metadata-written':
+        if (this.#verbose > 0) this.note(`wrote metadata: ${event.paths.join(', ')}`);
+        return;
+      case 'loaded':
+      case 'plan':
+        // The command prints these itself, in the reference's format.
+        return;
+    }
+  };
+
+  /** A line on stderr that does not collide with the live display. */
+  note(text: string): void {
+    this.#clear();
+    this.#io.stderr.write(`${text}\n`);
+  }
+
+  finish(): void {
+    this.#clear();
+  }
+
+  #progress(progress: Progress): void {
+    if (progress.filesTotal === 0) return;
+    if (this.#mode === 'live') {
+      this.#clear();
+      const lines = renderLive(progress, this.#io.stderr.columns ?? 80);
+      this.#io.stderr.write(`${lines.join('\n')}\n`);
+      this.#drawnLines = lines.length;
+      return;
+    }
+    if (this.#mode !== 'lines') return;
+    const now = Date.now();
+    const finished = progress.bytesDone >= progress.bytesTotal;
+    if (!finished && now - this.#lastPlainLine < PLAIN_LINE_INTERVAL_MS) return;
+    this.#lastPlainLine = now;
+    this.#io.stderr.write(`${summaryLine(progress)}\n`);
+  }
+
+  #clear(): void {
+    if (this.#drawnLines === 0) return;
+    // Move up over the previous drawing and erase it (ANSI: cursor up, erase to end of screen).
+    this.#io.stderr.write(`\u001b[${this.#drawnLines}A\u001b[0J`);
+    this.#drawnLines = 0;
+  }
+}
+
+export function summaryLine(progress: Progress): string {
+  const percent = progress.bytesTotal === 0 ? 100 : Math.floor((progress.bytesDone / progress.bytesTotal) * 100);
+  const eta = progress.eta === null ? '--:--' : formatDuration(progress.eta);
+  return `${percent}% ${formatBytes(progress.bytesDone)} of ${formatBytes(progress.bytesTotal)}, files ${progress.filesDone}/${progress.filesTotal}, ${formatBytes(progress.speed)}/s, ETA ${eta}`;
+}
+
+function renderLive(progress: Progress, columns: number): string[] {
+  const width = Math.max(10, Math.min(40, columns - 60));
+  const ratio = progress.bytesTotal === 0 ? 1 : Math.min(1, progress.bytesDone / progress.bytesTotal);
+  const filled = Math.round(ratio * width);
+  const bar = `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}]`;
+  const lines = [`${bar} ${summaryLine(progress)}`];
+  for (const file of progress.current.slice(0, MAX_FILES_SHOWN)) {
+    const percent = file.bytesTotal === 0 ? 100 : Math.floor((file.bytesDone / file.bytesTotal) * 100);
+    const name = file.name.length > columns - 30 ? `…${file.name.slice(-(columns - 31))}` : file.name;
+    lines.push(`  ${String(percent).padStart(3)}% ${formatBytes(file.speed).padStart(9)}/s  ${name}`);
+  }
+  if (progress.current.length > MAX_FILES_SHOWN) lines.push(`  … and ${progress.current.length - MAX_FILES_SHOWN} more`);
+  return lines;
+}
+
+function describeCounts(report: object): string {
+  const parts = Object.entries(report)
+    .filter((entry): entry is [string, number] => typeof entry[1] === 'number' && entry[1] > 0)
+    .map(([name, count]) => `${name} ${count}`);
+  return parts.join(', ');
+}

@@ -1,0 +1,13 @@
+// The engine's public surface: faces import from here and nowhere else in src-main.
+export { FerryError, ERROR_CODES, describeError, isFerryError, redactUrl } from './errors.js';
+export type { FerryErrorCode, SerializedFerryError } from './errors.js';
+export { bundledKeyringPath, productVersion, userAgent } from './install.js';
+export { loadStream } from './stream.js';
+export type { LoadStreamOptions, LoadedStream, LoadedProductsFile, MetadataFile, StreamTrust } from './stream.js';
+export { queryItems, selectedItems, summarizeProducts } from './query.js';
+export type { ProductSummary, QueryItem, QueryOptions } from './query.js';
+export { parseSelection, formatSelection } from '../streams/index.js';
+export type { Selection } from '../streams/index.js';
+export { runMirror } from './mirror-job.js';
+export type { JobEvent, MirrorOptions, MirrorOutcome, PlanSummary, SelectionOptions, TransferOptions } from './mirror-job.js';
+export type { Progress, FileProgress } from './progress.js';

@@ -1,0 +1,278 @@
+import { randomUUID } from 'node:crypto';
+import { mkdir } from 'node:fs/promises';
+import { resolve as resolvePath } from 'node:path';
+import { openTreeState, type Catalog, type TreeRepairReport } from '../library/index.js';
+import { applyPlan, type ApplyResult, type FileStore } from '../mirror/apply.js';
+import { orphanedPaths, planMirror, type HeldEntry, type MirrorPlan, type WantedFile } from '../mirror/plan.js';
+import { TreeStore } from '../mirror/tree-store.js';
+import { createHttpClient, downloadFile, DEFAULT_RETRY_POLICY, type HttpClient, type RetryPolicy } from '../net/index.js';
+import { joinMirrorUrl, type Selection } from '../streams/index.js';
+import { FerryError, redactUrl, type SerializedFerryError } from './errors.js';
+import { userAgent } from './install.js';
+import { ProgressTracker, type Progress } from './progress.js';
+import { loadStream, type LoadStreamOptions, type LoadedStream, type StreamTrust } from './stream.js';
+
+export interface TransferOptions {
+  /** Files downloading at once. */
+  concurrency?: number | undefined;
+  /** Connections kept per origin. */
+  connectionsPerHost?: number | undefined;
+  retry?: Partial<RetryPolicy> | undefined;
+  /** A download with no byte for this long is aborted and retried. */
+  stallTimeoutMs?: number | undefined;
+  /** How often progress events are sent. */
+  progressIntervalMs?: number | undefined;
+}
+
+export interface SelectionOptions {
+  selection: Selection;
+  max?: number | undefined;
+  keep?: boolean | undefined;
+}
+
+export interface MirrorOptions extends Omit<LoadStreamOptions, 'client'>, SelectionOptions, TransferOptions {
+  target: string;
+  dryRun?: boolean | undefined;
+  /** false records the metadata without fetching items (`--no-item-download`). */
+  fetchItems?: boolean | undefined;
+  verifyExisting?: boolean | undefined;
+  onEvent?: ((event: JobEvent) => void) | undefined;
+}
+
+/** Everything a running job tells its face; the CLI renders these, the UI will too. */
+export type JobEvent =
+  | { type: 'loaded'; source: string; trust: StreamTrust; metadataFiles: number }
+  | { type: 'repaired'; report: TreeRepairReport }
+  | { type: 'plan'; plan: PlanSummary }
+  | { type: 'progress'; progress: Progress }
+  | { type: 'file-done'; path: string; outcome: 'fetched' | 'present' }
+  | { type: 'file-failed'; path: string; url: string; error: SerializedFerryError }
+  | { type: 'removed'; path: string }
+  | { type: 'metadata-written'; paths: string[] };
+
+export interface PlanSummary {
+  /** sstream-mirror's lines: `+ product version item path N Mb`, `- ...`, then `N Mb change`. */
+  referenceLines: string[];
+  versionsAdded: number;
+  versionsRemoved: number;
+  /** Distinct files the selection wants after the run. */
+  filesWanted: number;
+  bytesWanted: number;
+  /** Of those, files that must be fetched (a dry run counts a file of the right size as present). */
+  filesToFetch: number;
+  bytesToFetch: number;
+  filesToRemove: number;
+  bytesToRemove: number;
+  /** Items that cannot be mirrored, with the reason. */
+  rejected: Array<{ item: string; error: SerializedFerryError }>;
+}
+
+export interface MirrorOutcome {
+  jobId: string;
+  dryRun: boolean;
+  trust: StreamTrust;
+  plan: PlanSummary;
+  filesFetched: number;
+  bytesFetched: number;
+  filesPresent: number;
+  removedPaths: string[];
+  failures: Array<{ path: string; url: string; error: SerializedFerryError }>;
+  /** Versions kept because a newer version of their product failed to arrive. */
+  deferredRemovals: string[];
+  metadataWritten: string[];
+}
+
+const DEFAULT_CONCURRENCY = 4;
+const DEFAULT_CONNECTIONS_PER_HOST = 4;
+const DEFAULT_STALL_TIMEOUT_MS = 30_000;
+const MIB = 1024 * 1024;
+
+/**
+ * `ferry mirror`: make TARGET a SimpleStreams tree holding the selection, as sstream-mirror would,
+ * but in parallel, resumable and verified; its own state lives in TARGET/.ferry/.
+ */
+export async function runMirror(options: MirrorOptions): Promise<MirrorOutcome> {
+  const emit = options.onEvent ?? (() => undefined);
+  const target = resolvePath(options.cwd ?? process.cwd(), options.target);
+  const client = createClient(options);
+  try {
+    const stream = await loadStream({ ...options, client });
+    emit({ type: 'loaded', source: stream.source.display, trust: stream.trust, metadataFiles: stream.metadataFiles.length });
+    if (options.dryRun === true) await mkdir(target, { recursive: true }).catch(() => undefined);
+    const state = await openTreeState(target);
+    try {
+      if (hasRepairs(state.repaired)) emit({ type: 'repaired', report: state.repaired });
+      const store = new TreeStore(state.targetDir, state.catalog, state.temp);
+      const outcome = await syncInto(stream, store, state.catalog, client, options, emit);
+      if (!outcome.dryRun && outcome.failures.length === 0) {
+        // Products files first and the index last, byte for byte as verified: MAAS never sees an
+        // index naming files that are not there yet.
+        for (const file of stream.metadataFiles) await store.writeMetadata(file.path, file.bytes);
+        outcome.metadataWritten = stream.metadataFiles.map((file) => file.path);
+        emit({ type: 'metadata-written', paths: outcome.metadataWritten });
+      }
+      return outcome;
+    } finally {
+      state.close();
+    }
+  } finally {
+    await client.close();
+  }
+}
+
+function createClient(options: MirrorOptions): HttpClient {
+  return createHttpClient({
+    userAgent: userAgent(),
+    proxy: options.proxy,
+    env: options.env ?? process.env,
+    connectionsPerHost: options.connectionsPerHost ?? DEFAULT_CONNECTIONS_PER_HOST,
+  });
+}
+
+function hasRepairs(report: TreeRepairReport): boolean {
+  return Object.values(report).some((count) => typeof count === 'number' && count > 0);
+}
+
+/** Plan and apply against any file store; shared by `ferry mirror` (a tree) and `ferry sync` (the library). */
+export async function syncInto(
+  stream: LoadedStream,
+  store: FileStore,
+  catalog: Catalog,
+  client: HttpClient,
+  options: Omit<MirrorOptions, 'target'>,
+  emit: (event: JobEvent) => void,
+): Promise<MirrorOutcome> {
+  const jobId = randomUUID();
+  const signal = options.signal ?? new AbortController().signal;
+  const sourceId = catalog.upsertSource(redactUrl(stream.source.entryUrl), stream.source.entryPath);
+  const held: HeldEntry[] = catalog.heldItems(sourceId);
+  const plan = planMirror({
+    products: stream.products,
+    selection: options.selection,
+    max: options.max,
+    keep: options.keep ?? false,
+    held,
+  });
+  const fetchItems = options.fetchItems ?? true;
+  const missing = fetchItems ? await filesNotPresent(plan, store) : [];
+  const summary = summarizePlan(plan, held, missing);
+  emit({ type: 'plan', plan: summary });
+
+  const outcome: MirrorOutcome = {
+    jobId,
+    dryRun: options.dryRun === true,
+    trust: stream.trust,
+    plan: summary,
+    filesFetched: 0,
+    bytesFetched: 0,
+    filesPresent: 0,
+    removedPaths: [],
+    failures: [],
+    deferredRemovals: [],
+    metadataWritten: [],
+  };
+  if (options.dryRun === true) return outcome;
+  await assertFreeSpace(store, summary.bytesToFetch);
+
+  const retry: RetryPolicy = { ...DEFAULT_RETRY_POLICY, ...options.retry };
+  const progress = new ProgressTracker({
+    jobId,
+    step: 'download',
+    bytesTotal: summary.bytesToFetch,
+    filesTotal: summary.filesToFetch,
+    intervalMs: options.progressIntervalMs,
+    emit: (snapshot) => emit({ type: 'progress', progress: snapshot }),
+  });
+  let result: ApplyResult;
+  try {
+    result = await applyPlan(plan, held, {
+      store,
+      catalog,
+      sourceId,
+      concurrency: options.concurrency ?? DEFAULT_CONCURRENCY,
+      rehash: options.verifyExisting === true,
+      fetchItems,
+      progress,
+      signal,
+      onFileDone: (file, fileOutcome) => emit({ type: 'file-done', path: file.path, outcome: fileOutcome }),
+      fetch: (file, partialPath, fileSignal, onBytes) =>
+        downloadFile(
+          { url: joinMirrorUrl(stream.source.baseUrl, file.path), tempPath: partialPath, expectedSize: file.size, checksum: file.checksum },
+          { client, signal: fileSignal, retry, stallTimeoutMs: options.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS, onBytes },
+        ),
+    });
+  } finally {
+    progress.finish();
+  }
+  for (const failure of result.failures) {
+    const url = joinMirrorUrl(stream.source.baseUrl, failure.path);
+    const error = failure.error.toJSON();
+    emit({ type: 'file-failed', path: failure.path, url: redactUrl(url), error });
+    outcome.failures.push({ path: failure.path, url: redactUrl(url), error });
+  }
+  for (const path of result.removedPaths) emit({ type: 'removed', path });
+  outcome.filesFetched = result.fetched.length;
+  outcome.bytesFetched = result.fetched.reduce((sum, file) => sum + file.size, 0);
+  outcome.filesPresent = result.present.length;
+  outcome.removedPaths = result.removedPaths;
+  outcome.deferredRemovals = result.deferredRemovals.map((removal) => `${removal.contentId}/${removal.product}/${removal.version}`);
+  return outcome;
+}
+
+async function filesNotPresent(plan: MirrorPlan, store: FileStore): Promise<WantedFile[]> {
+  const missing: WantedFile[] = [];
+  for (const file of plan.wanted.values()) if (!(await store.peek(file))) missing.push(file);
+  return missing;
+}
+
+async function assertFreeSpace(store: FileStore, bytesNeeded: number): Promise<void> {
+  const free = await store.freeBytes();
+  if (free !== undefined && bytesNeeded > free) {
+    throw new FerryError(
+      'FERRY_NOT_ENOUGH_SPACE',
+      `The plan needs ${formatMiB(bytesNeeded)} more but only ${formatMiB(free)} is free where the files go.`,
+      { expected: `${bytesNeeded} bytes`, actual: `${free} bytes free`, hint: 'Free some space, choose another target, or narrow the selection (filters, --max).' },
+    );
+  }
+}
+
+function formatMiB(bytes: number): string {
+  return `${(bytes / MIB).toFixed(1)} MiB`;
+}
+
+function summarizePlan(plan: MirrorPlan, held: readonly HeldEntry[], missing: readonly WantedFile[]): PlanSummary {
+  const lines: string[] = [];
+  let bytesAdded = 0;
+  for (const item of plan.added) {
+    if (item.path === undefined || item.size === undefined) continue;
+    bytesAdded += item.size;
+    lines.push(`+ ${item.productName} ${item.versionName} ${item.itemName} ${item.path} ${Math.trunc(item.size / MIB)} Mb`);
+  }
+  let bytesRemoved = 0;
+  for (const removal of plan.removals) {
+    for (const entry of removal.items) {
+      bytesRemoved += entry.size;
+      lines.push(`- ${entry.product} ${entry.version} ${entry.item} ${entry.path} ${Math.trunc(entry.size / MIB)} Mb`);
+    }
+  }
+  lines.push(`${Math.trunc((bytesAdded - bytesRemoved) / MIB)} Mb change`);
+  const wanted = [...plan.wanted.values()];
+  const removedSizes = new Map<string, number>();
+  for (const removal of plan.removals) for (const entry of removal.items) removedSizes.set(entry.path, entry.size);
+  const orphans = orphanedPaths(plan, held);
+  return {
+    referenceLines: lines,
+    versionsAdded: new Set(plan.added.map((item) => `${item.contentId}/${item.productName}/${item.versionName}`)).size,
+    versionsRemoved: plan.removals.length,
+    filesWanted: wanted.length,
+    bytesWanted: wanted.reduce((sum, file) => sum + file.size, 0),
+    filesToFetch: missing.length,
+    bytesToFetch: missing.reduce((sum, file) => sum + file.size, 0),
+    filesToRemove: orphans.length,
+    bytesToRemove: orphans.reduce((sum, path) => sum + (removedSizes.get(path) ?? 0), 0),
+    rejected: plan.rejected.map(({ item, error }) => ({
+      item: `${item.contentId}/${item.productName}/${item.versionName}/${item.itemName}`,
+      error: error.toJSON(),
+    })),
+  };
+}

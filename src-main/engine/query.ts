@@ -1,0 +1,75 @@
+import { compareVersionNames, selectItems, type Selection, type StreamItem } from '../streams/index.js';
+import type { LoadedStream } from './stream.js';
+
+export interface QueryOptions {
+  /** Keep the N newest versions of each product, after filtering (sstream's --max). */
+  max?: number | undefined;
+}
+
+/** A flattened item as sstream-query prints it: insertion-ordered fields plus `item_url`. */
+export type QueryItem = ReadonlyMap<string, string>;
+
+export function selectedItems(stream: LoadedStream, selection: Selection, options: QueryOptions = {}): StreamItem[] {
+  return stream.products.flatMap((products) => selectItems(products.document, selection, { max: options.max }));
+}
+
+export function queryItems(stream: LoadedStream, selection: Selection, options: QueryOptions = {}): QueryItem[] {
+  return selectedItems(stream, selection, options).map((item) => {
+    const fields = new Map<string, string>(Object.entries(item.flat));
+    // The reference prints the reader's prefix followed by the path, unencoded.
+    if (item.path !== undefined) fields.set('item_url', stream.source.baseUrl + item.path);
+    return fields;
+  });
+}
+
+export interface ProductSummary {
+  contentId: string;
+  productName: string;
+  os: string;
+  release: string;
+  arch: string;
+  /** subarch and kernel flavour for images, the firmware type for bootloaders. */
+  kernel: string;
+  /** Oldest first, in the reference's plain string order. */
+  versions: string[];
+  latestVersion: string;
+  /** Bytes of the distinct files of the latest version. */
+  latestVersionBytes: number;
+}
+
+/** One row per product that has a selected item: what an operator reads before choosing. */
+export function summarizeProducts(stream: LoadedStream, selection: Selection, options: QueryOptions = {}): ProductSummary[] {
+  const byProduct = new Map<string, { first: StreamItem; versions: Map<string, Map<string, number>> }>();
+  for (const item of selectedItems(stream, selection, options)) {
+    const key = `${item.contentId}\u0000${item.productName}`;
+    let entry = byProduct.get(key);
+    if (entry === undefined) {
+      entry = { first: item, versions: new Map() };
+      byProduct.set(key, entry);
+    }
+    let files = entry.versions.get(item.versionName);
+    if (files === undefined) {
+      files = new Map();
+      entry.versions.set(item.versionName, files);
+    }
+    files.set(item.path ?? `${item.itemName}\u0000`, item.size ?? 0);
+  }
+  return [...byProduct.values()].map(({ first, versions }) => {
+    const names = [...versions.keys()].sort(compareVersionNames);
+    const latestVersion = names.at(-1) ?? '';
+    const latestFiles = versions.get(latestVersion) ?? new Map<string, number>();
+    const flat = first.flat;
+    const kernelParts = [flat.subarch, flat.kflavor === 'generic' ? undefined : flat.kflavor, flat['bootloader-type']];
+    return {
+      contentId: first.contentId,
+      productName: first.productName,
+      os: flat.os ?? '',
+      release: flat.release ?? '',
+      arch: flat.arch ?? '',
+      kernel: kernelParts.filter((part) => part !== undefined && part !== '').join(' '),
+      versions: names,
+      latestVersion,
+      latestVersionBytes: [...latestFiles.values()].reduce((sum, size) => sum + size, 0),
+    };
+  });
+}

@@ -1,0 +1,161 @@
+import { readFile } from 'node:fs/promises';
+import { resolve as resolvePath } from 'node:path';
+import { createHttpClient, fetchBytes, type HttpClient } from '../net/index.js';
+import { loadKeyring, readClearsignedBody, verifyClearsigned, type Keyring } from '../pgp/index.js';
+import {
+  MAX_METADATA_BYTES,
+  entriesToFollow,
+  joinMirrorUrl,
+  parseProducts,
+  parseStreamDocument,
+  resolveSource,
+  type IndexDocument,
+  type ProductsDocument,
+  type StreamSource,
+} from '../streams/index.js';
+import { FerryError, describeError } from './errors.js';
+import { bundledKeyringPath, userAgent } from './install.js';
+
+export interface LoadStreamOptions {
+  /** A preset (`stable`, `candidate`), an http(s) or file URL, or a local path. */
+  source: string;
+  /** Entry file relative to the mirror base: an index or a products file (sstream's --path). */
+  path?: string | undefined;
+  /** Keyring files; empty means the bundled Ubuntu cloud image keyring. */
+  keyringFiles?: readonly string[] | undefined;
+  /** false skips signature checks (the PGP framing of .sjson files is still required). */
+  verify?: boolean | undefined;
+  proxy?: string | undefined;
+  env?: NodeJS.ProcessEnv | undefined;
+  cwd?: string | undefined;
+  signal?: AbortSignal | undefined;
+  /** Reuse a job's HTTP client; otherwise one is made and closed here. */
+  client?: HttpClient | undefined;
+}
+
+/** A metadata file exactly as fetched: mirrors write these bytes unmodified. */
+export interface MetadataFile {
+  path: string;
+  url: string;
+  bytes: Buffer;
+}
+
+export interface LoadedProductsFile {
+  contentId: string;
+  file: MetadataFile;
+  document: ProductsDocument;
+}
+
+export type StreamTrust =
+  | { kind: 'verified'; signers: string[]; keyringFiles: string[] }
+  | { kind: 'unsigned-source' }
+  | { kind: 'skipped' };
+
+export interface LoadedStream {
+  source: StreamSource;
+  trust: StreamTrust;
+  index: { file: MetadataFile; document: IndexDocument } | undefined;
+  /** In index order. */
+  products: LoadedProductsFile[];
+  /** Every metadata file in the order a mirror writes them: products files first, the index last. */
+  metadataFiles: MetadataFile[];
+}
+
+/** Index files may point at further indexes; this bounds a hostile or looping chain. */
+const MAX_INDEX_DEPTH = 4;
+
+type TextReader = (path: string) => Promise<{ file: MetadataFile; text: string }>;
+
+/**
+ * Fetches, verifies and parses a whole stream: the entry index (or products file) and every
+ * products file it lists. Starting from `.sjson`, every file must carry a valid signature from the
+ * keyring, exactly as sstream-mirror and MAAS require; from `.json` nothing is verified.
+ */
+export async function loadStream(options: LoadStreamOptions): Promise<LoadedStream> {
+  const cwd = options.cwd ?? process.cwd();
+  const source = resolveSource(options.source, { path: options.path, cwd });
+  const verify = options.verify ?? true;
+  const keyring = source.signed && verify ? await readKeyrings(options.keyringFiles ?? [], cwd) : undefined;
+  const client =
+    options.client ?? createHttpClient({ userAgent: userAgent(), proxy: options.proxy, env: options.env ?? process.env });
+  const signers = new Set<string>();
+
+  const readText: TextReader = async (path) => {
+    const url = joinMirrorUrl(source.baseUrl, path);
+    const { bytes } = await fetchBytes(url, { client, maxBytes: MAX_METADATA_BYTES, signal: options.signal });
+    const file: MetadataFile = { path, url, bytes };
+    const raw = bytes.toString('utf8');
+    if (!source.signed) return { file, text: raw };
+    if (keyring === undefined) return { file, text: await readClearsignedBody(raw, url) };
+    const verified = await verifyClearsigned(raw, keyring, url);
+    signers.add(verified.signerFingerprint);
+    return { file, text: verified.body };
+  };
+
+  try {
+    const loaded = await loadEntry(source.entryPath, readText, 0);
+    const trust: StreamTrust = !source.signed
+      ? { kind: 'unsigned-source' }
+      : keyring === undefined
+        ? { kind: 'skipped' }
+        : { kind: 'verified', signers: [...signers], keyringFiles: [...keyring.sourceNames] };
+    const metadataFiles = [...loaded.products.map((products) => products.file), ...loaded.indexFiles];
+    return { source, trust, index: loaded.index, products: loaded.products, metadataFiles };
+  } finally {
+    if (options.client === undefined) await client.close();
+  }
+}
+
+interface LoadedEntry {
+  index: { file: MetadataFile; document: IndexDocument } | undefined;
+  indexFiles: MetadataFile[];
+  products: LoadedProductsFile[];
+}
+
+async function loadEntry(path: string, readText: TextReader, depth: number): Promise<LoadedEntry> {
+  const { file, text } = await readText(path);
+  const document = parseStreamDocument(text, file.url);
+  if (document.kind === 'products') {
+    return { index: undefined, indexFiles: [], products: [{ contentId: document.contentId, file, document }] };
+  }
+  if (depth >= MAX_INDEX_DEPTH) {
+    throw new FerryError('FERRY_FORMAT_UNSUPPORTED', `Index ${file.url} is nested more than ${MAX_INDEX_DEPTH} indexes deep.`, {
+      url: file.url,
+      hint: 'Start from a products file with --path, or fix the index chain on the server.',
+    });
+  }
+  // Products files are independent, so they are fetched together; the result keeps the index order,
+  // which is the order the reference processes (and prints) them in.
+  const children = await Promise.all(
+    entriesToFollow(document).map(async (entry): Promise<LoadedEntry> => {
+      const entryPath = entry.path ?? '';
+      if (entry.format !== 'products:1.0') return loadEntry(entryPath, readText, depth + 1);
+      const child = await readText(entryPath);
+      const products = parseProducts(child.text, child.file.url);
+      return { index: undefined, indexFiles: [], products: [{ contentId: entry.contentId, file: child.file, document: products }] };
+    }),
+  );
+  return {
+    index: { file, document },
+    indexFiles: [...children.flatMap((child) => child.indexFiles), file],
+    products: children.flatMap((child) => child.products),
+  };
+}
+
+async function readKeyrings(files: readonly string[], cwd: string): Promise<Keyring> {
+  const paths = files.length === 0 ? [bundledKeyringPath()] : files.map((file) => resolvePath(cwd, file));
+  const sources = await Promise.all(
+    paths.map(async (path) => {
+      try {
+        return { name: path, bytes: await readFile(path) };
+      } catch (error) {
+        throw new FerryError('FERRY_KEYRING_INVALID', `Cannot read keyring ${path}: ${describeError(error)}.`, {
+          path,
+          cause: error,
+          hint: 'Pass an existing OpenPGP keyring file with --keyring (binary .gpg or armored .asc).',
+        });
+      }
+    }),
+  );
+  return loadKeyring(sources);
+}

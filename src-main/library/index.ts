@@ -1,0 +1,32 @@
+// The library's public surface: the content-addressed blob store, the SQLite catalog (also used
+// for a mirror tree's state), and opening either with startup repair.
+export { BlobStore, assertSha256Hex, isSha256Hex, sha256OfFile } from './blobs.js';
+export type { AdoptOptions, AdoptOutcome, AdoptedBlob, BlobCheck, StoredBlob } from './blobs.js';
+export { Catalog } from './catalog.js';
+export type {
+  BlobRecord,
+  CatalogOptions,
+  ConnectionSettings,
+  HeldItem,
+  HeldItemKey,
+  JobEvent,
+  JobRecord,
+  JobStatus,
+  JsonValue,
+  NewHeldItem,
+  ProductSummary,
+  RemovalResult,
+  SavedSelection,
+  SelectionProfile,
+  SnapshotFile,
+  SnapshotRecord,
+  SourceRecord,
+  TreeFile,
+  TreeFileRecord,
+} from './catalog.js';
+export { fileSystemError } from './files.js';
+export { CATALOG_FILE_NAME, TREE_STATE_FOLDER, defaultLibraryDir, openLibrary, openTreeState } from './library.js';
+export type { Library, LibraryOptions, TreeState } from './library.js';
+export type { LibraryRepairReport, TreeRepairReport } from './repair.js';
+export { TempArea } from './temp-area.js';
+export type { TempSweepReport } from './temp-area.js';

@@ -1,0 +1,142 @@
+import { lstat } from 'node:fs/promises';
+import { join, posix, resolve, win32 } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { FerryError } from '../engine/errors.js';
+import { BlobStore, assertSha256Hex } from './blobs.js';
+import { Catalog } from './catalog.js';
+import type { CatalogOptions, TreeFile } from './catalog.js';
+import { checkFinishedFile, mtimeMsOf, renameIntoPlace, resolveInsideTree, withFileErrors } from './files.js';
+import { repairLibrary, repairTree } from './repair.js';
+import type { LibraryRepairReport, TreeRepairReport } from './repair.js';
+import { TempArea } from './temp-area.js';
+
+export const CATALOG_FILE_NAME = 'catalog.db';
+/** The folder of a mirror tree that holds Stream Ferry's own state; never part of the mirror. */
+export const TREE_STATE_FOLDER = '.ferry';
+
+export type LibraryOptions = CatalogOptions;
+
+export interface Library {
+  /** Absolute. */
+  readonly dir: string;
+  readonly catalog: Catalog;
+  readonly blobs: BlobStore;
+  /** What startup repair found and fixed. */
+  readonly repaired: LibraryRepairReport;
+  close(): void;
+}
+
+export interface TreeState {
+  /** Absolute. */
+  readonly targetDir: string;
+  /** `<target>/.ferry` */
+  readonly stateDir: string;
+  readonly catalog: Catalog;
+  /** `<target>/.ferry/tmp`, on the tree's file system so that a finished file is placed by a rename. */
+  readonly temp: TempArea;
+  readonly repaired: TreeRepairReport;
+  /**
+   * Publishes a finished temporary file (from `temp`, its content verified by the caller) at its
+   * tree path: flush, atomic rename, directory flush. Answers the record for catalog.putTreeFile,
+   * which the caller writes after this returns, so that a crash in between loses only a record.
+   */
+  place(tempPath: string, treePath: string, sha256: string, size: number): Promise<TreeFile>;
+  close(): void;
+}
+
+/**
+ * Opens (creating if needed) the library at `dir` and repairs what a crash may have left, so
+ * that the catalog describes exactly the verified blobs on disk before anything else runs.
+ */
+export async function openLibrary(dir: string, options: LibraryOptions = {}): Promise<Library> {
+  const root = resolve(dir);
+  const blobs = new BlobStore(root);
+  await blobs.ensureDirectories();
+  const catalog = Catalog.open(join(root, CATALOG_FILE_NAME), options);
+  try {
+    const repaired = await repairLibrary(catalog, blobs, performance.timeOrigin);
+    return {
+      dir: root,
+      catalog,
+      blobs,
+      repaired,
+      close: () => {
+        catalog.close();
+      },
+    };
+  } catch (error) {
+    catalog.close();
+    throw error;
+  }
+}
+
+/** Opens the state of a plain mirror tree (`ferry mirror`): `<target>/.ferry/catalog.db`. */
+export async function openTreeState(targetDir: string, options: LibraryOptions = {}): Promise<TreeState> {
+  const root = resolve(targetDir);
+  const stateDir = join(root, TREE_STATE_FOLDER);
+  const temp = new TempArea(join(stateDir, 'tmp'));
+  await temp.ensure();
+  const catalog = Catalog.open(join(stateDir, CATALOG_FILE_NAME), options);
+  try {
+    const repaired = await repairTree(catalog, root, temp, performance.timeOrigin);
+    return {
+      targetDir: root,
+      stateDir,
+      catalog,
+      temp,
+      repaired,
+      place: (tempPath, treePath, sha256, size) => placeInTree(root, tempPath, treePath, sha256, size),
+      close: () => {
+        catalog.close();
+      },
+    };
+  } catch (error) {
+    catalog.close();
+    throw error;
+  }
+}
+
+async function placeInTree(
+  root: string,
+  tempPath: string,
+  treePath: string,
+  sha256: string,
+  size: number,
+): Promise<TreeFile> {
+  assertSha256Hex(sha256);
+  const finalPath = resolveInsideTree(root, treePath);
+  const stateDir = join(root, TREE_STATE_FOLDER);
+  const inStateFolder = finalPath === stateDir || (finalPath !== undefined && resolveInsideTree(stateDir, finalPath) !== undefined);
+  if (finalPath === undefined || inStateFolder) {
+    throw new FerryError('FERRY_UNSAFE_PATH', `The path ${JSON.stringify(treePath)} is not a place for a file in the mirror ${root}`, {
+      path: treePath,
+    });
+  }
+  await checkFinishedFile(tempPath, size, treePath, { flush: true });
+  await renameIntoPlace(tempPath, finalPath);
+  const stats = await withFileErrors(finalPath, 'inspect the placed file', () => lstat(finalPath));
+  return { path: treePath, sha256, size, mtimeMs: mtimeMsOf(stats) };
+}
+
+/**
+ * The platform's folder for application data, computed from its inputs only (so every platform
+ * can be tested anywhere): `$XDG_DATA_HOME/stream-ferry` or `~/.local/share/stream-ferry` on Linux
+ * and other Unixes, `~/Library/Application Support/Stream Ferry` on macOS, and
+ * `%APPDATA%\Stream Ferry` on Windows.
+ */
+export function defaultLibraryDir(
+  env: Readonly<Record<string, string | undefined>>,
+  platform: NodeJS.Platform,
+  homedir: string,
+): string {
+  if (platform === 'win32') {
+    const appData = env.APPDATA;
+    const base = appData !== undefined && win32.isAbsolute(appData) ? appData : win32.join(homedir, 'AppData', 'Roaming');
+    return win32.join(base, 'Stream Ferry');
+  }
+  if (platform === 'darwin') return posix.join(homedir, 'Library', 'Application Support', 'Stream Ferry');
+  // The XDG spec says a relative (or empty) value is invalid and must be ignored.
+  const dataHome = env.XDG_DATA_HOME;
+  const base = dataHome !== undefined && posix.isAbsolute(dataHome) ? dataHome : posix.join(homedir, '.local', 'share');
+  return posix.join(base, 'stream-ferry');
+}

@@ -1,0 +1,89 @@
+import { randomBytes } from 'node:crypto';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { errnoCode, ensureDirectoryDurably, lstatIfExists, readdirIfExists, withFileErrors } from './files.js';
+
+const PARTIAL_FOLDER = 'partial';
+/** `<label>.<pid>.<16 hex>.tmp`, as made by tempPath; the pid tells whether its writer still runs. */
+const TEMP_NAME = /\.(\d+)\.[0-9a-f]{16}\.tmp$/;
+/** `<sha256>` or `<sha256>.<anything>`: a resumable download and any sidecar the downloader keeps. */
+const PARTIAL_NAME = /^[0-9a-f]{64}(\.[^/\\]+)?$/;
+const LABEL_LENGTH = 60;
+
+export interface TempSweepReport {
+  tempFilesRemoved: number;
+  partialFilesKept: number;
+}
+
+/**
+ * A scratch folder on the same file system as the final files, so that publishing a finished
+ * file is a rename. Files directly in it are disposable; `partial/` holds downloads keyed by
+ * their expected sha256, which survive restarts so that the downloader can resume them.
+ */
+export class TempArea {
+  readonly dir: string;
+  readonly partialDir: string;
+
+  constructor(dir: string) {
+    this.dir = dir;
+    this.partialDir = join(dir, PARTIAL_FOLDER);
+  }
+
+  async ensure(): Promise<void> {
+    await ensureDirectoryDurably(this.partialDir);
+  }
+
+  /** A fresh, unique path for one write; the label only helps a human reading the folder. */
+  tempPath(label: string): string {
+    const readable = label.replace(/[^A-Za-z0-9._-]+/g, '_').slice(-LABEL_LENGTH);
+    const unique = `${String(process.pid)}.${randomBytes(8).toString('hex')}`;
+    return join(this.dir, `${readable === '' ? 'file' : readable}.${unique}.tmp`);
+  }
+
+  /** Where the download of the file with this sha256 accumulates across runs until it is complete. */
+  partialPath(sha256: string): string {
+    return join(this.partialDir, sha256);
+  }
+
+  /**
+   * Removes what interrupted writers left behind: everything older than this process whose
+   * writer is not alive, except resumable partials. A file newer than this process, or one whose
+   * writer is another running process, may still be in use and is left alone.
+   */
+  async sweep(processStartedAtMs: number): Promise<TempSweepReport> {
+    const report: TempSweepReport = { tempFilesRemoved: 0, partialFilesKept: 0 };
+    for (const entry of await readdirIfExists(this.dir)) {
+      if (entry.name === PARTIAL_FOLDER && entry.isDirectory()) continue;
+      if (await removeIfAbandoned(join(this.dir, entry.name), entry.name, processStartedAtMs)) {
+        report.tempFilesRemoved += 1;
+      }
+    }
+    for (const entry of await readdirIfExists(this.partialDir)) {
+      if (entry.isFile() && PARTIAL_NAME.test(entry.name)) {
+        report.partialFilesKept += 1;
+      } else if (await removeIfAbandoned(join(this.partialDir, entry.name), entry.name, processStartedAtMs)) {
+        report.tempFilesRemoved += 1;
+      }
+    }
+    return report;
+  }
+}
+
+async function removeIfAbandoned(path: string, name: string, processStartedAtMs: number): Promise<boolean> {
+  const stats = await lstatIfExists(path);
+  if (stats === undefined || stats.mtimeMs >= processStartedAtMs) return false;
+  const writerPid = TEMP_NAME.exec(name)?.[1];
+  if (writerPid !== undefined && Number(writerPid) !== process.pid && isProcessAlive(Number(writerPid))) return false;
+  await withFileErrors(path, 'remove the leftover temporary file', () => rm(path, { recursive: true, force: true }));
+  return true;
+}
+
+function isProcessAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: the process exists but belongs to someone else.
+    return errnoCode(error) === 'EPERM';
+  }
+}

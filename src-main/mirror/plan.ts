@@ -1,0 +1,188 @@
+import { resolveVersions, selectItems, type ProductsDocument, type Selection, type StreamItem } from '../streams/index.js';
+import { FerryError } from '../engine/errors.js';
+
+/** An item the target holds now, as its state records it. */
+export interface HeldEntry {
+  contentId: string;
+  product: string;
+  version: string;
+  item: string;
+  path: string;
+  size: number;
+  sha256: string;
+}
+
+export interface PlanInput {
+  products: ReadonlyArray<{ contentId: string; document: ProductsDocument }>;
+  selection: Selection;
+  max?: number | undefined;
+  keep: boolean;
+  held: readonly HeldEntry[];
+}
+
+export type ItemChecksum = { algorithm: 'sha512' | 'sha256' | 'md5'; hex: string };
+
+/** A file the target must hold after the run; several items may share it (a squashfs). */
+export interface WantedFile {
+  path: string;
+  size: number;
+  /** The strongest checksum the metadata lists, as the reference picks it. */
+  checksum: ItemChecksum;
+  /** Known when the metadata lists sha256 (always, for MAAS streams). */
+  sha256: string | undefined;
+  /** The items that reference this path, in plan order. */
+  items: StreamItem[];
+}
+
+export interface PlannedRemoval {
+  contentId: string;
+  product: string;
+  version: string;
+  /** The held items of the removed version. */
+  items: HeldEntry[];
+}
+
+export interface MirrorPlan {
+  /** Items of versions being added, in the reference's order (the `+` lines). */
+  added: StreamItem[];
+  /** Versions leaving the target, oldest first per product (the `-` lines). */
+  removals: PlannedRemoval[];
+  /** Every file the selection wants after the run: added and kept versions. */
+  wanted: Map<string, WantedFile>;
+  /** Items of added and kept versions whose metadata cannot be used (no size or checksum, conflicts). */
+  rejected: Array<{ item: StreamItem; error: FerryError }>;
+}
+
+const checksumStrength: ReadonlyArray<ItemChecksum['algorithm']> = ['sha512', 'sha256', 'md5'];
+
+/**
+ * Wanted (the selection applied to verified metadata, with max and keep) against held (the target's
+ * state) gives the plan. Per product this is the reference's resolve_work on version names, after
+ * item filtering. Kept versions' items are wanted too, so a file missing from the target is fetched
+ * again: that is how a rerun heals what an earlier failed or interrupted run left out.
+ */
+export function planMirror(input: PlanInput): MirrorPlan {
+  const heldByProduct = groupHeld(input.held);
+  const plan: MirrorPlan = { added: [], removals: [], wanted: new Map(), rejected: [] };
+
+  for (const { contentId, document } of input.products) {
+    const sourceVersions = groupByProductVersion(selectItems(document, input.selection, { max: undefined }));
+    for (const [product, versions] of sourceVersions) {
+      const heldVersions = heldByProduct.get(productKey(contentId, product)) ?? new Map<string, HeldEntry[]>();
+      const { add, remove } = resolveVersions([...versions.keys()], [...heldVersions.keys()], input.max, input.keep);
+      const adding = new Set(add);
+      const removing = new Set(remove);
+      for (const [version, items] of versions) {
+        if (adding.has(version)) {
+          plan.added.push(...items);
+        } else if (removing.has(version) || !heldVersions.has(version)) {
+          // Past max and not held: the reference neither adds nor keeps it.
+          continue;
+        }
+        for (const item of items) addWanted(plan, item);
+      }
+      for (const version of remove) {
+        plan.removals.push({ contentId, product, version, items: heldVersions.get(version) ?? [] });
+      }
+    }
+  }
+  return plan;
+}
+
+function addWanted(plan: MirrorPlan, item: StreamItem): void {
+  if (item.path === undefined) return;
+  const checksum = strongestChecksum(item);
+  if (item.size === undefined || checksum === undefined) {
+    plan.rejected.push({
+      item,
+      error: new FerryError('FERRY_NO_CHECKSUM', `Item ${describeItem(item)} lists no ${item.size === undefined ? 'size' : 'checksum'}, so it cannot be verified.`, {
+        path: item.path,
+        hint: 'Ask the stream publisher to list size and sha256 for every item; Stream Ferry never stores unverified files.',
+      }),
+    });
+    return;
+  }
+  const existing = plan.wanted.get(item.path);
+  if (existing === undefined) {
+    plan.wanted.set(item.path, { path: item.path, size: item.size, checksum, sha256: item.checksums.sha256, items: [item] });
+    return;
+  }
+  if (existing.size !== item.size || (existing.sha256 !== undefined && item.checksums.sha256 !== undefined && existing.sha256 !== item.checksums.sha256)) {
+    const first = existing.items[0];
+    plan.rejected.push({
+      item,
+      error: new FerryError('FERRY_FORMAT_UNSUPPORTED', `Items ${first === undefined ? '' : describeItem(first)} and ${describeItem(item)} share the path ${item.path} but list different contents.`, {
+        path: item.path,
+        hint: 'Paths in a stream must be immutable; report the conflicting metadata to its publisher.',
+      }),
+    });
+    return;
+  }
+  existing.items.push(item);
+}
+
+export function strongestChecksum(item: StreamItem): ItemChecksum | undefined {
+  for (const algorithm of checksumStrength) {
+    const hex = item.checksums[algorithm];
+    if (hex !== undefined) return { algorithm, hex: hex.toLowerCase() };
+  }
+  return undefined;
+}
+
+export function describeItem(item: Pick<StreamItem, 'contentId' | 'productName' | 'versionName' | 'itemName'>): string {
+  return `${item.contentId}/${item.productName}/${item.versionName}/${item.itemName}`;
+}
+
+function productKey(contentId: string, product: string): string {
+  return `${contentId}\u0000${product}`;
+}
+
+function groupHeld(held: readonly HeldEntry[]): Map<string, Map<string, HeldEntry[]>> {
+  const byProduct = new Map<string, Map<string, HeldEntry[]>>();
+  for (const entry of held) {
+    const key = productKey(entry.contentId, entry.product);
+    let versions = byProduct.get(key);
+    if (versions === undefined) {
+      versions = new Map();
+      byProduct.set(key, versions);
+    }
+    const items = versions.get(entry.version);
+    if (items === undefined) versions.set(entry.version, [entry]);
+    else items.push(entry);
+  }
+  return byProduct;
+}
+
+/** product → version → selected items, in document order (the order the reference walks). */
+function groupByProductVersion(items: readonly StreamItem[]): Map<string, Map<string, StreamItem[]>> {
+  const byProduct = new Map<string, Map<string, StreamItem[]>>();
+  for (const item of items) {
+    let versions = byProduct.get(item.productName);
+    if (versions === undefined) {
+      versions = new Map();
+      byProduct.set(item.productName, versions);
+    }
+    const list = versions.get(item.versionName);
+    if (list === undefined) versions.set(item.versionName, [item]);
+    else list.push(item);
+  }
+  return byProduct;
+}
+
+/** Paths referenced only by removed items, once the plan is applied: these files can go. */
+export function orphanedPaths(plan: MirrorPlan, held: readonly HeldEntry[]): string[] {
+  const removedKeys = new Set(
+    plan.removals.flatMap((removal) => removal.items.map((entry) => heldKey(entry))),
+  );
+  const stillReferenced = new Set<string>(plan.wanted.keys());
+  for (const entry of held) if (!removedKeys.has(heldKey(entry))) stillReferenced.add(entry.path);
+  const orphans = new Set<string>();
+  for (const removal of plan.removals) {
+    for (const entry of removal.items) if (!stillReferenced.has(entry.path)) orphans.add(entry.path);
+  }
+  return [...orphans];
+}
+
+function heldKey(entry: HeldEntry): string {
+  return [entry.contentId, entry.product, entry.version, entry.item].join('\u0000');
+}

@@ -1,0 +1,108 @@
+// The one place where Stream Ferry's HTTP behaviour is assembled: connection pools, timeouts and
+// proxies. Everything else in net/ receives an HttpClient and never builds a dispatcher itself.
+
+import { Agent, EnvHttpProxyAgent, type Dispatcher } from 'undici';
+import { FerryError, redactUrl } from '../engine/errors.js';
+
+export interface HttpClient {
+  readonly dispatcher: Dispatcher;
+  /** Sent on every request, e.g. `stream-ferry/0.1.0`. */
+  readonly userAgent: string;
+  /** Releases pooled sockets; requests still running are allowed to finish. */
+  close(): Promise<void>;
+}
+
+export interface HttpClientOptions {
+  /** Proxy for http and https sources; wins over HTTP_PROXY/HTTPS_PROXY. NO_PROXY still applies. */
+  proxy?: string;
+  /** Connections kept per origin. Default 8. */
+  connectionsPerHost?: number;
+  userAgent: string;
+  /** Longest wait for response headers. Default 60 s. */
+  headersTimeoutMs?: number;
+  /** Longest wait for a TCP/TLS connection. Default 30 s. */
+  connectTimeoutMs?: number;
+  /** Where HTTP_PROXY, HTTPS_PROXY and NO_PROXY are read. Default process.env. */
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface ProxySettings {
+  httpProxy: string | undefined;
+  httpsProxy: string | undefined;
+  /** Hosts reached directly; fixed here so undici does not re-read the environment per request. */
+  noProxy: string;
+}
+
+const DEFAULT_CONNECTIONS_PER_HOST = 8;
+const DEFAULT_HEADERS_TIMEOUT_MS = 60_000;
+const DEFAULT_CONNECT_TIMEOUT_MS = 30_000;
+
+export function createHttpClient(options: HttpClientOptions): HttpClient {
+  const connections = options.connectionsPerHost ?? DEFAULT_CONNECTIONS_PER_HOST;
+  if (!Number.isInteger(connections) || connections < 1) {
+    throw new FerryError('FERRY_USAGE', `connections per host must be a positive whole number, got ${connections}`);
+  }
+  const poolOptions = {
+    connections,
+    headersTimeout: options.headersTimeoutMs ?? DEFAULT_HEADERS_TIMEOUT_MS,
+    connect: { timeout: options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS },
+  };
+  const proxies = resolveProxySettings(options.proxy, options.env ?? process.env);
+  const dispatcher: Dispatcher =
+    proxies.httpProxy === undefined && proxies.httpsProxy === undefined
+      ? new Agent(poolOptions)
+      : new EnvHttpProxyAgent({
+          ...poolOptions,
+          ...proxies,
+          // Plain-http sources go to the proxy as ordinary absolute-URI requests, which every forward
+          // proxy accepts and can cache; many refuse CONNECT to port 80. https still tunnels.
+          proxyTunnel: false,
+        });
+  return {
+    dispatcher,
+    userAgent: options.userAgent,
+    close: () => dispatcher.close(),
+  };
+}
+
+/**
+ * Which proxies apply: the explicit one for both schemes, otherwise the environment, lower-case
+ * names first as curl reads them. An empty variable counts as unset.
+ */
+export function resolveProxySettings(explicitProxy: string | undefined, environment: NodeJS.ProcessEnv): ProxySettings {
+  const fromEnvironment = (lowerName: string): string | undefined =>
+    nonEmpty(environment[lowerName]) ?? nonEmpty(environment[lowerName.toUpperCase()]);
+  const explicit = nonEmpty(explicitProxy);
+  const httpProxy = explicit ?? fromEnvironment('http_proxy');
+  const httpsProxy = explicit ?? fromEnvironment('https_proxy');
+  return {
+    httpProxy: httpProxy === undefined ? undefined : normalizeProxyUrl(httpProxy),
+    httpsProxy: httpsProxy === undefined ? undefined : normalizeProxyUrl(httpsProxy),
+    noProxy: fromEnvironment('no_proxy') ?? '',
+  };
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  const trimmed = value?.trim();
+  return trimmed === undefined || trimmed === '' ? undefined : trimmed;
+}
+
+/** Accepts `host:port` as curl does, and refuses anything undici could not use as an HTTP proxy. */
+function normalizeProxyUrl(proxy: string): string {
+  const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(proxy) ? proxy : `http://${proxy}`;
+  let parsed: URL;
+  try {
+    parsed = new URL(withScheme);
+  } catch (error) {
+    throw new FerryError('FERRY_USAGE', `The proxy ${redactUrl(withScheme)} is not a valid URL`, {
+      cause: error,
+      hint: 'Give the proxy as http://host:port (user:password@ may come before the host).',
+    });
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
+    throw new FerryError('FERRY_USAGE', `The proxy ${redactUrl(withScheme)} uses ${parsed.protocol}, which is not supported`, {
+      hint: 'Use an http:// or https:// proxy.',
+    });
+  }
+  return parsed.href;
+}

@@ -1,0 +1,188 @@
+// One GET with our redirect rules, shared by fetch-bytes and download. Redirects are followed here
+// rather than by undici's redirect interceptor because we must refuse https→http, report the final
+// URL, and keep credentials from leaking to another origin.
+
+import type { IncomingHttpHeaders } from 'node:http';
+import { request, type Dispatcher } from 'undici';
+import { FerryError, describeError, redactUrl } from '../engine/errors.js';
+import type { HttpClient } from './agent.js';
+
+export const DEFAULT_MAX_REDIRECTS = 5;
+
+export type ResponseBody = Dispatcher.ResponseData['body'];
+
+export interface OpenedResponse {
+  /** The URL that answered, after redirects. */
+  url: string;
+  statusCode: number;
+  headers: IncomingHttpHeaders;
+  body: ResponseBody;
+}
+
+export interface OpenGetOptions {
+  headers?: Record<string, string>;
+  signal: AbortSignal;
+  maxRedirects: number;
+  /** Bytes undici may buffer ahead of the consumer. */
+  highWaterMark?: number;
+  /** undici's gap-between-chunks limit; 0 when the caller runs its own stall timer. */
+  bodyTimeoutMs?: number;
+}
+
+/** An HTTP error answer; `retryAfterMs` carries the server's Retry-After for the retry loop. */
+export class HttpStatusError extends FerryError {
+  readonly retryAfterMs: number | undefined;
+
+  constructor(url: string, status: number, retryAfterMs: number | undefined) {
+    super('FERRY_HTTP_STATUS', `${redactUrl(url)}: the server answered HTTP ${status}`, {
+      url,
+      status,
+      hint: hintForStatus(status),
+    });
+    this.retryAfterMs = retryAfterMs;
+  }
+}
+
+const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
+/** Small error pages are read to the end so the connection can be reused; larger ones close it. */
+const DUMP_LIMIT_BYTES = 64 * 1024;
+
+/** Sends a GET, following redirects; returns whatever non-redirect answer comes back. */
+export async function openGet(client: HttpClient, url: string, options: OpenGetOptions): Promise<OpenedResponse> {
+  const original = parseHttpUrl(url);
+  let current = original;
+  for (let redirectsFollowed = 0; ; redirectsFollowed += 1) {
+    const headers: Record<string, string> = { 'user-agent': client.userAgent, ...options.headers };
+    const authorization = basicAuthorization(current, original);
+    if (authorization !== undefined) headers.authorization = authorization;
+    const target = withoutCredentials(current);
+    let response: Dispatcher.ResponseData;
+    try {
+      response = await request(target, {
+        dispatcher: client.dispatcher,
+        method: 'GET',
+        headers,
+        signal: options.signal,
+        ...(options.highWaterMark === undefined ? {} : { highWaterMark: options.highWaterMark }),
+        ...(options.bodyTimeoutMs === undefined ? {} : { bodyTimeout: options.bodyTimeoutMs }),
+      });
+    } catch (error) {
+      throw networkError(target, error);
+    }
+    const location = headerValue(response.headers, 'location');
+    if (!REDIRECT_STATUSES.has(response.statusCode) || location === undefined) {
+      return { url: target, statusCode: response.statusCode, headers: response.headers, body: response.body };
+    }
+    await discardBody(response.body);
+    current = nextRedirectUrl(current, location, redirectsFollowed, options.maxRedirects);
+  }
+}
+
+/**
+ * Where a redirect leads, or why it must not be followed: too many hops, a scheme other than
+ * http(s), or a step down from https to http (which would expose the download to tampering and
+ * any credentials to eavesdropping).
+ */
+export function nextRedirectUrl(from: URL, location: string, redirectsFollowed: number, maxRedirects: number): URL {
+  const fromText = redactUrl(from.href);
+  if (redirectsFollowed >= maxRedirects) {
+    throw new FerryError('FERRY_TOO_MANY_REDIRECTS', `${fromText}: more than ${maxRedirects} redirects`, {
+      url: from.href,
+      hint: 'The server may be redirecting in a loop; open the URL in a browser to see where it leads.',
+    });
+  }
+  let next: URL;
+  try {
+    next = new URL(location, from);
+  } catch (error) {
+    throw new FerryError('FERRY_FETCH_FAILED', `${fromText}: the redirect target ${location} is not a valid URL`, {
+      url: from.href,
+      cause: error,
+    });
+  }
+  if (next.protocol !== 'http:' && next.protocol !== 'https:') {
+    throw new FerryError('FERRY_FETCH_FAILED', `${fromText}: redirect to unsupported scheme ${next.protocol}`, {
+      url: from.href,
+    });
+  }
+  if (from.protocol === 'https:' && next.protocol === 'http:') {
+    throw new FerryError('FERRY_REDIRECT_INSECURE', `${fromText}: refused redirect from https to ${redactUrl(next.href)}`, {
+      url: from.href,
+      hint: 'Use an http:// source URL if plain HTTP is acceptable for this mirror (the files are still checked against the signed checksums).',
+    });
+  }
+  return next;
+}
+
+/** Turns an answer the caller cannot use into an error, freeing the connection first. */
+export async function failForStatus(response: OpenedResponse): Promise<never> {
+  const retryAfter = headerValue(response.headers, 'retry-after');
+  await discardBody(response.body);
+  throw new HttpStatusError(response.url, response.statusCode, parseRetryAfter(retryAfter, Date.now()));
+}
+
+export async function discardBody(body: ResponseBody): Promise<void> {
+  try {
+    await body.dump({ limit: DUMP_LIMIT_BYTES });
+  } catch {
+    // The body only had to go away; a socket error while draining it changes nothing.
+  }
+}
+
+export function networkError(url: string, error: unknown): FerryError {
+  if (error instanceof FerryError) return error;
+  return new FerryError('FERRY_FETCH_FAILED', `${redactUrl(url)}: ${describeError(error)}`, { url, cause: error });
+}
+
+export function headerValue(headers: IncomingHttpHeaders, name: string): string | undefined {
+  const value = headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+/** Retry-After as milliseconds from `nowMs`: delta-seconds or an HTTP date (RFC 9110 §10.2.3). */
+export function parseRetryAfter(value: string | undefined, nowMs: number): number | undefined {
+  if (value === undefined) return undefined;
+  const trimmed = value.trim();
+  if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000;
+  const date = Date.parse(trimmed);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - nowMs);
+}
+
+export function parseHttpUrl(url: string): URL {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch (error) {
+    throw new FerryError('FERRY_SOURCE_INVALID', `${redactUrl(url)} is not a valid URL`, { url, cause: error });
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
+    throw new FerryError('FERRY_SOURCE_INVALID', `${redactUrl(url)} is not an http(s) URL`, { url });
+  }
+  return parsed;
+}
+
+/** user:password in a source URL becomes Basic auth, but only towards the origin it was written for. */
+function basicAuthorization(current: URL, original: URL): string | undefined {
+  const source = current.username !== '' ? current : current.origin === original.origin ? original : undefined;
+  if (source === undefined || source.username === '') return undefined;
+  const pair = `${decodeURIComponent(source.username)}:${decodeURIComponent(source.password)}`;
+  return `Basic ${Buffer.from(pair).toString('base64')}`;
+}
+
+function withoutCredentials(url: URL): string {
+  if (url.username === '' && url.password === '') return url.href;
+  const bare = new URL(url.href);
+  bare.username = '';
+  bare.password = '';
+  return bare.href;
+}
+
+function hintForStatus(status: number): string {
+  if (status === 404 || status === 410) {
+    return 'The file is not on the server. Check the source URL; if it is right, the mirror may be in the middle of an update, so try again later.';
+  }
+  if (status === 401 || status === 403) return 'The server refused access. Check the credentials in the source URL.';
+  if (status === 407) return 'The proxy wants credentials: give them as http://user:password@proxy:port.';
+  if (status === 429 || status >= 500) return 'The server is overloaded or failing; it was retried with backoff. Try again later.';
+  return 'The server did not accept the request for this file.';
+}

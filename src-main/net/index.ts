@@ -1,0 +1,12 @@
+// net/'s public surface: one composed HTTP client, metadata fetches, verified downloads, the retry
+// policy they share, and bounded parallel transfers.
+export { createHttpClient, resolveProxySettings } from './agent.js';
+export type { HttpClient, HttpClientOptions, ProxySettings } from './agent.js';
+export { downloadFile } from './download.js';
+export type { ChecksumAlgorithm, DownloadOptions, DownloadRequest, DownloadResult } from './download.js';
+export { fetchBytes } from './fetch-bytes.js';
+export type { FetchBytesOptions, FetchedBytes } from './fetch-bytes.js';
+export { DEFAULT_RETRY_POLICY, isRetryableError, withRetries } from './retry.js';
+export type { RetryPolicy } from './retry.js';
+export { runTransfers } from './scheduler.js';
+export type { RunTransfersOptions, SettledTransfer, TransferOutcome } from './scheduler.js';

@@ -1,0 +1,156 @@
+// The only retry loop in Stream Ferry (see docs/ARCHITECTURE.md, net/). Metadata fetches and file
+// downloads both run their attempts through withRetries; what an attempt resumes from is the
+// attempt's own business.
+
+import { FerryError, describeError, isFerryError } from '../engine/errors.js';
+import { HttpStatusError } from './http.js';
+
+export interface RetryPolicy {
+  /** Attempts in all, the first one included. */
+  maxAttempts: number;
+  /** Backoff before the second attempt; doubles for each one after, up to maxDelayMs. */
+  baseDelayMs: number;
+  maxDelayMs: number;
+  /** Upper bound on a server's Retry-After, so a hostile or confused server cannot park a job. */
+  maxRetryAfterMs: number;
+  /** Whether a failure is worth another attempt. Default: isRetryableError. */
+  isRetryable?: (error: FerryError) => boolean;
+  /** Told before each backoff wait, e.g. for "retrying in 4 s" in a face. */
+  onRetry?: (retry: { attempt: number; delayMs: number; error: FerryError }) => void;
+  /** Jitter source in [0, 1). Default Math.random. */
+  random?: () => number;
+}
+
+export const DEFAULT_RETRY_POLICY: Readonly<RetryPolicy> = {
+  maxAttempts: 5,
+  baseDelayMs: 500,
+  maxDelayMs: 30_000,
+  maxRetryAfterMs: 120_000,
+};
+
+/** Connection-level failures that say nothing about the file itself. */
+const TRANSIENT_ERROR_CODES = new Set([
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'ECONNABORTED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'ENETUNREACH',
+  'ENETDOWN',
+  'EHOSTUNREACH',
+  'EHOSTDOWN',
+  'EAI_AGAIN',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+  'UND_ERR_RES_CONTENT_LENGTH_MISMATCH',
+]);
+
+/** Failures where the same request may well succeed a moment later. */
+export function isRetryableError(error: FerryError): boolean {
+  switch (error.code) {
+    case 'FERRY_HTTP_STATUS':
+      return error.status !== undefined && isRetryableStatus(error.status);
+    case 'FERRY_FETCH_FAILED':
+      return hasTransientCause(error.cause);
+    // Wrong or short bytes, a stalled transfer and a refused resume all deserve a fresh attempt;
+    // the download decides whether that attempt resumes or starts from zero.
+    case 'FERRY_DOWNLOAD_STALLED':
+    case 'FERRY_HASH_MISMATCH':
+    case 'FERRY_SIZE_MISMATCH':
+    case 'FERRY_RESUME_REJECTED':
+      return true;
+    default:
+      return false;
+  }
+}
+
+function isRetryableStatus(status: number): boolean {
+  return status === 408 || status === 429 || status >= 500;
+}
+
+function hasTransientCause(cause: unknown): boolean {
+  // undici nests the socket error under its own; a short walk finds either.
+  let current = cause;
+  for (let depth = 0; depth < 5 && current instanceof Error; depth += 1) {
+    const code = (current as NodeJS.ErrnoException).code;
+    if (code !== undefined && TRANSIENT_ERROR_CODES.has(code)) return true;
+    current = current.cause;
+  }
+  return false;
+}
+
+/**
+ * Runs `operation` until it succeeds, fails for good, runs out of attempts or is cancelled.
+ * Backoff is capped exponential with full jitter, replaced by the server's Retry-After when it gave
+ * one. An abort, including one during a backoff wait, rejects at once with FERRY_CANCELLED.
+ */
+export async function withRetries<T>(
+  operation: (attempt: number, signal: AbortSignal) => Promise<T>,
+  policy: RetryPolicy,
+  signal?: AbortSignal,
+): Promise<T> {
+  const activeSignal = signal ?? new AbortController().signal;
+  const isRetryable = policy.isRetryable ?? isRetryableError;
+  for (let attempt = 1; ; attempt += 1) {
+    if (activeSignal.aborted) throw cancelledError(activeSignal);
+    try {
+      return await operation(attempt, activeSignal);
+    } catch (error) {
+      if (activeSignal.aborted) throw cancelledError(activeSignal, error);
+      const failure = asFerryError(error);
+      if (attempt >= policy.maxAttempts || !isRetryable(failure)) throw withAttemptCount(failure, attempt);
+      const delayMs = backoffDelayMs(failure, attempt, policy);
+      policy.onRetry?.({ attempt, delayMs, error: failure });
+      await waitUnlessCancelled(delayMs, activeSignal);
+    }
+  }
+}
+
+function backoffDelayMs(failure: FerryError, attempt: number, policy: RetryPolicy): number {
+  if (failure instanceof HttpStatusError && failure.retryAfterMs !== undefined) {
+    return Math.min(failure.retryAfterMs, policy.maxRetryAfterMs);
+  }
+  const ceiling = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1));
+  return Math.floor((policy.random ?? Math.random)() * ceiling);
+}
+
+function waitUnlessCancelled(delayMs: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      reject(cancelledError(signal));
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, delayMs);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+export function cancelledError(signal: AbortSignal, failure?: unknown): FerryError {
+  if (isFerryError(failure, 'FERRY_CANCELLED')) return failure;
+  if (isFerryError(signal.reason, 'FERRY_CANCELLED')) return signal.reason;
+  return new FerryError('FERRY_CANCELLED', 'The operation was cancelled', { cause: signal.reason });
+}
+
+function asFerryError(error: unknown): FerryError {
+  if (error instanceof FerryError) return error;
+  return new FerryError('FERRY_FETCH_FAILED', describeError(error), { cause: error });
+}
+
+function withAttemptCount(failure: FerryError, attempts: number): FerryError {
+  if (attempts === 1) return failure;
+  const { hint, url, path, expected, actual, status } = failure;
+  return new FerryError(failure.code, `${failure.message} (after ${attempts} attempts)`, {
+    cause: failure,
+    hint,
+    url,
+    path,
+    expected,
+    actual,
+    status,
+  });
+}

@@ -1,0 +1,7 @@
+// OpenPGP for streams: keyrings, clearsigned verification, and signing (site keys, test fixtures).
+export { loadKeyring } from './keyring.js';
+export type { Keyring, KeyringSource } from './keyring.js';
+export { readClearsignedBody, verifyClearsigned } from './clearsigned.js';
+export type { VerifiedText } from './clearsigned.js';
+export { clearsign, createSigningKey, revokeSigningKey } from './sign.js';
+export type { ClearsignOptions, SigningKey, SigningKeyOptions } from './sign.js';

@@ -1,0 +1,14 @@
+import { expect } from 'vitest';
+import { FerryError, type FerryErrorCode } from '../../src-main/engine/errors.js';
+
+/** Awaits a promise that must reject with a FerryError of the given code, and returns the error for further checks. */
+export async function expectFerryError(promise: Promise<unknown>, code: FerryErrorCode): Promise<FerryError> {
+  const outcome = await promise.then(
+    () => undefined,
+    (error: unknown) => error,
+  );
+  expect(outcome, `expected a FerryError ${code}`).toBeInstanceOf(FerryError);
+  const error = outcome as FerryError;
+  expect(error.code, error.message).toBe(code);
+  return error;
+}

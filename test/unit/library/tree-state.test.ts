@@ -1,0 +1,175 @@
+import { mkdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { openTreeState } from '../../../src-main/library/library.js';
+import type { TreeState } from '../../../src-main/library/library.js';
+import { deadPid, sha256Hex, useTempDirs } from './helpers.js';
+
+const tempDir = useTempDirs();
+const openStates: TreeState[] = [];
+afterEach(() => {
+  for (const state of openStates.splice(0)) state.close();
+});
+
+async function open(targetDir: string): Promise<TreeState> {
+  const state = await openTreeState(targetDir);
+  openStates.push(state);
+  return state;
+}
+
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(
+    () => true,
+    () => false,
+  );
+}
+
+const AN_HOUR_AGO = new Date(Math.floor(Date.now() / 1000) * 1000 - 3_600_000);
+
+/** Writes a file into the tree and records it (and a held item at its path) as a mirror run would. */
+async function placeAndRecord(state: TreeState, path: string, content: string): Promise<void> {
+  const absolutePath = join(state.targetDir, path);
+  await mkdir(dirname(absolutePath), { recursive: true });
+  await writeFile(absolutePath, content);
+  const stats = await stat(absolutePath);
+  const sha256 = sha256Hex(content);
+  const sourceId = state.catalog.upsertSource('https://images.maas.io/ephemeral-v3/stable/', 'streams/v1/index.sjson');
+  state.catalog.transaction(() => {
+    state.catalog.putTreeFile({ path, sha256, size: stats.size, mtimeMs: Math.trunc(stats.mtimeMs) });
+    state.catalog.addHeldItems([
+      { sourceId, contentId: 'c', product: path, version: '1', item: 'file', path, size: stats.size, sha256 },
+    ]);
+  });
+}
+
+describe('openTreeState', () => {
+  it('keeps its catalog and temp files in <target>/.ferry', async () => {
+    const target = join(await tempDir('tree'), 'mirror');
+    const state = await open(target);
+    expect(state.targetDir).toBe(target);
+    expect(state.stateDir).toBe(join(target, '.ferry'));
+    expect(state.catalog.file).toBe(join(target, '.ferry', 'catalog.db'));
+    expect(state.temp.dir).toBe(join(target, '.ferry', 'tmp'));
+    expect(await exists(join(target, '.ferry', 'tmp', 'partial'))).toBe(true);
+    expect(state.repaired).toEqual({ tempFilesRemoved: 0, partialFilesKept: 0, treeFilesDropped: 0, heldItemsDropped: 0 });
+  });
+
+  it('drops records of tree files that went missing or changed, with the items at their paths', async () => {
+    const target = await tempDir('tree');
+    const first = await open(target);
+    await placeAndRecord(first, 'noble/amd64/20250101/squashfs', 'squashfs');
+    await placeAndRecord(first, 'noble/amd64/20250101/ga/boot-kernel', 'kernel');
+    await placeAndRecord(first, 'noble/amd64/20250101/ga/boot-initrd', 'initrd');
+    await placeAndRecord(first, 'streams/v1/index.sjson', 'index');
+    first.close();
+    await writeFile(join(target, 'noble/amd64/20250101/squashfs'), 'squashfs plus more');
+    await utimes(join(target, 'noble/amd64/20250101/ga/boot-kernel'), AN_HOUR_AGO, AN_HOUR_AGO);
+    await rm(join(target, 'noble/amd64/20250101/ga/boot-initrd'));
+
+    const second = await open(target);
+    expect(second.repaired).toMatchObject({ treeFilesDropped: 3, heldItemsDropped: 3 });
+    expect(second.catalog.listTreeFiles().map((file) => file.path)).toEqual(['streams/v1/index.sjson']);
+    expect(second.catalog.referencesToPath('noble/amd64/20250101/squashfs')).toBe(0);
+    expect(second.catalog.referencesToPath('streams/v1/index.sjson')).toBe(1);
+  });
+
+  it('drops a record whose path would leave the tree, without looking outside it', async () => {
+    const parent = await tempDir('tree');
+    const target = join(parent, 'mirror');
+    const first = await open(target);
+    await writeFile(join(parent, 'outside'), 'x');
+    const stats = await stat(join(parent, 'outside'));
+    first.catalog.putTreeFile({ path: '../outside', sha256: sha256Hex('x'), size: 1, mtimeMs: Math.trunc(stats.mtimeMs) });
+    first.close();
+
+    const second = await open(target);
+    expect(second.repaired.treeFilesDropped).toBe(1);
+    expect(second.catalog.getTreeFile('../outside')).toBeUndefined();
+  });
+
+  it('drops held items whose path has no verified tree file', async () => {
+    const target = await tempDir('tree');
+    const first = await open(target);
+    const sourceId = first.catalog.upsertSource('https://example.org/m/', 'streams/v1/index.sjson');
+    first.catalog.addHeldItems([
+      { sourceId, contentId: 'c', product: 'p', version: '1', item: 'i', path: 'never/verified', size: 1, sha256: sha256Hex('x') },
+    ]);
+    first.close();
+
+    const second = await open(target);
+    expect(second.repaired).toMatchObject({ treeFilesDropped: 0, heldItemsDropped: 1 });
+    expect(second.catalog.heldItems(sourceId)).toEqual([]);
+  });
+
+  it('removes leftover temp files and keeps resumable partials', async () => {
+    const target = await tempDir('tree');
+    const first = await open(target);
+    first.close();
+    const leftover = join(first.temp.dir, `squashfs.${String(deadPid())}.0123456789abcdef.tmp`);
+    const partial = first.temp.partialPath(sha256Hex('half'));
+    for (const path of [leftover, partial]) {
+      await writeFile(path, 'bytes');
+      await utimes(path, AN_HOUR_AGO, AN_HOUR_AGO);
+    }
+
+    const second = await open(target);
+    expect(second.repaired).toMatchObject({ tempFilesRemoved: 1, partialFilesKept: 1 });
+    expect(await exists(leftover)).toBe(false);
+    expect(await exists(partial)).toBe(true);
+  });
+});
+
+describe('place', () => {
+  it('publishes a finished temp file at its tree path and answers the record to keep', async () => {
+    const target = await tempDir('tree');
+    const state = await open(target);
+    const temp = state.temp.tempPath('squashfs');
+    await writeFile(temp, 'squashfs');
+    const placed = await state.place(temp, 'noble/amd64/20250101/squashfs', sha256Hex('squashfs'), 8);
+    const finalPath = join(target, 'noble/amd64/20250101/squashfs');
+    expect(await readFile(finalPath, 'utf8')).toBe('squashfs');
+    expect(await exists(temp)).toBe(false);
+    expect(placed).toEqual({
+      path: 'noble/amd64/20250101/squashfs',
+      sha256: sha256Hex('squashfs'),
+      size: 8,
+      mtimeMs: Math.trunc((await stat(finalPath)).mtimeMs),
+    });
+    state.catalog.putTreeFile(placed);
+    state.close();
+    expect((await open(target)).repaired.treeFilesDropped).toBe(0);
+  });
+
+  it('replaces the file at a path atomically (metadata is rewritten on every run)', async () => {
+    const target = await tempDir('tree');
+    const state = await open(target);
+    for (const content of ['index v1', 'index v2!']) {
+      const temp = state.temp.tempPath('index');
+      await writeFile(temp, content);
+      await state.place(temp, 'streams/v1/index.sjson', sha256Hex(content), content.length);
+    }
+    expect(await readFile(join(target, 'streams/v1/index.sjson'), 'utf8')).toBe('index v2!');
+  });
+
+  it.each(['../escape', '/etc/passwd', '.ferry/catalog.db', '.ferry', ''])('refuses the tree path %j', async (treePath) => {
+    const target = await tempDir('tree');
+    const state = await open(target);
+    const temp = state.temp.tempPath('x');
+    await writeFile(temp, 'x');
+    await expect(state.place(temp, treePath, sha256Hex('x'), 1)).rejects.toMatchObject({ code: 'FERRY_UNSAFE_PATH' });
+    expect(await exists(temp)).toBe(true);
+  });
+
+  it('refuses a temp file of the wrong size, placing nothing', async () => {
+    const target = await tempDir('tree');
+    const state = await open(target);
+    const temp = state.temp.tempPath('short');
+    await writeFile(temp, 'short');
+    await expect(state.place(temp, 'a/file', sha256Hex('short'), 99)).rejects.toMatchObject({
+      code: 'FERRY_SIZE_MISMATCH',
+      expected: '99',
+      actual: '5',
+    });
+    expect(await exists(join(target, 'a/file'))).toBe(false);
+  });
+});

@@ -1,0 +1,158 @@
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { isFerryError, type FerryError } from '../../../src-main/engine/errors.js';
+import { createHttpClient, type HttpClient } from '../../../src-main/net/agent.js';
+import { fetchBytes } from '../../../src-main/net/fetch-bytes.js';
+import { makeTempDir, quickRetries, serveBytes, startScriptedServer, type ScriptedHandler, type ScriptedServer } from './support.js';
+
+const INDEX = Buffer.from(JSON.stringify({ format: 'index:1.0', index: {} }));
+
+let server: ScriptedServer | undefined;
+let client: HttpClient;
+let temp: { path: string; remove: () => Promise<void> };
+
+beforeEach(async () => {
+  client = createHttpClient({ userAgent: 'stream-ferry/test' });
+  temp = await makeTempDir();
+});
+
+afterEach(async () => {
+  await client.close();
+  await server?.close();
+  server = undefined;
+  await temp.remove();
+});
+
+async function serve(handler: ScriptedHandler): Promise<ScriptedServer> {
+  server = await startScriptedServer(handler);
+  return server;
+}
+
+async function failureOf(promise: Promise<unknown>): Promise<FerryError> {
+  try {
+    await promise;
+  } catch (error) {
+    if (isFerryError(error)) return error;
+    throw error;
+  }
+  throw new Error('expected a FerryError, but the promise resolved');
+}
+
+describe('fetchBytes over http', () => {
+  it('returns the bytes and the final URL after redirects', async () => {
+    const { url } = await serve((request, response) => {
+      if (request.url === '/streams/v1/index.sjson') {
+        response.writeHead(301, { location: '/moved/index.sjson' });
+        response.end();
+      } else serveBytes(response, INDEX);
+    });
+
+    const fetched = await fetchBytes(url('/streams/v1/index.sjson'), { client, maxBytes: 1_000, retry: quickRetries() });
+
+    expect(fetched.bytes.equals(INDEX)).toBe(true);
+    expect(fetched.url).toBe(url('/moved/index.sjson'));
+  });
+
+  it('refuses a declared length over the limit without reading the body', async () => {
+    const { url } = await serve((_request, response) => serveBytes(response, Buffer.alloc(5_000)));
+
+    const error = await failureOf(fetchBytes(url('/big.json'), { client, maxBytes: 1_000, retry: quickRetries() }));
+
+    expect(error.code).toBe('FERRY_TOO_LARGE');
+    expect(error.message).toContain(url('/big.json'));
+    expect(error.message).toContain('1000');
+    expect(server?.requests).toHaveLength(1);
+  });
+
+  it('stops reading an undeclared body as soon as it passes the limit', async () => {
+    let bodyWritten = 0;
+    let stoppedEarly = false;
+    const { url } = await serve((_request, response) => {
+      response.writeHead(200);
+      const block = Buffer.alloc(16 * 1024);
+      const pump = (): void => {
+        while (bodyWritten < 50 * 1024 * 1024) {
+          bodyWritten += block.length;
+          if (!response.write(block)) {
+            response.once('drain', pump);
+            return;
+          }
+        }
+        response.end();
+      };
+      response.once('close', () => {
+        stoppedEarly = bodyWritten < 50 * 1024 * 1024;
+      });
+      pump();
+    });
+
+    const error = await failureOf(fetchBytes(url('/endless'), { client, maxBytes: 100_000, retry: quickRetries() }));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+
+    expect(error.code).toBe('FERRY_TOO_LARGE');
+    expect(error.message).toContain('100000');
+    expect(stoppedEarly).toBe(true);
+  });
+
+  it('reports a 404 with status, URL and hint, without retrying', async () => {
+    const { url } = await serve((_request, response) => {
+      response.writeHead(404);
+      response.end();
+    });
+
+    const error = await failureOf(fetchBytes(url('/streams/v1/missing.json'), { client, maxBytes: 1_000, retry: quickRetries() }));
+
+    expect(error).toMatchObject({ code: 'FERRY_HTTP_STATUS', status: 404, url: url('/streams/v1/missing.json') });
+    expect(error.hint).toBeDefined();
+    expect(server?.requests).toHaveLength(1);
+  });
+
+  it('retries a server error and a dropped connection', async () => {
+    const { url } = await serve((_request, response, index) => {
+      if (index === 0) {
+        response.writeHead(500);
+        response.end();
+      } else if (index === 1) {
+        response.writeHead(200, { 'content-length': String(INDEX.length) });
+        response.write(INDEX.subarray(0, 5), () => response.socket?.end());
+      } else serveBytes(response, INDEX);
+    });
+
+    const fetched = await fetchBytes(url('/i.json'), { client, maxBytes: 1_000, retry: quickRetries() });
+
+    expect(fetched.bytes.equals(INDEX)).toBe(true);
+    expect(server?.requests).toHaveLength(3);
+  });
+});
+
+describe('fetchBytes from a file URL', () => {
+  it('reads a local file', async () => {
+    const path = join(temp.path, 'index.json');
+    await writeFile(path, INDEX);
+
+    const fetched = await fetchBytes(pathToFileURL(path).href, { client, maxBytes: 1_000, retry: quickRetries() });
+
+    expect(fetched.bytes.equals(INDEX)).toBe(true);
+    expect(fetched.url).toBe(pathToFileURL(path).href);
+  });
+
+  it('checks the size before reading', async () => {
+    const path = join(temp.path, 'big.json');
+    await writeFile(path, Buffer.alloc(2_000));
+
+    const error = await failureOf(fetchBytes(pathToFileURL(path).href, { client, maxBytes: 1_000, retry: quickRetries() }));
+
+    expect(error.code).toBe('FERRY_TOO_LARGE');
+  });
+
+  it('names the path of a missing file', async () => {
+    const path = join(temp.path, 'absent.json');
+
+    const error = await failureOf(fetchBytes(pathToFileURL(path).href, { client, maxBytes: 1_000, retry: quickRetries() }));
+
+    expect(error.code).toBe('FERRY_FETCH_FAILED');
+    expect(error.path).toBe(path);
+  });
+});

@@ -1,0 +1,71 @@
+import { describe, expect, it } from 'vitest';
+import { FerryError } from '../../../src-main/engine/errors.js';
+import { assertSafeItemPath } from '../../../src-main/streams/paths.js';
+
+function refusal(path: string): string {
+  try {
+    assertSafeItemPath(path, 'item X');
+  } catch (error) {
+    if (error instanceof FerryError && error.code === 'FERRY_UNSAFE_PATH') return error.message;
+    throw error;
+  }
+  throw new Error(`${JSON.stringify(path)} was accepted`);
+}
+
+describe('assertSafeItemPath', () => {
+  it.each([
+    'jammy/amd64/20250615/squashfs',
+    'streams/v1/com.ubuntu.maas:stable:v3:download.json',
+    'bootloaders/pxe/i386/20230615.0/syslinux.tar.xz',
+    'dir with space/file~1+2,3;4=5@6',
+    'a%2eb/100%25/%C3%A9',
+    '..a/b..',
+    'ünïcødé/😀',
+  ])('accepts %j', (path) => {
+    expect(() => assertSafeItemPath(path, 'item X')).not.toThrow();
+  });
+
+  it.each([
+    ['', 'it is empty'],
+    ['/etc/passwd', 'it is absolute'],
+    ['C:/Windows/x', 'it starts with a drive letter'],
+    ['../outside', "it has a '..' segment"],
+    ['a/../../outside', "it has a '..' segment"],
+    ['a/..', "it has a '..' segment"],
+    ['a/./b', "it has a '.' segment"],
+    ['a/.../b', "it has a '...' segment"],
+    ['a\\..\\b', 'it contains a backslash'],
+    ['a\u0000b', 'the control character U+0000'],
+    ['a\nb', 'the control character U+000A'],
+    ['a\u007fb', 'the control character U+007F'],
+    ['a//b', 'empty segment'],
+    ['a/b/', 'empty segment'],
+    ['%2e%2e/x', "it has a '..' segment (percent-encoded)"],
+    ['%2E%2E/x', "it has a '..' segment (percent-encoded)"],
+    ['.%2e/x', "it has a '..' segment (percent-encoded)"],
+    ['%252e%252e/x', "it has a '..' segment (percent-encoded)"],
+    ['a%2f..%2fb', "percent-encoded '/'"],
+    ['a%2Fb', "percent-encoded '/'"],
+    ['a%5cb', 'percent-encoded backslash'],
+    ['a%00b', 'percent-encoded control character U+0000'],
+    ['a%2500b', 'percent-encoded control character U+0000'],
+    ['a\ud800b', 'unpaired UTF-16 surrogate'],
+  ])('refuses %j: %s', (path, reason) => {
+    expect(refusal(path)).toContain(reason);
+  });
+
+  it('names the offending path and where it was found, and says what to do', () => {
+    try {
+      assertSafeItemPath('../x', 'content c, product "p", version "v", item "i" of streams/v1/c.json');
+      expect.unreachable();
+    } catch (error) {
+      expect(error).toBeInstanceOf(FerryError);
+      const ferryError = error as FerryError;
+      expect(ferryError.message).toBe(
+        `Refused the path "../x" in content c, product "p", version "v", item "i" of streams/v1/c.json: it has a '..' segment.`,
+      );
+      expect(ferryError.hint).toContain('relative paths inside the mirror');
+      expect(ferryError.actual).toBe('../x');
+    }
+  });
+});

@@ -1,0 +1,95 @@
+import { describe, expect, it } from 'vitest';
+import { FerryError } from '../../../src-main/engine/errors.js';
+import { compareVersionNames, newestVersions, resolveVersions, sortNewestFirst } from '../../../src-main/streams/versions.js';
+import { readGolden } from './reference-data.js';
+
+interface ResolveWorkGolden {
+  readonly source: readonly string[];
+  readonly target: readonly string[];
+  readonly max: number | null;
+  readonly keep: boolean;
+  readonly add?: readonly string[];
+  readonly remove?: readonly string[];
+  readonly error?: string;
+}
+
+function failure(action: () => unknown): FerryError {
+  try {
+    action();
+  } catch (error) {
+    if (error instanceof FerryError) return error;
+    throw error;
+  }
+  throw new Error('expected a FerryError');
+}
+
+describe('resolveVersions (util.resolve_work)', () => {
+  const golden = readGolden<ResolveWorkGolden[]>('resolve-work.json');
+
+  it('gives the reference answer, lists in the same order, for every golden case', () => {
+    const cases = golden.filter((entry) => entry.error === undefined);
+    expect(cases.length).toBeGreaterThan(300);
+    expect(cases.some((entry) => entry.keep && (entry.remove?.length ?? 0) > 0)).toBe(true);
+    const differences = cases.filter((entry) => {
+      const ours = resolveVersions(entry.source, entry.target, entry.max ?? undefined, entry.keep);
+      return JSON.stringify(ours) !== JSON.stringify({ add: entry.add, remove: entry.remove });
+    });
+    expect(differences).toEqual([]);
+  });
+
+  it('refuses keep without max, where the reference raises TypeError', () => {
+    const referenceError = golden.find((entry) => entry.error !== undefined);
+    expect(referenceError?.error).toContain('cannot be None if keep is True');
+    const error = failure(() => resolveVersions(['1'], ['2'], undefined, true));
+    expect(error.code).toBe('FERRY_USAGE');
+    expect(error.message).toContain('--keep needs --max');
+  });
+
+  it('adds newest first and removes oldest first', () => {
+    expect(resolveVersions(['20250718', '20250615', '20250801'], ['20250101', '20250615', '20240101'], undefined, false)).toEqual({
+      add: ['20250801', '20250718'],
+      remove: ['20240101', '20250101'],
+    });
+  });
+
+  it('with max, removes target versions beyond it and does not add source versions beyond it', () => {
+    expect(resolveVersions(['3', '2', '1'], ['1'], 2, false)).toEqual({ add: ['3', '2'], remove: ['1'] });
+    expect(resolveVersions(['2', '1'], ['2', '1'], 1, false)).toEqual({ add: [], remove: ['1'] });
+  });
+
+  it('with keep, retains versions gone from the source up to max, newest first', () => {
+    expect(resolveVersions(['3'], ['3', '2', '1'], 3, true)).toEqual({ add: [], remove: [] });
+    expect(resolveVersions(['3'], ['3', '2', '1'], 2, true)).toEqual({ add: [], remove: ['1'] });
+    expect(resolveVersions(['3'], ['3', '2', '1'], 2, false)).toEqual({ add: [], remove: ['1', '2'] });
+  });
+
+  it.each([-1, 1.5, Number.NaN])('refuses --max %s', (max) => {
+    expect(failure(() => resolveVersions(['1'], [], max, false)).code).toBe('FERRY_USAGE');
+    expect(failure(() => newestVersions(['1'], max)).code).toBe('FERRY_USAGE');
+  });
+});
+
+describe('version order', () => {
+  it("sorts foocloud's samepaths above 20121026.1: plain string order, not dates", () => {
+    expect(sortNewestFirst(['20121001', 'samepaths', '20121026.1', '20120328'])).toEqual(['samepaths', '20121026.1', '20121001', '20120328']);
+    expect(newestVersions(['20121001', 'samepaths', '20121026.1'], 1)).toEqual(['samepaths']);
+  });
+
+  it('does not use locale order', () => {
+    expect(sortNewestFirst(['a', 'B', 'b', 'A'])).toEqual(['b', 'a', 'B', 'A']);
+    expect(sortNewestFirst(['20250101_01', '20250101.1', '20250101'])).toEqual(['20250101_01', '20250101.1', '20250101']);
+  });
+
+  it("compares by code point, as Python does, even where UTF-16 units disagree", () => {
+    // U+FF5E is above U+D83D (the first UTF-16 unit of the emoji), but below the emoji's code point.
+    expect(compareVersionNames('😀', '\uff5e')).toBeGreaterThan(0);
+    expect('😀' < '\uff5e').toBe(true);
+    expect(compareVersionNames('a', 'ab')).toBeLessThan(0);
+    expect(compareVersionNames('x', 'x')).toBe(0);
+  });
+
+  it('newestVersions without a count returns all, newest first; with 0 none', () => {
+    expect(newestVersions(['1', '3', '2'], undefined)).toEqual(['3', '2', '1']);
+    expect(newestVersions(['1', '3', '2'], 0)).toEqual([]);
+  });
+});
