@@ -1,0 +1,58 @@
+import { describe, expect, it } from 'vitest';
+import { formatCommandHelp, parseCommandLine } from '../../../src-main/cli/command.js';
+import { commands } from '../../../src-main/cli/commands/index.js';
+import { FerryError } from '../../../src-main/engine/errors.js';
+
+describe('command definitions', () => {
+  it.each(commands.map((command) => [command.name, command] as const))('%s documents every option it accepts', (_name, command) => {
+    const help = formatCommandHelp(command);
+    for (const option of command.options) {
+      expect(help).toContain(`--${option.name}`);
+      expect(help).toContain(option.description);
+      if (option.short !== undefined) expect(help).toContain(`-${option.short}, --${option.name}`);
+    }
+  });
+
+  it('has unique command and option names', () => {
+    const names = commands.map((command) => command.name);
+    expect(new Set(names).size).toBe(names.length);
+    for (const command of commands) {
+      const options = command.options.map((option) => option.name);
+      expect(new Set(options).size, command.name).toBe(options.length);
+    }
+  });
+});
+
+describe('parseCommandLine', () => {
+  const mirror = commands.find((command) => command.name === 'mirror');
+  if (mirror === undefined) throw new Error('the mirror command is missing');
+
+  it('keeps --or and filters as positionals and reads every option form', () => {
+    const parsed = parseCommandLine(mirror, ['--max=2', '-vv', '--keyring', 'a.gpg', '--keyring', 'b.gpg', 'src', 'dst', 'arch=amd64', '--or', 'os~grub', '--dry-run']);
+    expect(parsed.options).toEqual({ max: 2, verbose: 2, keyring: ['a.gpg', 'b.gpg'], 'dry-run': true });
+    expect(parsed.positionals).toEqual(['src', 'dst', 'arch=amd64', '--or', 'os~grub']);
+  });
+
+  it('treats everything after -- as positionals', () => {
+    expect(parseCommandLine(mirror, ['--', '--max', 'x']).positionals).toEqual(['--max', 'x']);
+  });
+
+  it.each([
+    [['--max', 'two'], "--max takes a whole number, not 'two'"],
+    [['--max'], '--max needs a value'],
+    [['--dry-run=yes'], '--dry-run takes no value'],
+    [['--nope'], "Unknown option '--nope'"],
+    [['-q'], "Unknown option '-q'"],
+  ])('refuses %j with a usage error', (argv, message) => {
+    let caught: unknown;
+    try {
+      parseCommandLine(mirror, argv);
+    } catch (error) {
+      caught = error;
+    }
+    expect(caught).toBeInstanceOf(FerryError);
+    expect((caught as FerryError).code).toBe('FERRY_USAGE');
+    expect((caught as FerryError).message).toContain(message);
+    expect((caught as FerryError).hint).toBe('For help, run: ferry help mirror');
+  });
+});
