@@ -166,7 +166,6 @@ function formatMebibytes(bytes: number): string {
 }
 
 const WHITESPACE = /[ \t\n\r]*/y;
-const PLAIN_STRING_RUN = /[^"\\\u0000-\u001f]*/y;
 const NUMBER_TOKEN = /-?(?:0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?/y;
 const ESCAPED_CHARACTERS: Readonly<Record<string, string>> = {
   '"': '"',
@@ -293,10 +292,9 @@ class CarefulJsonParser {
     this.position += 1;
     let result = '';
     for (;;) {
-      PLAIN_STRING_RUN.lastIndex = this.position;
-      PLAIN_STRING_RUN.test(this.text);
-      result += this.text.slice(this.position, PLAIN_STRING_RUN.lastIndex);
-      this.position = PLAIN_STRING_RUN.lastIndex;
+      const runStart = this.position;
+      while (this.position < this.text.length && !endsPlainRun(this.text.charCodeAt(this.position))) this.position += 1;
+      result += this.text.slice(runStart, this.position);
       const character = this.text[this.position];
       if (character === '"') {
         this.position += 1;
@@ -358,6 +356,11 @@ class CarefulJsonParser {
       hint: 'The file may be truncated or damaged; fetch it again, or check the mirror that serves it.',
     });
   }
+}
+
+// A quote, a backslash or a control character (which JSON strings must escape).
+function endsPlainRun(unit: number): boolean {
+  return unit === 0x22 || unit === 0x5c || unit < 0x20;
 }
 
 function lineAndColumn(text: string, position: number): { line: number; column: number } {

@@ -6,7 +6,7 @@
 
 import { FerryError } from '../engine/errors.js';
 
-const CONTROL_CHARACTER = /[\u0000-\u001f\u007f-\u009f]/u;
+const CONTROL_CHARACTER = /\p{Cc}/u;
 const UNPAIRED_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 const DRIVE_LETTER = /^[A-Za-z]:/;
 const ASCII_PERCENT_ESCAPE = /%([0-7][0-9A-Fa-f])/g;

@@ -118,13 +118,11 @@ class PythonRegexTranslator {
         this.explicitUnicode = true;
         return;
       case 'x':
-        this.fail('verbose mode (?x) is not supported; remove the flag and the whitespace and comments it allows');
-        break;
+        return this.fail('verbose mode (?x) is not supported; remove the flag and the whitespace and comments it allows');
       case 'L':
-        this.fail("the (?L) flag cannot be used with text (Python refuses it too)");
-        break;
+        return this.fail('the (?L) flag cannot be used with text (Python refuses it too)');
       default:
-        this.fail(`(?${letter}) is not a Python flag`);
+        return this.fail(`(?${letter}) is not a Python flag`);
     }
   }
 
@@ -192,9 +190,10 @@ class PythonRegexTranslator {
 
   /** One atom, or undefined for a comment group, which matches nothing and is not an atom. */
   private translateAtom(): { text: string; kind: AtomKind } | undefined {
-    const character = this.pattern[this.position] ?? '';
-    this.position += 1;
-    switch (character) {
+    const codePoint = this.pattern.codePointAt(this.position) ?? 0;
+    // A character above U+FFFF is one atom but two UTF-16 units.
+    this.position += codePoint > 0xffff ? 2 : 1;
+    switch (String.fromCodePoint(codePoint)) {
       case '(':
         return this.translateGroup();
       case '[':
@@ -208,7 +207,7 @@ class PythonRegexTranslator {
       case '$':
         return { text: this.multiline ? '(?![^\\n])' : '(?=\\n?$)', kind: 'assertion' };
       default:
-        return { text: literal(character.codePointAt(0) ?? 0), kind: 'atom' };
+        return { text: literal(codePoint), kind: 'atom' };
     }
   }
 

@@ -36,7 +36,7 @@ interface FilterParseGolden {
 }
 
 describe('parseFilter', () => {
-  const golden = readGolden<FilterParseGolden[]>('filter-parse.json');
+  const golden = readGolden('filter-parse.json') as FilterParseGolden[];
 
   it.each(golden.map((entry) => [entry.expression, entry] as const))('parses %j as filters.ItemFilter does', (expression, entry) => {
     if (entry.error !== undefined) {

@@ -129,7 +129,7 @@ describe('Python number printing', () => {
   }
 
   it("prints every golden literal exactly as Python's str(json.loads(literal))", () => {
-    const golden = readGolden<StrGolden[]>('python-str.json');
+    const golden = readGolden('python-str.json') as StrGolden[];
     expect(golden.length).toBeGreaterThan(400);
     const mismatches = golden.filter(({ literal, python_str }) => pythonStr(parseJsonDocument(literal, 'literal')) !== python_str);
     expect(mismatches).toEqual([]);

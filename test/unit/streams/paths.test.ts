@@ -22,7 +22,9 @@ describe('assertSafeItemPath', () => {
     '..a/b..',
     'ünïcødé/😀',
   ])('accepts %j', (path) => {
-    expect(() => assertSafeItemPath(path, 'item X')).not.toThrow();
+    expect(() => {
+      assertSafeItemPath(path, 'item X');
+    }).not.toThrow();
   });
 
   it.each([

@@ -1,5 +1,6 @@
 // The benchmark target: parse + flatten + filter of a ~25,000-item catalog in under 200 ms. The
-// assertion allows headroom for slow CI machines; the measured time is printed for the record.
+// assertion uses CPU time, which other processes on a busy machine do not inflate, with headroom
+// for slow CI machines; both times are printed for the record.
 
 import { describe, expect, it } from 'vitest';
 import { parseProducts } from '../../../src-main/streams/documents.js';
@@ -54,17 +55,23 @@ describe('performance', () => {
   it('parses, flattens and filters a 25,000-item catalog quickly', () => {
     const text = largeCatalog();
     const selection = parseSelection(['arch=amd64', 'release~(jammy|noble)', '--or', 'os~(grub*|pxelinux)']);
-    const timings: number[] = [];
+    const wallTimes: number[] = [];
+    const cpuTimes: number[] = [];
     let selectedCount = 0;
-    for (let run = 0; run < 3; run += 1) {
+    for (let run = 0; run < 5; run += 1) {
       const started = performance.now();
+      const cpuBefore = process.cpuUsage();
       const doc = parseProducts(text, 'large.json');
       selectedCount = selectItems(doc, selection).length;
-      timings.push(performance.now() - started);
+      const cpu = process.cpuUsage(cpuBefore);
+      cpuTimes.push((cpu.user + cpu.system) / 1000);
+      wallTimes.push(performance.now() - started);
     }
-    const best = Math.min(...timings);
-    process.stdout.write(`parse+flatten+filter of 25,000 items (${(text.length / 1e6).toFixed(1)} MB): best ${best.toFixed(0)} ms\n`);
+    const bestCpu = Math.min(...cpuTimes);
+    process.stdout.write(
+      `parse+flatten+filter of 25,000 items (${(text.length / 1e6).toFixed(1)} MB): best ${Math.min(...wallTimes).toFixed(0)} ms wall, ${bestCpu.toFixed(0)} ms CPU\n`,
+    );
     expect(selectedCount).toBe(2 * 10 * 20 * 5);
-    expect(best).toBeLessThan(500);
+    expect(bestCpu).toBeLessThan(400);
   });
 });

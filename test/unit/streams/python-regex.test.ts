@@ -34,7 +34,7 @@ function compileOrError(pattern: string): RegExp | Error {
 }
 
 describe('Python regular expressions', () => {
-  const golden = readGolden<RegexGolden[]>('python-regex.json');
+  const golden = readGolden('python-regex.json') as RegexGolden[];
 
   it('has a golden set with matches, misses and errors', () => {
     expect(golden.length).toBeGreaterThan(140);
@@ -69,6 +69,11 @@ describe('Python regular expressions', () => {
     expect(translatePythonRegex('\\Ajammy\\Z', 'a test').source).toBe('^jammy$');
     expect(translatePythonRegex('(?i)ubuntu', 'a test')).toEqual({ source: 'ubuntu', flags: 'iv' });
     expect(translatePythonRegex('jammy', 'a test').flags).toBe('v');
+  });
+
+  it('repeats a character above U+FFFF as one character, as Python does', () => {
+    expect(compilePythonRegex('^😀+$', 'a test').exec('😀😀')?.[0]).toBe('😀😀');
+    expect(compilePythonRegex('😀{2}', 'a test').test('😀\ude00')).toBe(false);
   });
 
   it("keeps Python's '$' (end or before a final newline) apart from \\Z (end only)", () => {

@@ -42,7 +42,7 @@ function queryLikeReference(golden: QueryGolden, readProducts: (path: string, co
 
 describe('sstream-query golden output', () => {
   it('matches every case on the MAAS stable sample', () => {
-    const golden = readGolden<QueryGolden>('maas-stable-sample.query.json');
+    const golden = readGolden('maas-stable-sample.query.json') as QueryGolden;
     const ours = queryLikeReference(
       golden,
       (path, contentId) => {
@@ -58,7 +58,7 @@ describe('sstream-query golden output', () => {
   });
 
   it('matches every case on the edge-case stream (numbers, aliases, name overrides, key order)', () => {
-    const golden = readGolden<QueryGolden>('edge-stream.query.json');
+    const golden = readGolden('edge-stream.query.json') as QueryGolden;
     const ours = queryLikeReference(golden, (path) => parseProducts(readEdgeStreamFile(path), path), readEdgeStreamFile('streams/v1/index.json'));
     expect(golden.cases.length).toBe(11);
     golden.cases.forEach((goldenCase, index) => {
@@ -67,7 +67,7 @@ describe('sstream-query golden output', () => {
   });
 
   it('really compares something: the cases cover empty and non-empty results', () => {
-    const golden = readGolden<QueryGolden>('maas-stable-sample.query.json');
+    const golden = readGolden('maas-stable-sample.query.json') as QueryGolden;
     const sizes = golden.cases.map((goldenCase) => goldenCase.output.length);
     expect(sizes).toContain(0);
     expect(Math.max(...sizes)).toBe(53);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseProducts } from '../../../src-main/streams/documents.js';
 import { parseSelection } from '../../../src-main/streams/filters.js';
-import { selectItems } from '../../../src-main/streams/select.js';
+import { selectItems, selectVersions } from '../../../src-main/streams/select.js';
 import { readEdgeStreamFile, readSample } from './reference-data.js';
 
 const ubuntu = parseProducts(readSample('com.ubuntu.maas:stable:v3:download'), 'ubuntu.json');
@@ -55,5 +55,31 @@ describe('selectItems', () => {
     const versionsPerProduct = new Map<string, Set<string>>();
     for (const item of loaders) versionsPerProduct.set(item.productName, (versionsPerProduct.get(item.productName) ?? new Set()).add(item.versionName));
     expect([...versionsPerProduct.values()].map((versions) => versions.size)).toEqual([1, 1, 1, 1, 1]);
+  });
+});
+
+describe('selectVersions', () => {
+  it('gives every surviving version newest first, with the empty ones the reference keeps', () => {
+    const products = selectVersions(edge, parseSelection([]));
+    const gadget = products.find((product) => product.name === '42');
+    expect(gadget?.versions.map((version) => [version.name, version.items.map((item) => item.itemName)])).toEqual([
+      ['2', []],
+      ['1', ['b', '9', '10']],
+    ]);
+  });
+
+  it('drops versions and products whose items were all filtered out, but not a version that never had items', () => {
+    const products = selectVersions(edge, parseSelection(['ftype!=drop', 'os=order']));
+    expect(products.map((product) => [product.name, product.versions.map((version) => version.name)])).toEqual([
+      ['42', ['2']],
+      ['example:order-of-operations:amd64', ['20240102']],
+    ]);
+  });
+
+  it('agrees with selectItems when no max is given', () => {
+    const selection = parseSelection(['arch=amd64']);
+    const viaVersions = selectVersions(ubuntu, selection).flatMap((product) => product.versions.flatMap((version) => version.items));
+    expect(viaVersions).toEqual(selectItems(ubuntu, selection));
+    expect(viaVersions).toHaveLength(16);
   });
 });
