@@ -177,7 +177,9 @@ export class ProgressTracker {
     this.#meterCapacity = Math.max(2, Math.ceil(windowMs / intervalMs) + 1);
     this.#meter = new SpeedMeter(this.#meterCapacity);
     this.#meter.sample(this.#now(), 0);
-    this.#timer = setInterval(() => this.#tick(), intervalMs);
+    this.#timer = setInterval(() => {
+      this.#tick();
+    }, intervalMs);
     // Progress reporting alone must never keep the process alive.
     this.#timer.unref();
   }

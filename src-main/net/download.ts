@@ -3,8 +3,9 @@
 // because the library is addressed by it. The bytes are read once; a partial file left by an
 // earlier run is read once more, only to rebuild the hash state before resuming with Range.
 //
-// Invariant: `written` bytes are on disk at tempPath and in the running hashes, nothing else. Every
-// decision below (resume, start over, give up) keeps that true, so any attempt can resume.
+// Invariant: whenever no write is in flight, the first `written` bytes of tempPath are exactly what
+// the running hashes have seen. Every decision below (resume, start over, give up) keeps that true,
+// so any attempt can resume.
 
 import { createHash, type Hash } from 'node:crypto';
 import { constants as fsConstants, createReadStream, writev } from 'node:fs';
@@ -86,7 +87,7 @@ interface ResourceValidator {
   lastModified: string | undefined;
 }
 
-/** The state of one file across attempts: what is on disk, and the hashes of exactly those bytes. */
+/** The state of one file across attempts: how much is on disk, and the hashes of those bytes. */
 class PartialDownload {
   readonly url: string;
   readonly path: string;
@@ -100,7 +101,7 @@ class PartialDownload {
   resumedFrom = 0;
   /** Set when the file on disk must go; acted on once the file is closed. */
   discardRequested = false;
-  validator: ResourceValidator | undefined;
+  #validator: ResourceValidator | undefined;
   #listedHash!: Hash;
   #sha256Hash: Hash | undefined;
 
@@ -109,8 +110,7 @@ class PartialDownload {
     if (!Number.isSafeInteger(expectedSize) || expectedSize < 0) {
       throw new FerryError('FERRY_NO_CHECKSUM', `${redactUrl(url)}: the size ${expectedSize} is not a byte count`, { url });
     }
-    const hexLength = HEX_LENGTHS[checksum.algorithm];
-    if (hexLength === undefined || !new RegExp(`^[0-9a-fA-F]{${hexLength}}$`).test(checksum.hex)) {
+    if (!new RegExp(`^[0-9a-fA-F]{${HEX_LENGTHS[checksum.algorithm]}}$`).test(checksum.hex)) {
       throw new FerryError('FERRY_NO_CHECKSUM', `${redactUrl(url)}: "${checksum.hex}" is not a ${checksum.algorithm} checksum`, {
         url,
       });
@@ -169,8 +169,8 @@ class PartialDownload {
       etag: headerValue(response.headers, 'etag'),
       lastModified: headerValue(response.headers, 'last-modified'),
     };
-    const previous = this.validator;
-    this.validator = current;
+    const previous = this.#validator;
+    this.#validator = current;
     if (previous === undefined) return false;
     if (previous.etag !== undefined && current.etag !== undefined) return previous.etag !== current.etag;
     if (previous.lastModified !== undefined && current.lastModified !== undefined) {
@@ -181,9 +181,9 @@ class PartialDownload {
 
   /** If-Range needs a strong ETag or a date (RFC 9110 §13.1.5). */
   ifRange(): string | undefined {
-    const etag = this.validator?.etag;
+    const etag = this.#validator?.etag;
     if (etag !== undefined && !etag.startsWith('W/')) return etag;
-    return this.validator?.lastModified;
+    return this.#validator?.lastModified;
   }
 
   result(sha256: string, attempts: number): DownloadResult {
@@ -241,9 +241,13 @@ async function adoptPartialFile(download: PartialDownload, signal: AbortSignal):
 /** One request (or one read of a local source) for the bytes still missing. Resolves to the sha256. */
 async function transferOnce(download: PartialDownload, options: DownloadOptions, outerSignal: AbortSignal): Promise<string> {
   const attempt = new AbortController();
-  const cancel = (): void => attempt.abort(cancelledError(outerSignal));
+  const cancel = (): void => {
+    attempt.abort(cancelledError(outerSignal));
+  };
   outerSignal.addEventListener('abort', cancel, { once: true });
-  const stallTimer = setTimeout(() => attempt.abort(stalledError(download, options.stallTimeoutMs)), options.stallTimeoutMs);
+  const stallTimer = setTimeout(() => {
+    attempt.abort(stalledError(download, options.stallTimeoutMs));
+  }, options.stallTimeoutMs);
   const noteActivity = (): void => {
     stallTimer.refresh();
   };
@@ -261,7 +265,7 @@ async function transferOnce(download: PartialDownload, options: DownloadOptions,
       await writer.settled();
     }
     if (download.written < download.expectedSize) throw truncatedError(download);
-    return await verifyOrDiscard(download);
+    return verifyHashes(download);
   } catch (error) {
     throw attempt.signal.aborted && attempt.signal.reason instanceof FerryError
       ? attempt.signal.reason
@@ -308,7 +312,9 @@ async function openHttpSource(
       if (offset > 0) {
         // Range ignored, or If-Range found a newer file: this body is the whole file.
         download.restart();
-        await handle.truncate(0);
+        await handle.truncate(0).catch((error: unknown) => {
+          throw diskError(error, download);
+        });
       }
       return response.body;
     }
@@ -366,9 +372,8 @@ async function openFileSource(download: PartialDownload, sourcePath: string, sig
 }
 
 /**
- * Writes each batch at the position after the bytes already there, and hashes a batch only once
- * it is on disk, so the hashes never run ahead of the file. A batch that would pass the declared
- * size is refused whole: nothing beyond it is ever written.
+ * Writes each batch at the position after the bytes already there and hashes it in the same pass.
+ * A batch that would pass the declared size is refused whole: nothing beyond it is ever written.
  */
 class VerifyingWriter extends Writable {
   readonly #fd: number;
@@ -420,34 +425,35 @@ class VerifyingWriter extends Writable {
     this.#length = length;
     this.#callback = callback;
     writev(this.#fd, chunks, download.written, this.#afterWrite);
+    // Hashing while the thread pool writes the same (read-only) buffers takes the hash off the
+    // critical path. The hashes now run ahead of `written` until the write lands; if it fails,
+    // #afterWrite drops the hash state.
+    for (const chunk of chunks) download.hash(chunk);
   }
 
   readonly #afterWrite = (error: NodeJS.ErrnoException | null, bytesWritten: number): void => {
     const download = this.#download;
     if (error !== null) {
+      // The bytes on disk are fine for a later run, which re-hashes them; this run's hashes are not.
+      download.restart();
       this.#finish(diskError(error, download));
       return;
     }
+    download.advance(bytesWritten, true);
     if (bytesWritten === this.#length) {
-      for (const chunk of this.#chunks) download.hash(chunk);
-      download.advance(bytesWritten, true);
       this.#finish(null);
       return;
     }
-    // A short write (rare: the disk filling up, a signal): keep what landed, write the rest.
+    // A short write (rare: the disk filling up, a signal): write the rest after what landed.
     const remaining: Buffer[] = [];
     let landed = bytesWritten;
     for (const chunk of this.#chunks) {
-      if (landed >= chunk.length) {
-        download.hash(chunk);
-        landed -= chunk.length;
-      } else {
-        if (landed > 0) download.hash(chunk.subarray(0, landed));
+      if (landed >= chunk.length) landed -= chunk.length;
+      else {
         remaining.push(chunk.subarray(landed));
         landed = 0;
       }
     }
-    download.advance(bytesWritten, true);
     this.#chunks = remaining;
     this.#length -= bytesWritten;
     writev(this.#fd, remaining, download.written, this.#afterWrite);
@@ -466,12 +472,11 @@ class VerifyingWriter extends Writable {
   }
 }
 
-/** Compares the finished hash with the listed one; a mismatch deletes the file (retried from zero). */
-async function verifyOrDiscard(download: PartialDownload): Promise<string> {
+/** Compares the finished hash with the listed one; a mismatch discards the file (retried from zero). */
+function verifyHashes(download: PartialDownload): string {
   const { matches, listed, sha256 } = download.finishHashes();
   if (matches) return sha256;
   download.discard();
-  await removeTempFile(download);
   throw new FerryError('FERRY_HASH_MISMATCH', `${redactUrl(download.url)}: the ${download.algorithm} checksum does not match`, {
     url: download.url,
     path: download.path,

@@ -94,7 +94,7 @@ export async function withRetries<T>(
   const activeSignal = signal ?? new AbortController().signal;
   const isRetryable = policy.isRetryable ?? isRetryableError;
   for (let attempt = 1; ; attempt += 1) {
-    if (activeSignal.aborted) throw cancelledError(activeSignal);
+    throwIfCancelled(activeSignal);
     try {
       return await operation(attempt, activeSignal);
     } catch (error) {
@@ -114,6 +114,10 @@ function backoffDelayMs(failure: FerryError, attempt: number, policy: RetryPolic
   }
   const ceiling = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1));
   return Math.floor((policy.random ?? Math.random)() * ceiling);
+}
+
+function throwIfCancelled(signal: AbortSignal): void {
+  if (signal.aborted) throw cancelledError(signal);
 }
 
 function waitUnlessCancelled(delayMs: number, signal: AbortSignal): Promise<void> {

@@ -13,7 +13,9 @@ let client: HttpClient | undefined;
 
 beforeEach(async () => {
   for (const name of PROXY_VARIABLES) vi.stubEnv(name, '');
-  target = await startScriptedServer((_request, response) => serveBytes(response, BODY));
+  target = await startScriptedServer((_request, response) => {
+      serveBytes(response, BODY);
+    });
   proxy = await startForwardProxy();
 });
 
@@ -60,7 +62,9 @@ describe('createHttpClient without a proxy', () => {
   it('keeps to the connection limit per origin', async () => {
     await target.close();
     target = await startScriptedServer((_request, response) => {
-      setTimeout(() => serveBytes(response, BODY), 30);
+      setTimeout(() => {
+        serveBytes(response, BODY);
+      }, 30);
     });
     client = createHttpClient({ userAgent: 'stream-ferry/test', connectionsPerHost: 2 });
     const httpClient = client;
@@ -95,6 +99,15 @@ describe('createHttpClient with a proxy', () => {
     expect(target.requests).toHaveLength(1);
   });
 
+  it('still honours NO_PROXY with an explicit proxy', async () => {
+    client = createHttpClient({ userAgent: 'stream-ferry/test', proxy: proxy.origin, env: { NO_PROXY: '127.0.0.1' } });
+
+    await fetchThrough(client, target.url('/f'));
+
+    expect(proxy.requests).toHaveLength(0);
+    expect(target.requests).toHaveLength(1);
+  });
+
   it('prefers the explicit proxy to HTTP_PROXY', async () => {
     vi.stubEnv('HTTP_PROXY', `http://127.0.0.1:${await closedPort()}`);
     client = createHttpClient({ userAgent: 'stream-ferry/test', proxy: proxy.origin });
@@ -111,6 +124,14 @@ describe('createHttpClient with a proxy', () => {
     await fetchThrough(client, target.url('/f'));
 
     expect(proxy.requests.map((seen) => seen.url)).toEqual([target.url('/f')]);
+  });
+
+  it('reads an environment handed to it instead of the process one', async () => {
+    client = createHttpClient({ userAgent: 'stream-ferry/test', env: { http_proxy: proxy.origin } });
+
+    await fetchThrough(client, target.url('/f'));
+
+    expect(proxy.requests).toHaveLength(1);
   });
 
   it('goes direct for hosts in NO_PROXY', async () => {
@@ -146,7 +167,7 @@ describe('createHttpClient with a proxy', () => {
     }
 
     expect(isFerryError(refusal, 'FERRY_USAGE')).toBe(true);
-    expect(String((refusal as Error).message)).not.toContain('hunter2');
+    expect((refusal as Error).message).not.toContain('hunter2');
   });
 });
 

@@ -98,7 +98,9 @@ async function exists(path: string): Promise<boolean> {
 
 describe('downloadFile: checksums', () => {
   it('downloads and verifies against a listed sha256', async () => {
-    const { url } = await serve((_request, response) => serveBytes(response, CONTENT));
+    const { url } = await serve((_request, response) => {
+      serveBytes(response, CONTENT);
+    });
     const request = sha256Request(url('/image.squashfs'));
 
     const result = await download(request);
@@ -109,7 +111,9 @@ describe('downloadFile: checksums', () => {
   });
 
   it.each(['sha512', 'md5'] as const)('verifies a listed %s and still returns the sha256', async (algorithm) => {
-    const { url } = await serve((_request, response) => serveBytes(response, CONTENT));
+    const { url } = await serve((_request, response) => {
+      serveBytes(response, CONTENT);
+    });
     const request: DownloadRequest = {
       url: url('/f'),
       tempPath: join(temp.path, 'f.part'),
@@ -126,7 +130,9 @@ describe('downloadFile: checksums', () => {
   it('retries from zero after wrong bytes, then succeeds', async () => {
     const corrupt = Buffer.from(CONTENT);
     corrupt[1000] = (corrupt[1000] ?? 0) ^ 0xff;
-    const { url } = await serve((_request, response, index) => serveBytes(response, index === 0 ? corrupt : CONTENT));
+    const { url } = await serve((_request, response, index) => {
+      serveBytes(response, index === 0 ? corrupt : CONTENT);
+    });
     const retried: string[] = [];
 
     const result = await download(sha256Request(url('/f')), {
@@ -141,7 +147,9 @@ describe('downloadFile: checksums', () => {
 
   it('gives up after the last attempt, naming the URL, the attempts and the checksums, and leaves no file', async () => {
     const corrupt = testBytes(CONTENT.length, 99);
-    const { url } = await serve((_request, response) => serveBytes(response, corrupt));
+    const { url } = await serve((_request, response) => {
+      serveBytes(response, corrupt);
+    });
     const request = sha256Request(url('/bad.img'));
 
     const error = await failureOf(download(request));
@@ -184,7 +192,9 @@ describe('downloadFile: sizes', () => {
   });
 
   it('refuses a 200 whose Content-Length differs from the metadata before writing anything', async () => {
-    const { url } = await serve((_request, response) => serveBytes(response, CONTENT.subarray(0, 1000)));
+    const { url } = await serve((_request, response) => {
+      serveBytes(response, CONTENT.subarray(0, 1000));
+    });
     let reported = 0;
 
     const error = await failureOf(download(sha256Request(url('/f')), { retry: quickRetries({ maxAttempts: 1 }), onBytes: (delta) => (reported += delta) }));
@@ -198,9 +208,10 @@ describe('downloadFile: sizes', () => {
 describe('downloadFile: resume', () => {
   it('resumes with Range after the connection drops mid-body, without sending the file twice', async () => {
     const dropAt = 120_000;
-    const { url } = await serve((request, response, index) =>
-      index === 0 ? serveThenDrop(response, CONTENT, dropAt) : serveWithRange(request, response, CONTENT),
-    );
+    const { url } = await serve((request, response, index) => {
+      if (index === 0) serveThenDrop(response, CONTENT, dropAt);
+      else serveWithRange(request, response, CONTENT);
+    });
     let reported = 0;
     const request = sha256Request(url('/f'));
 
@@ -218,9 +229,10 @@ describe('downloadFile: resume', () => {
   });
 
   it('starts over when the server ignores Range and answers 200', async () => {
-    const { url } = await serve((_request, response, index) =>
-      index === 0 ? serveThenDrop(response, CONTENT, 100_000) : serveBytes(response, CONTENT),
-    );
+    const { url } = await serve((_request, response, index) => {
+      if (index === 0) serveThenDrop(response, CONTENT, 100_000);
+      else serveBytes(response, CONTENT);
+    });
     let reported = 0;
     const request = sha256Request(url('/f'));
 
@@ -282,7 +294,9 @@ describe('downloadFile: resume', () => {
   });
 
   it('resumes a partial file left by an earlier run, hashing its bytes first', async () => {
-    const { url } = await serve((request, response) => serveWithRange(request, response, CONTENT));
+    const { url } = await serve((request, response) => {
+      serveWithRange(request, response, CONTENT);
+    });
     const request = sha256Request(url('/f'));
     await writeFile(request.tempPath, CONTENT.subarray(0, 200_000));
     let reported = 0;
@@ -296,7 +310,9 @@ describe('downloadFile: resume', () => {
   });
 
   it('discards a partial file whose bytes turn out wrong, and downloads from zero', async () => {
-    const { url } = await serve((request, response) => serveWithRange(request, response, CONTENT));
+    const { url } = await serve((request, response) => {
+      serveWithRange(request, response, CONTENT);
+    });
     const request = sha256Request(url('/f'));
     await writeFile(request.tempPath, testBytes(200_000, 5));
 
@@ -308,7 +324,9 @@ describe('downloadFile: resume', () => {
   });
 
   it('accepts a complete partial file without a request', async () => {
-    const { url } = await serve((_request, response) => serveBytes(response, CONTENT));
+    const { url } = await serve((_request, response) => {
+      serveBytes(response, CONTENT);
+    });
     const request = sha256Request(url('/f'));
     await writeFile(request.tempPath, CONTENT);
 
@@ -319,7 +337,9 @@ describe('downloadFile: resume', () => {
   });
 
   it('deletes a partial file longer than the expected size and starts over', async () => {
-    const { url } = await serve((request, response) => serveWithRange(request, response, CONTENT));
+    const { url } = await serve((request, response) => {
+      serveWithRange(request, response, CONTENT);
+    });
     const request = sha256Request(url('/f'));
     await writeFile(request.tempPath, Buffer.concat([CONTENT, Buffer.from('extra')]));
 
@@ -379,9 +399,10 @@ describe('downloadFile: server answers', () => {
   });
 
   it('abandons a stalled attempt and resumes', async () => {
-    const { url } = await serve((request, response, index) =>
-      index === 0 ? serveThenHang(response, CONTENT, 64_000) : serveWithRange(request, response, CONTENT),
-    );
+    const { url } = await serve((request, response, index) => {
+      if (index === 0) serveThenHang(response, CONTENT, 64_000);
+      else serveWithRange(request, response, CONTENT);
+    });
     const retried: string[] = [];
 
     const result = await download(sha256Request(url('/f')), {
@@ -466,7 +487,9 @@ describe('downloadFile: redirects', () => {
     });
 
     it('refuses a redirect from https to http', async () => {
-      const plain = await serve((_request, response) => serveBytes(response, CONTENT));
+      const plain = await serve((_request, response) => {
+      serveBytes(response, CONTENT);
+    });
       redirectTarget = plain.url('/f');
 
       const error = await failureOf(
@@ -490,9 +513,10 @@ describe('downloadFile: redirects', () => {
 describe('downloadFile: cancellation', () => {
   it('stops promptly, keeps the partial file, and a later run resumes from it', async () => {
     let hang = true;
-    const { url } = await serve((request, response) =>
-      hang ? serveThenHang(response, CONTENT, 150_000) : serveWithRange(request, response, CONTENT),
-    );
+    const { url } = await serve((request, response) => {
+      if (hang) serveThenHang(response, CONTENT, 150_000);
+      else serveWithRange(request, response, CONTENT);
+    });
     const request = sha256Request(url('/f'));
     const controller = new AbortController();
     let reported = 0;
@@ -526,7 +550,11 @@ describe('downloadFile: cancellation', () => {
     const error = await failureOf(
       download(sha256Request(url('/f')), {
         signal: controller.signal,
-        retry: quickRetries({ maxRetryAfterMs: 60_000, onRetry: () => setTimeout(() => controller.abort(), 20) }),
+        retry: quickRetries({ maxRetryAfterMs: 60_000, onRetry: () => {
+          setTimeout(() => {
+            controller.abort();
+          }, 20);
+        } }),
       }),
     );
 
@@ -535,7 +563,9 @@ describe('downloadFile: cancellation', () => {
   });
 
   it('rejects before any request when already cancelled', async () => {
-    const { url } = await serve((_request, response) => serveBytes(response, CONTENT));
+    const { url } = await serve((_request, response) => {
+      serveBytes(response, CONTENT);
+    });
 
     const error = await failureOf(download(sha256Request(url('/f')), { signal: AbortSignal.abort() }));
 
@@ -567,7 +597,9 @@ describe('downloadFile: local sources and the disk', () => {
   });
 
   it('reports a full disk as FERRY_DISK_FULL naming the path', async () => {
-    const { url } = await serve((_request, response) => serveBytes(response, CONTENT));
+    const { url } = await serve((_request, response) => {
+      serveBytes(response, CONTENT);
+    });
     // A symlink, so nothing in the test can ever touch /dev/full itself.
     const fullPath = join(temp.path, 'full.part');
     await symlink('/dev/full', fullPath);
@@ -582,7 +614,9 @@ describe('downloadFile: local sources and the disk', () => {
   });
 
   it('reports an unusable temp location as FERRY_IO with a hint', async () => {
-    const { url } = await serve((_request, response) => serveBytes(response, CONTENT));
+    const { url } = await serve((_request, response) => {
+      serveBytes(response, CONTENT);
+    });
 
     const error = await failureOf(download({ ...sha256Request(url('/f')), tempPath: join(temp.path, 'missing', 'f.part') }));
 

@@ -56,7 +56,9 @@ describe('fetchBytes over http', () => {
   });
 
   it('refuses a declared length over the limit without reading the body', async () => {
-    const { url } = await serve((_request, response) => serveBytes(response, Buffer.alloc(5_000)));
+    const { url } = await serve((_request, response) => {
+      serveBytes(response, Buffer.alloc(5_000));
+    });
 
     const error = await failureOf(fetchBytes(url('/big.json'), { client, maxBytes: 1_000, retry: quickRetries() }));
 

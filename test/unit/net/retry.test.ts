@@ -55,10 +55,9 @@ describe('withRetries', () => {
   it('returns the first success and passes the attempt number', async () => {
     const seen: number[] = [];
 
-    const result = await withRetries(async (attempt) => {
+    const result = await withRetries((attempt) => {
       seen.push(attempt);
-      if (attempt < 3) throw networkFailure('ECONNRESET');
-      return 'done';
+      return attempt < 3 ? Promise.reject(networkFailure('ECONNRESET')) : Promise.resolve('done');
     }, quickRetries());
 
     expect(result).toBe('done');
@@ -69,9 +68,9 @@ describe('withRetries', () => {
     let calls = 0;
 
     const error = await rejectionOf(
-      withRetries(async () => {
+      withRetries(() => {
         calls += 1;
-        throw new HttpStatusError('http://x/f', 404, undefined);
+        return Promise.reject(new HttpStatusError('http://x/f', 404, undefined));
       }, quickRetries()),
     );
 
@@ -81,9 +80,7 @@ describe('withRetries', () => {
 
   it('names the attempts and keeps the last cause when it gives up', async () => {
     const error = await rejectionOf(
-      withRetries(async () => {
-        throw networkFailure('ECONNRESET');
-      }, quickRetries({ maxAttempts: 4 })),
+      withRetries(() => Promise.reject(networkFailure('ECONNRESET')), quickRetries({ maxAttempts: 4 })),
     );
 
     expect(error.code).toBe('FERRY_FETCH_FAILED');
@@ -96,9 +93,9 @@ describe('withRetries', () => {
     let calls = 0;
 
     const error = await rejectionOf(
-      withRetries(async () => {
+      withRetries(() => {
         calls += 1;
-        throw Object.assign(new Error('boom'), { code: 'EPIPE' });
+        return Promise.reject(Object.assign(new Error('boom'), { code: 'EPIPE' }));
       }, quickRetries({ maxAttempts: 2 })),
     );
 
@@ -116,7 +113,7 @@ describe('withRetries', () => {
       onRetry: ({ delayMs }) => delays.push(delayMs),
     });
 
-    await rejectionOf(withRetries(async () => Promise.reject(networkFailure('ETIMEDOUT')), policy));
+    await rejectionOf(withRetries(() => Promise.reject(networkFailure('ETIMEDOUT')), policy));
 
     expect(delays).toEqual([1, 3, 7, 9, 9]);
   });
@@ -125,7 +122,7 @@ describe('withRetries', () => {
     const delays: number[] = [];
 
     await rejectionOf(
-      withRetries(async () => Promise.reject(networkFailure('ETIMEDOUT')), quickRetries({ random: () => 0, onRetry: ({ delayMs }) => delays.push(delayMs) })),
+      withRetries(() => Promise.reject(networkFailure('ETIMEDOUT')), quickRetries({ random: () => 0, onRetry: ({ delayMs }) => delays.push(delayMs) })),
     );
 
     expect(delays).toEqual([0, 0]);
@@ -138,10 +135,10 @@ describe('withRetries', () => {
 
     await rejectionOf(
       withRetries(
-        async () => {
+        () => {
           const answer = answers[attempt];
           attempt += 1;
-          throw answer ?? new HttpStatusError('http://x/f', 404, undefined);
+          return Promise.reject(answer ?? new HttpStatusError('http://x/f', 404, undefined));
         },
         quickRetries({ maxRetryAfterMs: 50, onRetry: ({ delayMs }) => delays.push(delayMs) }),
       ),
@@ -156,7 +153,7 @@ describe('withRetries', () => {
     const started = performance.now();
 
     const pending = rejectionOf(
-      withRetries(async () => Promise.reject(networkFailure('ECONNRESET')), quickRetries({ baseDelayMs: 60_000, maxDelayMs: 60_000, random: () => 0.5 }), controller.signal),
+      withRetries(() => Promise.reject(networkFailure('ECONNRESET')), quickRetries({ baseDelayMs: 60_000, maxDelayMs: 60_000, random: () => 0.5 }), controller.signal),
     );
     await new Promise((resolve) => setTimeout(resolve, 20));
     expect(activeTimeouts()).toBe(timeoutsBefore + 1);
@@ -174,10 +171,10 @@ describe('withRetries', () => {
 
     const error = await rejectionOf(
       withRetries(
-        async () => {
+        () => {
           calls += 1;
           controller.abort();
-          throw networkFailure('ECONNRESET');
+          return Promise.reject(networkFailure('ECONNRESET'));
         },
         quickRetries(),
         controller.signal,
@@ -191,7 +188,7 @@ describe('withRetries', () => {
   it('does not start when already cancelled', async () => {
     let calls = 0;
 
-    const error = await rejectionOf(withRetries(async () => (calls += 1), quickRetries(), AbortSignal.abort()));
+    const error = await rejectionOf(withRetries(() => Promise.resolve((calls += 1)), quickRetries(), AbortSignal.abort()));
 
     expect(error.code).toBe('FERRY_CANCELLED');
     expect(calls).toBe(0);

@@ -31,10 +31,8 @@ describe('runTransfers', () => {
 
     const outcome = await runTransfers(
       ['a', 'bad', 'c'],
-      async (name) => {
-        if (name === 'bad') throw new FerryError('FERRY_HTTP_STATUS', 'gone', { status: 404 });
-        return name.toUpperCase();
-      },
+      (name) =>
+        name === 'bad' ? Promise.reject(new FerryError('FERRY_HTTP_STATUS', 'gone', { status: 404 })) : Promise.resolve(name.toUpperCase()),
       { concurrency: 1, onSettled: (settled: SettledTransfer<string, string>) => settledOrder.push(`${settled.task}:${settled.ok}`) },
     );
 
@@ -64,8 +62,16 @@ describe('runTransfers', () => {
         if (task === 2) controller.abort();
         return new Promise<number>((resolve, reject) => {
           if (signal.aborted) reject(new Error('aborted'));
-          signal.addEventListener('abort', () => reject(new Error('aborted')), { once: true });
-          setTimeout(() => resolve(task), 5_000);
+          signal.addEventListener(
+            'abort',
+            () => {
+              reject(new Error('aborted'));
+            },
+            { once: true },
+          );
+          setTimeout(() => {
+            resolve(task);
+          }, 5_000);
         });
       },
       { concurrency: 2, signal: controller.signal },
@@ -78,7 +84,7 @@ describe('runTransfers', () => {
   });
 
   it('refuses a concurrency that is not a positive whole number', async () => {
-    await expect(runTransfers([1], async () => 1, { concurrency: 0 })).rejects.toMatchObject({ code: 'FERRY_USAGE' });
+    await expect(runTransfers([1], () => Promise.resolve(1), { concurrency: 0 })).rejects.toMatchObject({ code: 'FERRY_USAGE' });
   });
 });
 
@@ -95,7 +101,11 @@ describe('runTransfers with downloadFile and a ProgressTracker', () => {
       if (bytes === undefined || index === 2) {
         response.writeHead(404);
         response.end();
-      } else setTimeout(() => serveWithRange(request, response, bytes), 20);
+      } else {
+        setTimeout(() => {
+          serveWithRange(request, response, bytes);
+        }, 20);
+      }
     });
     client = createHttpClient({ userAgent: 'stream-ferry/test' });
     temp = await makeTempDir();

@@ -25,7 +25,7 @@ export interface ScriptedServer {
   /** Most requests seen in flight at once. */
   readonly peakConcurrency: () => number;
   readonly openConnections: () => Promise<number>;
-  url(path: string): string;
+  readonly url: (path: string) => string;
   close(): Promise<void>;
 }
 
@@ -67,7 +67,12 @@ export async function startScriptedServer(handler: ScriptedHandler): Promise<Scr
     bodyBytesSent: () => sent,
     peakConcurrency: () => peak,
     openConnections: () =>
-      new Promise((resolve, reject) => server.getConnections((error, count) => (error ? reject(error) : resolve(count)))),
+      new Promise((resolve, reject) => {
+        server.getConnections((error, count) => {
+          if (error) reject(error);
+          else resolve(count);
+        });
+      }),
     url: (path) => `${origin}${path}`,
     close: () => closeServer(server),
   };
@@ -75,7 +80,11 @@ export async function startScriptedServer(handler: ScriptedHandler): Promise<Scr
 
 export async function closeServer(server: Server): Promise<void> {
   server.closeAllConnections();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
+  await new Promise<void>((resolve) => {
+    server.close(() => {
+      resolve();
+    });
+  });
 }
 
 /** Writes `bytes` from `start` (a 206 when start > 0) and ends the response. */
