@@ -1,4 +1,4 @@
-import { resolveVersions, selectItems, type ProductsDocument, type Selection, type StreamItem } from '../streams/index.js';
+import { resolveVersions, selectVersions, type ProductsDocument, type Selection, type StreamItem } from '../streams/index.js';
 import { FerryError } from '../engine/errors.js';
 
 /** An item the target holds now, as its state records it. */
@@ -66,9 +66,11 @@ export function planMirror(input: PlanInput): MirrorPlan {
   const plan: MirrorPlan = { added: [], removals: [], wanted: new Map(), rejected: [] };
 
   for (const { contentId, document } of input.products) {
-    const sourceVersions = groupByProductVersion(selectItems(document, input.selection, { max: undefined }));
-    for (const [product, versions] of sourceVersions) {
-      const heldVersions = heldByProduct.get(productKey(contentId, product)) ?? new Map<string, HeldEntry[]>();
+    // selectVersions keeps the reference's quirk: a version that never had items survives filtering
+    // and takes a --max slot, so the plan matches what sstream-mirror would do.
+    for (const product of selectVersions(document, input.selection)) {
+      const versions = new Map(product.versions.map((version) => [version.name, version.items]));
+      const heldVersions = heldByProduct.get(productKey(contentId, product.name)) ?? new Map<string, HeldEntry[]>();
       const { add, remove } = resolveVersions([...versions.keys()], [...heldVersions.keys()], input.max, input.keep);
       const adding = new Set(add);
       const removing = new Set(remove);
@@ -82,7 +84,7 @@ export function planMirror(input: PlanInput): MirrorPlan {
         for (const item of items) addWanted(plan, item);
       }
       for (const version of remove) {
-        plan.removals.push({ contentId, product, version, items: heldVersions.get(version) ?? [] });
+        plan.removals.push({ contentId, product: product.name, version, items: heldVersions.get(version) ?? [] });
       }
     }
   }
@@ -149,22 +151,6 @@ function groupHeld(held: readonly HeldEntry[]): Map<string, Map<string, HeldEntr
     const items = versions.get(entry.version);
     if (items === undefined) versions.set(entry.version, [entry]);
     else items.push(entry);
-  }
-  return byProduct;
-}
-
-/** product → version → selected items, in document order (the order the reference walks). */
-function groupByProductVersion(items: readonly StreamItem[]): Map<string, Map<string, StreamItem[]>> {
-  const byProduct = new Map<string, Map<string, StreamItem[]>>();
-  for (const item of items) {
-    let versions = byProduct.get(item.productName);
-    if (versions === undefined) {
-      versions = new Map();
-      byProduct.set(item.productName, versions);
-    }
-    const list = versions.get(item.versionName);
-    if (list === undefined) versions.set(item.versionName, [item]);
-    else list.push(item);
   }
   return byProduct;
 }
