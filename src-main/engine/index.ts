@@ -11,3 +11,7 @@ export type { Selection } from '../streams/index.js';
 export { runMirror } from './mirror-job.js';
 export type { JobEvent, MirrorOptions, MirrorOutcome, PlanSummary, SelectionOptions, TransferOptions } from './mirror-job.js';
 export type { Progress, FileProgress } from './progress.js';
+export { runSync } from './sync-job.js';
+export type { SyncOptions, SyncOutcome } from './sync-job.js';
+export { runGc, runLibrarySummary } from './library.js';
+export type { GcOptions, GcOutcome, LibraryLocationOptions, LibraryProduct, LibraryProfile, LibrarySource, LibrarySummary } from './library.js';

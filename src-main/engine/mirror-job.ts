@@ -1,7 +1,16 @@
 import { randomUUID } from 'node:crypto';
-import { mkdir } from 'node:fs/promises';
-import { resolve as resolvePath } from 'node:path';
-import { openTreeState, type Catalog, type TreeRepairReport } from '../library/index.js';
+import { access } from 'node:fs/promises';
+import { join, resolve as resolvePath } from 'node:path';
+import {
+  CATALOG_FILE_NAME,
+  Catalog,
+  TREE_STATE_FOLDER,
+  TempArea,
+  openTreeState,
+  type LibraryRepairReport,
+  type TreeRepairReport,
+  type TreeState,
+} from '../library/index.js';
 import { applyPlan, type ApplyResult, type FileStore } from '../mirror/apply.js';
 import { orphanedPaths, planMirror, type HeldEntry, type MirrorPlan, type WantedFile } from '../mirror/plan.js';
 import { TreeStore } from '../mirror/tree-store.js';
@@ -42,7 +51,7 @@ export interface MirrorOptions extends Omit<LoadStreamOptions, 'client'>, Select
 /** Everything a running job tells its face; the CLI renders these, the UI will too. */
 export type JobEvent =
   | { type: 'loaded'; source: string; trust: StreamTrust; metadataFiles: number }
-  | { type: 'repaired'; report: TreeRepairReport }
+  | { type: 'repaired'; report: TreeRepairReport | LibraryRepairReport }
   | { type: 'plan'; plan: PlanSummary }
   | { type: 'progress'; progress: Progress }
   | { type: 'file-done'; path: string; outcome: 'fetched' | 'present' }
@@ -98,12 +107,12 @@ export async function runMirror(options: MirrorOptions): Promise<MirrorOutcome> 
   try {
     const stream = await loadStream({ ...options, client });
     emit({ type: 'loaded', source: stream.source.display, trust: stream.trust, metadataFiles: stream.metadataFiles.length });
-    if (options.dryRun === true) await mkdir(target, { recursive: true }).catch(() => undefined);
-    const state = await openTreeState(target);
+    const state = options.dryRun === true ? await openStateForDryRun(target) : await openTreeState(target);
     try {
       if (hasRepairs(state.repaired)) emit({ type: 'repaired', report: state.repaired });
       const store = new TreeStore(state.targetDir, state.catalog, state.temp);
-      const outcome = await syncInto(stream, store, state.catalog, client, options, emit);
+      const sourceId = recordStreamSource(state.catalog, stream);
+      const outcome = await syncInto(stream, { store, catalog: state.catalog, sourceId }, client, options, emit);
       if (!outcome.dryRun && outcome.failures.length === 0) {
         // Products files first and the index last, byte for byte as verified: MAAS never sees an
         // index naming files that are not there yet.
@@ -120,7 +129,32 @@ export async function runMirror(options: MirrorOptions): Promise<MirrorOutcome> 
   }
 }
 
-function createClient(options: MirrorOptions): HttpClient {
+/**
+ * A dry run changes nothing, so it must not create the target or its `.ferry/` state either. A
+ * target without state is planned against an empty in-memory catalog (nothing held), which is what
+ * a freshly created state would hold; an existing state is opened as a real run opens it.
+ */
+async function openStateForDryRun(target: string): Promise<Pick<TreeState, 'targetDir' | 'catalog' | 'temp' | 'repaired' | 'close'>> {
+  const stateDir = join(target, TREE_STATE_FOLDER);
+  const hasState = await access(join(stateDir, CATALOG_FILE_NAME)).then(
+    () => true,
+    () => false,
+  );
+  if (hasState) return openTreeState(target);
+  const catalog = Catalog.open(':memory:');
+  return {
+    targetDir: target,
+    catalog,
+    // Never created: a dry run neither downloads nor places anything.
+    temp: new TempArea(join(stateDir, 'tmp')),
+    repaired: { tempFilesRemoved: 0, partialFilesKept: 0, treeFilesDropped: 0, heldItemsDropped: 0 },
+    close: () => {
+      catalog.close();
+    },
+  };
+}
+
+export function createClient(options: Pick<MirrorOptions, 'proxy' | 'env' | 'connectionsPerHost'>): HttpClient {
   return createHttpClient({
     userAgent: userAgent(),
     proxy: options.proxy,
@@ -129,22 +163,40 @@ function createClient(options: MirrorOptions): HttpClient {
   });
 }
 
-function hasRepairs(report: TreeRepairReport): boolean {
+export function hasRepairs(report: TreeRepairReport | LibraryRepairReport): boolean {
   return Object.values(report).some((count) => typeof count === 'number' && count > 0);
+}
+
+/** Where syncInto puts files and records what is held: a mirror tree's state or the library. */
+export interface SyncTarget {
+  store: FileStore;
+  catalog: Catalog;
+  /** From recordStreamSource. */
+  sourceId: number;
+  /** The job's id when the caller has recorded the job already; otherwise a new one. */
+  jobId?: string | undefined;
+}
+
+export type SyncIntoOptions = SelectionOptions &
+  TransferOptions &
+  Pick<MirrorOptions, 'dryRun' | 'fetchItems' | 'verifyExisting' | 'signal'>;
+
+/** The catalog's id for the stream's source; held items and snapshots are recorded under it. */
+export function recordStreamSource(catalog: Catalog, stream: LoadedStream): number {
+  return catalog.upsertSource(redactUrl(stream.source.entryUrl), stream.source.entryPath);
 }
 
 /** Plan and apply against any file store; shared by `ferry mirror` (a tree) and `ferry sync` (the library). */
 export async function syncInto(
   stream: LoadedStream,
-  store: FileStore,
-  catalog: Catalog,
+  target: SyncTarget,
   client: HttpClient,
-  options: Omit<MirrorOptions, 'target'>,
+  options: SyncIntoOptions,
   emit: (event: JobEvent) => void,
 ): Promise<MirrorOutcome> {
-  const jobId = randomUUID();
+  const { store, catalog, sourceId } = target;
+  const jobId = target.jobId ?? randomUUID();
   const signal = options.signal ?? new AbortController().signal;
-  const sourceId = catalog.upsertSource(redactUrl(stream.source.entryUrl), stream.source.entryPath);
   const held: HeldEntry[] = catalog.heldItems(sourceId);
   const plan = planMirror({
     products: stream.products,
@@ -181,7 +233,9 @@ export async function syncInto(
     bytesTotal: summary.bytesToFetch,
     filesTotal: summary.filesToFetch,
     intervalMs: options.progressIntervalMs,
-    emit: (snapshot) => emit({ type: 'progress', progress: snapshot }),
+    emit: (snapshot) => {
+      emit({ type: 'progress', progress: snapshot });
+    },
   });
   let result: ApplyResult;
   try {
@@ -194,7 +248,9 @@ export async function syncInto(
       fetchItems,
       progress,
       signal,
-      onFileDone: (file, fileOutcome) => emit({ type: 'file-done', path: file.path, outcome: fileOutcome }),
+      onFileDone: (file, fileOutcome) => {
+        emit({ type: 'file-done', path: file.path, outcome: fileOutcome });
+      },
       fetch: (file, partialPath, fileSignal, onBytes) =>
         downloadFile(
           { url: joinMirrorUrl(stream.source.baseUrl, file.path), tempPath: partialPath, expectedSize: file.size, checksum: file.checksum },

@@ -47,6 +47,12 @@ export interface NewHeldItem extends HeldItemKey {
   readonly sha256: string;
 }
 
+/** The bytes behind a held path. */
+export interface HeldFile {
+  readonly sha256: string;
+  readonly size: number;
+}
+
 export interface HeldItem extends NewHeldItem {
   readonly addedAt: string;
 }
@@ -228,6 +234,7 @@ export const CATALOG_SQL = {
   heldItemsOfContent: `SELECT ${HELD_ITEM_COLUMNS} FROM items WHERE source_id = ? AND content_id = ?
     ORDER BY product, version, item`,
   heldVersions: 'SELECT DISTINCT version FROM items WHERE source_id = ? AND content_id = ? AND product = ?',
+  heldFileAtPath: 'SELECT sha256, size FROM items WHERE path = ? AND source_id = ? LIMIT 1',
   // Re-adding an item that is already held with the same file keeps the time it was first added.
   upsertHeldItem: `INSERT INTO items (${HELD_ITEM_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
     ON CONFLICT (source_id, content_id, product, version, item) DO UPDATE SET
@@ -293,6 +300,8 @@ export const CATALOG_SQL = {
   getJob: 'SELECT id, kind, started_at, finished_at, status, summary FROM jobs WHERE id = ?',
   recentJobs: `SELECT id, kind, started_at, finished_at, status, summary FROM jobs
     ORDER BY started_at DESC, id LIMIT ?`,
+  latestJobOfKind: `SELECT id, kind, started_at, finished_at, status, summary FROM jobs
+    WHERE kind = ? ORDER BY started_at DESC LIMIT 1`,
   insertJobEvent: `INSERT INTO job_events (job_id, seq, at, type, data)
     SELECT :jobId, coalesce(max(seq), 0) + 1, :at, :type, :data FROM job_events WHERE job_id = :jobId
     RETURNING seq`,
@@ -315,6 +324,7 @@ function prepareStatements(db: Database.Database) {
     heldItems: db.prepare<[number], HeldItemRow>(sql.heldItems),
     heldItemsOfContent: db.prepare<[number, string], HeldItemRow>(sql.heldItemsOfContent),
     heldVersions: db.prepare<[number, string, string], string>(sql.heldVersions).pluck(),
+    heldFileAtPath: db.prepare<[string, number], HeldFile>(sql.heldFileAtPath),
     upsertHeldItem: db.prepare<[number, string, string, string, string, string, number, string, string]>(
       sql.upsertHeldItem,
     ),
@@ -344,6 +354,7 @@ function prepareStatements(db: Database.Database) {
     finishJob: db.prepare<[string, JobStatus, string | null, string]>(sql.finishJob),
     getJob: db.prepare<[string], JobRow>(sql.getJob),
     recentJobs: db.prepare<[number], JobRow>(sql.recentJobs),
+    latestJobOfKind: db.prepare<[string], JobRow>(sql.latestJobOfKind),
     insertJobEvent: db.prepare<[{ jobId: string; at: string; type: string; data: string }], number>(
       sql.insertJobEvent,
     ).pluck(),
@@ -497,6 +508,14 @@ export class Catalog {
   /** Versions of one product that are held, in code-unit order (the version rule of streams/). */
   heldVersions(sourceId: number, contentId: string, product: string): string[] {
     return this.guard(() => this.statements.heldVersions.all(sourceId, contentId, product).sort(compareCodeUnits));
+  }
+
+  /**
+   * The bytes a source's held items at this path have: how an item whose metadata lists no sha256
+   * (only sha512 or md5) finds its blob again on the next run.
+   */
+  heldFileAtPath(sourceId: number, path: string): HeldFile | undefined {
+    return this.guard(() => this.statements.heldFileAtPath.get(path, sourceId));
   }
 
   addHeldItems(items: readonly NewHeldItem[]): void {
@@ -710,6 +729,14 @@ export class Catalog {
 
   recentJobs(limit: number): JobRecord[] {
     return this.guard(() => this.statements.recentJobs.all(limit).map((row) => this.toJob(row)));
+  }
+
+  /** The job of this kind that started last, whatever its status. */
+  latestJob(kind: string): JobRecord | undefined {
+    return this.guard(() => {
+      const row = this.statements.latestJobOfKind.get(kind);
+      return row === undefined ? undefined : this.toJob(row);
+    });
   }
 
   jobEvents(jobId: string): JobEvent[] {

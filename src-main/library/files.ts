@@ -11,6 +11,17 @@ export function errnoCode(error: unknown): string | undefined {
   return undefined;
 }
 
+/** Whether a process with this id runs on this machine (the writer of a temp file, the holder of a lock). */
+export function isProcessAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: the process exists but belongs to someone else.
+    return errnoCode(error) === 'EPERM';
+  }
+}
+
 /** Turns a Node file-system failure into a FerryError naming the path; a disk-full is FERRY_DISK_FULL. */
 export function fileSystemError(error: unknown, path: string, action: string): FerryError {
   if (error instanceof FerryError) return error;

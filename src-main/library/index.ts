@@ -7,6 +7,7 @@ export type {
   BlobRecord,
   CatalogOptions,
   ConnectionSettings,
+  HeldFile,
   HeldItem,
   HeldItemKey,
   JobEvent,
@@ -28,5 +29,7 @@ export { fileSystemError } from './files.js';
 export { CATALOG_FILE_NAME, TREE_STATE_FOLDER, defaultLibraryDir, openLibrary, openTreeState } from './library.js';
 export type { Library, LibraryOptions, TreeState } from './library.js';
 export type { LibraryRepairReport, TreeRepairReport } from './repair.js';
+export { LOCK_FILE_NAME, lockLibrary } from './lock.js';
+export type { LibraryLock, LockHolder } from './lock.js';
 export { TempArea } from './temp-area.js';
-export type { TempSweepReport } from './temp-area.js';
+export type { PartialFile, TempSweepReport } from './temp-area.js';

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { errnoCode, ensureDirectoryDurably, lstatIfExists, readdirIfExists, withFileErrors } from './files.js';
+import { ensureDirectoryDurably, isProcessAlive, lstatIfExists, mtimeMsOf, readdirIfExists, withFileErrors } from './files.js';
 
 const PARTIAL_FOLDER = 'partial';
 /** `<label>.<pid>.<16 hex>.tmp`, as made by tempPath; the pid tells whether its writer still runs. */
@@ -9,6 +9,17 @@ const TEMP_NAME = /\.(\d+)\.[0-9a-f]{16}\.tmp$/;
 /** `<sha256>` or `<sha256>.<anything>`: a resumable download and any sidecar the downloader keeps. */
 const PARTIAL_NAME = /^[0-9a-f]{64}(\.[^/\\]+)?$/;
 const LABEL_LENGTH = 60;
+const SHA256_HEX_LENGTH = 64;
+
+/** A resumable download (or a sidecar of one) in `partial/`. */
+export interface PartialFile {
+  readonly name: string;
+  readonly path: string;
+  /** The sha256 the download is expected to become (or the key it was filed under). */
+  readonly key: string;
+  readonly size: number;
+  readonly mtimeMs: number;
+}
 
 export interface TempSweepReport {
   tempFilesRemoved: number;
@@ -45,6 +56,28 @@ export class TempArea {
     return join(this.partialDir, sha256);
   }
 
+  /** The resumable downloads on disk; files that are not named like one are the sweep's business. */
+  async partials(): Promise<PartialFile[]> {
+    const found: PartialFile[] = [];
+    for (const entry of await readdirIfExists(this.partialDir)) {
+      if (!entry.isFile() || !PARTIAL_NAME.test(entry.name)) continue;
+      const path = join(this.partialDir, entry.name);
+      const stats = await lstatIfExists(path);
+      if (stats === undefined) continue;
+      found.push({ name: entry.name, path, key: entry.name.slice(0, SHA256_HEX_LENGTH), size: stats.size, mtimeMs: mtimeMsOf(stats) });
+    }
+    return found;
+  }
+
+  /** Deletes one resumable download; answers false when it was already gone. */
+  async removePartial(partial: PartialFile): Promise<boolean> {
+    return withFileErrors(partial.path, 'remove the partial download', async () => {
+      const existed = (await lstatIfExists(partial.path)) !== undefined;
+      await rm(partial.path, { force: true });
+      return existed;
+    });
+  }
+
   /**
    * Removes what interrupted writers left behind: everything older than this process whose
    * writer is not alive, except resumable partials. A file newer than this process, or one whose
@@ -76,14 +109,4 @@ async function removeIfAbandoned(path: string, name: string, processStartedAtMs:
   if (writerPid !== undefined && Number(writerPid) !== process.pid && isProcessAlive(Number(writerPid))) return false;
   await withFileErrors(path, 'remove the leftover temporary file', () => rm(path, { recursive: true, force: true }));
   return true;
-}
-
-function isProcessAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    // EPERM: the process exists but belongs to someone else.
-    return errnoCode(error) === 'EPERM';
-  }
 }

@@ -1,15 +1,12 @@
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { open, readdir, rmdir, stat, statfs, unlink } from 'node:fs/promises';
+import { mkdir, open, readdir, rmdir, stat, statfs, unlink } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import { FerryError } from '../engine/errors.js';
 import type { Catalog } from '../library/catalog.js';
-import { errnoCode, lstatIfExists, mtimeMsOf, renameIntoPlace, withFileErrors } from '../library/files.js';
+import { checkFinishedFile, errnoCode, fsyncDirectory, lstatIfExists, mtimeMsOf, renameIntoPlace, withFileErrors } from '../library/files.js';
 import type { TempArea } from '../library/temp-area.js';
 import type { FileStore, VerifiedFile } from './apply.js';
-import type { ItemChecksum, WantedFile } from './plan.js';
-
-const HASH_READ_CHUNK_BYTES = 1024 * 1024;
+import { contentKey, hashFile } from './file-checks.js';
+import type { WantedFile } from './plan.js';
 
 /**
  * A plain SimpleStreams tree: each file at its item path under the root, as sstream-mirror writes
@@ -69,13 +66,15 @@ export class TreeStore implements FileStore {
   }
 
   partialPath(file: WantedFile): string {
-    // Keyed by content, so a resumed partial can only ever continue the same bytes.
-    const key = file.sha256 ?? createHash('sha256').update(`${file.checksum.algorithm}:${file.checksum.hex}`).digest('hex');
-    return this.#temp.partialPath(key);
+    return this.#temp.partialPath(contentKey(file));
   }
 
   async place(file: WantedFile, partialPath: string, verified: VerifiedFile): Promise<void> {
     const finalPath = this.finalPath(file.path);
+    // Flushed before the rename, as the library flushes a blob: after a power cut the final path
+    // holds the whole verified file or nothing, never a name whose bytes were still in cache.
+    await checkFinishedFile(partialPath, verified.size, file.path, { flush: true });
+    await this.#makeParents(finalPath);
     await renameIntoPlace(partialPath, finalPath);
     const stats = await withFileErrors(finalPath, 'inspect the file just written', () => stat(finalPath));
     this.#catalog.putTreeFile({ path: file.path, sha256: verified.sha256, size: verified.size, mtimeMs: mtimeMsOf(stats) });
@@ -112,7 +111,32 @@ export class TreeStore implements FileStore {
         await handle.close();
       }
     });
+    await this.#makeParents(finalPath);
     await renameIntoPlace(tempPath, finalPath);
+  }
+
+  /**
+   * Creates the missing directories above a final path one level at a time, each flushed into its
+   * parent. renameIntoPlace would create them too, but with Node's recursive mkdir, which reports
+   * ENOENT when a level cannot be created for another reason (nodejs/node#42808, #47098): a full
+   * disk would then read "no such file or directory" instead of FERRY_DISK_FULL.
+   */
+  async #makeParents(finalPath: string): Promise<void> {
+    const missing: string[] = [];
+    for (let current = dirname(finalPath); current !== this.#root && current.startsWith(this.#root + sep); current = dirname(current)) {
+      if ((await lstatIfExists(current)) !== undefined) break;
+      missing.unshift(current);
+    }
+    for (const directory of missing) {
+      await withFileErrors(directory, 'create the directory', async () => {
+        try {
+          await mkdir(directory);
+        } catch (error) {
+          if (errnoCode(error) !== 'EEXIST') throw error;
+        }
+      });
+      await fsyncDirectory(dirname(directory));
+    }
   }
 
   async #unlink(path: string): Promise<void> {
@@ -139,18 +163,4 @@ export class TreeStore implements FileStore {
       }
     }
   }
-}
-
-/** sha256 of a file plus the metadata's listed algorithm, in one read. */
-export async function hashFile(path: string, listed: ItemChecksum['algorithm']): Promise<{ sha256: string; listed: string }> {
-  const sha256 = createHash('sha256');
-  const other = listed === 'sha256' ? undefined : createHash(listed);
-  await withFileErrors(path, 'read', async () => {
-    for await (const chunk of createReadStream(path, { highWaterMark: HASH_READ_CHUNK_BYTES }) as AsyncIterable<Buffer>) {
-      sha256.update(chunk);
-      other?.update(chunk);
-    }
-  });
-  const sha256Hex = sha256.digest('hex');
-  return { sha256: sha256Hex, listed: other === undefined ? sha256Hex : other.digest('hex') };
 }

@@ -1,6 +1,9 @@
 import type { CommandDefinition } from '../command.js';
+import { gcCommand } from './gc.js';
+import { libraryCommand } from './library.js';
 import { mirrorCommand } from './mirror.js';
 import { queryCommand } from './query.js';
+import { syncCommand } from './sync.js';
 
 /** Every command, in the order `ferry --help` lists them. */
-export const commands: readonly CommandDefinition[] = [queryCommand, mirrorCommand];
+export const commands: readonly CommandDefinition[] = [queryCommand, mirrorCommand, syncCommand, libraryCommand, gcCommand];

@@ -1,4 +1,4 @@
-import { parseSelection, runMirror, type MirrorOutcome, type PlanSummary } from '../../engine/index.js';
+import { parseSelection, runMirror, type JobEvent, type MirrorOutcome, type PlanSummary } from '../../engine/index.js';
 import {
   countOption,
   flagOption,
@@ -55,10 +55,8 @@ export const mirrorCommand: CommandDefinition = {
   async run(options, positionals, io) {
     const [source, target, ...filterArgs] = positionals;
     if (source === undefined || target === undefined) throw usageError(mirrorCommand, 'Name a SOURCE and a TARGET directory.');
-    if (flagOption(options, 'keep') && numberOption(options, 'max') === undefined) {
-      throw usageError(mirrorCommand, '--keep needs --max (it keeps up to --max versions).');
-    }
-    const display = new JobDisplay(io, displayModeFor(io, { json: flagOption(options, 'json'), progress: flagOption(options, 'progress') }), countOption(options, 'verbose'));
+    assertKeepHasMax(mirrorCommand, options);
+    const events = showJobEvents(options, io);
     const outcome = await runMirror({
       ...streamOptionsFrom(options, io),
       ...jobOptionsFrom(options),
@@ -66,17 +64,35 @@ export const mirrorCommand: CommandDefinition = {
       target,
       selection: parseSelection(filterArgs),
       fetchItems: !flagOption(options, 'no-item-download'),
-      onEvent: (event) => {
-        display.handle(event);
-        if (flagOption(options, 'json')) return;
-        if (event.type === 'loaded') io.stderr.write(trustNotice(event.trust, event.source, event.metadataFiles));
-        if (event.type === 'plan') printPlan(event.plan, io);
-      },
+      onEvent: events.onEvent,
     });
-    display.finish();
+    events.finish();
     return reportOutcome(outcome, io, flagOption(options, 'json'));
   },
 };
+
+/** How `ferry mirror` and `ferry sync` show a running job: progress, the trust notice, the plan. */
+export function showJobEvents(options: ParsedOptions, io: CliIo): { onEvent: (event: JobEvent) => void; finish: () => void } {
+  const json = flagOption(options, 'json');
+  const display = new JobDisplay(io, displayModeFor(io, { json, progress: flagOption(options, 'progress') }), countOption(options, 'verbose'));
+  return {
+    onEvent: (event) => {
+      display.handle(event);
+      if (json) return;
+      if (event.type === 'loaded') io.stderr.write(trustNotice(event.trust, event.source, event.metadataFiles));
+      if (event.type === 'plan') printPlan(event.plan, io);
+    },
+    finish: () => {
+      display.finish();
+    },
+  };
+}
+
+export function assertKeepHasMax(command: CommandDefinition, options: ParsedOptions): void {
+  if (flagOption(options, 'keep') && numberOption(options, 'max') === undefined) {
+    throw usageError(command, '--keep needs --max (it keeps up to --max versions).');
+  }
+}
 
 export function jobOptionsFrom(options: ParsedOptions): {
   max: number | undefined;
@@ -96,7 +112,10 @@ export function jobOptionsFrom(options: ParsedOptions): {
   };
 }
 
-/** The reference's plan lines on stdout, then our totals in human units. */
+/**
+ * The plan as sstream-mirror prints it (on stderr, as it does, so scripts that parse it keep
+ * working), then our totals in human units.
+ */
 export function printPlan(plan: PlanSummary, io: CliIo): void {
   io.stdout.write(`${plan.referenceLines.join('\n')}\n`);
   io.stdout.write(
@@ -108,7 +127,20 @@ export function printPlan(plan: PlanSummary, io: CliIo): void {
   for (const rejected of plan.rejected) io.stderr.write(`Skipping ${rejected.item}: ${rejected.error.message}\n`);
 }
 
-export function reportOutcome(outcome: MirrorOutcome, io: CliIo, json: boolean): number {
+/** What the closing lines say about the metadata, which a mirror writes and the library records. */
+export interface MetadataWording {
+  /** After failures: why the previous state still stands. */
+  keptPrevious: string;
+  /** After success, given how many metadata files were written or recorded. */
+  updated: (files: number) => string;
+}
+
+const MIRROR_WORDING: MetadataWording = {
+  keptPrevious: 'the metadata was not updated, so MAAS still sees the previous state',
+  updated: (files) => `Metadata written last: ${files} file(s).`,
+};
+
+export function reportOutcome(outcome: MirrorOutcome, io: CliIo, json: boolean, wording: MetadataWording = MIRROR_WORDING): number {
   const exitCode = outcomeExitCode(outcome);
   if (json) {
     io.stdout.write(`${JSON.stringify({ type: 'result', exitCode, ...outcome })}\n`);
@@ -126,11 +158,11 @@ export function reportOutcome(outcome: MirrorOutcome, io: CliIo, json: boolean):
     io.stderr.write(`Kept ${deferred}: a newer version of its product did not arrive.\n`);
   }
   if (outcome.failures.length > 0) {
-    io.stderr.write(`${outcome.failures.length} file(s) failed; the metadata was not updated, so MAAS still sees the previous state:\n`);
+    io.stderr.write(`${outcome.failures.length} file(s) failed; ${wording.keptPrevious}:\n`);
     for (const failure of outcome.failures) io.stderr.write(`  ${failure.url}\n    ${failure.error.message}\n`);
     io.stderr.write('Run the same command again to retry; completed files are kept.\n');
   } else if (outcome.metadataWritten.length > 0) {
-    io.stderr.write(`Metadata written last: ${outcome.metadataWritten.length} file(s).\n`);
+    io.stderr.write(`${wording.updated(outcome.metadataWritten.length)}\n`);
   }
   return exitCode;
 }

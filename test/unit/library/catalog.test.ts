@@ -135,6 +135,15 @@ describe('held items', () => {
     expect(catalog.heldItems(sourceId + 1)).toEqual([]);
   });
 
+  it('answers the bytes a source holds at a path, for items that list no sha256', async () => {
+    const { catalog, sourceId } = await catalogWithSource();
+    catalog.addHeldItems(kernelProducts(sourceId));
+    expect(catalog.heldFileAtPath(sourceId, 'noble/amd64/20250101/squashfs')).toEqual({ sha256: SQUASHFS, size: 10 });
+    expect(catalog.heldFileAtPath(sourceId, 'noble/amd64/20250101/missing')).toBeUndefined();
+    // Another source's paths are relative to another mirror: they say nothing about these bytes.
+    expect(catalog.heldFileAtPath(sourceId + 1, 'noble/amd64/20250101/squashfs')).toBeUndefined();
+  });
+
   it('answers held versions of a product in code-unit order', async () => {
     const { catalog, sourceId } = await catalogWithSource();
     for (const version of ['20250102', 'samepaths', '20241231', 'Z-upper', '20250102']) {
@@ -391,6 +400,9 @@ describe('jobs', () => {
     expect(catalog.addJobEvent(newer, 'x', [1, 'two'])).toBe(1);
     expect(catalog.recentJobs(10).map((job) => job.id)).toEqual(['job-newer', 'job-older']);
     expect(catalog.recentJobs(1).map((job) => job.id)).toEqual(['job-newer']);
+    expect(catalog.latestJob('sync')?.id).toBe('job-older');
+    expect(catalog.latestJob('export')?.id).toBe('job-newer');
+    expect(catalog.latestJob('gc')).toBeUndefined();
   });
 });
 

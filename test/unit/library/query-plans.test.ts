@@ -52,6 +52,12 @@ describe('query plans of the hot queries', () => {
     expect(plan).toEqual(['SEARCH items USING PRIMARY KEY (source_id=? AND content_id=? AND product=?)']);
   });
 
+  it('finds the bytes held at a path through items_by_path', () => {
+    expect(planOf(CATALOG_SQL.heldFileAtPath, 'noble/amd64/20250101/squashfs', 1)).toEqual([
+      'SEARCH items USING INDEX items_by_path (path=? AND source_id=?)',
+    ]);
+  });
+
   it('finds unreferenced blobs with one index lookup per blob', () => {
     const plan = planOf(CATALOG_SQL.unreferencedBlobs);
     expect(plan[0]).toBe('SCAN blobs');

@@ -1,0 +1,72 @@
+import { runLibrarySummary, type LibrarySummary } from '../../engine/index.js';
+import { flagOption, type CliIo, type CommandDefinition } from '../command.js';
+import { ExitCode } from '../exit-codes.js';
+import { formatBytes, formatTable } from '../output.js';
+import { libraryLocationFrom, libraryOption } from './library-option.js';
+
+export const libraryCommand: CommandDefinition = {
+  name: 'library',
+  summary: 'Show what the library holds: products, versions and bytes',
+  usage: ['[--library DIR] [--json]'],
+  description: [
+    'One row per product: its source, content id, the versions held, how many items and their bytes',
+    '(a file shared by several products counts in each). The totals add the blobs on disk, where',
+    'every file is stored once. Saved selections (`ferry sync --profile`) and the latest metadata',
+    'snapshot of each source follow.',
+  ],
+  options: [libraryOption, { name: 'json', type: 'boolean', description: 'print one JSON document instead of tables' }],
+  examples: ['ferry library', 'ferry library --library /srv/ferry --json'],
+  async run(options, _positionals, io) {
+    const summary = await runLibrarySummary(libraryLocationFrom(options, io));
+    if (flagOption(options, 'json')) {
+      io.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+      return ExitCode.ok;
+    }
+    printSummary(summary, io);
+    return ExitCode.ok;
+  },
+};
+
+function printSummary(summary: LibrarySummary, io: CliIo): void {
+  if (!summary.exists) {
+    io.stderr.write(`There is no library at ${summary.libraryDir} yet; \`ferry sync\` creates it.\n`);
+    return;
+  }
+  io.stderr.write(`Library ${summary.libraryDir}\n`);
+  if (summary.products.length > 0) {
+    const rows = summary.products.map((product) => [
+      product.sourceUrl,
+      product.contentId,
+      product.product,
+      product.versions.join(', '),
+      String(product.itemCount),
+      formatBytes(product.bytes),
+    ]);
+    io.stdout.write(formatTable(['SOURCE', 'CONTENT ID', 'PRODUCT', 'VERSIONS', 'ITEMS', 'BYTES'], rows, new Set([4, 5])));
+  }
+  const { totals } = summary;
+  io.stdout.write(
+    `Total: ${totals.products} product(s), ${totals.versions} version(s), ${totals.items} item(s), ${formatBytes(totals.itemBytes)}; ` +
+      `${totals.blobs} blob(s) on disk, ${formatBytes(totals.blobBytes)}.\n`,
+  );
+  if (summary.profiles.length > 0) {
+    io.stdout.write('\nSaved selections:\n');
+    for (const profile of summary.profiles) {
+      const limits = [...(profile.max === undefined ? [] : ['--max', String(profile.max)]), ...(profile.keep ? ['--keep'] : [])];
+      io.stdout.write(`  ${profile.name}: ${[...limits, profile.source, ...profile.filters].map(shellWord).join(' ')}\n`);
+    }
+  }
+  const snapshots = summary.sources.flatMap(({ url, latestSnapshot }) => (latestSnapshot === undefined ? [] : [{ url, snapshot: latestSnapshot }]));
+  if (snapshots.length > 0) {
+    io.stdout.write('\nLatest metadata snapshots:\n');
+    for (const { url, snapshot } of snapshots) {
+      const trust = snapshot.signed ? `signed by ${snapshot.keyringFingerprints.join(', ')}` : 'NOT signature-checked';
+      io.stdout.write(`  ${url}: ${snapshot.files.length} file(s) fetched ${snapshot.fetchedAt}, ${trust}\n`);
+    }
+  }
+}
+
+/** A word as a POSIX shell needs it, so that a saved selection can be pasted back into a command. */
+function shellWord(word: string): string {
+  return /^[\w@%+=:,./~-]+$/.test(word) ? word : `'${word.replaceAll("'", "'\\''")}'`;
+}

@@ -1,0 +1,68 @@
+import { parseSelection, runSync } from '../../engine/index.js';
+import { flagOption, numberOption, stringOption, usageError, type CommandDefinition } from '../command.js';
+import { libraryLocationFrom, libraryOption } from './library-option.js';
+import {
+  assertKeepHasMax,
+  jobOptionsFrom,
+  reportOutcome,
+  selectionOptions,
+  showJobEvents,
+  transferOptions,
+  type MetadataWording,
+} from './mirror.js';
+import { sourceOptions, streamOptionsFrom } from './source-options.js';
+
+const LIBRARY_WORDING: MetadataWording = {
+  keptPrevious: 'no new snapshot was recorded, so the library still describes its previous state',
+  updated: (files) => `The library is up to date; the verified metadata (${files} file(s)) is recorded as its latest snapshot.`,
+};
+
+export const syncCommand: CommandDefinition = {
+  name: 'sync',
+  summary: 'Bring the library up to date with a selection of a stream',
+  usage: [
+    '[--library DIR] [--profile NAME] [--max N] [--keep] [--dry-run] [--keyring FILE] [--no-verify] [-v] SOURCE [filters...] [--or filters...]',
+    '[--library DIR] [--dry-run] --profile NAME',
+  ],
+  description: [
+    'Like `ferry mirror`, but into the library: each file is stored once by its sha256, however many',
+    'paths, products or sources list it, and the verified metadata is recorded byte for byte as a',
+    'snapshot, last and only when every wanted file arrived. Versions past --max stop being held;',
+    'their files stay until `ferry gc` removes what no selection needs.',
+    'With SOURCE, --profile NAME saves the source, filters, --max and --keep under NAME;',
+    'without SOURCE, --profile NAME runs the saved selection again.',
+  ],
+  options: [
+    libraryOption,
+    { name: 'profile', type: 'string', valueName: 'NAME', description: 'save the selection under NAME (with SOURCE), or run the saved one (without)' },
+    ...selectionOptions,
+    ...transferOptions,
+    ...sourceOptions,
+  ],
+  examples: [
+    "ferry sync --profile lab --max 1 stable arch=amd64 'release~(jammy|noble)' --or 'os~(grub*|pxelinux)'",
+    'ferry sync --profile lab',
+    'ferry sync --library /srv/ferry --dry-run candidate os=ubuntu release=noble',
+  ],
+  async run(options, positionals, io) {
+    const [source, ...filterArgs] = positionals;
+    const profile = stringOption(options, 'profile');
+    if (source === undefined && profile === undefined) throw usageError(syncCommand, 'Name a SOURCE, or a saved selection with --profile NAME.');
+    if (source === undefined && (numberOption(options, 'max') !== undefined || flagOption(options, 'keep'))) {
+      throw usageError(syncCommand, `--profile ${profile ?? ''} without a SOURCE runs the saved selection as saved; give SOURCE and filters again to change it.`);
+    }
+    assertKeepHasMax(syncCommand, options);
+    const events = showJobEvents(options, io);
+    const outcome = await runSync({
+      ...streamOptionsFrom(options, io),
+      ...jobOptionsFrom(options),
+      ...libraryLocationFrom(options, io),
+      source,
+      selection: source === undefined ? undefined : parseSelection(filterArgs),
+      profile,
+      onEvent: events.onEvent,
+    });
+    events.finish();
+    return reportOutcome(outcome, io, flagOption(options, 'json'), LIBRARY_WORDING);
+  },
+};

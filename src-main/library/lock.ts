@@ -1,0 +1,156 @@
+import { randomBytes } from 'node:crypto';
+import { link, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { FerryError } from '../engine/errors.js';
+import { ensureDirectoryDurably, errnoCode, fileSystemError, isProcessAlive, withFileErrors } from './files.js';
+
+export const LOCK_FILE_NAME = 'lock';
+
+/** How long an unreadable lock file is taken to be one that its creator is still writing. */
+const LOCK_WRITE_GRACE_MS = 10_000;
+/** File systems without hard links (FAT, exFAT: libraries on USB drives) answer link() with these. */
+const NO_HARD_LINKS: ReadonlySet<string> = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS', 'EXDEV']);
+
+/** Who holds a library: written into the lock file so that a refusal can name the other job. */
+export interface LockHolder {
+  readonly pid: number;
+  readonly job: string;
+  readonly since: string;
+  /** Tells this holder's lock apart from a later one by the same pid. */
+  readonly token: string;
+}
+
+export interface LibraryLock {
+  readonly path: string;
+  readonly holder: LockHolder;
+  /** Removes the lock file if it is still ours; calling it twice is harmless. */
+  release(): Promise<void>;
+}
+
+/** The lock file as found: its text, who it names (if it says), and whether that job still runs. */
+interface FoundLock {
+  readonly text: string;
+  readonly holder: LockHolder | undefined;
+  readonly live: boolean;
+}
+
+/**
+ * Makes this process the only writer of the library at `dir` until release(). Two syncs would
+ * otherwise append to the same partial download, and gc could delete a blob that a sync has just
+ * found present but not yet recorded as held. The lock file appears whole, by an atomic link() of a
+ * finished draft; a lock whose process is gone (a crash, a kill -9) is taken over.
+ */
+export async function lockLibrary(dir: string, job: string, now: () => Date = () => new Date()): Promise<LibraryLock> {
+  await ensureDirectoryDurably(dir);
+  const path = join(dir, LOCK_FILE_NAME);
+  const holder: LockHolder = { pid: process.pid, job, since: now().toISOString(), token: randomBytes(8).toString('hex') };
+  const text = `${JSON.stringify(holder)}\n`;
+  const draft = join(dir, `${LOCK_FILE_NAME}.${String(process.pid)}.${holder.token}.tmp`);
+  await withFileErrors(draft, 'write', () => writeFile(draft, text));
+  try {
+    // Once for a free library, once more after taking over a stale lock.
+    for (let attempt = 0; attempt < 2; attempt += 1) {
+      if (await createIfAbsent(draft, path, text)) return { path, holder, release: () => releaseLock(path, holder) };
+      const found = await inspect(path);
+      if (found === undefined) continue;
+      if (found.live) throw inUse(dir, path, found.holder);
+      await removeStale(dir, path, found);
+    }
+    throw inUse(dir, path, (await inspect(path))?.holder);
+  } finally {
+    await rm(draft, { force: true });
+  }
+}
+
+async function createIfAbsent(draft: string, path: string, text: string): Promise<boolean> {
+  try {
+    await link(draft, path);
+    return true;
+  } catch (error) {
+    const code = errnoCode(error);
+    if (code === 'EEXIST') return false;
+    if (code === undefined || !NO_HARD_LINKS.has(code)) throw fileSystemError(error, path, 'create the lock');
+  }
+  // Without hard links, an exclusive create; for a moment the file is empty, which inspect() allows for.
+  try {
+    await writeFile(path, text, { flag: 'wx' });
+    return true;
+  } catch (error) {
+    if (errnoCode(error) === 'EEXIST') return false;
+    throw fileSystemError(error, path, 'create the lock');
+  }
+}
+
+/** undefined when there is no lock file (any more). */
+async function inspect(path: string): Promise<FoundLock | undefined> {
+  let text: string;
+  let modifiedMs: number;
+  try {
+    text = await readFile(path, 'utf8');
+    modifiedMs = (await stat(path)).mtimeMs;
+  } catch (error) {
+    if (errnoCode(error) === 'ENOENT') return undefined;
+    throw fileSystemError(error, path, 'read the lock');
+  }
+  const holder = parseHolder(text);
+  const live = holder === undefined ? Date.now() - modifiedMs < LOCK_WRITE_GRACE_MS : isProcessAlive(holder.pid);
+  return { text, holder, live };
+}
+
+/**
+ * Moves the stale lock aside before deleting it, and only if it still is the one judged stale: two
+ * processes taking over at once must not delete the lock that the faster one just created.
+ */
+async function removeStale(dir: string, path: string, stale: FoundLock): Promise<void> {
+  const aside = `${path}.${String(process.pid)}.${randomBytes(8).toString('hex')}.stale`;
+  try {
+    await rename(path, aside);
+  } catch (error) {
+    if (errnoCode(error) === 'ENOENT') return;
+    throw fileSystemError(error, path, 'move aside the stale lock');
+  }
+  try {
+    const moved = await readFile(aside, 'utf8');
+    if (moved === stale.text) return;
+    // Another job locked the library in between: its lock goes back, and it keeps the library.
+    await link(aside, path).catch(() => undefined);
+    throw inUse(dir, path, parseHolder(moved));
+  } finally {
+    await rm(aside, { force: true });
+  }
+}
+
+function parseHolder(text: string): LockHolder | undefined {
+  try {
+    const parsed: unknown = JSON.parse(text);
+    return isLockHolder(parsed) ? parsed : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function isLockHolder(value: unknown): value is LockHolder {
+  if (typeof value !== 'object' || value === null) return false;
+  const record = value as Record<string, unknown>;
+  return (
+    typeof record.pid === 'number' && typeof record.job === 'string' && typeof record.since === 'string' && typeof record.token === 'string'
+  );
+}
+
+async function releaseLock(path: string, holder: LockHolder): Promise<void> {
+  const current = await inspect(path);
+  // A lock taken over after ours was judged stale belongs to someone else now.
+  if (current?.holder?.token !== holder.token) return;
+  await withFileErrors(path, 'remove the lock', () => rm(path, { force: true }));
+}
+
+function inUse(dir: string, path: string, holder: LockHolder | undefined): FerryError {
+  const who =
+    holder === undefined
+      ? 'another Stream Ferry job'
+      : `another Stream Ferry job (${holder.job}, process ${String(holder.pid)}, since ${holder.since})`;
+  return new FerryError('FERRY_IO', `The library ${dir} is in use by ${who}.`, {
+    path,
+    hint: `Wait for that job to finish and run the command again. If no such process is running, delete ${path}.`,
+  });
+}

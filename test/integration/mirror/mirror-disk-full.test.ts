@@ -1,0 +1,251 @@
+import { execFile } from 'node:child_process';
+import { mkdir, open, rm, statfs } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startFixtureServer, type FixtureServer } from '../../support/fixture-server.js';
+import { collect, runFerry, spawnFerry, type FerryRun } from '../../support/run-ferry.js';
+import { generateStream, type GeneratedStream } from '../../support/stream-generator.js';
+import {
+  KIB,
+  MIB,
+  dataRequests,
+  describeRun,
+  expectCompleteMirror,
+  expectNothingUnverified,
+  filesOf,
+  listedItems,
+  makeKey,
+  makeWorkDir,
+  parseJsonLines,
+  partialSizes,
+  removeQuietly,
+  sleep,
+  walkFiles,
+  type JsonEvent,
+  type ListedFile,
+  type TestKey,
+} from './helpers.js';
+
+// `ferry mirror` onto a small, real file system (a loop-mounted 24 MiB ext4): a plan larger than
+// the free space is refused before anything is written (FERRY_NOT_ENOUGH_SPACE), and a disk that
+// fills up during the downloads, whether data blocks or inodes run out, fails the run clearly
+// (FERRY_DISK_FULL for every file concerned). Either way the tree stays consistent and a rerun after
+// space is freed completes. Mounting needs root and loop devices; without them these tests are
+// skipped, saying why.
+
+const execFileAsync = promisify(execFile);
+const INODES = 256;
+
+const workDir = await makeWorkDir('disk-full');
+const image = join(workDir, 'fs.img');
+const mountPoint = join(workDir, 'mnt');
+const mounted = await mountSmallFileSystem();
+
+async function mountSmallFileSystem(): Promise<{ ok: true } | { ok: false; reason: string }> {
+  try {
+    await mkdir(mountPoint);
+    await execFileAsync('truncate', ['-s', '24M', image]);
+    // -m 0: no blocks reserved for root, so free space is the same for the test and for ferry; few
+    // inodes, so the test can use them all up quickly.
+    await execFileAsync('mkfs.ext4', ['-q', '-m', '0', '-N', String(INODES), image]);
+    await execFileAsync('mount', ['-o', 'loop', image, mountPoint]);
+    return { ok: true };
+  } catch (error) {
+    const reason = error instanceof Error ? error.message.trim() : String(error);
+    console.warn(`Skipping the disk-full test: cannot loop-mount a small ext4 file system (${reason}).`);
+    return { ok: false, reason };
+  }
+}
+
+let testKey: TestKey;
+let stream: GeneratedStream;
+let server: FixtureServer;
+let source: string;
+let listed: Map<string, ListedFile>;
+
+beforeAll(async () => {
+  testKey = await makeKey(workDir, 'Mirror disk-full test');
+  // About 11 MiB: it fits the file system, but not what is left of it once the test fills it.
+  stream = await generateStream(join(workDir, 'stream'), {
+    signingKey: testKey.key,
+    contents: ['ubuntu'],
+    releases: ['noble'],
+    arches: ['amd64', 'arm64'],
+    versions: 1,
+    payloadSizes: { squashfs: 4 * MIB, 'boot-initrd': 1 * MIB, 'boot-kernel': 512 * KIB, manifest: 4 * KIB },
+  });
+  server = await startFixtureServer({ root: stream.baseDir });
+  source = `${server.url}streams/v1/index.sjson`;
+  listed = filesOf(await listedItems(stream.baseDir));
+});
+
+afterAll(async () => {
+  await server.close();
+  if (mounted.ok) {
+    await execFileAsync('umount', [mountPoint]).catch(() => execFileAsync('umount', ['-l', mountPoint]));
+  }
+  await removeQuietly(workDir);
+});
+
+async function freeBytes(): Promise<number> {
+  const stats = await statfs(mountPoint);
+  return stats.bavail * stats.bsize;
+}
+
+/** Writes zeros to `path` until `bytes` are written or, with Infinity, until no block is left. */
+async function fillBlocks(path: string, bytes: number): Promise<number> {
+  const handle = await open(path, 'w');
+  let written = 0;
+  try {
+    for (const chunkSize of [MIB, 4 * KIB]) {
+      const chunk = Buffer.alloc(chunkSize);
+      while (written + chunkSize <= bytes) {
+        try {
+          await handle.write(chunk, 0, chunkSize);
+        } catch (error) {
+          if ((error as NodeJS.ErrnoException).code !== 'ENOSPC') throw error;
+          break;
+        }
+        written += chunkSize;
+      }
+    }
+    await handle.sync().catch(() => undefined);
+  } finally {
+    await handle.close();
+  }
+  return written;
+}
+
+/** Creates empty files in `directory` (which must exist) until no inode is left; answers how many. */
+async function useUpInodes(directory: string): Promise<number> {
+  for (let count = 0; ; count += 1) {
+    try {
+      await (await open(join(directory, String(count)), 'wx')).close();
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOSPC') throw error;
+      return count;
+    }
+  }
+}
+
+interface MirrorResult {
+  type: string;
+  exitCode: number;
+  failures: Array<{ path: string; url: string; error: { code: string; message: string } }>;
+}
+
+/** The `--json` result line of a failed run: every failure a FERRY_DISK_FULL naming its URL. */
+function expectDiskFullFailures(run: FerryRun, label: string): MirrorResult {
+  expect(run.code, describeRun(run)).toBe(1);
+  const result = parseJsonLines(run.stdout).at(-1) as JsonEvent & MirrorResult;
+  expect(result.type, describeRun(run)).toBe('result');
+  expect(result.failures.length).toBeGreaterThan(0);
+  console.log(`${label}; ${result.failures.length} file(s) failed:\n${result.failures.map((failure) => `  ${failure.error.code}: ${failure.error.message}`).join('\n')}`);
+  for (const failure of result.failures) {
+    expect(failure.error.code, failure.error.message).toBe('FERRY_DISK_FULL');
+    expect(failure.error.message).toMatch(/No space left|disk is full/);
+    expect(failure.url).toBe(`${server.url}${failure.path}`);
+  }
+  return result;
+}
+
+/**
+ * After a failed run: whatever is at a final path is verified and no metadata was written. Then,
+ * once `free` has made room, a rerun completes without fetching a placed file again and resumes
+ * every partial download from its last byte.
+ */
+async function expectConsistentThenRerun(target: string, free: () => Promise<void>): Promise<void> {
+  const present = await expectNothingUnverified(target, stream.baseDir, listed);
+  expect(present.length).toBeLessThan(listed.size);
+  expect((await walkFiles(target)).filter((path) => path.startsWith('streams/'))).toEqual([]);
+  const partials = await partialSizes(target, listed);
+
+  await free();
+  server.resetCounters();
+  const rerun = await mirror(target);
+  expect(rerun.code, describeRun(rerun)).toBe(0);
+  await expectCompleteMirror(target, stream.baseDir, listed);
+  for (const entry of dataRequests(server)) {
+    expect(present).not.toContain(entry.path);
+    const partial = partials.get(entry.path) ?? 0;
+    expect(partial, `${entry.path} was complete in the partial folder but was requested again`).toBeLessThan(listed.get(entry.path)?.size ?? 0);
+    expect(entry.range?.start, `resume of ${entry.path} from its ${partial}-byte partial file`).toBe(partial > 0 ? partial : undefined);
+  }
+}
+
+function mirror(target: string, ...options: string[]): ReturnType<typeof runFerry> {
+  return runFerry(['mirror', ...options, '--keyring', testKey.keyringFile, source, target]);
+}
+
+const skipReason = mounted.ok ? '' : ` (skipped: ${mounted.reason})`;
+
+describe('ferry mirror on a disk that is too small', () => {
+  it.skipIf(!mounted.ok)(`refuses a plan larger than the free space before writing anything${skipReason}`, async () => {
+    const target = join(mountPoint, 'mirror-plan');
+    const ballast = join(mountPoint, 'ballast-plan');
+    const total = [...listed.values()].reduce((sum, file) => sum + file.size, 0);
+    await fillBlocks(ballast, (await freeBytes()) - Math.floor(total / 2));
+    expect(await freeBytes()).toBeLessThan(total);
+
+    server.resetCounters();
+    const run = await mirror(target);
+    expect(run.code, describeRun(run)).toBe(1);
+    expect(run.stderr).toContain('FERRY_NOT_ENOUGH_SPACE');
+    expect(run.stderr).toMatch(/The plan needs [\d.]+ MiB more but only [\d.]+ MiB is free/);
+    expect(dataRequests(server)).toEqual([]);
+    expect(await walkFiles(target)).toEqual([]);
+
+    await rm(ballast);
+    const rerun = await mirror(target);
+    expect(rerun.code, describeRun(rerun)).toBe(0);
+    await expectCompleteMirror(target, stream.baseDir, listed);
+    await rm(target, { recursive: true });
+  });
+
+  it.skipIf(!mounted.ok)(`fails clearly when the disk fills up during the downloads, and a rerun completes${skipReason}`, async () => {
+    const target = join(mountPoint, 'mirror-midway');
+    const ballast = join(mountPoint, 'ballast-midway');
+    const total = [...listed.values()].reduce((sum, file) => sum + file.size, 0);
+    expect(await freeBytes()).toBeGreaterThan(total + 4 * MIB);
+
+    // Every item response pauses half way, so the disk fills while files are still arriving.
+    server.setFaults((request) =>
+      request.path.includes('streams/v1/') ? undefined : { kind: 'stall', afterBytes: Math.floor((listed.get(request.path)?.size ?? 0) / 2), ms: 1000 },
+    );
+    server.resetCounters();
+    const child = spawnFerry(['mirror', '--json', '--keyring', testKey.keyringFile, source, target]);
+    const finished = collect(child);
+    while (dataRequests(server).length === 0 && child.exitCode === null) await sleep(5);
+    const filled = await fillBlocks(ballast, Infinity);
+    const run = await finished;
+    server.setFaults(undefined);
+
+    expectDiskFullFailures(run, `disk filled with ${(filled / MIB).toFixed(1)} MiB of ballast after the first item request`);
+    await expectConsistentThenRerun(target, () => rm(ballast));
+    await rm(target, { recursive: true });
+  });
+
+  it.skipIf(!mounted.ok)(`reports a directory that cannot be created for lack of space as FERRY_DISK_FULL${skipReason}`, async () => {
+    const target = join(mountPoint, 'mirror-inodes');
+    const inodeBallast = join(mountPoint, 'ballast-inodes');
+    await mkdir(inodeBallast);
+
+    // Item responses wait before their first byte; meanwhile the test takes every free inode. The
+    // files already opened still get their bytes (blocks are free), but the directories they are
+    // placed in cannot be created.
+    server.setFaults((request) => (request.path.includes('streams/v1/') ? undefined : { kind: 'stall', afterBytes: 0, ms: 1000 }));
+    server.resetCounters();
+    const child = spawnFerry(['mirror', '--json', '--keyring', testKey.keyringFile, source, target]);
+    const finished = collect(child);
+    while (dataRequests(server).length < 4 && child.exitCode === null) await sleep(5);
+    await sleep(50);
+    const inodes = await useUpInodes(inodeBallast);
+    const run = await finished;
+    server.setFaults(undefined);
+
+    const result = expectDiskFullFailures(run, `${inodes} inodes taken after the first item requests`);
+    expect(result.failures.some((failure) => failure.error.message.includes('could not create the directory'))).toBe(true);
+    await expectConsistentThenRerun(target, () => rm(inodeBallast, { recursive: true }));
+  });
+});

@@ -1,0 +1,81 @@
+import { readFile, readdir, utimes, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { LOCK_FILE_NAME, lockLibrary } from '../../../src-main/library/lock.js';
+import { TempArea } from '../../../src-main/library/temp-area.js';
+import { expectFerryError } from '../../support/expect-ferry-error.js';
+import { deadPid, sha256Hex, useTempDirs } from './helpers.js';
+
+const tempDir = useTempDirs();
+
+describe('lockLibrary', () => {
+  it('lets one job at a time write a library and names the holder to the next', async () => {
+    const dir = await tempDir();
+    const lock = await lockLibrary(dir, 'sync', () => new Date('2025-01-02T03:04:05.000Z'));
+    expect(JSON.parse(await readFile(join(dir, LOCK_FILE_NAME), 'utf8'))).toMatchObject({ pid: process.pid, job: 'sync', since: '2025-01-02T03:04:05.000Z' });
+
+    const error = await expectFerryError(lockLibrary(dir, 'gc'), 'FERRY_IO');
+    expect(error.message).toContain(`in use by another Stream Ferry job (sync, process ${process.pid}, since 2025-01-02T03:04:05.000Z)`);
+    expect(error.hint).toContain(join(dir, LOCK_FILE_NAME));
+
+    await lock.release();
+    await lock.release();
+    const next = await lockLibrary(dir, 'gc');
+    await next.release();
+    // Only the lock's own draft file was ever written beside it, and it is gone.
+    expect(await readdir(dir)).toEqual([]);
+  });
+
+  it('takes over a lock whose process is gone', async () => {
+    const dir = await tempDir();
+    await writeFile(join(dir, LOCK_FILE_NAME), JSON.stringify({ pid: deadPid(), job: 'sync', since: 'then', token: 'old' }));
+    const lock = await lockLibrary(dir, 'gc');
+    expect(JSON.parse(await readFile(join(dir, LOCK_FILE_NAME), 'utf8'))).toMatchObject({ job: 'gc', pid: process.pid });
+    await lock.release();
+    expect(await readdir(dir)).toEqual([]);
+  });
+
+  it('waits out an unreadable lock while it may still be being written, then takes it over', async () => {
+    const dir = await tempDir();
+    const lockFile = join(dir, LOCK_FILE_NAME);
+    await writeFile(lockFile, '');
+    await expectFerryError(lockLibrary(dir, 'sync'), 'FERRY_IO');
+
+    const aMinuteAgo = new Date(Date.now() - 60_000);
+    await utimes(lockFile, aMinuteAgo, aMinuteAgo);
+    const lock = await lockLibrary(dir, 'sync');
+    expect(lock.holder.job).toBe('sync');
+    await lock.release();
+  });
+
+  it('leaves a lock alone that another job took over after this one was judged stale', async () => {
+    const dir = await tempDir();
+    const lock = await lockLibrary(dir, 'sync');
+    const successor = { pid: process.pid, job: 'gc', since: 'now', token: 'successor' };
+    await writeFile(join(dir, LOCK_FILE_NAME), JSON.stringify(successor));
+    await lock.release();
+    expect(JSON.parse(await readFile(join(dir, LOCK_FILE_NAME), 'utf8'))).toEqual(successor);
+  });
+});
+
+describe('TempArea.partials', () => {
+  it('lists resumable downloads and their sidecars by the digest they are filed under', async () => {
+    const area = new TempArea(join(await tempDir(), 'tmp'));
+    await area.ensure();
+    const digest = sha256Hex('half a squashfs');
+    await writeFile(join(area.partialDir, digest), 'half');
+    await writeFile(join(area.partialDir, `${digest}.json`), '{}');
+    await writeFile(join(area.partialDir, 'not-a-download'), 'x');
+    const partials = (await area.partials()).sort((left, right) => left.name.localeCompare(right.name));
+    expect(partials.map(({ name, key, size }) => ({ name, key, size }))).toEqual([
+      { name: digest, key: digest, size: 4 },
+      { name: `${digest}.json`, key: digest, size: 2 },
+    ]);
+
+    const [first] = partials;
+    if (first === undefined) throw new Error('one partial was listed');
+    expect(await area.removePartial(first)).toBe(true);
+    expect(await area.removePartial(first)).toBe(false);
+    expect((await readdir(area.partialDir)).sort()).toEqual([`${digest}.json`, 'not-a-download']);
+  });
+});
