@@ -120,14 +120,27 @@ export async function fsyncDirectory(path: string): Promise<void> {
   });
 }
 
-/** mkdir -p that also flushes every parent whose entries it changed. */
+/**
+ * mkdir -p that also flushes every parent whose entries it changed. Levels are created one at a
+ * time rather than with Node's recursive mkdir, which reports ENOENT when a level fails for another
+ * reason (nodejs/node#42808, #47098): a full disk must read FERRY_DISK_FULL, not "no such file".
+ */
 export async function ensureDirectoryDurably(path: string): Promise<void> {
-  const firstCreated = await withFileErrors(path, 'create the directory', () => mkdir(path, { recursive: true }));
-  if (firstCreated === undefined) return;
-  const stopAt = dirname(firstCreated);
-  for (let directory = dirname(path); ; directory = dirname(directory)) {
-    await fsyncDirectory(directory);
-    if (directory === stopAt || dirname(directory) === directory) break;
+  const missing: string[] = [];
+  for (let current = path; (await lstatIfExists(current)) === undefined; current = dirname(current)) {
+    missing.unshift(current);
+    if (dirname(current) === current) break;
+  }
+  for (const directory of missing) {
+    await withFileErrors(directory, 'create the directory', async () => {
+      try {
+        await mkdir(directory);
+      } catch (error) {
+        // Another writer may create the same level at the same moment; that is fine.
+        if (errnoCode(error) !== 'EEXIST') throw error;
+      }
+    });
+    await fsyncDirectory(dirname(directory));
   }
 }
 

@@ -1,8 +1,8 @@
-import { mkdir, open, readdir, rmdir, stat, statfs, unlink } from 'node:fs/promises';
+import { open, readdir, rmdir, stat, statfs, unlink } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import { FerryError } from '../engine/errors.js';
 import type { Catalog } from '../library/catalog.js';
-import { checkFinishedFile, errnoCode, fsyncDirectory, lstatIfExists, mtimeMsOf, renameIntoPlace, withFileErrors } from '../library/files.js';
+import { checkFinishedFile, errnoCode, lstatIfExists, mtimeMsOf, renameIntoPlace, withFileErrors } from '../library/files.js';
 import type { TempArea } from '../library/temp-area.js';
 import type { FileStore, VerifiedFile } from './apply.js';
 import { contentKey, hashFile } from './file-checks.js';
@@ -74,7 +74,6 @@ export class TreeStore implements FileStore {
     // Flushed before the rename, as the library flushes a blob: after a power cut the final path
     // holds the whole verified file or nothing, never a name whose bytes were still in cache.
     await checkFinishedFile(partialPath, verified.size, file.path, { flush: true });
-    await this.#makeParents(finalPath);
     await renameIntoPlace(partialPath, finalPath);
     const stats = await withFileErrors(finalPath, 'inspect the file just written', () => stat(finalPath));
     this.#catalog.putTreeFile({ path: file.path, sha256: verified.sha256, size: verified.size, mtimeMs: mtimeMsOf(stats) });
@@ -111,32 +110,7 @@ export class TreeStore implements FileStore {
         await handle.close();
       }
     });
-    await this.#makeParents(finalPath);
     await renameIntoPlace(tempPath, finalPath);
-  }
-
-  /**
-   * Creates the missing directories above a final path one level at a time, each flushed into its
-   * parent. renameIntoPlace would create them too, but with Node's recursive mkdir, which reports
-   * ENOENT when a level cannot be created for another reason (nodejs/node#42808, #47098): a full
-   * disk would then read "no such file or directory" instead of FERRY_DISK_FULL.
-   */
-  async #makeParents(finalPath: string): Promise<void> {
-    const missing: string[] = [];
-    for (let current = dirname(finalPath); current !== this.#root && current.startsWith(this.#root + sep); current = dirname(current)) {
-      if ((await lstatIfExists(current)) !== undefined) break;
-      missing.unshift(current);
-    }
-    for (const directory of missing) {
-      await withFileErrors(directory, 'create the directory', async () => {
-        try {
-          await mkdir(directory);
-        } catch (error) {
-          if (errnoCode(error) !== 'EEXIST') throw error;
-        }
-      });
-      await fsyncDirectory(dirname(directory));
-    }
   }
 
   async #unlink(path: string): Promise<void> {

@@ -117,8 +117,8 @@ export function jobOptionsFrom(options: ParsedOptions): {
  * working), then our totals in human units.
  */
 export function printPlan(plan: PlanSummary, io: CliIo): void {
-  io.stdout.write(`${plan.referenceLines.join('\n')}\n`);
-  io.stdout.write(
+  io.stderr.write(`${plan.referenceLines.join('\n')}\n`);
+  io.stderr.write(
     `Plan: ${plan.versionsAdded} version(s) to add, ${plan.versionsRemoved} to remove; ` +
       `${plan.filesWanted} file(s) wanted (${formatBytes(plan.bytesWanted)}), ` +
       `${plan.filesToFetch} to fetch (${formatBytes(plan.bytesToFetch)}), ` +

@@ -79,7 +79,7 @@ describe('ferry mirror of a whole stream', () => {
     const expectedAdds = items.map((item) => referenceLine('+', item));
     // Shared squashfs files count once per item, as the reference counts them.
     const change = Math.trunc(items.reduce((sum, item) => sum + item.size, 0) / MIB);
-    const planLines = run.stdout.split('\n').filter((line) => /^[+-] /.test(line) || / Mb change$/.test(line));
+    const planLines = run.stderr.split('\n').filter((line) => /^[+-] /.test(line) || / Mb change$/.test(line));
     expect(planLines).toEqual([...expectedAdds, `${change} Mb change`]);
     expect(change).toBeGreaterThan(0);
     expect(expectedAdds.some((line) => line.endsWith(' 1 Mb'))).toBe(true);
@@ -150,8 +150,8 @@ describe('ferry mirror of a whole stream', () => {
     expect(dataRequests(server)).toEqual([]);
     const metadataPaths = await signedMetadataPaths(stream.baseDir);
     expect(new Set(server.requestLog.map((entry) => entry.path))).toEqual(new Set(metadataPaths));
-    expect(run.stdout.split('\n').filter((line) => /^[+-] /.test(line))).toEqual([]);
-    expect(run.stdout.split('\n')).toContain('0 Mb change');
+    expect(run.stderr.split('\n').filter((line) => /^[+-] /.test(line))).toEqual([]);
+    expect(run.stderr.split('\n')).toContain('0 Mb change');
     expect(run.stderr).toContain(`Fetched 0 file(s) (0 B); ${listed.size} already present and verified`);
 
     await expectCompleteMirror(target, stream.baseDir, listed);
@@ -167,9 +167,9 @@ describe('ferry mirror of a whole stream', () => {
     const oldest = new Set(stream.versions.slice(0, 1).flatMap((version) => [version, `${version}.0`, `${version}_01`]));
     const removed = items.filter((item) => oldest.has(item.version));
     expect(removed.length).toBeGreaterThan(0);
-    const removalLines = run.stdout.split('\n').filter((line) => line.startsWith('- '));
+    const removalLines = run.stderr.split('\n').filter((line) => line.startsWith('- '));
     expect(removalLines.sort()).toEqual(removed.map((item) => referenceLine('-', item)).sort());
-    expect(run.stdout.split('\n')).toContain(`${Math.trunc(-removed.reduce((sum, item) => sum + item.size, 0) / MIB)} Mb change`);
+    expect(run.stderr.split('\n')).toContain(`${Math.trunc(-removed.reduce((sum, item) => sum + item.size, 0) / MIB)} Mb change`);
 
     expect(dataRequests(server)).toEqual([]);
     expect(await snapshot(target)).toEqual(before);

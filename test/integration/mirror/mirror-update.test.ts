@@ -124,7 +124,7 @@ describe('ferry mirror when upstream gains a version', () => {
     const afterKeys = new Set(after.map(key));
     const added = after.filter((item) => !beforeKeys.has(key(item)));
     const removed = before.filter((item) => !afterKeys.has(key(item)));
-    const lines = update.stdout.split('\n');
+    const lines = update.stderr.split('\n');
     expect(lines.filter((line) => line.startsWith('+ '))).toEqual(added.map((item) => referenceLine('+', item)));
     expect(lines.filter((line) => line.startsWith('- ')).sort()).toEqual(removed.map((item) => referenceLine('-', item)).sort());
     const change = added.reduce((sum, item) => sum + item.size, 0) - removed.reduce((sum, item) => sum + item.size, 0);
