@@ -1,16 +1,9 @@
 import { resolveVersions, selectVersions, type ProductsDocument, type Selection, type StreamItem } from '../streams/index.js';
 import { FerryError } from '../engine/errors.js';
+import type { HeldItem } from '../library/index.js';
 
-/** An item the target holds now, as its state records it. */
-export interface HeldEntry {
-  contentId: string;
-  product: string;
-  version: string;
-  item: string;
-  path: string;
-  size: number;
-  sha256: string;
-}
+/** An item the target holds now, as its catalog records it; which source holds it does not matter to a plan. */
+export type HeldEntry = Omit<HeldItem, 'sourceId' | 'addedAt'>;
 
 export interface PlanInput {
   products: ReadonlyArray<{ contentId: string; document: ProductsDocument }>;

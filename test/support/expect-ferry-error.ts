@@ -12,3 +12,14 @@ export async function expectFerryError(promise: Promise<unknown>, code: FerryErr
   expect(error.code, error.message).toBe(code);
   return error;
 }
+
+/** Runs a synchronous action that must throw a FerryError, and returns it for further checks. */
+export function thrownFerryError(action: () => unknown): FerryError {
+  try {
+    action();
+  } catch (error) {
+    if (error instanceof FerryError) return error;
+    throw error;
+  }
+  throw new Error('expected a FerryError, but nothing was thrown');
+}

@@ -1,18 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { FerryError } from '../../../src-main/engine/errors.js';
 import { entriesToFollow, parseIndex, parseProducts, parseStreamDocument } from '../../../src-main/streams/documents.js';
 import { flattenProducts } from '../../../src-main/streams/flatten.js';
 import { readEdgeStreamFile, readSample } from './reference-data.js';
-
-function failure(action: () => unknown): FerryError {
-  try {
-    action();
-  } catch (error) {
-    if (error instanceof FerryError) return error;
-    throw error;
-  }
-  throw new Error('expected a FerryError');
-}
+import { thrownFerryError } from '../../support/expect-ferry-error.js';
 
 function productsText(products: unknown, extra: Record<string, unknown> = {}): string {
   return JSON.stringify({ content_id: 'com.example:test', format: 'products:1.0', ...extra, products });
@@ -44,13 +34,13 @@ describe('parseIndex', () => {
 
   it('refuses an index entry whose path leaves the mirror, naming the entry', () => {
     const text = JSON.stringify({ format: 'index:1.0', index: { 'com.example:evil': { path: '../../etc/passwd', format: 'products:1.0' } } });
-    const error = failure(() => parseIndex(text, 'streams/v1/index.json'));
+    const error = thrownFerryError(() => parseIndex(text, 'streams/v1/index.json'));
     expect(error.code).toBe('FERRY_UNSAFE_PATH');
     expect(error.message).toContain('the index entry "com.example:evil" of streams/v1/index.json');
   });
 
   it('refuses a products document given where an index is expected, naming the file and the format', () => {
-    const error = failure(() => parseIndex(readSample('com.ubuntu.maas:stable:v3:download'), 'streams/v1/index.json'));
+    const error = thrownFerryError(() => parseIndex(readSample('com.ubuntu.maas:stable:v3:download'), 'streams/v1/index.json'));
     expect(error.code).toBe('FERRY_FORMAT_UNSUPPORTED');
     expect(error.message).toBe('streams/v1/index.json has the format "products:1.0"; expected "index:1.0".');
   });
@@ -105,7 +95,7 @@ describe('parseProducts', () => {
       'x.json has a non-string "path" in content c, product "p", version "v", item "i" of x.json.',
     ],
   ])('refuses %s with FERRY_FORMAT_UNSUPPORTED', (text, message) => {
-    const error = failure(() => parseProducts(text, 'x.json'));
+    const error = thrownFerryError(() => parseProducts(text, 'x.json'));
     expect(error.code).toBe('FERRY_FORMAT_UNSUPPORTED');
     expect(error.message).toBe(message);
     expect(error.hint).toContain('SimpleStreams metadata');
@@ -122,7 +112,7 @@ describe('parseProducts', () => {
     ['a%252fb', "percent-encoded '/'"],
   ])('refuses the item path %j naming the content id, product, version and item', (path, reason) => {
     const text = productsText({ 'com.example:p': { versions: { '20250101': { items: { 'boot-kernel': { path } } } } } });
-    const error = failure(() => parseProducts(text, 'streams/v1/p.json'));
+    const error = thrownFerryError(() => parseProducts(text, 'streams/v1/p.json'));
     expect(error.code).toBe('FERRY_UNSAFE_PATH');
     expect(error.message).toContain(
       'in content com.example:test, product "com.example:p", version "20250101", item "boot-kernel" of streams/v1/p.json',
@@ -154,7 +144,7 @@ describe('_aliases expansion (util.expand_tree)', () => {
   // key is not itself an alias name fails there (KeyError in the reference).
   it('expands inside the _aliases table too, like the reference', () => {
     const text = productsText({ p: { versions: {} } }, { _aliases: { zone: { north: { endpoint: 'https://n', zone: 'n1' } } } });
-    expect(failure(() => parseProducts(text, 'aliases.json')).message).toBe(
+    expect(thrownFerryError(() => parseProducts(text, 'aliases.json')).message).toBe(
       'aliases.json uses the alias "n1" for "zone", but _aliases has no such object for "zone".',
     );
   });
@@ -169,19 +159,19 @@ describe('_aliases expansion (util.expand_tree)', () => {
 
   it('can inject an item path, which is then checked like any other', () => {
     const text = productsText({ p: { versions: { v: { items: { i: { place: 'bad' } } } } } }, { _aliases: { place: { bad: { path: '../escape' } } } });
-    expect(failure(() => parseProducts(text, 'aliases.json')).code).toBe('FERRY_UNSAFE_PATH');
+    expect(thrownFerryError(() => parseProducts(text, 'aliases.json')).code).toBe('FERRY_UNSAFE_PATH');
   });
 
   it('refuses a missing alias, where the reference crashes with a KeyError', () => {
     const text = productsText({ p: { zone: 'west', versions: {} } }, { _aliases: { zone: { north: { endpoint: 'n' } } } });
-    const error = failure(() => parseProducts(text, 'aliases.json'));
+    const error = thrownFerryError(() => parseProducts(text, 'aliases.json'));
     expect(error.code).toBe('FERRY_FORMAT_UNSUPPORTED');
     expect(error.message).toBe('aliases.json uses the alias "west" for "zone", but _aliases has no such object for "zone".');
   });
 
   it('refuses aliases that expand into themselves instead of recursing forever', () => {
     const text = productsText({ p: { versions: {} } }, { _aliases: { k: { v: { sub: { k: 'v' } } } } });
-    expect(failure(() => parseProducts(text, 'loop.json')).message).toContain('_aliases that include themselves');
+    expect(thrownFerryError(() => parseProducts(text, 'loop.json')).message).toContain('_aliases that include themselves');
   });
 
   it('expands aliases in index documents too', () => {
@@ -203,7 +193,7 @@ describe('parseStreamDocument', () => {
   });
 
   it('names both accepted formats when neither is found', () => {
-    expect(failure(() => parseStreamDocument('{"format": "mirrors:1.0"}', 'mirrors.json')).message).toBe(
+    expect(thrownFerryError(() => parseStreamDocument('{"format": "mirrors:1.0"}', 'mirrors.json')).message).toBe(
       'mirrors.json has the format "mirrors:1.0"; expected "index:1.0" or "products:1.0".',
     );
   });

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { FerryError } from '../../../src-main/engine/errors.js';
 import { parseProducts } from '../../../src-main/streams/documents.js';
 import { filterMatches, formatSelection, parseFilter, parseSelection, selectionMatches, selectionMatchesFields } from '../../../src-main/streams/filters.js';
 import { flattenProducts, type StreamItem } from '../../../src-main/streams/flatten.js';
 import { readGolden, readSample, type SampleContentId } from './reference-data.js';
+import { thrownFerryError } from '../../support/expect-ferry-error.js';
 
 const CONTENT_IDS: SampleContentId[] = [
   'com.ubuntu.maas:stable:1:bootloader-download',
@@ -15,16 +15,6 @@ const allItems: StreamItem[] = CONTENT_IDS.flatMap((contentId) => flattenProduct
 function matching(...args: string[]): StreamItem[] {
   const selection = parseSelection(args);
   return allItems.filter((item) => selectionMatches(item.flat, selection));
-}
-
-function failure(action: () => unknown): FerryError {
-  try {
-    action();
-  } catch (error) {
-    if (error instanceof FerryError) return error;
-    throw error;
-  }
-  throw new Error('expected a FerryError');
 }
 
 interface FilterParseGolden {
@@ -40,7 +30,7 @@ describe('parseFilter', () => {
 
   it.each(golden.map((entry) => [entry.expression, entry] as const))('parses %j as filters.ItemFilter does', (expression, entry) => {
     if (entry.error !== undefined) {
-      const error = failure(() => parseFilter(expression));
+      const error = thrownFerryError(() => parseFilter(expression));
       expect(error.code).toBe('FERRY_FILTER_INVALID');
       expect(error.message).toBe(`Unable to parse the filter expression ${JSON.stringify(expression)}.`);
       return;
@@ -51,7 +41,7 @@ describe('parseFilter', () => {
   });
 
   it('explains the grammar when it cannot parse, e.g. a dotted key', () => {
-    const error = failure(() => parseFilter('a.b=1'));
+    const error = thrownFerryError(() => parseFilter('a.b=1'));
     expect(error.message).toBe('Unable to parse the filter expression "a.b=1".');
     expect(error.hint).toContain("KEY is letters, digits, '_', '-' or '|' (no '.' or ':')");
     expect(error.hint).toContain('= != ~ or !~');
@@ -63,10 +53,10 @@ describe('parseFilter', () => {
   });
 
   it('refuses a value regex that JavaScript cannot run, naming the filter', () => {
-    const error = failure(() => parseFilter('os~(?x) ubuntu'));
+    const error = thrownFerryError(() => parseFilter('os~(?x) ubuntu'));
     expect(error.code).toBe('FERRY_FILTER_INVALID');
     expect(error.message).toContain('In the filter "os~(?x) ubuntu"');
-    expect(failure(() => parseFilter('release~(jammy')).message).toContain('a group is not closed');
+    expect(thrownFerryError(() => parseFilter('release~(jammy')).message).toContain('a group is not closed');
   });
 });
 
@@ -146,7 +136,7 @@ describe('parseSelection and formatSelection', () => {
   });
 
   it.each([[['--or']], [['arch=amd64', '--or']], [['--or', 'arch=amd64']], [['a=b', '--or', '--or', 'c=d']]])('refuses an empty --or group in %j', (args) => {
-    const error = failure(() => parseSelection(args));
+    const error = thrownFerryError(() => parseSelection(args));
     expect(error.code).toBe('FERRY_FILTER_INVALID');
     expect(error.message).toContain('--or has no filters on one side');
     expect(error.hint).toContain('both sides');

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { FerryError, isFerryError } from '../../../src-main/engine/errors.js';
+import { isFerryError } from '../../../src-main/engine/errors.js';
 import {
   keysInSourceOrder,
   MAX_JSON_NESTING,
@@ -11,21 +11,12 @@ import {
   type JsonObject,
 } from '../../../src-main/streams/json.js';
 import { readGolden, readSample } from './reference-data.js';
+import { thrownFerryError } from '../../support/expect-ferry-error.js';
 
 function parseObject(text: string): JsonObject {
   const value = parseJsonDocument(text, 'test.json');
   if (typeof value !== 'object' || value === null || Array.isArray(value) || value instanceof PyNumber) throw new Error('not an object');
   return value;
-}
-
-function thrown(action: () => unknown): FerryError {
-  try {
-    action();
-  } catch (error) {
-    if (error instanceof FerryError) return error;
-    throw error;
-  }
-  throw new Error('expected a FerryError');
 }
 
 describe('parseJsonDocument', () => {
@@ -62,7 +53,7 @@ describe('parseJsonDocument', () => {
   });
 
   it('reports malformed JSON with the file, line and column', () => {
-    const error = thrown(() => parseJsonDocument('{\n "a": 1,\n "b" 2\n}', 'streams/v1/index.json'));
+    const error = thrownFerryError(() => parseJsonDocument('{\n "a": 1,\n "b" 2\n}', 'streams/v1/index.json'));
     expect(error.code).toBe('FERRY_JSON_MALFORMED');
     expect(error.message).toBe("streams/v1/index.json is not valid JSON: expecting ':' after the property name at line 3, column 6.");
     expect(error.hint).toContain('fetch it again');
@@ -70,7 +61,7 @@ describe('parseJsonDocument', () => {
 
   // Python's json module reports the same line and column for these texts.
   it('reports positions on the careful path too, counting characters not UTF-16 units', () => {
-    const error = thrown(() => parseJsonDocument('{"😀": 1.5,, }', 'x.json'));
+    const error = thrownFerryError(() => parseJsonDocument('{"😀": 1.5,, }', 'x.json'));
     expect(error.message).toBe('x.json is not valid JSON: expecting a property name enclosed in double quotes at line 1, column 11.');
   });
 
@@ -109,14 +100,14 @@ describe('parseJsonDocument', () => {
   });
 
   it(`refuses text above MAX_METADATA_BYTES (${MAX_METADATA_BYTES}) naming the file and the limit`, () => {
-    const error = thrown(() => parseJsonDocument(' '.repeat(MAX_METADATA_BYTES + 1), 'streams/v1/huge.json'));
+    const error = thrownFerryError(() => parseJsonDocument(' '.repeat(MAX_METADATA_BYTES + 1), 'streams/v1/huge.json'));
     expect(error.code).toBe('FERRY_TOO_LARGE');
     expect(error.message).toContain('streams/v1/huge.json is larger than the 64 MiB allowed');
   });
 
   it('counts UTF-8 bytes, not characters, against the limit', () => {
     const twoByteCharacters = 'é'.repeat(MAX_METADATA_BYTES / 2 + 1);
-    expect(isFerryError(thrown(() => parseJsonDocument(`"${twoByteCharacters}"`, 'wide.json')), 'FERRY_TOO_LARGE')).toBe(true);
+    expect(isFerryError(thrownFerryError(() => parseJsonDocument(`"${twoByteCharacters}"`, 'wide.json')), 'FERRY_TOO_LARGE')).toBe(true);
     const justFits = `"${'é'.repeat(MAX_METADATA_BYTES / 2 - 1)}"`;
     expect(parseJsonDocument(justFits, 'fits.json')).toHaveLength(MAX_METADATA_BYTES / 2 - 1);
   });

@@ -1,16 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { FerryError } from '../../../src-main/engine/errors.js';
 import { joinMirrorUrl, resolveSource, type StreamSource } from '../../../src-main/streams/source.js';
-
-function failure(action: () => unknown): FerryError {
-  try {
-    action();
-  } catch (error) {
-    if (error instanceof FerryError) return error;
-    throw error;
-  }
-  throw new Error('expected a FerryError');
-}
+import { thrownFerryError } from '../../support/expect-ferry-error.js';
 
 describe('resolveSource', () => {
   it('resolves the presets to images.maas.io with the signed index', () => {
@@ -62,8 +52,8 @@ describe('resolveSource', () => {
   });
 
   it('refuses a file URL together with --path, and an unsafe --path', () => {
-    expect(failure(() => resolveSource('https://m/streams/v1/index.json', { path: 'streams/v1/other.json' })).code).toBe('FERRY_SOURCE_INVALID');
-    expect(failure(() => resolveSource('https://m/', { path: '../streams/v1/index.json' })).code).toBe('FERRY_UNSAFE_PATH');
+    expect(thrownFerryError(() => resolveSource('https://m/streams/v1/index.json', { path: 'streams/v1/other.json' })).code).toBe('FERRY_SOURCE_INVALID');
+    expect(thrownFerryError(() => resolveSource('https://m/', { path: '../streams/v1/index.json' })).code).toBe('FERRY_UNSAFE_PATH');
   });
 
   it('keeps credentials in the URLs but not in the display form', () => {
@@ -103,14 +93,14 @@ describe('resolveSource', () => {
     ['http://', 'is not a valid URL'],
     ['relative/dir', 'is relative and no working directory was given'],
   ])('refuses %j with FERRY_SOURCE_INVALID and a hint', (input, message) => {
-    const error = failure(() => resolveSource(input));
+    const error = thrownFerryError(() => resolveSource(input));
     expect(error.code).toBe('FERRY_SOURCE_INVALID');
     expect(error.message).toContain(message);
     expect(error.hint).toBeTruthy();
   });
 
   it('does not echo a password from a refused URL', () => {
-    expect(failure(() => resolveSource('ftp://user:secret@host/')).message).not.toContain('secret');
+    expect(thrownFerryError(() => resolveSource('ftp://user:secret@host/')).message).not.toContain('secret');
   });
 });
 
@@ -129,11 +119,11 @@ describe('joinMirrorUrl', () => {
 
   it('refuses paths that would leave the base', () => {
     for (const path of ['../x', '/abs', 'a/%2e%2e/b', 'a\\b']) {
-      expect(failure(() => joinMirrorUrl('https://m/stable/', path)).code).toBe('FERRY_UNSAFE_PATH');
+      expect(thrownFerryError(() => joinMirrorUrl('https://m/stable/', path)).code).toBe('FERRY_UNSAFE_PATH');
     }
   });
 
   it('does not put credentials into the refusal message', () => {
-    expect(failure(() => joinMirrorUrl('https://u:secret@m/', '../x')).message).not.toContain('secret');
+    expect(thrownFerryError(() => joinMirrorUrl('https://u:secret@m/', '../x')).message).not.toContain('secret');
   });
 });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { FerryError } from '../../../src-main/engine/errors.js';
 import { compareVersionNames, newestVersions, resolveVersions, sortNewestFirst } from '../../../src-main/streams/versions.js';
 import { readGolden } from './reference-data.js';
+import { thrownFerryError } from '../../support/expect-ferry-error.js';
 
 interface ResolveWorkGolden {
   readonly source: readonly string[];
@@ -11,16 +11,6 @@ interface ResolveWorkGolden {
   readonly add?: readonly string[];
   readonly remove?: readonly string[];
   readonly error?: string;
-}
-
-function failure(action: () => unknown): FerryError {
-  try {
-    action();
-  } catch (error) {
-    if (error instanceof FerryError) return error;
-    throw error;
-  }
-  throw new Error('expected a FerryError');
 }
 
 describe('resolveVersions (util.resolve_work)', () => {
@@ -40,7 +30,7 @@ describe('resolveVersions (util.resolve_work)', () => {
   it('refuses keep without max, where the reference raises TypeError', () => {
     const referenceError = golden.find((entry) => entry.error !== undefined);
     expect(referenceError?.error).toContain('cannot be None if keep is True');
-    const error = failure(() => resolveVersions(['1'], ['2'], undefined, true));
+    const error = thrownFerryError(() => resolveVersions(['1'], ['2'], undefined, true));
     expect(error.code).toBe('FERRY_USAGE');
     expect(error.message).toContain('--keep needs --max');
   });
@@ -64,8 +54,8 @@ describe('resolveVersions (util.resolve_work)', () => {
   });
 
   it.each([-1, 1.5, Number.NaN])('refuses --max %s', (max) => {
-    expect(failure(() => resolveVersions(['1'], [], max, false)).code).toBe('FERRY_USAGE');
-    expect(failure(() => newestVersions(['1'], max)).code).toBe('FERRY_USAGE');
+    expect(thrownFerryError(() => resolveVersions(['1'], [], max, false)).code).toBe('FERRY_USAGE');
+    expect(thrownFerryError(() => newestVersions(['1'], max)).code).toBe('FERRY_USAGE');
   });
 });
 
