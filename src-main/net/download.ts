@@ -357,11 +357,15 @@ async function openFileSource(download: PartialDownload, sourcePath: string, sig
   try {
     ({ size } = await stat(sourcePath));
   } catch (error) {
-    throw new FerryError('FERRY_FETCH_FAILED', `${sourcePath}: ${describeError(error)}`, {
+    // A filtered mirror keeps upstream's full metadata, so its listing names files it never held.
+    const missing = (error as NodeJS.ErrnoException).code === 'ENOENT';
+    throw new FerryError('FERRY_FETCH_FAILED', missing ? `${sourcePath} is listed by the source's metadata but is not in the local mirror` : `${sourcePath}: ${describeError(error)}`, {
       url: download.url,
       path: sourcePath,
       cause: error,
-      hint: 'Check that the local mirror is mounted and readable.',
+      hint: missing
+        ? 'A mirror made with filters or --max still lists every upstream item: select only what it holds (e.g. --max 1), or mirror from the original source.'
+        : 'Check that the local mirror is mounted and readable.',
     });
   }
   if (size !== download.expectedSize) {

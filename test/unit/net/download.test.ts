@@ -596,6 +596,18 @@ describe('downloadFile: local sources and the disk', () => {
     expect(error.code).toBe('FERRY_SIZE_MISMATCH');
   });
 
+  it('says a local source file is missing from the mirror, without retrying', async () => {
+    const sourcePath = join(temp.path, 'never-mirrored.img');
+    const retries: number[] = [];
+
+    const error = await failureOf(download(sha256Request(pathToFileURL(sourcePath).href), { retry: quickRetries({ onRetry: ({ attempt }) => retries.push(attempt) }) }));
+
+    expect(error.code).toBe('FERRY_FETCH_FAILED');
+    expect(error.message).toContain('is not in the local mirror');
+    expect(error.hint).toContain('--max');
+    expect(retries).toEqual([]);
+  });
+
   it('reports a full disk as FERRY_DISK_FULL naming the path', async () => {
     const { url } = await serve((_request, response) => {
       serveBytes(response, CONTENT);
