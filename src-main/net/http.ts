@@ -131,7 +131,16 @@ export async function discardBody(body: ResponseBody): Promise<void> {
 
 export function networkError(url: string, error: unknown): FerryError {
   if (error instanceof FerryError) return error;
-  return new FerryError('FERRY_FETCH_FAILED', `${redactUrl(url)}: ${describeError(error)}`, { url, cause: error });
+  return new FerryError('FERRY_FETCH_FAILED', `${redactUrl(url)}: ${describeError(error)}`, { url, cause: error, hint: networkHint(error) });
+}
+
+function networkHint(error: unknown): string {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') {
+    return 'The host name does not resolve. On a machine without internet, use a local mirror or file:// source; behind a proxy, set --proxy or HTTPS_PROXY.';
+  }
+  if (code === 'ECONNREFUSED') return 'Nothing listens at that address; check the URL and port, or the proxy.';
+  return 'Check the network and any proxy (--proxy, HTTPS_PROXY, NO_PROXY); a rerun resumes where this one stopped.';
 }
 
 export function headerValue(headers: IncomingHttpHeaders, name: string): string | undefined {

@@ -127,6 +127,20 @@ describe('fetchBytes over http', () => {
     expect(fetched.bytes.equals(INDEX)).toBe(true);
     expect(server?.requests).toHaveLength(3);
   });
+  it('says what to check when nothing listens at the address', async () => {
+    const { url } = await serve((_request, response) => {
+      serveBytes(response, INDEX);
+    });
+    const closedUrl = url('/streams/v1/index.sjson');
+    await server?.close();
+    server = undefined;
+
+    const error = await failureOf(fetchBytes(closedUrl, { client, maxBytes: 1_000, retry: quickRetries({ maxAttempts: 1 }) }));
+
+    expect(error).toMatchObject({ code: 'FERRY_FETCH_FAILED', url: closedUrl });
+    expect(error.message).toContain('ECONNREFUSED');
+    expect(error.hint).toContain('Nothing listens at that address');
+  });
 });
 
 describe('fetchBytes from a file URL', () => {
