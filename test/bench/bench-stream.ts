@@ -7,6 +7,7 @@ import { createInterface } from 'node:readline';
 import { createSigningKey } from '../../src-main/pgp/index.js';
 import { generateStream, type StreamOptions } from '../support/stream-generator.js';
 import type { Cleanup } from './cleanup.js';
+import { readCpuSeconds } from './measure-process.js';
 import { GIB, MIB, note } from './report.js';
 
 // The stream the download and rerun benchmarks mirror: MAAS-shaped, signed, with file sizes from
@@ -41,8 +42,6 @@ export interface BenchStream {
   indexPath: string;
   files: Array<{ path: string; size: number }>;
   totalBytes: number;
-  /** Whether a stream kept by an earlier `--keep` run was used as it was. */
-  reused: boolean;
 }
 
 /** Generates the stream under the system temp dir, or reuses one a `--keep` run left there. */
@@ -59,7 +58,7 @@ export async function prepareBenchStream(cleanup: Cleanup, keep: boolean): Promi
   );
   if (existing?.options === optionsText) {
     note(`reusing the stream in ${rootDir}`);
-    return { ...existing, reused: true };
+    return existing;
   }
 
   note(`generating a signed stream of at least ${(MINIMUM_TOTAL_BYTES / GIB).toFixed(0)} GiB in ${rootDir}`);
@@ -79,7 +78,6 @@ export async function prepareBenchStream(cleanup: Cleanup, keep: boolean): Promi
     indexPath: stream.indexPath,
     files: stream.files.map(({ path, size }) => ({ path, size })),
     totalBytes: stream.totalBytes,
-    reused: false,
   };
   await writeFile(markerPath, JSON.stringify({ ...prepared, options: optionsText }));
   return prepared;
@@ -87,6 +85,8 @@ export async function prepareBenchStream(cleanup: Cleanup, keep: boolean): Promi
 
 export interface ServerProcess {
   url: string;
+  /** CPU seconds the server has used so far: the client's rounds are charged the difference. */
+  cpuSeconds(): Promise<number | undefined>;
   stop(): Promise<void>;
 }
 
@@ -115,6 +115,7 @@ export async function startServerProcess(dir: string, cleanup: Cleanup): Promise
   });
   return {
     url,
+    cpuSeconds: () => (child.pid === undefined ? Promise.resolve(undefined) : readCpuSeconds(child.pid)),
     stop: async () => {
       child.kill('SIGTERM');
       await exited;

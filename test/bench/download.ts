@@ -1,13 +1,14 @@
-import { execFile, spawn } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { rm, writeFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { formatBytes, formatTable } from '../../src-main/cli/output.js';
 import { spawnFerry } from '../support/run-ferry.js';
-import type { BenchStream } from './bench-stream.js';
+import type { BenchStream, ServerProcess } from './bench-stream.js';
 import type { Cleanup } from './cleanup.js';
+import { describeFailedRun, jsonLines, measureProcess, type MeasuredRun } from './measure-process.js';
 import type { PlainFetchList } from './plain-fetch-main.js';
-import { describeFailedRun, jsonLines, measureProcess } from './measure-process.js';
 import { MIB, median, note, printSection, type BenchmarkResult } from './report.js';
 
 // Product targets: "at least 0.9 of the throughput of a plain parallel fetch of the same bytes to
@@ -23,7 +24,7 @@ const FERRY_DEFAULT_CONNECTIONS = 4;
 
 export interface DownloadContext {
   stream: BenchStream;
-  serverUrl: string;
+  server: ServerProcess;
   /** Scratch space on the same file system for every round's target. */
   workDir: string;
   /** Rounds of (ferry, plain). */
@@ -41,13 +42,18 @@ export interface DownloadRound {
   /** Spawn to exit; for ferry this includes fetching and verifying the signed metadata. */
   commandMs: number;
   peakRssBytes: number | undefined;
-  itemBytes: number;
+  /** The whole client process, start-up included. */
+  clientCpuSeconds: number | undefined;
+  /** The server process while this round ran. */
+  serverCpuSeconds: number | undefined;
 }
 
 export interface ToolSummary {
   medianTransferMs: number;
   medianThroughputMiBps: number;
   medianCommandMs: number;
+  medianClientCpuSeconds: number | undefined;
+  medianServerCpuSeconds: number | undefined;
   /** The largest of the rounds. */
   peakRssBytes: number | undefined;
 }
@@ -55,6 +61,7 @@ export interface ToolSummary {
 export interface DownloadDetails {
   files: number;
   totalBytes: number;
+  cores: number;
   rounds: DownloadRound[];
   ferry: ToolSummary;
   plain: ToolSummary;
@@ -64,31 +71,31 @@ export interface DownloadDetails {
   notes: string[];
 }
 
-/** The mirror left by the last ferry round, for the rerun benchmark. */
-export interface CompletedMirror {
-  target: string;
-  sourceUrl: string;
-  keyringPath: string;
-  /** Whole-command time of the run that built it. */
-  fullRunCommandMs: number;
-}
+type RoundFigures = Omit<DownloadRound, 'tool' | 'round'>;
 
-export async function runDownloadBenchmark(context: DownloadContext): Promise<BenchmarkResult<DownloadDetails> & { mirror: CompletedMirror }> {
-  const { stream, workDir, cleanup } = context;
-  const sourceUrl = `${context.serverUrl}${stream.indexPath}`;
+export async function runDownloadBenchmark(context: DownloadContext): Promise<BenchmarkResult<DownloadDetails>> {
+  const { stream, workDir } = context;
+  const sourceUrl = `${context.server.url}${stream.indexPath}`;
+  const cores = availableParallelism();
+
+  // The first transfer after the stream is written runs measurably slower for either tool (fresh
+  // memory pages, a cold allocator), so one untimed plain fetch goes first.
+  note('warm-up: one untimed plain fetch');
+  const warmUpTarget = join(workDir, 'warm-up');
+  await timePlainFetch(context, stream.files.map((file) => file.path), warmUpTarget);
+  await rm(warmUpTarget, { recursive: true, force: true });
+
+  // Each target is deleted right after its round: on a VM, a round that needs more page cache
+  // than the rounds before it pays for first-touching that memory, which would bias the order.
   const rounds: DownloadRound[] = [];
   let fetchOrder: string[] | undefined;
-  let mirror: CompletedMirror | undefined;
-
   for (let round = 1; round <= context.rounds; round += 1) {
     const ferryTarget = join(workDir, `ferry-${round}`);
-    const ferry = await timeFerry(sourceUrl, stream, ferryTarget, cleanup);
-    rounds.push({ tool: 'ferry', round, ...ferry.round });
-    note(`round ${round}: ferry ${describeRound(ferry.round, stream.totalBytes)}`);
+    const ferry = await timeFerry(context, sourceUrl, ferryTarget);
+    rounds.push({ tool: 'ferry', round, ...ferry.figures });
+    note(`round ${round}: ferry ${describeRound(ferry.figures, stream.totalBytes)}`);
     fetchOrder ??= ferry.fetchOrder;
-    if (mirror !== undefined) await rm(mirror.target, { recursive: true, force: true });
-    // The newest ferry target stays for the rerun benchmark; the others go before the next round.
-    mirror = { target: ferryTarget, sourceUrl, keyringPath: stream.keyringPath, fullRunCommandMs: ferry.round.commandMs };
+    await rm(ferryTarget, { recursive: true, force: true });
 
     const plainTarget = join(workDir, `plain-${round}`);
     const plain = await timePlainFetch(context, fetchOrder, plainTarget);
@@ -96,45 +103,54 @@ export async function runDownloadBenchmark(context: DownloadContext): Promise<Be
     note(`round ${round}: plain ${describeRound(plain, stream.totalBytes)}`);
     await rm(plainTarget, { recursive: true, force: true });
   }
-  if (mirror === undefined) throw new Error('the download benchmark needs at least one round');
 
   const ferry = summarize(rounds.filter((round) => round.tool === 'ferry'), stream.totalBytes);
   const plain = summarize(rounds.filter((round) => round.tool === 'plain'), stream.totalBytes);
   const throughputRatio = ferry.medianThroughputMiBps / plain.medianThroughputMiBps;
-  const ferryRss = ferry.peakRssBytes;
   const notes = [
     'The page cache cannot be dropped without root: the served files are read from cache, and the written ones land in cache first.',
-    'To spread that bias, rounds alternate ferry, plain, ferry, plain…; before each round the previous target is deleted and `sync` flushes dirty pages.',
-    'Targets and the served stream are on the same file system. Neither tool fsyncs item data (ferry fsyncs directories after its renames).',
-    'Throughput = item bytes / transfer time, measured by this process from the JSON lines each child prints.',
+    'To spread that bias, rounds alternate ferry, plain, ferry, plain… after an untimed warm-up; before each round the previous target is deleted and `sync` writes back dirty pages.',
+    'Targets and the served stream are on the same file system. ferry fsyncs each file before renaming it into place and the directory after (its durability promise); the plain fetch does no fsync, no hashing, no rename.',
+    'Throughput = item bytes / transfer time, both timed by this process from the JSON lines each child prints; whole command adds start-up and, for ferry, the signed metadata.',
+    `CPU is user+system seconds: client for its whole run, server during the round. This machine has ${cores} cores shared by client, server and kernel, so a round cannot be shorter than (client + server CPU) / ${cores}.`,
   ];
 
   printSection(
-    `download: ${stream.files.length} files, ${formatBytes(stream.totalBytes)}, ${context.rounds} rounds each, concurrency ${FERRY_DEFAULT_CONCURRENCY}, from ${context.serverUrl}`,
+    `download: ${stream.files.length} files, ${formatBytes(stream.totalBytes)}, ${context.rounds} rounds each, concurrency ${FERRY_DEFAULT_CONCURRENCY}, from ${context.server.url}`,
     formatTable(
-      ['round', 'tool', 'transfer', 'throughput', 'whole command', 'peak RSS'],
+      ['round', 'tool', 'transfer', 'throughput', 'whole command', 'peak RSS', 'CPU client', 'CPU server'],
       rounds.map((round) => [
         String(round.round),
         round.tool,
-        `${(round.transferMs / 1000).toFixed(2)} s`,
+        formatSeconds(round.transferMs),
         `${throughputMiBps(stream.totalBytes, round.transferMs).toFixed(0)} MiB/s`,
-        `${(round.commandMs / 1000).toFixed(2)} s`,
+        formatSeconds(round.commandMs),
         formatRss(round.peakRssBytes),
+        formatCpu(round.clientCpuSeconds),
+        formatCpu(round.serverCpuSeconds),
       ]),
-      new Set([2, 3, 4, 5]),
+      new Set([2, 3, 4, 5, 6, 7]),
     ) +
       '\n' +
       formatTable(
-        ['median', 'transfer', 'throughput', 'whole command', 'peak RSS (max)'],
+        ['median', 'transfer', 'throughput', 'whole command', 'peak RSS (max)', 'CPU client', 'CPU server'],
         [
           ['ferry mirror', ...summaryCells(ferry)],
           ['plain fetch', ...summaryCells(plain)],
-          ['ferry / plain', (ferry.medianTransferMs / plain.medianTransferMs).toFixed(2), throughputRatio.toFixed(2), (ferry.medianCommandMs / plain.medianCommandMs).toFixed(2), rssRatio(ferryRss, plain.peakRssBytes)],
+          [
+            'ferry / plain',
+            (ferry.medianTransferMs / plain.medianTransferMs).toFixed(2),
+            throughputRatio.toFixed(2),
+            (ferry.medianCommandMs / plain.medianCommandMs).toFixed(2),
+            formatOptionalRatio(ferry.peakRssBytes, plain.peakRssBytes),
+            formatOptionalRatio(ferry.medianClientCpuSeconds, plain.medianClientCpuSeconds),
+            formatOptionalRatio(ferry.medianServerCpuSeconds, plain.medianServerCpuSeconds),
+          ],
         ],
-        new Set([1, 2, 3, 4]),
+        new Set([1, 2, 3, 4, 5, 6]),
       ) +
       `target: throughput ratio at least ${THROUGHPUT_RATIO_TARGET}: ${throughputRatio >= THROUGHPUT_RATIO_TARGET ? 'met' : 'NOT met'}\n` +
-      `target: ferry peak RSS under ${PEAK_RSS_TARGET_BYTES / MIB} MiB: ${rssMet(ferryRss) ? 'met' : 'NOT met'}\n` +
+      `target: ferry peak RSS under ${PEAK_RSS_TARGET_BYTES / MIB} MiB: ${rssMet(ferry.peakRssBytes) ? 'met' : 'NOT met'}\n` +
       notes.map((text) => `note: ${text}\n`).join(''),
   );
 
@@ -158,16 +174,17 @@ export async function runDownloadBenchmark(context: DownloadContext): Promise<Be
       },
       {
         benchmark: 'download peak RSS',
-        measured: { value: (ferryRss ?? Number.NaN) / MIB, unit: 'MiB' },
+        measured: { value: (ferry.peakRssBytes ?? Number.NaN) / MIB, unit: 'MiB' },
         baseline: { label: 'plain fetch', quantity: { value: (plain.peakRssBytes ?? Number.NaN) / MIB, unit: 'MiB' } },
-        ...(ferryRss === undefined || plain.peakRssBytes === undefined ? {} : { ratio: ferryRss / plain.peakRssBytes }),
+        ...(ferry.peakRssBytes === undefined || plain.peakRssBytes === undefined ? {} : { ratio: ferry.peakRssBytes / plain.peakRssBytes }),
         target: `< ${PEAK_RSS_TARGET_BYTES / MIB} MiB`,
-        met: rssMet(ferryRss),
+        met: rssMet(ferry.peakRssBytes),
       },
     ],
     details: {
       files: stream.files.length,
       totalBytes: stream.totalBytes,
+      cores,
       rounds,
       ferry,
       plain,
@@ -176,20 +193,14 @@ export async function runDownloadBenchmark(context: DownloadContext): Promise<Be
       peakRssTargetBytes: PEAK_RSS_TARGET_BYTES,
       notes,
     },
-    mirror,
   };
 }
 
-type RoundFigures = Omit<DownloadRound, 'tool' | 'round'>;
-
-async function timeFerry(
-  sourceUrl: string,
-  stream: BenchStream,
-  target: string,
-  cleanup: Cleanup,
-): Promise<{ round: RoundFigures; fetchOrder: string[] }> {
-  await settleDisk();
-  const run = await measureProcess(cleanup.track(spawnFerry(['mirror', '--json', '--keyring', stream.keyringPath, sourceUrl, target])));
+async function timeFerry(context: DownloadContext, sourceUrl: string, target: string): Promise<{ figures: RoundFigures; fetchOrder: string[] }> {
+  const { stream } = context;
+  const { run, serverCpuSeconds } = await measureRound(context, () =>
+    spawnFerry(['mirror', '--json', '--keyring', stream.keyringPath, sourceUrl, target]),
+  );
   if (run.exitCode !== 0) throw describeFailedRun('ferry mirror', run);
   const events = jsonLines(run.stdoutLines);
   const plan = events.find((event) => event.value['type'] === 'plan');
@@ -200,7 +211,13 @@ async function timeFerry(
     throw new Error(`ferry fetched ${String(result['filesFetched'])} files, ${String(result['bytesFetched'])} bytes; expected ${stream.files.length}, ${stream.totalBytes}`);
   }
   return {
-    round: { transferMs: lastFetched.atMs - plan.atMs, commandMs: run.wallMs, peakRssBytes: run.peakRssBytes, itemBytes: stream.totalBytes },
+    figures: {
+      transferMs: lastFetched.atMs - plan.atMs,
+      commandMs: run.wallMs,
+      peakRssBytes: run.peakRssBytes,
+      clientCpuSeconds: run.cpuSeconds,
+      serverCpuSeconds,
+    },
     fetchOrder: planOrder(plan.value, stream),
   };
 }
@@ -221,17 +238,17 @@ function planOrder(planEvent: Record<string, unknown>, stream: BenchStream): str
 
 async function timePlainFetch(context: DownloadContext, paths: readonly string[], target: string): Promise<RoundFigures> {
   const list: PlainFetchList = {
-    baseUrl: context.serverUrl,
+    baseUrl: context.server.url,
     paths: [...paths],
     concurrency: FERRY_DEFAULT_CONCURRENCY,
     connections: FERRY_DEFAULT_CONNECTIONS,
   };
   const listFile = join(context.workDir, 'plain-fetch-list.json');
   await writeFile(listFile, JSON.stringify(list));
-  await settleDisk();
   const script = join(import.meta.dirname, 'plain-fetch-main.js');
-  const child = context.cleanup.track(spawn(process.execPath, [script, listFile, target], { stdio: ['ignore', 'pipe', 'pipe'] }));
-  const run = await measureProcess(child);
+  const { run, serverCpuSeconds } = await measureRound(context, () =>
+    spawn(process.execPath, [script, listFile, target], { stdio: ['ignore', 'pipe', 'pipe'] }),
+  );
   if (run.exitCode !== 0) throw describeFailedRun('plain fetch', run);
   const events = jsonLines(run.stdoutLines);
   const start = events.find((event) => event.value['type'] === 'start');
@@ -240,31 +257,52 @@ async function timePlainFetch(context: DownloadContext, paths: readonly string[]
   if (done.value['bytes'] !== context.stream.totalBytes) {
     throw new Error(`the plain fetch wrote ${String(done.value['bytes'])} bytes; expected ${context.stream.totalBytes}`);
   }
-  return { transferMs: done.atMs - start.atMs, commandMs: run.wallMs, peakRssBytes: run.peakRssBytes, itemBytes: context.stream.totalBytes };
+  return {
+    transferMs: done.atMs - start.atMs,
+    commandMs: run.wallMs,
+    peakRssBytes: run.peakRssBytes,
+    clientCpuSeconds: run.cpuSeconds,
+    serverCpuSeconds,
+  };
 }
 
-/** Writes back the dirty pages the previous round (or the generator) left, so no round pays for another's. */
-async function settleDisk(): Promise<void> {
+/** Settles the disk, then runs the client and charges it the server's CPU time meanwhile. */
+async function measureRound(
+  context: DownloadContext,
+  start: () => ChildProcess,
+): Promise<{ run: MeasuredRun; serverCpuSeconds: number | undefined }> {
+  // Writes back the dirty pages the previous round (or the generator) left, so no round pays for another's.
   await promisify(execFile)('sync');
+  const serverBefore = await context.server.cpuSeconds();
+  const run = await measureProcess(context.cleanup.track(start()));
+  const serverAfter = await context.server.cpuSeconds();
+  return { run, serverCpuSeconds: serverBefore === undefined || serverAfter === undefined ? undefined : serverAfter - serverBefore };
 }
 
 function summarize(rounds: readonly DownloadRound[], totalBytes: number): ToolSummary {
-  const peaks = rounds.map((round) => round.peakRssBytes).filter((peak) => peak !== undefined);
   const medianTransferMs = median(rounds.map((round) => round.transferMs));
+  const known = (values: ReadonlyArray<number | undefined>): number[] => values.filter((value) => value !== undefined);
+  const clientCpu = known(rounds.map((round) => round.clientCpuSeconds));
+  const serverCpu = known(rounds.map((round) => round.serverCpuSeconds));
+  const peaks = known(rounds.map((round) => round.peakRssBytes));
   return {
     medianTransferMs,
     medianThroughputMiBps: throughputMiBps(totalBytes, medianTransferMs),
     medianCommandMs: median(rounds.map((round) => round.commandMs)),
+    medianClientCpuSeconds: clientCpu.length === 0 ? undefined : median(clientCpu),
+    medianServerCpuSeconds: serverCpu.length === 0 ? undefined : median(serverCpu),
     peakRssBytes: peaks.length === 0 ? undefined : Math.max(...peaks),
   };
 }
 
 function summaryCells(summary: ToolSummary): string[] {
   return [
-    `${(summary.medianTransferMs / 1000).toFixed(2)} s`,
+    formatSeconds(summary.medianTransferMs),
     `${summary.medianThroughputMiBps.toFixed(0)} MiB/s`,
-    `${(summary.medianCommandMs / 1000).toFixed(2)} s`,
+    formatSeconds(summary.medianCommandMs),
     formatRss(summary.peakRssBytes),
+    formatCpu(summary.medianClientCpuSeconds),
+    formatCpu(summary.medianServerCpuSeconds),
   ];
 }
 
@@ -273,14 +311,25 @@ function throughputMiBps(bytes: number, ms: number): number {
 }
 
 function describeRound(figures: RoundFigures, totalBytes: number): string {
-  return `${throughputMiBps(totalBytes, figures.transferMs).toFixed(0)} MiB/s, whole command ${(figures.commandMs / 1000).toFixed(2)} s, peak RSS ${formatRss(figures.peakRssBytes)}`;
+  return (
+    `${throughputMiBps(totalBytes, figures.transferMs).toFixed(0)} MiB/s, whole command ${formatSeconds(figures.commandMs)}, ` +
+    `peak RSS ${formatRss(figures.peakRssBytes)}, CPU ${formatCpu(figures.clientCpuSeconds)} (+ server ${formatCpu(figures.serverCpuSeconds)})`
+  );
+}
+
+function formatSeconds(ms: number): string {
+  return `${(ms / 1000).toFixed(2)} s`;
 }
 
 function formatRss(bytes: number | undefined): string {
   return bytes === undefined ? 'n/a' : `${(bytes / MIB).toFixed(1)} MiB`;
 }
 
-function rssRatio(ferry: number | undefined, plain: number | undefined): string {
+function formatCpu(seconds: number | undefined): string {
+  return seconds === undefined ? 'n/a' : `${seconds.toFixed(2)} s`;
+}
+
+function formatOptionalRatio(ferry: number | undefined, plain: number | undefined): string {
   return ferry === undefined || plain === undefined ? '-' : (ferry / plain).toFixed(2);
 }
 

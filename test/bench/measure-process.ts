@@ -3,11 +3,16 @@ import { readFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 
 // Watches a child process from the outside, the same way for ferry and for the baseline: wall time,
-// the moment each stdout line arrived (both print JSON lines marking their phases), and peak RSS.
+// the moment each stdout line arrived (both print JSON lines marking their phases), peak RSS and
+// CPU time. The machine has few cores and the server shares them, so CPU time explains throughput.
 
-/** How often /proc/<pid>/status is read; VmHWM is the kernel's own high-water mark, so a poll
- *  only has to land after the peak, and the last one is at most this long before the exit. */
-const RSS_POLL_INTERVAL_MS = 50;
+/**
+ * How often /proc/<pid>/{status,stat} are read. VmHWM is the kernel's own high-water mark, so a
+ * poll only has to land after the peak; CPU time misses at most this interval before the exit.
+ */
+const POLL_INTERVAL_MS = 50;
+/** USER_HZ, the unit of utime and stime in /proc/<pid>/stat: 100 on every Linux architecture Node supports. */
+const CLOCK_TICKS_PER_SECOND = 100;
 
 export interface TimedLine {
   /** Milliseconds after the child was spawned. */
@@ -22,6 +27,8 @@ export interface MeasuredRun {
   wallMs: number;
   /** Largest VmHWM seen; undefined where /proc is not available. */
   peakRssBytes: number | undefined;
+  /** User plus system CPU time of the process, as last seen; undefined where /proc is not available. */
+  cpuSeconds: number | undefined;
   stdoutLines: TimedLine[];
   stderr: string;
 }
@@ -32,19 +39,20 @@ export function measureProcess(child: ChildProcess): Promise<MeasuredRun> {
   const stdoutLines: TimedLine[] = [];
   let stderr = '';
   let peakRssBytes: number | undefined;
+  let cpuSeconds: number | undefined;
   const pid = child.pid;
 
-  const sampleRss = async (): Promise<void> => {
+  const sample = async (): Promise<void> => {
     if (pid === undefined) return;
-    const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => undefined);
+    const [status, cpu] = await Promise.all([readFile(`/proc/${pid}/status`, 'utf8').catch(() => undefined), readCpuSeconds(pid)]);
     const match = status === undefined ? null : /^VmHWM:\s+(\d+) kB$/m.exec(status);
-    if (match?.[1] === undefined) return;
-    peakRssBytes = Math.max(peakRssBytes ?? 0, Number(match[1]) * 1024);
+    if (match?.[1] !== undefined) peakRssBytes = Math.max(peakRssBytes ?? 0, Number(match[1]) * 1024);
+    if (cpu !== undefined) cpuSeconds = Math.max(cpuSeconds ?? 0, cpu);
   };
-  const rssTimer = setInterval(() => {
-    void sampleRss();
-  }, RSS_POLL_INTERVAL_MS);
-  void sampleRss();
+  const pollTimer = setInterval(() => {
+    void sample();
+  }, POLL_INTERVAL_MS);
+  void sample();
 
   if (child.stdout !== null) {
     createInterface({ input: child.stdout, crlfDelay: Infinity }).on('line', (text) => {
@@ -55,15 +63,26 @@ export function measureProcess(child: ChildProcess): Promise<MeasuredRun> {
 
   return new Promise((resolveRun, rejectRun) => {
     child.once('error', (error) => {
-      clearInterval(rssTimer);
+      clearInterval(pollTimer);
       rejectRun(error);
     });
     // 'close' rather than 'exit': every stdout line has been read by then.
     child.once('close', (exitCode, signal) => {
-      clearInterval(rssTimer);
-      resolveRun({ exitCode, signal, wallMs: performance.now() - startedAt, peakRssBytes, stdoutLines, stderr });
+      clearInterval(pollTimer);
+      resolveRun({ exitCode, signal, wallMs: performance.now() - startedAt, peakRssBytes, cpuSeconds, stdoutLines, stderr });
     });
   });
+}
+
+/** User plus system CPU seconds the process has used so far; undefined once it is gone. */
+export async function readCpuSeconds(pid: number): Promise<number | undefined> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined);
+  // The command name (field 2) is in parentheses and may hold spaces; fields are counted after it.
+  const fields = stat?.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const userTicks = Number(fields?.[11]);
+  const systemTicks = Number(fields?.[12]);
+  if (!Number.isFinite(userTicks) || !Number.isFinite(systemTicks)) return undefined;
+  return (userTicks + systemTicks) / CLOCK_TICKS_PER_SECOND;
 }
 
 /** The JSON objects among the lines, with their arrival times; other lines are ignored. */

@@ -15,10 +15,10 @@ import { runRerunBenchmark } from './rerun.js';
 const USAGE = `usage: npm run bench -- [options]
   --json FILE     also write the results as JSON to FILE
   --keep          keep the generated download stream in the temp dir; a later run reuses it
-  --only NAME     run one group: catalog, or download (download, then rerun on its mirror)
-  --rounds N      download rounds per tool, alternating ferry and plain (default 2, at least 2)
+  --only NAME     run one group: catalog, or download (the download rounds, then the rerun)
+  --rounds N      download rounds per tool, alternating ferry and plain (default 3, at least 2)
 `;
-const DEFAULT_ROUNDS = 2;
+const DEFAULT_ROUNDS = 3;
 const GROUPS = ['catalog', 'download'] as const;
 type Group = (typeof GROUPS)[number];
 
@@ -72,10 +72,10 @@ async function runBench(options: BenchOptions, cleanup: Cleanup): Promise<void> 
     const stream = await prepareBenchStream(cleanup, options.keep);
     const server = await startServerProcess(stream.mirrorDir, cleanup);
     note(`serving the stream from a separate process at ${server.url}`);
-    const download = await runDownloadBenchmark({ stream, serverUrl: server.url, workDir, rounds: options.rounds, cleanup });
+    const download = await runDownloadBenchmark({ stream, server, workDir, rounds: options.rounds, cleanup });
     rows.push(...download.rows);
     benchmarks['download'] = download.details;
-    const rerun = await runRerunBenchmark(download.mirror, cleanup);
+    const rerun = await runRerunBenchmark({ stream, server, workDir, cleanup });
     rows.push(...rerun.rows);
     benchmarks['rerun'] = rerun.details;
     await server.stop();
@@ -110,7 +110,9 @@ async function main(): Promise<number> {
     return 0;
   }
   const cleanup = new Cleanup();
+  const interruption = new AbortController();
   const stopOnSignal = (signal: NodeJS.Signals): void => {
+    interruption.abort(signal);
     note(`${signal}: stopping child processes and removing scratch files`);
     void cleanup.run().finally(() => {
       process.exit(signal === 'SIGINT' ? 130 : 143);
@@ -122,7 +124,8 @@ async function main(): Promise<number> {
     await runBench(options, cleanup);
     return 0;
   } catch (error) {
-    process.stderr.write(`bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    // After a signal, the children it stopped fail their benchmark; that is not worth reporting.
+    if (!interruption.signal.aborted) process.stderr.write(`bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
     return 1;
   } finally {
     await cleanup.run();
