@@ -129,13 +129,7 @@ describe('ferry mirror against a faulty server', () => {
     expect(server.requestsFor(path)).toBeGreaterThan(1);
     await expectAllBut(target, path);
 
-    // Once the server is right again, a rerun fetches only that file and completes.
-    server.setFaults(undefined);
-    server.resetCounters();
-    const rerun = await mirror(target);
-    expect(rerun.code, describeRun(rerun)).toBe(0);
-    expect(dataRequests(server).map((entry) => entry.path)).toEqual([path]);
-    await expectCompleteMirror(target, stream.baseDir, listed);
+    await expectRerunFetchesOnly(target, path);
   });
 
   it('fails with exit 1 naming a file the server does not have, and completes the others', async () => {
@@ -152,11 +146,16 @@ describe('ferry mirror against a faulty server', () => {
     expect(server.requestsFor(path)).toBe(1);
     await expectAllBut(target, path);
 
-    server.setFaults(undefined);
-    server.resetCounters();
-    const rerun = await mirror(target);
-    expect(rerun.code, describeRun(rerun)).toBe(0);
-    expect(dataRequests(server).map((entry) => entry.path)).toEqual([path]);
-    await expectCompleteMirror(target, stream.baseDir, listed);
+    await expectRerunFetchesOnly(target, path);
   });
 });
+
+/** Once the server is right again, a rerun fetches only the file that failed and completes. */
+async function expectRerunFetchesOnly(target: string, path: string): Promise<void> {
+  server.setFaults(undefined);
+  server.resetCounters();
+  const rerun = await mirror(target);
+  expect(rerun.code, describeRun(rerun)).toBe(0);
+  expect(dataRequests(server).map((entry) => entry.path)).toEqual([path]);
+  await expectCompleteMirror(target, stream.baseDir, listed);
+}
