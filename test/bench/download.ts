@@ -27,12 +27,12 @@ export interface DownloadContext {
   server: ServerProcess;
   /** Scratch space on the same file system for every round's target. */
   workDir: string;
-  /** Rounds of (ferry, plain). */
+  /** Rounds of (ferry, plain, plain durable). */
   rounds: number;
   cleanup: Cleanup;
 }
 
-export type Tool = 'ferry' | 'plain';
+export type Tool = 'ferry' | 'plain' | 'plain-durable';
 
 export interface DownloadRound {
   tool: Tool;
@@ -65,7 +65,10 @@ export interface DownloadDetails {
   rounds: DownloadRound[];
   ferry: ToolSummary;
   plain: ToolSummary;
+  plainDurable: ToolSummary;
   throughputRatio: number;
+  /** Against the plain fetch that also fsyncs every file: what verification alone costs. */
+  durableThroughputRatio: number;
   throughputRatioTarget: number;
   peakRssTargetBytes: number;
   notes: string[];
@@ -82,7 +85,7 @@ export async function runDownloadBenchmark(context: DownloadContext): Promise<Be
   // memory pages, a cold allocator), so one untimed plain fetch goes first.
   note('warm-up: one untimed plain fetch');
   const warmUpTarget = join(workDir, 'warm-up');
-  await timePlainFetch(context, stream.files.map((file) => file.path), warmUpTarget);
+  await timePlainFetch(context, stream.files.map((file) => file.path), warmUpTarget, false);
   await rm(warmUpTarget, { recursive: true, force: true });
 
   // Each target is deleted right after its round: on a VM, a round that needs more page cache
@@ -98,19 +101,27 @@ export async function runDownloadBenchmark(context: DownloadContext): Promise<Be
     await rm(ferryTarget, { recursive: true, force: true });
 
     const plainTarget = join(workDir, `plain-${round}`);
-    const plain = await timePlainFetch(context, fetchOrder, plainTarget);
+    const plain = await timePlainFetch(context, fetchOrder, plainTarget, false);
     rounds.push({ tool: 'plain', round, ...plain });
     note(`round ${round}: plain ${describeRound(plain, stream.totalBytes)}`);
     await rm(plainTarget, { recursive: true, force: true });
+
+    const durableTarget = join(workDir, `plain-durable-${round}`);
+    const durable = await timePlainFetch(context, fetchOrder, durableTarget, true);
+    rounds.push({ tool: 'plain-durable', round, ...durable });
+    note(`round ${round}: plain-durable ${describeRound(durable, stream.totalBytes)}`);
+    await rm(durableTarget, { recursive: true, force: true });
   }
 
   const ferry = summarize(rounds.filter((round) => round.tool === 'ferry'), stream.totalBytes);
   const plain = summarize(rounds.filter((round) => round.tool === 'plain'), stream.totalBytes);
+  const plainDurable = summarize(rounds.filter((round) => round.tool === 'plain-durable'), stream.totalBytes);
   const throughputRatio = ferry.medianThroughputMiBps / plain.medianThroughputMiBps;
+  const durableThroughputRatio = ferry.medianThroughputMiBps / plainDurable.medianThroughputMiBps;
   const notes = [
     'The page cache cannot be dropped without root: the served files are read from cache, and the written ones land in cache first.',
-    'To spread that bias, rounds alternate ferry, plain, ferry, plain… after an untimed warm-up; before each round the previous target is deleted and `sync` writes back dirty pages.',
-    'Targets and the served stream are on the same file system. ferry fsyncs each file before renaming it into place and the directory after (its durability promise); the plain fetch does no fsync, no hashing, no rename.',
+    'To spread that bias, rounds alternate ferry, plain, plain-durable after an untimed warm-up; before each round the previous target is deleted and `sync` writes back dirty pages.',
+    'Targets and the served stream are on the same file system. ferry fsyncs each file before renaming it into place and the directory after (its durability promise); the plain fetch does no fsync, no hashing, no rename, so its bytes may still be only in the page cache when it ends. plain-durable is the same fetch with an fsync of each file: the ratio against it is the cost of verification alone.',
     'Throughput = item bytes / transfer time, both timed by this process from the JSON lines each child prints; whole command adds start-up and, for ferry, the signed metadata.',
     `CPU is user+system seconds: client for its whole run, server during the round. This machine has ${cores} cores shared by client, server and kernel, so a round cannot be shorter than (client + server CPU) / ${cores}.`,
   ];
@@ -137,6 +148,7 @@ export async function runDownloadBenchmark(context: DownloadContext): Promise<Be
         [
           ['ferry mirror', ...summaryCells(ferry)],
           ['plain fetch', ...summaryCells(plain)],
+          ['plain, durable', ...summaryCells(plainDurable)],
           [
             'ferry / plain',
             (ferry.medianTransferMs / plain.medianTransferMs).toFixed(2),
@@ -145,6 +157,15 @@ export async function runDownloadBenchmark(context: DownloadContext): Promise<Be
             formatOptionalRatio(ferry.peakRssBytes, plain.peakRssBytes),
             formatOptionalRatio(ferry.medianClientCpuSeconds, plain.medianClientCpuSeconds),
             formatOptionalRatio(ferry.medianServerCpuSeconds, plain.medianServerCpuSeconds),
+          ],
+          [
+            'ferry / durable',
+            (ferry.medianTransferMs / plainDurable.medianTransferMs).toFixed(2),
+            durableThroughputRatio.toFixed(2),
+            (ferry.medianCommandMs / plainDurable.medianCommandMs).toFixed(2),
+            formatOptionalRatio(ferry.peakRssBytes, plainDurable.peakRssBytes),
+            formatOptionalRatio(ferry.medianClientCpuSeconds, plainDurable.medianClientCpuSeconds),
+            formatOptionalRatio(ferry.medianServerCpuSeconds, plainDurable.medianServerCpuSeconds),
           ],
         ],
         new Set([1, 2, 3, 4, 5, 6]),
@@ -163,6 +184,14 @@ export async function runDownloadBenchmark(context: DownloadContext): Promise<Be
         ratio: throughputRatio,
         target: `ratio >= ${THROUGHPUT_RATIO_TARGET}`,
         met: throughputRatio >= THROUGHPUT_RATIO_TARGET,
+      },
+      {
+        benchmark: 'download throughput, durable',
+        measured: { value: ferry.medianThroughputMiBps, unit: 'MiB/s' },
+        baseline: { label: 'plain fetch + fsync', quantity: { value: plainDurable.medianThroughputMiBps, unit: 'MiB/s' } },
+        ratio: durableThroughputRatio,
+        target: '(info)',
+        met: undefined,
       },
       {
         benchmark: 'download whole command',
@@ -188,7 +217,9 @@ export async function runDownloadBenchmark(context: DownloadContext): Promise<Be
       rounds,
       ferry,
       plain,
+      plainDurable,
       throughputRatio,
+      durableThroughputRatio,
       throughputRatioTarget: THROUGHPUT_RATIO_TARGET,
       peakRssTargetBytes: PEAK_RSS_TARGET_BYTES,
       notes,
@@ -236,12 +267,13 @@ function planOrder(planEvent: Record<string, unknown>, stream: BenchStream): str
   return order;
 }
 
-async function timePlainFetch(context: DownloadContext, paths: readonly string[], target: string): Promise<RoundFigures> {
+async function timePlainFetch(context: DownloadContext, paths: readonly string[], target: string, durable: boolean): Promise<RoundFigures> {
   const list: PlainFetchList = {
     baseUrl: context.server.url,
     paths: [...paths],
     concurrency: FERRY_DEFAULT_CONCURRENCY,
     connections: FERRY_DEFAULT_CONNECTIONS,
+    durable,
   };
   const listFile = join(context.workDir, 'plain-fetch-list.json');
   await writeFile(listFile, JSON.stringify(list));

@@ -1,5 +1,5 @@
 import { createWriteStream } from 'node:fs';
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir, open, readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Agent, request } from 'undici';
@@ -9,7 +9,9 @@ import { Agent, request } from 'undici';
 // no rename, no fsync, no catalog. It runs in its own process so it is measured exactly as ferry
 // is (wall time, stdout marks, peak RSS):
 //   node dist/test/bench/plain-fetch-main.js LIST_FILE TARGET_DIR
-// LIST_FILE is JSON: {"baseUrl": "http://127.0.0.1:PORT/", "paths": [...], "concurrency": 4, "connections": 4}.
+// LIST_FILE is JSON: {"baseUrl": "http://127.0.0.1:PORT/", "paths": [...], "concurrency": 4,
+// "connections": 4, "durable": false}. With "durable", each file is fsynced once written, so the
+// bytes are on the disk as ferry's are: that baseline isolates the cost of verification.
 // Prints {"type":"start"} before the first request and {"type":"done","files":N,"bytes":N} after
 // the last file is closed.
 
@@ -20,6 +22,8 @@ export interface PlainFetchList {
   concurrency: number;
   /** Connections per origin: ferry's default. */
   connections: number;
+  /** fsync each file after writing it, as ferry does before its rename. */
+  durable: boolean;
 }
 
 /** The same read-ahead ferry's downloads use, so the baseline is not slowed by small buffers. */
@@ -40,6 +44,14 @@ async function fetchAll(list: PlainFetchList, targetDir: string): Promise<{ file
     const file = createWriteStream(destination, { highWaterMark: IO_CHUNK_BYTES });
     await pipeline(response.body, file);
     bytes += file.bytesWritten;
+    if (list.durable) {
+      const handle = await open(destination, 'r+');
+      try {
+        await handle.datasync();
+      } finally {
+        await handle.close();
+      }
+    }
   };
   // The lanes share one iterator, so each path is fetched exactly once.
   const lane = async (): Promise<void> => {
