@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { mkdir, open, rm, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, type TestContext } from 'vitest';
 import { startFixtureServer, type FixtureServer } from '../../support/fixture-server.js';
 import { collect, runFerry, spawnFerry, type FerryRun } from '../../support/run-ferry.js';
 import { generateStream, type GeneratedStream } from '../../support/stream-generator.js';
@@ -37,12 +37,12 @@ import {
 const execFileAsync = promisify(execFile);
 const INODES = 256;
 
-const workDir = await makeWorkDir('disk-full');
-const image = join(workDir, 'fs.img');
-const mountPoint = join(workDir, 'mnt');
-const mounted = await mountSmallFileSystem();
+let workDir: string;
+let mountPoint: string;
+// Mounted in beforeAll, not at import, so that collecting the tests (vitest list) leaves nothing mounted.
+let mounted: { ok: true } | { ok: false; reason: string } = { ok: false, reason: 'beforeAll did not run' };
 
-async function mountSmallFileSystem(): Promise<{ ok: true } | { ok: false; reason: string }> {
+async function mountSmallFileSystem(image: string): Promise<{ ok: true } | { ok: false; reason: string }> {
   try {
     await mkdir(mountPoint);
     await execFileAsync('truncate', ['-s', '24M', image]);
@@ -65,6 +65,9 @@ let source: string;
 let listed: Map<string, ListedFile>;
 
 beforeAll(async () => {
+  workDir = await makeWorkDir('disk-full');
+  mountPoint = join(workDir, 'mnt');
+  mounted = await mountSmallFileSystem(join(workDir, 'fs.img'));
   testKey = await makeKey(workDir, 'Mirror disk-full test');
   // About 11 MiB: it fits the file system, but not what is left of it once the test fills it.
   stream = await generateStream(join(workDir, 'stream'), {
@@ -178,10 +181,14 @@ function mirror(target: string, ...options: string[]): ReturnType<typeof runFerr
   return runFerry(['mirror', ...options, '--keyring', testKey.keyringFile, source, target]);
 }
 
-const skipReason = mounted.ok ? '' : ` (skipped: ${mounted.reason})`;
+/** Skips the running test, printing why, where this machine cannot mount the small file system. */
+function requireMount(context: TestContext): void {
+  if (!mounted.ok) context.skip(`cannot loop-mount a small ext4 file system: ${mounted.reason}`);
+}
 
 describe('ferry mirror on a disk that is too small', () => {
-  it.skipIf(!mounted.ok)(`refuses a plan larger than the free space before writing anything${skipReason}`, async () => {
+  it('refuses a plan larger than the free space before writing anything', async (context) => {
+    requireMount(context);
     const target = join(mountPoint, 'mirror-plan');
     const ballast = join(mountPoint, 'ballast-plan');
     const total = [...listed.values()].reduce((sum, file) => sum + file.size, 0);
@@ -203,7 +210,8 @@ describe('ferry mirror on a disk that is too small', () => {
     await rm(target, { recursive: true });
   });
 
-  it.skipIf(!mounted.ok)(`fails clearly when the disk fills up during the downloads, and a rerun completes${skipReason}`, async () => {
+  it('fails clearly when the disk fills up during the downloads, and a rerun completes', async (context) => {
+    requireMount(context);
     const target = join(mountPoint, 'mirror-midway');
     const ballast = join(mountPoint, 'ballast-midway');
     const total = [...listed.values()].reduce((sum, file) => sum + file.size, 0);
@@ -226,7 +234,8 @@ describe('ferry mirror on a disk that is too small', () => {
     await rm(target, { recursive: true });
   });
 
-  it.skipIf(!mounted.ok)(`reports a directory that cannot be created for lack of space as FERRY_DISK_FULL${skipReason}`, async () => {
+  it('reports a directory that cannot be created for lack of space as FERRY_DISK_FULL', async (context) => {
+    requireMount(context);
     const target = join(mountPoint, 'mirror-inodes');
     const inodeBallast = join(mountPoint, 'ballast-inodes');
     await mkdir(inodeBallast);
