@@ -1,8 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { isFerryError, type FerryError } from '../../../src-main/engine/errors.js';
+import { isFerryError } from '../../../src-main/engine/errors.js';
 import { createHttpClient, resolveProxySettings, type HttpClient } from '../../../src-main/net/agent.js';
 import { fetchBytes } from '../../../src-main/net/fetch-bytes.js';
 import { quickRetries, serveBytes, startForwardProxy, startScriptedServer, type ScriptedServer } from './support.js';
+import { rejectedFerryError } from '../../support/expect-ferry-error.js';
 
 const PROXY_VARIABLES = ['http_proxy', 'HTTP_PROXY', 'https_proxy', 'HTTPS_PROXY', 'no_proxy', 'NO_PROXY'];
 const BODY = Buffer.from('{"format":"products:1.0"}');
@@ -29,16 +30,6 @@ afterEach(async () => {
 
 function fetchThrough(httpClient: HttpClient, url: string): Promise<{ bytes: Buffer }> {
   return fetchBytes(url, { client: httpClient, maxBytes: 1_000, retry: quickRetries({ maxAttempts: 1 }) });
-}
-
-async function failureOf(promise: Promise<unknown>): Promise<FerryError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (isFerryError(error)) return error;
-    throw error;
-  }
-  throw new Error('expected a FerryError, but the promise resolved');
 }
 
 async function closedPort(): Promise<number> {
@@ -151,7 +142,7 @@ describe('createHttpClient with a proxy', () => {
     expect(proxy.requests[0]?.headers['proxy-authorization']).toBe(`Basic ${Buffer.from('ferry:hunter2').toString('base64')}`);
 
     const unreachable = createHttpClient({ userAgent: 'stream-ferry/test', proxy: `http://ferry:hunter2@127.0.0.1:${await closedPort()}` });
-    const error = await failureOf(fetchThrough(unreachable, target.url('/f')));
+    const error = await rejectedFerryError(fetchThrough(unreachable, target.url('/f')));
     await unreachable.close();
 
     expect(error.code).toBe('FERRY_FETCH_FAILED');

@@ -6,53 +6,32 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Agent } from 'undici';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { isFerryError, type FerryError } from '../../../src-main/engine/errors.js';
-import { createHttpClient, type HttpClient } from '../../../src-main/net/agent.js';
+import type { HttpClient } from '../../../src-main/net/agent.js';
 import { downloadFile, type DownloadRequest } from '../../../src-main/net/download.js';
 import type { RetryPolicy } from '../../../src-main/net/retry.js';
 import {
   closeServer,
   digest,
-  makeTempDir,
   quickRetries,
   serveBytes,
   serveThenDrop,
   serveThenHang,
   serveWithRange,
-  startScriptedServer,
   testBytes,
-  type ScriptedHandler,
-  type ScriptedServer,
+  useNetFixtures,
 } from './support.js';
+import { rejectedFerryError } from '../../support/expect-ferry-error.js';
 
 const CONTENT = testBytes(300_000);
 const CONTENT_SHA256 = digest('sha256', CONTENT);
 
-let server: ScriptedServer | undefined;
-let client: HttpClient;
-let temp: { path: string; remove: () => Promise<void> };
-
-beforeEach(async () => {
-  client = createHttpClient({ userAgent: 'stream-ferry/test' });
-  temp = await makeTempDir();
-});
-
-afterEach(async () => {
-  await client.close();
-  await server?.close();
-  server = undefined;
-  await temp.remove();
-});
-
-async function serve(handler: ScriptedHandler): Promise<ScriptedServer> {
-  server = await startScriptedServer(handler);
-  return server;
-}
+const net = useNetFixtures();
+const serve = net.serve;
 
 function sha256Request(url: string, bytes = CONTENT, tempName = 'file.part'): DownloadRequest {
   return {
     url,
-    tempPath: join(temp.path, tempName),
+    tempPath: join(net.temp.path, tempName),
     expectedSize: bytes.length,
     checksum: { algorithm: 'sha256', hex: digest('sha256', bytes) },
   };
@@ -60,22 +39,12 @@ function sha256Request(url: string, bytes = CONTENT, tempName = 'file.part'): Do
 
 function download(request: DownloadRequest, overrides: { retry?: RetryPolicy; signal?: AbortSignal; stallTimeoutMs?: number; onBytes?: (delta: number) => void } = {}) {
   return downloadFile(request, {
-    client,
+    client: net.client,
     retry: overrides.retry ?? quickRetries(),
     stallTimeoutMs: overrides.stallTimeoutMs ?? 5_000,
     ...(overrides.signal === undefined ? {} : { signal: overrides.signal }),
     ...(overrides.onBytes === undefined ? {} : { onBytes: overrides.onBytes }),
   });
-}
-
-async function failureOf(promise: Promise<unknown>): Promise<FerryError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (isFerryError(error)) return error;
-    throw error;
-  }
-  throw new Error('expected a FerryError, but the promise resolved');
 }
 
 /** Compared by digest: a deep equality over 300 kB of bytes costs seconds in the test runner. */
@@ -107,7 +76,7 @@ describe('downloadFile: checksums', () => {
 
     expect(result).toEqual({ sha256: CONTENT_SHA256, size: CONTENT.length, bytesTransferred: CONTENT.length, resumedFrom: 0, attempts: 1 });
     expect(await fileSha256(request.tempPath)).toBe(digest('sha256', CONTENT));
-    expect(server?.requests[0]?.headers['user-agent']).toBe('stream-ferry/test');
+    expect(net.server?.requests[0]?.headers['user-agent']).toBe('stream-ferry/test');
   });
 
   it.each(['sha512', 'md5'] as const)('verifies a listed %s and still returns the sha256', async (algorithm) => {
@@ -116,7 +85,7 @@ describe('downloadFile: checksums', () => {
     });
     const request: DownloadRequest = {
       url: url('/f'),
-      tempPath: join(temp.path, 'f.part'),
+      tempPath: join(net.temp.path, 'f.part'),
       expectedSize: CONTENT.length,
       checksum: { algorithm, hex: digest(algorithm, CONTENT).toUpperCase() },
     };
@@ -141,7 +110,7 @@ describe('downloadFile: checksums', () => {
 
     expect(retried).toEqual(['FERRY_HASH_MISMATCH']);
     expect(result.attempts).toBe(2);
-    expect(server?.requests[1]?.headers.range).toBeUndefined();
+    expect(net.server?.requests[1]?.headers.range).toBeUndefined();
     expect(result.sha256).toBe(CONTENT_SHA256);
   });
 
@@ -152,14 +121,14 @@ describe('downloadFile: checksums', () => {
     });
     const request = sha256Request(url('/bad.img'));
 
-    const error = await failureOf(download(request));
+    const error = await rejectedFerryError(download(request));
 
     expect(error.code).toBe('FERRY_HASH_MISMATCH');
     expect(error.message).toContain(url('/bad.img'));
     expect(error.message).toContain('after 3 attempts');
     expect(error.expected).toBe(CONTENT_SHA256);
     expect(error.actual).toBe(digest('sha256', corrupt));
-    expect(server?.requests).toHaveLength(3);
+    expect(net.server?.requests).toHaveLength(3);
     expect(await exists(request.tempPath)).toBe(false);
   });
 });
@@ -176,7 +145,7 @@ describe('downloadFile: sizes', () => {
     let mostReported = 0;
     const request = sha256Request(url('/f'));
 
-    const error = await failureOf(
+    const error = await rejectedFerryError(
       download(request, {
         retry: quickRetries({ maxAttempts: 1 }),
         onBytes: (delta) => {
@@ -197,7 +166,7 @@ describe('downloadFile: sizes', () => {
     });
     let reported = 0;
 
-    const error = await failureOf(download(sha256Request(url('/f')), { retry: quickRetries({ maxAttempts: 1 }), onBytes: (delta) => (reported += delta) }));
+    const error = await rejectedFerryError(download(sha256Request(url('/f')), { retry: quickRetries({ maxAttempts: 1 }), onBytes: (delta) => (reported += delta) }));
 
     expect(error.code).toBe('FERRY_SIZE_MISMATCH');
     expect(error.actual).toBe('1000');
@@ -219,10 +188,10 @@ describe('downloadFile: resume', () => {
 
     // Bytes still buffered in the client when the socket closed are lost, so the resume point can
     // be a little before the drop point; but never zero and never past it.
-    const resumedAt = rangeStart(server?.requests[1]?.headers.range);
+    const resumedAt = rangeStart(net.server?.requests[1]?.headers.range);
     expect(resumedAt).toBeGreaterThan(0);
     expect(resumedAt).toBeLessThanOrEqual(dropAt);
-    expect(server?.bodyBytesSent()).toBe(dropAt + CONTENT.length - resumedAt);
+    expect(net.server?.bodyBytesSent()).toBe(dropAt + CONTENT.length - resumedAt);
     expect(result).toMatchObject({ sha256: CONTENT_SHA256, attempts: 2, bytesTransferred: CONTENT.length, resumedFrom: 0 });
     expect(reported).toBe(CONTENT.length);
     expect(await fileSha256(request.tempPath)).toBe(digest('sha256', CONTENT));
@@ -238,7 +207,7 @@ describe('downloadFile: resume', () => {
 
     const result = await download(request, { onBytes: (delta) => (reported += delta) });
 
-    const resumedAt = rangeStart(server?.requests[1]?.headers.range);
+    const resumedAt = rangeStart(net.server?.requests[1]?.headers.range);
     expect(resumedAt).toBeGreaterThan(0);
     expect(result.sha256).toBe(CONTENT_SHA256);
     expect(result.bytesTransferred).toBe(resumedAt + CONTENT.length);
@@ -259,7 +228,7 @@ describe('downloadFile: resume', () => {
     const result = await download(sha256Request(url('/f')), { retry: quickRetries({ onRetry: ({ error }) => retried.push(error.code) }) });
 
     expect(retried).toEqual(['FERRY_FETCH_FAILED', 'FERRY_RESUME_REJECTED']);
-    expect(server?.requests[2]?.headers.range).toBeUndefined();
+    expect(net.server?.requests[2]?.headers.range).toBeUndefined();
     expect(result.sha256).toBe(CONTENT_SHA256);
   });
 
@@ -272,7 +241,7 @@ describe('downloadFile: resume', () => {
 
     const result = await download(sha256Request(url('/f')));
 
-    expect(server?.requests[2]?.headers.range).toBeUndefined();
+    expect(net.server?.requests[2]?.headers.range).toBeUndefined();
     expect(result.sha256).toBe(CONTENT_SHA256);
   });
 
@@ -287,8 +256,8 @@ describe('downloadFile: resume', () => {
 
     const result = await download(request);
 
-    expect(server?.requests[1]?.headers['if-range']).toBe('"v1"');
-    expect(server?.requests[2]?.headers.range).toBeUndefined();
+    expect(net.server?.requests[1]?.headers['if-range']).toBe('"v1"');
+    expect(net.server?.requests[2]?.headers.range).toBeUndefined();
     expect(result.sha256).toBe(digest('sha256', updated));
     expect(await fileSha256(request.tempPath)).toBe(digest('sha256', updated));
   });
@@ -303,7 +272,7 @@ describe('downloadFile: resume', () => {
 
     const result = await download(request, { onBytes: (delta) => (reported += delta) });
 
-    expect(server?.requests[0]?.headers.range).toBe('bytes=200000-');
+    expect(net.server?.requests[0]?.headers.range).toBe('bytes=200000-');
     expect(result).toMatchObject({ sha256: CONTENT_SHA256, resumedFrom: 200_000, bytesTransferred: 100_000, attempts: 1 });
     expect(reported).toBe(CONTENT.length);
     expect(await fileSha256(request.tempPath)).toBe(digest('sha256', CONTENT));
@@ -318,7 +287,7 @@ describe('downloadFile: resume', () => {
 
     const result = await download(request);
 
-    expect(server?.requests.map((seen) => seen.headers.range)).toEqual(['bytes=200000-', undefined]);
+    expect(net.server?.requests.map((seen) => seen.headers.range)).toEqual(['bytes=200000-', undefined]);
     expect(result).toMatchObject({ sha256: CONTENT_SHA256, resumedFrom: 0, attempts: 2 });
     expect(await fileSha256(request.tempPath)).toBe(digest('sha256', CONTENT));
   });
@@ -333,7 +302,7 @@ describe('downloadFile: resume', () => {
     const result = await download(request);
 
     expect(result).toEqual({ sha256: CONTENT_SHA256, size: CONTENT.length, bytesTransferred: 0, resumedFrom: CONTENT.length, attempts: 0 });
-    expect(server?.requests).toHaveLength(0);
+    expect(net.server?.requests).toHaveLength(0);
   });
 
   it('deletes a partial file longer than the expected size and starts over', async () => {
@@ -345,7 +314,7 @@ describe('downloadFile: resume', () => {
 
     const result = await download(request);
 
-    expect(server?.requests[0]?.headers.range).toBeUndefined();
+    expect(net.server?.requests[0]?.headers.range).toBeUndefined();
     expect(result.sha256).toBe(CONTENT_SHA256);
     expect(await fileSha256(request.tempPath)).toBe(digest('sha256', CONTENT));
   });
@@ -380,7 +349,7 @@ describe('downloadFile: server answers', () => {
     const result = await download(sha256Request(url('/f')));
 
     expect(result.attempts).toBe(2);
-    expect(server?.requests).toHaveLength(2);
+    expect(net.server?.requests).toHaveLength(2);
   });
 
   it('does not retry a 404, and says which URL and status', async () => {
@@ -389,13 +358,13 @@ describe('downloadFile: server answers', () => {
       response.end('not here');
     });
 
-    const error = await failureOf(download(sha256Request(url('/missing.img'))));
+    const error = await rejectedFerryError(download(sha256Request(url('/missing.img'))));
 
     expect(error.code).toBe('FERRY_HTTP_STATUS');
     expect(error.status).toBe(404);
     expect(error.message).toContain(url('/missing.img'));
     expect(error.hint).toMatch(/not on the server/);
-    expect(server?.requests).toHaveLength(1);
+    expect(net.server?.requests).toHaveLength(1);
   });
 
   it('abandons a stalled attempt and resumes', async () => {
@@ -411,7 +380,7 @@ describe('downloadFile: server answers', () => {
     });
 
     expect(retried).toEqual(['FERRY_DOWNLOAD_STALLED']);
-    expect(server?.requests[1]?.headers.range).toBe('bytes=64000-');
+    expect(net.server?.requests[1]?.headers.range).toBe('bytes=64000-');
     expect(result.sha256).toBe(CONTENT_SHA256);
   });
 
@@ -420,7 +389,7 @@ describe('downloadFile: server answers', () => {
       // Never answers.
     });
 
-    const error = await failureOf(download(sha256Request(url('/f')), { stallTimeoutMs: 150, retry: quickRetries({ maxAttempts: 1 }) }));
+    const error = await rejectedFerryError(download(sha256Request(url('/f')), { stallTimeoutMs: 150, retry: quickRetries({ maxAttempts: 1 }) }));
 
     expect(error.code).toBe('FERRY_DOWNLOAD_STALLED');
     expect(error.message).toContain(url('/f'));
@@ -438,7 +407,7 @@ describe('downloadFile: redirects', () => {
 
     const result = await download(sha256Request(url('/old/f')));
 
-    expect(server?.requests.map((seen) => seen.url)).toEqual(['/old/f', '/new/f']);
+    expect(net.server?.requests.map((seen) => seen.url)).toEqual(['/old/f', '/new/f']);
     expect(result.sha256).toBe(CONTENT_SHA256);
   });
 
@@ -448,10 +417,10 @@ describe('downloadFile: redirects', () => {
       response.end();
     });
 
-    const error = await failureOf(download(sha256Request(url('/loop'))));
+    const error = await rejectedFerryError(download(sha256Request(url('/loop'))));
 
     expect(error.code).toBe('FERRY_TOO_MANY_REDIRECTS');
-    expect(server?.requests).toHaveLength(6);
+    expect(net.server?.requests).toHaveLength(6);
   });
 
   describe('over TLS', () => {
@@ -461,8 +430,8 @@ describe('downloadFile: redirects', () => {
     let redirectTarget: string;
 
     beforeEach(async () => {
-      const keyPath = join(temp.path, 'key.pem');
-      const certPath = join(temp.path, 'cert.pem');
+      const keyPath = join(net.temp.path, 'key.pem');
+      const certPath = join(net.temp.path, 'cert.pem');
       execFileSync('/usr/bin/openssl', [
         'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', keyPath, '-out', certPath,
         '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1',
@@ -492,7 +461,7 @@ describe('downloadFile: redirects', () => {
     });
       redirectTarget = plain.url('/f');
 
-      const error = await failureOf(
+      const error = await rejectedFerryError(
         downloadFile(sha256Request(`${tlsOrigin}/f`), { client: tlsClient, retry: quickRetries(), stallTimeoutMs: 5_000 }),
       );
 
@@ -521,7 +490,7 @@ describe('downloadFile: cancellation', () => {
     const controller = new AbortController();
     let reported = 0;
 
-    const error = await failureOf(
+    const error = await rejectedFerryError(
       download(request, {
         signal: controller.signal,
         onBytes: (delta) => {
@@ -547,7 +516,7 @@ describe('downloadFile: cancellation', () => {
     const controller = new AbortController();
     const started = performance.now();
 
-    const error = await failureOf(
+    const error = await rejectedFerryError(
       download(sha256Request(url('/f')), {
         signal: controller.signal,
         retry: quickRetries({ maxRetryAfterMs: 60_000, onRetry: () => {
@@ -567,16 +536,16 @@ describe('downloadFile: cancellation', () => {
       serveBytes(response, CONTENT);
     });
 
-    const error = await failureOf(download(sha256Request(url('/f')), { signal: AbortSignal.abort() }));
+    const error = await rejectedFerryError(download(sha256Request(url('/f')), { signal: AbortSignal.abort() }));
 
     expect(error.code).toBe('FERRY_CANCELLED');
-    expect(server?.requests).toHaveLength(0);
+    expect(net.server?.requests).toHaveLength(0);
   });
 });
 
 describe('downloadFile: local sources and the disk', () => {
   it('copies and verifies from a file URL, resuming a partial', async () => {
-    const sourcePath = join(temp.path, 'source.img');
+    const sourcePath = join(net.temp.path, 'source.img');
     await writeFile(sourcePath, CONTENT);
     const request = sha256Request(pathToFileURL(sourcePath).href);
     await writeFile(request.tempPath, CONTENT.subarray(0, 1234));
@@ -588,19 +557,19 @@ describe('downloadFile: local sources and the disk', () => {
   });
 
   it('rejects a local source of the wrong size', async () => {
-    const sourcePath = join(temp.path, 'source.img');
+    const sourcePath = join(net.temp.path, 'source.img');
     await writeFile(sourcePath, CONTENT.subarray(1));
 
-    const error = await failureOf(download(sha256Request(pathToFileURL(sourcePath).href), { retry: quickRetries({ maxAttempts: 1 }) }));
+    const error = await rejectedFerryError(download(sha256Request(pathToFileURL(sourcePath).href), { retry: quickRetries({ maxAttempts: 1 }) }));
 
     expect(error.code).toBe('FERRY_SIZE_MISMATCH');
   });
 
   it('says a local source file is missing from the mirror, without retrying', async () => {
-    const sourcePath = join(temp.path, 'never-mirrored.img');
+    const sourcePath = join(net.temp.path, 'never-mirrored.img');
     const retries: number[] = [];
 
-    const error = await failureOf(download(sha256Request(pathToFileURL(sourcePath).href), { retry: quickRetries({ onRetry: ({ attempt }) => retries.push(attempt) }) }));
+    const error = await rejectedFerryError(download(sha256Request(pathToFileURL(sourcePath).href), { retry: quickRetries({ onRetry: ({ attempt }) => retries.push(attempt) }) }));
 
     expect(error.code).toBe('FERRY_FETCH_FAILED');
     expect(error.message).toContain('is not in the local mirror');
@@ -613,15 +582,15 @@ describe('downloadFile: local sources and the disk', () => {
       serveBytes(response, CONTENT);
     });
     // A symlink, so nothing in the test can ever touch /dev/full itself.
-    const fullPath = join(temp.path, 'full.part');
+    const fullPath = join(net.temp.path, 'full.part');
     await symlink('/dev/full', fullPath);
 
-    const error = await failureOf(download({ ...sha256Request(url('/f')), tempPath: fullPath }));
+    const error = await rejectedFerryError(download({ ...sha256Request(url('/f')), tempPath: fullPath }));
 
     expect(error.code).toBe('FERRY_DISK_FULL');
     expect(error.path).toBe(fullPath);
     expect(error.message).toContain(fullPath);
-    expect(server?.requests).toHaveLength(1);
+    expect(net.server?.requests).toHaveLength(1);
     expect(await exists(fullPath)).toBe(true);
   });
 
@@ -630,18 +599,18 @@ describe('downloadFile: local sources and the disk', () => {
       serveBytes(response, CONTENT);
     });
 
-    const error = await failureOf(download({ ...sha256Request(url('/f')), tempPath: join(temp.path, 'missing', 'f.part') }));
+    const error = await rejectedFerryError(download({ ...sha256Request(url('/f')), tempPath: join(net.temp.path, 'missing', 'f.part') }));
 
     expect(error.code).toBe('FERRY_IO');
     expect(error.hint).toMatch(/does not exist/);
-    expect(server?.requests).toHaveLength(0);
+    expect(net.server?.requests).toHaveLength(0);
   });
 });
 
 describe('downloadFile: arguments', () => {
   it('refuses a checksum that is not hex of the right length', async () => {
-    const error = await failureOf(
-      download({ url: 'http://127.0.0.1:9/f', tempPath: join(temp.path, 'x'), expectedSize: 1, checksum: { algorithm: 'sha256', hex: 'abc' } }),
+    const error = await rejectedFerryError(
+      download({ url: 'http://127.0.0.1:9/f', tempPath: join(net.temp.path, 'x'), expectedSize: 1, checksum: { algorithm: 'sha256', hex: 'abc' } }),
     );
 
     expect(error.code).toBe('FERRY_NO_CHECKSUM');

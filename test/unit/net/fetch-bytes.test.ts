@@ -1,44 +1,15 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { isFerryError, type FerryError } from '../../../src-main/engine/errors.js';
-import { createHttpClient, type HttpClient } from '../../../src-main/net/agent.js';
+import { describe, expect, it } from 'vitest';
 import { fetchBytes } from '../../../src-main/net/fetch-bytes.js';
-import { makeTempDir, quickRetries, serveBytes, startScriptedServer, type ScriptedHandler, type ScriptedServer } from './support.js';
+import { quickRetries, serveBytes, useNetFixtures } from './support.js';
+import { rejectedFerryError } from '../../support/expect-ferry-error.js';
 
 const INDEX = Buffer.from(JSON.stringify({ format: 'index:1.0', index: {} }));
 
-let server: ScriptedServer | undefined;
-let client: HttpClient;
-let temp: { path: string; remove: () => Promise<void> };
-
-beforeEach(async () => {
-  client = createHttpClient({ userAgent: 'stream-ferry/test' });
-  temp = await makeTempDir();
-});
-
-afterEach(async () => {
-  await client.close();
-  await server?.close();
-  server = undefined;
-  await temp.remove();
-});
-
-async function serve(handler: ScriptedHandler): Promise<ScriptedServer> {
-  server = await startScriptedServer(handler);
-  return server;
-}
-
-async function failureOf(promise: Promise<unknown>): Promise<FerryError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (isFerryError(error)) return error;
-    throw error;
-  }
-  throw new Error('expected a FerryError, but the promise resolved');
-}
+const net = useNetFixtures();
+const serve = net.serve;
 
 describe('fetchBytes over http', () => {
   it('returns the bytes and the final URL after redirects', async () => {
@@ -49,7 +20,7 @@ describe('fetchBytes over http', () => {
       } else serveBytes(response, INDEX);
     });
 
-    const fetched = await fetchBytes(url('/streams/v1/index.sjson'), { client, maxBytes: 1_000, retry: quickRetries() });
+    const fetched = await fetchBytes(url('/streams/v1/index.sjson'), { client: net.client, maxBytes: 1_000, retry: quickRetries() });
 
     expect(fetched.bytes.equals(INDEX)).toBe(true);
     expect(fetched.url).toBe(url('/moved/index.sjson'));
@@ -60,12 +31,12 @@ describe('fetchBytes over http', () => {
       serveBytes(response, Buffer.alloc(5_000));
     });
 
-    const error = await failureOf(fetchBytes(url('/big.json'), { client, maxBytes: 1_000, retry: quickRetries() }));
+    const error = await rejectedFerryError(fetchBytes(url('/big.json'), { client: net.client, maxBytes: 1_000, retry: quickRetries() }));
 
     expect(error.code).toBe('FERRY_TOO_LARGE');
     expect(error.message).toContain(url('/big.json'));
     expect(error.message).toContain('1000');
-    expect(server?.requests).toHaveLength(1);
+    expect(net.server?.requests).toHaveLength(1);
   });
 
   it('stops reading an undeclared body as soon as it passes the limit', async () => {
@@ -90,7 +61,7 @@ describe('fetchBytes over http', () => {
       pump();
     });
 
-    const error = await failureOf(fetchBytes(url('/endless'), { client, maxBytes: 100_000, retry: quickRetries() }));
+    const error = await rejectedFerryError(fetchBytes(url('/endless'), { client: net.client, maxBytes: 100_000, retry: quickRetries() }));
     await new Promise((resolve) => setTimeout(resolve, 50));
 
     expect(error.code).toBe('FERRY_TOO_LARGE');
@@ -104,11 +75,11 @@ describe('fetchBytes over http', () => {
       response.end();
     });
 
-    const error = await failureOf(fetchBytes(url('/streams/v1/missing.json'), { client, maxBytes: 1_000, retry: quickRetries() }));
+    const error = await rejectedFerryError(fetchBytes(url('/streams/v1/missing.json'), { client: net.client, maxBytes: 1_000, retry: quickRetries() }));
 
     expect(error).toMatchObject({ code: 'FERRY_HTTP_STATUS', status: 404, url: url('/streams/v1/missing.json') });
     expect(error.hint).toBeDefined();
-    expect(server?.requests).toHaveLength(1);
+    expect(net.server?.requests).toHaveLength(1);
   });
 
   it('retries a server error and a dropped connection', async () => {
@@ -122,20 +93,19 @@ describe('fetchBytes over http', () => {
       } else serveBytes(response, INDEX);
     });
 
-    const fetched = await fetchBytes(url('/i.json'), { client, maxBytes: 1_000, retry: quickRetries() });
+    const fetched = await fetchBytes(url('/i.json'), { client: net.client, maxBytes: 1_000, retry: quickRetries() });
 
     expect(fetched.bytes.equals(INDEX)).toBe(true);
-    expect(server?.requests).toHaveLength(3);
+    expect(net.server?.requests).toHaveLength(3);
   });
   it('says what to check when nothing listens at the address', async () => {
     const { url } = await serve((_request, response) => {
       serveBytes(response, INDEX);
     });
     const closedUrl = url('/streams/v1/index.sjson');
-    await server?.close();
-    server = undefined;
+    await net.closeServer();
 
-    const error = await failureOf(fetchBytes(closedUrl, { client, maxBytes: 1_000, retry: quickRetries({ maxAttempts: 1 }) }));
+    const error = await rejectedFerryError(fetchBytes(closedUrl, { client: net.client, maxBytes: 1_000, retry: quickRetries({ maxAttempts: 1 }) }));
 
     expect(error).toMatchObject({ code: 'FERRY_FETCH_FAILED', url: closedUrl });
     expect(error.message).toContain('ECONNREFUSED');
@@ -145,28 +115,28 @@ describe('fetchBytes over http', () => {
 
 describe('fetchBytes from a file URL', () => {
   it('reads a local file', async () => {
-    const path = join(temp.path, 'index.json');
+    const path = join(net.temp.path, 'index.json');
     await writeFile(path, INDEX);
 
-    const fetched = await fetchBytes(pathToFileURL(path).href, { client, maxBytes: 1_000, retry: quickRetries() });
+    const fetched = await fetchBytes(pathToFileURL(path).href, { client: net.client, maxBytes: 1_000, retry: quickRetries() });
 
     expect(fetched.bytes.equals(INDEX)).toBe(true);
     expect(fetched.url).toBe(pathToFileURL(path).href);
   });
 
   it('checks the size before reading', async () => {
-    const path = join(temp.path, 'big.json');
+    const path = join(net.temp.path, 'big.json');
     await writeFile(path, Buffer.alloc(2_000));
 
-    const error = await failureOf(fetchBytes(pathToFileURL(path).href, { client, maxBytes: 1_000, retry: quickRetries() }));
+    const error = await rejectedFerryError(fetchBytes(pathToFileURL(path).href, { client: net.client, maxBytes: 1_000, retry: quickRetries() }));
 
     expect(error.code).toBe('FERRY_TOO_LARGE');
   });
 
   it('names the path of a missing file', async () => {
-    const path = join(temp.path, 'absent.json');
+    const path = join(net.temp.path, 'absent.json');
 
-    const error = await failureOf(fetchBytes(pathToFileURL(path).href, { client, maxBytes: 1_000, retry: quickRetries() }));
+    const error = await rejectedFerryError(fetchBytes(pathToFileURL(path).href, { client: net.client, maxBytes: 1_000, retry: quickRetries() }));
 
     expect(error.code).toBe('FERRY_FETCH_FAILED');
     expect(error.path).toBe(path);

@@ -7,6 +7,8 @@ import { createServer, request as httpRequest, type IncomingMessage, type Server
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { afterEach, beforeEach } from 'vitest';
+import { createHttpClient, type HttpClient } from '../../../src-main/net/agent.js';
 import type { RetryPolicy } from '../../../src-main/net/retry.js';
 
 export interface RecordedRequest {
@@ -145,6 +147,54 @@ export function testBytes(length: number, seed = 1): Buffer {
 export async function makeTempDir(): Promise<{ path: string; remove: () => Promise<void> }> {
   const path = await mkdtemp(join(tmpdir(), 'ferry-net-'));
   return { path, remove: () => rm(path, { recursive: true, force: true }) };
+}
+
+export interface NetFixtures {
+  readonly client: HttpClient;
+  readonly temp: { path: string; remove: () => Promise<void> };
+  /** The test's scripted server, once serve() started it. */
+  readonly server: ScriptedServer | undefined;
+  readonly serve: (handler: ScriptedHandler) => Promise<ScriptedServer>;
+  readonly closeServer: () => Promise<void>;
+}
+
+/** Gives each test a fresh client, a temp dir and at most one scripted server, all closed after it. */
+export function useNetFixtures(): NetFixtures {
+  let client: HttpClient | undefined;
+  let temp: { path: string; remove: () => Promise<void> } | undefined;
+  let server: ScriptedServer | undefined;
+  const closeServer = async (): Promise<void> => {
+    await server?.close();
+    server = undefined;
+  };
+  beforeEach(async () => {
+    client = createHttpClient({ userAgent: 'stream-ferry/test' });
+    temp = await makeTempDir();
+  });
+  afterEach(async () => {
+    await client?.close();
+    await closeServer();
+    await temp?.remove();
+  });
+  const outsideTest = (): never => {
+    throw new Error('net fixtures are only available inside a test');
+  };
+  return {
+    get client() {
+      return client ?? outsideTest();
+    },
+    get temp() {
+      return temp ?? outsideTest();
+    },
+    get server() {
+      return server;
+    },
+    serve: async (handler) => {
+      server = await startScriptedServer(handler);
+      return server;
+    },
+    closeServer,
+  };
 }
 
 /** Retries without real waiting, so a test spends its time on the behaviour under test. */
