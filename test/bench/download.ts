@@ -149,24 +149,8 @@ export async function runDownloadBenchmark(context: DownloadContext): Promise<Be
           ['ferry mirror', ...summaryCells(ferry)],
           ['plain fetch', ...summaryCells(plain)],
           ['plain, durable', ...summaryCells(plainDurable)],
-          [
-            'ferry / plain',
-            (ferry.medianTransferMs / plain.medianTransferMs).toFixed(2),
-            throughputRatio.toFixed(2),
-            (ferry.medianCommandMs / plain.medianCommandMs).toFixed(2),
-            formatOptionalRatio(ferry.peakRssBytes, plain.peakRssBytes),
-            formatOptionalRatio(ferry.medianClientCpuSeconds, plain.medianClientCpuSeconds),
-            formatOptionalRatio(ferry.medianServerCpuSeconds, plain.medianServerCpuSeconds),
-          ],
-          [
-            'ferry / durable',
-            (ferry.medianTransferMs / plainDurable.medianTransferMs).toFixed(2),
-            durableThroughputRatio.toFixed(2),
-            (ferry.medianCommandMs / plainDurable.medianCommandMs).toFixed(2),
-            formatOptionalRatio(ferry.peakRssBytes, plainDurable.peakRssBytes),
-            formatOptionalRatio(ferry.medianClientCpuSeconds, plainDurable.medianClientCpuSeconds),
-            formatOptionalRatio(ferry.medianServerCpuSeconds, plainDurable.medianServerCpuSeconds),
-          ],
+          ratioRow('ferry / plain', ferry, plain),
+          ratioRow('ferry / durable', ferry, plainDurable),
         ],
         new Set([1, 2, 3, 4, 5, 6]),
       ) +
@@ -359,6 +343,19 @@ function formatRss(bytes: number | undefined): string {
 
 function formatCpu(seconds: number | undefined): string {
   return seconds === undefined ? 'n/a' : `${seconds.toFixed(2)} s`;
+}
+
+/** One "ferry / baseline" row of the median table. */
+function ratioRow(label: string, ferry: ToolSummary, baseline: ToolSummary): string[] {
+  return [
+    label,
+    (ferry.medianTransferMs / baseline.medianTransferMs).toFixed(2),
+    (ferry.medianThroughputMiBps / baseline.medianThroughputMiBps).toFixed(2),
+    (ferry.medianCommandMs / baseline.medianCommandMs).toFixed(2),
+    formatOptionalRatio(ferry.peakRssBytes, baseline.peakRssBytes),
+    formatOptionalRatio(ferry.medianClientCpuSeconds, baseline.medianClientCpuSeconds),
+    formatOptionalRatio(ferry.medianServerCpuSeconds, baseline.medianServerCpuSeconds),
+  ];
 }
 
 function formatOptionalRatio(ferry: number | undefined, plain: number | undefined): string {
