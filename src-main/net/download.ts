@@ -3,12 +3,12 @@
 // because the library is addressed by it. The bytes are read once; a partial file left by an
 // earlier run is read once more, only to rebuild the hash state before resuming with Range.
 //
-// Invariant: whenever no write is in flight, the first `written` bytes of tempPath are exactly what
-// the running hashes have seen. Every decision below (resume, start over, give up) keeps that true,
+// Invariant: whenever an attempt has settled, the first `written` bytes of tempPath are exactly
+// what the running hashes have seen. Every decision below (resume, start over, give up) keeps that true,
 // so any attempt can resume.
 
 import { createHash, type Hash } from 'node:crypto';
-import { constants as fsConstants, createReadStream, fdatasync, writev } from 'node:fs';
+import { constants as fsConstants, createReadStream } from 'node:fs';
 import { open, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -16,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { FerryError, describeError, redactUrl } from '../engine/errors.js';
 import type { HttpClient } from './agent.js';
 import { DEFAULT_MAX_REDIRECTS, discardBody, failForStatus, headerValue, networkError, openGet, parseHttpUrl, type OpenedResponse } from './http.js';
+import { createFileSink, openDirectHandle, type FileSink } from './file-sink.js';
 import { DEFAULT_RETRY_POLICY, cancelledError, withRetries, type RetryPolicy } from './retry.js';
 
 export type ChecksumAlgorithm = 'sha512' | 'sha256' | 'md5';
@@ -36,11 +37,16 @@ export interface DownloadOptions {
   /** An attempt that receives no byte for this long is abandoned (and retried). */
   stallTimeoutMs: number;
   /**
-   * Bytes that now count towards the file: positive as they are written (and once for a partial
-   * file adopted from an earlier run), negative when a download has to start over.
+   * Bytes that now count towards the file: positive as they arrive and are hashed (and once for a
+   * partial file adopted from an earlier run), negative when a download has to start over.
    */
   onBytes?: (delta: number) => void;
   maxRedirects?: number;
+  /**
+   * Write around the page cache (O_DIRECT) where the platform and file system allow it; default
+   * true. See file-sink.ts for why.
+   */
+  directIo?: boolean;
 }
 
 export interface DownloadResult {
@@ -56,17 +62,6 @@ export interface DownloadResult {
 
 /** How far undici reads ahead of the disk, how much the writer batches, and the re-hash buffer. */
 const IO_CHUNK_BYTES = 1024 * 1024;
-/**
- * Bytes written since a file's last flush after which the writer asks the disk for them while the
- * download goes on. Without it nothing reaches the disk until the caller's fsync before the rename,
- * which then waits for the whole file: with files of hundreds of MB that wait was ~1.3 s of a
- * 2.9 GiB mirror, while the disk idled during the transfers. The final fsync is kept; it only
- * finds less to do.
- */
-const EARLY_FLUSH_BYTES = 32 * 1024 * 1024;
-/** Early flushes at once, over all downloads: each holds a thread-pool thread the writes need too. */
-const MAX_EARLY_FLUSHES = 1;
-let earlyFlushesInFlight = 0;
 const HEX_LENGTHS: Record<ChecksumAlgorithm, number> = { sha512: 128, sha256: 64, md5: 32 };
 
 export async function downloadFile(request: DownloadRequest, options: DownloadOptions): Promise<DownloadResult> {
@@ -107,9 +102,14 @@ class PartialDownload {
   readonly expectedHex: string;
   readonly sourcePath: string | undefined;
   readonly #onBytes: (delta: number) => void;
+  /** Bytes in the file that the hashes have seen. */
   written = 0;
   transferred = 0;
   resumedFrom = 0;
+  /** Bytes reported through onBytes: ahead of `written` while the sink holds some back. */
+  #counted = 0;
+  /** Counts restarts; see landing(). */
+  #generation = 0;
   /** Set when the file on disk must go; acted on once the file is closed. */
   discardRequested = false;
   #validator: ResourceValidator | undefined;
@@ -146,16 +146,41 @@ class PartialDownload {
     this.#sha256Hash?.update(chunk);
   }
 
-  /** `length` bytes were written after the existing ones and hashed. */
-  advance(length: number, fromSource: boolean): void {
-    this.written += length;
-    if (fromSource) this.transferred += length;
+  /** A chunk from the source, hashed as it is handed to the disk. */
+  receive(chunk: Buffer): void {
+    this.hash(chunk);
+    this.transferred += chunk.length;
+    this.#count(chunk.length);
+  }
+
+  /**
+   * Where a sink reports that `length` more hashed bytes are in the file. A write still in flight
+   * when the download restarts lands in a file that is being replaced: it no longer counts.
+   */
+  landing(): (length: number) => void {
+    const generation = this.#generation;
+    return (length) => {
+      if (generation === this.#generation) this.written += length;
+    };
+  }
+
+  /** The first `length` bytes of a partial file from an earlier run, already hashed. */
+  adopt(length: number): void {
+    this.written = length;
+    this.resumedFrom = length;
+    this.#count(length);
+  }
+
+  #count(length: number): void {
+    this.#counted += length;
     this.#onBytes(length);
   }
 
   /** Back to zero bytes: a fresh hash state, and the progress already reported taken back. */
   restart(): void {
-    if (this.written > 0) this.#onBytes(-this.written);
+    if (this.#counted > 0) this.#onBytes(-this.#counted);
+    this.#counted = 0;
+    this.#generation += 1;
     this.written = 0;
     this.resumedFrom = 0;
     this.#startHashes();
@@ -237,10 +262,7 @@ async function adoptPartialFile(download: PartialDownload, signal: AbortSignal):
       download.hash(buffer.subarray(0, bytesRead));
       position += bytesRead;
     }
-    if (position > 0) {
-      download.advance(position, false);
-      download.resumedFrom = position;
-    }
+    if (position > 0) download.adopt(position);
   } catch (error) {
     throw error instanceof FerryError ? error : diskError(error, download);
   } finally {
@@ -263,19 +285,27 @@ async function transferOnce(download: PartialDownload, options: DownloadOptions,
     stallTimer.refresh();
   };
   let handle: FileHandle | undefined;
+  let direct: FileHandle | undefined;
+  let sink: FileSink | undefined;
   try {
     handle = await openTempFile(download);
+    if (options.directIo ?? true) direct = await openDirectHandle(download.path).catch((error: unknown) => {
+      throw diskError(error, download);
+    });
     const source =
       download.sourcePath === undefined
         ? await openHttpSource(download, handle, options, attempt.signal)
         : await openFileSource(download, download.sourcePath, attempt.signal);
-    const writer = new VerifyingWriter(handle.fd, download, noteActivity);
+    // After the source, since an answer that restarts the file moves where the bytes go, and
+    // before any await, since a body that errors before it is piped loses what it buffered.
+    sink = createFileSink(handle.fd, direct, download.written, download.landing());
+    const writer = new VerifyingWriter(sink, download, noteActivity);
     try {
       await pipeline(source, writer);
     } finally {
       await writer.settled();
     }
-    if (writer.flushError !== undefined) throw diskError(writer.flushError, download);
+    if (sink.lostWriteback !== undefined) throw diskError(sink.lostWriteback, download);
     if (download.written < download.expectedSize) throw truncatedError(download);
     return verifyHashes(download);
   } catch (error) {
@@ -285,6 +315,8 @@ async function transferOnce(download: PartialDownload, options: DownloadOptions,
   } finally {
     clearTimeout(stallTimer);
     outerSignal.removeEventListener('abort', cancel);
+    await sink?.close();
+    await direct?.close();
     await handle?.close();
     if (download.discardRequested) await removeTempFile(download);
   }
@@ -388,35 +420,29 @@ async function openFileSource(download: PartialDownload, sourcePath: string, sig
 }
 
 /**
- * Writes each batch at the position after the bytes already there and hashes it in the same pass.
- * A batch that would pass the declared size is refused whole: nothing beyond it is ever written.
+ * Hashes each batch in the same pass as the sink writes it. A batch that would pass the declared
+ * size is refused whole: nothing beyond it is ever written.
  */
 class VerifyingWriter extends Writable {
-  readonly #fd: number;
+  readonly #sink: FileSink;
   readonly #download: PartialDownload;
   readonly #noteActivity: () => void;
-  /** Reused for single-chunk writes, so the common path allocates nothing. */
-  readonly #single: Buffer[] = [];
-  #chunks: Buffer[] = this.#single;
-  #length = 0;
-  #callback: ((error?: Error | null) => void) | undefined;
-  #idleWaiters: Array<() => void> = [];
-  /** Bytes written since the last early flush began. */
-  #unflushed = 0;
-  #flushing = false;
-  /** A failed early flush; the file is discarded (see settled()). */
-  flushError: NodeJS.ErrnoException | undefined;
+  /** What the sink holds back must not be written: the disk failed, or the file is discarded. */
+  #abandoned = false;
+  #finishing: Promise<void> | undefined;
+  /** Bytes of the file once the sink has written all it was given; `written` lags behind it. */
+  #taken: number;
 
-  constructor(fd: number, download: PartialDownload, noteActivity: () => void) {
+  constructor(sink: FileSink, download: PartialDownload, noteActivity: () => void) {
     super({ highWaterMark: IO_CHUNK_BYTES });
-    this.#fd = fd;
+    this.#sink = sink;
+    this.#taken = download.written;
     this.#download = download;
     this.#noteActivity = noteActivity;
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
-    this.#single[0] = chunk;
-    this.#start(this.#single, chunk.length, callback);
+    this.#take([chunk], chunk.length, callback);
   }
 
   override _writev(entries: Array<{ chunk: Buffer }>, callback: (error?: Error | null) => void): void {
@@ -425,101 +451,57 @@ class VerifyingWriter extends Writable {
       length += entry.chunk.length;
       return entry.chunk;
     });
-    this.#start(chunks, length, callback);
+    this.#take(chunks, length, callback);
+  }
+
+  override _final(callback: (error?: Error | null) => void): void {
+    this.#finish().then(() => {
+      callback();
+    }, callback);
   }
 
   /**
-   * Resolves once no write or flush is in flight, so the next attempt sees a settled `written` and
-   * the file can be closed. After a failed flush the file is discarded rather than resumed: Linux
-   * may mark the pages clean after reporting the error, so a later fsync could succeed without
-   * ever having written them.
+   * Resolves once the sink has written every byte the hashes have seen (or, after a disk error,
+   * once nothing is in flight), so the next attempt sees a settled `written`. A file whose
+   * write-back failed is discarded rather than resumed (see FileSink.lostWriteback).
    */
   async settled(): Promise<void> {
-    if (this.#callback !== undefined || this.#flushing) await new Promise<void>((resolve) => this.#idleWaiters.push(resolve));
-    if (this.flushError !== undefined) this.#download.discard();
+    // A failure here was recorded by #sinkFailed; the caller sees the pipeline's error.
+    if (!this.#abandoned) await this.#finish().catch(() => undefined);
+    if (this.#sink.lostWriteback !== undefined) this.#download.discard();
   }
 
-  #start(chunks: Buffer[], length: number, callback: (error?: Error | null) => void): void {
+  /** Has the sink write out what it holds back; started once, by the end of the data or by settled(). */
+  #finish(): Promise<void> {
+    this.#finishing ??= this.#sink.finish().catch((error: unknown) => {
+      throw this.#sinkFailed(error);
+    });
+    return this.#finishing;
+  }
+
+  #take(chunks: Buffer[], length: number, callback: (error?: Error | null) => void): void {
     this.#noteActivity();
     const download = this.#download;
-    if (this.flushError !== undefined) {
-      callback(diskError(this.flushError, download));
-      return;
-    }
-    if (download.written + length > download.expectedSize) {
+    if (this.#taken + length > download.expectedSize) {
+      this.#abandoned = true;
       download.discard();
       callback(oversizeError(download));
       return;
     }
-    this.#chunks = chunks;
-    this.#length = length;
-    this.#callback = callback;
-    writev(this.#fd, chunks, download.written, this.#afterWrite);
-    // Hashing while the thread pool writes the same (read-only) buffers takes the hash off the
-    // critical path. The hashes now run ahead of `written` until the write lands; if it fails,
-    // #afterWrite drops the hash state.
-    for (const chunk of chunks) download.hash(chunk);
-  }
-
-  readonly #afterWrite = (error: NodeJS.ErrnoException | null, bytesWritten: number): void => {
-    const download = this.#download;
-    if (error !== null) {
-      // The bytes on disk are fine for a later run, which re-hashes them; this run's hashes are not.
-      download.restart();
-      this.#finish(diskError(error, download));
-      return;
-    }
-    download.advance(bytesWritten, true);
-    this.#unflushed += bytesWritten;
-    this.#flushEarly();
-    if (bytesWritten === this.#length) {
-      this.#finish(null);
-      return;
-    }
-    // A short write (rare: the disk filling up, a signal): write the rest after what landed.
-    const remaining: Buffer[] = [];
-    let landed = bytesWritten;
-    for (const chunk of this.#chunks) {
-      if (landed >= chunk.length) landed -= chunk.length;
-      else {
-        remaining.push(chunk.subarray(landed));
-        landed = 0;
-      }
-    }
-    this.#chunks = remaining;
-    this.#length -= bytesWritten;
-    writev(this.#fd, remaining, download.written, this.#afterWrite);
-  };
-
-  /** Starts an early flush when enough is written and no other is running (see EARLY_FLUSH_BYTES). */
-  #flushEarly(): void {
-    if (this.#flushing || this.#unflushed < EARLY_FLUSH_BYTES || earlyFlushesInFlight >= MAX_EARLY_FLUSHES) return;
-    this.#flushing = true;
-    this.#unflushed = 0;
-    earlyFlushesInFlight += 1;
-    fdatasync(this.#fd, (error) => {
-      earlyFlushesInFlight -= 1;
-      this.#flushing = false;
-      if (error !== null) this.flushError ??= error;
-      this.#wakeIfIdle();
+    this.#taken += length;
+    this.#sink.write(chunks, length, (error) => {
+      callback(error === null ? null : this.#sinkFailed(error));
     });
+    // Hashing while the sink writes the same (read-only) buffers takes the hash off the critical
+    // path. The hashes run ahead of `written` until the sink reports the bytes landed.
+    for (const chunk of chunks) download.receive(chunk);
   }
 
-  #finish(error: Error | null): void {
-    const callback = this.#callback;
-    this.#callback = undefined;
-    this.#single.length = 0;
-    callback?.(error);
-    this.#wakeIfIdle();
-  }
-
-  #wakeIfIdle(): void {
-    if (this.#callback !== undefined || this.#flushing) return;
-    const waiters = this.#idleWaiters;
-    if (waiters.length > 0) {
-      this.#idleWaiters = [];
-      for (const wake of waiters) wake();
-    }
+  /** The bytes on disk are fine for a later run, which re-hashes them; this run's hashes are not. */
+  #sinkFailed(error: unknown): FerryError {
+    this.#abandoned = true;
+    this.#download.restart();
+    return diskError(error, this.#download);
   }
 }
 

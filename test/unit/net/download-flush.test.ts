@@ -7,8 +7,8 @@ import { createHttpClient, type HttpClient } from '../../../src-main/net/agent.j
 import { downloadFile } from '../../../src-main/net/download.js';
 import { digest, makeTempDir, quickRetries, serveBytes, startScriptedServer, testBytes, type ScriptedServer } from './support.js';
 
-// The early flushes a large download makes while it runs (see EARLY_FLUSH_BYTES in download.ts).
-// fdatasync is wrapped so the test can count the calls and make one fail; everything else in
+// The early flushes a large download makes while it runs when it writes through the page cache
+// (see EARLY_FLUSH_BYTES in file-sink.ts; direct writes need none). fdatasync is wrapped so the test can count the calls and make one fail; everything else in
 // node:fs is the real thing.
 
 const flushes = vi.hoisted(() => ({ calls: 0, failWith: undefined as NodeJS.ErrnoException | undefined }));
@@ -56,11 +56,11 @@ function downloadLarge(): Promise<Awaited<ReturnType<typeof downloadFile>>> {
   if (server === undefined) throw new Error('no server');
   return downloadFile(
     { url: server.url('/large'), tempPath: join(temp.path, 'large.part'), expectedSize: LARGE.length, checksum: { algorithm: 'sha256', hex: digest('sha256', LARGE) } },
-    { client, retry: quickRetries(), stallTimeoutMs: 10_000 },
+    { client, retry: quickRetries(), stallTimeoutMs: 10_000, directIo: false },
   );
 }
 
-describe('downloadFile: early flushes', () => {
+describe('downloadFile: early flushes of buffered writes', () => {
   it('hands a large file to the disk while it downloads, and still verifies it', async () => {
     const result = await downloadLarge();
 

@@ -37,11 +37,20 @@ function sha256Request(url: string, bytes = CONTENT, tempName = 'file.part'): Do
   };
 }
 
-function download(request: DownloadRequest, overrides: { retry?: RetryPolicy; signal?: AbortSignal; stallTimeoutMs?: number; onBytes?: (delta: number) => void } = {}) {
+interface DownloadOverrides {
+  retry?: RetryPolicy;
+  signal?: AbortSignal;
+  stallTimeoutMs?: number;
+  onBytes?: (delta: number) => void;
+  directIo?: boolean;
+}
+
+function download(request: DownloadRequest, overrides: DownloadOverrides = {}) {
   return downloadFile(request, {
     client: net.client,
     retry: overrides.retry ?? quickRetries(),
     stallTimeoutMs: overrides.stallTimeoutMs ?? 5_000,
+    directIo: overrides.directIo ?? true,
     ...(overrides.signal === undefined ? {} : { signal: overrides.signal }),
     ...(overrides.onBytes === undefined ? {} : { onBytes: overrides.onBytes }),
   });
@@ -160,6 +169,26 @@ describe('downloadFile: sizes', () => {
     expect(await exists(request.tempPath)).toBe(false);
   });
 
+  it.each([
+    ['direct', true],
+    ['buffered', false],
+  ] as const)('starts the next attempt from zero after an over-long body, with %s writes of several MiB in flight', async (_mode, directIo) => {
+    const large = testBytes(5 * 1024 * 1024 + 10, 8);
+    const { url } = await serve((request, response, index) => {
+      if (index === 0) {
+        response.writeHead(200);
+        response.end(Buffer.concat([large, testBytes(70_000, 9)]));
+      } else serveWithRange(request, response, large);
+    });
+    const request = sha256Request(url('/large'), large);
+
+    const result = await download(request, { directIo });
+
+    expect(net.server?.requests[1]?.headers.range).toBeUndefined();
+    expect(result).toMatchObject({ sha256: digest('sha256', large), attempts: 2, resumedFrom: 0 });
+    expect(await fileSha256(request.tempPath)).toBe(digest('sha256', large));
+  });
+
   it('refuses a 200 whose Content-Length differs from the metadata before writing anything', async () => {
     const { url } = await serve((_request, response) => {
       serveBytes(response, CONTENT.subarray(0, 1000));
@@ -174,7 +203,13 @@ describe('downloadFile: sizes', () => {
   });
 });
 
-describe('downloadFile: resume', () => {
+// Both ways of writing (file-sink.ts): what a resume relies on must hold for each.
+describe.each([
+  ['direct', true],
+  ['buffered', false],
+] as const)('downloadFile: resume (%s writes)', (_mode, directIo) => {
+  const fetchFile = (request: DownloadRequest, overrides: DownloadOverrides = {}) => download(request, { directIo, ...overrides });
+
   it('resumes with Range after the connection drops mid-body, without sending the file twice', async () => {
     const dropAt = 120_000;
     const { url } = await serve((request, response, index) => {
@@ -184,7 +219,7 @@ describe('downloadFile: resume', () => {
     let reported = 0;
     const request = sha256Request(url('/f'));
 
-    const result = await download(request, { onBytes: (delta) => (reported += delta) });
+    const result = await fetchFile(request, { onBytes: (delta) => (reported += delta) });
 
     // Bytes still buffered in the client when the socket closed are lost, so the resume point can
     // be a little before the drop point; but never zero and never past it.
@@ -205,7 +240,7 @@ describe('downloadFile: resume', () => {
     let reported = 0;
     const request = sha256Request(url('/f'));
 
-    const result = await download(request, { onBytes: (delta) => (reported += delta) });
+    const result = await fetchFile(request, { onBytes: (delta) => (reported += delta) });
 
     const resumedAt = rangeStart(net.server?.requests[1]?.headers.range);
     expect(resumedAt).toBeGreaterThan(0);
@@ -225,7 +260,7 @@ describe('downloadFile: resume', () => {
     });
     const retried: string[] = [];
 
-    const result = await download(sha256Request(url('/f')), { retry: quickRetries({ onRetry: ({ error }) => retried.push(error.code) }) });
+    const result = await fetchFile(sha256Request(url('/f')), { retry: quickRetries({ onRetry: ({ error }) => retried.push(error.code) }) });
 
     expect(retried).toEqual(['FERRY_FETCH_FAILED', 'FERRY_RESUME_REJECTED']);
     expect(net.server?.requests[2]?.headers.range).toBeUndefined();
@@ -239,7 +274,7 @@ describe('downloadFile: resume', () => {
       else serveWithRange(request, response, CONTENT);
     });
 
-    const result = await download(sha256Request(url('/f')));
+    const result = await fetchFile(sha256Request(url('/f')));
 
     expect(net.server?.requests[2]?.headers.range).toBeUndefined();
     expect(result.sha256).toBe(CONTENT_SHA256);
@@ -254,7 +289,7 @@ describe('downloadFile: resume', () => {
     });
     const request = sha256Request(url('/f'), updated);
 
-    const result = await download(request);
+    const result = await fetchFile(request);
 
     expect(net.server?.requests[1]?.headers['if-range']).toBe('"v1"');
     expect(net.server?.requests[2]?.headers.range).toBeUndefined();
@@ -270,7 +305,7 @@ describe('downloadFile: resume', () => {
     await writeFile(request.tempPath, CONTENT.subarray(0, 200_000));
     let reported = 0;
 
-    const result = await download(request, { onBytes: (delta) => (reported += delta) });
+    const result = await fetchFile(request, { onBytes: (delta) => (reported += delta) });
 
     expect(net.server?.requests[0]?.headers.range).toBe('bytes=200000-');
     expect(result).toMatchObject({ sha256: CONTENT_SHA256, resumedFrom: 200_000, bytesTransferred: 100_000, attempts: 1 });
@@ -285,7 +320,7 @@ describe('downloadFile: resume', () => {
     const request = sha256Request(url('/f'));
     await writeFile(request.tempPath, testBytes(200_000, 5));
 
-    const result = await download(request);
+    const result = await fetchFile(request);
 
     expect(net.server?.requests.map((seen) => seen.headers.range)).toEqual(['bytes=200000-', undefined]);
     expect(result).toMatchObject({ sha256: CONTENT_SHA256, resumedFrom: 0, attempts: 2 });
@@ -299,7 +334,7 @@ describe('downloadFile: resume', () => {
     const request = sha256Request(url('/f'));
     await writeFile(request.tempPath, CONTENT);
 
-    const result = await download(request);
+    const result = await fetchFile(request);
 
     expect(result).toEqual({ sha256: CONTENT_SHA256, size: CONTENT.length, bytesTransferred: 0, resumedFrom: CONTENT.length, attempts: 0 });
     expect(net.server?.requests).toHaveLength(0);
@@ -312,7 +347,7 @@ describe('downloadFile: resume', () => {
     const request = sha256Request(url('/f'));
     await writeFile(request.tempPath, Buffer.concat([CONTENT, Buffer.from('extra')]));
 
-    const result = await download(request);
+    const result = await fetchFile(request);
 
     expect(net.server?.requests[0]?.headers.range).toBeUndefined();
     expect(result.sha256).toBe(CONTENT_SHA256);
@@ -479,7 +514,13 @@ describe('downloadFile: redirects', () => {
   });
 });
 
-describe('downloadFile: cancellation', () => {
+// Both ways of writing (file-sink.ts): what a resume relies on must hold for each.
+describe.each([
+  ['direct', true],
+  ['buffered', false],
+] as const)('downloadFile: cancellation (%s writes)', (_mode, directIo) => {
+  const fetchFile = (request: DownloadRequest, overrides: DownloadOverrides = {}) => download(request, { directIo, ...overrides });
+
   it('stops promptly, keeps the partial file, and a later run resumes from it', async () => {
     let hang = true;
     const { url } = await serve((request, response) => {
@@ -491,7 +532,7 @@ describe('downloadFile: cancellation', () => {
     let reported = 0;
 
     const error = await rejectedFerryError(
-      download(request, {
+      fetchFile(request, {
         signal: controller.signal,
         onBytes: (delta) => {
           reported += delta;
@@ -504,7 +545,7 @@ describe('downloadFile: cancellation', () => {
     expect((await stat(request.tempPath)).size).toBe(150_000);
 
     hang = false;
-    const result = await download(request);
+    const result = await fetchFile(request);
     expect(result).toMatchObject({ sha256: CONTENT_SHA256, resumedFrom: 150_000, bytesTransferred: CONTENT.length - 150_000 });
   });
 
@@ -517,7 +558,7 @@ describe('downloadFile: cancellation', () => {
     const started = performance.now();
 
     const error = await rejectedFerryError(
-      download(sha256Request(url('/f')), {
+      fetchFile(sha256Request(url('/f')), {
         signal: controller.signal,
         retry: quickRetries({ maxRetryAfterMs: 60_000, onRetry: () => {
           setTimeout(() => {
@@ -536,7 +577,7 @@ describe('downloadFile: cancellation', () => {
       serveBytes(response, CONTENT);
     });
 
-    const error = await rejectedFerryError(download(sha256Request(url('/f')), { signal: AbortSignal.abort() }));
+    const error = await rejectedFerryError(fetchFile(sha256Request(url('/f')), { signal: AbortSignal.abort() }));
 
     expect(error.code).toBe('FERRY_CANCELLED');
     expect(net.server?.requests).toHaveLength(0);
