@@ -119,9 +119,9 @@ export async function runDownloadBenchmark(context: DownloadContext): Promise<Be
   const throughputRatio = ferry.medianThroughputMiBps / plain.medianThroughputMiBps;
   const durableThroughputRatio = ferry.medianThroughputMiBps / plainDurable.medianThroughputMiBps;
   const notes = [
-    'The page cache cannot be dropped without root: the served files are read from cache, and the written ones land in cache first.',
+    'The page cache is not dropped between rounds (that needs root): the served files are read from cache.',
     'To spread that bias, rounds alternate ferry, plain, plain-durable after an untimed warm-up; before each round the previous target is deleted and `sync` writes back dirty pages.',
-    'Targets and the served stream are on the same file system. ferry fsyncs each file before renaming it into place and the directory after (its durability promise); the plain fetch does no fsync, no hashing, no rename, so its bytes may still be only in the page cache when it ends. plain-durable is the same fetch with an fsync of each file: the ratio against it is the cost of verification alone.',
+    'Targets and the served stream are on the same file system. ferry writes around the page cache (O_DIRECT) where the file system allows it and fsyncs each file before renaming it into place (its durability promise); the plain fetch writes through the page cache and does no fsync, no hashing, no rename, so its bytes may still be only in memory when it ends. plain-durable is the same fetch with an fsync of each file.',
     'Throughput = item bytes / transfer time, both timed by this process from the JSON lines each child prints; whole command adds start-up and, for ferry, the signed metadata.',
     `CPU is user+system seconds: client for its whole run, server during the round. This machine has ${cores} cores shared by client, server and kernel, so a round cannot be shorter than (client + server CPU) / ${cores}.`,
   ];
