@@ -250,6 +250,8 @@ export async function runGc(options: GcOptions = {}): Promise<GcOutcome> {
       };
       if (dryRun || lock === undefined) return outcome;
 
+      // Under the lock, a job still marked running was left by a process that died.
+      catalog.failInterruptedJobs();
       const jobId = catalog.startJob('gc');
       outcome.jobId = jobId;
       try {

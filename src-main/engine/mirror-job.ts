@@ -6,7 +6,9 @@ import {
   Catalog,
   TREE_STATE_FOLDER,
   TempArea,
+  lockLibrary,
   openTreeState,
+  type LibraryLock,
   type LibraryRepairReport,
   type TreeRepairReport,
   type TreeState,
@@ -104,8 +106,13 @@ export async function runMirror(options: MirrorOptions): Promise<MirrorOutcome> 
   const emit = options.onEvent ?? (() => undefined);
   const target = resolvePath(options.cwd ?? process.cwd(), options.target);
   const client = createClient(options);
+  let lock: LibraryLock | undefined;
   try {
     const stream = await loadStream({ ...options, client });
+    // Two runs into one tree would write the same partial files and remove each other's temp
+    // files. Taken once the metadata is verified, so a refused source creates no target; a dry
+    // run changes nothing, so it neither waits for nor blocks a real one.
+    if (options.dryRun !== true) lock = await lockLibrary(join(target, TREE_STATE_FOLDER), 'mirror');
     emit({ type: 'loaded', source: stream.source.display, trust: stream.trust, metadataFiles: stream.metadataFiles.length });
     const state = options.dryRun === true ? await openStateForDryRun(target) : await openTreeState(target);
     try {
@@ -126,6 +133,7 @@ export async function runMirror(options: MirrorOptions): Promise<MirrorOutcome> 
     }
   } finally {
     await client.close();
+    await lock?.release();
   }
 }
 

@@ -68,6 +68,8 @@ export async function runSync(options: SyncOptions): Promise<SyncOutcome> {
     const library = dryRun ? await openLibraryIfPresent(libraryDir) : await openLibrary(libraryDir);
     try {
       const request = syncRequest(options, library.catalog, libraryDir);
+      // Under the lock, a job still marked running was left by a process that died.
+      if (!dryRun) library.catalog.failInterruptedJobs();
       const jobId = dryRun ? undefined : library.catalog.startJob('sync');
       const emitAndRecord = jobId === undefined ? emit : recordingMainEvents(library.catalog, jobId, emit);
       try {

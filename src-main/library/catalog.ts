@@ -297,6 +297,7 @@ export const CATALOG_SQL = {
     VALUES (?, ?, ?, NULL, 'running', NULL)`,
   finishJob: `UPDATE jobs SET finished_at = ?, status = ?, summary = ?
     WHERE id = ? AND status = 'running'`,
+  failRunningJobs: `UPDATE jobs SET finished_at = ?, status = 'failed', summary = ? WHERE status = 'running'`,
   getJob: 'SELECT id, kind, started_at, finished_at, status, summary FROM jobs WHERE id = ?',
   recentJobs: `SELECT id, kind, started_at, finished_at, status, summary FROM jobs
     ORDER BY started_at DESC, id LIMIT ?`,
@@ -352,6 +353,7 @@ function prepareStatements(db: Database.Database) {
     deleteSelection: db.prepare<[string]>(sql.deleteSelection),
     insertJob: db.prepare<[string, string, string]>(sql.insertJob),
     finishJob: db.prepare<[string, JobStatus, string | null, string]>(sql.finishJob),
+    failRunningJobs: db.prepare<[string, string]>(sql.failRunningJobs),
     getJob: db.prepare<[string], JobRow>(sql.getJob),
     recentJobs: db.prepare<[number], JobRow>(sql.recentJobs),
     latestJobOfKind: db.prepare<[string], JobRow>(sql.latestJobOfKind),
@@ -710,6 +712,16 @@ export class Catalog {
       const summaryText = summary === undefined ? null : JSON.stringify(summary);
       return this.statements.finishJob.run(this.timestamp(), status, summaryText, id).changes > 0;
     });
+  }
+
+  /**
+   * Marks every job still 'running' as failed, and answers how many. Only the holder of the
+   * library's lock may call it: then no other process is running a job, so each of these belongs to
+   * one that ended without finishing it (killed, crashed, powered off).
+   */
+  failInterruptedJobs(): number {
+    const summary = JSON.stringify({ interrupted: true, message: 'The process running this job ended before the job finished.' });
+    return this.guard(() => this.statements.failRunningJobs.run(this.timestamp(), summary).changes);
   }
 
   /** Appends an event to a job's log and answers its sequence number (1, 2, ...). */

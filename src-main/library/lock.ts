@@ -35,9 +35,9 @@ interface FoundLock {
 }
 
 /**
- * Makes this process the only writer of the library at `dir` until release(). Two syncs would
- * otherwise append to the same partial download, and gc could delete a blob that a sync has just
- * found present but not yet recorded as held. The lock file appears whole, by an atomic link() of a
+ * Makes this process the only writer of the library (or a mirror tree's state) at `dir` until
+ * release(). Two syncs would otherwise append to the same partial download, and gc could delete a
+ * blob that a sync has just found present but not yet recorded as held. The lock file appears whole, by an atomic link() of a
  * finished draft; a lock whose process is gone (a crash, a kill -9) is taken over.
  */
 export async function lockLibrary(dir: string, job: string, now: () => Date = () => new Date()): Promise<LibraryLock> {
@@ -149,7 +149,7 @@ function inUse(dir: string, path: string, holder: LockHolder | undefined): Ferry
     holder === undefined
       ? 'another Stream Ferry job'
       : `another Stream Ferry job (${holder.job}, process ${String(holder.pid)}, since ${holder.since})`;
-  return new FerryError('FERRY_IO', `The library ${dir} is in use by ${who}.`, {
+  return new FerryError('FERRY_IO', `${dir} is in use by ${who}.`, {
     path,
     hint: `Wait for that job to finish and run the command again. If no such process is running, delete ${path}.`,
   });

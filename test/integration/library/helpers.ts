@@ -84,13 +84,15 @@ export function latestSnapshot(libraryDir: string): SnapshotRow | undefined {
   });
 }
 
-export function jobsOf(libraryDir: string, kind: string): Array<{ id: string; status: string; events: string[] }> {
+export function jobsOf(libraryDir: string, kind: string): Array<{ id: string; status: string; summary: unknown; events: string[] }> {
   return readCatalog(libraryDir, (db) =>
     db
-      .prepare<[string], { id: string; status: string }>('SELECT id, status FROM jobs WHERE kind = ? ORDER BY started_at')
+      .prepare<[string], { id: string; status: string; summary: string | null }>('SELECT id, status, summary FROM jobs WHERE kind = ? ORDER BY started_at')
       .all(kind)
       .map((job) => ({
-        ...job,
+        id: job.id,
+        status: job.status,
+        summary: job.summary === null ? null : (JSON.parse(job.summary) as unknown),
         events: db.prepare<[string], string>('SELECT type FROM job_events WHERE job_id = ? ORDER BY seq').pluck().all(job.id),
       })),
   );

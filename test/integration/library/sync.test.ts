@@ -2,8 +2,9 @@ import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dataBytesSent, startFixtureServer, type FixtureServer } from '../../support/fixture-server.js';
+import { collect, spawnFerry } from '../../support/run-ferry.js';
 import { generateStream, type GeneratedStream } from '../../support/stream-generator.js';
-import { KIB, filesOf, listedItems, makeKey, makeWorkDir, removeQuietly, type ListedItem, type TestKey } from '../mirror/helpers.js';
+import { KIB, filesOf, listedItems, makeKey, makeWorkDir, removeQuietly, sleep, type ListedItem, type TestKey } from '../mirror/helpers.js';
 import {
   expectBlobsMatchTheirNames,
   ferryOk,
@@ -210,6 +211,33 @@ describe('the command line', () => {
     expect(run.stderr).toContain(`is in use by another Stream Ferry job (sync, process ${process.pid}, since 2025-01-02T03:04:05.000Z)`);
     expect(run.stderr).toContain(`delete ${join(library, 'lock')}`);
     expect(await readdir(library)).toEqual(['lock']);
+  });
+
+  it('records a sync killed mid-download as failed (interrupted) when the next sync starts', async () => {
+    const library = join(workDir, 'killed');
+    // Every item stalls, so the kill lands mid-download, with the job recorded as running.
+    server.setFaults((request) => (request.path.includes('streams/v1/') ? undefined : { kind: 'stall', afterBytes: 1, ms: 30_000 }));
+    try {
+      const child = spawnFerry(['sync', '--library', library, '--keyring', testKey.keyringFile, source, 'os=centos']);
+      const finished = collect(child);
+      const deadline = Date.now() + 30_000;
+      while (!server.requestLog.some((entry) => !entry.path.includes('streams/v1/')) && child.exitCode === null) {
+        if (Date.now() > deadline) throw new Error('ferry sync made no item request within 30 s');
+        await sleep(10);
+      }
+      child.kill('SIGKILL');
+      expect((await finished).signal).toBe('SIGKILL');
+    } finally {
+      server.setFaults(undefined);
+    }
+    expect(jobsOf(library, 'sync').map((job) => job.status)).toEqual(['running']);
+
+    await ferryOk(['sync', '--library', library, '--keyring', testKey.keyringFile, source, 'os=centos']);
+
+    const [killed, rerun] = jobsOf(library, 'sync');
+    expect(killed?.status).toBe('failed');
+    expect(killed?.summary).toEqual({ interrupted: true, message: 'The process running this job ended before the job finished.' });
+    expect(rerun?.status).toBe('succeeded');
   });
 
   it('does not create a library for a dry run or for ferry library', async () => {

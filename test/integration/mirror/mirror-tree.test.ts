@@ -1,4 +1,4 @@
-import { lstat, readFile } from 'node:fs/promises';
+import { lstat, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dataBytesSent, startFixtureServer, type FixtureServer } from '../../support/fixture-server.js';
@@ -211,6 +211,28 @@ describe('ferry mirror of a whole stream', () => {
       expect(await snapshot(target)).toEqual(before);
     } finally {
       await tamperedServer.close();
+    }
+  });
+
+  it('refuses to write into a tree that another running job holds, before fetching any item', async () => {
+    const lockPath = join(target, STATE_FOLDER, 'lock');
+    // This test's own process stands in for the other job: it is certainly running.
+    const holder = { pid: process.pid, job: 'mirror', since: '2025-01-02T03:04:05.000Z', token: 'other' };
+    await writeFile(lockPath, JSON.stringify(holder));
+    try {
+      const before = await snapshot(target);
+      server.resetCounters();
+      const run = await mirror('--max', '1', source, target);
+      expect(run.code, describeRun(run)).toBe(1);
+      expect(run.stderr).toContain(`is in use by another Stream Ferry job (mirror, process ${process.pid}, since 2025-01-02T03:04:05.000Z)`);
+      expect(run.stderr).toContain(`delete ${lockPath}`);
+      expect(dataRequests(server)).toEqual([]);
+      expect(await snapshot(target)).toEqual(before);
+
+      // A dry run only reads, so it goes ahead.
+      expect((await mirror('--dry-run', source, target)).code).toBe(0);
+    } finally {
+      await rm(lockPath, { force: true });
     }
   });
 });

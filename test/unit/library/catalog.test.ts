@@ -372,6 +372,25 @@ describe('selections', () => {
 });
 
 describe('jobs', () => {
+  it('marks jobs left running by a process that died as failed, and leaves finished ones alone', async () => {
+    const clock = manualClock('2025-01-01T00:00:00.000Z');
+    const catalog = await openCatalog({ now: clock.now });
+    const finished = catalog.startJob('sync');
+    catalog.finishJob(finished, 'succeeded', { completed: 3 });
+    const leftRunning = catalog.startJob('sync');
+    clock.set('2025-01-02T00:00:00.000Z');
+
+    expect(catalog.failInterruptedJobs()).toBe(1);
+
+    expect(catalog.getJob(leftRunning)).toMatchObject({
+      status: 'failed',
+      finishedAt: '2025-01-02T00:00:00.000Z',
+      summary: { interrupted: true, message: 'The process running this job ended before the job finished.' },
+    });
+    expect(catalog.getJob(finished)).toMatchObject({ status: 'succeeded', summary: { completed: 3 } });
+    expect(catalog.failInterruptedJobs()).toBe(0);
+  });
+
   it('records a job, its numbered events and its outcome', async () => {
     const clock = manualClock('2025-01-01T00:00:00.000Z');
     const catalog = await openCatalog({ now: clock.now });
