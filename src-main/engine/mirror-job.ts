@@ -33,6 +33,8 @@ export interface TransferOptions {
   stallTimeoutMs?: number | undefined;
   /** How often progress events are sent. */
   progressIntervalMs?: number | undefined;
+  /** Write downloads around the page cache where the file system allows it (default true). */
+  directIo?: boolean | undefined;
 }
 
 export interface SelectionOptions {
@@ -262,7 +264,14 @@ export async function syncInto(
       fetch: (file, partialPath, fileSignal, onBytes) =>
         downloadFile(
           { url: joinMirrorUrl(stream.source.baseUrl, file.path), tempPath: partialPath, expectedSize: file.size, checksum: file.checksum },
-          { client, signal: fileSignal, retry, stallTimeoutMs: options.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS, onBytes },
+          {
+            client,
+            signal: fileSignal,
+            retry,
+            stallTimeoutMs: options.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS,
+            onBytes,
+            directIo: options.directIo ?? true,
+          },
         ),
     });
   } finally {

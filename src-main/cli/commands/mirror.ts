@@ -25,6 +25,11 @@ export const transferOptions: OptionDefinition[] = [
   { name: 'verify-existing', type: 'boolean', description: 're-hash every file already present and repair what is wrong' },
   { name: 'concurrency', type: 'number', valueName: 'N', description: 'files downloaded at once (default 4)' },
   { name: 'connections', type: 'number', valueName: 'N', description: 'connections per server (default 4)' },
+  {
+    name: 'no-direct-io',
+    type: 'boolean',
+    description: 'write through the page cache instead of around it (Linux O_DIRECT); for file systems where direct writes are slow',
+  },
   { name: 'progress', type: 'boolean', description: 'print progress lines even when stderr is not a terminal' },
   { name: 'json', type: 'boolean', description: 'print one JSON event per line on stdout (the last is the result)' },
   { name: 'verbose', short: 'v', type: 'count', description: 'say more: each file fetched, present or removed' },
@@ -101,6 +106,7 @@ export function jobOptionsFrom(options: ParsedOptions): {
   verifyExisting: boolean;
   concurrency: number | undefined;
   connectionsPerHost: number | undefined;
+  directIo: boolean;
 } {
   return {
     max: numberOption(options, 'max'),
@@ -109,6 +115,7 @@ export function jobOptionsFrom(options: ParsedOptions): {
     verifyExisting: flagOption(options, 'verify-existing'),
     concurrency: numberOption(options, 'concurrency'),
     connectionsPerHost: numberOption(options, 'connections'),
+    directIo: !flagOption(options, 'no-direct-io'),
   };
 }
 

@@ -175,6 +175,14 @@ describe('ferry mirror of a whole stream', () => {
     expect(await snapshot(target)).toEqual(before);
   });
 
+  it('--no-direct-io writes the same tree through the page cache', async () => {
+    const buffered = join(workDir, 'buffered');
+    const run = await mirror('--no-direct-io', source, buffered);
+    expect(run.code, describeRun(run)).toBe(0);
+    await expectCompleteMirror(buffered, stream.baseDir, listed);
+    expect(await walkFiles(buffered)).toEqual(await walkFiles(target));
+  });
+
   it('--no-item-download writes the signed metadata and no item', async () => {
     const metadataOnly = join(workDir, 'metadata-only');
     server.resetCounters();
