@@ -7,6 +7,7 @@ import {
   Catalog,
   defaultLibraryDir,
   lockLibrary,
+  openCatalogForReading,
   openLibrary,
   type JsonValue,
   type Library,
@@ -39,17 +40,17 @@ async function libraryExists(dir: string): Promise<boolean> {
 }
 
 /**
- * For commands that must not create a library where there is none (a dry run, `ferry library`): an
- * existing library is opened (and repaired) as usual; a missing one reads as an empty in-memory
- * catalog, which is exactly what a new library would hold.
+ * For commands that only look (a dry run, `ferry library`, `ferry gc --dry-run`): they neither
+ * create a library where there is none nor write to one that exists, so they need no lock and may
+ * run beside a sync. An existing catalog is read into memory (see Catalog.openCopy) without startup
+ * repair; a missing one reads as an empty catalog, which is exactly what a new library would hold.
  */
-export async function openLibraryIfPresent(dir: string): Promise<Library> {
-  if (await libraryExists(dir)) return openLibrary(dir);
-  const catalog = Catalog.open(':memory:');
+export async function openLibraryForReading(dir: string): Promise<Library> {
+  const catalog = await openCatalogForReading(dir);
   return {
     dir,
     catalog,
-    // Never written: without a catalog nothing refers to a blob, and nothing is placed.
+    // Only looked at: nothing is placed or removed.
     blobs: new BlobStore(dir),
     repaired: {
       tempFilesRemoved: 0,
@@ -146,7 +147,7 @@ export interface LibrarySummary {
 export async function runLibrarySummary(options: LibraryLocationOptions = {}): Promise<LibrarySummary> {
   const libraryDir = resolveLibraryDir(options);
   const exists = await libraryExists(libraryDir);
-  const library = await openLibraryIfPresent(libraryDir);
+  const library = await openLibraryForReading(libraryDir);
   try {
     const { catalog } = library;
     const products = catalog.librarySummary().map(
@@ -233,7 +234,7 @@ export async function runGc(options: GcOptions = {}): Promise<GcOutcome> {
   // A dry run changes nothing and so needs no lock; a missing library has nothing to collect.
   const lock = !dryRun && (await libraryExists(libraryDir)) ? await lockLibrary(libraryDir, 'gc') : undefined;
   try {
-    const library = await openLibraryIfPresent(libraryDir);
+    const library = lock === undefined ? await openLibraryForReading(libraryDir) : await openLibrary(libraryDir);
     try {
       const { catalog, blobs } = library;
       const unreferenced = catalog.unreferencedBlobs();

@@ -1,12 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { access } from 'node:fs/promises';
 import { join, resolve as resolvePath } from 'node:path';
 import {
-  CATALOG_FILE_NAME,
   Catalog,
   TREE_STATE_FOLDER,
   TempArea,
   lockLibrary,
+  openCatalogForReading,
   openTreeState,
   type LibraryLock,
   type LibraryRepairReport,
@@ -140,18 +139,14 @@ export async function runMirror(options: MirrorOptions): Promise<MirrorOutcome> 
 }
 
 /**
- * A dry run changes nothing, so it must not create the target or its `.ferry/` state either. A
- * target without state is planned against an empty in-memory catalog (nothing held), which is what
- * a freshly created state would hold; an existing state is opened as a real run opens it.
+ * A dry run changes nothing: it neither creates the target or its `.ferry/` state nor writes to an
+ * existing one (no startup repair, the catalog read into memory; see Catalog.openCopy), so it
+ * needs no lock and may run beside a real run. Without state it plans against an empty catalog
+ * (nothing held), which is what a freshly created state would hold.
  */
 async function openStateForDryRun(target: string): Promise<Pick<TreeState, 'targetDir' | 'catalog' | 'temp' | 'repaired' | 'close'>> {
   const stateDir = join(target, TREE_STATE_FOLDER);
-  const hasState = await access(join(stateDir, CATALOG_FILE_NAME)).then(
-    () => true,
-    () => false,
-  );
-  if (hasState) return openTreeState(target);
-  const catalog = Catalog.open(':memory:');
+  const catalog = await openCatalogForReading(stateDir);
   return {
     targetDir: target,
     catalog,

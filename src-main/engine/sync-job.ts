@@ -3,7 +3,7 @@ import { LibraryStore } from '../mirror/library-store.js';
 import { parseSelection, resolveSource, type Selection } from '../streams/index.js';
 import { FerryError } from './errors.js';
 import {
-  openLibraryIfPresent,
+  openLibraryForReading,
   recordJobFailure,
   resolveLibraryDir,
   selectionArguments,
@@ -65,7 +65,7 @@ export async function runSync(options: SyncOptions): Promise<SyncOutcome> {
   // A dry run changes nothing, so it neither waits for nor blocks another job.
   const lock = dryRun ? undefined : await lockLibrary(libraryDir, 'sync');
   try {
-    const library = dryRun ? await openLibraryIfPresent(libraryDir) : await openLibrary(libraryDir);
+    const library = dryRun ? await openLibraryForReading(libraryDir) : await openLibrary(libraryDir);
     try {
       const request = syncRequest(options, library.catalog, libraryDir);
       // Under the lock, a job still marked running was left by a process that died.

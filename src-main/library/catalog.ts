@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { FerryError, describeError, redactUrl } from '../engine/errors.js';
 import type { StoredBlob } from './blobs.js';
@@ -394,6 +395,30 @@ export class Catalog {
     try {
       db = new Database(file);
       configureConnection(db);
+      const migration = migrateDatabase(db, file);
+      return new Catalog(db, file, migration, options.now ?? (() => new Date()));
+    } catch (error) {
+      db?.close();
+      throw translateSqliteError(error, file);
+    }
+  }
+
+  /**
+   * An in-memory copy of the catalog at `file` (migrated in memory if older), for commands that
+   * only look: a dry run, `ferry library`. The file is read once and never written, so such a
+   * command may run beside a job that holds the lock; anything written goes to the copy and is
+   * gone on close.
+   */
+  static openCopy(file: string, options: CatalogOptions = {}): Catalog {
+    let db: Database.Database | undefined;
+    try {
+      const bytes = readDatabaseBytes(file);
+      // The header's file-format bytes say WAL, which an in-memory database cannot open for
+      // writing; 1 means a rollback journal (https://www.sqlite.org/fileformat2.html#database_header).
+      bytes[18] = 1;
+      bytes[19] = 1;
+      db = new Database(bytes);
+      db.pragma('foreign_keys = ON');
       const migration = migrateDatabase(db, file);
       return new Catalog(db, file, migration, options.now ?? (() => new Date()));
     } catch (error) {
@@ -832,6 +857,33 @@ export class Catalog {
 
 const CORRUPT_HINT =
   'Move the catalog file aside and run again: a new catalog is created, and files already in the store are re-adopted after hashing.';
+
+/**
+ * The database at `file` as one buffer, without leaving a trace: a catalog closed cleanly is all in
+ * its file, which is read as it is; while a write-ahead log exists (a job is running, or one was
+ * killed), SQLite reads through it, and a read-only connection then creates no file of its own.
+ */
+function readDatabaseBytes(file: string): Buffer {
+  if (!existsSync(`${file}-wal`)) {
+    const bytes = readFileSync(file);
+    if (bytes.length < SQLITE_HEADER_BYTES || !bytes.subarray(0, SQLITE_MAGIC.length).equals(SQLITE_MAGIC)) {
+      throw new Database.SqliteError('file is not a database', 'SQLITE_NOTADB');
+    }
+    return bytes;
+  }
+  const original = new Database(file, { readonly: true, fileMustExist: true });
+  try {
+    original.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+    // Reads the header first: serialize() reports a file that is not a database as "out of memory".
+    original.pragma('schema_version');
+    return original.serialize();
+  } finally {
+    original.close();
+  }
+}
+
+const SQLITE_MAGIC = Buffer.from('SQLite format 3\u0000', 'latin1');
+const SQLITE_HEADER_BYTES = 100;
 
 function configureConnection(db: Database.Database): void {
   // Set first, so that switching the journal mode also waits for a writer in another process.

@@ -71,6 +71,19 @@ export async function openLibrary(dir: string, options: LibraryOptions = {}): Pr
 }
 
 /** Opens the state of a plain mirror tree (`ferry mirror`): `<target>/.ferry/catalog.db`. */
+/**
+ * The catalog in `dir` for a command that only looks (see Catalog.openCopy), or an empty in-memory
+ * one where there is none yet, which is exactly what a new catalog would hold. Creates nothing.
+ */
+export async function openCatalogForReading(dir: string, options: LibraryOptions = {}): Promise<Catalog> {
+  const file = join(dir, CATALOG_FILE_NAME);
+  const exists = await lstat(file).then(
+    () => true,
+    () => false,
+  );
+  return exists ? Catalog.openCopy(file, options) : Catalog.open(':memory:', options);
+}
+
 export async function openTreeState(targetDir: string, options: LibraryOptions = {}): Promise<TreeState> {
   const root = resolve(targetDir);
   const stateDir = join(root, TREE_STATE_FOLDER);

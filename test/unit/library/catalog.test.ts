@@ -1,6 +1,8 @@
 import Database from 'better-sqlite3';
+import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { Catalog, NewHeldItem } from '../../../src-main/library/catalog.js';
+import { Catalog, type NewHeldItem } from '../../../src-main/library/catalog.js';
 import { manualClock, sha256Hex, useCatalogs } from './helpers.js';
 
 const openCatalog = useCatalogs();
@@ -41,6 +43,63 @@ async function catalogWithSource(): Promise<{ catalog: Catalog; sourceId: number
   const sourceId = catalog.upsertSource('https://images.maas.io/ephemeral-v3/stable/', 'streams/v1/index.sjson');
   return { catalog, sourceId };
 }
+
+describe('openCopy (for commands that only look)', () => {
+  it('reads what the file holds, uncommitted WAL pages included, and never writes the file', async () => {
+    const { catalog, sourceId } = await catalogWithSource();
+    catalog.addHeldItems(kernelProducts(sourceId));
+    // Still open: the rows may be only in the write-ahead log.
+    const before = await readFile(catalog.file);
+    const beforeStat = await stat(catalog.file);
+
+    const copy = Catalog.openCopy(catalog.file);
+    try {
+      expect(copy.heldItems(sourceId)).toHaveLength(4);
+      copy.upsertSource('https://example.net/other/', 'streams/v1/index.sjson');
+      copy.removeHeldItems([{ sourceId, contentId: CONTENT_ID, product: 'noble-ga', version: '20250101', item: 'squashfs' }]);
+      expect(copy.heldItems(sourceId)).toHaveLength(3);
+    } finally {
+      copy.close();
+    }
+
+    expect(catalog.heldItems(sourceId)).toHaveLength(4);
+    expect(catalog.listSources()).toHaveLength(1);
+    expect((await readFile(catalog.file)).equals(before)).toBe(true);
+    expect((await stat(catalog.file)).mtimeMs).toBe(beforeStat.mtimeMs);
+  });
+
+  it('reads a cleanly closed catalog without creating the files a SQLite connection would', async () => {
+    const { catalog, sourceId } = await catalogWithSource();
+    catalog.addHeldItems(kernelProducts(sourceId));
+    catalog.close();
+    const folder = dirname(catalog.file);
+    const filesBefore = await readdir(folder);
+    expect(filesBefore).toEqual(['catalog.db']);
+
+    const copy = Catalog.openCopy(catalog.file);
+    try {
+      expect(copy.heldItems(sourceId)).toHaveLength(4);
+      copy.upsertSource('https://example.net/other/', 'streams/v1/index.sjson');
+    } finally {
+      copy.close();
+    }
+
+    expect(await readdir(folder)).toEqual(filesBefore);
+    const reopened = Catalog.openCopy(catalog.file);
+    try {
+      expect(reopened.listSources()).toHaveLength(1);
+    } finally {
+      reopened.close();
+    }
+  });
+
+  it('names the file when it is not a catalog', async () => {
+    const { catalog } = await catalogWithSource();
+    const notCatalog = `${catalog.file}.txt`;
+    await writeFile(notCatalog, 'not a database, just text long enough to be read as a header '.repeat(20));
+    expect(() => Catalog.openCopy(notCatalog)).toThrow(expect.objectContaining({ code: 'FERRY_CATALOG_CORRUPT', path: notCatalog }));
+  });
+});
 
 describe('sources', () => {
   it('keeps one id per URL and updates its entry path', async () => {
