@@ -108,6 +108,8 @@ export interface LibraryProduct {
 export interface LibraryProfile {
   name: string;
   source: string;
+  /** The entry file relative to the source (--path), when the source does not name it. */
+  path: string | undefined;
   /** The filters as `ferry sync` takes them, groups joined by `--or`. */
   filters: string[];
   max: number | undefined;
@@ -176,6 +178,7 @@ export async function runLibrarySummary(options: LibraryLocationOptions = {}): P
       profiles: catalog.listSelections().map((saved) => ({
         name: saved.name,
         source: saved.source,
+        path: saved.path ?? undefined,
         filters: selectionArguments(saved.filterGroups),
         max: saved.maxVersions ?? undefined,
         keep: saved.keep,

@@ -46,6 +46,8 @@ export interface SyncOutcome extends MirrorOutcome {
 /** What one run syncs, from the command line or from a saved selection. */
 interface SyncRequest {
   source: string;
+  /** The entry file relative to the source (--path), when the source does not name it. */
+  path: string | undefined;
   selection: Selection;
   max: number | undefined;
   keep: boolean;
@@ -97,7 +99,7 @@ async function syncLibrary(
 ): Promise<Omit<SyncOutcome, 'libraryDir' | 'profile'>> {
   const client = createClient(options);
   try {
-    const stream = await loadStream({ ...options, source: request.source, client });
+    const stream = await loadStream({ ...options, source: request.source, path: request.path, client });
     emit({ type: 'loaded', source: stream.source.display, trust: stream.trust, metadataFiles: stream.metadataFiles.length });
     if (request.saveAs !== undefined && options.dryRun !== true) saveProfile(library.catalog, request.saveAs, request, stream);
     const sourceId = recordStreamSource(library.catalog, stream);
@@ -123,6 +125,7 @@ function syncRequest(options: SyncOptions, catalog: Catalog, libraryDir: string)
   if (options.source !== undefined) {
     return {
       source: options.source,
+      path: options.path,
       selection: options.selection ?? parseSelection([]),
       max: options.max,
       keep: options.keep === true,
@@ -152,6 +155,7 @@ function syncRequest(options: SyncOptions, catalog: Catalog, libraryDir: string)
   }
   return {
     source: saved.source,
+    path: saved.path ?? undefined,
     selection: parseSelection(selectionArguments(saved.filterGroups)),
     max: saved.maxVersions ?? undefined,
     keep: saved.keep,
@@ -161,19 +165,18 @@ function syncRequest(options: SyncOptions, catalog: Catalog, libraryDir: string)
 
 /**
  * Saves the source as the URL of its entry file, so that a rerun from another directory (or of a
- * preset whose address changes one day) reads the very same stream.
+ * preset whose address changes one day) reads the very same stream. An entry file that its URL
+ * alone does not find again (one given with --path outside streams/v1/) is saved as the mirror
+ * base and the path.
  */
 function saveProfile(catalog: Catalog, name: string, request: SyncRequest, stream: LoadedStream): void {
-  const source = stream.source.entryUrl;
-  const reread = resolveSource(source);
-  if (reread.baseUrl !== stream.source.baseUrl || reread.entryPath !== stream.source.entryPath) {
-    throw new FerryError('FERRY_USAGE', `The selection cannot be saved: its entry file ${stream.source.entryPath} is not under streams/v1/, so it would need --path on every run.`, {
-      hint: 'Run without --profile, or start from an index or products file under streams/v1/.',
-    });
-  }
+  const { baseUrl, entryPath, entryUrl } = stream.source;
+  const reread = resolveSource(entryUrl);
+  const foundByUrl = reread.baseUrl === baseUrl && reread.entryPath === entryPath;
   catalog.saveSelection({
     name,
-    source,
+    source: foundByUrl ? entryUrl : baseUrl,
+    path: foundByUrl ? null : entryPath,
     filterGroups: request.selection.groups.map((group) => group.map((filter) => filter.expression)),
     maxVersions: request.max ?? null,
     keep: request.keep,

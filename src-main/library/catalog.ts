@@ -94,6 +94,8 @@ export interface ProductSummary {
 export interface SelectionProfile {
   readonly name: string;
   readonly source: string;
+  /** The entry file relative to the source (sstream's --path); null when the source names it. */
+  readonly path: string | null;
   /** Groups are ORed; the filters of one group are ANDed (sstream filter syntax). */
   readonly filterGroups: readonly (readonly string[])[];
   readonly maxVersions: number | null;
@@ -186,6 +188,7 @@ interface SummaryRow {
 interface SelectionRow {
   name: string;
   source: string;
+  path: string | null;
   filter_groups: string;
   max_versions: number | null;
   keep: number;
@@ -285,13 +288,13 @@ export const CATALOG_SQL = {
     GROUP BY items.source_id, items.content_id, items.product
     ORDER BY items.source_id, items.content_id, items.product`,
 
-  saveSelection: `INSERT INTO selections (name, source, filter_groups, max_versions, keep, updated_at)
-    VALUES (?, ?, ?, ?, ?, ?)
+  saveSelection: `INSERT INTO selections (name, source, path, filter_groups, max_versions, keep, updated_at)
+    VALUES (?, ?, ?, ?, ?, ?, ?)
     ON CONFLICT (name) DO UPDATE SET
-      source = excluded.source, filter_groups = excluded.filter_groups,
+      source = excluded.source, path = excluded.path, filter_groups = excluded.filter_groups,
       max_versions = excluded.max_versions, keep = excluded.keep, updated_at = excluded.updated_at`,
-  getSelection: 'SELECT name, source, filter_groups, max_versions, keep, updated_at FROM selections WHERE name = ?',
-  listSelections: 'SELECT name, source, filter_groups, max_versions, keep, updated_at FROM selections ORDER BY name',
+  getSelection: 'SELECT name, source, path, filter_groups, max_versions, keep, updated_at FROM selections WHERE name = ?',
+  listSelections: 'SELECT name, source, path, filter_groups, max_versions, keep, updated_at FROM selections ORDER BY name',
   deleteSelection: 'DELETE FROM selections WHERE name = ?',
 
   insertJob: `INSERT INTO jobs (id, kind, started_at, finished_at, status, summary)
@@ -348,7 +351,7 @@ function prepareStatements(db: Database.Database) {
     putTreeFile: db.prepare<[string, string, number, number, string]>(sql.putTreeFile),
     deleteTreeFile: db.prepare<[string]>(sql.deleteTreeFile),
     librarySummary: db.prepare<[], SummaryRow>(sql.librarySummary),
-    saveSelection: db.prepare<[string, string, string, number | null, number, string]>(sql.saveSelection),
+    saveSelection: db.prepare<[string, string, string | null, string, number | null, number, string]>(sql.saveSelection),
     getSelection: db.prepare<[string], SelectionRow>(sql.getSelection),
     listSelections: db.prepare<[], SelectionRow>(sql.listSelections),
     deleteSelection: db.prepare<[string]>(sql.deleteSelection),
@@ -693,6 +696,7 @@ export class Catalog {
       this.statements.saveSelection.run(
         selection.name,
         selection.source,
+        selection.path,
         JSON.stringify(selection.filterGroups),
         selection.maxVersions,
         selection.keep ? 1 : 0,
@@ -807,6 +811,7 @@ export class Catalog {
     return {
       name: row.name,
       source: row.source,
+      path: row.path,
       filterGroups: (groups as readonly JsonValue[]).map((group) => this.asStringArray(group, where)),
       maxVersions: row.max_versions,
       keep: row.keep === 1,

@@ -52,7 +52,11 @@ function printSummary(summary: LibrarySummary, io: CliIo): void {
   if (summary.profiles.length > 0) {
     io.stdout.write('\nSaved selections:\n');
     for (const profile of summary.profiles) {
-      const limits = [...(profile.max === undefined ? [] : ['--max', String(profile.max)]), ...(profile.keep ? ['--keep'] : [])];
+      const limits = [
+        ...(profile.max === undefined ? [] : ['--max', String(profile.max)]),
+        ...(profile.keep ? ['--keep'] : []),
+        ...(profile.path === undefined ? [] : ['--path', profile.path]),
+      ];
       io.stdout.write(`  ${profile.name}: ${[...limits, profile.source, ...profile.filters].map(shellWord).join(' ')}\n`);
     }
   }

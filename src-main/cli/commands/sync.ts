@@ -29,7 +29,7 @@ export const syncCommand: CommandDefinition = {
     'paths, products or sources list it, and the verified metadata is recorded byte for byte as a',
     'snapshot, last and only when every wanted file arrived. Versions past --max stop being held;',
     'their files stay until `ferry gc` removes what no selection needs.',
-    'With SOURCE, --profile NAME saves the source, filters, --max and --keep under NAME;',
+    'With SOURCE, --profile NAME saves the source (and --path), filters, --max and --keep under NAME;',
     'without SOURCE, --profile NAME runs the saved selection again.',
   ],
   options: [

@@ -2,6 +2,7 @@ import { debuglog } from 'node:util';
 import type Database from 'better-sqlite3';
 import { FerryError } from '../../engine/errors.js';
 import { initialSchema } from './001-initial.js';
+import { selectionPath } from './002-selection-path.js';
 import type { Migration } from './migration.js';
 
 export type { Migration } from './migration.js';
@@ -9,7 +10,7 @@ export type { Migration } from './migration.js';
 const debug = debuglog('ferry-library');
 
 /** Every schema step, oldest first. Append; never edit, reorder or renumber a released one. */
-export const MIGRATIONS: readonly Migration[] = [initialSchema];
+export const MIGRATIONS: readonly Migration[] = [initialSchema, selectionPath];
 
 export interface MigrationResult {
   /** The schema version the database had when opened (0: new). */

@@ -1,4 +1,4 @@
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dataBytesSent, startFixtureServer, type FixtureServer } from '../../support/fixture-server.js';
@@ -170,6 +170,28 @@ describe('saved selections (--profile)', () => {
     expect(dataBytesSent(server)).toBe(0);
   });
 
+  it('saves the --path of an entry file outside streams/v1/ and reruns it by name', async () => {
+    const library = join(workDir, 'profiles-path');
+    // A signed index elsewhere in the mirror: clearsigned bytes stay valid wherever they are served.
+    await mkdir(join(stream.baseDir, 'custom'), { recursive: true });
+    await copyFile(join(stream.baseDir, 'streams/v1/index.sjson'), join(stream.baseDir, 'custom/entry.sjson'));
+    const base = server.url;
+    const saved = syncResult(
+      await ferryOk(['sync', '--library', library, '--profile', 'elsewhere', '--path', 'custom/entry.sjson', '--keyring', testKey.keyringFile, base, 'os=centos', '--json']),
+    );
+    expect(saved.filesFetched).toBeGreaterThan(0);
+
+    const summary = librarySummary(await ferryOk(['library', '--library', library, '--json']));
+    expect(summary.profiles).toEqual([expect.objectContaining({ name: 'elsewhere', source: base, path: 'custom/entry.sjson', filters: ['os=centos'] })]);
+    expect((await ferryOk(['library', '--library', library])).stdout).toContain(`  elsewhere: --path custom/entry.sjson ${base} os=centos\n`);
+
+    server.resetCounters();
+    const rerun = syncResult(await ferryOk(['sync', '--library', library, '--profile', 'elsewhere', '--keyring', testKey.keyringFile, '--json']));
+    expect(rerun.filesFetched).toBe(0);
+    expect(rerun.filesPresent).toBe(saved.filesFetched);
+    expect(server.requestLog.map((entry) => entry.path)).toContain('custom/entry.sjson');
+  });
+
   it('names the saved selections when asked for one that does not exist', async () => {
     const library = join(workDir, 'profiles');
     const run = await ferryOk(['sync', '--library', library, '--profile', 'nope'], 1);
@@ -217,6 +239,7 @@ describe('the command line', () => {
     const library = join(workDir, 'killed');
     // Every item stalls, so the kill lands mid-download, with the job recorded as running.
     server.setFaults((request) => (request.path.includes('streams/v1/') ? undefined : { kind: 'stall', afterBytes: 1, ms: 30_000 }));
+    server.resetCounters();
     try {
       const child = spawnFerry(['sync', '--library', library, '--keyring', testKey.keyringFile, source, 'os=centos']);
       const finished = collect(child);

@@ -392,11 +392,12 @@ describe('selections', () => {
     const noble = {
       name: 'noble',
       source: 'stable',
+      path: null,
       filterGroups: [['os=ubuntu', 'release=noble', 'arch~(amd64|arm64)'], ['os~(grub*|pxelinux)']],
       maxVersions: 2,
       keep: true,
     };
-    const all = { name: 'all', source: 'https://example.org/m/', filterGroups: [[]], maxVersions: null, keep: false };
+    const all = { name: 'all', source: 'https://example.org/m/', path: 'custom/products.sjson', filterGroups: [[]], maxVersions: null, keep: false };
     expect(catalog.saveSelection(noble)).toEqual({ ...noble, updatedAt: '2025-01-01T00:00:00.000Z' });
     catalog.saveSelection(all);
     expect(catalog.getSelection('noble')).toEqual({ ...noble, updatedAt: '2025-01-01T00:00:00.000Z' });

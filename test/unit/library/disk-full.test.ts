@@ -101,7 +101,7 @@ describe('on a full disk', () => {
     const library = await open(join(disk, 'library-2'));
     const filler = join(disk, 'filler');
     await expect(writeFile(filler, Buffer.alloc(2 * DISK_BYTES))).rejects.toMatchObject({ code: 'ENOSPC' });
-    const profile = { name: 'huge', source: 'stable', filterGroups: [['x'.repeat(1024 * 1024)]], maxVersions: null, keep: false };
+    const profile = { name: 'huge', source: 'stable', path: null, filterGroups: [['x'.repeat(1024 * 1024)]], maxVersions: null, keep: false };
     try {
       expect(() => library.catalog.saveSelection(profile)).toThrow(
         expect.objectContaining({ code: 'FERRY_DISK_FULL', path: library.catalog.file }),

@@ -67,8 +67,8 @@ describe('migrateDatabase', () => {
   it('creates the newest schema in an empty database and records its version', async () => {
     const { db, file } = await rawDatabase();
     const result = migrateDatabase(db, file);
-    expect(result).toEqual({ from: 0, to: 1, applied: ['001-initial'] });
-    expect(readSchemaVersion(db)).toBe(1);
+    expect(result).toEqual({ from: 0, to: 2, applied: ['001-initial', '002-selection-path'] });
+    expect(readSchemaVersion(db)).toBe(2);
     expect(tableNames(db)).toEqual([
       'blobs',
       'items',
@@ -85,7 +85,7 @@ describe('migrateDatabase', () => {
   it('does nothing to a database that is already current', async () => {
     const { db, file } = await rawDatabase();
     migrateDatabase(db, file);
-    expect(migrateDatabase(db, file)).toEqual({ from: 1, to: 1, applied: [] });
+    expect(migrateDatabase(db, file)).toEqual({ from: 2, to: 2, applied: [] });
   });
 
   it('runs only the steps newer than the database', async () => {
@@ -97,6 +97,18 @@ describe('migrateDatabase', () => {
       applied: ['002-add-notes'],
     });
     expect(tableNames(db)).toContain('notes');
+  });
+
+  it('002 keeps the selections saved before it, with no path', async () => {
+    const { db, file } = await rawDatabase();
+    migrateDatabase(db, file, [initialSchema]);
+    db.prepare(
+      "INSERT INTO selections (name, source, filter_groups, max_versions, keep, updated_at) VALUES ('lab', 'stable', '[[\"arch=amd64\"]]', 1, 0, '2025-01-01T00:00:00.000Z')",
+    ).run();
+    expect(migrateDatabase(db, file)).toEqual({ from: 1, to: 2, applied: ['002-selection-path'] });
+    expect(db.prepare('SELECT name, source, path, filter_groups FROM selections').all()).toEqual([
+      { name: 'lab', source: 'stable', path: null, filter_groups: '[["arch=amd64"]]' },
+    ]);
   });
 
   it('runs all pending steps in one transaction: a failing step leaves the database untouched', async () => {
@@ -122,7 +134,7 @@ describe('migrateDatabase', () => {
     expect(ferryError.code).toBe('FERRY_CATALOG_TOO_NEW');
     expect(ferryError.message).toContain(file);
     expect(ferryError.message).toContain('version 7');
-    expect(ferryError.message).toContain('up to 1');
+    expect(ferryError.message).toContain('up to 2');
     expect(ferryError.hint).toMatch(/upgrade stream ferry/i);
     expect(readSchemaVersion(db)).toBe(7);
     expect(tableNames(db)).toEqual([]);
@@ -234,12 +246,12 @@ describe('Catalog.open', () => {
         foreignKeys: true,
         busyTimeoutMs: 5000,
       });
-      expect(catalog.migration).toEqual({ from: 0, to: 1, applied: ['001-initial'] });
+      expect(catalog.migration).toEqual({ from: 0, to: 2, applied: ['001-initial', '002-selection-path'] });
     } finally {
       catalog.close();
     }
     const reopened = Catalog.open(file);
-    expect(reopened.migration).toEqual({ from: 1, to: 1, applied: [] });
+    expect(reopened.migration).toEqual({ from: 2, to: 2, applied: [] });
     reopened.close();
   });
 
