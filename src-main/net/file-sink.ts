@@ -69,8 +69,6 @@ const DIRECT_ALIGNMENT = 4096;
 const STAGE_BYTES = 2 * 1024 * 1024;
 /** A pause in the incoming bytes after which the stage's aligned part is written anyway. */
 const IDLE_FLUSH_MS = 25;
-/** Staging buffers kept for the next file: two per download in flight at the default concurrency. */
-const STAGE_POOL_LIMIT = 8;
 const WASM_PAGE_BYTES = 64 * 1024;
 
 // Node has no aligned allocation, but WebAssembly memory is mapped on its own pages, so its start
@@ -79,6 +77,11 @@ interface WasmMemoryConstructor {
   new (descriptor: { initial: number }): { readonly buffer: ArrayBuffer };
 }
 const WasmMemory = (globalThis as unknown as { WebAssembly: { Memory: WasmMemoryConstructor } }).WebAssembly.Memory;
+/**
+ * Buffers of finished files, for the next ones. Never trimmed: it holds at most two per download
+ * that ran at once (16 MiB at the default concurrency), and a cap below that would allocate fresh
+ * memory for every file once --concurrency is raised, which a wasm memory gives back only to the GC.
+ */
 const stagePool: Buffer[] = [];
 
 function takeStage(): Buffer {
@@ -86,7 +89,7 @@ function takeStage(): Buffer {
 }
 
 function returnStage(stage: Buffer): void {
-  if (stagePool.length < STAGE_POOL_LIMIT) stagePool.push(stage);
+  stagePool.push(stage);
 }
 
 /**
