@@ -2,15 +2,13 @@ import { access } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join, resolve as resolvePath } from 'node:path';
 import {
-  BlobStore,
   CATALOG_FILE_NAME,
   Catalog,
   defaultLibraryDir,
   lockLibrary,
-  openCatalogForReading,
   openLibrary,
+  openLibraryForReading,
   type JsonValue,
-  type Library,
   type PartialFile,
   type SnapshotFile,
 } from '../library/index.js';
@@ -37,35 +35,6 @@ async function libraryExists(dir: string): Promise<boolean> {
     () => true,
     () => false,
   );
-}
-
-/**
- * For commands that only look (a dry run, `ferry library`, `ferry gc --dry-run`): they neither
- * create a library where there is none nor write to one that exists, so they need no lock and may
- * run beside a sync. An existing catalog is read into memory (see Catalog.openCopy) without startup
- * repair; a missing one reads as an empty catalog, which is exactly what a new library would hold.
- */
-export async function openLibraryForReading(dir: string): Promise<Library> {
-  const catalog = await openCatalogForReading(dir);
-  return {
-    dir,
-    catalog,
-    // Only looked at: nothing is placed or removed.
-    blobs: new BlobStore(dir),
-    repaired: {
-      tempFilesRemoved: 0,
-      partialFilesKept: 0,
-      blobRowsDropped: 0,
-      blobFilesDeleted: 0,
-      blobFilesAdopted: 0,
-      blobsRehashed: 0,
-      heldItemsDropped: 0,
-      snapshotsDropped: 0,
-    },
-    close: () => {
-      catalog.close();
-    },
-  };
 }
 
 /** A saved selection's filter groups as command-line arguments (groups joined by `--or`). */
@@ -254,8 +223,6 @@ export async function runGc(options: GcOptions = {}): Promise<GcOutcome> {
       };
       if (dryRun || lock === undefined) return outcome;
 
-      // Under the lock, a job still marked running was left by a process that died.
-      catalog.failInterruptedJobs();
       const jobId = catalog.startJob('gc');
       outcome.jobId = jobId;
       try {

@@ -3,14 +3,12 @@ import { join, resolve as resolvePath } from 'node:path';
 import {
   Catalog,
   TREE_STATE_FOLDER,
-  TempArea,
   lockLibrary,
-  openCatalogForReading,
   openTreeState,
+  openTreeStateForReading,
   type LibraryLock,
   type LibraryRepairReport,
   type TreeRepairReport,
-  type TreeState,
 } from '../library/index.js';
 import { applyPlan, type ApplyResult, type FileStore } from '../mirror/apply.js';
 import { orphanedPaths, planMirror, type HeldEntry, type MirrorPlan, type WantedFile } from '../mirror/plan.js';
@@ -115,7 +113,8 @@ export async function runMirror(options: MirrorOptions): Promise<MirrorOutcome> 
     // run changes nothing, so it neither waits for nor blocks a real one.
     if (options.dryRun !== true) lock = await lockLibrary(join(target, TREE_STATE_FOLDER), 'mirror');
     emit({ type: 'loaded', source: stream.source.display, trust: stream.trust, metadataFiles: stream.metadataFiles.length });
-    const state = options.dryRun === true ? await openStateForDryRun(target) : await openTreeState(target);
+    // A dry run writes nothing, not even .ferry/, so it needs no lock (see openTreeStateForReading).
+    const state = options.dryRun === true ? await openTreeStateForReading(target) : await openTreeState(target);
     try {
       if (hasRepairs(state.repaired)) emit({ type: 'repaired', report: state.repaired });
       const store = new TreeStore(state.targetDir, state.catalog, state.temp);
@@ -138,26 +137,6 @@ export async function runMirror(options: MirrorOptions): Promise<MirrorOutcome> 
   }
 }
 
-/**
- * A dry run changes nothing: it neither creates the target or its `.ferry/` state nor writes to an
- * existing one (no startup repair, the catalog read into memory; see Catalog.openCopy), so it
- * needs no lock and may run beside a real run. Without state it plans against an empty catalog
- * (nothing held), which is what a freshly created state would hold.
- */
-async function openStateForDryRun(target: string): Promise<Pick<TreeState, 'targetDir' | 'catalog' | 'temp' | 'repaired' | 'close'>> {
-  const stateDir = join(target, TREE_STATE_FOLDER);
-  const catalog = await openCatalogForReading(stateDir);
-  return {
-    targetDir: target,
-    catalog,
-    // Never created: a dry run neither downloads nor places anything.
-    temp: new TempArea(join(stateDir, 'tmp')),
-    repaired: { tempFilesRemoved: 0, partialFilesKept: 0, treeFilesDropped: 0, heldItemsDropped: 0 },
-    close: () => {
-      catalog.close();
-    },
-  };
-}
 
 export function createClient(options: Pick<MirrorOptions, 'proxy' | 'env' | 'connectionsPerHost'>): HttpClient {
   return createHttpClient({

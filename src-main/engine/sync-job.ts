@@ -1,9 +1,8 @@
-import { lockLibrary, openLibrary, type Catalog, type JsonValue, type Library, type SnapshotFile } from '../library/index.js';
+import { lockLibrary, openLibrary, openLibraryForReading, type Catalog, type JsonValue, type Library, type SnapshotFile } from '../library/index.js';
 import { LibraryStore } from '../mirror/library-store.js';
 import { parseSelection, resolveSource, type Selection } from '../streams/index.js';
 import { FerryError } from './errors.js';
 import {
-  openLibraryForReading,
   recordJobFailure,
   resolveLibraryDir,
   selectionArguments,
@@ -70,8 +69,6 @@ export async function runSync(options: SyncOptions): Promise<SyncOutcome> {
     const library = dryRun ? await openLibraryForReading(libraryDir) : await openLibrary(libraryDir);
     try {
       const request = syncRequest(options, library.catalog, libraryDir);
-      // Under the lock, a job still marked running was left by a process that died.
-      if (!dryRun) library.catalog.failInterruptedJobs();
       const jobId = dryRun ? undefined : library.catalog.startJob('sync');
       const emitAndRecord = jobId === undefined ? emit : recordingMainEvents(library.catalog, jobId, emit);
       try {

@@ -394,16 +394,7 @@ export class Catalog {
 
   /** Opens (creating if needed) and migrates the catalog at `file`; its folder must exist. */
   static open(file: string, options: CatalogOptions = {}): Catalog {
-    let db: Database.Database | undefined;
-    try {
-      db = new Database(file);
-      configureConnection(db);
-      const migration = migrateDatabase(db, file);
-      return new Catalog(db, file, migration, options.now ?? (() => new Date()));
-    } catch (error) {
-      db?.close();
-      throw translateSqliteError(error, file);
-    }
+    return Catalog.connect(file, options, () => new Database(file), configureConnection);
   }
 
   /**
@@ -413,15 +404,28 @@ export class Catalog {
    * gone on close.
    */
   static openCopy(file: string, options: CatalogOptions = {}): Catalog {
-    let db: Database.Database | undefined;
-    try {
+    const openBytes = (): Database.Database => {
       const bytes = readDatabaseBytes(file);
       // The header's file-format bytes say WAL, which an in-memory database cannot open for
       // writing; 1 means a rollback journal (https://www.sqlite.org/fileformat2.html#database_header).
       bytes[18] = 1;
       bytes[19] = 1;
-      db = new Database(bytes);
-      db.pragma('foreign_keys = ON');
+      return new Database(bytes);
+    };
+    return Catalog.connect(file, options, openBytes, (db) => db.pragma('foreign_keys = ON'));
+  }
+
+  /** Configures and migrates what `openDatabase` opens; any failure closes it and names `file`. */
+  private static connect(
+    file: string,
+    options: CatalogOptions,
+    openDatabase: () => Database.Database,
+    configure: (db: Database.Database) => void,
+  ): Catalog {
+    let db: Database.Database | undefined;
+    try {
+      db = openDatabase();
+      configure(db);
       const migration = migrateDatabase(db, file);
       return new Catalog(db, file, migration, options.now ?? (() => new Date()));
     } catch (error) {

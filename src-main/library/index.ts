@@ -26,8 +26,16 @@ export type {
   TreeFileRecord,
 } from './catalog.js';
 export { fileSystemError } from './files.js';
-export { CATALOG_FILE_NAME, TREE_STATE_FOLDER, defaultLibraryDir, openCatalogForReading, openLibrary, openTreeState } from './library.js';
-export type { Library, LibraryOptions, TreeState } from './library.js';
+export {
+  CATALOG_FILE_NAME,
+  TREE_STATE_FOLDER,
+  defaultLibraryDir,
+  openLibrary,
+  openLibraryForReading,
+  openTreeState,
+  openTreeStateForReading,
+} from './library.js';
+export type { Library, LibraryOptions, TreeState, TreeStateForReading } from './library.js';
 export type { LibraryRepairReport, TreeRepairReport } from './repair.js';
 export { LOCK_FILE_NAME, lockLibrary } from './lock.js';
 export type { LibraryLock, LockHolder } from './lock.js';

@@ -6,7 +6,7 @@ import { BlobStore, assertSha256Hex } from './blobs.js';
 import { Catalog } from './catalog.js';
 import type { CatalogOptions, TreeFile } from './catalog.js';
 import { checkFinishedFile, mtimeMsOf, renameIntoPlace, resolveInsideTree, withFileErrors } from './files.js';
-import { repairLibrary, repairTree } from './repair.js';
+import { NO_LIBRARY_REPAIRS, NO_TREE_REPAIRS, repairLibrary, repairTree } from './repair.js';
 import type { LibraryRepairReport, TreeRepairReport } from './repair.js';
 import { TempArea } from './temp-area.js';
 
@@ -46,7 +46,8 @@ export interface TreeState {
 
 /**
  * Opens (creating if needed) the library at `dir` and repairs what a crash may have left, so
- * that the catalog describes exactly the verified blobs on disk before anything else runs.
+ * that the catalog describes exactly the verified blobs on disk before anything else runs. The
+ * caller holds the library's lock (lockLibrary): repair assumes no other process is writing.
  */
 export async function openLibrary(dir: string, options: LibraryOptions = {}): Promise<Library> {
   const root = resolve(dir);
@@ -70,12 +71,48 @@ export async function openLibrary(dir: string, options: LibraryOptions = {}): Pr
   }
 }
 
-/** Opens the state of a plain mirror tree (`ferry mirror`): `<target>/.ferry/catalog.db`. */
 /**
- * The catalog in `dir` for a command that only looks (see Catalog.openCopy), or an empty in-memory
- * one where there is none yet, which is exactly what a new catalog would hold. Creates nothing.
+ * The library at `dir` for a command that only looks (a dry run, `ferry library`): it creates
+ * nothing and writes nothing, so it needs no lock and may run beside a sync. The catalog is a copy
+ * in memory (see Catalog.openCopy) and startup repair is skipped; a missing library reads as an
+ * empty catalog, which is exactly what a new library would hold.
  */
-export async function openCatalogForReading(dir: string, options: LibraryOptions = {}): Promise<Catalog> {
+export async function openLibraryForReading(dir: string, options: LibraryOptions = {}): Promise<Library> {
+  const root = resolve(dir);
+  const catalog = await openCatalogForReading(root, options);
+  return {
+    dir: root,
+    catalog,
+    blobs: new BlobStore(root),
+    repaired: NO_LIBRARY_REPAIRS,
+    close: () => {
+      catalog.close();
+    },
+  };
+}
+
+/** A tree's state opened only to look: nothing is placed, so there is no place(). */
+export type TreeStateForReading = Omit<TreeState, 'place'>;
+
+/** The state of the tree at `targetDir` for a dry run: as openLibraryForReading, for a mirror tree. */
+export async function openTreeStateForReading(targetDir: string, options: LibraryOptions = {}): Promise<TreeStateForReading> {
+  const root = resolve(targetDir);
+  const stateDir = join(root, TREE_STATE_FOLDER);
+  const catalog = await openCatalogForReading(stateDir, options);
+  return {
+    targetDir: root,
+    stateDir,
+    catalog,
+    // Never created: nothing is downloaded or placed.
+    temp: new TempArea(join(stateDir, 'tmp')),
+    repaired: NO_TREE_REPAIRS,
+    close: () => {
+      catalog.close();
+    },
+  };
+}
+
+async function openCatalogForReading(dir: string, options: LibraryOptions): Promise<Catalog> {
   const file = join(dir, CATALOG_FILE_NAME);
   const exists = await lstat(file).then(
     () => true,
@@ -84,6 +121,7 @@ export async function openCatalogForReading(dir: string, options: LibraryOptions
   return exists ? Catalog.openCopy(file, options) : Catalog.open(':memory:', options);
 }
 
+/** Opens the state of a plain mirror tree (`ferry mirror`): `<target>/.ferry/catalog.db`. */
 export async function openTreeState(targetDir: string, options: LibraryOptions = {}): Promise<TreeState> {
   const root = resolve(targetDir);
   const stateDir = join(root, TREE_STATE_FOLDER);

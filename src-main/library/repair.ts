@@ -35,12 +35,28 @@ export interface TreeRepairReport {
   readonly heldItemsDropped: number;
 }
 
+/** What a library opened without repair reports (see openLibraryForReading). */
+export const NO_LIBRARY_REPAIRS: LibraryRepairReport = {
+  tempFilesRemoved: 0,
+  partialFilesKept: 0,
+  blobRowsDropped: 0,
+  blobFilesDeleted: 0,
+  blobFilesAdopted: 0,
+  blobsRehashed: 0,
+  heldItemsDropped: 0,
+  snapshotsDropped: 0,
+};
+
+/** What a tree opened without repair reports (see openTreeStateForReading). */
+export const NO_TREE_REPAIRS: TreeRepairReport = { tempFilesRemoved: 0, partialFilesKept: 0, treeFilesDropped: 0, heldItemsDropped: 0 };
+
 /**
  * Makes the catalog agree with the blob files on disk after a crash at any moment. Blob files are
  * renamed into place before their row is written and their row is deleted before the file, so the
  * only states a crash leaves are: a file without a row (hash it, keep it if it matches its name),
  * and leftovers in tmp/. A row whose file is missing or wrong means someone else touched the store;
- * it is dropped together with what relied on it.
+ * it is dropped together with what relied on it. A job still recorded as running was the crash's:
+ * it is marked failed (interrupted).
  */
 export async function repairLibrary(
   catalog: Catalog,
@@ -48,6 +64,9 @@ export async function repairLibrary(
   processStartedAtMs: number,
 ): Promise<LibraryRepairReport> {
   const sweep = await blobs.temp.sweep(processStartedAtMs);
+  // Whoever repairs holds the library's lock (read-only commands skip repair), so no live process
+  // is running these jobs.
+  catalog.failInterruptedJobs();
   const counts = {
     blobRowsDropped: 0,
     blobFilesDeleted: 0,

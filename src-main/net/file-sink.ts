@@ -124,8 +124,7 @@ class DirectSink implements FileSink {
   /** A write() waiting for the buffer in flight. */
   #blocked: (() => void) | undefined;
   /** Reads and writes the kernel may still be doing into or from a buffer: none may be reused before they end. */
-  #ioInFlight = 0;
-  #idleWaiters: Array<() => void> = [];
+  readonly #inFlight = new InFlight();
   readonly lostWriteback = undefined;
 
   constructor(directFd: number, fd: number, start: number, onLanded: (bytes: number) => void) {
@@ -144,14 +143,13 @@ class DirectSink implements FileSink {
 
   /** The stage is written whole, so the bytes of its first block that are already in the file are read back into it. */
   #readHead(stage: Buffer, head: number): void {
-    this.#ioInFlight += 1;
+    this.#inFlight.begin();
     read(this.#fd, stage, 0, head, this.#stageOffset, (error, bytesRead) => {
-      this.#ioInFlight -= 1;
       if (error !== null) this.#error ??= error;
       else if (bytesRead !== head) this.#error ??= Object.assign(new Error(`the partial file ends before byte ${this.#landedEnd}`), { code: 'EIO' });
       this.#stageBusy = false;
       this.#unblock();
-      this.#wakeIfIdle();
+      this.#inFlight.end();
     });
   }
 
@@ -172,7 +170,7 @@ class DirectSink implements FileSink {
   #flushWhileIdle(): void {
     const stage = this.#stage;
     if (stage === undefined || this.#error !== undefined) return;
-    if (this.#stageBusy || this.#ioInFlight > 0) {
+    if (this.#stageBusy || this.#inFlight.busy) {
       // `written` only grows over contiguous bytes: try again once the write in flight is done.
       this.#idleTimer?.refresh();
       return;
@@ -245,11 +243,11 @@ class DirectSink implements FileSink {
   }
 
   #startWrite(buffer: Buffer, from: number, length: number, position: number, done: SinkCallback): void {
-    this.#ioInFlight += 1;
+    this.#inFlight.begin();
     this.#writeAll(buffer, from, length, position, (error) => {
-      this.#ioInFlight -= 1;
+      // After done(), which may start the next write: idle means none is left.
       done(error);
-      this.#wakeIfIdle();
+      this.#inFlight.end();
     });
   }
 
@@ -283,7 +281,7 @@ class DirectSink implements FileSink {
   }
 
   async finish(): Promise<void> {
-    await this.#idle();
+    await this.#inFlight.idle();
     if (this.#error !== undefined) throw this.#error;
     const stage = this.#stage;
     if (stage === undefined || this.#stageOffset + this.#fill <= this.#landedEnd) return;
@@ -302,7 +300,7 @@ class DirectSink implements FileSink {
   }
 
   async close(): Promise<void> {
-    await this.#idle();
+    await this.#inFlight.idle();
     this.#release();
   }
 
@@ -312,18 +310,6 @@ class DirectSink implements FileSink {
     if (this.#spare !== undefined) returnStage(this.#spare);
     this.#stage = undefined;
     this.#spare = undefined;
-  }
-
-  #idle(): Promise<void> {
-    if (this.#ioInFlight === 0) return Promise.resolve();
-    return new Promise((resolve) => this.#idleWaiters.push(resolve));
-  }
-
-  #wakeIfIdle(): void {
-    if (this.#ioInFlight > 0) return;
-    const waiters = this.#idleWaiters;
-    this.#idleWaiters = [];
-    for (const wake of waiters) wake();
   }
 }
 
@@ -344,11 +330,11 @@ class BufferedSink implements FileSink {
   readonly #fd: number;
   readonly #onLanded: (bytes: number) => void;
   #position: number;
-  #writing = false;
+  readonly #inFlight = new InFlight();
+  /** An early flush is running; at most one per file. */
   #flushing = false;
   /** Bytes written since the last early flush began. */
   #unflushed = 0;
-  #idleWaiters: Array<() => void> = [];
   lostWriteback: NodeJS.ErrnoException | undefined;
 
   constructor(fd: number, start: number, onLanded: (bytes: number) => void) {
@@ -362,11 +348,10 @@ class BufferedSink implements FileSink {
       process.nextTick(ready, this.lostWriteback);
       return;
     }
-    this.#writing = true;
+    this.#inFlight.begin();
     this.#writeAll(chunks, length, (error) => {
-      this.#writing = false;
       ready(error);
-      this.#wakeIfIdle();
+      this.#inFlight.end();
     });
   }
 
@@ -393,33 +378,49 @@ class BufferedSink implements FileSink {
     this.#flushing = true;
     this.#unflushed = 0;
     earlyFlushesInFlight += 1;
+    this.#inFlight.begin();
     fdatasync(this.#fd, (error) => {
       earlyFlushesInFlight -= 1;
       this.#flushing = false;
       if (error !== null) this.lostWriteback ??= error;
-      this.#wakeIfIdle();
+      this.#inFlight.end();
     });
   }
 
   async finish(): Promise<void> {
-    await this.#idle();
+    await this.#inFlight.idle();
     if (this.lostWriteback !== undefined) throw this.lostWriteback;
   }
 
   close(): Promise<void> {
-    return this.#idle();
+    return this.#inFlight.idle();
+  }
+}
+
+/** Operations a sink has handed to the kernel and not yet seen end; idle() waits until there are none. */
+class InFlight {
+  #count = 0;
+  #waiters: Array<() => void> = [];
+
+  get busy(): boolean {
+    return this.#count > 0;
   }
 
-  #idle(): Promise<void> {
-    if (!this.#writing && !this.#flushing) return Promise.resolve();
-    return new Promise((resolve) => this.#idleWaiters.push(resolve));
+  begin(): void {
+    this.#count += 1;
   }
 
-  #wakeIfIdle(): void {
-    if (this.#writing || this.#flushing) return;
-    const waiters = this.#idleWaiters;
-    this.#idleWaiters = [];
+  end(): void {
+    this.#count -= 1;
+    if (this.#count > 0) return;
+    const waiters = this.#waiters;
+    this.#waiters = [];
     for (const wake of waiters) wake();
+  }
+
+  idle(): Promise<void> {
+    if (this.#count === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#waiters.push(resolve));
   }
 }
 
