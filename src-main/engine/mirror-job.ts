@@ -10,8 +10,8 @@ import {
   type LibraryRepairReport,
   type TreeRepairReport,
 } from '../library/index.js';
-import { applyPlan, type ApplyResult, type FileStore } from '../mirror/apply.js';
-import { orphanedPaths, planMirror, type HeldEntry, type MirrorPlan, type WantedFile } from '../mirror/plan.js';
+import { applyPlan, retire, type ApplyResult, type FileStore, type Retirement } from '../mirror/apply.js';
+import { describeItem, orphanedPaths, planMirror, type HeldEntry, type MirrorPlan, type WantedFile } from '../mirror/plan.js';
 import { TreeStore } from '../mirror/tree-store.js';
 import { createHttpClient, downloadFile, DEFAULT_RETRY_POLICY, type HttpClient, type RetryPolicy } from '../net/index.js';
 import { joinMirrorUrl, type Selection } from '../streams/index.js';
@@ -71,6 +71,9 @@ export interface PlanSummary {
   /** Of those, files that must be fetched (a dry run counts a file of the right size as present). */
   filesToFetch: number;
   bytesToFetch: number;
+  /** Files present that --verify-existing re-hashes; each that proves wrong is fetched again. */
+  filesToVerify: number;
+  bytesToVerify: number;
   filesToRemove: number;
   bytesToRemove: number;
   /** Items that cannot be mirrored, with the reason. */
@@ -87,8 +90,6 @@ export interface MirrorOutcome {
   filesPresent: number;
   removedPaths: string[];
   failures: Array<{ path: string; url: string; error: SerializedFerryError }>;
-  /** Versions kept because a newer version of their product failed to arrive. */
-  deferredRemovals: string[];
   metadataWritten: string[];
 }
 
@@ -119,14 +120,21 @@ export async function runMirror(options: MirrorOptions): Promise<MirrorOutcome> 
       if (hasRepairs(state.repaired)) emit({ type: 'repaired', report: state.repaired });
       const store = new TreeStore(state.targetDir, state.catalog, state.temp);
       const sourceId = recordStreamSource(state.catalog, stream);
-      const outcome = await syncInto(stream, { store, catalog: state.catalog, sourceId }, client, options, emit);
-      if (!outcome.dryRun && outcome.failures.length === 0) {
+      const publish: Publish = async (retired) => {
         // Products files first and the index last, byte for byte as verified: MAAS never sees an
-        // index naming files that are not there yet.
+        // index naming files that are not there yet. A kill between two writes leaves old and new
+        // products files side by side, each listing only files that are present, because nothing
+        // is removed until the index is written.
         for (const file of stream.metadataFiles) await store.writeMetadata(file.path, file.bytes);
-        outcome.metadataWritten = stream.metadataFiles.map((file) => file.path);
-        emit({ type: 'metadata-written', paths: outcome.metadataWritten });
-      }
+        const metadataWritten = stream.metadataFiles.map((file) => file.path);
+        emit({ type: 'metadata-written', paths: metadataWritten });
+        // Files before rows: a kill in between leaves held items whose version the next run's plan
+        // retires again, never a file no row remembers.
+        const removedPaths = await retired.deleteFiles();
+        retired.forgetItems();
+        return { metadataWritten, removedPaths };
+      };
+      const outcome = await syncInto(stream, { store, catalog: state.catalog, sourceId, publish }, client, options, emit);
       return outcome;
     } finally {
       state.close();
@@ -159,7 +167,16 @@ export interface SyncTarget {
   sourceId: number;
   /** The job's id when the caller has recorded the job already; otherwise a new one. */
   jobId?: string | undefined;
+  /** Publishes the verified metadata (a tree's files, a library snapshot); called only for a complete run. */
+  publish: Publish;
 }
+
+/**
+ * Makes the run's metadata what readers see, then retires the versions it no longer lists (their
+ * files and held items): removal comes after publishing, so a kill at any instant leaves published
+ * metadata that lists only files present.
+ */
+export type Publish = (retired: Retirement) => Promise<{ metadataWritten: string[]; removedPaths: string[] }>;
 
 export type SyncIntoOptions = SelectionOptions &
   TransferOptions &
@@ -170,7 +187,13 @@ export function recordStreamSource(catalog: Catalog, stream: LoadedStream): numb
   return catalog.upsertSource(redactUrl(stream.source.entryUrl), stream.source.entryPath);
 }
 
-/** Plan and apply against any file store; shared by `ferry mirror` (a tree) and `ferry sync` (the library). */
+/**
+ * Plan and apply against any file store; shared by `ferry mirror` (a tree) and `ferry sync` (the
+ * library). All or nothing: only when every wanted file is present and verified and no selected
+ * item was rejected does it publish (target.publish) and then remove the retired versions; any
+ * failed file or rejected item leaves the previous published state and every held version as they
+ * were, and is reported in `failures` (exit 1 in the CLI).
+ */
 export async function syncInto(
   stream: LoadedStream,
   target: SyncTarget,
@@ -191,7 +214,7 @@ export async function syncInto(
   });
   const fetchItems = options.fetchItems ?? true;
   const missing = fetchItems ? await filesNotPresent(plan, store) : [];
-  const summary = summarizePlan(plan, held, missing);
+  const summary = summarizePlan(plan, held, missing, fetchItems && options.verifyExisting === true);
   emit({ type: 'plan', plan: summary });
 
   const outcome: MirrorOutcome = {
@@ -204,11 +227,16 @@ export async function syncInto(
     filesPresent: 0,
     removedPaths: [],
     failures: [],
-    deferredRemovals: [],
     metadataWritten: [],
   };
   if (options.dryRun === true) return outcome;
   await assertFreeSpace(store, summary.bytesToFetch);
+  const reportFailure = (path: string, error: FerryError): void => {
+    const url = redactUrl(joinMirrorUrl(stream.source.baseUrl, path));
+    const serialized = error.toJSON();
+    emit({ type: 'file-failed', path, url, error: serialized });
+    outcome.failures.push({ path, url, error: serialized });
+  };
 
   const retry: RetryPolicy = { ...DEFAULT_RETRY_POLICY, ...options.retry };
   const progress = new ProgressTracker({
@@ -223,7 +251,7 @@ export async function syncInto(
   });
   let result: ApplyResult;
   try {
-    result = await applyPlan(plan, held, {
+    result = await applyPlan(plan, {
       store,
       catalog,
       sourceId,
@@ -251,18 +279,19 @@ export async function syncInto(
   } finally {
     progress.finish();
   }
-  for (const failure of result.failures) {
-    const url = joinMirrorUrl(stream.source.baseUrl, failure.path);
-    const error = failure.error.toJSON();
-    emit({ type: 'file-failed', path: failure.path, url: redactUrl(url), error });
-    outcome.failures.push({ path: failure.path, url: redactUrl(url), error });
-  }
-  for (const path of result.removedPaths) emit({ type: 'removed', path });
+  for (const failure of result.failures) reportFailure(failure.path, failure.error);
+  // --no-item-download keeps its sstream-mirror meaning: the metadata without the items, so
+  // items that could not be verified do not hold the metadata back there.
+  if (fetchItems) for (const { item, error } of plan.rejected) reportFailure(item.path ?? describeItem(item), error);
   outcome.filesFetched = result.fetched.length;
   outcome.bytesFetched = result.fetched.reduce((sum, file) => sum + file.size, 0);
   outcome.filesPresent = result.present.length;
-  outcome.removedPaths = result.removedPaths;
-  outcome.deferredRemovals = result.deferredRemovals.map((removal) => `${removal.contentId}/${removal.product}/${removal.version}`);
+  if (outcome.failures.length > 0) return outcome;
+
+  const published = await target.publish(retire(plan, held, { store, catalog, sourceId }));
+  outcome.metadataWritten = published.metadataWritten;
+  outcome.removedPaths = published.removedPaths;
+  for (const path of published.removedPaths) emit({ type: 'removed', path });
   return outcome;
 }
 
@@ -287,7 +316,7 @@ function formatMiB(bytes: number): string {
   return `${(bytes / MIB).toFixed(1)} MiB`;
 }
 
-function summarizePlan(plan: MirrorPlan, held: readonly HeldEntry[], missing: readonly WantedFile[]): PlanSummary {
+function summarizePlan(plan: MirrorPlan, held: readonly HeldEntry[], missing: readonly WantedFile[], rehash: boolean): PlanSummary {
   const lines: string[] = [];
   let bytesAdded = 0;
   for (const item of plan.added) {
@@ -307,6 +336,8 @@ function summarizePlan(plan: MirrorPlan, held: readonly HeldEntry[], missing: re
   const removedSizes = new Map<string, number>();
   for (const removal of plan.removals) for (const entry of removal.items) removedSizes.set(entry.path, entry.size);
   const orphans = orphanedPaths(plan, held);
+  const missingPaths = new Set(missing.map((file) => file.path));
+  const toVerify = rehash ? wanted.filter((file) => !missingPaths.has(file.path)) : [];
   return {
     referenceLines: lines,
     versionsAdded: new Set(plan.added.map((item) => `${item.contentId}/${item.productName}/${item.versionName}`)).size,
@@ -315,6 +346,8 @@ function summarizePlan(plan: MirrorPlan, held: readonly HeldEntry[], missing: re
     bytesWanted: wanted.reduce((sum, file) => sum + file.size, 0),
     filesToFetch: missing.length,
     bytesToFetch: missing.reduce((sum, file) => sum + file.size, 0),
+    filesToVerify: toVerify.length,
+    bytesToVerify: toVerify.reduce((sum, file) => sum + file.size, 0),
     filesToRemove: orphans.length,
     bytesToRemove: orphans.reduce((sum, path) => sum + (removedSizes.get(path) ?? 0), 0),
     rejected: plan.rejected.map(({ item, error }) => ({

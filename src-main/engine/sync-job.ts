@@ -16,6 +16,7 @@ import {
   syncInto,
   type JobEvent,
   type MirrorOutcome,
+  type Publish,
   type TransferOptions,
 } from './mirror-job.js';
 import { loadStream, type LoadStreamOptions, type LoadedStream } from './stream.js';
@@ -101,17 +102,27 @@ async function syncLibrary(
     if (request.saveAs !== undefined && options.dryRun !== true) saveProfile(library.catalog, request.saveAs, request, stream);
     const sourceId = recordStreamSource(library.catalog, stream);
     const store = new LibraryStore(library, sourceId);
+    let snapshotId: number | undefined;
+    const publish: Publish = async (retired) => {
+      const files = await writeMetadataBlobs(library, stream);
+      const { trust } = stream;
+      // The snapshot and the retired versions' held items change in one transaction: gc never sees
+      // a latest snapshot beside held items it no longer lists, nor the reverse.
+      library.catalog.transaction(() => {
+        snapshotId = library.catalog.recordSnapshot(sourceId, files, trust.kind === 'verified', trust.kind === 'verified' ? trust.signers : []);
+        retired.forgetItems();
+      });
+      const metadataWritten = stream.metadataFiles.map((file) => file.path);
+      emit({ type: 'metadata-written', paths: metadataWritten });
+      return { metadataWritten, removedPaths: await retired.deleteFiles() };
+    };
     const outcome = await syncInto(
       stream,
-      { store, catalog: library.catalog, sourceId, jobId: options.jobId },
+      { store, catalog: library.catalog, sourceId, jobId: options.jobId, publish },
       client,
       { ...options, selection: request.selection, max: request.max, keep: request.keep },
       emit,
     );
-    if (outcome.dryRun || outcome.failures.length > 0) return { ...outcome, snapshotId: undefined };
-    const snapshotId = await recordSnapshot(library, sourceId, stream);
-    outcome.metadataWritten = stream.metadataFiles.map((file) => file.path);
-    emit({ type: 'metadata-written', paths: outcome.metadataWritten });
     return { ...outcome, snapshotId };
   } finally {
     await client.close();
@@ -180,16 +191,15 @@ function saveProfile(catalog: Catalog, name: string, request: SyncRequest, strea
   });
 }
 
-/** The verified metadata, byte for byte, as blobs (each file before its row), then the snapshot row. */
-async function recordSnapshot(library: Library, sourceId: number, stream: LoadedStream): Promise<number> {
+/** The verified metadata, byte for byte, as blobs (each file before its row), for a snapshot to list. */
+async function writeMetadataBlobs(library: Library, stream: LoadedStream): Promise<SnapshotFile[]> {
   const files: SnapshotFile[] = [];
   for (const file of stream.metadataFiles) {
     const blob = await library.blobs.writeBytes(file.bytes);
     library.catalog.recordBlob(blob);
     files.push({ path: file.path, sha256: blob.sha256, size: blob.size });
   }
-  const { trust } = stream;
-  return library.catalog.recordSnapshot(sourceId, files, trust.kind === 'verified', trust.kind === 'verified' ? trust.signers : []);
+  return files;
 }
 
 /** The job log keeps what explains a run afterwards; per-file and progress events stay with the face. */
@@ -223,7 +233,6 @@ function jobSummary(outcome: Omit<SyncOutcome, 'libraryDir' | 'profile'>): JsonV
     bytesFetched: outcome.bytesFetched,
     filesPresent: outcome.filesPresent,
     failures: outcome.failures.length,
-    deferredRemovals: outcome.deferredRemovals,
     snapshotId: outcome.snapshotId,
   });
 }

@@ -3,7 +3,7 @@ import type { ProgressTracker } from '../engine/progress.js';
 import type { Catalog, NewHeldItem } from '../library/catalog.js';
 import { runTransfers } from '../net/scheduler.js';
 import type { StreamItem } from '../streams/index.js';
-import { describeItem, orphanedPaths, type HeldEntry, type MirrorPlan, type PlannedRemoval, type WantedFile } from './plan.js';
+import { describeItem, orphanedPaths, type HeldEntry, type MirrorPlan, type WantedFile } from './plan.js';
 
 /** What a verified download produced. */
 export interface VerifiedFile {
@@ -67,85 +67,89 @@ export interface ApplyResult {
   fetched: WantedFile[];
   present: WantedFile[];
   failures: FileFailure[];
-  removedPaths: string[];
-  /** Versions not removed because a newer version of the same product did not complete. */
-  deferredRemovals: PlannedRemoval[];
 }
 
 /**
- * Makes the target hold what the plan wants: checks what is present, fetches the rest in parallel,
- * records every verified file's items as held, then removes what left the selection. One file that
- * fails never stops the others; its product keeps its old versions until a rerun succeeds.
+ * Makes the target hold every file the plan wants: checks what is present, fetches the rest in
+ * parallel, records every verified file's items as held. One file that fails never stops the
+ * others. Nothing is removed here: versions past --max leave only through retire, after the
+ * caller has published metadata that no longer lists them (see retire).
  */
-export async function applyPlan(plan: MirrorPlan, held: readonly HeldEntry[], options: ApplyOptions): Promise<ApplyResult> {
-  const result: ApplyResult = { fetched: [], present: [], failures: [], removedPaths: [], deferredRemovals: [] };
+export async function applyPlan(plan: MirrorPlan, options: ApplyOptions): Promise<ApplyResult> {
+  const result: ApplyResult = { fetched: [], present: [], failures: [] };
   const files = [...plan.wanted.values()];
+  if (!options.fetchItems) return result;
 
-  if (options.fetchItems) {
-    const missing: WantedFile[] = [];
-    for (const file of files) {
-      throwIfAborted(options.signal);
-      const sha256 = await options.store.present(file, options.rehash);
-      if (sha256 === undefined) {
-        missing.push(file);
-        continue;
-      }
-      recordHeld(options, file, sha256);
-      result.present.push(file);
-      options.onFileDone?.(file, 'present');
+  const missing: WantedFile[] = [];
+  for (const file of files) {
+    throwIfAborted(options.signal);
+    const sha256 = await options.store.present(file, options.rehash);
+    if (sha256 === undefined) {
+      missing.push(file);
+      continue;
     }
-
-    const transfers = await runTransfers(
-      missing,
-      async (file, signal) => {
-        const tracked = options.progress?.startFile(file.path, file.size);
-        try {
-          const partialPath = options.store.partialPath(file);
-          const verified = await options.fetch(file, partialPath, signal, tracked?.addBytes ?? noBytes);
-          await options.store.place(file, partialPath, verified);
-          recordHeld(options, file, verified.sha256);
-          tracked?.done();
-          options.onFileDone?.(file, 'fetched');
-          return verified;
-        } catch (error) {
-          tracked?.failed();
-          throw error;
-        }
-      },
-      { concurrency: options.concurrency, signal: options.signal },
-    );
-    result.fetched.push(...transfers.completed.map((transfer) => transfer.task));
-    result.failures.push(...transfers.failures.map(({ task, error }) => ({ path: task.path, items: task.items, error })));
-    if (options.signal.aborted) throw cancelled(options.signal);
+    recordHeld(options, file, sha256);
+    result.present.push(file);
+    options.onFileDone?.(file, 'present');
   }
 
-  const failedProducts = new Set(
-    result.failures.flatMap((failure) => failure.items.map((item) => `${item.contentId}\u0000${item.productName}`)),
+  const transfers = await runTransfers(
+    missing,
+    async (file, signal) => {
+      const tracked = options.progress?.startFile(file.path, file.size);
+      try {
+        const partialPath = options.store.partialPath(file);
+        const verified = await options.fetch(file, partialPath, signal, tracked?.addBytes ?? noBytes);
+        await options.store.place(file, partialPath, verified);
+        recordHeld(options, file, verified.sha256);
+        tracked?.done();
+        options.onFileDone?.(file, 'fetched');
+        return verified;
+      } catch (error) {
+        tracked?.failed();
+        throw error;
+      }
+    },
+    { concurrency: options.concurrency, signal: options.signal },
   );
-  const removals = plan.removals.filter((removal) => {
-    if (!failedProducts.has(`${removal.contentId}\u0000${removal.product}`)) return true;
-    result.deferredRemovals.push(removal);
-    return false;
-  });
-  const effectivePlan: MirrorPlan = { ...plan, removals };
-  const orphans = orphanedPaths(effectivePlan, held);
-  options.catalog.removeHeldItems(
-    removals.flatMap((removal) =>
-      removal.items.map((entry) => ({
-        sourceId: options.sourceId,
-        contentId: entry.contentId,
-        product: entry.product,
-        version: entry.version,
-        item: entry.item,
-      })),
-    ),
-  );
-  for (const path of orphans) {
-    // Another source mirrored into the same target may still hold the file.
-    if (options.catalog.referencesToPath(path) > 0) continue;
-    if (await options.store.remove(path)) result.removedPaths.push(path);
-  }
+  result.fetched.push(...transfers.completed.map((transfer) => transfer.task));
+  result.failures.push(...transfers.failures.map(({ task, error }) => ({ path: task.path, items: task.items, error })));
+  if (options.signal.aborted) throw cancelled(options.signal);
   return result;
+}
+
+/** How the versions a plan retires (past --max, or gone upstream) leave the target. */
+export interface Retirement {
+  /** Deletes each file only retired items referenced, where the store deletes files (the library leaves that to gc); answers the paths deleted. */
+  deleteFiles(): Promise<string[]>;
+  /** Forgets the retired held items; synchronous, so a caller can do it in the transaction that publishes. */
+  forgetItems(): void;
+}
+
+/**
+ * The retirement of a plan's removed versions, to run only once the metadata that no longer lists
+ * them is published (see docs/ARCHITECTURE.md, Decisions). Which files may go is decided now,
+ * before anything changes: a file another source in the same target holds stays.
+ */
+export function retire(plan: MirrorPlan, held: readonly HeldEntry[], options: Pick<ApplyOptions, 'store' | 'catalog' | 'sourceId'>): Retirement {
+  const retiredAtPath = new Map<string, number>();
+  for (const removal of plan.removals) for (const entry of removal.items) retiredAtPath.set(entry.path, (retiredAtPath.get(entry.path) ?? 0) + 1);
+  // Any reference beyond the retired items' own is another source's.
+  const deletable = orphanedPaths(plan, held).filter((path) => options.catalog.referencesToPath(path) <= (retiredAtPath.get(path) ?? 0));
+  return {
+    async deleteFiles() {
+      const removedPaths: string[] = [];
+      for (const path of deletable) if (await options.store.remove(path)) removedPaths.push(path);
+      return removedPaths;
+    },
+    forgetItems() {
+      options.catalog.removeHeldItems(
+        plan.removals.flatMap((removal) =>
+          removal.items.map((entry) => ({ sourceId: options.sourceId, contentId: entry.contentId, product: entry.product, version: entry.version, item: entry.item })),
+        ),
+      );
+    },
+  };
 }
 
 function recordHeld(options: ApplyOptions, file: WantedFile, sha256: string): void {

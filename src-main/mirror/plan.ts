@@ -88,13 +88,7 @@ function addWanted(plan: MirrorPlan, item: StreamItem): void {
   if (item.path === undefined) return;
   const checksum = strongestChecksum(item);
   if (item.size === undefined || checksum === undefined) {
-    plan.rejected.push({
-      item,
-      error: new FerryError('FERRY_NO_CHECKSUM', `Item ${describeItem(item)} lists no ${item.size === undefined ? 'size' : 'checksum'}, so it cannot be verified.`, {
-        path: item.path,
-        hint: 'Ask the stream publisher to list size and sha256 for every item; Stream Ferry never stores unverified files.',
-      }),
-    });
+    plan.rejected.push({ item, error: unverifiableItem(item, checksum === undefined) });
     return;
   }
   const existing = plan.wanted.get(item.path);
@@ -114,6 +108,16 @@ function addWanted(plan: MirrorPlan, item: StreamItem): void {
     return;
   }
   existing.items.push(item);
+}
+
+/** Why an item cannot be verified: no checksum, no size, or a size that is not a byte count. */
+function unverifiableItem(item: StreamItem, noChecksum: boolean): FerryError {
+  const hint = 'Ask the stream publisher to list size (a whole number of bytes) and sha256 for every item; Stream Ferry never stores unverified files.';
+  if (noChecksum) return new FerryError('FERRY_NO_CHECKSUM', `Item ${describeItem(item)} lists no checksum, so it cannot be verified.`, { path: item.path, hint });
+  // flatten.ts keeps `size` only when it is a whole number of bytes; the raw text says what was listed instead.
+  const listed = item.flat['size'];
+  const problem = listed === undefined ? 'lists no size' : `lists size ${JSON.stringify(listed)}, which is not a whole number of bytes`;
+  return new FerryError('FERRY_NO_CHECKSUM', `Item ${describeItem(item)} ${problem}, so it cannot be verified.`, { path: item.path, actual: listed, hint });
 }
 
 export function strongestChecksum(item: StreamItem): ItemChecksum | undefined {

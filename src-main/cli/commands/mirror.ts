@@ -129,9 +129,12 @@ export function printPlan(plan: PlanSummary, io: CliIo): void {
     `Plan: ${plan.versionsAdded} version(s) to add, ${plan.versionsRemoved} to remove; ` +
       `${plan.filesWanted} file(s) wanted (${formatBytes(plan.bytesWanted)}), ` +
       `${plan.filesToFetch} to fetch (${formatBytes(plan.bytesToFetch)}), ` +
+      // --verify-existing re-hashes what is present and fetches again what proves wrong; say so
+      // rather than promise "0 to fetch".
+      (plan.filesToVerify > 0 ? `${plan.filesToVerify} to re-verify (${formatBytes(plan.bytesToVerify)}) and fetch again if wrong, ` : '') +
       `${plan.filesToRemove} to remove (${formatBytes(plan.bytesToRemove)}).\n`,
   );
-  for (const rejected of plan.rejected) io.stderr.write(`Skipping ${rejected.item}: ${rejected.error.message}\n`);
+  for (const rejected of plan.rejected) io.stderr.write(`Rejected: ${rejected.error.message}\n`);
 }
 
 /** What the closing lines say about the metadata, which a mirror writes and the library records. */
@@ -161,11 +164,9 @@ export function reportOutcome(outcome: MirrorOutcome, io: CliIo, json: boolean, 
     `Fetched ${outcome.filesFetched} file(s) (${formatBytes(outcome.bytesFetched)}); ${outcome.filesPresent} already present and verified; ` +
       `removed ${outcome.removedPaths.length}.\n`,
   );
-  for (const deferred of outcome.deferredRemovals) {
-    io.stderr.write(`Kept ${deferred}: a newer version of its product did not arrive.\n`);
-  }
   if (outcome.failures.length > 0) {
-    io.stderr.write(`${outcome.failures.length} file(s) failed; ${wording.keptPrevious}:\n`);
+    // Failed files and rejected items alike hold back every removal and the metadata (all or nothing).
+    io.stderr.write(`${outcome.failures.length} file(s) or item(s) failed; nothing was removed and ${wording.keptPrevious}:\n`);
     for (const failure of outcome.failures) io.stderr.write(`  ${failure.url}\n    ${failure.error.message}\n`);
     io.stderr.write('Run the same command again to retry; completed files are kept.\n');
   } else if (outcome.metadataWritten.length > 0) {
