@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { recordFerryRun } from './published-state.js';
 
 /** The checkout's root, found from test/support/ under vitest and from dist/test/support/ once built (the bench). */
 export const repoRoot = findRepoRoot(import.meta.dirname);
@@ -26,6 +27,8 @@ export function spawnFerry(args: readonly string[], options: FerryRunOptions = {
   }
   // Proxy variables of the machine must not redirect loopback test traffic.
   const env: NodeJS.ProcessEnv = { ...process.env, HTTP_PROXY: '', HTTPS_PROXY: '', http_proxy: '', https_proxy: '', ...options.env };
+  // So that an afterEach hook can check what each mirror or sync run left published (issue 7 §1).
+  recordFerryRun(args, options.cwd ?? repoRoot, env);
   return spawn(process.execPath, [ferryBin, ...args], { cwd: options.cwd ?? repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
 }
 

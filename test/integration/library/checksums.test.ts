@@ -1,11 +1,15 @@
 import { createHash } from 'node:crypto';
 import { copyFile, mkdir, readdir, readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { dataBytesSent, startFixtureServer, type FixtureServer } from '../../support/fixture-server.js';
 import { generateStream } from '../../support/stream-generator.js';
 import { KIB, editProducts, filesOf, listedItems, makeKey, makeWorkDir, removeQuietly, type TestKey } from '../mirror/helpers.js';
 import { blobsOnDisk, expectBlobsMatchTheirNames, ferryOk, librarySummary, sha256Hex, syncResult, upstreamMetadata } from './helpers.js';
+import { expectRecordedRunsConsistent } from '../../support/published-state.js';
+
+// Issue 7 §1: after every test, each tree or library a run published into lists only files that are present.
+afterEach(expectRecordedRunsConsistent);
 
 // Content addressing at its edges: items that list no sha256 at all, and the same bytes published
 // under two paths.

@@ -1,6 +1,6 @@
 import { readdir, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { formatBytes } from '../../../src-main/cli/output.js';
 import { dataBytesSent, startFixtureServer, type FixtureServer } from '../../support/fixture-server.js';
 import { generateStream, type StreamOptions } from '../../support/stream-generator.js';
@@ -17,6 +17,10 @@ import {
   sha256Hex,
   upstreamMetadata,
 } from './helpers.js';
+import { expectRecordedRunsConsistent } from '../../support/published-state.js';
+
+// Issue 7 §1: after every test, each tree or library a run published into lists only files that are present.
+afterEach(expectRecordedRunsConsistent);
 
 // `ferry sync --max 1` follows upstream to a new version; `ferry gc` then removes exactly the blobs
 // that nothing references any more (the old version's files and the superseded metadata).

@@ -1,10 +1,14 @@
 import { rm, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startFixtureServer, type FixtureServer } from '../../support/fixture-server.js';
 import { generateStream, tamperFile } from '../../support/stream-generator.js';
 import { KIB, dataRequests, filesOf, listedItems, makeKey, makeWorkDir, removeQuietly, type ListedFile, type TestKey } from '../mirror/helpers.js';
 import { expectBlobsMatchTheirNames, ferryOk } from './helpers.js';
+import { expectRecordedRunsConsistent } from '../../support/published-state.js';
+
+// Issue 7 §1: after every test, each tree or library a run published into lists only files that are present.
+afterEach(expectRecordedRunsConsistent);
 
 // Someone (or something) changes the library's files behind the catalog's back; the next sync
 // notices and fetches exactly what is missing or wrong, and nothing else.

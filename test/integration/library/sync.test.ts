@@ -1,6 +1,6 @@
 import { copyFile, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { dataBytesSent, startFixtureServer, type FixtureServer } from '../../support/fixture-server.js';
 import { collect, spawnFerry } from '../../support/run-ferry.js';
 import { generateStream, type GeneratedStream } from '../../support/stream-generator.js';
@@ -16,6 +16,10 @@ import {
   syncResult,
   upstreamMetadata,
 } from './helpers.js';
+import { expectRecordedRunsConsistent } from '../../support/published-state.js';
+
+// Issue 7 §1: after every test, each tree or library a run published into lists only files that are present.
+afterEach(expectRecordedRunsConsistent);
 
 // `ferry sync` into an empty library, a rerun, `ferry library`, and saved selections, against a
 // signed MAAS-shaped stream served on 127.0.0.1.

@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { mkdir, open, rm, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it, type TestContext } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, type TestContext } from 'vitest';
 import { startFixtureServer, type FixtureServer } from '../../support/fixture-server.js';
 import { collect, runFerry, spawnFerry, type FerryRun } from '../../support/run-ferry.js';
 import { generateStream, type GeneratedStream } from '../../support/stream-generator.js';
@@ -26,6 +26,10 @@ import {
   type ListedFile,
   type TestKey,
 } from './helpers.js';
+import { expectRecordedRunsConsistent } from '../../support/published-state.js';
+
+// Issue 7 §1: after every test, each tree or library a run published into lists only files that are present.
+afterEach(expectRecordedRunsConsistent);
 
 // `ferry mirror` onto a small, real file system (a loop-mounted 24 MiB ext4): a plan larger than
 // the free space is refused before anything is written (FERRY_NOT_ENOUGH_SPACE), and a disk that

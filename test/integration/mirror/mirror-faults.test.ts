@@ -20,6 +20,10 @@ import {
   type ListedFile,
   type TestKey,
 } from './helpers.js';
+import { expectRecordedRunsConsistent } from '../../support/published-state.js';
+
+// Issue 7 §1: after every test, each tree or library a run published into lists only files that are present.
+afterEach(expectRecordedRunsConsistent);
 
 // A server that misbehaves for one file: the run must recover where recovery is possible (Range
 // resume, a fresh attempt after wrong bytes) and otherwise fail naming the file, while every other

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startFixtureServer, type FaultHook, type FixtureServer } from '../../support/fixture-server.js';
 import { collect, runFerry, spawnFerry } from '../../support/run-ferry.js';
 import { generateStream, type GeneratedStream } from '../../support/stream-generator.js';
@@ -21,6 +21,10 @@ import {
   type ListedFile,
   type TestKey,
 } from './helpers.js';
+import { expectRecordedRunsConsistent } from '../../support/published-state.js';
+
+// Issue 7 §1: after every test, each tree or library a run published into lists only files that are present.
+afterEach(expectRecordedRunsConsistent);
 
 // kill -9 of `ferry mirror` at random moments in the middle of downloads, several times over: no
 // final path ever holds a partial or unverified file, the index never names missing files, a file

@@ -1,6 +1,6 @@
 import { lstat, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { dataBytesSent, startFixtureServer, type FixtureServer } from '../../support/fixture-server.js';
 import { runFerry } from '../../support/run-ferry.js';
 import { generateStream, tamperFile, type GeneratedStream, type StreamOptions } from '../../support/stream-generator.js';
@@ -26,6 +26,10 @@ import {
   type ListedItem,
   type TestKey,
 } from './helpers.js';
+import { expectRecordedRunsConsistent } from '../../support/published-state.js';
+
+// Issue 7 §1: after every test, each tree or library a run published into lists only files that are present.
+afterEach(expectRecordedRunsConsistent);
 
 // `ferry mirror` of a whole generated stream, run as an operator runs it: the built CLI in a child
 // process against a signed stream on 127.0.0.1. The tests in this file share one target and run in

@@ -1,5 +1,5 @@
 import { join, posix } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startFixtureServer, type FixtureServer } from '../../support/fixture-server.js';
 import { runFerry } from '../../support/run-ferry.js';
 import { generateStream, type StreamOptions } from '../../support/stream-generator.js';
@@ -22,6 +22,10 @@ import {
   type ListedItem,
   type TestKey,
 } from './helpers.js';
+import { expectRecordedRunsConsistent } from '../../support/published-state.js';
+
+// Issue 7 §1: after every test, each tree or library a run published into lists only files that are present.
+afterEach(expectRecordedRunsConsistent);
 
 // Upstream publishes a new version; `ferry mirror --max 2` follows it: only the new files are
 // fetched, the oldest version leaves, a squashfs another held product still uses stays, and
