@@ -1,8 +1,10 @@
+import { readFileSync, watch } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startFixtureServer, type FaultHook, type FixtureServer } from '../../support/fixture-server.js';
 import { collect, runFerry, spawnFerry } from '../../support/run-ferry.js';
-import { generateStream, type GeneratedStream } from '../../support/stream-generator.js';
+import { generateStream, type GeneratedStream, type StreamOptions } from '../../support/stream-generator.js';
 import {
   KIB,
   MIB,
@@ -16,12 +18,13 @@ import {
   makeKey,
   makeWorkDir,
   partialSizes,
+  productsFilesOf,
   removeQuietly,
   sleep,
   type ListedFile,
   type TestKey,
 } from './helpers.js';
-import { expectRecordedRunsConsistent } from '../../support/published-state.js';
+import { checkPublishedTree, expectRecordedRunsConsistent } from '../../support/published-state.js';
 
 // Issue 7 §1: after every test, each tree or library a run published into lists only files that are present.
 afterEach(expectRecordedRunsConsistent);
@@ -114,6 +117,7 @@ describe('ferry mirror killed with SIGKILL mid-download', () => {
       }
       for (const path of present) placed.add(path);
       partials = await partialSizes(target, listed);
+      expect((await checkPublishedTree(target, { filters: [] })).problems, `${round}: the published metadata lists missing files`).toEqual([]);
     };
 
     for (let round = 1; round <= KILL_ROUNDS; round += 1) {
@@ -149,3 +153,88 @@ describe('ferry mirror killed with SIGKILL mid-download', () => {
     console.log(`kill test: ${kills} kills, ${rangeResumes} Range resume(s), ${dataRequests(server).length} file(s) left for the last run`);
   });
 });
+
+describe('ferry mirror killed with SIGKILL between metadata writes', () => {
+  it('leaves old and new products files side by side, each listing only files that are present', async () => {
+    // Several products files, each upstream update adding a version to every product, --max 1: a
+    // run fetches the new version, then writes the products files one by one and the index last.
+    // The kill must land after the first new products file and before the index. No hook in the
+    // product: inotify tells the test the moment a products file is renamed into place, and
+    // SIGSTOP freezes ferry there (a few fsyncs later it would be done), then SIGKILL.
+    const dir = join(workDir, 'metadata-kill');
+    const streamDir = join(dir, 'stream');
+    const options = (versions: number): StreamOptions => ({
+      signingKey: testKey.key,
+      contents: ['ubuntu', 'bootloaders', 'centos'],
+      releases: ['jammy', 'noble'],
+      arches: ['amd64'],
+      versions,
+      payloadSizes: { squashfs: 16 * KIB, 'boot-initrd': 4 * KIB, 'boot-kernel': 2 * KIB, manifest: 1 * KIB, 'root-tgz': 8 * KIB, 'archive.tar.xz': 2 * KIB },
+    });
+    let versions = 1;
+    await generateStream(streamDir, options(versions));
+    const metadataServer = await startFixtureServer({ root: streamDir });
+    const target = join(dir, 'mirror');
+    const mirrorArgs = ['mirror', '--max', '1', '--keyring', testKey.keyringFile, `${metadataServer.url}streams/v1/index.sjson`, target];
+    const checkPublished = async (label: string): Promise<void> => {
+      const report = await checkPublishedTree(target, { filters: [], max: 1 });
+      expect(report.problems, label).toEqual([]);
+      expect(report.checked, label).toBeGreaterThan(0);
+    };
+    try {
+      const first = await runFerry(mirrorArgs);
+      expect(first.code, describeRun(first)).toBe(0);
+      const productsPaths = (await productsFilesOf(streamDir)).map(([, path]) => path.replace(/\.json$/, '.sjson'));
+      expect(productsPaths.length).toBeGreaterThanOrEqual(3);
+      let landed = 0;
+      let rounds = 0;
+      while (landed < 3 && rounds < 12) {
+        rounds += 1;
+        versions += 1;
+        await generateStream(streamDir, options(versions));
+        const upstream = new Map(await Promise.all(productsPaths.map(async (path) => [path, await readFile(join(streamDir, path))] as const)));
+        const oldIndex = await readFile(join(target, 'streams/v1/index.sjson'));
+        const child = spawnFerry(mirrorArgs);
+        const finished = collect(child);
+        const watcher = watch(join(target, 'streams/v1'), (_event, name) => {
+          if (name !== null && name.endsWith('.sjson') && !name.startsWith('index.')) child.kill('SIGSTOP');
+        });
+        const run = await Promise.race([finished, (async () => { while (child.exitCode === null && !isStopped(child.pid)) await sleep(1); return undefined; })()]);
+        watcher.close();
+        if (run !== undefined) {
+          // Finished before the first rename was seen: nothing to kill this round.
+          expect(run.code, describeRun(run)).toBe(0);
+          await checkPublished(`round ${rounds} (completed)`);
+          continue;
+        }
+        const newOnDisk: string[] = [];
+        for (const path of productsPaths) if ((await readFile(join(target, path))).equals(upstream.get(path) ?? Buffer.alloc(0))) newOnDisk.push(path);
+        const indexIsOld = (await readFile(join(target, 'streams/v1/index.sjson'))).equals(oldIndex);
+        child.kill('SIGKILL');
+        const killed = await finished;
+        expect(killed.signal, describeRun(killed)).toBe('SIGKILL');
+        const between = indexIsOld && newOnDisk.length > 0 && newOnDisk.length < productsPaths.length;
+        if (between) landed += 1;
+        console.log(`metadata kill round ${rounds}: ${newOnDisk.length} of ${productsPaths.length} products file(s) new, index ${indexIsOld ? 'old' : 'new'}${between ? ' (between writes)' : ''}`);
+        await checkPublished(`round ${rounds}: killed with ${newOnDisk.length} new products file(s)`);
+      }
+      expect(landed, `kills that landed between metadata writes in ${rounds} rounds`).toBeGreaterThanOrEqual(1);
+      const last = await runFerry(mirrorArgs);
+      expect(last.code, describeRun(last)).toBe(0);
+      await checkPublished('after the last run');
+      for (const path of productsPaths) expect((await readFile(join(target, path))).equals(await readFile(join(streamDir, path))), path).toBe(true);
+    } finally {
+      await metadataServer.close();
+    }
+  });
+});
+
+/** Whether the process is stopped (state T in /proc), so the test knows SIGSTOP took hold. */
+function isStopped(pid: number | undefined): boolean {
+  if (pid === undefined) return false;
+  try {
+    return /^\d+ \(.*\) [Tt] /.test(readFileSync(`/proc/${String(pid)}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
