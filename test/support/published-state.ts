@@ -44,7 +44,7 @@ export type PublishedStateReport = { checked: number; problems: string[] };
  */
 export async function checkPublishedTree(target: string, selection: PublishedSelection, entryPath = 'streams/v1/index.sjson'): Promise<PublishedStateReport> {
   const read = async (path: string): Promise<Buffer | undefined> => readFile(join(target, path)).catch(() => undefined);
-  return checkPublished(read, entryPath, selection, async (item) => fileProblem(join(target, item.path ?? ''), item));
+  return checkPublished(read, entryPath, selection, async (item) => fileProblem(join(target, item.path), item));
 }
 
 /**

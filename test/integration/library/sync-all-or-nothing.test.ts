@@ -4,7 +4,7 @@ import { startFixtureServer, type FixtureServer } from '../../support/fixture-se
 import { checkPublishedLibrary, expectRecordedRunsConsistent } from '../../support/published-state.js';
 import { runFerry } from '../../support/run-ferry.js';
 import { generateStream, type StreamOptions } from '../../support/stream-generator.js';
-import { KIB, describeRun, listedItems, makeKey, makeWorkDir, removeQuietly, type TestKey } from '../mirror/helpers.js';
+import { describeRun, listedItems, makeKey, makeWorkDir, removeQuietly, twoProductStream, type TestKey } from '../mirror/helpers.js';
 import { blobsOnDisk, latestSnapshot } from './helpers.js';
 
 // Issue 7 §1 for `ferry sync`: a run with a failed file records no snapshot and forgets no held
@@ -19,14 +19,7 @@ let server: FixtureServer;
 let streamDir: string;
 let source: string;
 
-const streamOptions = (versions: number): StreamOptions => ({
-  signingKey: testKey.key,
-  contents: ['ubuntu'],
-  releases: ['jammy', 'noble'],
-  arches: ['amd64'],
-  versions,
-  payloadSizes: { squashfs: 64 * KIB, 'boot-initrd': 16 * KIB, 'boot-kernel': 8 * KIB, manifest: 1 * KIB },
-});
+const streamOptions = (versions: number): StreamOptions => twoProductStream(testKey.key, versions);
 
 beforeAll(async () => {
   workDir = await makeWorkDir('sync-all-or-nothing');

@@ -6,6 +6,7 @@ import { join, posix } from 'node:path';
 import { expect } from 'vitest';
 import { clearsign, createSigningKey, type SigningKey } from '../../../src-main/pgp/index.js';
 import type { FixtureServer, RequestLogEntry } from '../../support/fixture-server.js';
+import type { StreamOptions } from '../../support/stream-generator.js';
 import type { FerryRun } from '../../support/run-ferry.js';
 
 // Shared by the `ferry mirror` integration tests. Expectations are derived from the upstream
@@ -250,4 +251,19 @@ export function sleep(ms: number): Promise<void> {
 /** `+ product version item path N Mb`, as sstream-mirror prints it. */
 export function referenceLine(sign: '+' | '-', item: ListedItem): string {
   return `${sign} ${item.product} ${item.version} ${item.item} ${item.path} ${Math.trunc(item.size / MIB)} Mb`;
+}
+
+/**
+ * Two products (jammy and noble, amd64) with small files and `versions` versions, for the
+ * all-or-nothing tests (issue 7 §1): regenerating with one more adds a version to both.
+ */
+export function twoProductStream(key: SigningKey, versions: number): StreamOptions {
+  return {
+    signingKey: key,
+    contents: ['ubuntu'],
+    releases: ['jammy', 'noble'],
+    arches: ['amd64'],
+    versions,
+    payloadSizes: { squashfs: 64 * KIB, 'boot-initrd': 16 * KIB, 'boot-kernel': 8 * KIB, manifest: 1 * KIB },
+  };
 }

@@ -6,7 +6,6 @@ import { checkPublishedTree, expectRecordedRunsConsistent } from '../../support/
 import { runFerry } from '../../support/run-ferry.js';
 import { generateStream, type StreamOptions } from '../../support/stream-generator.js';
 import {
-  KIB,
   describeRun,
   editProducts,
   exists,
@@ -17,6 +16,7 @@ import {
   productsFilesOf,
   removeQuietly,
   sleep,
+  twoProductStream,
   type ListedItem,
   type TestKey,
 } from './helpers.js';
@@ -34,14 +34,7 @@ let streamDir: string;
 let source: string;
 let targetCount = 0;
 
-const streamOptions = (versions: number): StreamOptions => ({
-  signingKey: testKey.key,
-  contents: ['ubuntu'],
-  releases: ['jammy', 'noble'],
-  arches: ['amd64'],
-  versions,
-  payloadSizes: { squashfs: 64 * KIB, 'boot-initrd': 16 * KIB, 'boot-kernel': 8 * KIB, manifest: 1 * KIB },
-});
+const streamOptions = (versions: number): StreamOptions => twoProductStream(testKey.key, versions);
 
 beforeAll(async () => {
   workDir = await makeWorkDir('all-or-nothing');
@@ -130,7 +123,7 @@ describe('ferry mirror commits all or nothing', () => {
             const [versionName, version] = Object.entries(product?.versions ?? {}).sort().at(-1) ?? [];
             const [itemName, item] = Object.entries(version?.items ?? {})[0] ?? [];
             if (item === undefined) throw new Error('the generated stream has no item');
-            damage(item as unknown as Record<string, unknown>);
+            damage(item);
             named = `${String(productName)}/${String(versionName)}/${String(itemName)}`;
           });
           const target = newTarget();
