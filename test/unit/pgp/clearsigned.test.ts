@@ -9,6 +9,7 @@ import {
   reformatKey,
   SecretKeyPacket,
   sign,
+  type Message,
   type PrivateKey,
 } from 'openpgp';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -256,8 +257,10 @@ describe('verifyClearsigned', () => {
     const latin1 = Buffer.from('{"label": "caf\xe9"}\n', 'latin1');
     // The cleartext signature covers the text with CRLF line ends and no final line end (RFC 4880 §7.1).
     const canonical = Buffer.from('{"label": "caf\xe9"}\r\n', 'latin1');
-    const signature = await sign({
-      message: await createMessage({ binary: canonical, format: 'binary' }),
+    const message: Message<Uint8Array> = await createMessage({ binary: new Uint8Array(canonical), format: 'binary' });
+    // openpgp types a binary message's signature through a stream package it does not ship types for.
+    const signature: unknown = await sign({
+      message,
       signingKeys: await readPrivateKey({ armoredKey: publisher.privateKeyArmored }),
       detached: true,
       config: { preferredHashAlgorithm: enums.hash.sha512 },
@@ -290,12 +293,12 @@ describe('verifyClearsigned', () => {
 });
 
 describe('readClearsignedBody', () => {
-  it('returns the signed text without checking who signed it', async () => {
+  it('returns the signed text without checking who signed it', () => {
     expect(readClearsignedBody(signedProducts, WHERE)).toBe(PRODUCTS_JSON);
   });
 
   it('still requires the PGP framing, as the reference does with --no-verify', async () => {
-    const error = await expectFerryError((async () => readClearsignedBody(PRODUCTS_JSON, WHERE))(), 'FERRY_SIG_MISSING');
+    const error = await expectFerryError(Promise.resolve().then(() => readClearsignedBody(PRODUCTS_JSON, WHERE)), 'FERRY_SIG_MISSING');
     expect(error.message).toContain(WHERE);
   });
 });
