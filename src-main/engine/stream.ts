@@ -47,7 +47,8 @@ export interface LoadedProductsFile {
 }
 
 export type StreamTrust =
-  | { kind: 'verified'; signers: string[]; keyringFiles: string[] }
+  /** `expiredKeys`: signers whose key has expired since signing, with the expiry (ISO 8601), to warn about. */
+  | { kind: 'verified'; signers: string[]; keyringFiles: string[]; expiredKeys: { fingerprint: string; expiredAt: string }[] }
   | { kind: 'unsigned-source' }
   | { kind: 'skipped' };
 
@@ -79,16 +80,17 @@ export async function loadStream(options: LoadStreamOptions): Promise<LoadedStre
   const client =
     options.client ?? createHttpClient({ userAgent: userAgent(), proxy: options.proxy, env: options.env ?? process.env });
   const signers = new Set<string>();
+  const expiredKeys = new Map<string, string>();
 
   const readText: TextReader = async (path) => {
     const url = joinMirrorUrl(source.baseUrl, path);
     const { bytes } = await fetchBytes(url, { client, maxBytes: MAX_METADATA_BYTES, signal: options.signal });
     const file: MetadataFile = { path, url, bytes };
-    const raw = bytes.toString('utf8');
-    if (!source.signed) return { file, text: raw };
-    if (keyring === undefined) return { file, text: await readClearsignedBody(raw, url) };
-    const verified = await verifyClearsigned(raw, keyring, url);
+    if (!source.signed) return { file, text: bytes.toString('utf8') };
+    if (keyring === undefined) return { file, text: readClearsignedBody(bytes, url) };
+    const verified = await verifyClearsigned(bytes, keyring, url);
     signers.add(verified.signerFingerprint);
+    if (verified.keyExpiredAt !== undefined) expiredKeys.set(verified.signerFingerprint, verified.keyExpiredAt.toISOString());
     return { file, text: verified.body };
   };
 
@@ -98,7 +100,12 @@ export async function loadStream(options: LoadStreamOptions): Promise<LoadedStre
       ? { kind: 'unsigned-source' }
       : keyring === undefined
         ? { kind: 'skipped' }
-        : { kind: 'verified', signers: [...signers], keyringFiles: [...keyring.sourceNames] };
+        : {
+            kind: 'verified',
+            signers: [...signers],
+            keyringFiles: [...keyring.sourceNames],
+            expiredKeys: [...expiredKeys].map(([fingerprint, expiredAt]) => ({ fingerprint, expiredAt })),
+          };
     const metadataFiles = [...loaded.products.map((products) => products.file), ...loaded.indexFiles];
     return { source, trust, index: loaded.index, products: loaded.products, metadataFiles };
   } finally {

@@ -1,32 +1,38 @@
 import {
   config as openpgpDefaults,
+  createMessage,
   enums,
-  readCleartextMessage,
+  LiteralDataPacket,
+  readSignature,
   Subkey,
-  type CleartextMessage,
   type Config,
   type KeyID,
   type PublicKey,
+  SignaturePacket,
 } from 'openpgp';
-import { FerryError, describeError, type FerryErrorDetails } from '../engine/errors.js';
+import { FerryError, describeError } from '../engine/errors.js';
+import { locationDetails, malformed, splitCleartext } from './cleartext-framing.js';
 import type { Keyring } from './keyring.js';
 
 export interface VerifiedText {
   /**
-   * The signed text with dash-escaping undone, line ends as `\n`. Trailing spaces on a line are not
-   * covered by a cleartext signature (RFC 4880 §7.1), so they are not part of the body either.
+   * The signed text with dash-escaping undone, line ends as `\n`, decoded as UTF-8. Trailing spaces
+   * on a line are not covered by a cleartext signature (RFC 4880 §7.1), so they are not part of it.
    */
   body: string;
-  /** Key ID (16 uppercase hex digits) of the key that made the signature; a subkey's, if a subkey signed. */
+  /** Key ID (16 uppercase hex digits) of the key that made the first signature; a subkey's, if a subkey signed. */
   signerKeyId: string;
-  /** Fingerprint of the keyring entry the signer belongs to, as listed in `Keyring.fingerprints`. */
+  /** Fingerprint of the keyring entry the first signer belongs to, as listed in `Keyring.fingerprints`. */
   signerFingerprint: string;
   /** Display name, e.g. "SHA-512". */
   hashAlgorithm: string;
   signedAt?: Date;
+  /**
+   * Set when a signing key has expired since it made its signature: the signature is still good (gpgv
+   * accepts it too), but the publisher must renew the key. The earliest such expiry, if several.
+   */
+  keyExpiredAt?: Date;
 }
-
-const SIGNED_MESSAGE_HEADER = '-----BEGIN PGP SIGNED MESSAGE-----';
 
 const HASH_NAMES: ReadonlyMap<enums.hash, string> = new Map([
   [enums.hash.md5, 'MD5'],
@@ -36,19 +42,13 @@ const HASH_NAMES: ReadonlyMap<enums.hash, string> = new Map([
   [enums.hash.sha384, 'SHA-384'],
   [enums.hash.sha512, 'SHA-512'],
   [enums.hash.sha224, 'SHA-224'],
-  [enums.hash.sha3_256, 'SHA3-256'],
-  [enums.hash.sha3_512, 'SHA3-512'],
 ]);
 
-/** The policy in docs/ARCHITECTURE.md: MD5, SHA-1 and RIPEMD-160 have practical or near collisions. */
-const ACCEPTED_SIGNATURE_HASHES: ReadonlySet<enums.hash> = new Set([
-  enums.hash.sha256,
-  enums.hash.sha384,
-  enums.hash.sha512,
-  enums.hash.sha224,
-  enums.hash.sha3_256,
-  enums.hash.sha3_512,
-]);
+/**
+ * The policy in docs/ARCHITECTURE.md: MD5, SHA-1 and RIPEMD-160 have practical or near collisions.
+ * SHA-3 is not here: gpgv 2.2 knows no SHA-3 `Hash:` header, so `splitCleartext` refuses it first.
+ */
+const ACCEPTED_SIGNATURE_HASHES: ReadonlySet<enums.hash> = new Set([enums.hash.sha256, enums.hash.sha384, enums.hash.sha512, enums.hash.sha224]);
 
 const ACCEPTED_HASH_LIST = [...ACCEPTED_SIGNATURE_HASHES].map(hashAlgorithmName).join(', ');
 
@@ -70,158 +70,181 @@ const VERIFICATION_CONFIG: Config = {
  */
 const ALLOWED_CLOCK_SKEW_MS = 10 * 60 * 1000;
 
-type VerificationResult = Awaited<ReturnType<CleartextMessage['verify']>>[number];
+/**
+ * openpgp treats a null date as "judge without time" in its signature and expiry checks, which we
+ * need because we judge time ourselves, as gpgv does; its typings only admit a Date there.
+ */
+const AT_NO_DATE = null as unknown as Date;
 
 interface Signer {
   primaryKey: PublicKey;
   signingKey: PublicKey | Subkey;
 }
 
-interface CandidateSignature {
-  result: VerificationResult;
-  signer: Signer;
-  hashAlgorithm: enums.hash | null;
-  signedAt: Date | null;
+interface GoodSignature {
+  signerKeyId: string;
+  signerFingerprint: string;
+  hashAlgorithm: string;
+  signedAt: Date;
+  keyExpiredAt?: Date;
 }
 
-type KeyProblem = { kind: 'revoked' } | { kind: 'expired'; expiredAt: Date };
-
 /**
- * Checks an RFC 4880 cleartext-signed file against the keyring and returns the signed text.
- * The file is accepted when at least one of its signatures was made by a key in the keyring, with an
- * accepted hash, by a key that is neither revoked nor expired now, and matches the text. Signatures
- * by keys outside the keyring are ignored, so a co-signature by an unknown party does no harm.
+ * Checks an RFC 4880 cleartext-signed file (its exact bytes; a string is taken as UTF-8) against the
+ * keyring and returns the signed text. The verdict is gpgv's (GnuPG 2.2, what MAAS runs through
+ * simplestreams): the file holds exactly one signed message (see `splitCleartext`) and every one of
+ * its signatures must be good, so a co-signature by a key outside the keyring fails as it does in
+ * gpgv. A key that expired after signing is accepted with `keyExpiredAt` set, as gpgv accepts it.
+ * Stricter than gpgv, on purpose (docs/errors.md lists each): weak hashes (FERRY_SIG_WEAK_HASH),
+ * revoked keys (FERRY_SIG_KEY_REVOKED), signatures made after the key expired (FERRY_SIG_KEY_EXPIRED),
+ * signatures dated more than 10 minutes ahead of our clock (FERRY_SIG_FUTURE), leading text
+ * (FERRY_SIG_MISSING) and armored blocks after the signature (FERRY_SIG_MALFORMED).
+ * Other errors: FERRY_SIG_BAD (content does not match), FERRY_SIG_UNKNOWN_KEY, FERRY_SIG_KEY_INVALID
+ * (the key itself is unusable for signing: no valid self-signature or binding, newer than the signature).
  * `where` (a path or URL) names the file in every error.
  */
-export async function verifyClearsigned(text: string, keyring: Keyring, where: string): Promise<VerifiedText> {
-  const message = await parseClearsigned(text, where);
+export async function verifyClearsigned(file: Uint8Array | string, keyring: Keyring, where: string): Promise<VerifiedText> {
+  const block = splitCleartext(asBytes(file), where);
+  const signatures = await readSignaturePackets(block.signatureArmor, where);
+  const literal = await literalDataOf(block.signedBytes);
   const now = new Date();
-  const results = await message.verify([...keyring.keys], new Date(now.getTime() + ALLOWED_CLOCK_SKEW_MS), VERIFICATION_CONFIG);
-  if (results.length === 0) {
-    // openpgp skips signature packets it cannot parse (an unknown version, say) instead of failing.
-    throw new FerryError('FERRY_SIG_BAD', `${where} has a PGP signed-message framing but no readable signature in it`, locationDetails(where));
-  }
 
-  const body = message.getText();
-  const unknownIssuers: string[] = [];
-  let firstFailure: FerryError | undefined;
-  for (const result of results) {
-    const signer = findSigner(keyring, result.keyID);
-    if (signer === undefined) {
-      unknownIssuers.push(keyIdHex(result.keyID));
-      continue;
+  const good: GoodSignature[] = [];
+  for (const packet of signatures) {
+    if (packet.hashAlgorithm === null || !block.announcedHashes.has(packet.hashAlgorithm)) {
+      throw malformed(where, `a signature uses ${hashAlgorithmName(packet.hashAlgorithm)}, which its "Hash:" header does not announce (gpgv: signature digest conflict)`);
     }
-    const [packet] = (await result.signature).packets;
-    const candidate = { result, signer, hashAlgorithm: packet?.hashAlgorithm ?? null, signedAt: packet?.created ?? null };
-    const outcome = await judgeSignature(candidate, body, now, where);
-    if (!(outcome instanceof FerryError)) return outcome;
-    firstFailure ??= outcome;
+    const signer = findSigner(keyring, packet.issuerKeyID);
+    if (signer === undefined) throw unknownKeyError(where, keyIdHex(packet.issuerKeyID), keyring);
+    good.push(await judgeSignature(packet, signer, literal, now, where));
   }
-  throw firstFailure ?? unknownKeyError(where, unknownIssuers, keyring);
+  const [first] = good;
+  if (first === undefined) {
+    throw malformed(where, 'its signature block holds no readable signature');
+  }
+  const verified: VerifiedText = {
+    body: block.body,
+    signerKeyId: first.signerKeyId,
+    signerFingerprint: first.signerFingerprint,
+    hashAlgorithm: first.hashAlgorithm,
+    signedAt: first.signedAt,
+  };
+  const expiries = good.flatMap((signature) => (signature.keyExpiredAt === undefined ? [] : [signature.keyExpiredAt]));
+  if (expiries.length > 0) verified.keyExpiredAt = new Date(Math.min(...expiries.map((date) => date.getTime())));
+  return verified;
 }
 
 /**
- * For --no-verify: returns the signed text without checking anything. The PGP framing is still
- * required, as the reference implementation requires it, so an unsigned file is still an error.
+ * For --no-verify: returns the signed text without checking any signature. The framing is still
+ * required and judged as in `verifyClearsigned`, as the reference implementation requires it, so an
+ * unsigned or doubly signed file is still an error (FERRY_SIG_MISSING, FERRY_SIG_MALFORMED).
  */
-export async function readClearsignedBody(text: string, where: string): Promise<string> {
-  const message = await parseClearsigned(text, where);
-  return message.getText();
+export function readClearsignedBody(file: Uint8Array | string, where: string): string {
+  return splitCleartext(asBytes(file), where).body;
 }
 
-async function parseClearsigned(text: string, where: string): Promise<CleartextMessage> {
-  // The reference (simplestreams read_signed) also demands the header at the very start.
-  if (!text.startsWith(SIGNED_MESSAGE_HEADER)) {
-    throw new FerryError('FERRY_SIG_MISSING', `${where} is not signed: it does not start with "${SIGNED_MESSAGE_HEADER}"`, {
-      ...locationDetails(where),
-      hint: 'A stream read from index.sjson must be clearsigned throughout. Start from index.json only if unverified metadata is acceptable.',
-    });
-  }
+async function readSignaturePackets(armor: string, where: string): Promise<SignaturePacket[]> {
   try {
-    return await readCleartextMessage({ cleartextMessage: text, config: VERIFICATION_CONFIG });
+    const signature = await readSignature({ armoredSignature: armor, config: VERIFICATION_CONFIG });
+    // openpgp keeps packets it cannot parse (an unknown signature version, say) as placeholders.
+    return signature.packets.filter((packet): packet is SignaturePacket => packet instanceof SignaturePacket);
   } catch (error) {
-    throw new FerryError('FERRY_SIG_BAD', `${where} has a damaged PGP signed-message framing: ${describeError(error)}`, {
-      ...locationDetails(where),
-      cause: error,
-    });
+    throw malformed(where, `its signature block cannot be read (${describeError(error)})`, error);
   }
 }
 
-async function judgeSignature(candidate: CandidateSignature, body: string, now: Date, where: string): Promise<VerifiedText | FerryError> {
-  const { result, signer, signedAt } = candidate;
-  const signerFingerprint = signer.primaryKey.getFingerprint().toUpperCase();
-  const signerKeyId = keyIdHex(signer.signingKey.getKeyID());
-  const hashAlgorithm = hashAlgorithmName(candidate.hashAlgorithm);
+/** Wraps the signed bytes as openpgp's signature check wants them; already canonical, so hashed as they are. */
+async function literalDataOf(signedBytes: Uint8Array): Promise<LiteralDataPacket> {
+  const message = await createMessage({ binary: signedBytes, format: 'binary' });
+  const packet = message.packets.findPacket(enums.packet.literalData);
+  if (!(packet instanceof LiteralDataPacket)) throw new Error('openpgp createMessage returned no literal data packet');
+  return packet;
+}
 
-  if (candidate.hashAlgorithm === null || !ACCEPTED_SIGNATURE_HASHES.has(candidate.hashAlgorithm)) {
-    return new FerryError('FERRY_SIG_WEAK_HASH', `${where} is signed with ${hashAlgorithm}, which is not accepted (accepted: ${ACCEPTED_HASH_LIST})`, {
-      ...locationDetails(where),
+async function judgeSignature(packet: SignaturePacket, signer: Signer, literal: LiteralDataPacket, now: Date, where: string): Promise<GoodSignature> {
+  const { primaryKey, signingKey } = signer;
+  const signerFingerprint = primaryKey.getFingerprint().toUpperCase();
+  const signerKeyId = keyIdHex(signingKey.getKeyID());
+  const hashAlgorithm = hashAlgorithmName(packet.hashAlgorithm);
+  const details = { ...locationDetails(where), actual: signerFingerprint };
+
+  if (packet.hashAlgorithm === null || !ACCEPTED_SIGNATURE_HASHES.has(packet.hashAlgorithm)) {
+    throw new FerryError('FERRY_SIG_WEAK_HASH', `${where} is signed with ${hashAlgorithm}, which is not accepted (accepted: ${ACCEPTED_HASH_LIST})`, {
+      ...details,
       expected: ACCEPTED_HASH_LIST,
       actual: hashAlgorithm,
       hint: 'Ask the publisher to re-sign with SHA-256 or stronger.',
     });
   }
-
-  const problem = await keyProblemAt(signer, now);
-  if (problem?.kind === 'revoked') {
-    return new FerryError('FERRY_SIG_KEY_REVOKED', `${where} is signed by key ${signerFingerprint}, which has been revoked`, {
-      ...locationDetails(where),
-      actual: signerFingerprint,
+  const signedAt = packet.created;
+  if (signedAt === null) throw malformed(where, `the signature by key ${signerKeyId} has no creation time`);
+  if (signedAt.getTime() > now.getTime() + ALLOWED_CLOCK_SKEW_MS) {
+    throw new FerryError('FERRY_SIG_FUTURE', `${where} was signed by key ${signerKeyId} at ${signedAt.toISOString()}, which is in the future here`, {
+      ...details,
+      actual: signedAt.toISOString(),
+      hint: 'Check this computer\'s clock; a signature from the future cannot be judged against the key\'s history.',
+    });
+  }
+  // gpgv refuses this too ("public key is newer than the signature"): no key can sign before it exists.
+  if (signingKey.getCreationTime() > signedAt) {
+    throw keyInvalid(where, signerFingerprint, `the key ${signerKeyId} was created after the signature's date, ${signedAt.toISOString()}`);
+  }
+  if (await isRevoked(signer, now)) {
+    throw new FerryError('FERRY_SIG_KEY_REVOKED', `${where} is signed by key ${signerFingerprint}, which has been revoked`, {
+      ...details,
       hint: "Get the publisher's current keyring; a revoked key must not be trusted for new metadata.",
     });
   }
-  if (problem?.kind === 'expired') {
-    return new FerryError(
+  // Judged without a date, so that the newest self-signature counts even when it is newer than the
+  // signature (an expiry extended and the key re-exported), as in gpgv; expiry is judged below.
+  try {
+    await primaryKey.getSigningKey(signingKey.getKeyID(), null, undefined, VERIFICATION_CONFIG);
+  } catch (error) {
+    throw keyInvalid(where, signerFingerprint, describeError(error), error);
+  }
+  const expiredAt = await expirationOf(signer);
+  if (expiredAt !== undefined && expiredAt <= signedAt) {
+    throw new FerryError(
       'FERRY_SIG_KEY_EXPIRED',
-      `${where} is signed by key ${signerFingerprint}, which expired on ${problem.expiredAt.toISOString()}`,
-      {
-        ...locationDetails(where),
-        actual: signerFingerprint,
-        hint: 'If the publisher has extended the key, load its refreshed public key with --keyring; otherwise check the system clock.',
-      },
+      `${where} was signed by key ${signerFingerprint} on ${signedAt.toISOString()}, after the key expired on ${expiredAt.toISOString()}`,
+      { ...details, hint: 'If the publisher has extended the key, load its refreshed public key with --keyring.' },
     );
   }
 
   try {
-    await result.verified;
+    // No date: validity in time was judged above, and openpgp would judge the key at the signature's date.
+    await packet.verify(signingKey.keyPacket, packet.signatureType ?? enums.signature.text, literal, AT_NO_DATE, true, VERIFICATION_CONFIG);
   } catch (error) {
-    return new FerryError('FERRY_SIG_BAD', `${where}: the signature by key ${signerKeyId} does not match the content (${describeError(error)})`, {
+    throw new FerryError('FERRY_SIG_BAD', `${where}: the signature by key ${signerKeyId} does not match the content (${describeError(error)})`, {
       ...locationDetails(where),
       actual: signerKeyId,
       cause: error,
       hint: 'The file was changed after it was signed, or damaged in transit. Fetch it again from the source.',
     });
   }
-
-  const verified: VerifiedText = { body, signerKeyId, signerFingerprint, hashAlgorithm };
-  if (signedAt !== null) verified.signedAt = signedAt;
-  return verified;
+  const result: GoodSignature = { signerKeyId, signerFingerprint, hashAlgorithm, signedAt };
+  if (expiredAt !== undefined && expiredAt <= now) result.keyExpiredAt = expiredAt;
+  return result;
 }
 
-/**
- * openpgp judges a key's validity at the moment the signature was made; we also refuse a key that is
- * revoked or expired now, because metadata signed by a retired key is exactly what a replay looks like.
- */
-async function keyProblemAt(signer: Signer, date: Date): Promise<KeyProblem | undefined> {
-  const { primaryKey, signingKey } = signer;
-  if (await primaryKey.isRevoked(undefined, undefined, date, VERIFICATION_CONFIG)) return { kind: 'revoked' };
-  if (signingKey instanceof Subkey && (await isSubkeyRevoked(signingKey, primaryKey, date))) return { kind: 'revoked' };
-
-  const expirations = [await primaryKey.getExpirationTime(undefined, VERIFICATION_CONFIG)];
-  if (signingKey instanceof Subkey) expirations.push(await signingKey.getExpirationTime(date, VERIFICATION_CONFIG));
-  for (const expiration of expirations) {
-    if (expiration instanceof Date && expiration <= date) return { kind: 'expired', expiredAt: expiration };
-  }
-  return undefined;
-}
-
-async function isSubkeyRevoked(subkey: Subkey, primaryKey: PublicKey, date: Date): Promise<boolean> {
+/** A revocation counts whenever it was made: metadata signed by a retired key is what a replay looks like. */
+async function isRevoked({ primaryKey, signingKey }: Signer, now: Date): Promise<boolean> {
+  if (await primaryKey.isRevoked(undefined, undefined, now, VERIFICATION_CONFIG)) return true;
+  if (!(signingKey instanceof Subkey)) return false;
   // A subkey revocation is issued by the primary key, like every binding signature, so any binding
   // signature identifies the revocations that apply.
-  for (const binding of subkey.bindingSignatures) {
-    if (await subkey.isRevoked(binding, primaryKey.keyPacket, date, VERIFICATION_CONFIG)) return true;
+  for (const binding of signingKey.bindingSignatures) {
+    if (await signingKey.isRevoked(binding, primaryKey.keyPacket, now, VERIFICATION_CONFIG)) return true;
   }
   return false;
+}
+
+/** The earliest of the primary key's and the signing subkey's expiry, by their newest self-signatures (as gpgv). */
+async function expirationOf({ primaryKey, signingKey }: Signer): Promise<Date | undefined> {
+  const expirations = [await primaryKey.getExpirationTime(undefined, VERIFICATION_CONFIG)];
+  if (signingKey instanceof Subkey) expirations.push(await signingKey.getExpirationTime(AT_NO_DATE, VERIFICATION_CONFIG));
+  const dates = expirations.filter((expiration): expiration is Date => expiration instanceof Date);
+  return dates.length === 0 ? undefined : new Date(Math.min(...dates.map((date) => date.getTime())));
 }
 
 function findSigner(keyring: Keyring, keyId: KeyID): Signer | undefined {
@@ -232,15 +255,27 @@ function findSigner(keyring: Keyring, keyId: KeyID): Signer | undefined {
   return undefined;
 }
 
-function unknownKeyError(where: string, issuerKeyIds: readonly string[], keyring: Keyring): FerryError {
-  const issuers = issuerKeyIds.join(', ');
+function unknownKeyError(where: string, issuer: string, keyring: Keyring): FerryError {
   const tried = keyring.sourceNames.join(', ');
-  return new FerryError('FERRY_SIG_UNKNOWN_KEY', `${where} is signed by key ${issuers}, which is not in the keyring (tried: ${tried})`, {
+  return new FerryError('FERRY_SIG_UNKNOWN_KEY', `${where} is signed by key ${issuer}, which is not in the keyring (tried: ${tried})`, {
     ...locationDetails(where),
-    actual: issuers,
+    actual: issuer,
     expected: keyring.fingerprints.join(', '),
-    hint: `If you trust this publisher, pass its public key with --keyring FILE (binary or ASCII-armored). Keyrings tried: ${tried}.`,
+    hint: `If you trust this publisher, pass its public key with --keyring FILE (binary, ASCII-armored or a GnuPG keybox). Every signature must be checkable, as gpgv requires. Keyrings tried: ${tried}.`,
   });
+}
+
+function keyInvalid(where: string, fingerprint: string, reason: string, cause?: unknown): FerryError {
+  return new FerryError('FERRY_SIG_KEY_INVALID', `${where} is signed by key ${fingerprint}, which cannot be used to check it: ${reason}`, {
+    ...locationDetails(where),
+    actual: fingerprint,
+    cause,
+    hint: "Get the publisher's current public key; this copy of it is damaged, incomplete or not allowed to sign.",
+  });
+}
+
+function asBytes(file: Uint8Array | string): Uint8Array {
+  return typeof file === 'string' ? new TextEncoder().encode(file) : file;
 }
 
 function hashAlgorithmName(hash: enums.hash | null): string {
@@ -254,8 +289,4 @@ function allHashAlgorithms(): enums.hash[] {
 
 function keyIdHex(keyId: KeyID): string {
   return keyId.toHex().toUpperCase();
-}
-
-function locationDetails(where: string): FerryErrorDetails {
-  return /^[a-z][a-z0-9+.-]*:\/\//i.test(where) ? { url: where } : { path: where };
 }

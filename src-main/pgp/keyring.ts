@@ -23,10 +23,15 @@ export interface Keyring {
 const PUBLIC_KEY_BLOCK = /-----BEGIN PGP PUBLIC KEY BLOCK-----[\s\S]*?-----END PGP PUBLIC KEY BLOCK-----/g;
 const ANY_ARMOR_HEADER = /-----BEGIN PGP ([A-Z ,/0-9]+)-----/;
 const KEYBOX_MAGIC = 'KBXf';
+/** Blob types of a GnuPG keybox (gnupg kbx/keybox-blob.c): 0 empty, 1 the header, 2 OpenPGP, 3 X.509. */
+const KEYBOX_BLOB_OPENPGP = 2;
+/** Length (4), type (1), version (1), flags (2), keyblock offset (4) and length (4). */
+const KEYBOX_OPENPGP_PREFIX = 16;
 
 /**
  * Reads binary keyrings (concatenated transferable public keys, what `gpg --export` and
- * `/usr/share/keyrings/*.gpg` hold) and ASCII-armored key files, any number of each. A key that
+ * `/usr/share/keyrings/*.gpg` hold), ASCII-armored key files and GnuPG keyboxes (`pubring.kbx`,
+ * which gpgv also takes), any number of each. Throws FERRY_KEYRING_INVALID. A key that
  * appears in several files is merged, so a revocation carried by one copy is not lost.
  */
 export async function loadKeyring(sources: ReadonlyArray<KeyringSource>): Promise<Keyring> {
@@ -53,12 +58,11 @@ export async function loadKeyring(sources: ReadonlyArray<KeyringSource>): Promis
 async function readSourceKeys(source: KeyringSource): Promise<PublicKey[]> {
   const { name, bytes } = source;
   if (bytes.length === 0) throw invalidKeyring(name, 'the file is empty');
-  if (isGnupgKeybox(bytes)) {
-    throw invalidKeyring(name, 'it is a GnuPG keybox (pubring.kbx), not an OpenPGP keyring', {
-      hint: 'Export the keys in OpenPGP format, e.g. `gpg --export KEYID > keyring.gpg`, and pass that file.',
-    });
-  }
-  const keys = looksArmored(bytes) ? await readArmoredKeys(name, bytes) : await readBinaryKeys(name, bytes);
+  const keys = isGnupgKeybox(bytes)
+    ? await readBinaryKeys(name, keyboxKeyblocks(name, bytes))
+    : looksArmored(bytes)
+      ? await readArmoredKeys(name, bytes)
+      : await readBinaryKeys(name, bytes);
   if (keys.length === 0) throw invalidKeyring(name, 'it holds no public key');
   return keys.map((key) => onlyPublicKey(name, key));
 }
@@ -107,6 +111,28 @@ function onlyPublicKey(name: string, key: Key): PublicKey {
 function looksArmored(bytes: Uint8Array): boolean {
   const head = new TextDecoder('latin1').decode(bytes.subarray(0, 4096));
   return head.includes('-----BEGIN PGP ');
+}
+
+/**
+ * The OpenPGP keyblocks of a GnuPG keybox, concatenated as a binary keyring. A keybox is a sequence of
+ * blobs, each starting with its big-endian length and type; an OpenPGP blob points at its keyblock
+ * (the key's packets exactly as exported) by offset and length. X.509 and empty blobs are skipped.
+ */
+function keyboxKeyblocks(name: string, bytes: Uint8Array): Uint8Array {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const keyblocks: Uint8Array[] = [];
+  for (let offset = 0; offset < bytes.length; ) {
+    const blobLength = offset + 6 <= bytes.length ? view.getUint32(offset) : 0;
+    if (blobLength < 6 || offset + blobLength > bytes.length) throw invalidKeyring(name, `the keybox blob at byte ${offset} is damaged`);
+    if (view.getUint8(offset + 4) === KEYBOX_BLOB_OPENPGP) {
+      const start = blobLength >= KEYBOX_OPENPGP_PREFIX ? view.getUint32(offset + 8) : 0;
+      const length = blobLength >= KEYBOX_OPENPGP_PREFIX ? view.getUint32(offset + 12) : 0;
+      if (start < KEYBOX_OPENPGP_PREFIX || start + length > blobLength) throw invalidKeyring(name, `the keybox blob at byte ${offset} points outside itself`);
+      keyblocks.push(bytes.subarray(offset + start, offset + start + length));
+    }
+    offset += blobLength;
+  }
+  return Buffer.concat(keyblocks);
 }
 
 function isGnupgKeybox(bytes: Uint8Array): boolean {

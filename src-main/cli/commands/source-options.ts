@@ -25,7 +25,13 @@ export function streamOptionsFrom(options: ParsedOptions, io: CliIo): Omit<LoadS
 export function trustNotice(trust: StreamTrust, source: string, files: number): string {
   switch (trust.kind) {
     case 'verified':
-      return `Verified ${files} signed metadata file(s) from ${source} (signed by ${trust.signers.join(', ')}).\n`;
+      return [
+        `Verified ${files} signed metadata file(s) from ${source} (signed by ${trust.signers.join(', ')}).\n`,
+        ...trust.expiredKeys.map(
+          ({ fingerprint, expiredAt }) =>
+            `WARNING: signing key ${fingerprint} expired on ${expiredAt}; its signatures were made before that and are still good (gpgv accepts them), but the publisher must renew the key.\n`,
+        ),
+      ].join('');
     case 'unsigned-source':
       return `NOT VERIFIED: ${source} starts from an unsigned .json file, so no signature was checked.\n`;
     case 'skipped':

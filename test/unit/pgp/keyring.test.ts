@@ -3,6 +3,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { loadKeyring } from '../../../src-main/pgp/keyring.js';
 import { createSigningKey, revokeSigningKey, type SigningKey } from '../../../src-main/pgp/sign.js';
 import { expectFerryError } from '../../support/expect-ferry-error.js';
+import { keyboxOf } from '../../support/gnupg.js';
 
 const BUNDLED_KEYRING = new URL('../../../resources/keyrings/ubuntu-cloudimage-keyring.gpg', import.meta.url);
 const encode = (text: string): Uint8Array => new TextEncoder().encode(text);
@@ -76,12 +77,19 @@ describe('loadKeyring', () => {
     expect(error.message).toContain('empty');
   });
 
-  it('explains how to export when given a GnuPG keybox instead of a keyring', async () => {
-    const keyboxHeader = new Uint8Array(32);
-    keyboxHeader.set(encode('KBXf'), 8);
-    const error = await expectFerryError(loadKeyring([{ name: 'pubring.kbx', bytes: keyboxHeader }]), 'FERRY_KEYRING_INVALID');
-    expect(error.message).toContain('keybox');
-    expect(error.hint).toContain('gpg --export');
+  it('reads a GnuPG keybox (pubring.kbx) written by gpg --import, as gpgv does', async () => {
+    const keybox = await keyboxOf([alice.publicKeyBinary, bob.publicKeyBinary]);
+    expect(new TextDecoder('latin1').decode(keybox.subarray(8, 12))).toBe('KBXf');
+    const keyring = await loadKeyring([{ name: 'pubring.kbx', bytes: keybox }]);
+    expect([...keyring.fingerprints].sort()).toEqual([alice.fingerprint, bob.fingerprint].sort());
+  });
+
+  it('refuses a damaged keybox, naming where it breaks', async () => {
+    const keybox = Uint8Array.from(await keyboxOf([alice.publicKeyBinary]));
+    // The second blob's length field now runs past the end of the file.
+    new DataView(keybox.buffer).setUint32(32, keybox.length);
+    const error = await expectFerryError(loadKeyring([{ name: 'pubring.kbx', bytes: keybox }]), 'FERRY_KEYRING_INVALID');
+    expect(error.message).toContain('keybox blob at byte 32');
   });
 
   it('refuses a private key, so a secret never becomes part of a trust root', async () => {
