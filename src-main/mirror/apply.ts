@@ -23,6 +23,7 @@ export interface FileStore {
    * The file's sha256 when it is already present and verified, so nothing needs fetching. Cheap when
    * the catalog vouches for it (size and mtime unchanged); an unknown file is hashed, never trusted
    * blindly; `rehash` re-hashes everything (--verify-existing). A wrong file is removed.
+   * Throws FERRY_PATH_BLOCKED or FERRY_UNSAFE_PATH for that one path, which fails only that file.
    */
   present(file: WantedFile, rehash: boolean): Promise<string | undefined>;
   /** A stable temporary path for the file, so an interrupted download resumes on the next run. */
