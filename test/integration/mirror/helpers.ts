@@ -7,7 +7,8 @@ import { join, posix } from 'node:path';
 import { promisify } from 'node:util';
 import { expect } from 'vitest';
 import { clearsign, createSigningKey, type SigningKey } from '../../../src-main/pgp/index.js';
-import type { FixtureServer, RequestLogEntry } from '../../support/fixture-server.js';
+import { startFixtureServer, type FixtureServer, type RequestLogEntry } from '../../support/fixture-server.js';
+import { generateStream, type GeneratedStream, type StreamOptions } from '../../support/stream-generator.js';
 import type { FerryRun } from '../../support/run-ferry.js';
 
 // Shared by the `ferry mirror` integration tests. Expectations are derived from the upstream
@@ -282,4 +283,21 @@ export async function mountLoopExt4(image: string, mountPoint: string, options: 
 /** Unmounts what mountLoopExt4 mounted (lazily, should something still hold it open). */
 export async function unmountLoop(mountPoint: string): Promise<void> {
   await execFileAsync('umount', [mountPoint]).catch(() => execFileAsync('umount', ['-l', mountPoint]));
+}
+
+/** A signed stream generated under `workDir`, served on loopback, with what a mirror test needs of it. */
+export interface ServedStream {
+  testKey: TestKey;
+  stream: GeneratedStream;
+  server: FixtureServer;
+  /** The signed entry URL (streams/v1/index.sjson). */
+  source: string;
+  listed: Map<string, ListedFile>;
+}
+
+export async function serveSignedStream(workDir: string, keyName: string, options: Omit<StreamOptions, 'signingKey'>): Promise<ServedStream> {
+  const testKey = await makeKey(workDir, keyName);
+  const stream = await generateStream(join(workDir, 'stream'), { ...options, signingKey: testKey.key });
+  const server = await startFixtureServer({ root: stream.baseDir });
+  return { testKey, stream, server, source: `${server.url}streams/v1/index.sjson`, listed: filesOf(await listedItems(stream.baseDir)) };
 }

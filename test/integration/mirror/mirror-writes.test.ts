@@ -5,7 +5,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it, type TestContext } from 'vitest';
 import { startFixtureServer, type FixtureServer } from '../../support/fixture-server.js';
 import { runFerry } from '../../support/run-ferry.js';
-import { generateStream, type GeneratedStream } from '../../support/stream-generator.js';
+import type { GeneratedStream } from '../../support/stream-generator.js';
 import {
   KIB,
   STATE_FOLDER,
@@ -14,13 +14,11 @@ import {
   exists,
   expectCompleteMirror,
   expectNothingUnverified,
-  filesOf,
-  listedItems,
-  makeKey,
   makeWorkDir,
   mountLoopExt4,
   productsFilesOf,
   removeQuietly,
+  serveSignedStream,
   sha256OfFile,
   unmountLoop,
   walkFiles,
@@ -48,18 +46,13 @@ const mountPoints: string[] = [];
 
 beforeAll(async () => {
   workDir = await makeWorkDir('writes');
-  testKey = await makeKey(workDir, 'Mirror writes test');
-  stream = await generateStream(join(workDir, 'stream'), {
-    signingKey: testKey.key,
+  ({ testKey, stream, server, source, listed } = await serveSignedStream(workDir, 'Mirror writes test', {
     contents: ['ubuntu'],
     releases: ['noble'],
     arches: ['amd64', 'arm64'],
     versions: 1,
     payloadSizes: { squashfs: 256 * KIB, 'boot-initrd': 64 * KIB, 'boot-kernel': 16 * KIB, manifest: 1 * KIB },
-  });
-  server = await startFixtureServer({ root: stream.baseDir });
-  source = `${server.url}streams/v1/index.sjson`;
-  listed = filesOf(await listedItems(stream.baseDir));
+  }));
 });
 
 afterAll(async () => {
