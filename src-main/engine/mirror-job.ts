@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { join, resolve as resolvePath } from 'node:path';
+import { stat } from 'node:fs/promises';
+import { dirname, join, resolve as resolvePath } from 'node:path';
 import {
   Catalog,
   TREE_STATE_FOLDER,
@@ -99,6 +100,29 @@ const DEFAULT_STALL_TIMEOUT_MS = 30_000;
 const MIB = 1024 * 1024;
 
 /**
+ * Throws FERRY_TARGET_NOT_DIRECTORY when `target`, or the nearest part of it that exists, is not
+ * a directory (a file given as TARGET), before anything is fetched or written; otherwise the
+ * first write would fail with a bare ENOTDIR. A missing TARGET is fine: it is created.
+ */
+async function assertTargetCanBeDirectory(target: string): Promise<void> {
+  for (let current = target; ; current = dirname(current)) {
+    const stats = await stat(current).catch(() => undefined);
+    if (stats?.isDirectory() === true) return;
+    if (stats !== undefined) {
+      const message =
+        current === target
+          ? `TARGET is a file, not a directory: ${target}`
+          : `${current} is a file, not a directory, so TARGET ${target} cannot be made inside it`;
+      throw new FerryError('FERRY_TARGET_NOT_DIRECTORY', message, {
+        path: current,
+        hint: 'Give a directory for the mirror (a new one is created); nothing was written.',
+      });
+    }
+    if (dirname(current) === current) return;
+  }
+}
+
+/**
  * `ferry mirror`: make TARGET a SimpleStreams tree holding the selection, as sstream-mirror would,
  * but in parallel, resumable and verified; its own state lives in TARGET/.ferry/.
  */
@@ -108,6 +132,7 @@ export async function runMirror(options: MirrorOptions): Promise<MirrorOutcome> 
   const client = createClient(options);
   let lock: LibraryLock | undefined;
   try {
+    await assertTargetCanBeDirectory(target);
     const stream = await loadStream({ ...options, client });
     // Two runs into one tree would write the same partial files and remove each other's temp
     // files. Taken once the metadata is verified, so a refused source creates no target; a dry

@@ -1,10 +1,18 @@
-import type { Dirent, Stats } from 'node:fs';
-import { lstat, mkdir, open, readdir, rename } from 'node:fs/promises';
-import { dirname, isAbsolute, relative, resolve, sep } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { constants as fsConstants, type Dirent, type Stats } from 'node:fs';
+import { copyFile, lstat, mkdir, open, readdir, rename, rm } from 'node:fs/promises';
+import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { FerryError, describeError } from '../engine/errors.js';
 
 // EDQUOT is "disk full" from the operator's point of view: the cure (free space) is the same.
 const DISK_FULL_CODES: ReadonlySet<string> = new Set(['ENOSPC', 'EDQUOT']);
+/**
+ * Opens of our own temporary files refuse a symbolic link at the name (ELOOP) instead of writing
+ * or flushing through it. Windows has no such flag; creating links there needs privileges.
+ */
+const NO_FOLLOW = (fsConstants.O_NOFOLLOW as number | undefined) ?? 0;
+/** `.ferry-copy.<pid>.<16 hex>.tmp`: a copy across file systems in progress (see copyIntoPlace). */
+const COPY_NAME = /^\.ferry-copy\.(\d+)\.[0-9a-f]{16}\.tmp$/;
 
 export function errnoCode(error: unknown): string | undefined {
   if (error instanceof Error && 'code' in error && typeof error.code === 'string') return error.code;
@@ -85,7 +93,7 @@ export async function checkFinishedFile(
 ): Promise<void> {
   await withFileErrors(path, 'flush', async () => {
     // Windows flushes only through a handle opened for writing.
-    const handle = await open(path, options.flush ? 'r+' : 'r');
+    const handle = await open(path, (options.flush ? fsConstants.O_RDWR : fsConstants.O_RDONLY) | NO_FOLLOW);
     try {
       const actualSize = (await handle.stat()).size;
       if (actualSize !== expectedSize) {
@@ -146,12 +154,51 @@ export async function ensureDirectoryDurably(path: string): Promise<void> {
 
 /**
  * Publishes a finished, flushed file at its final path in one atomic step: readers see either
- * nothing or the whole file. Both paths must be on the same file system.
+ * nothing or the whole file. When the final directory is on another file system than `fromPath`
+ * (a mount point inside a mirror tree), rename(2) says EXDEV and the file is copied instead, see
+ * copyIntoPlace. Throws FERRY_IO, FERRY_DISK_FULL, FERRY_SIZE_MISMATCH (a copy that came out short).
  */
 export async function renameIntoPlace(fromPath: string, toPath: string): Promise<void> {
   await ensureDirectoryDurably(dirname(toPath));
-  await withFileErrors(toPath, 'move a finished file to', () => rename(fromPath, toPath));
+  try {
+    await rename(fromPath, toPath);
+  } catch (error) {
+    if (errnoCode(error) !== 'EXDEV') throw fileSystemError(error, toPath, 'move a finished file to');
+    await copyIntoPlace(fromPath, toPath);
+  }
   await fsyncDirectory(dirname(toPath));
+}
+
+/**
+ * The EXDEV path of renameIntoPlace, keeping its promise that the final path holds the whole file
+ * or nothing: the bytes go to a temporary name in the final directory (same file system), are
+ * flushed and checked for size, then renamed there; the source goes only after that. A copy left
+ * by a killed run is removed the next time a file is copied into that directory.
+ */
+async function copyIntoPlace(fromPath: string, toPath: string): Promise<void> {
+  const directory = dirname(toPath);
+  await removeAbandonedCopies(directory);
+  const size = (await withFileErrors(fromPath, 'inspect', () => lstat(fromPath))).size;
+  const copyPath = join(directory, `.ferry-copy.${String(process.pid)}.${randomBytes(8).toString('hex')}.tmp`);
+  try {
+    // COPYFILE_EXCL: the copy is a new file, never something (or a link) already at that name.
+    await withFileErrors(copyPath, 'copy a finished file to', () => copyFile(fromPath, copyPath, fsConstants.COPYFILE_EXCL));
+    await checkFinishedFile(copyPath, size, basename(toPath), { flush: true });
+    await withFileErrors(toPath, 'move a finished file to', () => rename(copyPath, toPath));
+  } catch (error) {
+    await rm(copyPath, { force: true }).catch(() => undefined);
+    throw error;
+  }
+  await withFileErrors(fromPath, 'remove the copied file', () => rm(fromPath, { force: true }));
+}
+
+async function removeAbandonedCopies(directory: string): Promise<void> {
+  for (const entry of await readdirIfExists(directory)) {
+    const writerPid = COPY_NAME.exec(entry.name)?.[1];
+    if (writerPid === undefined || Number(writerPid) === process.pid || isProcessAlive(Number(writerPid))) continue;
+    const path = join(directory, entry.name);
+    await withFileErrors(path, 'remove the abandoned copy', () => rm(path, { force: true }));
+  }
 }
 
 /** The absolute path of a tree-relative path, or undefined when it would leave the tree (or is its root). */

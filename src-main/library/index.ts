@@ -35,7 +35,7 @@ export {
   openTreeState,
   openTreeStateForReading,
 } from './library.js';
-export type { Library, LibraryOptions, TreeState, TreeStateForReading } from './library.js';
+export type { Library, LibraryOptions, TreeState } from './library.js';
 export type { LibraryRepairReport, TreeRepairReport } from './repair.js';
 export { LOCK_FILE_NAME, lockLibrary } from './lock.js';
 export type { LibraryLock, LockHolder } from './lock.js';

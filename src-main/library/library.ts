@@ -1,11 +1,9 @@
 import { lstat } from 'node:fs/promises';
 import { join, posix, resolve, win32 } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { FerryError } from '../engine/errors.js';
-import { BlobStore, assertSha256Hex } from './blobs.js';
+import { BlobStore } from './blobs.js';
 import { Catalog } from './catalog.js';
-import type { CatalogOptions, TreeFile } from './catalog.js';
-import { checkFinishedFile, mtimeMsOf, renameIntoPlace, resolveInsideTree, withFileErrors } from './files.js';
+import type { CatalogOptions } from './catalog.js';
 import { NO_LIBRARY_REPAIRS, NO_TREE_REPAIRS, repairLibrary, repairTree } from './repair.js';
 import type { LibraryRepairReport, TreeRepairReport } from './repair.js';
 import { TempArea } from './temp-area.js';
@@ -35,12 +33,6 @@ export interface TreeState {
   /** `<target>/.ferry/tmp`, on the tree's file system so that a finished file is placed by a rename. */
   readonly temp: TempArea;
   readonly repaired: TreeRepairReport;
-  /**
-   * Publishes a finished temporary file (from `temp`, its content verified by the caller) at its
-   * tree path: flush, atomic rename, directory flush. Answers the record for catalog.putTreeFile,
-   * which the caller writes after this returns, so that a crash in between loses only a record.
-   */
-  place(tempPath: string, treePath: string, sha256: string, size: number): Promise<TreeFile>;
   close(): void;
 }
 
@@ -91,11 +83,8 @@ export async function openLibraryForReading(dir: string, options: LibraryOptions
   };
 }
 
-/** A tree's state opened only to look: nothing is placed, so there is no place(). */
-export type TreeStateForReading = Omit<TreeState, 'place'>;
-
 /** The state of the tree at `targetDir` for a dry run: as openLibraryForReading, for a mirror tree. */
-export async function openTreeStateForReading(targetDir: string, options: LibraryOptions = {}): Promise<TreeStateForReading> {
+export async function openTreeStateForReading(targetDir: string, options: LibraryOptions = {}): Promise<TreeState> {
   const root = resolve(targetDir);
   const stateDir = join(root, TREE_STATE_FOLDER);
   const catalog = await openCatalogForReading(stateDir, options);
@@ -136,7 +125,6 @@ export async function openTreeState(targetDir: string, options: LibraryOptions =
       catalog,
       temp,
       repaired,
-      place: (tempPath, treePath, sha256, size) => placeInTree(root, tempPath, treePath, sha256, size),
       close: () => {
         catalog.close();
       },
@@ -145,28 +133,6 @@ export async function openTreeState(targetDir: string, options: LibraryOptions =
     catalog.close();
     throw error;
   }
-}
-
-async function placeInTree(
-  root: string,
-  tempPath: string,
-  treePath: string,
-  sha256: string,
-  size: number,
-): Promise<TreeFile> {
-  assertSha256Hex(sha256);
-  const finalPath = resolveInsideTree(root, treePath);
-  const stateDir = join(root, TREE_STATE_FOLDER);
-  const inStateFolder = finalPath === stateDir || (finalPath !== undefined && resolveInsideTree(stateDir, finalPath) !== undefined);
-  if (finalPath === undefined || inStateFolder) {
-    throw new FerryError('FERRY_UNSAFE_PATH', `The path ${JSON.stringify(treePath)} is not a place for a file in the mirror ${root}`, {
-      path: treePath,
-    });
-  }
-  await checkFinishedFile(tempPath, size, treePath, { flush: true });
-  await renameIntoPlace(tempPath, finalPath);
-  const stats = await withFileErrors(finalPath, 'inspect the placed file', () => lstat(finalPath));
-  return { path: treePath, sha256, size, mtimeMs: mtimeMsOf(stats) };
 }
 
 /**

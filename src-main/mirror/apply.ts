@@ -1,9 +1,12 @@
-import { FerryError, isFerryError } from '../engine/errors.js';
+import { FerryError, isFerryError, type FerryErrorCode } from '../engine/errors.js';
 import type { ProgressTracker } from '../engine/progress.js';
 import type { Catalog, NewHeldItem } from '../library/catalog.js';
 import { runTransfers } from '../net/scheduler.js';
 import type { StreamItem } from '../streams/index.js';
 import { describeItem, orphanedPaths, type HeldEntry, type MirrorPlan, type WantedFile } from './plan.js';
+
+/** Errors of present() that concern that one path (what is at it, or on the way), not the run. */
+const PER_FILE_CODES: ReadonlySet<FerryErrorCode> = new Set<FerryErrorCode>(['FERRY_PATH_BLOCKED', 'FERRY_UNSAFE_PATH']);
 
 /** What a verified download produced. */
 export interface VerifiedFile {
@@ -20,6 +23,7 @@ export interface FileStore {
    * The file's sha256 when it is already present and verified, so nothing needs fetching. Cheap when
    * the catalog vouches for it (size and mtime unchanged); an unknown file is hashed, never trusted
    * blindly; `rehash` re-hashes everything (--verify-existing). A wrong file is removed.
+   * Throws FERRY_PATH_BLOCKED or FERRY_UNSAFE_PATH for that one path, which fails only that file.
    */
   present(file: WantedFile, rehash: boolean): Promise<string | undefined>;
   /** A stable temporary path for the file, so an interrupted download resumes on the next run. */
@@ -83,7 +87,15 @@ export async function applyPlan(plan: MirrorPlan, options: ApplyOptions): Promis
   const missing: WantedFile[] = [];
   for (const file of files) {
     throwIfAborted(options.signal);
-    const sha256 = await options.store.present(file, options.rehash);
+    let sha256: string | undefined;
+    try {
+      sha256 = await options.store.present(file, options.rehash);
+    } catch (error) {
+      // A link or special file at one path fails that file; the others are still fetched.
+      if (!isFerryError(error) || !PER_FILE_CODES.has(error.code)) throw error;
+      result.failures.push({ path: file.path, items: file.items, error });
+      continue;
+    }
     if (sha256 === undefined) {
       missing.push(file);
       continue;

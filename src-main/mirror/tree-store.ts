@@ -1,9 +1,19 @@
-import { open, readdir, rmdir, stat, statfs, unlink } from 'node:fs/promises';
-import { dirname, join, relative, sep } from 'node:path';
+import type { Stats } from 'node:fs';
+import { readdir, rmdir, stat, statfs, unlink, writeFile } from 'node:fs/promises';
+import { dirname, join, sep } from 'node:path';
 import { FerryError } from '../engine/errors.js';
 import type { Catalog } from '../library/catalog.js';
-import { checkFinishedFile, errnoCode, lstatIfExists, mtimeMsOf, renameIntoPlace, withFileErrors } from '../library/files.js';
+import {
+  checkFinishedFile,
+  errnoCode,
+  lstatIfExists,
+  mtimeMsOf,
+  renameIntoPlace,
+  resolveInsideTree,
+  withFileErrors,
+} from '../library/files.js';
 import type { TempArea } from '../library/temp-area.js';
+import { assertSafeItemPath } from '../streams/index.js';
 import type { FileStore, VerifiedFile } from './apply.js';
 import { contentKey, hashFile } from './file-checks.js';
 import type { WantedFile } from './plan.js';
@@ -11,6 +21,13 @@ import type { WantedFile } from './plan.js';
 /**
  * A plain SimpleStreams tree: each file at its item path under the root, as sstream-mirror writes
  * it, with the catalog in `<root>/.ferry/` recording what was verified and when.
+ *
+ * Every read, write and removal of a tree path goes through #checkedPath: the path must pass the
+ * metadata check again (nothing in `.ferry/`, nothing outside the root), and nothing below the root
+ * on the way to it may be a link or a non-directory, so no write leaves the tree through a link
+ * someone placed in it (the root itself may be a link: the operator chose it). The check runs just
+ * before each step; it does not defend against a process racing us inside the tree, which Node
+ * cannot do without openat().
  */
 export class TreeStore implements FileStore {
   readonly #root: string;
@@ -23,28 +40,46 @@ export class TreeStore implements FileStore {
     this.#temp = temp;
   }
 
-  finalPath(relativePath: string): string {
-    const full = join(this.#root, relativePath);
-    // Item paths were checked when the metadata was parsed; this guards the file system itself.
-    if (relative(this.#root, full).startsWith(`..${sep}`)) {
-      throw new FerryError('FERRY_UNSAFE_PATH', `Refusing to write ${relativePath} outside the mirror at ${this.#root}.`, { path: relativePath });
+  /**
+   * The absolute path of `treePath`, once it is safe to touch. With `final: 'file'`, what is at
+   * the path itself must be a regular file or nothing (its lstat is answered); with 'replace' (a
+   * removal, or a rename over it) only the way there is checked, since unlink and rename act on a
+   * link itself, never through it. Throws FERRY_UNSAFE_PATH or FERRY_PATH_BLOCKED.
+   */
+  async #checkedPath(treePath: string, final: 'file' | 'replace'): Promise<{ path: string; stats: Stats | undefined }> {
+    assertSafeItemPath(treePath, () => `the mirror at ${this.#root}`);
+    const path = resolveInsideTree(this.#root, treePath);
+    if (path === undefined) {
+      throw new FerryError('FERRY_UNSAFE_PATH', `Refusing to write ${treePath} outside the mirror at ${this.#root}.`, { path: treePath });
     }
-    return full;
+    const segments = treePath.split('/');
+    let current = this.#root;
+    for (const segment of segments.slice(0, -1)) {
+      current = join(current, segment);
+      const stats = await lstatIfExists(current);
+      // Missing levels are created as real directories when the file is placed.
+      if (stats === undefined) return { path, stats: undefined };
+      if (stats.isSymbolicLink()) {
+        throw pathBlocked(current, `A symbolic link is at ${current}, on the way to ${treePath}; Stream Ferry never writes through links.`);
+      }
+      if (!stats.isDirectory()) {
+        throw pathBlocked(current, `${kindOf(stats)} is at ${current}, where the directory holding ${treePath} belongs.`);
+      }
+    }
+    const stats = await lstatIfExists(path);
+    if (final === 'replace' || stats === undefined || stats.isFile()) return { path, stats };
+    if (stats.isSymbolicLink()) {
+      throw pathBlocked(path, `A symbolic link is at ${path}, where the file ${treePath} belongs; Stream Ferry never writes through links.`);
+    }
+    throw pathBlocked(path, `${kindOf(stats)} is at ${path}, where the file ${treePath} belongs.`);
   }
 
   async present(file: WantedFile, rehash: boolean): Promise<string | undefined> {
-    const finalPath = this.finalPath(file.path);
-    const stats = await lstatIfExists(finalPath);
+    const { path: finalPath, stats } = await this.#checkedPath(file.path, 'file');
     const record = this.#catalog.getTreeFile(file.path);
     if (stats === undefined) {
       if (record !== undefined) this.#catalog.deleteTreeFile(file.path);
       return undefined;
-    }
-    if (!stats.isFile()) {
-      throw new FerryError('FERRY_IO', `${finalPath} is not a regular file, so the mirror cannot place ${file.path} there.`, {
-        path: finalPath,
-        hint: 'Move it out of the mirror directory and run again.',
-      });
     }
     const vouched =
       record !== undefined &&
@@ -70,7 +105,7 @@ export class TreeStore implements FileStore {
   }
 
   async place(file: WantedFile, partialPath: string, verified: VerifiedFile): Promise<void> {
-    const finalPath = this.finalPath(file.path);
+    const { path: finalPath } = await this.#checkedPath(file.path, 'file');
     // Flushed before the rename, as the library flushes a blob: after a power cut the final path
     // holds the whole verified file or nothing, never a name whose bytes were still in cache.
     await checkFinishedFile(partialPath, verified.size, file.path, { flush: true });
@@ -80,7 +115,7 @@ export class TreeStore implements FileStore {
   }
 
   async remove(path: string): Promise<boolean> {
-    const finalPath = this.finalPath(path);
+    const { path: finalPath } = await this.#checkedPath(path, 'replace');
     await this.#unlink(finalPath);
     this.#catalog.deleteTreeFile(path);
     await this.#pruneEmptyParents(dirname(finalPath));
@@ -88,8 +123,8 @@ export class TreeStore implements FileStore {
   }
 
   async peek(file: WantedFile): Promise<boolean> {
-    const stats = await lstatIfExists(this.finalPath(file.path));
-    return stats !== undefined && stats.isFile() && stats.size === file.size;
+    const checked = await this.#checkedPath(file.path, 'file').catch(() => undefined);
+    return checked?.stats !== undefined && checked.stats.size === file.size;
   }
 
   async freeBytes(): Promise<number | undefined> {
@@ -99,17 +134,11 @@ export class TreeStore implements FileStore {
 
   /** Writes a metadata file through a temporary name, flushed, then renamed: never half-written. */
   async writeMetadata(relativePath: string, bytes: Uint8Array): Promise<void> {
-    const finalPath = this.finalPath(relativePath);
+    const { path: finalPath } = await this.#checkedPath(relativePath, 'file');
     const tempPath = this.#temp.tempPath(relativePath);
-    await withFileErrors(tempPath, 'write', async () => {
-      const handle = await open(tempPath, 'w');
-      try {
-        await handle.writeFile(bytes);
-        await handle.sync();
-      } finally {
-        await handle.close();
-      }
-    });
+    // 'wx' (O_EXCL) never opens what is already there, so a link planted at the name is refused.
+    await withFileErrors(tempPath, 'write', () => writeFile(tempPath, bytes, { flag: 'wx' }));
+    await checkFinishedFile(tempPath, bytes.byteLength, relativePath, { flush: true });
     await renameIntoPlace(tempPath, finalPath);
   }
 
@@ -137,4 +166,21 @@ export class TreeStore implements FileStore {
       }
     }
   }
+}
+
+/** Stream Ferry neither writes through nor replaces what someone else put in the tree. */
+function pathBlocked(path: string, message: string): FerryError {
+  return new FerryError('FERRY_PATH_BLOCKED', message, {
+    path,
+    hint: `Move ${path} out of the mirror (for a link, put a real directory or file there instead), then run again.`,
+  });
+}
+
+function kindOf(stats: Stats): string {
+  if (stats.isDirectory()) return 'A directory';
+  if (stats.isFIFO()) return 'A FIFO (named pipe)';
+  if (stats.isSocket()) return 'A socket';
+  if (stats.isBlockDevice()) return 'A block device';
+  if (stats.isCharacterDevice()) return 'A character device';
+  return 'A regular file';
 }

@@ -60,6 +60,11 @@ export interface DownloadResult {
   attempts: number;
 }
 
+/**
+ * Opening a partial file never follows a link at its name (ELOOP instead) nor waits for a FIFO's
+ * other end. Windows has neither flag; creating links there needs privileges.
+ */
+const OPEN_OWN_FILE_ONLY = ((fsConstants.O_NOFOLLOW as number | undefined) ?? 0) | ((fsConstants.O_NONBLOCK as number | undefined) ?? 0);
 /** How far undici reads ahead of the disk, how much the writer batches, and the re-hash buffer. */
 const IO_CHUNK_BYTES = 1024 * 1024;
 const HEX_LENGTHS: Record<ChecksumAlgorithm, number> = { sha512: 128, sha256: 64, md5: 32 };
@@ -240,13 +245,8 @@ class PartialDownload {
 
 /** A temp file from an earlier run is hashed so the download can continue where it stopped. */
 async function adoptPartialFile(download: PartialDownload, signal: AbortSignal): Promise<void> {
-  let handle: FileHandle;
-  try {
-    handle = await open(download.path, 'r');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
-    throw diskError(error, download);
-  }
+  const handle = await openPartialFile(download, 'read');
+  if (handle === undefined) return;
   try {
     const { size } = await handle.stat();
     if (size > download.expectedSize) {
@@ -520,12 +520,44 @@ function verifyHashes(download: PartialDownload): string {
 }
 
 async function openTempFile(download: PartialDownload): Promise<FileHandle> {
-  try {
-    // Positional writes, so no O_APPEND (which would ignore the position) and no O_TRUNC.
-    return await open(download.path, fsConstants.O_RDWR | fsConstants.O_CREAT, 0o644);
-  } catch (error) {
-    throw diskError(error, download);
+  return openPartialFile(download, 'write');
+}
+
+/**
+ * Opens the partial file without ever following a link or waiting on a FIFO (O_NOFOLLOW,
+ * O_NONBLOCK). A link at that name was planted by someone else (we only create regular files):
+ * the link itself is removed and the download starts from zero in a new file, instead of writing
+ * its bytes wherever the link leads. Anything else that is not a regular file (a FIFO, a device)
+ * is left alone and refused with FERRY_IO. For 'read', answers undefined when there is no file
+ * to resume.
+ */
+async function openPartialFile(download: PartialDownload, mode: 'write'): Promise<FileHandle>;
+async function openPartialFile(download: PartialDownload, mode: 'read'): Promise<FileHandle | undefined>;
+async function openPartialFile(download: PartialDownload, mode: 'read' | 'write'): Promise<FileHandle | undefined> {
+  // Positional writes, so no O_APPEND (which would ignore the position) and no O_TRUNC.
+  const flags = (mode === 'read' ? fsConstants.O_RDONLY : fsConstants.O_RDWR | fsConstants.O_CREAT) | OPEN_OWN_FILE_ONLY;
+  let handle: FileHandle | undefined;
+  // Bounded: a process that keeps planting links gets an error, not a busy loop.
+  for (let attempt = 1; handle === undefined; attempt += 1) {
+    try {
+      handle = await open(download.path, flags, 0o644);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' && mode === 'read') return undefined;
+      // ELOOP: a link at the name (FreeBSD says EMLINK).
+      if ((code !== 'ELOOP' && code !== 'EMLINK') || attempt === 3) throw diskError(error, download);
+      await removeTempFile(download);
+      // Bytes already hashed went to the link's target, not to the file about to be created.
+      download.restart();
+    }
   }
+  if ((await handle.stat()).isFile()) return handle;
+  await handle.close();
+  throw new FerryError('FERRY_IO', `${download.path} is not a regular file (downloading ${redactUrl(download.url)})`, {
+    path: download.path,
+    url: download.url,
+    hint: 'Something other than Stream Ferry put it there; remove it, then run again.',
+  });
 }
 
 async function removeTempFile(download: PartialDownload): Promise<void> {

@@ -43,7 +43,9 @@ export async function openDirectHandle(path: string): Promise<FileHandle | undef
   const flag = fsConstants.O_DIRECT as number | undefined;
   if (flag === undefined) return undefined;
   try {
-    return await open(path, fsConstants.O_RDWR | flag);
+    // O_NOFOLLOW: should a link replace the partial file between the two opens, this open fails
+    // (ELOOP) instead of writing the download wherever the link leads.
+    return await open(path, fsConstants.O_RDWR | flag | fsConstants.O_NOFOLLOW);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'EINVAL') return undefined;
     throw error;

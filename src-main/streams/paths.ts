@@ -2,7 +2,8 @@
 // mirror and URLs under the mirror base, so anything that could point outside either is refused
 // before it is used. The reference only rejects a leading '/' and '../' or '.../' segments; we are
 // stricter because a mirror is later served to other machines over HTTP, where percent-encoding
-// and backslashes are decoded again.
+// and backslashes are decoded again. The top folder `.ferry/` of a mirror tree holds Stream
+// Ferry's own state (catalog, lock, partial downloads), so no item may be written there either.
 
 import { FerryError } from '../engine/errors.js';
 
@@ -16,8 +17,21 @@ const PLAIN_SEGMENT = String.raw`(?!\.+(?:/|$))[\w.+~=,:@-]+`;
 const PLAIN_RELATIVE_PATH = new RegExp(`^${PLAIN_SEGMENT}(?:/${PLAIN_SEGMENT})*$`);
 
 /**
- * Throws FERRY_UNSAFE_PATH unless `path` is a plain relative path that stays inside the mirror.
- * `where` says which metadata entry holds the path, for the message; a function is called only
+ * The folder at the top of a mirror tree that holds Stream Ferry's state; library/ names it
+ * TREE_STATE_FOLDER (streams/ imports nothing, so both spell it; a unit test keeps them equal).
+ */
+export const STATE_FOLDER = '.ferry';
+// How file systems may fold a first segment onto `.ferry`: FAT, exFAT, NTFS and macOS ignore
+// case; Windows drops trailing dots and spaces; VFAT and NTFS also answer to an 8.3 short name,
+// which for `.ferry` is FERRY~1 (FERRY~2... when that is taken). NFKC also folds look-alike
+// letters (fullwidth ｆ), stricter than any file system, since no real path starts with them.
+const TRAILING_DOTS_AND_SPACES = /[. ]+$/;
+const STATE_FOLDER_SHORT_NAME = /^ferry~\d+$/;
+
+/**
+ * Throws FERRY_UNSAFE_PATH unless `path` is a plain relative path that stays inside the mirror
+ * and out of its state folder (`.ferry/`, in any spelling a file system folds onto it). Called when
+ * metadata is parsed and again by the tree writer before each write. `where` says which metadata entry holds the path, for the message; a function is called only
  * when the path is refused, which spares building a description for every item of a catalog.
  */
 export function assertSafeItemPath(path: string, where: string | (() => string)): void {
@@ -31,6 +45,16 @@ export function assertSafeItemPath(path: string, where: string | (() => string))
 }
 
 function findPathProblem(path: string): string | undefined {
+  const problem = findEscapeProblem(path);
+  if (problem !== undefined) return problem;
+  const slash = path.indexOf('/');
+  if (namesStateFolder(slash === -1 ? path : path.slice(0, slash))) {
+    return `it is inside ${STATE_FOLDER}/, where Stream Ferry keeps its own state`;
+  }
+  return undefined;
+}
+
+function findEscapeProblem(path: string): string | undefined {
   if (PLAIN_RELATIVE_PATH.test(path) && !DRIVE_LETTER.test(path)) return undefined;
   if (path === '') return 'it is empty';
   if (path.startsWith('/')) return 'it is absolute';
@@ -50,6 +74,12 @@ function findPathProblem(path: string): string | undefined {
     if (encodedControl !== null) return `it contains the percent-encoded control character ${codePointLabel(encodedControl[0])}`;
   }
   return undefined;
+}
+
+/** Whether a top-level segment is, or some file system would take it for, the state folder. */
+function namesStateFolder(segment: string): boolean {
+  const folded = decodeAsciiEscapes(segment).normalize('NFKC').toLowerCase();
+  return folded.replace(TRAILING_DOTS_AND_SPACES, '') === STATE_FOLDER || STATE_FOLDER_SHORT_NAME.test(folded);
 }
 
 // Decodes %XX escapes of ASCII characters until nothing changes, so double encodings such as

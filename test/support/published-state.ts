@@ -93,7 +93,7 @@ async function checkPublished(
   const selection: Selection = parseSelection([...published.filters]);
   const checkedPaths = new Set<string>();
   const visit = async (path: string, bytes: Buffer): Promise<void> => {
-    const text = path.endsWith('.sjson') ? await readClearsignedBody(bytes.toString('utf8'), path) : bytes.toString('utf8');
+    const text = path.endsWith('.sjson') ? readClearsignedBody(bytes, path) : bytes.toString('utf8');
     const document = parseStreamDocument(text, path);
     if (document.kind === 'index') {
       for (const child of entriesToFollow(document)) {

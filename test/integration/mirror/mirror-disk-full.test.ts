@@ -1,7 +1,5 @@
-import { execFile } from 'node:child_process';
 import { mkdir, open, rm, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, afterEach, beforeAll, describe, expect, it, type TestContext } from 'vitest';
 import { startFixtureServer, type FixtureServer } from '../../support/fixture-server.js';
 import { collect, runFerry, spawnFerry, type FerryRun } from '../../support/run-ferry.js';
@@ -17,12 +15,15 @@ import {
   listedItems,
   makeKey,
   makeWorkDir,
+  mountLoopExt4,
   parseJsonLines,
   partialSizes,
   removeQuietly,
   sleep,
+  unmountLoop,
   walkFiles,
   type JsonEvent,
+  type MountResult,
   type ListedFile,
   type TestKey,
 } from './helpers.js';
@@ -38,29 +39,12 @@ afterEach(expectRecordedRunsConsistent);
 // space is freed completes. Mounting needs root and loop devices; without them these tests are
 // skipped, saying why.
 
-const execFileAsync = promisify(execFile);
 const INODES = 256;
 
 let workDir: string;
 let mountPoint: string;
 // Mounted in beforeAll, not at import, so that collecting the tests (vitest list) leaves nothing mounted.
-let mounted: { ok: true } | { ok: false; reason: string } = { ok: false, reason: 'beforeAll did not run' };
-
-async function mountSmallFileSystem(image: string): Promise<{ ok: true } | { ok: false; reason: string }> {
-  try {
-    await mkdir(mountPoint);
-    await execFileAsync('truncate', ['-s', '24M', image]);
-    // -m 0: no blocks reserved for root, so free space is the same for the test and for ferry; few
-    // inodes, so the test can use them all up quickly.
-    await execFileAsync('mkfs.ext4', ['-q', '-m', '0', '-N', String(INODES), image]);
-    await execFileAsync('mount', ['-o', 'loop', image, mountPoint]);
-    return { ok: true };
-  } catch (error) {
-    const reason = error instanceof Error ? error.message.trim() : String(error);
-    console.warn(`Skipping the disk-full test: cannot loop-mount a small ext4 file system (${reason}).`);
-    return { ok: false, reason };
-  }
-}
+let mounted: MountResult = { ok: false, reason: 'beforeAll did not run' };
 
 let testKey: TestKey;
 let stream: GeneratedStream;
@@ -71,7 +55,8 @@ let listed: Map<string, ListedFile>;
 beforeAll(async () => {
   workDir = await makeWorkDir('disk-full');
   mountPoint = join(workDir, 'mnt');
-  mounted = await mountSmallFileSystem(join(workDir, 'fs.img'));
+  // Few inodes, so the test can use them all up quickly.
+  mounted = await mountLoopExt4(join(workDir, 'fs.img'), mountPoint, { size: '24M', inodes: INODES });
   testKey = await makeKey(workDir, 'Mirror disk-full test');
   // About 11 MiB: it fits the file system, but not what is left of it once the test fills it.
   stream = await generateStream(join(workDir, 'stream'), {
@@ -89,9 +74,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await server.close();
-  if (mounted.ok) {
-    await execFileAsync('umount', [mountPoint]).catch(() => execFileAsync('umount', ['-l', mountPoint]));
-  }
+  if (mounted.ok) await unmountLoop(mountPoint);
   await removeQuietly(workDir);
 });
 

@@ -1,4 +1,4 @@
-import { mkdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openTreeState } from '../../../src-main/library/library.js';
@@ -116,60 +116,5 @@ describe('openTreeState', () => {
     expect(second.repaired).toMatchObject({ tempFilesRemoved: 1, partialFilesKept: 1 });
     expect(await exists(leftover)).toBe(false);
     expect(await exists(partial)).toBe(true);
-  });
-});
-
-describe('place', () => {
-  it('publishes a finished temp file at its tree path and answers the record to keep', async () => {
-    const target = await tempDir('tree');
-    const state = await open(target);
-    const temp = state.temp.tempPath('squashfs');
-    await writeFile(temp, 'squashfs');
-    const placed = await state.place(temp, 'noble/amd64/20250101/squashfs', sha256Hex('squashfs'), 8);
-    const finalPath = join(target, 'noble/amd64/20250101/squashfs');
-    expect(await readFile(finalPath, 'utf8')).toBe('squashfs');
-    expect(await exists(temp)).toBe(false);
-    expect(placed).toEqual({
-      path: 'noble/amd64/20250101/squashfs',
-      sha256: sha256Hex('squashfs'),
-      size: 8,
-      mtimeMs: Math.trunc((await stat(finalPath)).mtimeMs),
-    });
-    state.catalog.putTreeFile(placed);
-    state.close();
-    expect((await open(target)).repaired.treeFilesDropped).toBe(0);
-  });
-
-  it('replaces the file at a path atomically (metadata is rewritten on every run)', async () => {
-    const target = await tempDir('tree');
-    const state = await open(target);
-    for (const content of ['index v1', 'index v2!']) {
-      const temp = state.temp.tempPath('index');
-      await writeFile(temp, content);
-      await state.place(temp, 'streams/v1/index.sjson', sha256Hex(content), content.length);
-    }
-    expect(await readFile(join(target, 'streams/v1/index.sjson'), 'utf8')).toBe('index v2!');
-  });
-
-  it.each(['../escape', '/etc/passwd', '.ferry/catalog.db', '.ferry', ''])('refuses the tree path %j', async (treePath) => {
-    const target = await tempDir('tree');
-    const state = await open(target);
-    const temp = state.temp.tempPath('x');
-    await writeFile(temp, 'x');
-    await expect(state.place(temp, treePath, sha256Hex('x'), 1)).rejects.toMatchObject({ code: 'FERRY_UNSAFE_PATH' });
-    expect(await exists(temp)).toBe(true);
-  });
-
-  it('refuses a temp file of the wrong size, placing nothing', async () => {
-    const target = await tempDir('tree');
-    const state = await open(target);
-    const temp = state.temp.tempPath('short');
-    await writeFile(temp, 'short');
-    await expect(state.place(temp, 'a/file', sha256Hex('short'), 99)).rejects.toMatchObject({
-      code: 'FERRY_SIZE_MISMATCH',
-      expected: '99',
-      actual: '5',
-    });
-    expect(await exists(join(target, 'a/file'))).toBe(false);
   });
 });

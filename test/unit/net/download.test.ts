@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
-import { readFile, stat, symlink, writeFile } from 'node:fs/promises';
+import { rmSync, symlinkSync } from 'node:fs';
+import { lstat, mkdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -618,21 +619,89 @@ describe('downloadFile: local sources and the disk', () => {
     expect(retries).toEqual([]);
   });
 
-  it('reports a full disk as FERRY_DISK_FULL naming the path', async () => {
+  it('reports a full disk as FERRY_DISK_FULL naming the path', async (context) => {
     const { url } = await serve((_request, response) => {
       serveBytes(response, CONTENT);
     });
-    // A symlink, so nothing in the test can ever touch /dev/full itself.
-    const fullPath = join(net.temp.path, 'full.part');
-    await symlink('/dev/full', fullPath);
+    // A real full file system: 64 KiB of tmpfs, smaller than the 300 kB download. (A link to
+    // /dev/full no longer serves: the partial file is never written through a link.)
+    const small = join(net.temp.path, 'small');
+    await mkdir(small);
+    try {
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', small], { stdio: 'pipe' });
+    } catch (error) {
+      context.skip(`cannot mount a small tmpfs to fill: ${error instanceof Error ? error.message.trim() : String(error)}`);
+    }
+    try {
+      const fullPath = join(small, 'full.part');
+      const error = await rejectedFerryError(download({ ...sha256Request(url('/f')), tempPath: fullPath }));
 
-    const error = await rejectedFerryError(download({ ...sha256Request(url('/f')), tempPath: fullPath }));
+      expect(error.code).toBe('FERRY_DISK_FULL');
+      expect(error.path).toBe(fullPath);
+      expect(error.message).toContain(fullPath);
+      expect(net.server?.requests).toHaveLength(1);
+      expect(await exists(fullPath)).toBe(true);
+    } finally {
+      execFileSync('umount', [small], { stdio: 'pipe' });
+    }
+  });
 
-    expect(error.code).toBe('FERRY_DISK_FULL');
-    expect(error.path).toBe(fullPath);
-    expect(error.message).toContain(fullPath);
-    expect(net.server?.requests).toHaveLength(1);
-    expect(await exists(fullPath)).toBe(true);
+  it('never writes through a link planted at the partial path: it is replaced, and the download completes', async () => {
+    const { url } = await serve((request, response) => {
+      serveWithRange(request, response, CONTENT);
+    });
+    const request = sha256Request(url('/f'));
+    // The first bytes of the right content, so resuming from the link's target would be tempting.
+    const victim = join(net.temp.path, 'victim');
+    await writeFile(victim, CONTENT.subarray(0, 100_000));
+    await symlink(victim, request.tempPath);
+
+    const result = await download(request);
+
+    expect(result).toMatchObject({ sha256: CONTENT_SHA256, resumedFrom: 0 });
+    expect(net.server?.requests.map((seen) => seen.headers.range)).toEqual([undefined]);
+    expect((await lstat(request.tempPath)).isFile()).toBe(true);
+    expect(await fileSha256(request.tempPath)).toBe(CONTENT_SHA256);
+    expect(await fileSha256(victim)).toBe(digest('sha256', CONTENT.subarray(0, 100_000)));
+  });
+
+  it('never writes through a link planted at the partial path during the run: it starts again from zero', async () => {
+    const victim = join(net.temp.path, 'victim');
+    await writeFile(victim, 'not yours');
+    const request = sha256Request('http://placeholder/');
+    const { url } = await serve((incoming, response, index) => {
+      if (index === 0) {
+        // While the first attempt has the partial file open, someone swaps it for a link; that
+        // attempt's bytes still go to the file it opened, then the connection drops.
+        rmSync(request.tempPath, { force: true });
+        symlinkSync(victim, request.tempPath);
+        serveThenDrop(response, CONTENT, 120_000);
+        return;
+      }
+      serveWithRange(incoming, response, CONTENT);
+    });
+
+    const result = await download({ ...request, url: url('/f') });
+
+    expect(result.sha256).toBe(CONTENT_SHA256);
+    expect(net.server?.requests.map((seen) => seen.headers.range)).toEqual([undefined, undefined]);
+    expect(await readFile(victim, 'utf8')).toBe('not yours');
+    expect((await lstat(request.tempPath)).isFile()).toBe(true);
+    expect(await fileSha256(request.tempPath)).toBe(CONTENT_SHA256);
+  });
+
+  it('refuses a FIFO at the partial path instead of waiting on it', async () => {
+    const { url } = await serve((_request, response) => {
+      serveBytes(response, CONTENT);
+    });
+    const request = sha256Request(url('/f'));
+    execFileSync('mkfifo', [request.tempPath]);
+
+    const error = await rejectedFerryError(download(request));
+
+    expect(error.code).toBe('FERRY_IO');
+    expect(error.message).toContain(`${request.tempPath} is not a regular file`);
+    expect((await lstat(request.tempPath)).isFIFO()).toBe(true);
   });
 
   it('reports an unusable temp location as FERRY_IO with a hint', async () => {

@@ -39,6 +39,13 @@ describe('parseIndex', () => {
     expect(error.message).toContain('the index entry "com.example:evil" of streams/v1/index.json');
   });
 
+  it('refuses an index entry that would write a products file into .ferry/', () => {
+    const text = JSON.stringify({ format: 'index:1.0', index: { 'com.example:evil': { path: '.ferry/catalog.db', format: 'products:1.0' } } });
+    const error = thrownFerryError(() => parseIndex(text, 'streams/v1/index.json'));
+    expect(error.code).toBe('FERRY_UNSAFE_PATH');
+    expect(error.message).toContain('it is inside .ferry/');
+  });
+
   it('refuses a products document given where an index is expected, naming the file and the format', () => {
     const error = thrownFerryError(() => parseIndex(readSample('com.ubuntu.maas:stable:v3:download'), 'streams/v1/index.json'));
     expect(error.code).toBe('FERRY_FORMAT_UNSUPPORTED');
@@ -110,6 +117,8 @@ describe('parseProducts', () => {
     ['a//b', 'empty segment'],
     ['a/%2E%2E/b', "'..' segment (percent-encoded)"],
     ['a%252fb', "percent-encoded '/'"],
+    ['.ferry/catalog.db', 'it is inside .ferry/, where Stream Ferry keeps its own state'],
+    ['.FERRY/lock', 'it is inside .ferry/'],
   ])('refuses the item path %j naming the content id, product, version and item', (path, reason) => {
     const text = productsText({ 'com.example:p': { versions: { '20250101': { items: { 'boot-kernel': { path } } } } } });
     const error = thrownFerryError(() => parseProducts(text, 'streams/v1/p.json'));

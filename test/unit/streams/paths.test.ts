@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { FerryError } from '../../../src-main/engine/errors.js';
-import { assertSafeItemPath } from '../../../src-main/streams/paths.js';
+import { TREE_STATE_FOLDER } from '../../../src-main/library/library.js';
+import { STATE_FOLDER, assertSafeItemPath } from '../../../src-main/streams/paths.js';
 
 function refusal(path: string): string {
   try {
@@ -21,6 +22,12 @@ describe('assertSafeItemPath', () => {
     'a%2eb/100%25/%C3%A9',
     '..a/b..',
     'ünïcødé/😀',
+    // Only the top folder is ours; a .ferry deeper down, or a longer name, is an ordinary path.
+    'a/.ferry/catalog.db',
+    '.ferry2/x',
+    '.ferryx',
+    'ferry/x',
+    'ferry~/x',
   ])('accepts %j', (path) => {
     expect(() => {
       assertSafeItemPath(path, 'item X');
@@ -54,6 +61,34 @@ describe('assertSafeItemPath', () => {
     ['a\ud800b', 'unpaired UTF-16 surrogate'],
   ])('refuses %j: %s', (path, reason) => {
     expect(refusal(path)).toContain(reason);
+  });
+
+  // Every spelling that a file system (or a later HTTP decoder) may resolve to TARGET/.ferry/.
+  it.each([
+    '.ferry/catalog.db',
+    '.ferry/lock',
+    '.ferry/tmp/partial/0123',
+    '.ferry',
+    '.FERRY/catalog.db',
+    '.Ferry/lock',
+    '.ferry./catalog.db',
+    '.ferry. . /lock',
+    '%2eferry/catalog.db',
+    '%252Eferry/lock',
+    '.f%65rry/lock',
+    'FERRY~1/catalog.db',
+    'ferry~2/lock',
+    '．ｆｅｒｒｙ/lock',
+  ])("refuses %j: it is inside Stream Ferry's state folder", (path) => {
+    expect(refusal(path)).toContain('it is inside .ferry/, where Stream Ferry keeps its own state');
+  });
+
+  it.each(['./.ferry/catalog.db', 'a/../.ferry/catalog.db', '.ferry/../x'])('refuses %j before it could reach .ferry/', (path) => {
+    expect(refusal(path)).toMatch(/it has a '\.\.?' segment/);
+  });
+
+  it('spells the state folder as the library does', () => {
+    expect(STATE_FOLDER).toBe(TREE_STATE_FOLDER);
   });
 
   it('names the offending path and where it was found, and says what to do', () => {

@@ -1,0 +1,213 @@
+import { execFile } from 'node:child_process';
+import { cp, lstat, mkdir, readFile, readdir, rm, symlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it, type TestContext } from 'vitest';
+import { startFixtureServer, type FixtureServer } from '../../support/fixture-server.js';
+import { runFerry } from '../../support/run-ferry.js';
+import type { GeneratedStream } from '../../support/stream-generator.js';
+import {
+  KIB,
+  STATE_FOLDER,
+  describeRun,
+  editProducts,
+  exists,
+  expectCompleteMirror,
+  expectNothingUnverified,
+  makeWorkDir,
+  mountLoopExt4,
+  productsFilesOf,
+  removeQuietly,
+  serveSignedStream,
+  sha256OfFile,
+  unmountLoop,
+  walkFiles,
+  type ListedFile,
+  type MountResult,
+  type TestKey,
+} from './helpers.js';
+
+// Writes stay where they belong: no item reaches .ferry/ (our state), nothing is written through a
+// link or onto a special file someone put in the tree (that file fails, the others arrive), a
+// subdirectory on another file system is written by copy + flush + rename, and a TARGET that is a
+// file is named as such before anything is written.
+
+const execFileAsync = promisify(execFile);
+
+let workDir: string;
+let testKey: TestKey;
+let stream: GeneratedStream;
+let server: FixtureServer;
+let source: string;
+let listed: Map<string, ListedFile>;
+let targetCount = 0;
+/** Loop mounts made by a test, unmounted after all (also when a test fails midway). */
+const mountPoints: string[] = [];
+
+beforeAll(async () => {
+  workDir = await makeWorkDir('writes');
+  ({ testKey, stream, server, source, listed } = await serveSignedStream(workDir, 'Mirror writes test', {
+    contents: ['ubuntu'],
+    releases: ['noble'],
+    arches: ['amd64', 'arm64'],
+    versions: 1,
+    payloadSizes: { squashfs: 256 * KIB, 'boot-initrd': 64 * KIB, 'boot-kernel': 16 * KIB, manifest: 1 * KIB },
+  }));
+});
+
+afterAll(async () => {
+  await server.close();
+  for (const mountPoint of mountPoints.splice(0)) await unmountLoop(mountPoint);
+  await removeQuietly(workDir);
+});
+
+function newTarget(): string {
+  targetCount += 1;
+  return join(workDir, `mirror-${targetCount}`);
+}
+
+function mirror(target: string, from = source): ReturnType<typeof runFerry> {
+  return runFerry(['mirror', '--keyring', testKey.keyringFile, from, target]);
+}
+
+/** One listed file of each kind, for the tests that block one path. */
+function pathEndingWith(suffix: string): string {
+  const path = [...listed.keys()].find((candidate) => candidate.endsWith(suffix));
+  if (path === undefined) throw new Error(`no listed file ends with ${suffix}`);
+  return path;
+}
+
+describe('ferry mirror: item paths inside .ferry/', () => {
+  // A hostile copy of the stream, signed by the same key: one item moved into the state folder.
+  it.each([
+    ['signed', '.ferry/catalog.db', 'streams/v1/index.sjson'],
+    ['signed', '.FERRY/lock', 'streams/v1/index.sjson'],
+    ['unsigned', '.ferry/lock', 'streams/v1/index.json'],
+  ])('refuses a %s item at %s when the metadata is parsed, naming it, and the tree keeps working', async (_kind, hostilePath, entry) => {
+    const target = newTarget();
+    const first = await mirror(target);
+    expect(first.code, describeRun(first)).toBe(0);
+    const catalogPath = join(target, STATE_FOLDER, 'catalog.db');
+    const catalogBefore = await sha256OfFile(catalogPath);
+
+    const hostileDir = join(workDir, `hostile-${targetCount}`);
+    await cp(stream.baseDir, hostileDir, { recursive: true });
+    const [contentId, productsPath] = (await productsFilesOf(hostileDir))[0] ?? ['', ''];
+    let named = '';
+    await editProducts(hostileDir, productsPath, testKey.key, (document) => {
+      const [product, fields] = Object.entries(document.products)[0] ?? [];
+      const [version, { items } = { items: {} }] = Object.entries(fields?.versions ?? {})[0] ?? [];
+      const [item, entryFields] = Object.entries(items)[0] ?? [];
+      if (entryFields === undefined) throw new Error('the generated stream has no item');
+      entryFields.path = hostilePath;
+      named = `in content ${contentId}, product "${product ?? ''}", version "${version ?? ''}", item "${item ?? ''}"`;
+    });
+    const hostile = await startFixtureServer({ root: hostileDir });
+    try {
+      const run = await mirror(target, `${hostile.url}${entry}`);
+      expect(run.code, describeRun(run)).toBe(1);
+      expect(run.stderr).toContain(`Refused the path ${JSON.stringify(hostilePath)} ${named}`);
+      expect(run.stderr).toContain('it is inside .ferry/, where Stream Ferry keeps its own state');
+      expect(run.stderr).toContain('FERRY_UNSAFE_PATH');
+    } finally {
+      await hostile.close();
+    }
+    expect(await sha256OfFile(catalogPath)).toBe(catalogBefore);
+    expect(await exists(join(target, STATE_FOLDER, 'lock'))).toBe(false);
+    const again = await mirror(target);
+    expect(again.code, describeRun(again)).toBe(0);
+    await expectCompleteMirror(target, stream.baseDir, listed);
+  });
+});
+
+describe('ferry mirror: what someone else put in the tree', () => {
+  const kinds: Array<[string, (path: string, outside: string) => Promise<unknown>, string]> = [
+    ['a symbolic link to a file outside', (path, outside) => symlink(join(outside, 'victim'), path), 'a symbolic link is at PATH, where the file FILE belongs; Stream Ferry never writes through links'],
+    ['a FIFO', (path) => execFileAsync('mkfifo', [path]), 'a FIFO (named pipe) is at PATH, where the file FILE belongs'],
+    ['a directory', (path) => mkdir(path), 'a directory is at PATH, where the file FILE belongs'],
+  ];
+  it.each(kinds)('%s at one item path fails that file only, naming it; every other file is fetched', async (_kind, make, message) => {
+    const target = newTarget();
+    const outside = join(workDir, `outside-${targetCount}`);
+    await mkdir(outside);
+    await writeFile(join(outside, 'victim'), 'not yours');
+    const blocked = pathEndingWith('boot-kernel');
+    const blockedPath = join(target, blocked);
+    await mkdir(join(blockedPath, '..'), { recursive: true });
+    await make(blockedPath, outside);
+
+    const run = await mirror(target);
+    expect(run.code, describeRun(run)).toBe(1);
+    const expected = message.replace('PATH', blockedPath).replace('FILE', blocked);
+    expect(run.stderr.toLowerCase()).toContain(expected.toLowerCase());
+    // Left as it was (not replaced, not written through); then moved away for the tree check.
+    const kindAfter = await lstat(blockedPath);
+    expect(kindAfter.isFile()).toBe(false);
+    await rm(blockedPath, { recursive: true });
+    const others = new Map([...listed].filter(([path]) => path !== blocked));
+    expect((await expectNothingUnverified(target, stream.baseDir, others)).sort()).toEqual([...others.keys()].sort());
+    expect(await readFile(join(outside, 'victim'), 'utf8')).toBe('not yours');
+    // The previous (here: no) metadata stays while a file is missing.
+    expect((await walkFiles(target)).filter((path) => path.startsWith('streams/'))).toEqual([]);
+  });
+
+  it('refuses to write through a symlinked directory on the way (TARGET/ubuntu -> elsewhere), naming the link', async () => {
+    const target = newTarget();
+    const elsewhere = join(workDir, `elsewhere-${targetCount}`);
+    await mkdir(elsewhere);
+    await mkdir(target);
+    const top = [...listed.keys()][0]?.split('/')[0] ?? '';
+    await symlink(elsewhere, join(target, top));
+
+    const run = await mirror(target);
+    expect(run.code, describeRun(run)).toBe(1);
+    expect(run.stderr).toContain(`A symbolic link is at ${join(target, top)}, on the way to `);
+    expect(run.stderr).toContain('Stream Ferry never writes through links');
+    expect(await readdir(elsewhere)).toEqual([]);
+  });
+});
+
+describe('ferry mirror: a subdirectory of TARGET on another file system', () => {
+  it('places files there by copy, flush and rename, leaving nothing behind', async (context: TestContext) => {
+    const target = newTarget();
+    const top = [...listed.keys()][0]?.split('/')[0] ?? '';
+    // TARGET/<top> is a mount point: rename(2) from TARGET/.ferry/tmp into it says EXDEV.
+    const mountPoint = join(target, top);
+    const mounted: MountResult = await mountLoopExt4(join(workDir, `sub-${targetCount}.img`), mountPoint, { size: '16M' });
+    if (!mounted.ok) context.skip(`cannot loop-mount a small ext4 file system: ${mounted.reason}`);
+    mountPoints.push(mountPoint);
+
+    const run = await mirror(target);
+    expect(run.code, describeRun(run)).toBe(0);
+    await expectCompleteMirror(target, stream.baseDir, listed);
+    // Proof the files crossed file systems: every file under <top> is on the loop device.
+    const targetDevice = (await lstat(target)).dev;
+    for (const path of (await walkFiles(target)).filter((candidate) => candidate.startsWith(`${top}/`))) {
+      expect((await lstat(join(target, path))).dev).not.toBe(targetDevice);
+    }
+    expect((await walkFiles(target)).filter((path) => path.includes('.ferry-copy'))).toEqual([]);
+    expect(await readdir(join(target, STATE_FOLDER, 'tmp', 'partial'))).toEqual([]);
+    const rerun = await mirror(target);
+    expect(rerun.code, describeRun(rerun)).toBe(0);
+    expect(rerun.stdout + rerun.stderr).not.toContain('EXDEV');
+  });
+});
+
+describe('ferry mirror: TARGET is a file', () => {
+  it('says so, naming it, before anything is fetched or written', async () => {
+    const target = newTarget();
+    await writeFile(target, 'a file');
+    server.resetCounters();
+    const run = await mirror(target);
+    expect(run.code, describeRun(run)).toBe(1);
+    expect(run.stderr).toContain(`TARGET is a file, not a directory: ${target}`);
+    expect(run.stderr).toContain('FERRY_TARGET_NOT_DIRECTORY');
+    expect(run.stderr).not.toContain('ENOTDIR');
+    expect(server.requestLog).toEqual([]);
+    expect(await readFile(target, 'utf8')).toBe('a file');
+
+    const inside = await mirror(join(target, 'mirror'));
+    expect(inside.code, describeRun(inside)).toBe(1);
+    expect(inside.stderr).toContain(`${target} is a file, not a directory`);
+  });
+});
