@@ -7,6 +7,6 @@ export type { ChecksumAlgorithm, DownloadOptions, DownloadRequest, DownloadResul
 export { fetchBytes } from './fetch-bytes.js';
 export type { FetchBytesOptions, FetchedBytes } from './fetch-bytes.js';
 export { DEFAULT_RETRY_POLICY, isRetryableError, withRetries } from './retry.js';
-export type { RetryPolicy } from './retry.js';
+export type { RetryNotice, RetryPolicy } from './retry.js';
 export { runTransfers } from './scheduler.js';
 export type { RunTransfersOptions, SettledTransfer, TransferOutcome } from './scheduler.js';
