@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { resolve as resolvePath } from 'node:path';
-import { createHttpClient, fetchBytes, type HttpClient, type RetryNotice, type RetryPolicy } from '../net/index.js';
+import { cancelledError, createHttpClient, fetchBytes, type HttpClient, type RetryNotice, type RetryPolicy } from '../net/index.js';
 import { loadKeyring, readClearsignedBody, verifyClearsigned, type Keyring } from '../pgp/index.js';
 import {
   MAX_METADATA_BYTES,
@@ -136,6 +136,9 @@ export async function loadStream(options: LoadStreamOptions): Promise<LoadedStre
     if (!source.signed) return { file, text: raw };
     if (keyring === undefined) return { file, text: await readClearsignedBody(raw, url) };
     const verified = await verifyClearsigned(raw, keyring, url);
+    // Verifying a large file holds the event loop for a while; a signal that arrived meanwhile
+    // stops the load here instead of after parsing and planning as well.
+    if (options.signal?.aborted === true) throw cancelledError(options.signal);
     signers.add(verified.signerFingerprint);
     return { file, text: verified.body };
   };

@@ -284,12 +284,19 @@ async function adoptPartialFile(download: PartialDownload, signal: AbortSignal):
 
 /** One request (or one read of a local source) for the bytes still missing. Resolves to the sha256. */
 async function transferOnce(download: PartialDownload, options: DownloadOptions, outerSignal: AbortSignal): Promise<string> {
+  // The sink writes behind the hashes, so the position is where this attempt started plus what it received.
+  let startedAt = download.written;
+  let received = 0;
   const watch = watchAttempt(
     download.url,
     outerSignal,
     options.stallTimeoutMs ?? options.client.stallTimeoutMs,
-    () => `at byte ${download.written} of ${download.expectedSize}`,
+    () => `at byte ${startedAt + received} of ${download.expectedSize}`,
   );
+  const noteBytes = (length: number): void => {
+    received += length;
+    watch.received(length);
+  };
   let handle: FileHandle | undefined;
   let direct: FileHandle | undefined;
   let sink: FileSink | undefined;
@@ -303,10 +310,11 @@ async function transferOnce(download: PartialDownload, options: DownloadOptions,
         ? await openHttpSource(download, handle, options, watch.signal)
         : await openFileSource(download, download.sourcePath, watch.signal);
     watch.answered();
+    startedAt = download.written;
     // After the source, since an answer that restarts the file moves where the bytes go, and
     // before any await, since a body that errors before it is piped loses what it buffered.
     sink = createFileSink(handle.fd, direct, download.written, download.landing());
-    const writer = new VerifyingWriter(sink, download, watch.received);
+    const writer = new VerifyingWriter(sink, download, noteBytes);
     try {
       await pipeline(source, writer);
     } finally {

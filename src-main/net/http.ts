@@ -72,22 +72,25 @@ export interface AttemptWatch {
  */
 export function watchAttempt(url: string, outer: AbortSignal, stallTimeoutMs: number, position: () => string): AttemptWatch {
   const controller = new AbortController();
-  const floorBytes = Math.max(1, Math.ceil((MIN_BYTES_PER_SECOND * stallTimeoutMs) / 1000));
-  const window = formatSeconds(stallTimeoutMs);
+  const floorBytes = Math.ceil((MIN_BYTES_PER_SECOND * stallTimeoutMs) / 1000);
   let answered = false;
+  let windowStart = 0;
   let windowBytes = 0;
-  const stalled = (what: string): FerryError =>
-    new FerryError('FERRY_DOWNLOAD_STALLED', `${redactUrl(url)}: ${what}`, {
-      url,
-      hint: 'The server or the network stopped delivering. It is retried; if it persists, check the source and any proxy, or raise --stall-timeout on a very slow link.',
-    });
-  const timer = setTimeout(() => {
-    const what = !answered
-      ? `no answer within ${window} (waited for the connection and the response headers)`
-      : windowBytes === 0
-        ? `no data for ${window} (waited for the body, ${position()})`
-        : `only ${windowBytes} bytes in ${window}, slower than ${MIN_BYTES_PER_SECOND} bytes/s (${position()})`;
-    controller.abort(stalled(what));
+  const stall = (what: string): void => {
+    controller.abort(
+      new FerryError('FERRY_DOWNLOAD_STALLED', `${redactUrl(url)}: ${what}`, {
+        url,
+        hint: 'The server or the network stopped delivering. It is retried; if it persists, check the source and any proxy, or raise --stall-timeout on a very slow link.',
+      }),
+    );
+  };
+  // Re-armed by every byte: fires after stallTimeoutMs of silence.
+  const idle = setTimeout(() => {
+    stall(
+      answered
+        ? `no data for ${formatSeconds(stallTimeoutMs)} (waited for the body, ${position()})`
+        : `no answer within ${formatSeconds(stallTimeoutMs)} (waited for the connection and the response headers)`,
+    );
   }, stallTimeoutMs);
   const cancel = (): void => {
     controller.abort(cancelledError(outer));
@@ -98,18 +101,26 @@ export function watchAttempt(url: string, outer: AbortSignal, stallTimeoutMs: nu
     signal: controller.signal,
     answered: () => {
       answered = true;
-      timer.refresh();
+      windowStart = performance.now();
+      idle.refresh();
     },
     received: (length) => {
+      idle.refresh();
       windowBytes += length;
-      if (windowBytes < floorBytes) return;
+      // A trickle never trips the idle timer; each full window must bring the minimum rate.
+      const elapsed = performance.now() - windowStart;
+      if (elapsed < stallTimeoutMs) return;
+      if (windowBytes < floorBytes) {
+        stall(`only ${windowBytes} bytes in ${formatSeconds(elapsed)}, slower than ${MIN_BYTES_PER_SECOND} bytes/s (${position()})`);
+        return;
+      }
+      windowStart += elapsed;
       windowBytes = 0;
-      timer.refresh();
     },
     failure: (error) =>
       controller.signal.aborted && controller.signal.reason instanceof FerryError ? controller.signal.reason : networkError(url, error),
     dispose: () => {
-      clearTimeout(timer);
+      clearTimeout(idle);
       outer.removeEventListener('abort', cancel);
     },
   };
@@ -123,7 +134,7 @@ export function cancelledError(signal: AbortSignal, failure?: unknown): FerryErr
 }
 
 function formatSeconds(ms: number): string {
-  return `${Number((ms / 1000).toFixed(3))} s`;
+  return `${Number((ms / 1000).toFixed(1))} s`;
 }
 
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);

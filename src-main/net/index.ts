@@ -5,6 +5,7 @@ export type { HttpClient, HttpClientOptions, ProxySettings } from './agent.js';
 export { downloadFile } from './download.js';
 export type { ChecksumAlgorithm, DownloadOptions, DownloadRequest, DownloadResult } from './download.js';
 export { fetchBytes } from './fetch-bytes.js';
+export { cancelledError } from './http.js';
 export type { FetchBytesOptions, FetchedBytes } from './fetch-bytes.js';
 export { DEFAULT_RETRY_POLICY, isRetryableError, withRetries } from './retry.js';
 export type { RetryNotice, RetryPolicy } from './retry.js';
