@@ -77,7 +77,7 @@ export async function fetchBytes(url: string, options: FetchBytesOptions): Promi
           received += length;
           watch.received(length);
         };
-        const decoded = decodedBody(response, noteBytes);
+        const decoded = await decodedBody(response, noteBytes);
         const bytes = await readLimited(decoded ?? response.body, response.url, options.maxBytes, {
           decoding: decoded !== undefined,
           // Encoded bytes are counted as they arrive, in decodedBody.
@@ -100,28 +100,25 @@ export async function fetchBytes(url: string, options: FetchBytesOptions): Promi
  * The body through the decoders its Content-Encoding names (applied last first), or undefined when
  * it is not encoded; `onRawBytes` hears of the bytes as they arrive, before decoding.
  */
-function decodedBody(response: OpenedResponse, onRawBytes: (length: number) => void): Readable | undefined {
+async function decodedBody(response: OpenedResponse, onRawBytes: (length: number) => void): Promise<Readable | undefined> {
   const header = headerValue(response.headers, 'content-encoding');
   const codings = (header ?? '')
     .split(',')
     .map((coding) => coding.trim().toLowerCase())
     .filter((coding) => coding !== '' && coding !== 'identity');
   if (codings.length === 0) return undefined;
-  const decoders = codings.reverse().map((coding) => {
-    const decoder = DECODERS[coding];
-    if (decoder === undefined) {
-      response.body.destroy();
-      throw new FerryError('FERRY_CONTENT_ENCODING', `${redactUrl(response.url)} was sent with Content-Encoding: ${header ?? ''}, which Stream Ferry cannot decode`, {
-        url: response.url,
-        actual: header,
-        hint: 'Serve metadata uncompressed or with gzip, deflate or br (the signature covers the uncompressed file).',
-      });
-    }
-    return decoder();
-  });
-  const first = decoders[0];
+  const unknown = codings.find((coding) => DECODERS[coding] === undefined);
+  if (unknown !== undefined) {
+    await discardBody(response.body);
+    throw new FerryError('FERRY_CONTENT_ENCODING', `${redactUrl(response.url)} was sent with Content-Encoding: ${header ?? ''}, which Stream Ferry cannot decode`, {
+      url: response.url,
+      actual: header,
+      hint: 'Serve metadata uncompressed or with gzip, deflate or br (the signature covers the uncompressed file).',
+    });
+  }
+  const decoders = codings.reverse().flatMap((coding) => DECODERS[coding]?.() ?? []);
   const last = decoders[decoders.length - 1];
-  if (first === undefined || last === undefined) return undefined;
+  if (last === undefined) return undefined;
   const body = response.body as Readable;
   body.on('data', (chunk: Buffer) => {
     onRawBytes(chunk.length);

@@ -90,7 +90,7 @@ describe('every wait is bounded and says what it waits for', () => {
       expect(run.stderr).toContain(`http://127.0.0.1:${port}/${INDEX}: no answer within 1 s (waited for the connection and the response headers)`);
     } finally {
       for (const socket of sockets) socket.destroy();
-      await new Promise<void>((resolve) => silent.close(() => resolve()));
+      await new Promise<void>((resolve) => silent.close(() => { resolve(); }));
     }
   });
 
