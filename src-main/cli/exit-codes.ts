@@ -7,6 +7,8 @@ export const ExitCode = {
   usage: 2,
   verificationFailed: 3,
   cancelled: 130,
+  /** 128 + 15, as shells report a process ended by SIGTERM. */
+  terminated: 143,
 } as const;
 
 export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
@@ -40,4 +42,5 @@ export const exitCodeHelp = [
   '2    the command line was wrong',
   '3    a signature, size or checksum did not verify',
   '130  cancelled (Ctrl-C); a rerun resumes',
+  '143  stopped by SIGTERM; a rerun resumes',
 ];

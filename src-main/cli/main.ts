@@ -26,27 +26,43 @@ function formatOverview(): string {
   ].join('\n');
 }
 
-/** Ctrl-C aborts the running job cleanly; a second Ctrl-C leaves at once. */
-function abortOnInterrupt(): { signal: AbortSignal; dispose(): void } {
+/** Signals that stop a running job, and the exit status each leaves with (128 + the signal number). */
+const STOP_SIGNALS = {
+  SIGINT: { exitCode: ExitCode.cancelled, cause: 'Cancelled by the operator (Ctrl-C).', again: 'press Ctrl-C again' },
+  SIGTERM: { exitCode: ExitCode.terminated, cause: 'Stopped by SIGTERM.', again: 'send SIGTERM again' },
+} as const;
+
+type StopSignal = keyof typeof STOP_SIGNALS;
+
+/**
+ * SIGINT (Ctrl-C) and SIGTERM abort the running job cleanly, each named as itself; the same signal
+ * a second time leaves at once with its exit status (130 or 143).
+ */
+function abortOnSignals(): { signal: AbortSignal; received(): StopSignal | undefined; dispose(): void } {
   const controller = new AbortController();
-  const onInterrupt = (): void => {
-    if (controller.signal.aborted) process.exit(ExitCode.cancelled);
-    process.stderr.write('\nStopping after the current writes; press Ctrl-C again to quit at once.\n');
-    controller.abort(new FerryError('FERRY_CANCELLED', 'Cancelled by the operator (Ctrl-C).'));
-  };
-  process.on('SIGINT', onInterrupt);
-  process.on('SIGTERM', onInterrupt);
+  let received: StopSignal | undefined;
+  const handlers = (Object.keys(STOP_SIGNALS) as StopSignal[]).map((name) => {
+    const onSignal = (): void => {
+      const { exitCode, cause, again } = STOP_SIGNALS[name];
+      if (controller.signal.aborted) process.exit(exitCode);
+      received = name;
+      process.stderr.write(`\n${name}: stopping after the current writes; ${again} to quit at once.\n`);
+      controller.abort(new FerryError('FERRY_CANCELLED', cause));
+    };
+    process.on(name, onSignal);
+    return { name, onSignal };
+  });
   return {
     signal: controller.signal,
+    received: () => received,
     dispose: () => {
-      process.off('SIGINT', onInterrupt);
-      process.off('SIGTERM', onInterrupt);
+      for (const { name, onSignal } of handlers) process.off(name, onSignal);
     },
   };
 }
 
 export async function main(argv: readonly string[], overrides: Partial<CliIo> = {}): Promise<number> {
-  const interrupt = overrides.signal === undefined ? abortOnInterrupt() : undefined;
+  const interrupt = overrides.signal === undefined ? abortOnSignals() : undefined;
   const io: CliIo = {
     stdout: process.stdout,
     stderr: process.stderr,
@@ -60,7 +76,8 @@ export async function main(argv: readonly string[], overrides: Partial<CliIo> = 
   } catch (error) {
     if (isFerryError(error)) {
       io.stderr.write(formatError(error));
-      return exitCodeFor(error.code);
+      const stoppedBy = error.code === 'FERRY_CANCELLED' ? interrupt?.received() : undefined;
+      return stoppedBy === undefined ? exitCodeFor(error.code) : STOP_SIGNALS[stoppedBy].exitCode;
     }
     // A bug, not an operator error: keep the stack so it can be reported.
     io.stderr.write(`ferry: internal error: ${describeError(error)}\n${error instanceof Error ? (error.stack ?? '') : ''}\n`);

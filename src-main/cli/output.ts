@@ -1,4 +1,4 @@
-import type { FerryError } from '../engine/index.js';
+import type { FerryError, RetryEvent } from '../engine/index.js';
 
 export function formatError(error: FerryError): string {
   const lines = [`ferry: ${error.message}`];
@@ -7,6 +7,17 @@ export function formatError(error: FerryError): string {
   if (error.hint !== undefined) lines.push(`  hint: ${error.hint}`);
   lines.push(`  (${error.code})`);
   return `${lines.join('\n')}\n`;
+}
+
+/**
+ * "Waiting 2 s, as the server asked (Retry-After), then attempt 2 of 5: <cause>": every wait
+ * before a retry is said, with why and for what.
+ */
+export function formatRetry(event: RetryEvent): string {
+  const wait = `${Number((event.delayMs / 1000).toFixed(1))} s`;
+  const why = event.retryAfter ? `, as the server asked (Retry-After),` : '';
+  const what = event.cause.message.includes(event.url) ? event.cause.message : `${event.url}: ${event.cause.message}`;
+  return `Waiting ${wait}${why} then attempt ${event.attempt + 1} of ${event.maxAttempts}: ${what}`;
 }
 
 const byteUnits = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];

@@ -1,6 +1,6 @@
 import type { JobEvent, Progress } from '../engine/index.js';
 import type { CliIo } from './command.js';
-import { formatBytes, formatDuration } from './output.js';
+import { formatBytes, formatDuration, formatRetry } from './output.js';
 
 export type DisplayMode = 'live' | 'lines' | 'json' | 'quiet';
 
@@ -48,6 +48,10 @@ export class JobDisplay {
         return;
       case 'file-failed':
         this.note(`FAILED ${event.path}: ${event.error.message}`);
+        return;
+      case 'retry':
+        // Shown in every mode: a wait nobody is told about looks like a hang.
+        this.note(formatRetry(event));
         return;
       case 'removed':
         if (this.#verbose > 0) this.note(`removed ${event.path}`);

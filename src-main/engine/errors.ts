@@ -26,6 +26,8 @@ export const ERROR_CODES = {
   FERRY_SIZE_MISMATCH: 'A file does not have the size the metadata lists',
   FERRY_HASH_MISMATCH: 'A file does not have the checksum the metadata lists',
   FERRY_DOWNLOAD_STALLED: 'A download stopped receiving data',
+  FERRY_CONTENT_ENCODING: 'A file arrived compressed in a way that cannot be used',
+  FERRY_ALIASES_TOO_LARGE: 'Expanding the _aliases of a metadata file would take too much work',
   FERRY_REDIRECT_INSECURE: 'A redirect would downgrade HTTPS to HTTP',
   FERRY_TOO_MANY_REDIRECTS: 'A download was redirected too many times',
   FERRY_RESUME_REJECTED: 'A partial download could not be resumed',

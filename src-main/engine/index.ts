@@ -3,7 +3,7 @@ export { FerryError, ERROR_CODES, describeError, isFerryError, redactUrl } from 
 export type { FerryErrorCode, SerializedFerryError } from './errors.js';
 export { bundledKeyringPath, productVersion, userAgent } from './install.js';
 export { loadStream } from './stream.js';
-export type { LoadStreamOptions, LoadedStream, LoadedProductsFile, MetadataFile, StreamTrust } from './stream.js';
+export type { LoadStreamOptions, LoadedStream, LoadedProductsFile, MetadataFile, RetryEvent, StreamTrust } from './stream.js';
 export { queryItems, selectedItems, summarizeProducts } from './query.js';
 export type { ProductSummary, QueryItem, QueryOptions } from './query.js';
 export { parseSelection, formatSelection } from '../streams/index.js';

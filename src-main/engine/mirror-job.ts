@@ -14,21 +14,17 @@ import {
 import { applyPlan, retire, type ApplyResult, type FileStore, type Retirement } from '../mirror/apply.js';
 import { describeItem, orphanedPaths, planMirror, type HeldEntry, type MirrorPlan, type WantedFile } from '../mirror/plan.js';
 import { TreeStore } from '../mirror/tree-store.js';
-import { createHttpClient, downloadFile, DEFAULT_RETRY_POLICY, type HttpClient, type RetryPolicy } from '../net/index.js';
+import { downloadFile, type HttpClient } from '../net/index.js';
 import { joinMirrorUrl, type Selection } from '../streams/index.js';
 import { FerryError, redactUrl, type SerializedFerryError } from './errors.js';
-import { userAgent } from './install.js';
 import { ProgressTracker, type Progress } from './progress.js';
-import { loadStream, type LoadStreamOptions, type LoadedStream, type StreamTrust } from './stream.js';
+import { createStreamClient, loadStream, type LoadStreamOptions, type LoadedStream, type RetryEvent, type StreamTrust } from './stream.js';
 
 export interface TransferOptions {
   /** Files downloading at once. */
   concurrency?: number | undefined;
   /** Connections kept per origin. */
   connectionsPerHost?: number | undefined;
-  retry?: Partial<RetryPolicy> | undefined;
-  /** A download with no byte for this long is aborted and retried. */
-  stallTimeoutMs?: number | undefined;
   /** How often progress events are sent. */
   progressIntervalMs?: number | undefined;
   /** Write downloads around the page cache where the file system allows it (default true). */
@@ -41,7 +37,8 @@ export interface SelectionOptions {
   keep?: boolean | undefined;
 }
 
-export interface MirrorOptions extends Omit<LoadStreamOptions, 'client'>, SelectionOptions, TransferOptions {
+/** Retries are reported through onEvent, as RetryEvents. */
+export interface MirrorOptions extends Omit<LoadStreamOptions, 'client' | 'onRetry'>, SelectionOptions, TransferOptions {
   target: string;
   dryRun?: boolean | undefined;
   /** false records the metadata without fetching items (`--no-item-download`). */
@@ -59,7 +56,8 @@ export type JobEvent =
   | { type: 'file-done'; path: string; outcome: 'fetched' | 'present' }
   | { type: 'file-failed'; path: string; url: string; error: SerializedFerryError }
   | { type: 'removed'; path: string }
-  | { type: 'metadata-written'; paths: string[] };
+  | { type: 'metadata-written'; paths: string[] }
+  | RetryEvent;
 
 export interface PlanSummary {
   /** sstream-mirror's lines: `+ product version item path N Mb`, `- ...`, then `N Mb change`. */
@@ -96,7 +94,6 @@ export interface MirrorOutcome {
 
 const DEFAULT_CONCURRENCY = 4;
 const DEFAULT_CONNECTIONS_PER_HOST = 4;
-const DEFAULT_STALL_TIMEOUT_MS = 30_000;
 const MIB = 1024 * 1024;
 
 /**
@@ -171,12 +168,14 @@ export async function runMirror(options: MirrorOptions): Promise<MirrorOutcome> 
 }
 
 
-export function createClient(options: Pick<MirrorOptions, 'proxy' | 'env' | 'connectionsPerHost'>): HttpClient {
-  return createHttpClient({
-    userAgent: userAgent(),
-    proxy: options.proxy,
-    env: options.env ?? process.env,
+/** A job's client (see createStreamClient): its retries, of metadata and files alike, become JobEvents. */
+export function createClient(
+  options: Pick<MirrorOptions, 'proxy' | 'env' | 'connectionsPerHost' | 'retry' | 'stallTimeoutMs' | 'onEvent'>,
+): HttpClient {
+  return createStreamClient({
+    ...options,
     connectionsPerHost: options.connectionsPerHost ?? DEFAULT_CONNECTIONS_PER_HOST,
+    onRetry: options.onEvent,
   });
 }
 
@@ -263,7 +262,6 @@ export async function syncInto(
     outcome.failures.push({ path, url, error: serialized });
   };
 
-  const retry: RetryPolicy = { ...DEFAULT_RETRY_POLICY, ...options.retry };
   const progress = new ProgressTracker({
     jobId,
     step: 'download',
@@ -294,8 +292,6 @@ export async function syncInto(
           {
             client,
             signal: fileSignal,
-            retry,
-            stallTimeoutMs: options.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS,
             onBytes,
             directIo: options.directIo ?? true,
           },

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { resolve as resolvePath } from 'node:path';
-import { createHttpClient, fetchBytes, type HttpClient } from '../net/index.js';
+import { cancelledError, createHttpClient, fetchBytes, type HttpClient, type RetryNotice, type RetryPolicy } from '../net/index.js';
 import { loadKeyring, readClearsignedBody, verifyClearsigned, type Keyring } from '../pgp/index.js';
 import {
   MAX_METADATA_BYTES,
@@ -13,7 +13,7 @@ import {
   type ProductsDocument,
   type StreamSource,
 } from '../streams/index.js';
-import { FerryError, describeError } from './errors.js';
+import { FerryError, describeError, type SerializedFerryError } from './errors.js';
 import { bundledKeyringPath, userAgent } from './install.js';
 
 export interface LoadStreamOptions {
@@ -29,8 +29,57 @@ export interface LoadStreamOptions {
   env?: NodeJS.ProcessEnv | undefined;
   cwd?: string | undefined;
   signal?: AbortSignal | undefined;
-  /** Reuse a job's HTTP client; otherwise one is made and closed here. */
+  /** Reuse a job's HTTP client; otherwise one is made (from the options below) and closed here. */
   client?: HttpClient | undefined;
+  /** Over the default policy; applies to metadata and file downloads alike. */
+  retry?: Partial<RetryPolicy> | undefined;
+  /** Longest wait of one request for the answer or for more data (ms); default 30 s. */
+  stallTimeoutMs?: number | undefined;
+  /** Told of each wait before a request is tried again. */
+  onRetry?: ((event: RetryEvent) => void) | undefined;
+}
+
+/** A request is tried again after `delayMs`: what failed, and whether the server set the wait. */
+export interface RetryEvent {
+  type: 'retry';
+  url: string;
+  /** The attempt that failed (1-based) and the most that will be made. */
+  attempt: number;
+  maxAttempts: number;
+  delayMs: number;
+  /** true: the server asked for this wait with Retry-After (capped at 120 s). */
+  retryAfter: boolean;
+  cause: SerializedFerryError;
+}
+
+export type StreamClientOptions = Pick<LoadStreamOptions, 'proxy' | 'env' | 'retry' | 'stallTimeoutMs' | 'onRetry'> & {
+  connectionsPerHost?: number | undefined;
+};
+
+/**
+ * The HTTP client of one job: its retry policy and stall timeout serve the metadata and every
+ * file, and each retry becomes a RetryEvent for `onRetry`. Throws FERRY_USAGE for a bad proxy,
+ * connection count, attempt count or stall timeout.
+ */
+export function createStreamClient(options: StreamClientOptions): HttpClient {
+  const { onRetry } = options;
+  return createHttpClient({
+    userAgent: userAgent(),
+    proxy: options.proxy,
+    env: options.env ?? process.env,
+    connectionsPerHost: options.connectionsPerHost,
+    stallTimeoutMs: options.stallTimeoutMs,
+    retry: {
+      ...options.retry,
+      onRetry:
+        onRetry === undefined
+          ? undefined
+          : (notice: RetryNotice) => {
+              const { error, ...rest } = notice;
+              onRetry({ type: 'retry', ...rest, cause: error.toJSON() });
+            },
+    },
+  });
 }
 
 /** A metadata file exactly as fetched: mirrors write these bytes unmodified. */
@@ -77,8 +126,7 @@ export async function loadStream(options: LoadStreamOptions): Promise<LoadedStre
   const source = resolveSource(options.source, { path: options.path, cwd });
   const verify = options.verify ?? true;
   const keyring = source.signed && verify ? await readKeyrings(options.keyringFiles ?? [], cwd) : undefined;
-  const client =
-    options.client ?? createHttpClient({ userAgent: userAgent(), proxy: options.proxy, env: options.env ?? process.env });
+  const client = options.client ?? createStreamClient(options);
   const signers = new Set<string>();
   const expiredKeys = new Map<string, string>();
 
@@ -89,6 +137,9 @@ export async function loadStream(options: LoadStreamOptions): Promise<LoadedStre
     if (!source.signed) return { file, text: bytes.toString('utf8') };
     if (keyring === undefined) return { file, text: readClearsignedBody(bytes, url) };
     const verified = await verifyClearsigned(bytes, keyring, url);
+    // Verifying a large file holds the event loop for a while; a signal that arrived meanwhile
+    // stops the load here instead of after parsing and planning as well.
+    if (options.signal?.aborted === true) throw cancelledError(options.signal);
     signers.add(verified.signerFingerprint);
     if (verified.keyExpiredAt !== undefined) expiredKeys.set(verified.signerFingerprint, verified.keyExpiredAt.toISOString());
     return { file, text: verified.body };

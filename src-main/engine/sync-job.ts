@@ -21,7 +21,7 @@ import {
 } from './mirror-job.js';
 import { loadStream, type LoadStreamOptions, type LoadedStream } from './stream.js';
 
-export interface SyncOptions extends Omit<LoadStreamOptions, 'client' | 'source'>, LibraryLocationOptions, TransferOptions {
+export interface SyncOptions extends Omit<LoadStreamOptions, 'client' | 'source' | 'onRetry'>, LibraryLocationOptions, TransferOptions {
   /** What to sync from; may be left out when `profile` names a saved selection. */
   source?: string | undefined;
   /** Required with `source` (an empty selection selects everything). */
@@ -222,6 +222,7 @@ function recordingMainEvents(catalog: Catalog, jobId: string, emit: (event: JobE
       case 'progress':
       case 'file-done':
       case 'removed':
+      case 'retry':
         return;
     }
   };

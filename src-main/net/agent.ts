@@ -3,11 +3,18 @@
 
 import { Agent, EnvHttpProxyAgent, type Dispatcher } from 'undici';
 import { FerryError, redactUrl } from '../engine/errors.js';
+import { DEFAULT_RETRY_POLICY, type RetryPolicy } from './retry.js';
 
 export interface HttpClient {
   readonly dispatcher: Dispatcher;
   /** Sent on every request, e.g. `stream-ferry/0.1.0`. */
   readonly userAgent: string;
+  /**
+   * How metadata fetches and downloads made with this client retry, and how long one attempt may
+   * wait for anything (see watchAttempt): one job, one policy, whatever it fetches.
+   */
+  readonly retry: RetryPolicy;
+  readonly stallTimeoutMs: number;
   /** Releases pooled sockets; requests still running are allowed to finish. */
   close(): Promise<void>;
 }
@@ -24,6 +31,10 @@ export interface HttpClientOptions {
   connectTimeoutMs?: number;
   /** Where HTTP_PROXY, HTTPS_PROXY and NO_PROXY are read. Default process.env. */
   env?: NodeJS.ProcessEnv;
+  /** Over DEFAULT_RETRY_POLICY. */
+  retry?: Partial<RetryPolicy> | undefined;
+  /** Longest wait of an attempt for the answer or for body bytes (milliseconds). Default 30 s. */
+  stallTimeoutMs?: number | undefined;
 }
 
 export interface ProxySettings {
@@ -36,6 +47,7 @@ export interface ProxySettings {
 const DEFAULT_CONNECTIONS_PER_HOST = 8;
 const DEFAULT_HEADERS_TIMEOUT_MS = 60_000;
 const DEFAULT_CONNECT_TIMEOUT_MS = 30_000;
+const DEFAULT_STALL_TIMEOUT_MS = 30_000;
 
 export function createHttpClient(options: HttpClientOptions): HttpClient {
   const connections = options.connectionsPerHost ?? DEFAULT_CONNECTIONS_PER_HOST;
@@ -47,6 +59,14 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
     headersTimeout: options.headersTimeoutMs ?? DEFAULT_HEADERS_TIMEOUT_MS,
     connect: { timeout: options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS },
   };
+  const stallTimeoutMs = options.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS;
+  if (!Number.isFinite(stallTimeoutMs) || stallTimeoutMs <= 0) {
+    throw new FerryError('FERRY_USAGE', `the stall timeout must be a positive number of milliseconds, got ${stallTimeoutMs}`);
+  }
+  const retry: RetryPolicy = { ...DEFAULT_RETRY_POLICY, ...options.retry };
+  if (!Number.isInteger(retry.maxAttempts) || retry.maxAttempts < 1) {
+    throw new FerryError('FERRY_USAGE', `attempts per request must be a positive whole number, got ${retry.maxAttempts}`);
+  }
   const proxies = resolveProxySettings(options.proxy, options.env ?? process.env);
   const dispatcher: Dispatcher =
     proxies.httpProxy === undefined && proxies.httpsProxy === undefined
@@ -61,6 +81,8 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
   return {
     dispatcher,
     userAgent: options.userAgent,
+    retry,
+    stallTimeoutMs,
     close: () => dispatcher.close(),
   };
 }

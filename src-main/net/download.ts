@@ -15,9 +15,19 @@ import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import { FerryError, describeError, redactUrl } from '../engine/errors.js';
 import type { HttpClient } from './agent.js';
-import { DEFAULT_MAX_REDIRECTS, discardBody, failForStatus, headerValue, networkError, openGet, parseHttpUrl, type OpenedResponse } from './http.js';
+import {
+  DEFAULT_MAX_REDIRECTS,
+  cancelledError,
+  discardBody,
+  failForStatus,
+  headerValue,
+  openGet,
+  parseHttpUrl,
+  watchAttempt,
+  type OpenedResponse,
+} from './http.js';
 import { createFileSink, openDirectHandle, type FileSink } from './file-sink.js';
-import { DEFAULT_RETRY_POLICY, cancelledError, withRetries, type RetryPolicy } from './retry.js';
+import { withRetries, type RetryPolicy } from './retry.js';
 
 export type ChecksumAlgorithm = 'sha512' | 'sha256' | 'md5';
 
@@ -32,10 +42,10 @@ export interface DownloadRequest {
 export interface DownloadOptions {
   client: HttpClient;
   signal?: AbortSignal;
-  /** Default DEFAULT_RETRY_POLICY. */
+  /** Default: the client's policy. */
   retry?: RetryPolicy;
-  /** An attempt that receives no byte for this long is abandoned (and retried). */
-  stallTimeoutMs: number;
+  /** Default: the client's. An attempt that waits this long for anything is abandoned (and retried); see watchAttempt. */
+  stallTimeoutMs?: number;
   /**
    * Bytes that now count towards the file: positive as they arrive and are hashed (and once for a
    * partial file adopted from an earlier run), negative when a download has to start over.
@@ -87,7 +97,8 @@ export async function downloadFile(request: DownloadRequest, options: DownloadOp
       attempts = attempt;
       return transferOnce(download, options, retrySignal);
     },
-    options.retry ?? DEFAULT_RETRY_POLICY,
+    options.retry ?? options.client.retry,
+    request.url,
     signal,
   );
   return download.result(sha256, attempts);
@@ -273,16 +284,18 @@ async function adoptPartialFile(download: PartialDownload, signal: AbortSignal):
 
 /** One request (or one read of a local source) for the bytes still missing. Resolves to the sha256. */
 async function transferOnce(download: PartialDownload, options: DownloadOptions, outerSignal: AbortSignal): Promise<string> {
-  const attempt = new AbortController();
-  const cancel = (): void => {
-    attempt.abort(cancelledError(outerSignal));
-  };
-  outerSignal.addEventListener('abort', cancel, { once: true });
-  const stallTimer = setTimeout(() => {
-    attempt.abort(stalledError(download, options.stallTimeoutMs));
-  }, options.stallTimeoutMs);
-  const noteActivity = (): void => {
-    stallTimer.refresh();
+  // The sink writes behind the hashes, so the position is where this attempt started plus what it received.
+  let startedAt = download.written;
+  let received = 0;
+  const watch = watchAttempt(
+    download.url,
+    outerSignal,
+    options.stallTimeoutMs ?? options.client.stallTimeoutMs,
+    () => `at byte ${startedAt + received} of ${download.expectedSize}`,
+  );
+  const noteBytes = (length: number): void => {
+    received += length;
+    watch.received(length);
   };
   let handle: FileHandle | undefined;
   let direct: FileHandle | undefined;
@@ -294,12 +307,14 @@ async function transferOnce(download: PartialDownload, options: DownloadOptions,
     });
     const source =
       download.sourcePath === undefined
-        ? await openHttpSource(download, handle, options, attempt.signal)
-        : await openFileSource(download, download.sourcePath, attempt.signal);
+        ? await openHttpSource(download, handle, options, watch.signal)
+        : await openFileSource(download, download.sourcePath, watch.signal);
+    watch.answered();
+    startedAt = download.written;
     // After the source, since an answer that restarts the file moves where the bytes go, and
     // before any await, since a body that errors before it is piped loses what it buffered.
     sink = createFileSink(handle.fd, direct, download.written, download.landing());
-    const writer = new VerifyingWriter(sink, download, noteActivity);
+    const writer = new VerifyingWriter(sink, download, noteBytes);
     try {
       await pipeline(source, writer);
     } finally {
@@ -309,12 +324,9 @@ async function transferOnce(download: PartialDownload, options: DownloadOptions,
     if (download.written < download.expectedSize) throw truncatedError(download);
     return verifyHashes(download);
   } catch (error) {
-    throw attempt.signal.aborted && attempt.signal.reason instanceof FerryError
-      ? attempt.signal.reason
-      : networkError(download.url, error);
+    throw watch.failure(error);
   } finally {
-    clearTimeout(stallTimer);
-    outerSignal.removeEventListener('abort', cancel);
+    watch.dispose();
     await sink?.close();
     await direct?.close();
     await handle?.close();
@@ -344,6 +356,7 @@ async function openHttpSource(
     // The stall timer covers the gaps between chunks, with our own error code.
     bodyTimeoutMs: 0,
   });
+  if (response.statusCode === 200 || response.statusCode === 206) await refuseContentEncoding(download, response);
   switch (response.statusCode) {
     case 200: {
       download.noteValidator(response);
@@ -396,6 +409,26 @@ async function openHttpSource(
   }
 }
 
+/**
+ * A body compressed despite `Accept-Encoding: identity` is not the file: its length and hashes
+ * would be of the compressed bytes. Said as it is rather than as a size or checksum mismatch.
+ */
+async function refuseContentEncoding(download: PartialDownload, response: OpenedResponse): Promise<void> {
+  const encoding = headerValue(response.headers, 'content-encoding');
+  if (encoding === undefined || encoding.trim() === '' || encoding.trim().toLowerCase() === 'identity') return;
+  await discardBody(response.body);
+  throw new FerryError(
+    'FERRY_CONTENT_ENCODING',
+    `${redactUrl(download.url)}: the server compressed the file (Content-Encoding: ${encoding}) although Stream Ferry asked for it uncompressed`,
+    {
+      url: download.url,
+      expected: 'Content-Encoding: identity (or none)',
+      actual: `Content-Encoding: ${encoding}`,
+      hint: 'Turn off compression for these files on the server or proxy (e.g. nginx gzip for application/octet-stream); their sizes and checksums are of the uncompressed bytes.',
+    },
+  );
+}
+
 async function openFileSource(download: PartialDownload, sourcePath: string, signal: AbortSignal): Promise<Readable> {
   let size: number;
   try {
@@ -426,19 +459,19 @@ async function openFileSource(download: PartialDownload, sourcePath: string, sig
 class VerifyingWriter extends Writable {
   readonly #sink: FileSink;
   readonly #download: PartialDownload;
-  readonly #noteActivity: () => void;
+  readonly #noteBytes: (length: number) => void;
   /** What the sink holds back must not be written: the disk failed, or the file is discarded. */
   #abandoned = false;
   #finishing: Promise<void> | undefined;
   /** Bytes of the file once the sink has written all it was given; `written` lags behind it. */
   #taken: number;
 
-  constructor(sink: FileSink, download: PartialDownload, noteActivity: () => void) {
+  constructor(sink: FileSink, download: PartialDownload, noteBytes: (length: number) => void) {
     super({ highWaterMark: IO_CHUNK_BYTES });
     this.#sink = sink;
     this.#taken = download.written;
     this.#download = download;
-    this.#noteActivity = noteActivity;
+    this.#noteBytes = noteBytes;
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
@@ -480,7 +513,7 @@ class VerifyingWriter extends Writable {
   }
 
   #take(chunks: Buffer[], length: number, callback: (error?: Error | null) => void): void {
-    this.#noteActivity();
+    this.#noteBytes(length);
     const download = this.#download;
     if (this.#taken + length > download.expectedSize) {
       this.#abandoned = true;
@@ -616,14 +649,6 @@ function ioHint(code: string | undefined): string {
     default:
       return 'Check the disk holding the library.';
   }
-}
-
-function stalledError(download: PartialDownload, stallTimeoutMs: number): FerryError {
-  return new FerryError(
-    'FERRY_DOWNLOAD_STALLED',
-    `${redactUrl(download.url)}: no data for ${stallTimeoutMs} ms (at byte ${download.written} of ${download.expectedSize})`,
-    { url: download.url },
-  );
 }
 
 function truncatedError(download: PartialDownload): FerryError {

@@ -4,7 +4,7 @@
 
 import type { IncomingHttpHeaders } from 'node:http';
 import { request, type Dispatcher } from 'undici';
-import { FerryError, describeError, redactUrl } from '../engine/errors.js';
+import { FerryError, describeError, isFerryError, redactUrl } from '../engine/errors.js';
 import type { HttpClient } from './agent.js';
 
 export const DEFAULT_MAX_REDIRECTS = 5;
@@ -41,6 +41,100 @@ export class HttpStatusError extends FerryError {
     });
     this.retryAfterMs = retryAfterMs;
   }
+}
+
+/**
+ * Below this average rate over a whole stall window a transfer counts as stalled: a server that
+ * drips a byte now and then would otherwise hold an attempt open for ever.
+ */
+export const MIN_BYTES_PER_SECOND = 1024;
+
+/** One attempt's bounds: the caller's cancellation plus the stall timer, as one signal. */
+export interface AttemptWatch {
+  /** Aborts when the caller cancels or the attempt waits too long; pass it to the request. */
+  readonly signal: AbortSignal;
+  /** The response headers (or a local file) are here; from now on the body is waited for. */
+  answered(): void;
+  /** `length` more body bytes arrived. */
+  received(length: number): void;
+  /** What to throw for `error`: the watch's own reason (stall, cancellation) when it aborted the attempt. */
+  failure(error: unknown): FerryError;
+  dispose(): void;
+}
+
+/**
+ * Bounds every wait of one attempt with the same timer: for the connection and the response
+ * headers, for the next body bytes, and for a trickle slower than MIN_BYTES_PER_SECOND over
+ * `stallTimeoutMs`. Each ends the attempt with FERRY_DOWNLOAD_STALLED naming the URL, what was
+ * waited for and `position()` (e.g. "at byte 10 of 200"); the retry loop decides what follows.
+ * An abort of `outer` ends it with the caller's FERRY_CANCELLED. Shared by metadata fetches and
+ * file downloads, so both honour --stall-timeout.
+ */
+export function watchAttempt(url: string, outer: AbortSignal, stallTimeoutMs: number, position: () => string): AttemptWatch {
+  const controller = new AbortController();
+  const floorBytes = Math.ceil((MIN_BYTES_PER_SECOND * stallTimeoutMs) / 1000);
+  let answered = false;
+  let windowStart = 0;
+  let windowBytes = 0;
+  const stall = (what: string): void => {
+    controller.abort(
+      new FerryError('FERRY_DOWNLOAD_STALLED', `${redactUrl(url)}: ${what}`, {
+        url,
+        hint: 'The server or the network stopped delivering. It is retried; if it persists, check the source and any proxy, or raise --stall-timeout on a very slow link.',
+      }),
+    );
+  };
+  // Re-armed by every byte: fires after stallTimeoutMs of silence.
+  const idle = setTimeout(() => {
+    stall(
+      answered
+        ? `no data for ${formatSeconds(stallTimeoutMs)} (waited for the body, ${position()})`
+        : `no answer within ${formatSeconds(stallTimeoutMs)} (waited for the connection and the response headers)`,
+    );
+  }, stallTimeoutMs);
+  const cancel = (): void => {
+    controller.abort(cancelledError(outer));
+  };
+  if (outer.aborted) cancel();
+  else outer.addEventListener('abort', cancel, { once: true });
+  return {
+    signal: controller.signal,
+    answered: () => {
+      answered = true;
+      windowStart = performance.now();
+      idle.refresh();
+    },
+    received: (length) => {
+      idle.refresh();
+      windowBytes += length;
+      // A trickle never trips the idle timer; each full window must bring the minimum rate.
+      const elapsed = performance.now() - windowStart;
+      if (elapsed < stallTimeoutMs) return;
+      if (windowBytes < floorBytes) {
+        stall(`only ${windowBytes} bytes in ${formatSeconds(elapsed)}, slower than ${MIN_BYTES_PER_SECOND} bytes/s (${position()})`);
+        return;
+      }
+      windowStart += elapsed;
+      windowBytes = 0;
+    },
+    failure: (error) =>
+      controller.signal.aborted && controller.signal.reason instanceof FerryError ? controller.signal.reason : networkError(url, error),
+    dispose: () => {
+      clearTimeout(idle);
+      outer.removeEventListener('abort', cancel);
+    },
+  };
+}
+
+/** The caller's own FERRY_CANCELLED reason when it gave one (e.g. naming the signal), else a generic one. */
+export function cancelledError(signal: AbortSignal, failure?: unknown): FerryError {
+  if (isFerryError(failure, 'FERRY_CANCELLED')) return failure;
+  if (isFerryError(signal.reason, 'FERRY_CANCELLED')) return signal.reason;
+  return new FerryError('FERRY_CANCELLED', 'The operation was cancelled', { cause: signal.reason });
+}
+
+function formatSeconds(ms: number): string {
+  return `${Number((ms / 1000).toFixed(1))} s`;
 }
 
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);

@@ -2,8 +2,8 @@
 // downloads both run their attempts through withRetries; what an attempt resumes from is the
 // attempt's own business.
 
-import { FerryError, describeError, isFerryError } from '../engine/errors.js';
-import { HttpStatusError } from './http.js';
+import { FerryError, describeError, redactUrl } from '../engine/errors.js';
+import { HttpStatusError, cancelledError } from './http.js';
 
 export interface RetryPolicy {
   /** Attempts in all, the first one included. */
@@ -15,10 +15,23 @@ export interface RetryPolicy {
   maxRetryAfterMs: number;
   /** Whether a failure is worth another attempt. Default: isRetryableError. */
   isRetryable?: (error: FerryError) => boolean;
-  /** Told before each backoff wait, e.g. for "retrying in 4 s" in a face. */
-  onRetry?: (retry: { attempt: number; delayMs: number; error: FerryError }) => void;
+  /** Told before each backoff wait, so a face can say what is being waited for and why. */
+  onRetry?: (retry: RetryNotice) => void;
   /** Jitter source in [0, 1). Default Math.random. */
   random?: () => number;
+}
+
+/** One wait between two attempts of the same request. */
+export interface RetryNotice {
+  /** What is being fetched (credentials removed). */
+  url: string;
+  /** The attempt that just failed, 1-based; the next one is attempt + 1. */
+  attempt: number;
+  maxAttempts: number;
+  delayMs: number;
+  /** true when the delay is the server's Retry-After (capped), not our backoff. */
+  retryAfter: boolean;
+  error: FerryError;
 }
 
 export const DEFAULT_RETRY_POLICY: Readonly<RetryPolicy> = {
@@ -83,12 +96,15 @@ function hasTransientCause(cause: unknown): boolean {
 
 /**
  * Runs `operation` until it succeeds, fails for good, runs out of attempts or is cancelled.
- * Backoff is capped exponential with full jitter, replaced by the server's Retry-After when it gave
- * one. An abort, including one during a backoff wait, rejects at once with FERRY_CANCELLED.
+ * Backoff is capped exponential with full jitter, replaced by the server's Retry-After (RFC 9110
+ * §10.2.3, capped at maxRetryAfterMs) when it gave one; policy.onRetry hears of every wait, with
+ * `url` as the thing waited for. An abort, including one during a backoff wait, rejects at once
+ * with FERRY_CANCELLED; the last failure is rethrown with the attempt count in its message.
  */
 export async function withRetries<T>(
   operation: (attempt: number, signal: AbortSignal) => Promise<T>,
   policy: RetryPolicy,
+  url: string,
   signal?: AbortSignal,
 ): Promise<T> {
   const activeSignal = signal ?? new AbortController().signal;
@@ -101,8 +117,9 @@ export async function withRetries<T>(
       if (activeSignal.aborted) throw cancelledError(activeSignal, error);
       const failure = asFerryError(error);
       if (attempt >= policy.maxAttempts || !isRetryable(failure)) throw withAttemptCount(failure, attempt);
+      const retryAfter = failure instanceof HttpStatusError && failure.retryAfterMs !== undefined;
       const delayMs = backoffDelayMs(failure, attempt, policy);
-      policy.onRetry?.({ attempt, delayMs, error: failure });
+      policy.onRetry?.({ url: redactUrl(url), attempt, maxAttempts: policy.maxAttempts, delayMs, retryAfter, error: failure });
       await waitUnlessCancelled(delayMs, activeSignal);
     }
   }
@@ -132,12 +149,6 @@ function waitUnlessCancelled(delayMs: number, signal: AbortSignal): Promise<void
     }, delayMs);
     signal.addEventListener('abort', onAbort, { once: true });
   });
-}
-
-export function cancelledError(signal: AbortSignal, failure?: unknown): FerryError {
-  if (isFerryError(failure, 'FERRY_CANCELLED')) return failure;
-  if (isFerryError(signal.reason, 'FERRY_CANCELLED')) return signal.reason;
-  return new FerryError('FERRY_CANCELLED', 'The operation was cancelled', { cause: signal.reason });
 }
 
 function asFerryError(error: unknown): FerryError {

@@ -2,7 +2,7 @@
 // other tasks carry on, and the caller gets every outcome back.
 
 import { FerryError, describeError } from '../engine/errors.js';
-import { cancelledError } from './retry.js';
+import { cancelledError } from './http.js';
 
 export type SettledTransfer<T, R> = { task: T; ok: true; result: R } | { task: T; ok: false; error: FerryError };
 

@@ -1,8 +1,9 @@
 import { createReadStream, type Stats } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { createServer, STATUS_CODES, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { resolve, sep } from 'node:path';
+import { brotliCompressSync, deflateSync, gzipSync } from 'node:zlib';
 
 // A static file server on 127.0.0.1 for tests and benchmarks: Range, HEAD, conditional requests,
 // byte counters, and scripted faults per request.
@@ -30,8 +31,14 @@ export type FaultAction =
   | { kind: 'reset'; afterBytes: number }
   /** Send bytes of the right length that are not the file's. */
   | { kind: 'corrupt' }
-  /** After `afterBytes` body bytes, send nothing for `ms` (Infinity: until the client or the server gives up), then go on. */
+  /** After `afterBytes` body bytes, send nothing for `ms` (Infinity: until the client or the server gives up), then go on. The headers are sent first, even for afterBytes 0. */
   | { kind: 'stall'; afterBytes: number; ms: number }
+  /** Read the request and send nothing, not even headers, for `ms` (Infinity: until closed), then answer normally. */
+  | { kind: 'silent'; ms: number }
+  /** Send the body one byte every `intervalMs`: alive, but too slow to ever finish. */
+  | { kind: 'drip'; intervalMs: number }
+  /** Send the whole file compressed with this Content-Encoding, whatever the request accepts (as misconfigured servers do). */
+  | { kind: 'encode'; encoding: 'gzip' | 'deflate' | 'br' }
   /** Answer a Range request with 200 and the whole file. */
   | { kind: 'ignore-range' }
   /** Serve the file under a different ETag, as if it had been replaced; If-Range and If-None-Match see the new one. */
@@ -151,9 +158,21 @@ export async function startFixtureServer(options: FixtureServerOptions): Promise
       return;
     }
 
+    if (fault?.kind === 'silent') {
+      await pause(fault.ms, response);
+      if (response.destroyed) return;
+    }
     const served = await findFile(filePath);
     if (served === undefined) {
       answer(404);
+      return;
+    }
+    if (fault?.kind === 'encode' && method === 'GET') {
+      const encoded = encodeBody(await readFile(served.filePath), fault.encoding);
+      entry.status = 200;
+      response.writeHead(200, { 'content-type': contentTypeFor(path), 'content-encoding': fault.encoding, 'content-length': encoded.length });
+      response.end(encoded);
+      countBytes(entry, encoded.length);
       return;
     }
     if (fault?.kind === 'change-etag') served.etag = `"${served.etag.slice(1, -1)}-replaced"`;
@@ -259,6 +278,7 @@ async function sendBody(
         return false;
       }
       if (stall !== undefined && stall.afterBytes === sent) {
+        response.flushHeaders();
         await pause(stall.ms, response);
         stall = undefined;
         if (response.destroyed) return false;
@@ -274,6 +294,17 @@ async function sendBody(
     return true;
   };
 
+  if (fault?.kind === 'drip') {
+    const bytes = (await readFile(filePath)).subarray(slice.start, slice.end + 1);
+    for (const byte of bytes) {
+      if (!(await writeChunk(response, Buffer.of(byte)))) return;
+      countBytes(1);
+      await pause(fault.intervalMs, response);
+      if (response.destroyed) return;
+    }
+    response.end();
+    return;
+  }
   if (slice.end >= slice.start) {
     const file = createReadStream(filePath, { start: slice.start, end: slice.end, highWaterMark: READ_CHUNK_BYTES });
     try {
@@ -337,6 +368,12 @@ function closeConnectionAfterFlush(response: ServerResponse): Promise<void> {
     });
     socket.end(() => socket.destroy());
   });
+}
+
+function encodeBody(bytes: Buffer, encoding: 'gzip' | 'deflate' | 'br'): Buffer {
+  if (encoding === 'gzip') return gzipSync(bytes);
+  if (encoding === 'deflate') return deflateSync(bytes);
+  return brotliCompressSync(bytes);
 }
 
 function corrupted(chunk: Buffer): Buffer {

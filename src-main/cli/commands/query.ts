@@ -14,7 +14,7 @@ import {
   type CommandDefinition,
 } from '../command.js';
 import { ExitCode } from '../exit-codes.js';
-import { formatBytes, formatTable } from '../output.js';
+import { formatBytes, formatRetry, formatTable } from '../output.js';
 import { pythonDictRepr, pythonPercentFormat } from '../python-format.js';
 import { sourceOptions, streamOptionsFrom, trustNotice } from './source-options.js';
 
@@ -53,7 +53,13 @@ export const queryCommand: CommandDefinition = {
       throw usageError(queryCommand, 'Choose one of --json, -o, --pretty and --products.');
     }
     const selection = parseSelection(filterArgs);
-    const stream = await loadStream({ ...streamOptionsFrom(options, io), source });
+    const stream = await loadStream({
+      ...streamOptionsFrom(options, io),
+      source,
+      onRetry: (event) => {
+        io.stderr.write(`${formatRetry(event)}\n`);
+      },
+    });
     io.stderr.write(trustNotice(stream.trust, stream.source.display, stream.metadataFiles.length));
     const max = numberOption(options, 'max');
 

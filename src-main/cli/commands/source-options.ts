@@ -1,5 +1,5 @@
 import type { LoadStreamOptions, StreamTrust } from '../../engine/index.js';
-import { flagOption, listOption, stringOption, type CliIo, type OptionDefinition, type ParsedOptions } from '../command.js';
+import { flagOption, listOption, numberOption, stringOption, usageError, type CliIo, type OptionDefinition, type ParsedOptions } from '../command.js';
 
 /** Options shared by every command that reads a SimpleStreams source. */
 export const sourceOptions: OptionDefinition[] = [
@@ -7,6 +7,13 @@ export const sourceOptions: OptionDefinition[] = [
   { name: 'keyring', type: 'strings', valueName: 'FILE', description: 'OpenPGP keyring (binary or armored) to verify signatures with; default: the bundled Ubuntu cloud image keyring' },
   { name: 'no-verify', type: 'boolean', description: 'do not check signatures (said on every run)' },
   { name: 'proxy', type: 'string', valueName: 'URL', description: 'HTTP(S) proxy; default: HTTPS_PROXY / HTTP_PROXY, honouring NO_PROXY' },
+  {
+    name: 'stall-timeout',
+    type: 'number',
+    valueName: 'SECONDS',
+    description: 'give up on a request (then retry it) that waits this long for an answer or for data, or gets under 1 KiB/s (default 30)',
+  },
+  { name: 'retries', type: 'number', valueName: 'N', description: 'retries of a failed request, metadata or file, each shown as it starts (default 4)' },
 ];
 
 export function streamOptionsFrom(options: ParsedOptions, io: CliIo): Omit<LoadStreamOptions, 'source'> {
@@ -15,9 +22,21 @@ export function streamOptionsFrom(options: ParsedOptions, io: CliIo): Omit<LoadS
     keyringFiles: listOption(options, 'keyring'),
     verify: !flagOption(options, 'no-verify'),
     proxy: stringOption(options, 'proxy'),
+    ...waitOptionsFrom(options),
     env: io.env,
     cwd: io.cwd,
     signal: io.signal,
+  };
+}
+
+function waitOptionsFrom(options: ParsedOptions): Pick<LoadStreamOptions, 'stallTimeoutMs' | 'retry'> {
+  const stallSeconds = numberOption(options, 'stall-timeout');
+  const retries = numberOption(options, 'retries');
+  if (stallSeconds !== undefined && stallSeconds < 1) throw usageError(undefined, '--stall-timeout takes a number of seconds, at least 1.');
+  if (retries !== undefined && retries < 0) throw usageError(undefined, '--retries takes a number of retries, 0 or more.');
+  return {
+    stallTimeoutMs: stallSeconds === undefined ? undefined : stallSeconds * 1000,
+    retry: retries === undefined ? undefined : { maxAttempts: retries + 1 },
   };
 }
 

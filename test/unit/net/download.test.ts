@@ -9,7 +9,7 @@ import { Agent } from 'undici';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { HttpClient } from '../../../src-main/net/agent.js';
 import { downloadFile, type DownloadRequest } from '../../../src-main/net/download.js';
-import type { RetryPolicy } from '../../../src-main/net/retry.js';
+import { DEFAULT_RETRY_POLICY, type RetryPolicy } from '../../../src-main/net/retry.js';
 import {
   closeServer,
   digest,
@@ -483,7 +483,7 @@ describe('downloadFile: redirects', () => {
       await new Promise<void>((resolve) => tlsServer.listen(0, '127.0.0.1', resolve));
       tlsOrigin = `https://127.0.0.1:${(tlsServer.address() as AddressInfo).port}`;
       const dispatcher = new Agent({ connect: { ca: cert } });
-      tlsClient = { dispatcher, userAgent: 'stream-ferry/test', close: () => dispatcher.close() };
+      tlsClient = { dispatcher, userAgent: 'stream-ferry/test', retry: DEFAULT_RETRY_POLICY, stallTimeoutMs: 30_000, close: () => dispatcher.close() };
     });
 
     afterEach(async () => {

@@ -1,6 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { fetchBytes } from '../../../src-main/net/fetch-bytes.js';
 import { quickRetries, serveBytes, useNetFixtures } from './support.js';
@@ -10,6 +11,58 @@ const INDEX = Buffer.from(JSON.stringify({ format: 'index:1.0', index: {} }));
 
 const net = useNetFixtures();
 const serve = net.serve;
+
+describe('fetchBytes with a Content-Encoding', () => {
+  it('asks for gzip, deflate or br and returns the decoded bytes', async () => {
+    const { url } = await serve((_request, response) => {
+      const body = gzipSync(INDEX);
+      response.writeHead(200, { 'content-encoding': 'gzip', 'content-length': body.length });
+      response.end(body);
+    });
+
+    const fetched = await fetchBytes(url('/index.sjson'), { client: net.client, maxBytes: 1_000, retry: quickRetries() });
+
+    expect(fetched.bytes.equals(INDEX)).toBe(true);
+    expect(net.server?.requests[0]?.headers['accept-encoding']).toBe('gzip, deflate, br');
+  });
+
+  it('limits the decoded size, so a compression bomb stops at maxBytes', async () => {
+    const { url } = await serve((_request, response) => {
+      const body = gzipSync(Buffer.alloc(50 * 1024 * 1024));
+      response.writeHead(200, { 'content-encoding': 'gzip', 'content-length': body.length });
+      response.end(body);
+    });
+
+    const error = await rejectedFerryError(fetchBytes(url('/bomb.json'), { client: net.client, maxBytes: 1_000_000, retry: quickRetries() }));
+
+    expect(error.code).toBe('FERRY_TOO_LARGE');
+    expect(error.message).toContain('decodes to more than 1000000 bytes');
+  });
+
+  it('names an encoding it cannot decode instead of passing on bytes that are not the file', async () => {
+    const { url } = await serve((_request, response) => {
+      response.writeHead(200, { 'content-encoding': 'zstd', 'content-length': 4 });
+      response.end('abcd');
+    });
+
+    const error = await rejectedFerryError(fetchBytes(url('/index.sjson'), { client: net.client, maxBytes: 1_000, retry: quickRetries() }));
+
+    expect(error.code).toBe('FERRY_CONTENT_ENCODING');
+    expect(error.message).toBe(`${url('/index.sjson')} was sent with Content-Encoding: zstd, which Stream Ferry cannot decode`);
+  });
+
+  it('says a body that does not match its encoding could not be decoded', async () => {
+    const { url } = await serve((_request, response) => {
+      response.writeHead(200, { 'content-encoding': 'gzip', 'content-length': INDEX.length });
+      response.end(INDEX);
+    });
+
+    const error = await rejectedFerryError(fetchBytes(url('/index.sjson'), { client: net.client, maxBytes: 1_000, retry: quickRetries() }));
+
+    expect(error.code).toBe('FERRY_CONTENT_ENCODING');
+    expect(error.message).toContain('the compressed body could not be decoded');
+  });
+});
 
 describe('fetchBytes over http', () => {
   it('returns the bytes and the final URL after redirects', async () => {

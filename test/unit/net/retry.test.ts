@@ -51,6 +51,8 @@ describe('isRetryableError', () => {
   });
 });
 
+const URL = 'http://example.test/f';
+
 describe('withRetries', () => {
   it('returns the first success and passes the attempt number', async () => {
     const seen: number[] = [];
@@ -58,7 +60,7 @@ describe('withRetries', () => {
     const result = await withRetries((attempt) => {
       seen.push(attempt);
       return attempt < 3 ? Promise.reject(networkFailure('ECONNRESET')) : Promise.resolve('done');
-    }, quickRetries());
+    }, quickRetries(), URL);
 
     expect(result).toBe('done');
     expect(seen).toEqual([1, 2, 3]);
@@ -71,7 +73,7 @@ describe('withRetries', () => {
       withRetries(() => {
         calls += 1;
         return Promise.reject(new HttpStatusError('http://x/f', 404, undefined));
-      }, quickRetries()),
+      }, quickRetries(), URL),
     );
 
     expect(error.status).toBe(404);
@@ -80,7 +82,7 @@ describe('withRetries', () => {
 
   it('names the attempts and keeps the last cause when it gives up', async () => {
     const error = await rejectionOf(
-      withRetries(() => Promise.reject(networkFailure('ECONNRESET')), quickRetries({ maxAttempts: 4 })),
+      withRetries(() => Promise.reject(networkFailure('ECONNRESET')), quickRetries({ maxAttempts: 4 }), URL),
     );
 
     expect(error.code).toBe('FERRY_FETCH_FAILED');
@@ -96,7 +98,7 @@ describe('withRetries', () => {
       withRetries(() => {
         calls += 1;
         return Promise.reject(Object.assign(new Error('boom'), { code: 'EPIPE' }));
-      }, quickRetries({ maxAttempts: 2 })),
+      }, quickRetries({ maxAttempts: 2 }), URL),
     );
 
     expect(error.code).toBe('FERRY_FETCH_FAILED');
@@ -113,7 +115,7 @@ describe('withRetries', () => {
       onRetry: ({ delayMs }) => delays.push(delayMs),
     });
 
-    await rejectionOf(withRetries(() => Promise.reject(networkFailure('ETIMEDOUT')), policy));
+    await rejectionOf(withRetries(() => Promise.reject(networkFailure('ETIMEDOUT')), policy, URL));
 
     expect(delays).toEqual([1, 3, 7, 9, 9]);
   });
@@ -122,7 +124,7 @@ describe('withRetries', () => {
     const delays: number[] = [];
 
     await rejectionOf(
-      withRetries(() => Promise.reject(networkFailure('ETIMEDOUT')), quickRetries({ random: () => 0, onRetry: ({ delayMs }) => delays.push(delayMs) })),
+      withRetries(() => Promise.reject(networkFailure('ETIMEDOUT')), quickRetries({ random: () => 0, onRetry: ({ delayMs }) => delays.push(delayMs) }), URL),
     );
 
     expect(delays).toEqual([0, 0]);
@@ -141,6 +143,7 @@ describe('withRetries', () => {
           return Promise.reject(answer ?? new HttpStatusError('http://x/f', 404, undefined));
         },
         quickRetries({ maxRetryAfterMs: 50, onRetry: ({ delayMs }) => delays.push(delayMs) }),
+        URL,
       ),
     );
 
@@ -153,7 +156,7 @@ describe('withRetries', () => {
     const started = performance.now();
 
     const pending = rejectionOf(
-      withRetries(() => Promise.reject(networkFailure('ECONNRESET')), quickRetries({ baseDelayMs: 60_000, maxDelayMs: 60_000, random: () => 0.5 }), controller.signal),
+      withRetries(() => Promise.reject(networkFailure('ECONNRESET')), quickRetries({ baseDelayMs: 60_000, maxDelayMs: 60_000, random: () => 0.5 }), URL, controller.signal),
     );
     await new Promise((resolve) => setTimeout(resolve, 20));
     expect(activeTimeouts()).toBe(timeoutsBefore + 1);
@@ -177,6 +180,7 @@ describe('withRetries', () => {
           return Promise.reject(networkFailure('ECONNRESET'));
         },
         quickRetries(),
+        URL,
         controller.signal,
       ),
     );
@@ -188,7 +192,7 @@ describe('withRetries', () => {
   it('does not start when already cancelled', async () => {
     let calls = 0;
 
-    const error = await rejectionOf(withRetries(() => Promise.resolve((calls += 1)), quickRetries(), AbortSignal.abort()));
+    const error = await rejectionOf(withRetries(() => Promise.resolve((calls += 1)), quickRetries(), URL, AbortSignal.abort()));
 
     expect(error.code).toBe('FERRY_CANCELLED');
     expect(calls).toBe(0);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { entriesToFollow, parseIndex, parseProducts, parseStreamDocument } from '../../../src-main/streams/documents.js';
+import { MAX_ALIAS_PROPERTIES, entriesToFollow, parseIndex, parseProducts, parseStreamDocument } from '../../../src-main/streams/documents.js';
 import { flattenProducts } from '../../../src-main/streams/flatten.js';
 import { readEdgeStreamFile, readSample } from './reference-data.js';
 import { thrownFerryError } from '../../support/expect-ferry-error.js';
@@ -181,6 +181,50 @@ describe('_aliases expansion (util.expand_tree)', () => {
   it('refuses aliases that expand into themselves instead of recursing forever', () => {
     const text = productsText({ p: { versions: {} } }, { _aliases: { k: { v: { sub: { k: 'v' } } } } });
     expect(thrownFerryError(() => parseProducts(text, 'loop.json')).message).toContain('_aliases that include themselves');
+  });
+
+  // Each level's alias object holds two objects that use the next level's alias: the reference
+  // walks 2^30 paths (a 15 KB file kept it at 100% CPU for over ten minutes).
+  it('expands each object once, so aliases that double at every level stay linear', () => {
+    const levels = 30;
+    const aliases: Record<string, unknown> = {};
+    for (let level = 0; level < levels; level += 1) {
+      const next = level + 1 < levels ? { [`k${level + 1}`]: 'v' } : { leaf: 'yes' };
+      aliases[`k${level}`] = { v: { left: { ...next }, right: { ...next }, [`seen${level}`]: 'yes' } };
+    }
+    const text = productsText({ p: { k0: 'v', versions: {} } }, { _aliases: aliases });
+    const started = performance.now();
+    const product = parseProducts(text, 'bomb.json').products[0]?.fields;
+    const elapsedMs = performance.now() - started;
+    expect(elapsedMs).toBeLessThan(2_000);
+    expect(product?.['seen0']).toBe('yes');
+    let node = product?.['left'] as Record<string, unknown> | undefined;
+    for (let level = 1; level < levels; level += 1) {
+      expect(node?.[`seen${level}`]).toBe('yes');
+      node = node?.['right'] as Record<string, unknown> | undefined;
+    }
+    expect(node?.['leaf']).toBe('yes');
+  });
+
+  it(`refuses a file whose aliases would set more than ${MAX_ALIAS_PROPERTIES} properties, naming the limit`, () => {
+    const wide = Object.fromEntries(Array.from({ length: 500 }, (_, index) => [`f${index}`, 'x']));
+    const products = Object.fromEntries(Array.from({ length: MAX_ALIAS_PROPERTIES / 500 + 1 }, (_, index) => [`p${index}`, { wide: 'v', versions: {} }]));
+    const text = productsText(products, { _aliases: { wide: { v: wide } } });
+    const started = performance.now();
+    const error = thrownFerryError(() => parseProducts(text, 'wide.json'));
+    expect(performance.now() - started).toBeLessThan(1_000);
+    expect(error.code).toBe('FERRY_ALIASES_TOO_LARGE');
+    expect(error.message).toBe(`wide.json: expanding its _aliases would set more than ${MAX_ALIAS_PROPERTIES} properties.`);
+  });
+
+  it('still lets an alias bring in a key that the _aliases table expands, as the reference does', () => {
+    const text = productsText(
+      { p: { label: 'daily', versions: {} } },
+      { _aliases: { label: { daily: { stream: 'd' } }, stream: { d: { endpoint: 'https://d' } } } },
+    );
+    const fields = parseProducts(text, 'chain.json').products[0]?.fields;
+    expect(fields?.['stream']).toBe('d');
+    expect(fields?.['endpoint']).toBe('https://d');
   });
 
   it('expands aliases in index documents too', () => {
