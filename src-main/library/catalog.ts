@@ -419,9 +419,10 @@ export class Catalog {
       options,
       () => new Database(file, { fileMustExist: mustExist }),
       (db) => {
-        configureConnection(db, options.exclusive === true);
-        // Before migrating, which would give an empty database our schema and so make it "new".
+        // Before configuring (switching to WAL rewrites the header) and migrating (which would give
+        // an empty database our schema and so make it "new"): a refused file stays as it was.
         if (mustExist && readSchemaVersion(db) === 0) throw catalogLost(file, 'is a database without a catalog in it');
+        configureConnection(db, options.exclusive === true);
       },
     );
   }

@@ -154,13 +154,19 @@ export async function openLibraryForReading(dir: string, options: LibraryOptions
   const root = resolve(dir);
   const blobs = new BlobStore(root);
   const file = join(root, CATALOG_FILE_NAME);
-  if (options.trusted === true && (await lstatIfExists(file)) === undefined) {
+  const stats = options.trusted === true ? await lstatIfExists(file) : undefined;
+  if (options.trusted === true && stats === undefined) {
     const stored = await countStoredBlobs(blobs);
     if (stored > 0) throw catalogLost(file, `is missing while blobs/ holds ${stored} file(s)`);
   }
+  if (stats?.size === 0) await refuseEmptyCatalogFile(file, blobs);
   const catalog = await openCatalogForReading(root, options);
   try {
-    if (options.trusted === true) await assertCatalogTrusted(catalog, blobs);
+    if (stats !== undefined) {
+      // The copy was migrated in memory; schema version 0 means the file held no catalog.
+      if (catalog.migration.from === 0) throw catalogLost(file, 'is a database without a catalog in it');
+      await assertCatalogTrusted(catalog, blobs);
+    }
   } catch (error) {
     catalog.close();
     throw error;
