@@ -419,10 +419,13 @@ export class Catalog {
       options,
       () => new Database(file, { fileMustExist: mustExist }),
       (db) => {
+        // Must precede the first read of a database in WAL mode: only then does SQLite keep the
+        // log's index in heap memory and never create or map `-shm` (https://www.sqlite.org/wal.html#noshm).
+        if (options.exclusive === true) db.pragma('locking_mode = EXCLUSIVE');
         // Before configuring (switching to WAL rewrites the header) and migrating (which would give
         // an empty database our schema and so make it "new"): a refused file stays as it was.
         if (mustExist && readSchemaVersion(db) === 0) throw catalogLost(file, 'is a database without a catalog in it');
-        configureConnection(db, options.exclusive === true);
+        configureConnection(db);
       },
     );
   }
@@ -946,12 +949,9 @@ function readDatabaseBytes(file: string): Buffer {
 const SQLITE_MAGIC = Buffer.from('SQLite format 3\u0000', 'latin1');
 const SQLITE_HEADER_BYTES = 100;
 
-function configureConnection(db: Database.Database, exclusive: boolean): void {
+function configureConnection(db: Database.Database): void {
   // Set first, so that switching the journal mode also waits for a writer in another process.
   db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
-  // Must precede the first access in WAL mode: only then does SQLite keep the log's index in heap
-  // memory and never create or map `-shm` (https://www.sqlite.org/wal.html#noshm).
-  if (exclusive) db.pragma('locking_mode = EXCLUSIVE');
   const journalMode = db.pragma('journal_mode = WAL', { simple: true });
   // In WAL mode, NORMAL flushes the log at checkpoints instead of at every commit. A power cut may
   // then lose the last few commits, but never corrupts the database or tears a transaction. That
