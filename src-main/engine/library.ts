@@ -287,8 +287,10 @@ async function planGc(catalog: Catalog, blobs: BlobStore): Promise<GcPlan> {
   const listed = await digestsInLatestMetadata(catalog, blobs);
   const partials = await blobs.temp.partials();
   const stale = stalePartials(partials, catalog);
+  // A row whose file is already gone (a gc killed between the two) frees nothing; repair drops it.
+  const unneeded = catalog.unreferencedBlobs().filter((blob) => !listed.has(blob.sha256));
   return {
-    blobs: catalog.unreferencedBlobs().filter((blob) => !listed.has(blob.sha256)),
+    blobs: (await presentBlobs(unneeded, blobs)).present,
     partials: stale,
     partialsKept: partials.length - stale.length,
   };

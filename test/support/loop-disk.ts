@@ -43,7 +43,7 @@ export async function unmount(mounted: Mounted): Promise<void> {
 /** Skips the running test, printing why, where this machine cannot mount the small file system. */
 export function requireMount(mounted: Mounted, context: TestContext): string {
   if (!mounted.ok) context.skip(`cannot loop-mount a small ext4 file system: ${mounted.reason}`);
-  return mounted.ok ? mounted.mountPoint : '';
+  return mounted.mountPoint;
 }
 
 export async function freeBytes(dir: string): Promise<number> {

@@ -1,17 +1,29 @@
-import { cp, readFile, rm, truncate, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { cp, mkdir, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startFixtureServer, type FixtureServer } from '../../support/fixture-server.js';
-import { generateStream } from '../../support/stream-generator.js';
-import { KIB, describeRun, makeKey, makeWorkDir, removeQuietly, type TestKey } from '../mirror/helpers.js';
-import { blobsOnDisk, expectLatestSnapshotsPresent, ferryOk, gcOutcome, librarySummary, readCatalog, syncResult } from './helpers.js';
+import type { FixtureServer } from '../../support/fixture-server.js';
 import { runFerry } from '../../support/run-ferry.js';
+import { describeRun, type TestKey } from '../mirror/helpers.js';
+import {
+  blobsOnDisk,
+  expectLatestSnapshotsPresent,
+  ferryOk,
+  gcOutcome,
+  librarySummary,
+  readCatalog,
+  startSmallStream,
+  stopSmallStream,
+  syncResult,
+  type SmallStream,
+} from './helpers.js';
 
 // `ferry gc` deletes, so it acts only on a catalog it can trust: every way of losing or damaging
 // catalog.db makes gc (and its dry run) refuse with a code naming the file, and delete nothing.
 // What it keeps is decided by the latest metadata itself, not only by the rows that claim to hold it.
 
+let stream: SmallStream | undefined;
 let workDir: string;
 let testKey: TestKey;
 let server: FixtureServer;
@@ -19,26 +31,13 @@ let pristine: string;
 let copies = 0;
 
 beforeAll(async () => {
-  workDir = await makeWorkDir('gc-trust');
-  testKey = await makeKey(workDir, 'gc trust test');
-  const streamDir = join(workDir, 'stream');
-  await generateStream(streamDir, {
-    signingKey: testKey.key,
-    contents: ['ubuntu'],
-    releases: ['noble'],
-    arches: ['amd64'],
-    versions: 1,
-    payloadSizes: { squashfs: 40 * KIB, 'boot-initrd': 8 * KIB, 'boot-kernel': 4 * KIB },
-  });
-  server = await startFixtureServer({ root: streamDir });
+  stream = await startSmallStream('gc-trust', 40);
+  ({ workDir, testKey, server } = stream);
   pristine = join(workDir, 'pristine');
-  await ferryOk(['sync', '--library', pristine, '--keyring', testKey.keyringFile, `${server.url}streams/v1/index.sjson`]);
+  await ferryOk(['sync', '--library', pristine, '--keyring', testKey.keyringFile, stream.source]);
 });
 
-afterAll(async () => {
-  await server.close();
-  await removeQuietly(workDir);
-});
+afterAll(() => stopSmallStream(stream));
 
 /** A copy of the synced library to damage. */
 async function libraryCopy(): Promise<string> {
@@ -80,20 +79,22 @@ const damages: Damage[] = [
     name: 'emptied of its blob rows',
     code: 'FERRY_CATALOG_LOST',
     message: /records no blob while blobs\/ holds \d+ file/,
-    damage: async (dir) => {
+    damage: (dir) => {
       const db = new Database(catalogOf(dir));
       db.exec('DELETE FROM items; DELETE FROM snapshot_files; DELETE FROM snapshots; DELETE FROM blobs');
       db.close();
+      return Promise.resolve();
     },
   },
   {
     name: 'written by a newer Stream Ferry',
     code: 'FERRY_CATALOG_TOO_NEW',
     message: /has schema version 99/,
-    damage: async (dir) => {
+    damage: (dir) => {
       const db = new Database(catalogOf(dir));
       db.pragma('user_version = 99');
       db.close();
+      return Promise.resolve();
     },
   },
   { name: 'missing', code: 'FERRY_CATALOG_LOST', message: /is missing while blobs\/ holds \d+ file/, damage: (dir) => rm(catalogOf(dir)) },
@@ -154,9 +155,7 @@ describe('what gc keeps', () => {
     const dir = await libraryCopy();
     // A blob renamed into place by a sync killed before it wrote the row.
     const bytes = Buffer.from('a file a killed sync placed but never recorded');
-    const { createHash } = await import('node:crypto');
     const sha256 = createHash('sha256').update(bytes).digest('hex');
-    const { mkdir } = await import('node:fs/promises');
     await mkdir(join(dir, 'blobs', 'sha256', sha256.slice(0, 2)), { recursive: true });
     await writeFile(join(dir, 'blobs', 'sha256', sha256.slice(0, 2), sha256), bytes);
 

@@ -4,8 +4,10 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { expect } from 'vitest';
 import type { GcOutcome, LibrarySummary, SyncOutcome } from '../../../src-main/engine/index.js';
+import { startFixtureServer, type FixtureServer } from '../../support/fixture-server.js';
 import { runFerry, type FerryRun } from '../../support/run-ferry.js';
-import { describeRun, sha256OfFile, signedMetadataPaths, type ListedFile } from '../mirror/helpers.js';
+import { generateStream } from '../../support/stream-generator.js';
+import { KIB, describeRun, makeKey, makeWorkDir, removeQuietly, sha256OfFile, signedMetadataPaths, type ListedFile, type TestKey } from '../mirror/helpers.js';
 
 // Shared by the library integration tests (`ferry sync`, `ferry library`, `ferry gc`). As in the
 // mirror tests, expectations come from upstream's files and from reading the library's folder and
@@ -149,4 +151,34 @@ export async function expectLatestSnapshotsPresent(libraryDir: string): Promise<
     checked.add(file.sha256);
   }
   return checked;
+}
+
+export interface SmallStream {
+  workDir: string;
+  testKey: TestKey;
+  server: FixtureServer;
+  /** The signed index URL to sync from. */
+  source: string;
+}
+
+/** A work folder, a signing key and one signed noble/amd64 version served on loopback, of `squashfsKib` KiB. */
+export async function startSmallStream(label: string, squashfsKib: number): Promise<SmallStream> {
+  const workDir = await makeWorkDir(label);
+  const testKey = await makeKey(workDir, `${label} test`);
+  const streamDir = join(workDir, 'stream');
+  await generateStream(streamDir, {
+    signingKey: testKey.key,
+    contents: ['ubuntu'],
+    releases: ['noble'],
+    arches: ['amd64'],
+    versions: 1,
+    payloadSizes: { squashfs: squashfsKib * KIB, 'boot-initrd': 8 * KIB, 'boot-kernel': 4 * KIB },
+  });
+  const server = await startFixtureServer({ root: streamDir });
+  return { workDir, testKey, server, source: `${server.url}streams/v1/index.sjson` };
+}
+
+export async function stopSmallStream(stream: SmallStream | undefined): Promise<void> {
+  await stream?.server.close();
+  if (stream !== undefined) await removeQuietly(stream.workDir);
 }

@@ -2,12 +2,10 @@ import { createHash } from 'node:crypto';
 import { cp, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startFixtureServer, type FixtureServer } from '../../support/fixture-server.js';
 import { fillUntilFree, freeBytes, mountSmallExt4, requireMount, unmount, type Mounted } from '../../support/loop-disk.js';
 import { runFerry, type FerryRun } from '../../support/run-ferry.js';
-import { generateStream } from '../../support/stream-generator.js';
-import { KIB, describeRun, makeKey, makeWorkDir, removeQuietly, type TestKey } from '../mirror/helpers.js';
-import { blobsOnDisk, expectLatestSnapshotsPresent, ferryOk, gcOutcome } from './helpers.js';
+import { KIB, describeRun, type TestKey } from '../mirror/helpers.js';
+import { blobsOnDisk, expectLatestSnapshotsPresent, ferryOk, gcOutcome, startSmallStream, stopSmallStream, type SmallStream } from './helpers.js';
 
 // `ferry sync` and `ferry gc` on a nearly full, real disk (a loop-mounted 8 MiB ext4 with 1 KiB
 // blocks). Before issue 7, SQLite's memory-mapped `-shm` could not be backed with 24-40 KiB free
@@ -15,36 +13,24 @@ import { blobsOnDisk, expectLatestSnapshotsPresent, ferryOk, gcOutcome } from '.
 // gc could not run at all on a full disk, because it wrote a lock draft first. Now every run ends
 // in success or FERRY_DISK_FULL naming a path, and gc frees a disk with no byte left.
 
+let stream: SmallStream | undefined;
 let workDir: string;
 let mounted: Mounted = { ok: false, reason: 'beforeAll did not run' };
 let testKey: TestKey;
-let server: FixtureServer;
 let source: string;
 let pristine: string;
 
 beforeAll(async () => {
-  workDir = await makeWorkDir('library-disk-full');
+  stream = await startSmallStream('library-disk-full', 64);
+  ({ workDir, testKey, source } = stream);
   mounted = await mountSmallExt4(workDir, 'mnt', 8);
-  testKey = await makeKey(workDir, 'library disk-full test');
-  const streamDir = join(workDir, 'stream');
-  await generateStream(streamDir, {
-    signingKey: testKey.key,
-    contents: ['ubuntu'],
-    releases: ['noble'],
-    arches: ['amd64'],
-    versions: 1,
-    payloadSizes: { squashfs: 64 * KIB, 'boot-initrd': 16 * KIB, 'boot-kernel': 8 * KIB },
-  });
-  server = await startFixtureServer({ root: streamDir });
-  source = `${server.url}streams/v1/index.sjson`;
   pristine = join(workDir, 'pristine');
   await ferryOk(['sync', '--library', pristine, '--keyring', testKey.keyringFile, source]);
 });
 
 afterAll(async () => {
-  await server.close();
   await unmount(mounted);
-  await removeQuietly(workDir);
+  await stopSmallStream(stream);
 });
 
 /** Success, or FERRY_DISK_FULL naming a path on the small disk: never a signal, never "disk I/O error". */
