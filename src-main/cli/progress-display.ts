@@ -41,7 +41,11 @@ export class JobDisplay {
         this.#progress(event.progress);
         return;
       case 'repaired':
-        this.note(`Repaired leftovers of an interrupted run: ${describeCounts(event.report)}.`);
+        this.note(
+          event.report.finding === 'tampering-or-lost-catalog'
+            ? `Found stored files the catalog cannot explain (tampering or a lost catalog), and made the catalog agree with the disk: ${describeCounts(event.report)}.`
+            : `Repaired leftovers of an interrupted run: ${describeCounts(event.report)}.`,
+        );
         return;
       case 'file-done':
         if (this.#verbose > 0) this.note(`${event.outcome === 'fetched' ? 'fetched' : 'present'} ${event.path}`);

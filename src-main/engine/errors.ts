@@ -38,6 +38,7 @@ export const ERROR_CODES = {
   FERRY_TARGET_NOT_DIRECTORY: 'The mirror target is a file, not a directory',
   FERRY_CATALOG_TOO_NEW: 'The catalog was written by a newer Stream Ferry',
   FERRY_CATALOG_CORRUPT: 'The catalog database is damaged',
+  FERRY_CATALOG_LOST: 'The catalog is missing or empty while the library holds files',
   FERRY_PROFILE_UNKNOWN: 'No saved selection has that name',
   FERRY_CANCELLED: 'The operation was cancelled',
 } as const;

@@ -2,18 +2,20 @@ import { access } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join, resolve as resolvePath } from 'node:path';
 import {
+  BlobStore,
   CATALOG_FILE_NAME,
   Catalog,
   defaultLibraryDir,
   lockLibrary,
-  openLibrary,
   openLibraryForReading,
+  openTrustedLibrary,
+  type BlobRecord,
   type JsonValue,
   type PartialFile,
   type SnapshotFile,
 } from '../library/index.js';
 import { OR_SEPARATOR } from '../streams/index.js';
-import { describeError, isFerryError } from './errors.js';
+import { FerryError, describeError, isFerryError } from './errors.js';
 
 export interface LibraryLocationOptions {
   /** The library folder; default: $FERRY_LIBRARY, then the platform's folder for application data. */
@@ -31,7 +33,11 @@ export function resolveLibraryDir(options: LibraryLocationOptions): string {
 }
 
 async function libraryExists(dir: string): Promise<boolean> {
-  return access(join(dir, CATALOG_FILE_NAME)).then(
+  return pathExists(join(dir, CATALOG_FILE_NAME));
+}
+
+async function pathExists(path: string): Promise<boolean> {
+  return access(path).then(
     () => true,
     () => false,
   );
@@ -106,9 +112,11 @@ export interface LibrarySummary {
     items: number;
     /** Item sizes added up, shared files counted once per item. */
     itemBytes: number;
-    /** What the library takes on disk: every stored blob once (item files and metadata). */
+    /** What the library takes on disk: every recorded blob found with its size, once (item files and metadata). */
     blobs: number;
     blobBytes: number;
+    /** Recorded blobs that are gone from disk or have another size (deleted or changed by hand); the next sync repairs. */
+    blobsMissing: number;
   };
   profiles: LibraryProfile[];
   sources: LibrarySource[];
@@ -131,7 +139,8 @@ export async function runLibrarySummary(options: LibraryLocationOptions = {}): P
         bytes: row.bytes,
       }),
     );
-    const blobs = catalog.listBlobs();
+    // The catalog is as last recorded; a blob deleted or truncated by hand since is not on disk.
+    const blobs = await presentBlobs(catalog.listBlobs(), library.blobs);
     return {
       libraryDir,
       exists,
@@ -141,8 +150,9 @@ export async function runLibrarySummary(options: LibraryLocationOptions = {}): P
         versions: products.reduce((sum, product) => sum + product.versions.length, 0),
         items: products.reduce((sum, product) => sum + product.itemCount, 0),
         itemBytes: products.reduce((sum, product) => sum + product.bytes, 0),
-        blobs: blobs.length,
-        blobBytes: blobs.reduce((sum, blob) => sum + blob.size, 0),
+        blobs: blobs.present.length,
+        blobBytes: blobs.present.reduce((sum, blob) => sum + blob.size, 0),
+        blobsMissing: blobs.missing,
       },
       profiles: catalog.listSelections().map((saved) => ({
         name: saved.name,
@@ -196,59 +206,133 @@ export interface GcOutcome {
 }
 
 /**
- * `ferry gc`: deletes the blobs that no held item and no file of a source's latest snapshot needs,
- * and partial downloads nothing will resume. The library is locked meanwhile, so a sync can never
- * see a blob vanish between finding it present and recording it as held.
+ * `ferry gc`: deletes the blobs that nothing needs, and partial downloads nothing will resume.
+ * Needed, and kept: a held item's blob, the metadata files of each source's latest snapshot, and
+ * every blob whose sha256 that metadata lists anywhere (so also what a saved selection selects from
+ * it, and what a run that failed half way still relies on). The catalog must be trusted first (see
+ * openTrustedLibrary: FERRY_CATALOG_LOST, FERRY_CATALOG_CORRUPT, FERRY_CATALOG_TOO_NEW); a blob
+ * that startup repair adopts in this run was no candidate, so it is kept until the next gc.
+ *
+ * Files are deleted before their rows and before anything else is written (the lock is a symbolic
+ * link, which takes no data block), so gc frees a disk that has no byte left. A kill in between
+ * leaves rows without files that nothing references, which the next start drops as gc's. The
+ * library is locked meanwhile, so a sync never sees a blob vanish between finding it present and
+ * recording it as held. Throws those codes, FERRY_IO (in use, unreadable), FERRY_HASH_MISMATCH
+ * (latest metadata changed on disk), FERRY_DISK_FULL.
  */
 export async function runGc(options: GcOptions = {}): Promise<GcOutcome> {
   const libraryDir = resolveLibraryDir(options);
   const dryRun = options.dryRun === true;
-  // A dry run changes nothing and so needs no lock; a missing library has nothing to collect.
-  const lock = !dryRun && (await libraryExists(libraryDir)) ? await lockLibrary(libraryDir, 'gc') : undefined;
-  try {
-    const library = lock === undefined ? await openLibraryForReading(libraryDir) : await openLibrary(libraryDir);
+  const outcome: GcOutcome = { libraryDir, dryRun, jobId: undefined, removedBlobs: [], removedPartials: [], partialsKept: 0, bytesFreed: 0 };
+  const describe = (plan: GcPlan): void => {
+    outcome.removedBlobs = plan.blobs.map((blob) => ({ sha256: blob.sha256, size: blob.size }));
+    outcome.removedPartials = plan.partials.map((partial) => ({ name: partial.name, size: partial.size }));
+    outcome.partialsKept = plan.partialsKept;
+    outcome.bytesFreed = [...plan.blobs, ...plan.partials].reduce((sum, file) => sum + file.size, 0);
+  };
+  if (dryRun) {
+    // Changes nothing and so needs no lock; refuses what gc would refuse.
+    const library = await openLibraryForReading(libraryDir, { trusted: true });
     try {
-      const { catalog, blobs } = library;
-      const unreferenced = catalog.unreferencedBlobs();
-      const partials = await blobs.temp.partials();
-      const stale = stalePartials(partials, catalog);
-      const outcome: GcOutcome = {
-        libraryDir,
-        dryRun,
-        jobId: undefined,
-        removedBlobs: unreferenced.map((blob) => ({ sha256: blob.sha256, size: blob.size })),
-        removedPartials: stale.map((partial) => ({ name: partial.name, size: partial.size })),
-        partialsKept: partials.length - stale.length,
-        bytesFreed: [...unreferenced, ...stale].reduce((sum, file) => sum + file.size, 0),
-      };
-      if (dryRun || lock === undefined) return outcome;
+      describe(await planGc(library.catalog, library.blobs));
+      return outcome;
+    } finally {
+      library.close();
+    }
+  }
+  // A folder without a catalog or a store is no library: nothing to collect, and nothing created.
+  if (!(await libraryExists(libraryDir)) && !(await pathExists(join(libraryDir, 'blobs')))) return outcome;
 
-      const jobId = catalog.startJob('gc');
+  const lock = await lockLibrary(libraryDir, 'gc');
+  try {
+    let plan: GcPlan | undefined;
+    const library = await openTrustedLibrary(libraryDir, {
+      beforeRepair: async (catalog, blobs) => {
+        plan = await planGc(catalog, blobs);
+        describe(plan);
+        for (const blob of plan.blobs) await blobs.remove(blob.sha256);
+        for (const partial of plan.partials) await blobs.temp.removePartial(partial);
+        // Now that space is free; a kill before this commit leaves rows that repair drops as gc's.
+        const deleted = plan.blobs;
+        catalog.transaction(() => {
+          for (const blob of deleted) catalog.removeBlob(blob.sha256);
+        });
+      },
+    });
+    try {
+      const jobId = library.catalog.startJob('gc');
       outcome.jobId = jobId;
-      try {
-        for (const blob of unreferenced) {
-          // Row first, then the file (see Catalog.removeBlob): a crash in between leaves a file
-          // without a row, which the next start re-adopts after hashing and the next gc removes.
-          catalog.removeBlob(blob.sha256);
-          await blobs.remove(blob.sha256);
-        }
-        for (const partial of stale) await blobs.temp.removePartial(partial);
-        catalog.finishJob(
-          jobId,
-          'succeeded',
-          toJsonValue({ blobsRemoved: unreferenced.length, partialsRemoved: stale.length, bytesFreed: outcome.bytesFreed }),
-        );
-      } catch (error) {
-        recordJobFailure(catalog, jobId, error);
-        throw error;
-      }
+      library.catalog.finishJob(
+        jobId,
+        'succeeded',
+        toJsonValue({ blobsRemoved: outcome.removedBlobs.length, partialsRemoved: outcome.removedPartials.length, bytesFreed: outcome.bytesFreed }),
+      );
       return outcome;
     } finally {
       library.close();
     }
   } finally {
-    await lock?.release();
+    await lock.release();
   }
+}
+
+interface GcPlan {
+  blobs: BlobRecord[];
+  partials: PartialFile[];
+  partialsKept: number;
+}
+
+/** What gc deletes, read from the catalog as it is (before repair) and the latest metadata on disk. */
+async function planGc(catalog: Catalog, blobs: BlobStore): Promise<GcPlan> {
+  const listed = await digestsInLatestMetadata(catalog, blobs);
+  const partials = await blobs.temp.partials();
+  const stale = stalePartials(partials, catalog);
+  // A row whose file is already gone (a gc killed between the two) frees nothing; repair drops it.
+  const unneeded = catalog.unreferencedBlobs().filter((blob) => !listed.has(blob.sha256));
+  return {
+    blobs: (await presentBlobs(unneeded, blobs)).present,
+    partials: stale,
+    partialsKept: partials.length - stale.length,
+  };
+}
+
+/** A sha256 as metadata spells it: 64 hex digits, whatever the key or the signature around it. */
+const SHA256_IN_TEXT = /(?<![0-9a-fA-F])[0-9a-fA-F]{64}(?![0-9a-fA-F])/g;
+
+/**
+ * Every sha256 named in the metadata files of each source's latest snapshot, read from their blobs
+ * and checked against their digests. Scanning the text (signed or not) for 64-hex-digit words keeps
+ * a superset of the items' checksums without trusting a parser to see every item. A metadata file
+ * that is gone or changed leaves gc unable to tell what it protects, so nothing is deleted.
+ */
+async function digestsInLatestMetadata(catalog: Catalog, blobs: BlobStore): Promise<Set<string>> {
+  const digests = new Set<string>();
+  for (const source of catalog.listSources()) {
+    for (const file of catalog.latestSnapshot(source.id)?.files ?? []) {
+      let text: string;
+      try {
+        text = (await blobs.readBytes(file.sha256)).toString('latin1');
+      } catch (error) {
+        if (!isFerryError(error)) throw error;
+        throw new FerryError(error.code, `Nothing was deleted: the latest metadata of ${source.url} (${file.path}) cannot be read, so what it needs is unknown. ${error.message}`, {
+          path: blobs.pathFor(file.sha256),
+          cause: error,
+          hint: 'Run `ferry sync` for that source: it drops the damaged metadata and records it again; then run gc.',
+        });
+      }
+      for (const match of text.matchAll(SHA256_IN_TEXT)) digests.add(match[0].toLowerCase());
+    }
+  }
+  return digests;
+}
+
+/** Splits recorded blobs into those on disk with their recorded size and a count of the others. */
+async function presentBlobs(records: readonly BlobRecord[], blobs: BlobStore): Promise<{ present: BlobRecord[]; missing: number }> {
+  const present: BlobRecord[] = [];
+  for (const record of records) {
+    if (await blobs.has(record.sha256, record.size)) present.push(record);
+  }
+  return { present, missing: records.length - present.length };
 }
 
 /**

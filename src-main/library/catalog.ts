@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statfsSync } from 'node:fs';
+import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { FerryError, describeError, redactUrl } from '../engine/errors.js';
 import type { StoredBlob } from './blobs.js';
-import { migrateDatabase } from './migrations/index.js';
+import { migrateDatabase, readSchemaVersion } from './migrations/index.js';
 import type { MigrationResult } from './migrations/index.js';
 
 // How long a statement waits for another process's write to finish before failing.
@@ -139,6 +140,18 @@ export interface CatalogOptions {
   readonly now?: () => Date;
 }
 
+/** How Catalog.open treats the file; see there. */
+export interface CatalogOpenOptions extends CatalogOptions {
+  /**
+   * For the holder of the library's lock: SQLite's locking mode EXCLUSIVE, so that the write-ahead
+   * log's index lives in this process's memory instead of a memory-mapped `-shm` file (see
+   * docs/ARCHITECTURE.md, "A full disk"). Other processes cannot read the catalog meanwhile.
+   */
+  readonly exclusive?: boolean;
+  /** Refuse (FERRY_CATALOG_LOST) a missing file or one without a schema instead of creating one. */
+  readonly mustExist?: boolean;
+}
+
 interface SourceRow {
   id: number;
   url: string;
@@ -265,6 +278,7 @@ export const CATALOG_SQL = {
       size = excluded.size, mtime_ms = excluded.mtime_ms, verified_at = excluded.verified_at`,
   getBlob: 'SELECT sha256, size, mtime_ms, verified_at FROM blobs WHERE sha256 = ?',
   listBlobs: 'SELECT sha256, size, mtime_ms, verified_at FROM blobs ORDER BY sha256',
+  countBlobs: 'SELECT count(*) FROM blobs',
   deleteBlob: 'DELETE FROM blobs WHERE sha256 = ?',
   markBlobVerified: 'UPDATE blobs SET mtime_ms = ?, verified_at = ? WHERE sha256 = ?',
   unreferencedBlobs: `SELECT sha256, size, mtime_ms, verified_at FROM blobs
@@ -343,6 +357,7 @@ function prepareStatements(db: Database.Database) {
     upsertBlob: db.prepare<[string, number, number, string]>(sql.upsertBlob),
     getBlob: db.prepare<[string], BlobRow>(sql.getBlob),
     listBlobs: db.prepare<[], BlobRow>(sql.listBlobs),
+    countBlobs: db.prepare<[], number>(sql.countBlobs).pluck(),
     deleteBlob: db.prepare<[string]>(sql.deleteBlob),
     markBlobVerified: db.prepare<[number, string, string]>(sql.markBlobVerified),
     unreferencedBlobs: db.prepare<[], BlobRow>(sql.unreferencedBlobs),
@@ -392,9 +407,27 @@ export class Catalog {
     this.statements = prepareStatements(db);
   }
 
-  /** Opens (creating if needed) and migrates the catalog at `file`; its folder must exist. */
-  static open(file: string, options: CatalogOptions = {}): Catalog {
-    return Catalog.connect(file, options, () => new Database(file), configureConnection);
+  /**
+   * Opens (creating if needed, unless `mustExist`) and migrates the catalog at `file`; its folder
+   * must exist. Throws FERRY_CATALOG_CORRUPT (not a database), FERRY_CATALOG_TOO_NEW, with
+   * `mustExist` FERRY_CATALOG_LOST (missing, or a database without our schema), FERRY_DISK_FULL.
+   */
+  static open(file: string, options: CatalogOpenOptions = {}): Catalog {
+    const mustExist = options.mustExist === true;
+    return Catalog.connect(
+      file,
+      options,
+      () => new Database(file, { fileMustExist: mustExist }),
+      (db) => {
+        // Must precede the first read of a database in WAL mode: only then does SQLite keep the
+        // log's index in heap memory and never create or map `-shm` (https://www.sqlite.org/wal.html#noshm).
+        if (options.exclusive === true) db.pragma('locking_mode = EXCLUSIVE');
+        // Before configuring (switching to WAL rewrites the header) and migrating (which would give
+        // an empty database our schema and so make it "new"): a refused file stays as it was.
+        if (mustExist && readSchemaVersion(db) === 0) throw catalogLost(file, 'is a database without a catalog in it');
+        configureConnection(db);
+      },
+    );
   }
 
   /**
@@ -418,7 +451,7 @@ export class Catalog {
   /** Configures and migrates what `openDatabase` opens; any failure closes it and names `file`. */
   private static connect(
     file: string,
-    options: CatalogOptions,
+    options: CatalogOpenOptions,
     openDatabase: () => Database.Database,
     configure: (db: Database.Database) => void,
   ): Catalog {
@@ -430,8 +463,26 @@ export class Catalog {
       return new Catalog(db, file, migration, options.now ?? (() => new Date()));
     } catch (error) {
       db?.close();
+      if (options.mustExist === true && error instanceof Database.SqliteError && error.code === 'SQLITE_CANTOPEN' && !existsSync(file)) {
+        throw catalogLost(file, 'is missing');
+      }
       throw translateSqliteError(error, file);
     }
+  }
+
+  /**
+   * SQLite's own check of every page and index (`PRAGMA quick_check`): a catalog with a damaged
+   * page can still open and answer queries with rows missing, which a command that deletes files
+   * must not act on. Throws FERRY_CATALOG_CORRUPT naming what SQLite found.
+   */
+  assertIntact(): void {
+    const problems = this.guard(() => this.db.pragma('quick_check', { simple: false }) as Array<{ quick_check: string }>);
+    const found = problems.map((row) => row.quick_check).filter((text) => text !== 'ok');
+    if (found.length === 0) return;
+    throw new FerryError('FERRY_CATALOG_CORRUPT', `The catalog ${this.file} is damaged: ${found.slice(0, 3).join('; ')}`, {
+      path: this.file,
+      hint: CORRUPT_HINT,
+    });
   }
 
   get isOpen(): boolean {
@@ -622,6 +673,10 @@ export class Catalog {
 
   listBlobs(): BlobRecord[] {
     return this.guard(() => this.statements.listBlobs.all().map(toBlob));
+  }
+
+  countBlobs(): number {
+    return this.guard(() => this.statements.countBlobs.get() ?? 0);
   }
 
   /**
@@ -908,6 +963,12 @@ function configureConnection(db: Database.Database): void {
 }
 
 const DISK_FULL_CODES: ReadonlySet<string> = new Set(['SQLITE_FULL']);
+/**
+ * SQLite reports some writes that failed for lack of space as I/O errors (extending `-shm` is
+ * SQLITE_IOERR_SHMSIZE, a failed fsync SQLITE_IOERR_FSYNC) and does not tell better-sqlite3 the
+ * errno; below this many free bytes such an error is taken to be the full disk it almost surely is.
+ */
+const NEARLY_FULL_BYTES = 256 * 1024;
 const CORRUPT_CODES: ReadonlySet<string> = new Set(['SQLITE_CORRUPT', 'SQLITE_NOTADB']);
 const BUSY_CODES: ReadonlySet<string> = new Set(['SQLITE_BUSY', 'SQLITE_LOCKED']);
 const IO_CODES: ReadonlySet<string> = new Set(['SQLITE_IOERR', 'SQLITE_CANTOPEN', 'SQLITE_READONLY', 'SQLITE_PERM']);
@@ -920,7 +981,7 @@ function translateSqliteError(error: unknown, file: string): unknown {
   if (!(error instanceof Database.SqliteError)) return error;
   // Extended codes (SQLITE_IOERR_WRITE, SQLITE_BUSY_SNAPSHOT...) share the primary code's prefix.
   const primary = /^SQLITE_[A-Z]+/.exec(error.code)?.[0] ?? error.code;
-  if (DISK_FULL_CODES.has(primary)) {
+  if (DISK_FULL_CODES.has(primary) || (primary === 'SQLITE_IOERR' && freeBytesNear(file) < NEARLY_FULL_BYTES)) {
     return new FerryError('FERRY_DISK_FULL', `The disk is full: could not write the catalog ${file}`, {
       path: file,
       cause: error,
@@ -948,6 +1009,24 @@ function translateSqliteError(error: unknown, file: string): unknown {
     });
   }
   return error;
+}
+
+/** Free bytes on the file system holding `file` (Infinity when that cannot be told, e.g. in memory). */
+function freeBytesNear(file: string): number {
+  try {
+    const stats = statfsSync(dirname(file));
+    return stats.bavail * stats.bsize;
+  } catch {
+    return Infinity;
+  }
+}
+
+/** FERRY_CATALOG_LOST: the catalog at `file` is gone or empty (`what`: "is missing", ...) while files are stored. */
+export function catalogLost(file: string, what: string): FerryError {
+  return new FerryError('FERRY_CATALOG_LOST', `The catalog ${file} ${what}: it was lost or replaced, so what the stored files are is unknown`, {
+    path: file,
+    hint: 'Nothing was deleted. Run `ferry sync` for each source of this library: it hashes the stored files and records them again; then run the command again.',
+  });
 }
 
 function requireRow<T>(row: T | undefined, operation: string): T {

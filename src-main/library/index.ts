@@ -32,11 +32,12 @@ export {
   defaultLibraryDir,
   openLibrary,
   openLibraryForReading,
+  openTrustedLibrary,
   openTreeState,
   openTreeStateForReading,
 } from './library.js';
-export type { Library, LibraryOptions, TreeState } from './library.js';
-export type { LibraryRepairReport, TreeRepairReport } from './repair.js';
+export type { Library, LibraryOptions, TreeState, TrustedLibraryOptions } from './library.js';
+export type { LibraryRepairReport, RepairFinding, TreeRepairReport } from './repair.js';
 export { LOCK_FILE_NAME, lockLibrary } from './lock.js';
 export type { LibraryLock, LockHolder } from './lock.js';
 export { TempArea } from './temp-area.js';

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { link, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { link, lstat, readFile, readdir, readlink, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FerryError } from '../engine/errors.js';
 import { ensureDirectoryDurably, errnoCode, fileSystemError, isProcessAlive, withFileErrors } from './files.js';
@@ -8,8 +8,12 @@ export const LOCK_FILE_NAME = 'lock';
 
 /** How long an unreadable lock file is taken to be one that its creator is still writing. */
 const LOCK_WRITE_GRACE_MS = 10_000;
-/** File systems without hard links (FAT, exFAT: libraries on USB drives) answer link() with these. */
-const NO_HARD_LINKS: ReadonlySet<string> = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS', 'EXDEV']);
+/** File systems without symbolic links (FAT, exFAT: libraries on USB drives; Windows without the privilege) answer with these. */
+const NO_SYMLINKS: ReadonlySet<string> = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS', 'EXDEV']);
+/** A symlink's target is our lock record: `ferry-lock:<pid>:<job>:<since, epoch ms>:<token>`. */
+const LINK_PREFIX = 'ferry-lock';
+/** Drafts (`.tmp`) and moved-aside stale locks (`.stale`) that a killed or failed locker left: `lock.<pid>.<16 hex>.<kind>`. */
+const LEFTOVER_NAME = /^lock\.(\d+)\.[0-9a-f]{16}\.(tmp|stale)$/;
 
 /** Who holds a library: written into the lock file so that a refusal can name the other job. */
 export interface LockHolder {
@@ -37,43 +41,44 @@ interface FoundLock {
 /**
  * Makes this process the only writer of the library (or a mirror tree's state) at `dir` until
  * release(). Two syncs would otherwise append to the same partial download, and gc could delete a
- * blob that a sync has just found present but not yet recorded as held. The lock file appears whole, by an atomic link() of a
- * finished draft; a lock whose process is gone (a crash, a kill -9) is taken over.
+ * blob that a sync has just found present but not yet recorded as held. The lock is a symbolic link
+ * whose target names the holder, created by one atomic symlink(): it appears whole, and since a
+ * short target lives in the inode, it needs no free data block, so gc can lock a full disk to free
+ * it. Where symbolic links are refused (FAT, exFAT, Windows) the lock is a file created exclusively.
+ * A lock whose process is gone (a crash, a kill -9) is taken over, and what lockers that were killed
+ * left behind (drafts of earlier versions, moved-aside stale locks) is removed. Throws FERRY_IO (in
+ * use, naming the holder), FERRY_DISK_FULL (no inode left).
  */
 export async function lockLibrary(dir: string, job: string, now: () => Date = () => new Date()): Promise<LibraryLock> {
   await ensureDirectoryDurably(dir);
   const path = join(dir, LOCK_FILE_NAME);
   const holder: LockHolder = { pid: process.pid, job, since: now().toISOString(), token: randomBytes(8).toString('hex') };
-  const text = `${JSON.stringify(holder)}\n`;
-  const draft = join(dir, `${LOCK_FILE_NAME}.${String(process.pid)}.${holder.token}.tmp`);
-  await withFileErrors(draft, 'write', () => writeFile(draft, text));
-  try {
-    // Once for a free library, once more after taking over a stale lock.
-    for (let attempt = 0; attempt < 2; attempt += 1) {
-      if (await createIfAbsent(draft, path, text)) return { path, holder, release: () => releaseLock(path, holder) };
-      const found = await inspect(path);
-      if (found === undefined) continue;
-      if (found.live) throw inUse(dir, path, found.holder);
-      await removeStale(dir, path, found);
+  // Once for a free library, once more after taking over a stale lock.
+  for (let attempt = 0; attempt < 2; attempt += 1) {
+    if (await createIfAbsent(path, holder)) {
+      await removeLeftovers(dir);
+      return { path, holder, release: () => releaseLock(path, holder) };
     }
-    throw inUse(dir, path, (await inspect(path))?.holder);
-  } finally {
-    await rm(draft, { force: true });
+    const found = await inspect(path);
+    if (found === undefined) continue;
+    if (found.live) throw inUse(dir, path, found.holder);
+    await removeStale(dir, path, found);
   }
+  throw inUse(dir, path, (await inspect(path))?.holder);
 }
 
-async function createIfAbsent(draft: string, path: string, text: string): Promise<boolean> {
+async function createIfAbsent(path: string, holder: LockHolder): Promise<boolean> {
   try {
-    await link(draft, path);
+    await symlink(linkTarget(holder), path);
     return true;
   } catch (error) {
     const code = errnoCode(error);
     if (code === 'EEXIST') return false;
-    if (code === undefined || !NO_HARD_LINKS.has(code)) throw fileSystemError(error, path, 'create the lock');
+    if (code === undefined || !NO_SYMLINKS.has(code)) throw fileSystemError(error, path, 'create the lock');
   }
-  // Without hard links, an exclusive create; for a moment the file is empty, which inspect() allows for.
+  // Without symbolic links, an exclusive create; for a moment the file is empty, which inspect() allows for.
   try {
-    await writeFile(path, text, { flag: 'wx' });
+    await writeFile(path, `${JSON.stringify(holder)}\n`, { flag: 'wx' });
     return true;
   } catch (error) {
     if (errnoCode(error) === 'EEXIST') return false;
@@ -81,13 +86,32 @@ async function createIfAbsent(draft: string, path: string, text: string): Promis
   }
 }
 
+function linkTarget(holder: LockHolder): string {
+  return [LINK_PREFIX, String(holder.pid), holder.job, String(Date.parse(holder.since)), holder.token].join(':');
+}
+
+/** Leftovers of lockers that are gone; one still running may be about to use its draft. */
+async function removeLeftovers(dir: string): Promise<void> {
+  for (const name of await readdir(dir).catch(() => [])) {
+    const pid = LEFTOVER_NAME.exec(name)?.[1];
+    if (pid === undefined || (Number(pid) !== process.pid && isProcessAlive(Number(pid)))) continue;
+    await rm(join(dir, name), { force: true }).catch(() => undefined);
+  }
+}
+
+/** The lock's record as text: a symbolic link's target, or a lock file's content. */
+async function readLockText(path: string): Promise<{ text: string; modifiedMs: number }> {
+  const stats = await lstat(path);
+  const text = stats.isSymbolicLink() ? await readlink(path) : await readFile(path, 'utf8');
+  return { text, modifiedMs: stats.mtimeMs };
+}
+
 /** undefined when there is no lock file (any more). */
 async function inspect(path: string): Promise<FoundLock | undefined> {
   let text: string;
   let modifiedMs: number;
   try {
-    text = await readFile(path, 'utf8');
-    modifiedMs = (await stat(path)).mtimeMs;
+    ({ text, modifiedMs } = await readLockText(path));
   } catch (error) {
     if (errnoCode(error) === 'ENOENT') return undefined;
     throw fileSystemError(error, path, 'read the lock');
@@ -110,7 +134,7 @@ async function removeStale(dir: string, path: string, stale: FoundLock): Promise
     throw fileSystemError(error, path, 'move aside the stale lock');
   }
   try {
-    const moved = await readFile(aside, 'utf8');
+    const moved = (await readLockText(aside)).text;
     if (moved === stale.text) return;
     // Another job locked the library in between: its lock goes back, and it keeps the library.
     await link(aside, path).catch(() => undefined);
@@ -121,6 +145,13 @@ async function removeStale(dir: string, path: string, stale: FoundLock): Promise
 }
 
 function parseHolder(text: string): LockHolder | undefined {
+  if (text.startsWith(`${LINK_PREFIX}:`)) {
+    const [, pid, job, sinceMs, token] = text.split(':');
+    if (pid === undefined || job === undefined || sinceMs === undefined || token === undefined) return undefined;
+    const since = new Date(Number(sinceMs));
+    if (!/^\d+$/.test(pid) || Number.isNaN(since.getTime())) return undefined;
+    return { pid: Number(pid), job, since: since.toISOString(), token };
+  }
   try {
     const parsed: unknown = JSON.parse(text);
     return isLockHolder(parsed) ? parsed : undefined;

@@ -6,8 +6,18 @@ import type { TempArea } from './temp-area.js';
 
 const debug = debuglog('ferry-library');
 
-/** What startup repair changed in a library, so that the CLI and the UI can say so. All counts. */
+/**
+ * What repair makes of what it found. `interrupted-run`: only what a crash or kill leaves (temporary
+ * files, a blob renamed into place before its row, a blob gc deleted before its row).
+ * `tampering-or-lost-catalog`: files our crashes cannot explain: a recorded blob changed or gone
+ * while something needed it, a file whose bytes do not match its name, or stored blobs adopted
+ * into a catalog that recorded none (new, replaced or emptied).
+ */
+export type RepairFinding = 'interrupted-run' | 'tampering-or-lost-catalog';
+
+/** What startup repair changed in a library, so that the CLI and the UI can say so. Counts. */
 export interface LibraryRepairReport {
+  readonly finding: RepairFinding;
   /** Leftovers of interrupted writes removed from tmp/. */
   readonly tempFilesRemoved: number;
   /** Interrupted downloads kept in tmp/partial/ for resuming. */
@@ -28,6 +38,8 @@ export interface LibraryRepairReport {
 
 /** What startup repair changed in a mirror tree's state. */
 export interface TreeRepairReport {
+  /** `tampering-or-lost-catalog` when a verified file at a final path was changed or removed by someone else. */
+  readonly finding: RepairFinding;
   readonly tempFilesRemoved: number;
   readonly partialFilesKept: number;
   /** Records of tree files that were missing or changed since they were verified. */
@@ -37,6 +49,7 @@ export interface TreeRepairReport {
 
 /** What a library opened without repair reports (see openLibraryForReading). */
 export const NO_LIBRARY_REPAIRS: LibraryRepairReport = {
+  finding: 'interrupted-run',
   tempFilesRemoved: 0,
   partialFilesKept: 0,
   blobRowsDropped: 0,
@@ -48,15 +61,17 @@ export const NO_LIBRARY_REPAIRS: LibraryRepairReport = {
 };
 
 /** What a tree opened without repair reports (see openTreeStateForReading). */
-export const NO_TREE_REPAIRS: TreeRepairReport = { tempFilesRemoved: 0, partialFilesKept: 0, treeFilesDropped: 0, heldItemsDropped: 0 };
+export const NO_TREE_REPAIRS: TreeRepairReport = { finding: 'interrupted-run', tempFilesRemoved: 0, partialFilesKept: 0, treeFilesDropped: 0, heldItemsDropped: 0 };
 
 /**
  * Makes the catalog agree with the blob files on disk after a crash at any moment. Blob files are
  * renamed into place before their row is written and their row is deleted before the file, so the
- * only states a crash leaves are: a file without a row (hash it, keep it if it matches its name),
- * and leftovers in tmp/. A row whose file is missing or wrong means someone else touched the store;
- * it is dropped together with what relied on it. A job still recorded as running was the crash's:
- * it is marked failed (interrupted).
+ * only states a crash of a sync leaves are: a file without a row (hash it, keep it if it matches its
+ * name), and leftovers in tmp/. gc deletes unreferenced files before their rows (so that it frees
+ * space on a full disk), so a row without a file that nothing references is gc's. Any other row
+ * whose file is missing or wrong means someone else touched the store; it is dropped together with
+ * what relied on it, and the report says so. A job still recorded as running was the crash's: it is
+ * marked failed (interrupted).
  */
 export async function repairLibrary(
   catalog: Catalog,
@@ -78,6 +93,7 @@ export async function repairLibrary(
   // Rows before files: another process publishes a file before its row, so a row read first
   // always has its file on disk by the time the folder is listed.
   const rows = catalog.listBlobs();
+  let unexplained = false;
   const untracked = new Map<string, StoredBlob>();
   for await (const file of blobs.list()) untracked.set(file.sha256, file);
 
@@ -93,6 +109,9 @@ export async function repairLibrary(
         continue;
       }
     }
+    // Checked before the row goes: an interrupted gc is the only writer that removes a needed-by-
+    // nothing file before its row.
+    if (file !== undefined || catalog.referencesToBlob(row.sha256) > 0) unexplained = true;
     counts.blobRowsDropped += 1;
     counts.heldItemsDropped += catalog.removeBlob(row.sha256).heldItemsDropped;
     if (file !== undefined && (await blobs.remove(row.sha256))) counts.blobFilesDeleted += 1;
@@ -104,6 +123,7 @@ export async function repairLibrary(
       catalog.recordBlob(check.blob);
       counts.blobFilesAdopted += 1;
     } else if (check.status === 'digest-mismatch') {
+      unexplained = true;
       if (await blobs.remove(file.sha256)) counts.blobFilesDeleted += 1;
     } else {
       // Gone or changed since the listing, or unreadable: it was never trusted, so leaving it
@@ -113,7 +133,10 @@ export async function repairLibrary(
   }
 
   counts.heldItemsDropped += catalog.dropHeldItemsWithoutBlob();
+  // A crash leaves at most the blobs of the downloads in flight without a row, never every blob.
+  if (rows.length === 0 && counts.blobFilesAdopted > 0) unexplained = true;
   const report: LibraryRepairReport = {
+    finding: unexplained ? 'tampering-or-lost-catalog' : 'interrupted-run',
     ...sweep,
     ...counts,
     snapshotsDropped: catalog.dropIncompleteLatestSnapshots(),
@@ -144,7 +167,12 @@ export async function repairTree(
     heldItemsDropped += catalog.deleteTreeFile(record.path).heldItemsDropped;
   }
   heldItemsDropped += catalog.dropHeldItemsWithoutTreeFile();
-  const report: TreeRepairReport = { ...sweep, treeFilesDropped, heldItemsDropped };
+  const report: TreeRepairReport = {
+    finding: treeFilesDropped > 0 ? 'tampering-or-lost-catalog' : 'interrupted-run',
+    ...sweep,
+    treeFilesDropped,
+    heldItemsDropped,
+  };
   debug('tree repair of %s: %o', targetDir, report);
   return report;
 }

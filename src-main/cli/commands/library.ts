@@ -49,6 +49,11 @@ function printSummary(summary: LibrarySummary, io: CliIo): void {
     `Total: ${totals.products} product(s), ${totals.versions} version(s), ${totals.items} item(s), ${formatBytes(totals.itemBytes)}; ` +
       `${totals.blobs} blob(s) on disk, ${formatBytes(totals.blobBytes)}.\n`,
   );
+  if (totals.blobsMissing > 0) {
+    io.stderr.write(
+      `${totals.blobsMissing} blob(s) the catalog records are missing from disk or changed in size; the next \`ferry sync\` repairs the catalog and fetches what its selection needs.\n`,
+    );
+  }
   if (summary.profiles.length > 0) {
     io.stdout.write('\nSaved selections:\n');
     for (const profile of summary.profiles) {

@@ -4,8 +4,10 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { expect } from 'vitest';
 import type { GcOutcome, LibrarySummary, SyncOutcome } from '../../../src-main/engine/index.js';
+import { startFixtureServer, type FixtureServer } from '../../support/fixture-server.js';
 import { runFerry, type FerryRun } from '../../support/run-ferry.js';
-import { describeRun, sha256OfFile, signedMetadataPaths, type ListedFile } from '../mirror/helpers.js';
+import { generateStream } from '../../support/stream-generator.js';
+import { KIB, describeRun, makeKey, makeWorkDir, removeQuietly, sha256OfFile, signedMetadataPaths, type ListedFile, type TestKey } from '../mirror/helpers.js';
 
 // Shared by the library integration tests (`ferry sync`, `ferry library`, `ferry gc`). As in the
 // mirror tests, expectations come from upstream's files and from reading the library's folder and
@@ -122,4 +124,61 @@ export function librarySummary(run: FerryRun): LibrarySummary {
 
 export function gcOutcome(run: FerryRun): GcOutcome {
   return lastJsonDocument(run) as GcOutcome;
+}
+
+/**
+ * The library's published state describes what is on disk: for each source's latest snapshot,
+ * every metadata file and every item the library holds is a blob with exactly its size and
+ * sha256. Answers the digests checked.
+ */
+export async function expectLatestSnapshotsPresent(libraryDir: string): Promise<Set<string>> {
+  const wanted = readCatalog(libraryDir, (db) => {
+    const latest = 'SELECT max(id) FROM snapshots GROUP BY source_id';
+    const metadata = db.prepare<[], { sha256: string; size: number }>(`SELECT sha256, size FROM snapshot_files WHERE snapshot_id IN (${latest})`).all();
+    const held = db
+      .prepare<[], { sha256: string; size: number }>(`SELECT sha256, size FROM items WHERE source_id IN (SELECT source_id FROM snapshots WHERE id IN (${latest}))`)
+      .all();
+    return [...metadata, ...held];
+  });
+  expect(wanted.length).toBeGreaterThan(0);
+  const checked = new Set<string>();
+  for (const file of wanted) {
+    if (checked.has(file.sha256)) continue;
+    const path = join(libraryDir, 'blobs', 'sha256', file.sha256.slice(0, 2), file.sha256);
+    const bytes = await readFile(path).catch(() => undefined);
+    expect(bytes?.length, `${path} (listed by a latest snapshot)`).toBe(file.size);
+    expect(sha256Hex(bytes ?? Buffer.alloc(0)), path).toBe(file.sha256);
+    checked.add(file.sha256);
+  }
+  return checked;
+}
+
+export interface SmallStream {
+  workDir: string;
+  testKey: TestKey;
+  server: FixtureServer;
+  /** The signed index URL to sync from. */
+  source: string;
+}
+
+/** A work folder, a signing key and one signed noble/amd64 version served on loopback, of `squashfsKib` KiB. */
+export async function startSmallStream(label: string, squashfsKib: number): Promise<SmallStream> {
+  const workDir = await makeWorkDir(label);
+  const testKey = await makeKey(workDir, `${label} test`);
+  const streamDir = join(workDir, 'stream');
+  await generateStream(streamDir, {
+    signingKey: testKey.key,
+    contents: ['ubuntu'],
+    releases: ['noble'],
+    arches: ['amd64'],
+    versions: 1,
+    payloadSizes: { squashfs: squashfsKib * KIB, 'boot-initrd': 8 * KIB, 'boot-kernel': 4 * KIB },
+  });
+  const server = await startFixtureServer({ root: streamDir });
+  return { workDir, testKey, server, source: `${server.url}streams/v1/index.sjson` };
+}
+
+export async function stopSmallStream(stream: SmallStream | undefined): Promise<void> {
+  await stream?.server.close();
+  if (stream !== undefined) await removeQuietly(stream.workDir);
 }

@@ -1,10 +1,8 @@
-import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { lstat, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { lstat, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, posix } from 'node:path';
-import { promisify } from 'node:util';
 import { expect } from 'vitest';
 import { clearsign, createSigningKey, type SigningKey } from '../../../src-main/pgp/index.js';
 import { startFixtureServer, type FixtureServer, type RequestLogEntry } from '../../support/fixture-server.js';
@@ -268,36 +266,6 @@ export function twoProductStream(key: SigningKey, versions: number): StreamOptio
     versions,
     payloadSizes: { squashfs: 64 * KIB, 'boot-initrd': 16 * KIB, 'boot-kernel': 8 * KIB, manifest: 1 * KIB },
   };
-}
-
-const execFileAsync = promisify(execFile);
-
-export type MountResult = { ok: true } | { ok: false; reason: string };
-
-/**
- * Makes a fresh ext4 image of `size` (truncate syntax, e.g. '24M') and loop-mounts it at
- * `mountPoint` (created). Needs root and loop devices; where they are missing the reason is
- * answered (and printed), for the tests to skip with. `inodes` caps the inode count.
- */
-export async function mountLoopExt4(image: string, mountPoint: string, options: { size: string; inodes?: number }): Promise<MountResult> {
-  try {
-    await mkdir(mountPoint, { recursive: true });
-    await execFileAsync('truncate', ['-s', options.size, image]);
-    // -m 0: no blocks reserved for root, so free space is the same for the test and for ferry.
-    const inodes = options.inodes === undefined ? [] : ['-N', String(options.inodes)];
-    await execFileAsync('mkfs.ext4', ['-q', '-m', '0', ...inodes, image]);
-    await execFileAsync('mount', ['-o', 'loop', image, mountPoint]);
-    return { ok: true };
-  } catch (error) {
-    const reason = error instanceof Error ? error.message.trim() : String(error);
-    console.warn(`Tests that need it will be skipped: cannot loop-mount a small ext4 file system (${reason}).`);
-    return { ok: false, reason };
-  }
-}
-
-/** Unmounts what mountLoopExt4 mounted (lazily, should something still hold it open). */
-export async function unmountLoop(mountPoint: string): Promise<void> {
-  await execFileAsync('umount', [mountPoint]).catch(() => execFileAsync('umount', ['-l', mountPoint]));
 }
 
 /** A signed stream generated under `workDir`, served on loopback, with what a mirror test needs of it. */

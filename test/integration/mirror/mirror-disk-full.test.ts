@@ -1,7 +1,8 @@
-import { mkdir, open, rm, statfs } from 'node:fs/promises';
+import { mkdir, open, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, type TestContext } from 'vitest';
 import { startFixtureServer, type FixtureServer } from '../../support/fixture-server.js';
+import { fillBlocks, freeBytes as freeBytesOf, mountSmallExt4, requireMount as requireMountOf, unmount, type Mounted } from '../../support/loop-disk.js';
 import { collect, runFerry, spawnFerry, type FerryRun } from '../../support/run-ferry.js';
 import { generateStream, type GeneratedStream } from '../../support/stream-generator.js';
 import {
@@ -15,15 +16,12 @@ import {
   listedItems,
   makeKey,
   makeWorkDir,
-  mountLoopExt4,
   parseJsonLines,
   partialSizes,
   removeQuietly,
   sleep,
-  unmountLoop,
   walkFiles,
   type JsonEvent,
-  type MountResult,
   type ListedFile,
   type TestKey,
 } from './helpers.js';
@@ -44,7 +42,7 @@ const INODES = 256;
 let workDir: string;
 let mountPoint: string;
 // Mounted in beforeAll, not at import, so that collecting the tests (vitest list) leaves nothing mounted.
-let mounted: MountResult = { ok: false, reason: 'beforeAll did not run' };
+let mounted: Mounted = { ok: false, reason: 'beforeAll did not run' };
 
 let testKey: TestKey;
 let stream: GeneratedStream;
@@ -54,9 +52,8 @@ let listed: Map<string, ListedFile>;
 
 beforeAll(async () => {
   workDir = await makeWorkDir('disk-full');
+  mounted = await mountSmallExt4(workDir, 'mnt', 24, ['-N', String(INODES)]);
   mountPoint = join(workDir, 'mnt');
-  // Few inodes, so the test can use them all up quickly.
-  mounted = await mountLoopExt4(join(workDir, 'fs.img'), mountPoint, { size: '24M', inodes: INODES });
   testKey = await makeKey(workDir, 'Mirror disk-full test');
   // About 11 MiB: it fits the file system, but not what is left of it once the test fills it.
   stream = await generateStream(join(workDir, 'stream'), {
@@ -74,38 +71,11 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await server.close();
-  if (mounted.ok) await unmountLoop(mountPoint);
+  await unmount(mounted);
   await removeQuietly(workDir);
 });
 
-async function freeBytes(): Promise<number> {
-  const stats = await statfs(mountPoint);
-  return stats.bavail * stats.bsize;
-}
-
-/** Writes zeros to `path` until `bytes` are written or, with Infinity, until no block is left. */
-async function fillBlocks(path: string, bytes: number): Promise<number> {
-  const handle = await open(path, 'w');
-  let written = 0;
-  try {
-    for (const chunkSize of [MIB, 4 * KIB]) {
-      const chunk = Buffer.alloc(chunkSize);
-      while (written + chunkSize <= bytes) {
-        try {
-          await handle.write(chunk, 0, chunkSize);
-        } catch (error) {
-          if ((error as NodeJS.ErrnoException).code !== 'ENOSPC') throw error;
-          break;
-        }
-        written += chunkSize;
-      }
-    }
-    await handle.sync().catch(() => undefined);
-  } finally {
-    await handle.close();
-  }
-  return written;
-}
+const freeBytes = (): Promise<number> => freeBytesOf(mountPoint);
 
 /** Creates empty files in `directory` (which must exist) until no inode is left; answers how many. */
 async function useUpInodes(directory: string): Promise<number> {
@@ -168,9 +138,8 @@ function mirror(target: string, ...options: string[]): ReturnType<typeof runFerr
   return runFerry(['mirror', ...options, '--keyring', testKey.keyringFile, source, target]);
 }
 
-/** Skips the running test, printing why, where this machine cannot mount the small file system. */
 function requireMount(context: TestContext): void {
-  if (!mounted.ok) context.skip(`cannot loop-mount a small ext4 file system: ${mounted.reason}`);
+  requireMountOf(mounted, context);
 }
 
 describe('ferry mirror on a disk that is too small', () => {

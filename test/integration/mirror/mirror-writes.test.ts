@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it, type TestContext } from 'vitest';
 import { startFixtureServer, type FixtureServer } from '../../support/fixture-server.js';
+import { mountSmallExt4, unmount, type Mounted } from '../../support/loop-disk.js';
 import { runFerry } from '../../support/run-ferry.js';
 import type { GeneratedStream } from '../../support/stream-generator.js';
 import {
@@ -15,15 +16,12 @@ import {
   expectCompleteMirror,
   expectNothingUnverified,
   makeWorkDir,
-  mountLoopExt4,
   productsFilesOf,
   removeQuietly,
   serveSignedStream,
   sha256OfFile,
-  unmountLoop,
   walkFiles,
   type ListedFile,
-  type MountResult,
   type TestKey,
 } from './helpers.js';
 
@@ -42,7 +40,7 @@ let source: string;
 let listed: Map<string, ListedFile>;
 let targetCount = 0;
 /** Loop mounts made by a test, unmounted after all (also when a test fails midway). */
-const mountPoints: string[] = [];
+const mounts: Mounted[] = [];
 
 beforeAll(async () => {
   workDir = await makeWorkDir('writes');
@@ -57,7 +55,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await server.close();
-  for (const mountPoint of mountPoints.splice(0)) await unmountLoop(mountPoint);
+  for (const mounted of mounts.splice(0)) await unmount(mounted);
   await removeQuietly(workDir);
 });
 
@@ -173,9 +171,9 @@ describe('ferry mirror: a subdirectory of TARGET on another file system', () => 
     const top = [...listed.keys()][0]?.split('/')[0] ?? '';
     // TARGET/<top> is a mount point: rename(2) from TARGET/.ferry/tmp into it says EXDEV.
     const mountPoint = join(target, top);
-    const mounted: MountResult = await mountLoopExt4(join(workDir, `sub-${targetCount}.img`), mountPoint, { size: '16M' });
+    const mounted = await mountSmallExt4(workDir, `sub-${targetCount}`, 16, [], mountPoint);
+    mounts.push(mounted);
     if (!mounted.ok) context.skip(`cannot loop-mount a small ext4 file system: ${mounted.reason}`);
-    mountPoints.push(mountPoint);
 
     const run = await mirror(target);
     expect(run.code, describeRun(run)).toBe(0);

@@ -1,4 +1,4 @@
-import { mkdir, readdir, stat, truncate, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rm, stat, truncate, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { defaultLibraryDir, openLibrary } from '../../../src-main/library/library.js';
@@ -57,6 +57,7 @@ async function holdItem(library: Library, content: string, item = 'squashfs'): P
 }
 
 const NOTHING_REPAIRED = {
+  finding: 'interrupted-run',
   tempFilesRemoved: 0,
   partialFilesKept: 0,
   blobRowsDropped: 0,
@@ -110,7 +111,7 @@ describe('startup repair', () => {
     await first.blobs.remove(held.sha256);
 
     const second = await open(dir);
-    expect(second.repaired).toMatchObject({ blobRowsDropped: 1, heldItemsDropped: 1, blobFilesDeleted: 0 });
+    expect(second.repaired).toMatchObject({ finding: 'tampering-or-lost-catalog', blobRowsDropped: 1, heldItemsDropped: 1, blobFilesDeleted: 0 });
     expect(second.catalog.getBlob(held.sha256)).toBeUndefined();
     expect(second.catalog.heldItems(held.sourceId).map((item) => item.item)).toEqual([kept.item]);
   });
@@ -123,7 +124,7 @@ describe('startup repair', () => {
     await truncate(first.blobs.pathFor(held.sha256), 5);
 
     const second = await open(dir);
-    expect(second.repaired).toMatchObject({ blobRowsDropped: 1, blobFilesDeleted: 1, heldItemsDropped: 1 });
+    expect(second.repaired).toMatchObject({ finding: 'tampering-or-lost-catalog', blobRowsDropped: 1, blobFilesDeleted: 1, heldItemsDropped: 1 });
     expect(await exists(second.blobs.pathFor(held.sha256))).toBe(false);
     expect(second.catalog.heldItems(held.sourceId)).toEqual([]);
   });
@@ -138,7 +139,13 @@ describe('startup repair', () => {
     await writeFile(first.blobs.pathFor(altered.sha256), 'ALTERED bytes');
 
     const second = await open(dir);
-    expect(second.repaired).toMatchObject({ blobsRehashed: 2, blobRowsDropped: 1, blobFilesDeleted: 1, heldItemsDropped: 1 });
+    expect(second.repaired).toMatchObject({
+      finding: 'tampering-or-lost-catalog',
+      blobsRehashed: 2,
+      blobRowsDropped: 1,
+      blobFilesDeleted: 1,
+      heldItemsDropped: 1,
+    });
     const intactRow = second.catalog.getBlob(intact.sha256);
     expect(intactRow?.mtimeMs).toBe(AN_HOUR_AGO.getTime());
     expect(second.catalog.heldItems(intact.sourceId).map((item) => item.item)).toEqual(['intact']);
@@ -148,13 +155,54 @@ describe('startup repair', () => {
   it('adopts a blob file without a row (crash after the rename) once its hash matches', async () => {
     const dir = await tempDir();
     const first = await open(dir);
+    await holdItem(first, 'recorded before the crash');
     // Placed on disk, but the process died before recording it.
     const orphan = await first.blobs.writeBytes(Buffer.from('downloaded, never recorded'));
     crash(first);
 
     const second = await open(dir);
-    expect(second.repaired).toMatchObject({ blobFilesAdopted: 1, blobFilesDeleted: 0 });
+    expect(second.repaired).toMatchObject({ finding: 'interrupted-run', blobFilesAdopted: 1, blobFilesDeleted: 0 });
     expect(second.catalog.getBlob(orphan.sha256)).toMatchObject({ size: orphan.size, mtimeMs: orphan.mtimeMs });
+  });
+
+  it('calls blobs adopted into a catalog that recorded none what they are: tampering or a lost catalog', async () => {
+    const dir = await tempDir();
+    const first = await open(dir);
+    await holdItem(first, 'one');
+    await holdItem(first, 'two', 'boot-kernel');
+    crash(first);
+    // The catalog is lost (moved aside); a sync may start a new one and adopt, but must say why.
+    await rm(join(dir, 'catalog.db'));
+
+    const second = await open(dir);
+    expect(second.repaired).toMatchObject({ finding: 'tampering-or-lost-catalog', blobFilesAdopted: 2 });
+  });
+
+  it('takes a row without a file that nothing needs for an interrupted gc, not for tampering', async () => {
+    const dir = await tempDir();
+    const first = await open(dir);
+    await holdItem(first, 'still held');
+    const unneeded = await first.blobs.writeBytes(Buffer.from('a version --max let go'));
+    first.catalog.recordBlob(unneeded);
+    crash(first);
+    // gc deletes the file first and its row after; a kill fell in between.
+    await first.blobs.remove(unneeded.sha256);
+
+    const second = await open(dir);
+    expect(second.repaired).toMatchObject({ finding: 'interrupted-run', blobRowsDropped: 1, heldItemsDropped: 0 });
+    expect(second.catalog.getBlob(unneeded.sha256)).toBeUndefined();
+  });
+
+  it('refuses a catalog truncated to 0 bytes while blobs are stored, instead of starting a new one', async () => {
+    const dir = await tempDir();
+    const first = await open(dir);
+    const held = await holdItem(first, 'held bytes');
+    crash(first);
+    await truncate(join(dir, 'catalog.db'), 0);
+
+    await expect(openLibrary(dir)).rejects.toMatchObject({ code: 'FERRY_CATALOG_CORRUPT', path: join(dir, 'catalog.db') });
+    expect(await exists(first.blobs.pathFor(held.sha256))).toBe(true);
+    expect((await stat(join(dir, 'catalog.db'))).size).toBe(0);
   });
 
   it('deletes a blob file without a row whose content does not match its name', async () => {
@@ -166,7 +214,7 @@ describe('startup repair', () => {
     await writeFile(first.blobs.pathFor(liar), 'something else');
 
     const second = await open(dir);
-    expect(second.repaired).toMatchObject({ blobFilesAdopted: 0, blobFilesDeleted: 1 });
+    expect(second.repaired).toMatchObject({ finding: 'tampering-or-lost-catalog', blobFilesAdopted: 0, blobFilesDeleted: 1 });
     expect(await exists(second.blobs.pathFor(liar))).toBe(false);
     expect(second.catalog.getBlob(liar)).toBeUndefined();
   });

@@ -1,4 +1,4 @@
-import { readFile, readdir, utimes, writeFile } from 'node:fs/promises';
+import { lstat, readFile, readdir, readlink, rm, symlink, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { LOCK_FILE_NAME, lockLibrary } from '../../../src-main/library/lock.js';
@@ -8,11 +8,22 @@ import { deadPid, sha256Hex, useTempDirs } from './helpers.js';
 
 const tempDir = useTempDirs();
 
+/** Who the lock names, read as an operator would: the symbolic link's target, or a lock file's JSON. */
+async function lockRecord(dir: string): Promise<Record<string, unknown>> {
+  const path = join(dir, LOCK_FILE_NAME);
+  if (!(await lstat(path)).isSymbolicLink()) return JSON.parse(await readFile(path, 'utf8')) as Record<string, unknown>;
+  const [prefix, pid, job, sinceMs, token] = (await readlink(path)).split(':');
+  expect(prefix).toBe('ferry-lock');
+  return { pid: Number(pid), job, since: new Date(Number(sinceMs)).toISOString(), token };
+}
+
 describe('lockLibrary', () => {
   it('lets one job at a time write a library and names the holder to the next', async () => {
     const dir = await tempDir();
     const lock = await lockLibrary(dir, 'sync', () => new Date('2025-01-02T03:04:05.000Z'));
-    expect(JSON.parse(await readFile(join(dir, LOCK_FILE_NAME), 'utf8'))).toMatchObject({ pid: process.pid, job: 'sync', since: '2025-01-02T03:04:05.000Z' });
+    // A symbolic link: created whole by one call, and its target needs no data block on a full disk.
+    expect((await lstat(join(dir, LOCK_FILE_NAME))).isSymbolicLink()).toBe(true);
+    expect(await lockRecord(dir)).toMatchObject({ pid: process.pid, job: 'sync', since: '2025-01-02T03:04:05.000Z' });
 
     const error = await expectFerryError(lockLibrary(dir, 'gc'), 'FERRY_IO');
     expect(error.message).toContain(`in use by another Stream Ferry job (sync, process ${process.pid}, since 2025-01-02T03:04:05.000Z)`);
@@ -22,7 +33,7 @@ describe('lockLibrary', () => {
     await lock.release();
     const next = await lockLibrary(dir, 'gc');
     await next.release();
-    // Only the lock's own draft file was ever written beside it, and it is gone.
+    // Nothing was ever written beside it.
     expect(await readdir(dir)).toEqual([]);
   });
 
@@ -30,9 +41,25 @@ describe('lockLibrary', () => {
     const dir = await tempDir();
     await writeFile(join(dir, LOCK_FILE_NAME), JSON.stringify({ pid: deadPid(), job: 'sync', since: 'then', token: 'old' }));
     const lock = await lockLibrary(dir, 'gc');
-    expect(JSON.parse(await readFile(join(dir, LOCK_FILE_NAME), 'utf8'))).toMatchObject({ job: 'gc', pid: process.pid });
+    expect(await lockRecord(dir)).toMatchObject({ job: 'gc', pid: process.pid });
     await lock.release();
     expect(await readdir(dir)).toEqual([]);
+  });
+
+  it('takes over a stale lock of its own format, and removes what killed lockers left beside it', async () => {
+    const dir = await tempDir();
+    const dead = deadPid();
+    await symlink(`ferry-lock:${dead}:gc:1735689600000:0123456789abcdef`, join(dir, LOCK_FILE_NAME));
+    // A draft of an earlier version, killed or refused (disk full) before its link(), and a stale
+    // lock moved aside by a locker killed before deleting it; a live process's draft stays.
+    const leftovers = [`lock.${dead}.0123456789abcdef.tmp`, `lock.${dead}.fedcba9876543210.stale`];
+    const live = `lock.${process.ppid}.00112233445566ff.tmp`;
+    for (const name of [...leftovers, live]) await writeFile(join(dir, name), '{}');
+    const lock = await lockLibrary(dir, 'sync');
+    expect(await lockRecord(dir)).toMatchObject({ job: 'sync', pid: process.pid });
+    expect((await readdir(dir)).sort()).toEqual([LOCK_FILE_NAME, live].sort());
+    await lock.release();
+    expect(await readdir(dir)).toEqual([live]);
   });
 
   it('waits out an unreadable lock while it may still be being written, then takes it over', async () => {
@@ -52,9 +79,10 @@ describe('lockLibrary', () => {
     const dir = await tempDir();
     const lock = await lockLibrary(dir, 'sync');
     const successor = { pid: process.pid, job: 'gc', since: 'now', token: 'successor' };
+    await rm(join(dir, LOCK_FILE_NAME));
     await writeFile(join(dir, LOCK_FILE_NAME), JSON.stringify(successor));
     await lock.release();
-    expect(JSON.parse(await readFile(join(dir, LOCK_FILE_NAME), 'utf8'))).toEqual(successor);
+    expect(await lockRecord(dir)).toEqual(successor);
   });
 });
 

@@ -51,7 +51,7 @@ describe('openTreeState', () => {
     expect(state.catalog.file).toBe(join(target, '.ferry', 'catalog.db'));
     expect(state.temp.dir).toBe(join(target, '.ferry', 'tmp'));
     expect(await exists(join(target, '.ferry', 'tmp', 'partial'))).toBe(true);
-    expect(state.repaired).toEqual({ tempFilesRemoved: 0, partialFilesKept: 0, treeFilesDropped: 0, heldItemsDropped: 0 });
+    expect(state.repaired).toEqual({ finding: 'interrupted-run', tempFilesRemoved: 0, partialFilesKept: 0, treeFilesDropped: 0, heldItemsDropped: 0 });
   });
 
   it('drops records of tree files that went missing or changed, with the items at their paths', async () => {
@@ -67,7 +67,7 @@ describe('openTreeState', () => {
     await rm(join(target, 'noble/amd64/20250101/ga/boot-initrd'));
 
     const second = await open(target);
-    expect(second.repaired).toMatchObject({ treeFilesDropped: 3, heldItemsDropped: 3 });
+    expect(second.repaired).toMatchObject({ finding: 'tampering-or-lost-catalog', treeFilesDropped: 3, heldItemsDropped: 3 });
     expect(second.catalog.listTreeFiles().map((file) => file.path)).toEqual(['streams/v1/index.sjson']);
     expect(second.catalog.referencesToPath('noble/amd64/20250101/squashfs')).toBe(0);
     expect(second.catalog.referencesToPath('streams/v1/index.sjson')).toBe(1);
