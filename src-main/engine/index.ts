@@ -1,6 +1,6 @@
 // The engine's public surface: faces import from here and nowhere else in src-main.
-export { FerryError, ERROR_CODES, describeError, isFerryError, redactUrl } from './errors.js';
-export type { FerryErrorCode, SerializedFerryError } from './errors.js';
+export { FerryError, ERROR_CODES, describeError, isFerryError, redactUrl } from '../base/errors.js';
+export type { FerryErrorCode, SerializedFerryError } from '../base/errors.js';
 export { bundledKeyringPath, productVersion, userAgent } from './install.js';
 export { loadStream } from './stream.js';
 export type { LoadStreamOptions, LoadedStream, LoadedProductsFile, MetadataFile, RetryEvent, StreamTrust } from './stream.js';
@@ -10,7 +10,7 @@ export { parseSelection, formatSelection } from '../streams/index.js';
 export type { Selection } from '../streams/index.js';
 export { runMirror } from './mirror-job.js';
 export type { JobEvent, MirrorOptions, MirrorOutcome, PlanSummary, SelectionOptions, TransferOptions } from './mirror-job.js';
-export type { Progress, FileProgress } from './progress.js';
+export type { Progress, FileProgress } from '../base/progress.js';
 export { runSync } from './sync-job.js';
 export type { SyncOptions, SyncOutcome } from './sync-job.js';
 export { runGc, runLibrarySummary } from './library.js';

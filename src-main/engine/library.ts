@@ -15,7 +15,7 @@ import {
   type SnapshotFile,
 } from '../library/index.js';
 import { OR_SEPARATOR } from '../streams/index.js';
-import { FerryError, describeError, isFerryError } from './errors.js';
+import { FerryError, describeError, isFerryError } from '../base/errors.js';
 
 export interface LibraryLocationOptions {
   /** The library folder; default: $FERRY_LIBRARY, then the platform's folder for application data. */

@@ -16,8 +16,8 @@ import { describeItem, orphanedPaths, planMirror, type HeldEntry, type MirrorPla
 import { TreeStore } from '../mirror/tree-store.js';
 import { downloadFile, type HttpClient } from '../net/index.js';
 import { joinMirrorUrl, type Selection } from '../streams/index.js';
-import { FerryError, redactUrl, type SerializedFerryError } from './errors.js';
-import { ProgressTracker, type Progress } from './progress.js';
+import { FerryError, redactUrl, type SerializedFerryError } from '../base/errors.js';
+import { ProgressTracker, type Progress } from '../base/progress.js';
 import { createStreamClient, loadStream, type LoadStreamOptions, type LoadedStream, type RetryEvent, type StreamTrust } from './stream.js';
 
 export interface TransferOptions {

@@ -13,7 +13,7 @@ import {
   type ProductsDocument,
   type StreamSource,
 } from '../streams/index.js';
-import { FerryError, describeError, type SerializedFerryError } from './errors.js';
+import { FerryError, describeError, type SerializedFerryError } from '../base/errors.js';
 import { bundledKeyringPath, userAgent } from './install.js';
 
 export interface LoadStreamOptions {

@@ -1,7 +1,7 @@
 import { lockLibrary, openLibrary, openLibraryForReading, type Catalog, type JsonValue, type Library, type SnapshotFile } from '../library/index.js';
 import { LibraryStore } from '../mirror/library-store.js';
 import { parseSelection, resolveSource, type Selection } from '../streams/index.js';
-import { FerryError } from './errors.js';
+import { FerryError } from '../base/errors.js';
 import {
   recordJobFailure,
   resolveLibraryDir,

@@ -3,7 +3,7 @@ import { createReadStream } from 'node:fs';
 import type { Stats } from 'node:fs';
 import { lstat, readFile, rm, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { FerryError } from '../engine/errors.js';
+import { FerryError } from '../base/errors.js';
 import {
   checkFinishedFile,
   ensureDirectoryDurably,

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync, statfsSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import { FerryError, describeError, redactUrl } from '../engine/errors.js';
+import { FerryError, describeError, redactUrl } from '../base/errors.js';
 import type { StoredBlob } from './blobs.js';
 import { migrateDatabase, readSchemaVersion } from './migrations/index.js';
 import type { MigrationResult } from './migrations/index.js';

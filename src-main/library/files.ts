@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { constants as fsConstants, type Dirent, type Stats } from 'node:fs';
 import { copyFile, lstat, mkdir, open, readdir, rename, rm } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
-import { FerryError, describeError } from '../engine/errors.js';
+import { FerryError, describeError } from '../base/errors.js';
 
 // EDQUOT is "disk full" from the operator's point of view: the cure (free space) is the same.
 const DISK_FULL_CODES: ReadonlySet<string> = new Set(['ENOSPC', 'EDQUOT']);

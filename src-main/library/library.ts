@@ -1,7 +1,7 @@
 import { lstat } from 'node:fs/promises';
 import { join, posix, resolve, win32 } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { FerryError } from '../engine/errors.js';
+import { FerryError } from '../base/errors.js';
 import { BlobStore } from './blobs.js';
 import { Catalog, catalogLost } from './catalog.js';
 import type { CatalogOptions } from './catalog.js';

@@ -1,5 +1,5 @@
-import { FerryError, isFerryError, type FerryErrorCode } from '../engine/errors.js';
-import type { ProgressTracker } from '../engine/progress.js';
+import { FerryError, isFerryError, type FerryErrorCode } from '../base/errors.js';
+import type { ProgressTracker } from '../base/progress.js';
 import type { Catalog, NewHeldItem } from '../library/catalog.js';
 import { runTransfers } from '../net/scheduler.js';
 import type { StreamItem } from '../streams/index.js';

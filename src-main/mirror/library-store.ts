@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { statfs } from 'node:fs/promises';
-import { FerryError } from '../engine/errors.js';
+import { FerryError } from '../base/errors.js';
 import { lstatIfExists, mtimeMsOf } from '../library/files.js';
 import { isSha256Hex, type Library } from '../library/index.js';
 import type { FileStore, VerifiedFile } from './apply.js';

@@ -1,5 +1,5 @@
 import { resolveVersions, selectVersions, type ProductsDocument, type Selection, type StreamItem } from '../streams/index.js';
-import { FerryError } from '../engine/errors.js';
+import { FerryError } from '../base/errors.js';
 import type { HeldItem } from '../library/index.js';
 
 /** An item the target holds now, as its catalog records it; which source holds it does not matter to a plan. */

@@ -1,7 +1,7 @@
 import type { Stats } from 'node:fs';
 import { readdir, rmdir, stat, statfs, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join, sep } from 'node:path';
-import { FerryError } from '../engine/errors.js';
+import { FerryError } from '../base/errors.js';
 import type { Catalog } from '../library/catalog.js';
 import {
   checkFinishedFile,

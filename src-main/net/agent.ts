@@ -2,7 +2,7 @@
 // proxies. Everything else in net/ receives an HttpClient and never builds a dispatcher itself.
 
 import { Agent, EnvHttpProxyAgent, type Dispatcher } from 'undici';
-import { FerryError, redactUrl } from '../engine/errors.js';
+import { FerryError, redactUrl } from '../base/errors.js';
 import { DEFAULT_RETRY_POLICY, type RetryPolicy } from './retry.js';
 
 export interface HttpClient {

@@ -13,7 +13,7 @@ import { open, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
-import { FerryError, describeError, redactUrl } from '../engine/errors.js';
+import { FerryError, describeError, redactUrl } from '../base/errors.js';
 import type { HttpClient } from './agent.js';
 import {
   DEFAULT_MAX_REDIRECTS,

@@ -5,7 +5,7 @@ import { open } from 'node:fs/promises';
 import { pipeline, type Readable, type Transform } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
-import { FerryError, describeError, redactUrl } from '../engine/errors.js';
+import { FerryError, describeError, redactUrl } from '../base/errors.js';
 import type { HttpClient } from './agent.js';
 import {
   DEFAULT_MAX_REDIRECTS,

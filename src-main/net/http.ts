@@ -4,7 +4,7 @@
 
 import type { IncomingHttpHeaders } from 'node:http';
 import { request, type Dispatcher } from 'undici';
-import { FerryError, describeError, isFerryError, redactUrl } from '../engine/errors.js';
+import { FerryError, describeError, isFerryError, redactUrl } from '../base/errors.js';
 import type { HttpClient } from './agent.js';
 
 export const DEFAULT_MAX_REDIRECTS = 5;

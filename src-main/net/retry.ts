@@ -2,7 +2,7 @@
 // downloads both run their attempts through withRetries; what an attempt resumes from is the
 // attempt's own business.
 
-import { FerryError, describeError, redactUrl } from '../engine/errors.js';
+import { FerryError, describeError, redactUrl } from '../base/errors.js';
 import { HttpStatusError, cancelledError } from './http.js';
 
 export interface RetryPolicy {

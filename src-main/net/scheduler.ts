@@ -1,7 +1,7 @@
 // Many transfers with a bounded number in flight. A failed task is a result, not an exception: the
 // other tasks carry on, and the caller gets every outcome back.
 
-import { FerryError, describeError } from '../engine/errors.js';
+import { FerryError, describeError } from '../base/errors.js';
 import { cancelledError } from './http.js';
 
 export type SettledTransfer<T, R> = { task: T; ok: true; result: R } | { task: T; ok: false; error: FerryError };

@@ -10,7 +10,7 @@ import {
   type PublicKey,
   SignaturePacket,
 } from 'openpgp';
-import { FerryError, describeError } from '../engine/errors.js';
+import { FerryError, describeError } from '../base/errors.js';
 import { locationDetails, malformed, splitCleartext } from './cleartext-framing.js';
 import type { Keyring } from './keyring.js';
 

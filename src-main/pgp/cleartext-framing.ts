@@ -1,5 +1,5 @@
 import { enums } from 'openpgp';
-import { FerryError, type FerryErrorDetails } from '../engine/errors.js';
+import { FerryError, type FerryErrorDetails } from '../base/errors.js';
 
 /** One cleartext-signed block, split as GnuPG 2.2 (`gpgv`) splits it. */
 export interface CleartextBlock {

@@ -1,5 +1,5 @@
 import { readKeys, type Key, type PublicKey } from 'openpgp';
-import { FerryError, describeError } from '../engine/errors.js';
+import { FerryError, describeError } from '../base/errors.js';
 
 /** One keyring file as the caller read it; pgp/ does no file I/O of its own. */
 export interface KeyringSource {

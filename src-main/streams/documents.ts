@@ -2,7 +2,7 @@
 // the order the reference processes them. The parsed tree stays available for code that must
 // rewrite metadata later.
 
-import { FerryError } from '../engine/errors.js';
+import { FerryError } from '../base/errors.js';
 import {
   entriesInSourceOrder,
   isArrayIndexKey,

@@ -3,7 +3,7 @@
 // must all match; our addition is that groups separated by a literal '--or' argument are
 // alternatives, so images and bootloaders can be selected in one run.
 
-import { FerryError } from '../engine/errors.js';
+import { FerryError } from '../base/errors.js';
 import type { FlatItem } from './flatten.js';
 import { compilePythonRegex } from './python-regex.js';
 

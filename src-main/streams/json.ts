@@ -5,7 +5,7 @@
 // integers, so documents that contain such numbers go through a slower parser that keeps them as
 // PyNumber. Everything else takes the native JSON.parse path, which is what keeps large catalogs fast.
 
-import { FerryError } from '../engine/errors.js';
+import { FerryError } from '../base/errors.js';
 
 /** Metadata files larger than this are refused before parsing (the live MAAS catalogs are a few MB). */
 export const MAX_METADATA_BYTES = 64 * 1024 * 1024;

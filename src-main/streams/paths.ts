@@ -5,7 +5,7 @@
 // and backslashes are decoded again. The top folder `.ferry/` of a mirror tree holds Stream
 // Ferry's own state (catalog, lock, partial downloads), so no item may be written there either.
 
-import { FerryError } from '../engine/errors.js';
+import { FerryError } from '../base/errors.js';
 
 const CONTROL_CHARACTER = /\p{Cc}/u;
 const UNPAIRED_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;

@@ -14,7 +14,7 @@
 // JavaScript accepts variable-width lookbehind, which Python refuses, and Unicode case folding may
 // differ for a few characters.
 
-import { FerryError } from '../engine/errors.js';
+import { FerryError } from '../base/errors.js';
 
 export interface TranslatedRegex {
   readonly source: string;

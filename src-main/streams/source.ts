@@ -2,7 +2,7 @@
 // following the reference's path_from_mirror_url. This module only computes strings; the caller
 // passes the working directory for relative local paths because streams/ performs no I/O.
 
-import { FerryError, redactUrl } from '../engine/errors.js';
+import { FerryError, redactUrl } from '../base/errors.js';
 import { assertSafeItemPath } from './paths.js';
 
 export interface StreamSource {

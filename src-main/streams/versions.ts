@@ -2,7 +2,7 @@
 // util.resolve_work decides it. "Newest" is the greatest name under Python's plain string order,
 // not a date: foocloud's 'samepaths' sorts above '20121026.1'.
 
-import { FerryError } from '../engine/errors.js';
+import { FerryError } from '../base/errors.js';
 
 export interface VersionWork {
   /** Versions to add, newest first. */

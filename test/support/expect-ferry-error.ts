@@ -1,5 +1,5 @@
 import { expect } from 'vitest';
-import { FerryError, type FerryErrorCode } from '../../src-main/engine/errors.js';
+import { FerryError, type FerryErrorCode } from '../../src-main/base/errors.js';
 
 /** Awaits a promise that must reject with a FerryError of the given code, and returns the error for further checks. */
 export async function expectFerryError(promise: Promise<unknown>, code: FerryErrorCode): Promise<FerryError> {

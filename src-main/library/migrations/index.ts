@@ -1,6 +1,6 @@
 import { debuglog } from 'node:util';
 import type Database from 'better-sqlite3';
-import { FerryError } from '../../engine/errors.js';
+import { FerryError } from '../../base/errors.js';
 import { initialSchema } from './001-initial.js';
 import { selectionPath } from './002-selection-path.js';
 import type { Migration } from './migration.js';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { formatCommandHelp, parseCommandLine } from '../../../src-main/cli/command.js';
 import { commands } from '../../../src-main/cli/commands/index.js';
-import { FerryError } from '../../../src-main/engine/errors.js';
+import { FerryError } from '../../../src-main/base/errors.js';
 
 describe('command definitions', () => {
   it.each(commands.map((command) => [command.name, command] as const))('%s documents every option it accepts', (_name, command) => {

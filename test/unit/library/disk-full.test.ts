@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { TestContext } from 'vitest';
-import { isFerryError } from '../../../src-main/engine/errors.js';
+import { isFerryError } from '../../../src-main/base/errors.js';
 import { openLibrary } from '../../../src-main/library/library.js';
 import type { Library } from '../../../src-main/library/library.js';
 

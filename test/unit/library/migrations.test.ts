@@ -2,7 +2,7 @@ import { readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
-import { FerryError } from '../../../src-main/engine/errors.js';
+import { FerryError } from '../../../src-main/base/errors.js';
 import { Catalog } from '../../../src-main/library/catalog.js';
 import { initialSchema } from '../../../src-main/library/migrations/001-initial.js';
 import { MIGRATIONS, migrateDatabase, readSchemaVersion } from '../../../src-main/library/migrations/index.js';

@@ -26,6 +26,8 @@ describe('layer rules', () => {
     ['cli', 'skips-engine.ts', 'src-main/cli/ may not import src-main/streams/'],
     ['library', 'uses-undici.ts', 'undici is not allowed in src-main/library/'],
     ['net', 'uses-electron.ts', 'electron is not allowed in src-main/net/'],
+    ['base', 'imports-engine.ts', 'src-main/base/ may not import src-main/engine/'],
+    ['streams', 'imports-engine.ts', 'src-main/streams/ may not import src-main/engine/'],
   ])('%s/%s is refused', async (folder, file, expected) => {
     const violations = await layerViolations(folder, file);
     expect(violations).toHaveLength(1);
@@ -33,7 +35,7 @@ describe('layer rules', () => {
     expect(violations[0]).toContain(expected);
   });
 
-  it('lets every layer use the leaf error module', async () => {
-    expect(await layerViolations('streams', 'uses-error-leaf.ts')).toEqual([]);
+  it('lets every layer use the ground floor, base/', async () => {
+    expect(await layerViolations('streams', 'uses-base.ts')).toEqual([]);
   });
 });

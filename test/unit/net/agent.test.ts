@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { isFerryError } from '../../../src-main/engine/errors.js';
+import { isFerryError } from '../../../src-main/base/errors.js';
 import { createHttpClient, resolveProxySettings, type HttpClient } from '../../../src-main/net/agent.js';
 import { fetchBytes } from '../../../src-main/net/fetch-bytes.js';
 import { quickRetries, serveBytes, startForwardProxy, startScriptedServer, type ScriptedServer } from './support.js';

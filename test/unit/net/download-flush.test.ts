@@ -2,7 +2,7 @@ import type * as fs from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { isFerryError, type FerryError } from '../../../src-main/engine/errors.js';
+import { isFerryError, type FerryError } from '../../../src-main/base/errors.js';
 import { createHttpClient, type HttpClient } from '../../../src-main/net/agent.js';
 import { downloadFile } from '../../../src-main/net/download.js';
 import { digest, makeTempDir, quickRetries, serveBytes, startScriptedServer, testBytes, type ScriptedServer } from './support.js';

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { FerryError } from '../../../src-main/engine/errors.js';
+import { FerryError } from '../../../src-main/base/errors.js';
 import { createHttpClient, type HttpClient } from '../../../src-main/net/agent.js';
 import { discardBody, nextRedirectUrl, openGet, parseRetryAfter } from '../../../src-main/net/http.js';
 import { startScriptedServer, type ScriptedServer } from './support.js';

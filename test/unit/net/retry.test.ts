@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { FerryError, isFerryError } from '../../../src-main/engine/errors.js';
+import { FerryError, isFerryError } from '../../../src-main/base/errors.js';
 import { HttpStatusError } from '../../../src-main/net/http.js';
 import { isRetryableError, withRetries } from '../../../src-main/net/retry.js';
 import { quickRetries } from './support.js';

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { FerryError, isFerryError } from '../../../src-main/engine/errors.js';
-import { ProgressTracker, type Progress } from '../../../src-main/engine/progress.js';
+import { FerryError, isFerryError } from '../../../src-main/base/errors.js';
+import { ProgressTracker, type Progress } from '../../../src-main/base/progress.js';
 import { createHttpClient, type HttpClient } from '../../../src-main/net/agent.js';
 import { downloadFile } from '../../../src-main/net/download.js';
 import { runTransfers, type SettledTransfer } from '../../../src-main/net/scheduler.js';

@@ -14,7 +14,7 @@ import {
   type PrivateKey,
 } from 'openpgp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FerryError, type FerryErrorCode } from '../../../src-main/engine/errors.js';
+import { FerryError, type FerryErrorCode } from '../../../src-main/base/errors.js';
 import { verifyClearsigned } from '../../../src-main/pgp/clearsigned.js';
 import { loadKeyring } from '../../../src-main/pgp/keyring.js';
 import { keyboxOf, makeGnupgHome, runGnupgTool } from '../../support/gnupg.js';

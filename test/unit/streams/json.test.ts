@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isFerryError } from '../../../src-main/engine/errors.js';
+import { isFerryError } from '../../../src-main/base/errors.js';
 import {
   keysInSourceOrder,
   MAX_JSON_NESTING,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { FerryError } from '../../../src-main/engine/errors.js';
+import { FerryError } from '../../../src-main/base/errors.js';
 import { TREE_STATE_FOLDER } from '../../../src-main/library/library.js';
 import { STATE_FOLDER, assertSafeItemPath } from '../../../src-main/streams/paths.js';
 

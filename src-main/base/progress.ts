@@ -1,5 +1,5 @@
 // The one progress shape every long operation reports, and the tracker that produces it. This is a
-// leaf file like errors.ts: it imports nothing, so domain modules, the engine and faces can all use it.
+// file of base/, the ground floor: it imports nothing of ours, so every folder can use it.
 //
 // Chunks arrive tens of thousands of times per second; they only bump counters. Everything that
 // costs something (speed, ETA, the `current` array) happens on a fixed interval, in snapshot().

@@ -1,12 +1,12 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ERROR_CODES, FerryError, redactUrl, type FerryErrorCode } from '../../src-main/engine/errors.js';
-import { exitCodeFor } from '../../src-main/cli/exit-codes.js';
+import { ERROR_CODES, FerryError, redactUrl, type FerryErrorCode } from '../../../src-main/base/errors.js';
+import { exitCodeFor } from '../../../src-main/cli/exit-codes.js';
 
 describe('error codes', () => {
   it('are all documented in docs/errors.md with their exit status', async () => {
-    const doc = await readFile(join(import.meta.dirname, '../../docs/errors.md'), 'utf8');
+    const doc = await readFile(join(import.meta.dirname, '../../../docs/errors.md'), 'utf8');
     for (const code of Object.keys(ERROR_CODES) as FerryErrorCode[]) {
       const row = doc.split('\n').find((line) => line.startsWith(`| \`${code}\` |`));
       expect(row, `${code} is missing from docs/errors.md`).toBeDefined();

@@ -2,7 +2,7 @@
 // are what feed it.
 
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { ProgressTracker, estimateEta, type Progress } from '../../../src-main/engine/progress.js';
+import { ProgressTracker, estimateEta, type Progress } from '../../../src-main/base/progress.js';
 
 let emitted: Progress[];
 

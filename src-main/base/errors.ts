@@ -1,6 +1,6 @@
 // Every error Stream Ferry raises on purpose is a FerryError with a stable code. Code branches on
 // `code`, never on message text; faces turn codes into exit statuses and titles. This file imports
-// nothing so that every domain module may use it without creating a layering cycle.
+// nothing of ours (it is part of base/, the ground floor), so every folder may use it.
 
 export const ERROR_CODES = {
   FERRY_USAGE: 'The command line could not be understood',
