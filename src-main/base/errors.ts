@@ -35,7 +35,7 @@ export const ERROR_CODES = {
   FERRY_NOT_ENOUGH_SPACE: 'There is not enough free space for the plan',
   FERRY_IO: 'A file operation failed',
   FERRY_PATH_BLOCKED: 'A link or a non-regular file is where a mirror file goes, or on the way to it',
-  FERRY_TARGET_NOT_DIRECTORY: 'The mirror target is a file, not a directory',
+  FERRY_TARGET_NOT_DIRECTORY: 'A folder to write into (a mirror target or a library) is a file, not a directory',
   FERRY_CATALOG_TOO_NEW: 'The catalog was written by a newer Stream Ferry',
   FERRY_CATALOG_CORRUPT: 'The catalog database is damaged',
   FERRY_CATALOG_LOST: 'The catalog is missing or empty while the library holds files',

@@ -41,11 +41,7 @@ export class JobDisplay {
         this.#progress(event.progress);
         return;
       case 'repaired':
-        this.note(
-          event.report.finding === 'tampering-or-lost-catalog'
-            ? `Found stored files the catalog cannot explain (tampering or a lost catalog), and made the catalog agree with the disk: ${describeCounts(event.report)}.`
-            : `Repaired leftovers of an interrupted run: ${describeCounts(event.report)}.`,
-        );
+        this.note(describeRepair(event.report));
         return;
       case 'file-done':
         if (this.#verbose > 0) this.note(`${event.outcome === 'fetched' ? 'fetched' : 'present'} ${event.path}`);
@@ -126,9 +122,29 @@ function renderLive(progress: Progress, columns: number): string[] {
   return lines;
 }
 
-function describeCounts(report: object): string {
-  const parts = Object.entries(report)
-    .filter((entry): entry is [string, number] => typeof entry[1] === 'number' && entry[1] > 0)
-    .map(([name, count]) => `${name} ${count}`);
-  return parts.join(', ');
+/** The repair report's counts in an operator's words; a field without words here is a bug the test catches. */
+export const REPAIR_COUNT_WORDS: Readonly<Record<string, (count: number) => string>> = {
+  tempFilesRemoved: (count) => `${count} leftover temporary file(s) removed`,
+  partialFilesKept: (count) => `${count} partial download(s) kept to resume`,
+  blobRowsDropped: (count) => `${count} stored file(s) missing or wrong, forgotten`,
+  blobFilesDeleted: (count) => `${count} stored file(s) with wrong contents deleted`,
+  blobFilesAdopted: (count) => `${count} stored file(s) not in the catalog checked and kept`,
+  blobsRehashed: (count) => `${count} changed file(s) re-hashed`,
+  heldItemsDropped: (count) => `${count} item(s) no longer complete, to fetch again`,
+  snapshotsDropped: (count) => `${count} metadata snapshot(s) with missing bytes dropped`,
+  treeFilesDropped: (count) => `${count} mirror file(s) missing or changed since verified`,
+};
+
+/**
+ * What startup repair did, worded by what it means: partial downloads kept from a stopped run are
+ * the resume working, not a repair; files someone else changed or removed are said to be that.
+ */
+export function describeRepair(report: Extract<JobEvent, { type: 'repaired' }>['report']): string {
+  const counts = Object.entries(report).filter((entry): entry is [string, number] => typeof entry[1] === 'number' && entry[1] > 0);
+  const words = counts.map(([name, count]) => REPAIR_COUNT_WORDS[name]?.(count) ?? `${count} ${name}`).join('; ');
+  if (report.finding === 'tampering-or-lost-catalog') {
+    return `Found stored files changed, removed or unexplained by the catalog (tampering or a lost catalog); the catalog now agrees with the disk: ${words}.`;
+  }
+  if (counts.every(([name]) => name === 'partialFilesKept')) return `Resuming from an earlier run: ${words}.`;
+  return `Cleaned up after an earlier run that stopped part way: ${words}.`;
 }

@@ -41,6 +41,14 @@ export function fileSystemError(error: unknown, path: string, action: string): F
       hint: 'Free space on that disk, then run the command again; files already completed are kept.',
     });
   }
+  if (code === 'ENOTDIR') {
+    // A file where a folder must be (a library or TARGET given as a file): say so, not ENOTDIR.
+    return new FerryError('FERRY_TARGET_NOT_DIRECTORY', `Could not ${action} ${path}: a part of that path is a file, not a directory`, {
+      path,
+      cause: error,
+      hint: 'Give a directory (a missing one is created); nothing was written.',
+    });
+  }
   return new FerryError('FERRY_IO', `Could not ${action} ${path}: ${describeError(error)}`, { path, cause: error });
 }
 

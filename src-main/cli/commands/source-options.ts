@@ -4,7 +4,7 @@ import { flagOption, listOption, numberOption, stringOption, usageError, type Cl
 /** Options shared by every command that reads a SimpleStreams source. */
 export const sourceOptions: OptionDefinition[] = [
   { name: 'path', type: 'string', valueName: 'PATH', description: 'index or products file to start from, relative to the mirror (overrides detection)' },
-  { name: 'keyring', type: 'strings', valueName: 'FILE', description: 'OpenPGP keyring (binary or armored) to verify signatures with; default: the bundled Ubuntu cloud image keyring' },
+  { name: 'keyring', type: 'strings', valueName: 'FILE', description: 'OpenPGP keyring (binary, armored, or a GnuPG keybox) to verify signatures with; default: the bundled Ubuntu cloud image keyring' },
   { name: 'no-verify', type: 'boolean', description: 'do not check signatures (said on every run)' },
   { name: 'proxy', type: 'string', valueName: 'URL', description: 'HTTP(S) proxy; default: HTTPS_PROXY / HTTP_PROXY, honouring NO_PROXY' },
   {

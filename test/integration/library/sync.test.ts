@@ -239,6 +239,16 @@ describe('the command line', () => {
     expect(await readdir(library)).toEqual(['lock']);
   });
 
+  it('names a library given as a file as such, writing nothing', async () => {
+    const file = join(workDir, 'a-file-not-a-library');
+    await writeFile(file, 'not a library');
+    const run = await ferryOk(['sync', '--library', file, '--keyring', testKey.keyringFile, source, 'os=centos'], 1);
+    expect(run.stderr).toContain('a part of that path is a file, not a directory');
+    expect(run.stderr).toContain('(FERRY_TARGET_NOT_DIRECTORY)');
+    expect(run.stderr).not.toContain('ENOTDIR');
+    expect(await readFile(file, 'utf8')).toBe('not a library');
+  });
+
   it('records a sync killed mid-download as failed (interrupted) when the next sync starts', async () => {
     const library = join(workDir, 'killed');
     // Every item stalls, so the kill lands mid-download, with the job recorded as running.
