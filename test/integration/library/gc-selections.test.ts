@@ -1,11 +1,10 @@
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startFixtureServer, type FixtureServer } from '../../support/fixture-server.js';
 import { expectLatestSnapshotsPresent, expectRecordedRunsConsistent } from '../../support/published-state.js';
 import { generateStream } from '../../support/stream-generator.js';
-import { filesOf, listedItems, makeKey, makeWorkDir, removeQuietly, twoProductStream, type TestKey } from '../mirror/helpers.js';
-import { blobsOnDisk, ferryOk, gcOutcome, sha256Hex, upstreamMetadata } from './helpers.js';
+import { filesOf, listedItems, twoProductStream } from '../mirror/helpers.js';
+import { blobsOnDisk, ferryOk, gcOutcome, sha256Hex, startSmallStream, stopSmallStream, upstreamMetadata, type SmallStream } from './helpers.js';
 
 // What gc keeps is decided by selections applied to the latest metadata (issue 7 §2): the one the
 // latest snapshot recorded and every saved selection of that source; a snapshot recorded before
@@ -13,23 +12,19 @@ import { blobsOnDisk, ferryOk, gcOutcome, sha256Hex, upstreamMetadata } from './
 
 afterEach(expectRecordedRunsConsistent);
 
-let workDir: string;
-let testKey: TestKey;
-let server: FixtureServer;
-let source: string;
-const streamDir = (): string => join(workDir, 'stream');
+let stream: SmallStream | undefined;
+// The small stream's folder, which its server serves; each test writes its own stream there.
+const streamDir = (): string => join(started().workDir, 'stream');
+const started = (): SmallStream => {
+  if (stream === undefined) throw new Error('beforeAll started the stream');
+  return stream;
+};
 
 beforeAll(async () => {
-  workDir = await makeWorkDir('gc-selections');
-  testKey = await makeKey(workDir, 'gc selections test');
-  server = await startFixtureServer({ root: streamDir() });
-  source = `${server.url}streams/v1/index.sjson`;
+  stream = await startSmallStream('gc-selections', 8);
 });
 
-afterAll(async () => {
-  await server.close();
-  await removeQuietly(workDir);
-});
+afterAll(() => stopSmallStream(stream));
 
 /** The sha256 of each file upstream lists now for one release's newest version. */
 async function newestFilesOf(release: string): Promise<Set<string>> {
@@ -50,18 +45,18 @@ function editCatalog(library: string, sql: string): number {
 
 describe('ferry gc keeps what the selections want', () => {
   it('keeps the files of two profiles on one source (jammy, noble), each synced in turn, and only those', async () => {
-    const library = join(workDir, 'profiles');
+    const library = join(started().workDir, 'profiles');
     const sync = (profile: string, filters: string[] = []): ReturnType<typeof ferryOk> =>
-      ferryOk(['sync', '--library', library, '--keyring', testKey.keyringFile, '--profile', profile, ...filters]);
-    await generateStream(streamDir(), twoProductStream(testKey.key, 1));
-    await sync('jammy', ['--max', '1', source, 'release=jammy']);
-    await sync('noble', ['--max', '1', source, 'release=noble']);
+      ferryOk(['sync', '--library', library, '--keyring', started().testKey.keyringFile, '--profile', profile, ...filters]);
+    await generateStream(streamDir(), twoProductStream(started().testKey.key, 1));
+    await sync('jammy', ['--max', '1', started().source, 'release=jammy']);
+    await sync('noble', ['--max', '1', started().source, 'release=noble']);
     const firstJammy = await newestFilesOf('jammy');
     const firstNoble = await newestFilesOf('noble');
     expect(gcOutcome(await ferryOk(['gc', '--library', library, '--json'])).removedBlobs).toEqual([]);
 
     // Upstream adds a version of both and keeps the old one; each profile is rerun by name.
-    await generateStream(streamDir(), twoProductStream(testKey.key, 2));
+    await generateStream(streamDir(), twoProductStream(started().testKey.key, 2));
     await sync('jammy');
     await sync('noble');
     const jammy = await newestFilesOf('jammy');
@@ -87,12 +82,12 @@ describe('ferry gc keeps what the selections want', () => {
   });
 
   it('keeps every file an old-format snapshot (no selection recorded) names, and collects them once a sync records one', async () => {
-    const library = join(workDir, 'old-format');
-    const sync = (): ReturnType<typeof ferryOk> => ferryOk(['sync', '--library', library, '--keyring', testKey.keyringFile, '--max', '1', source]);
-    await generateStream(streamDir(), twoProductStream(testKey.key, 1));
+    const library = join(started().workDir, 'old-format');
+    const sync = (): ReturnType<typeof ferryOk> => ferryOk(['sync', '--library', library, '--keyring', started().testKey.keyringFile, '--max', '1', started().source]);
+    await generateStream(streamDir(), twoProductStream(started().testKey.key, 1));
     await sync();
     const first = new Set([...(await newestFilesOf('jammy')), ...(await newestFilesOf('noble'))]);
-    await generateStream(streamDir(), twoProductStream(testKey.key, 2));
+    await generateStream(streamDir(), twoProductStream(started().testKey.key, 2));
     await sync();
     // As recorded before catalog schema 3: the selection of the run is unknown.
     expect(editCatalog(library, 'UPDATE snapshots SET filter_groups = NULL, max_versions = NULL, keep = NULL')).toBeGreaterThan(0);
