@@ -34,6 +34,7 @@ export const ERROR_CODES = {
   FERRY_DISK_FULL: 'The disk is full',
   FERRY_NOT_ENOUGH_SPACE: 'There is not enough free space for the plan',
   FERRY_IO: 'A file operation failed',
+  FERRY_LIBRARY_BUSY: 'Another Stream Ferry job is using the library or mirror tree',
   FERRY_PATH_BLOCKED: 'A link or a non-regular file is where a mirror file goes, or on the way to it',
   FERRY_TARGET_NOT_DIRECTORY: 'A folder to write into (a mirror target or a library) is a file, not a directory',
   FERRY_CATALOG_TOO_NEW: 'The catalog was written by a newer Stream Ferry',

@@ -13,9 +13,13 @@ import {
   type JsonValue,
   type PartialFile,
   type SnapshotFile,
+  type SnapshotSelection,
+  type SourceRecord,
 } from '../library/index.js';
-import { OR_SEPARATOR } from '../streams/index.js';
+import { readPublishedMetadata, wantedFromPublished, type PublishedMetadata } from '../mirror/published.js';
+import { OR_SEPARATOR, parseSelection, resolveSource } from '../streams/index.js';
 import { FerryError, describeError, isFerryError } from '../base/errors.js';
+import { publishedMetadataText } from './stream.js';
 
 export interface LibraryLocationOptions {
   /** The library folder; default: $FERRY_LIBRARY, then the platform's folder for application data. */
@@ -207,9 +211,10 @@ export interface GcOutcome {
 
 /**
  * `ferry gc`: deletes the blobs that nothing needs, and partial downloads nothing will resume.
- * Needed, and kept: a held item's blob, the metadata files of each source's latest snapshot, and
- * every blob whose sha256 that metadata lists anywhere (so also what a saved selection selects from
- * it, and what a run that failed half way still relies on). The catalog must be trusted first (see
+ * Needed, and kept: a held item's blob, the metadata files of each source's latest snapshot, what
+ * the selection recorded with that snapshot wants from that metadata, and what each saved
+ * selection wants from its source's latest metadata (see digestsWantedByLatestMetadata). After a
+ * failed run the latest snapshot is the previous one, so what it wants stays. The catalog must be trusted first (see
  * openTrustedLibrary: FERRY_CATALOG_LOST, FERRY_CATALOG_CORRUPT, FERRY_CATALOG_TOO_NEW); a blob
  * that startup repair adopts in this run was no candidate, so it is kept until the next gc.
  *
@@ -284,7 +289,7 @@ interface GcPlan {
 
 /** What gc deletes, read from the catalog as it is (before repair) and the latest metadata on disk. */
 async function planGc(catalog: Catalog, blobs: BlobStore): Promise<GcPlan> {
-  const listed = await digestsInLatestMetadata(catalog, blobs);
+  const listed = await digestsWantedByLatestMetadata(catalog, blobs);
   const partials = await blobs.temp.partials();
   const stale = stalePartials(partials, catalog);
   // A row whose file is already gone (a gc killed between the two) frees nothing; repair drops it.
@@ -300,30 +305,81 @@ async function planGc(catalog: Catalog, blobs: BlobStore): Promise<GcPlan> {
 const SHA256_IN_TEXT = /(?<![0-9a-fA-F])[0-9a-fA-F]{64}(?![0-9a-fA-F])/g;
 
 /**
- * Every sha256 named in the metadata files of each source's latest snapshot, read from their blobs
- * and checked against their digests. Scanning the text (signed or not) for 64-hex-digit words keeps
- * a superset of the items' checksums without trusting a parser to see every item. A metadata file
- * that is gone or changed leaves gc unable to tell what it protects, so nothing is deleted.
+ * The blobs the latest metadata of each source needs, besides its own files: what the selection
+ * recorded with the latest snapshot wants from it, and what every saved selection of that source
+ * wants from it (each is the selection and --max applied to the published versions, as
+ * sstream-mirror would mirror them: wantedFromPublished). A snapshot recorded without its selection
+ * (before catalog schema 3), or metadata that no longer parses, keeps every sha256 written in its
+ * text: a superset, decided without a parser. The metadata is read from its blobs and checked
+ * against their digests; a file that is gone or changed leaves gc unable to tell what it protects,
+ * so nothing is deleted (FERRY_IO, FERRY_HASH_MISMATCH).
  */
-async function digestsInLatestMetadata(catalog: Catalog, blobs: BlobStore): Promise<Set<string>> {
+async function digestsWantedByLatestMetadata(catalog: Catalog, blobs: BlobStore): Promise<Set<string>> {
   const digests = new Set<string>();
+  const profiles = savedSelectionsBySource(catalog);
   for (const source of catalog.listSources()) {
-    for (const file of catalog.latestSnapshot(source.id)?.files ?? []) {
-      let text: string;
-      try {
-        text = (await blobs.readBytes(file.sha256)).toString('latin1');
-      } catch (error) {
-        if (!isFerryError(error)) throw error;
-        throw new FerryError(error.code, `Nothing was deleted: the latest metadata of ${source.url} (${file.path}) cannot be read, so what it needs is unknown. ${error.message}`, {
-          path: blobs.pathFor(file.sha256),
-          cause: error,
-          hint: 'Run `ferry sync` for that source: it drops the damaged metadata and records it again; then run gc.',
-        });
+    const snapshot = catalog.latestSnapshot(source.id);
+    if (snapshot === undefined) continue;
+    const files = new Map<string, Buffer>();
+    for (const file of snapshot.files) files.set(file.path, await readMetadataBlob(blobs, source, file));
+    const recorded = snapshot.selection;
+    const metadata = recorded === undefined ? undefined : await publishedOrUndefined(source.entryPath, files);
+    if (recorded === undefined || metadata === undefined) {
+      for (const bytes of files.values()) {
+        for (const match of bytes.toString('latin1').matchAll(SHA256_IN_TEXT)) digests.add(match[0].toLowerCase());
       }
-      for (const match of text.matchAll(SHA256_IN_TEXT)) digests.add(match[0].toLowerCase());
+      continue;
+    }
+    for (const selection of [recorded, ...(profiles.get(source.id) ?? [])]) {
+      const selected = parseSelection(selectionArguments(selection.filterGroups));
+      const { wanted } = wantedFromPublished(metadata.products, selected, selection.maxVersions ?? undefined);
+      // An item listing only sha512 or md5 is stored under the sha256 of its bytes, which only its
+      // held item records; held items' blobs are kept anyway.
+      for (const file of wanted.values()) if (file.sha256 !== undefined) digests.add(file.sha256.toLowerCase());
     }
   }
   return digests;
+}
+
+/** Saved selections by the id of the source they read from (a selection of a source never synced has none). */
+function savedSelectionsBySource(catalog: Catalog): Map<number, SnapshotSelection[]> {
+  const bySource = new Map<number, SnapshotSelection[]>();
+  for (const saved of catalog.listSelections()) {
+    const source = catalog.findSource(resolveSource(saved.source, { path: saved.path ?? undefined }).entryUrl);
+    if (source === undefined) continue;
+    bySource.set(source.id, [...(bySource.get(source.id) ?? []), saved]);
+  }
+  return bySource;
+}
+
+async function readMetadataBlob(blobs: BlobStore, source: SourceRecord, file: SnapshotFile): Promise<Buffer> {
+  try {
+    return await blobs.readBytes(file.sha256);
+  } catch (error) {
+    if (!isFerryError(error)) throw error;
+    throw new FerryError(error.code, `Nothing was deleted: the latest metadata of ${source.url} (${file.path}) cannot be read, so what it needs is unknown. ${error.message}`, {
+      path: blobs.pathFor(file.sha256),
+      cause: error,
+      hint: 'Run `ferry sync` for that source: it drops the damaged metadata and records it again; then run gc.',
+    });
+  }
+}
+
+/**
+ * The snapshot's metadata as published, or undefined when this build cannot read it whole (it no
+ * longer parses, or an index lists a file the snapshot lacks): gc then falls back to the text.
+ */
+async function publishedOrUndefined(entryPath: string, files: ReadonlyMap<string, Buffer>): Promise<PublishedMetadata | undefined> {
+  try {
+    const metadata = await readPublishedMetadata(entryPath, (path) => {
+      const bytes = files.get(path);
+      return bytes === undefined ? undefined : publishedMetadataText(path, bytes);
+    });
+    return metadata.unpublished.length === 0 && metadata.products.length > 0 ? metadata : undefined;
+  } catch (error) {
+    if (isFerryError(error)) return undefined;
+    throw error;
+  }
 }
 
 /** Splits recorded blobs into those on disk with their recorded size and a count of the others. */

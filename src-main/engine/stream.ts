@@ -111,6 +111,15 @@ export interface LoadedStream {
   metadataFiles: MetadataFile[];
 }
 
+/**
+ * The JSON text of metadata published earlier (a snapshot's blob, a tree's file), whose signature
+ * was checked when it was fetched: the signed body of a `.sjson` file, read without verifying again
+ * (the framing is still judged: FERRY_SIG_MISSING, FERRY_SIG_MALFORMED), otherwise the bytes as UTF-8.
+ */
+export function publishedMetadataText(path: string, bytes: Buffer): string {
+  return path.endsWith('.sjson') ? readClearsignedBody(bytes, path) : bytes.toString('utf8');
+}
+
 /** Index files may point at further indexes; this bounds a hostile or looping chain. */
 const MAX_INDEX_DEPTH = 4;
 

@@ -1,4 +1,4 @@
-import { lockLibrary, openLibrary, openLibraryForReading, type Catalog, type JsonValue, type Library, type SnapshotFile } from '../library/index.js';
+import { lockLibrary, openLibrary, openLibraryForReading, type Catalog, type JsonValue, type Library, type SnapshotFile, type SnapshotSelection } from '../library/index.js';
 import { LibraryStore } from '../mirror/library-store.js';
 import { parseSelection, resolveSource, type Selection } from '../streams/index.js';
 import { FerryError } from '../base/errors.js';
@@ -109,7 +109,13 @@ async function syncLibrary(
       // The snapshot and the retired versions' held items change in one transaction: gc never sees
       // a latest snapshot beside held items it no longer lists, nor the reverse.
       library.catalog.transaction(() => {
-        snapshotId = library.catalog.recordSnapshot(sourceId, files, trust.kind === 'verified', trust.kind === 'verified' ? trust.signers : []);
+        snapshotId = library.catalog.recordSnapshot(
+          sourceId,
+          files,
+          trust.kind === 'verified',
+          trust.kind === 'verified' ? trust.signers : [],
+          snapshotSelection(request),
+        );
         retired.forgetItems();
       });
       const metadataWritten = stream.metadataFiles.map((file) => file.path);
@@ -181,14 +187,16 @@ function saveProfile(catalog: Catalog, name: string, request: SyncRequest, strea
   const { baseUrl, entryPath, entryUrl } = stream.source;
   const reread = resolveSource(entryUrl);
   const foundByUrl = reread.baseUrl === baseUrl && reread.entryPath === entryPath;
-  catalog.saveSelection({
-    name,
-    source: foundByUrl ? entryUrl : baseUrl,
-    path: foundByUrl ? null : entryPath,
+  catalog.saveSelection({ name, source: foundByUrl ? entryUrl : baseUrl, path: foundByUrl ? null : entryPath, ...snapshotSelection(request) });
+}
+
+/** The request's selection as the catalog stores it, for a saved selection and for the snapshot its run records. */
+function snapshotSelection(request: SyncRequest): SnapshotSelection {
+  return {
     filterGroups: request.selection.groups.map((group) => group.map((filter) => filter.expression)),
     maxVersions: request.max ?? null,
     keep: request.keep,
-  });
+  };
 }
 
 /** The verified metadata, byte for byte, as blobs (each file before its row), for a snapshot to list. */

@@ -33,6 +33,8 @@ export interface SnapshotRecord {
   readonly signed: boolean;
   readonly keyringFingerprints: readonly string[];
   readonly files: readonly SnapshotFile[];
+  /** The selection whose run recorded it; undefined for snapshots recorded before catalog schema 3. */
+  readonly selection: SnapshotSelection | undefined;
 }
 
 export interface HeldItemKey {
@@ -103,6 +105,9 @@ export interface SelectionProfile {
   readonly keep: boolean;
 }
 
+/** What a run selected from a stream, as a saved selection stores it; a snapshot records its run's. */
+export type SnapshotSelection = Pick<SelectionProfile, 'filterGroups' | 'maxVersions' | 'keep'>;
+
 export interface SavedSelection extends SelectionProfile {
   readonly updatedAt: string;
 }
@@ -164,6 +169,9 @@ interface SnapshotRow {
   fetched_at: string;
   signed: number;
   keyring_fingerprints: string;
+  filter_groups: string | null;
+  max_versions: number | null;
+  keep: number | null;
 }
 interface HeldItemRow {
   source_id: number;
@@ -233,10 +241,10 @@ export const CATALOG_SQL = {
   findSource: 'SELECT id, url, entry_path, created_at FROM sources WHERE url = ?',
   listSources: 'SELECT id, url, entry_path, created_at FROM sources ORDER BY id',
 
-  insertSnapshot: `INSERT INTO snapshots (source_id, fetched_at, signed, keyring_fingerprints)
-    VALUES (?, ?, ?, ?)`,
+  insertSnapshot: `INSERT INTO snapshots (source_id, fetched_at, signed, keyring_fingerprints, filter_groups, max_versions, keep)
+    VALUES (?, ?, ?, ?, ?, ?, ?)`,
   insertSnapshotFile: 'INSERT INTO snapshot_files (snapshot_id, path, sha256, size) VALUES (?, ?, ?, ?)',
-  latestSnapshot: `SELECT id, source_id, fetched_at, signed, keyring_fingerprints FROM snapshots
+  latestSnapshot: `SELECT id, source_id, fetched_at, signed, keyring_fingerprints, filter_groups, max_versions, keep FROM snapshots
     WHERE source_id = ? ORDER BY id DESC LIMIT 1`,
   snapshotFiles: 'SELECT path, sha256, size FROM snapshot_files WHERE snapshot_id = ? ORDER BY path',
   // A source whose newest metadata is no longer complete in the store falls back to an older one;
@@ -335,7 +343,7 @@ function prepareStatements(db: Database.Database) {
     upsertSource: db.prepare<[string, string, string], { id: number }>(sql.upsertSource),
     findSource: db.prepare<[string], SourceRow>(sql.findSource),
     listSources: db.prepare<[], SourceRow>(sql.listSources),
-    insertSnapshot: db.prepare<[number, string, number, string]>(sql.insertSnapshot),
+    insertSnapshot: db.prepare<[number, string, number, string, string | null, number | null, number | null]>(sql.insertSnapshot),
     insertSnapshotFile: db.prepare<[number, string, string, number]>(sql.insertSnapshotFile),
     latestSnapshot: db.prepare<[number], SnapshotRow>(sql.latestSnapshot),
     snapshotFiles: db.prepare<[number], SnapshotFile>(sql.snapshotFiles),
@@ -531,12 +539,17 @@ export class Catalog {
 
   // Snapshots
 
-  /** Records the verified metadata of one fetch; every file's bytes must already be in the blob store. */
+  /**
+   * Records the verified metadata of one fetch and the selection that was run on it; every file's
+   * bytes must already be in the blob store. Without `selection` the snapshot is recorded as
+   * snapshots before schema 3 were (selection unknown), which gc treats conservatively.
+   */
   recordSnapshot(
     sourceId: number,
     files: readonly SnapshotFile[],
     signed: boolean,
     keyringFingerprints: readonly string[],
+    selection?: SnapshotSelection,
   ): number {
     return this.transaction(() => {
       const { lastInsertRowid } = this.statements.insertSnapshot.run(
@@ -544,6 +557,9 @@ export class Catalog {
         this.timestamp(),
         signed ? 1 : 0,
         JSON.stringify(keyringFingerprints),
+        selection === undefined ? null : JSON.stringify(selection.filterGroups),
+        selection?.maxVersions ?? null,
+        selection === undefined ? null : selection.keep ? 1 : 0,
       );
       const snapshotId = Number(lastInsertRowid);
       for (const file of files) this.statements.insertSnapshotFile.run(snapshotId, file.path, file.sha256, file.size);
@@ -562,6 +578,14 @@ export class Catalog {
         signed: row.signed === 1,
         keyringFingerprints: this.parseStringArray(row.keyring_fingerprints, `keyring fingerprints of snapshot ${row.id}`),
         files: this.statements.snapshotFiles.all(row.id),
+        selection:
+          row.filter_groups === null
+            ? undefined
+            : {
+                filterGroups: this.parseFilterGroups(row.filter_groups, `filter groups of snapshot ${row.id}`),
+                maxVersions: row.max_versions,
+                keep: row.keep === 1,
+              },
       };
     });
   }
@@ -864,18 +888,21 @@ export class Catalog {
   }
 
   private toSelection(row: SelectionRow): SavedSelection {
-    const where = `filter groups of the selection ${JSON.stringify(row.name)}`;
-    const groups = this.parseJson(row.filter_groups, where);
-    if (!Array.isArray(groups)) throw this.corrupt(where);
     return {
       name: row.name,
       source: row.source,
       path: row.path,
-      filterGroups: (groups as readonly JsonValue[]).map((group) => this.asStringArray(group, where)),
+      filterGroups: this.parseFilterGroups(row.filter_groups, `filter groups of the selection ${JSON.stringify(row.name)}`),
       maxVersions: row.max_versions,
       keep: row.keep === 1,
       updatedAt: row.updated_at,
     };
+  }
+
+  private parseFilterGroups(text: string, where: string): string[][] {
+    const groups = this.parseJson(text, where);
+    if (!Array.isArray(groups)) throw this.corrupt(where);
+    return (groups as readonly JsonValue[]).map((group) => this.asStringArray(group, where));
   }
 
   private toJob(row: JobRow): JobRecord {

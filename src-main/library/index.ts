@@ -21,6 +21,7 @@ export type {
   SelectionProfile,
   SnapshotFile,
   SnapshotRecord,
+  SnapshotSelection,
   SourceRecord,
   TreeFile,
   TreeFileRecord,

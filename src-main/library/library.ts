@@ -6,6 +6,7 @@ import { BlobStore } from './blobs.js';
 import { Catalog, catalogLost } from './catalog.js';
 import type { CatalogOptions } from './catalog.js';
 import { lstatIfExists } from './files.js';
+import { refuseWhileLocked } from './lock.js';
 import { NO_LIBRARY_REPAIRS, NO_TREE_REPAIRS, repairLibrary, repairTree } from './repair.js';
 import type { LibraryRepairReport, TreeRepairReport } from './repair.js';
 import { TempArea } from './temp-area.js';
@@ -139,7 +140,8 @@ async function countStoredBlobs(blobs: BlobStore): Promise<number> {
 
 /**
  * The library at `dir` for a command that only looks (a dry run, `ferry library`): it creates
- * nothing and writes nothing, so it needs no lock and may run beside a sync. The catalog is a copy
+ * nothing and writes nothing, so it needs no lock. While a job holds the library (and so its
+ * catalog, in exclusive mode) it refuses at once with FERRY_LIBRARY_BUSY naming that job. The catalog is a copy
  * in memory (see Catalog.openCopy) and startup repair is skipped; a missing library reads as an
  * empty catalog, which is exactly what a new library would hold. With `trusted` (the dry run of
  * gc), the checks of openTrustedLibrary apply, so that the dry run refuses what gc would refuse.
@@ -154,7 +156,7 @@ export async function openLibraryForReading(dir: string, options: LibraryOptions
     if (stored > 0) throw catalogLost(file, `is missing while blobs/ holds ${stored} file(s)`);
   }
   if (stats?.size === 0) await refuseEmptyCatalogFile(file, blobs);
-  const catalog = await openCatalogForReading(root, options);
+  const catalog = await openCatalogForReading(root, 'The library', options);
   try {
     if (stats !== undefined) {
       // The copy was migrated in memory; schema version 0 means the file held no catalog.
@@ -180,7 +182,7 @@ export async function openLibraryForReading(dir: string, options: LibraryOptions
 export async function openTreeStateForReading(targetDir: string, options: LibraryOptions = {}): Promise<TreeState> {
   const root = resolve(targetDir);
   const stateDir = join(root, TREE_STATE_FOLDER);
-  const catalog = await openCatalogForReading(stateDir, options);
+  const catalog = await openCatalogForReading(stateDir, 'The state of the mirror tree', options);
   return {
     targetDir: root,
     stateDir,
@@ -194,13 +196,22 @@ export async function openTreeStateForReading(targetDir: string, options: Librar
   };
 }
 
-async function openCatalogForReading(dir: string, options: LibraryOptions): Promise<Catalog> {
+/** `what` names `dir` in FERRY_LIBRARY_BUSY ("The library"). */
+async function openCatalogForReading(dir: string, what: string, options: LibraryOptions): Promise<Catalog> {
   const file = join(dir, CATALOG_FILE_NAME);
   const exists = await lstat(file).then(
     () => true,
     () => false,
   );
-  return exists ? Catalog.openCopy(file, options) : Catalog.open(':memory:', options);
+  if (!exists) return Catalog.open(':memory:', options);
+  await refuseWhileLocked(dir, what);
+  try {
+    return Catalog.openCopy(file, options);
+  } catch (error) {
+    // A job that took the lock after the check above holds the catalog now: say so, not "locked".
+    await refuseWhileLocked(dir, what);
+    throw error;
+  }
 }
 
 /** Opens the state of a plain mirror tree (`ferry mirror`): `<target>/.ferry/catalog.db`. */

@@ -46,8 +46,8 @@ interface FoundLock {
  * short target lives in the inode, it needs no free data block, so gc can lock a full disk to free
  * it. Where symbolic links are refused (FAT, exFAT, Windows) the lock is a file created exclusively.
  * A lock whose process is gone (a crash, a kill -9) is taken over, and what lockers that were killed
- * left behind (drafts of earlier versions, moved-aside stale locks) is removed. Throws FERRY_IO (in
- * use, naming the holder), FERRY_DISK_FULL (no inode left).
+ * left behind (drafts of earlier versions, moved-aside stale locks) is removed. Throws
+ * FERRY_LIBRARY_BUSY (in use, naming the holder), FERRY_IO, FERRY_DISK_FULL (no inode left).
  */
 export async function lockLibrary(dir: string, job: string, now: () => Date = () => new Date()): Promise<LibraryLock> {
   await ensureDirectoryDurably(dir);
@@ -175,13 +175,29 @@ async function releaseLock(path: string, holder: LockHolder): Promise<void> {
   await withFileErrors(path, 'remove the lock', () => rm(path, { force: true }));
 }
 
+/**
+ * For commands that only read (a dry run, `ferry library`): refuses at once, with
+ * FERRY_LIBRARY_BUSY naming the job, while a running process holds the lock at `dir`. That holder
+ * keeps the catalog in SQLite's exclusive mode (docs/ARCHITECTURE.md, "A full disk"), so reading it
+ * would only wait out the busy timeout and fail. `what` names the place ("The library").
+ */
+export async function refuseWhileLocked(dir: string, what: string): Promise<void> {
+  const path = join(dir, LOCK_FILE_NAME);
+  const found = await inspect(path);
+  if (found?.live !== true) return;
+  throw new FerryError('FERRY_LIBRARY_BUSY', `${what} ${dir} is in use by ${holderName(found.holder)}; its catalog cannot be read while that job runs.`, {
+    path,
+    hint: 'Try again when it ends.',
+  });
+}
+
 function inUse(dir: string, path: string, holder: LockHolder | undefined): FerryError {
-  const who =
-    holder === undefined
-      ? 'another Stream Ferry job'
-      : `another Stream Ferry job (${holder.job}, process ${String(holder.pid)}, since ${holder.since})`;
-  return new FerryError('FERRY_IO', `${dir} is in use by ${who}.`, {
+  return new FerryError('FERRY_LIBRARY_BUSY', `${dir} is in use by ${holderName(holder)}.`, {
     path,
     hint: `Wait for that job to finish and run the command again. If no such process is running, delete ${path}.`,
   });
+}
+
+function holderName(holder: LockHolder | undefined): string {
+  return holder === undefined ? 'another Stream Ferry job' : `ferry ${holder.job} (pid ${String(holder.pid)}, since ${holder.since})`;
 }

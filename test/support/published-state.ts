@@ -7,26 +7,19 @@ import { expect } from 'vitest';
 import { parseCommandLine, type CommandDefinition } from '../../src-main/cli/command.js';
 import { mirrorCommand } from '../../src-main/cli/commands/mirror.js';
 import { syncCommand } from '../../src-main/cli/commands/sync.js';
-import { readClearsignedBody } from '../../src-main/pgp/index.js';
-import {
-  entriesToFollow,
-  OR_SEPARATOR,
-  newestVersions,
-  parseSelection,
-  parseStreamDocument,
-  resolveSource,
-  selectVersions,
-  type Selection,
-  type StreamItem,
-} from '../../src-main/streams/index.js';
+import { selectionArguments } from '../../src-main/engine/library.js';
+import { publishedMetadataText } from '../../src-main/engine/stream.js';
+import { describeItem, type WantedFile } from '../../src-main/mirror/plan.js';
+import { readPublishedMetadata, wantedFromPublished } from '../../src-main/mirror/published.js';
+import { parseSelection, resolveSource } from '../../src-main/streams/index.js';
 
-// The consistency checker of issue 7 §1: whatever a mirror or sync run did (completed, failed,
-// killed at any instant), the state it PUBLISHED — a tree's metadata on disk, a library's latest
-// snapshot — must describe files that are present with their listed size and hash. It applies the
-// selection and --max to the published versions with the real streams/ module, so it checks the
-// published promise itself, not Stream Ferry's record of what it holds. Runs with
-// --no-item-download publish metadata without items on purpose (sstream-mirror's meaning) and are
-// not checked.
+// The consistency checker of issue 7 §1, the one checker of trees and libraries: whatever a mirror
+// or sync run did (completed, failed, killed at any instant), the state it PUBLISHED — a tree's
+// metadata on disk, a library's latest snapshot — must describe files that are present with their
+// listed size and hash. It applies the selection and --max to the published versions with
+// src-main/mirror/published.ts, the very computation gc keeps files by, so it checks the published
+// promise itself, not Stream Ferry's record of what it holds. Runs with --no-item-download publish
+// metadata without items on purpose (sstream-mirror's meaning) and are not checked.
 
 export interface PublishedSelection {
   /** Filter arguments as on the command line (`--or` separates groups). */
@@ -34,8 +27,14 @@ export interface PublishedSelection {
   max?: number | undefined;
 }
 
-/** One violation per missing or wrong file; empty when the published state holds. */
-export type PublishedStateReport = { checked: number; problems: string[] };
+export interface PublishedStateReport {
+  /** Files checked (metadata files not counted). */
+  checked: number;
+  /** One violation per missing or wrong file; empty when the published state holds. */
+  problems: string[];
+  /** The sha256 of every blob checked (library only): metadata, wanted and held files. */
+  digests: Set<string>;
+}
 
 /**
  * Checks a mirror tree: reads the entry file (`streams/v1/index.sjson` unless `entryPath` says
@@ -43,104 +42,106 @@ export type PublishedStateReport = { checked: number; problems: string[] };
  * selection wants from them. A tree with no entry file has published nothing, which holds.
  */
 export async function checkPublishedTree(target: string, selection: PublishedSelection, entryPath = 'streams/v1/index.sjson'): Promise<PublishedStateReport> {
-  const read = async (path: string): Promise<Buffer | undefined> => readFile(join(target, path)).catch(() => undefined);
-  return checkPublished(read, entryPath, selection, async (item) => fileProblem(join(target, item.path), item));
+  const report = emptyReport();
+  const metadata = await readPublishedMetadata(entryPath, async (path) => {
+    const bytes = await readFile(join(target, path)).catch(() => undefined);
+    return bytes === undefined ? undefined : publishedMetadataText(path, bytes);
+  });
+  await checkWanted(report, metadata, [selection], async (file) => fileProblem(join(target, file.path), file));
+  return report;
 }
 
 /**
  * Checks a library: for each source with a snapshot (or only `sourceUrl`), the latest snapshot's
- * metadata blobs must be present with their recorded hash, and every file the selection wants from
- * that metadata must be a present blob with its listed size and sha256.
+ * metadata blobs must be present with their recorded hash; every file that `selection` — or, when
+ * left out, the selection the snapshot recorded and each saved selection of that source — wants
+ * from that metadata must be a present blob with its listed size and checksum; and so must every
+ * held item's blob.
  */
-export async function checkPublishedLibrary(libraryDir: string, selection: PublishedSelection, sourceUrl?: string): Promise<PublishedStateReport> {
+export async function checkPublishedLibrary(libraryDir: string, selection?: PublishedSelection, sourceUrl?: string): Promise<PublishedStateReport> {
   const snapshots = latestSnapshots(libraryDir).filter((snapshot) => sourceUrl === undefined || snapshot.url === sourceUrl);
   const blobPath = (sha256: string): string => join(libraryDir, 'blobs', 'sha256', sha256.slice(0, 2), sha256);
-  const report: PublishedStateReport = { checked: 0, problems: [] };
+  const report = emptyReport();
   for (const snapshot of snapshots) {
+    const part = emptyReport();
     const files = new Map(snapshot.files.map((file) => [file.path, file]));
-    const read = async (path: string): Promise<Buffer | undefined> => {
+    const metadata = await readPublishedMetadata(snapshot.entryPath, async (path) => {
       const file = files.get(path);
       if (file === undefined) return undefined;
+      part.digests.add(file.sha256);
       const bytes = await readFile(blobPath(file.sha256)).catch(() => undefined);
       if (bytes === undefined || sha256Hex(bytes) !== file.sha256) {
-        report.problems.push(`snapshot ${snapshot.id}: metadata blob of ${path} (${file.sha256}) is missing or damaged`);
+        part.problems.push(`metadata blob of ${path} (${file.sha256}) is missing or damaged`);
         return undefined;
       }
-      return bytes;
-    };
-    const part = await checkPublished(read, snapshot.entryPath, selection, async (item) => {
+      return publishedMetadataText(path, bytes);
+    });
+    const selections = selection === undefined ? snapshot.selections : [selection];
+    await checkWanted(part, metadata, selections, async (file) => {
       // An item listing only sha512 or md5 is stored under the sha256 of its bytes, which only the
       // held item records; its blob is then checked against the listed checksum all the same.
-      const sha256 = item.checksums.sha256?.toLowerCase() ?? snapshot.heldSha256(item.path);
-      if (sha256 === undefined) return `${describe(item)}: no blob holds ${item.path}`;
-      return fileProblem(blobPath(sha256), item);
+      const sha256 = file.sha256?.toLowerCase() ?? snapshot.held.find((item) => item.path === file.path)?.sha256;
+      if (sha256 === undefined) return `no blob holds ${file.path}`;
+      part.digests.add(sha256);
+      return fileProblem(blobPath(sha256), file);
     });
+    for (const item of snapshot.held) {
+      if (part.digests.has(item.sha256)) continue;
+      part.digests.add(item.sha256);
+      const bytes = await readFile(blobPath(item.sha256)).catch(() => undefined);
+      if (bytes?.length !== item.size || sha256Hex(bytes) !== item.sha256) part.problems.push(`held item ${item.path}: blob ${item.sha256} is missing or damaged`);
+    }
     report.checked += part.checked;
     report.problems.push(...part.problems.map((problem) => `snapshot ${snapshot.id}: ${problem}`));
+    for (const digest of part.digests) report.digests.add(digest);
   }
   return report;
 }
 
-async function checkPublished(
-  read: (path: string) => Promise<Buffer | undefined>,
-  entryPath: string,
-  published: PublishedSelection,
-  problemOf: (item: StreamItem & { path: string }) => Promise<string | undefined>,
-): Promise<PublishedStateReport> {
-  const report: PublishedStateReport = { checked: 0, problems: [] };
-  const entry = await read(entryPath);
-  if (entry === undefined) return report;
-  const selection: Selection = parseSelection([...published.filters]);
+/**
+ * For tests that look at a library directly: the published state of every source holds, and there
+ * is one. Answers the sha256 of every blob checked, which is exactly what gc must keep.
+ */
+export async function expectLatestSnapshotsPresent(libraryDir: string): Promise<Set<string>> {
+  const report = await checkPublishedLibrary(libraryDir);
+  expect(report.problems, `${libraryDir}: the latest snapshots list files that are not present`).toEqual([]);
+  expect(report.digests.size, `${libraryDir} has a latest snapshot`).toBeGreaterThan(0);
+  return report.digests;
+}
+
+function emptyReport(): PublishedStateReport {
+  return { checked: 0, problems: [], digests: new Set() };
+}
+
+async function checkWanted(
+  report: PublishedStateReport,
+  metadata: Awaited<ReturnType<typeof readPublishedMetadata>>,
+  selections: readonly PublishedSelection[],
+  problemOf: (file: WantedFile) => Promise<string | undefined>,
+): Promise<void> {
+  for (const { path, listedBy } of metadata.unpublished) report.problems.push(`${listedBy} lists ${path}, which is not published`);
   const checkedPaths = new Set<string>();
-  const visit = async (path: string, bytes: Buffer): Promise<void> => {
-    const text = path.endsWith('.sjson') ? readClearsignedBody(bytes, path) : bytes.toString('utf8');
-    const document = parseStreamDocument(text, path);
-    if (document.kind === 'index') {
-      for (const child of entriesToFollow(document)) {
-        const childPath = child.path ?? '';
-        const childBytes = await read(childPath);
-        if (childBytes === undefined) report.problems.push(`${path} lists ${childPath}, which is not published`);
-        else await visit(childPath, childBytes);
-      }
-      return;
+  for (const selection of selections) {
+    const { wanted, rejected } = wantedFromPublished(metadata.products, parseSelection([...selection.filters]), selection.max);
+    for (const { item, error } of rejected) report.problems.push(`published metadata lists ${describeItem(item)}, which cannot be verified: ${error.message}`);
+    for (const file of wanted.values()) {
+      if (checkedPaths.has(file.path)) continue;
+      checkedPaths.add(file.path);
+      report.checked += 1;
+      const problem = await problemOf(file);
+      if (problem !== undefined) report.problems.push(`${file.items.map(describeItem).join(', ')}: ${problem}`);
     }
-    for (const product of selectVersions(document, selection)) {
-      const kept = new Set(newestVersions(product.versions.map((version) => version.name), published.max));
-      for (const version of product.versions) {
-        if (!kept.has(version.name)) continue;
-        for (const item of version.items) {
-          if (item.path === undefined || checkedPaths.has(item.path)) continue;
-          checkedPaths.add(item.path);
-          report.checked += 1;
-          const problem = await problemOf(item as StreamItem & { path: string });
-          if (problem !== undefined) report.problems.push(`${path}: ${problem}`);
-        }
-      }
-    }
-  };
-  await visit(entryPath, entry);
-  return report;
+  }
 }
 
-async function fileProblem(file: string, item: StreamItem & { path: string }): Promise<string | undefined> {
+async function fileProblem(file: string, wanted: WantedFile): Promise<string | undefined> {
   const stats = await lstat(file).catch(() => undefined);
-  if (stats === undefined) return `${describe(item)}: ${item.path} is missing (${file})`;
-  if (!stats.isFile()) return `${describe(item)}: ${file} is not a regular file`;
-  if (item.size !== undefined && stats.size !== item.size) return `${describe(item)}: ${file} has ${stats.size} bytes, the metadata lists ${item.size}`;
-  const [algorithm, listed] = strongest(item);
-  if (listed === undefined) return undefined;
+  if (stats === undefined) return `${wanted.path} is missing (${file})`;
+  if (!stats.isFile()) return `${file} is not a regular file`;
+  if (stats.size !== wanted.size) return `${file} has ${stats.size} bytes, the metadata lists ${wanted.size}`;
+  const { algorithm, hex } = wanted.checksum;
   const actual = await hashFile(file, algorithm);
-  return actual === listed.toLowerCase() ? undefined : `${describe(item)}: ${file} has ${algorithm} ${actual}, the metadata lists ${listed}`;
-}
-
-function strongest(item: StreamItem): ['sha512' | 'sha256' | 'md5', string | undefined] {
-  if (item.checksums.sha256 !== undefined) return ['sha256', item.checksums.sha256];
-  if (item.checksums.sha512 !== undefined) return ['sha512', item.checksums.sha512];
-  return ['md5', item.checksums.md5];
-}
-
-function describe(item: StreamItem): string {
-  return `${item.contentId}/${item.productName}/${item.versionName}/${item.itemName}`;
+  return actual === hex ? undefined : `${file} has ${algorithm} ${actual}, the metadata lists ${hex}`;
 }
 
 async function hashFile(path: string, algorithm: string): Promise<string> {
@@ -155,13 +156,16 @@ function sha256Hex(bytes: Uint8Array): string {
 
 interface LatestSnapshot {
   id: number;
-  /** The sha256 of the bytes this source holds at an item path, as its held items record it. */
-  heldSha256: (path: string) => string | undefined;
   url: string;
   entryPath: string;
   files: Array<{ path: string; sha256: string }>;
+  /** The items this source holds, as the catalog records them. */
+  held: Array<{ path: string; sha256: string; size: number }>;
+  /** The selection the snapshot recorded (none before catalog schema 3) and every saved selection of its source. */
+  selections: PublishedSelection[];
 }
 
+/** Read with raw SQL, not Stream Ferry's Catalog: the checker must not share the code it checks. */
 function latestSnapshots(libraryDir: string): LatestSnapshot[] {
   const file = join(libraryDir, 'catalog.db');
   let db: Database.Database;
@@ -171,18 +175,26 @@ function latestSnapshots(libraryDir: string): LatestSnapshot[] {
     return [];
   }
   try {
+    type StoredSelection = { filter_groups: string | null; max_versions: number | null };
+    const asSelection = (row: StoredSelection): PublishedSelection[] =>
+      row.filter_groups === null ? [] : [{ filters: selectionArguments(JSON.parse(row.filter_groups) as string[][]), max: row.max_versions ?? undefined }];
+    const saved = db
+      .prepare<[], StoredSelection & { source: string; path: string | null }>('SELECT source, path, filter_groups, max_versions FROM selections')
+      .all()
+      .map((row) => ({ url: resolveSource(row.source, { path: row.path ?? undefined }).entryUrl, selection: asSelection(row) }));
     const rows = db
-      .prepare<[], { id: number; source_id: number; url: string; entry_path: string }>(
-        'SELECT MAX(s.id) AS id, s.source_id AS source_id, src.url AS url, src.entry_path AS entry_path FROM snapshots s JOIN sources src ON src.id = s.source_id GROUP BY s.source_id',
+      .prepare<[], StoredSelection & { id: number; source_id: number; url: string; entry_path: string }>(
+        `SELECT s.id, s.source_id, src.url, src.entry_path, s.filter_groups, s.max_versions FROM snapshots s JOIN sources src ON src.id = s.source_id
+         WHERE s.id IN (SELECT max(id) FROM snapshots GROUP BY source_id)`,
       )
       .all();
-    const held = db.prepare<[number], { path: string; sha256: string }>('SELECT path, sha256 FROM items WHERE source_id = ?');
     return rows.map((row) => ({
       id: row.id,
-      heldSha256: ((byPath) => (path: string) => byPath.get(path))(new Map(held.all(row.source_id).map((item) => [item.path, item.sha256]))),
       url: row.url,
       entryPath: row.entry_path,
       files: db.prepare<[number], { path: string; sha256: string }>('SELECT path, sha256 FROM snapshot_files WHERE snapshot_id = ?').all(row.id),
+      held: db.prepare<[number], { path: string; sha256: string; size: number }>('SELECT path, sha256, size FROM items WHERE source_id = ?').all(row.source_id),
+      selections: [...asSelection(row), ...saved.filter((profile) => profile.url === row.url).flatMap((profile) => profile.selection)],
     }));
   } finally {
     db.close();
@@ -281,8 +293,7 @@ function savedSelection(libraryDir: string, name: string): { selection: Publishe
       )
       .get(name);
     if (row === undefined) return undefined;
-    const groups = JSON.parse(row.filter_groups) as string[][];
-    const filters = groups.flatMap((group, index) => (index === 0 ? group : [OR_SEPARATOR, ...group]));
+    const filters = selectionArguments(JSON.parse(row.filter_groups) as string[][]);
     const sourceUrl = resolveSource(row.source, { path: row.path ?? undefined }).entryUrl;
     return { selection: { filters, max: row.max_versions ?? undefined }, sourceUrl };
   } finally {

@@ -3,6 +3,7 @@ import type Database from 'better-sqlite3';
 import { FerryError } from '../../base/errors.js';
 import { initialSchema } from './001-initial.js';
 import { selectionPath } from './002-selection-path.js';
+import { snapshotSelection } from './003-snapshot-selection.js';
 import type { Migration } from './migration.js';
 
 export type { Migration } from './migration.js';
@@ -10,7 +11,7 @@ export type { Migration } from './migration.js';
 const debug = debuglog('ferry-library');
 
 /** Every schema step, oldest first. Append; never edit, reorder or renumber a released one. */
-export const MIGRATIONS: readonly Migration[] = [initialSchema, selectionPath];
+export const MIGRATIONS: readonly Migration[] = [initialSchema, selectionPath, snapshotSelection];
 
 export interface MigrationResult {
   /** The schema version the database had when opened (0: new). */

@@ -7,7 +7,6 @@ import { collect, spawnFerry } from '../../support/run-ferry.js';
 import { describeRun, sleep, type TestKey } from '../mirror/helpers.js';
 import {
   blobsOnDisk,
-  expectLatestSnapshotsPresent,
   ferryOk,
   gcOutcome,
   readCatalog,
@@ -15,6 +14,7 @@ import {
   stopSmallStream,
   type SmallStream,
 } from './helpers.js';
+import { expectLatestSnapshotsPresent } from '../../support/published-state.js';
 
 // kill -9 lands inside gc's deletions, several times: after each kill the catalog is trusted (a
 // dry run of gc accepts it), every file the latest snapshot needs is present with its size and

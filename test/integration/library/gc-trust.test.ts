@@ -8,7 +8,6 @@ import { runFerry } from '../../support/run-ferry.js';
 import { describeRun, type TestKey } from '../mirror/helpers.js';
 import {
   blobsOnDisk,
-  expectLatestSnapshotsPresent,
   ferryOk,
   gcOutcome,
   librarySummary,
@@ -18,6 +17,7 @@ import {
   syncResult,
   type SmallStream,
 } from './helpers.js';
+import { expectLatestSnapshotsPresent } from '../../support/published-state.js';
 
 // `ferry gc` deletes, so it acts only on a catalog it can trust: every way of losing or damaging
 // catalog.db makes gc (and its dry run) refuse with a code naming the file, and delete nothing.

@@ -126,33 +126,6 @@ export function gcOutcome(run: FerryRun): GcOutcome {
   return lastJsonDocument(run) as GcOutcome;
 }
 
-/**
- * The library's published state describes what is on disk: for each source's latest snapshot,
- * every metadata file and every item the library holds is a blob with exactly its size and
- * sha256. Answers the digests checked.
- */
-export async function expectLatestSnapshotsPresent(libraryDir: string): Promise<Set<string>> {
-  const wanted = readCatalog(libraryDir, (db) => {
-    const latest = 'SELECT max(id) FROM snapshots GROUP BY source_id';
-    const metadata = db.prepare<[], { sha256: string; size: number }>(`SELECT sha256, size FROM snapshot_files WHERE snapshot_id IN (${latest})`).all();
-    const held = db
-      .prepare<[], { sha256: string; size: number }>(`SELECT sha256, size FROM items WHERE source_id IN (SELECT source_id FROM snapshots WHERE id IN (${latest}))`)
-      .all();
-    return [...metadata, ...held];
-  });
-  expect(wanted.length).toBeGreaterThan(0);
-  const checked = new Set<string>();
-  for (const file of wanted) {
-    if (checked.has(file.sha256)) continue;
-    const path = join(libraryDir, 'blobs', 'sha256', file.sha256.slice(0, 2), file.sha256);
-    const bytes = await readFile(path).catch(() => undefined);
-    expect(bytes?.length, `${path} (listed by a latest snapshot)`).toBe(file.size);
-    expect(sha256Hex(bytes ?? Buffer.alloc(0)), path).toBe(file.sha256);
-    checked.add(file.sha256);
-  }
-  return checked;
-}
-
 export interface SmallStream {
   workDir: string;
   testKey: TestKey;

@@ -5,7 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fillUntilFree, freeBytes, mountSmallExt4, requireMount, unmount, type Mounted } from '../../support/loop-disk.js';
 import { runFerry, type FerryRun } from '../../support/run-ferry.js';
 import { KIB, describeRun, type TestKey } from '../mirror/helpers.js';
-import { blobsOnDisk, expectLatestSnapshotsPresent, ferryOk, gcOutcome, startSmallStream, stopSmallStream, type SmallStream } from './helpers.js';
+import { blobsOnDisk, ferryOk, gcOutcome, startSmallStream, stopSmallStream, type SmallStream } from './helpers.js';
+import { expectLatestSnapshotsPresent } from '../../support/published-state.js';
 
 // `ferry sync` and `ferry gc` on a nearly full, real disk (a loop-mounted 8 MiB ext4 with 1 KiB
 // blocks). Before issue 7, SQLite's memory-mapped `-shm` could not be backed with 24-40 KiB free

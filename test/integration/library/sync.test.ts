@@ -234,7 +234,7 @@ describe('the command line', () => {
     const holder = { pid: process.pid, job: 'sync', since: '2025-01-02T03:04:05.000Z', token: 'other' };
     await writeFile(join(library, 'lock'), JSON.stringify(holder));
     const run = await ferryOk(['sync', '--library', library, '--keyring', testKey.keyringFile, source, 'os=centos'], 1);
-    expect(run.stderr).toContain(`is in use by another Stream Ferry job (sync, process ${process.pid}, since 2025-01-02T03:04:05.000Z)`);
+    expect(run.stderr).toContain(`is in use by ferry sync (pid ${process.pid}, since 2025-01-02T03:04:05.000Z)`);
     expect(run.stderr).toContain(`delete ${join(library, 'lock')}`);
     expect(await readdir(library)).toEqual(['lock']);
   });
@@ -261,6 +261,16 @@ describe('the command line', () => {
       while (!server.requestLog.some((entry) => !entry.path.includes('streams/v1/')) && child.exitCode === null) {
         if (Date.now() > deadline) throw new Error('ferry sync made no item request within 30 s');
         await sleep(10);
+      }
+      // Commands that only read, beside the running sync (it holds the catalog in exclusive mode):
+      // an immediate answer naming the job, not a 5 s wait for "locked".
+      for (const args of [['library'], ['gc', '--dry-run'], ['sync', '--dry-run', '--keyring', testKey.keyringFile, source, 'os=centos']]) {
+        const started = Date.now();
+        const busy = await ferryOk([...args, '--library', library], 1);
+        expect(Date.now() - started, `ferry ${args.join(' ')} answered at once`).toBeLessThan(4000);
+        expect(busy.stderr).toContain(`The library ${library} is in use by ferry sync (pid ${String(child.pid)}, since `);
+        expect(busy.stderr).toContain('Try again when it ends.');
+        expect(busy.stderr).toContain('(FERRY_LIBRARY_BUSY)');
       }
       child.kill('SIGKILL');
       expect((await finished).signal).toBe('SIGKILL');

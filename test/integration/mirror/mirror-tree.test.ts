@@ -237,13 +237,17 @@ describe('ferry mirror of a whole stream', () => {
       server.resetCounters();
       const run = await mirror('--max', '1', source, target);
       expect(run.code, describeRun(run)).toBe(1);
-      expect(run.stderr).toContain(`is in use by another Stream Ferry job (mirror, process ${process.pid}, since 2025-01-02T03:04:05.000Z)`);
+      expect(run.stderr).toContain(`is in use by ferry mirror (pid ${process.pid}, since 2025-01-02T03:04:05.000Z)`);
       expect(run.stderr).toContain(`delete ${lockPath}`);
       expect(dataRequests(server)).toEqual([]);
       expect(await snapshot(target)).toEqual(before);
 
-      // A dry run only reads, so it goes ahead.
-      expect((await mirror('--dry-run', source, target)).code).toBe(0);
+      // A dry run only reads, but a running holder keeps the tree's catalog in SQLite's exclusive
+      // mode: it is told so at once, naming the job.
+      const dryRun = await mirror('--dry-run', source, target);
+      expect(dryRun.code, describeRun(dryRun)).toBe(1);
+      expect(dryRun.stderr).toContain(`The state of the mirror tree ${join(target, STATE_FOLDER)} is in use by ferry mirror (pid ${process.pid}`);
+      expect(dryRun.stderr).toContain('(FERRY_LIBRARY_BUSY)');
     } finally {
       await rm(lockPath, { force: true });
     }

@@ -1,5 +1,3 @@
-// ProgressTracker lives in engine/progress.ts; its tests sit with the net/ tests because downloads
-// are what feed it.
 
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ProgressTracker, estimateEta, type Progress } from '../../../src-main/base/progress.js';

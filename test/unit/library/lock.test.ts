@@ -1,7 +1,7 @@
 import { lstat, readFile, readdir, readlink, rm, symlink, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { LOCK_FILE_NAME, lockLibrary } from '../../../src-main/library/lock.js';
+import { LOCK_FILE_NAME, lockLibrary, refuseWhileLocked } from '../../../src-main/library/lock.js';
 import { TempArea } from '../../../src-main/library/temp-area.js';
 import { expectFerryError } from '../../support/expect-ferry-error.js';
 import { deadPid, sha256Hex, useTempDirs } from './helpers.js';
@@ -25,8 +25,8 @@ describe('lockLibrary', () => {
     expect((await lstat(join(dir, LOCK_FILE_NAME))).isSymbolicLink()).toBe(true);
     expect(await lockRecord(dir)).toMatchObject({ pid: process.pid, job: 'sync', since: '2025-01-02T03:04:05.000Z' });
 
-    const error = await expectFerryError(lockLibrary(dir, 'gc'), 'FERRY_IO');
-    expect(error.message).toContain(`in use by another Stream Ferry job (sync, process ${process.pid}, since 2025-01-02T03:04:05.000Z)`);
+    const error = await expectFerryError(lockLibrary(dir, 'gc'), 'FERRY_LIBRARY_BUSY');
+    expect(error.message).toContain(`in use by ferry sync (pid ${process.pid}, since 2025-01-02T03:04:05.000Z)`);
     expect(error.hint).toContain(join(dir, LOCK_FILE_NAME));
 
     await lock.release();
@@ -35,6 +35,19 @@ describe('lockLibrary', () => {
     await next.release();
     // Nothing was ever written beside it.
     expect(await readdir(dir)).toEqual([]);
+  });
+
+  it('refuses readers at once while a live job holds the lock, and not once it is gone', async () => {
+    const dir = await tempDir();
+    await expect(refuseWhileLocked(dir, 'The library')).resolves.toBeUndefined();
+    const lock = await lockLibrary(dir, 'sync', () => new Date('2025-01-02T03:04:05.000Z'));
+    const error = await expectFerryError(refuseWhileLocked(dir, 'The library'), 'FERRY_LIBRARY_BUSY');
+    expect(error.message).toBe(`The library ${dir} is in use by ferry sync (pid ${process.pid}, since 2025-01-02T03:04:05.000Z); its catalog cannot be read while that job runs.`);
+    expect(error.hint).toBe('Try again when it ends.');
+    await lock.release();
+    // A lock left by a process that is gone (kill -9) holds nothing: the catalog is readable.
+    await symlink(`ferry-lock:${deadPid()}:sync:0:0123456789abcdef`, join(dir, LOCK_FILE_NAME));
+    await expect(refuseWhileLocked(dir, 'The library')).resolves.toBeUndefined();
   });
 
   it('takes over a lock whose process is gone', async () => {
@@ -66,7 +79,7 @@ describe('lockLibrary', () => {
     const dir = await tempDir();
     const lockFile = join(dir, LOCK_FILE_NAME);
     await writeFile(lockFile, '');
-    await expectFerryError(lockLibrary(dir, 'sync'), 'FERRY_IO');
+    await expectFerryError(lockLibrary(dir, 'sync'), 'FERRY_LIBRARY_BUSY');
 
     const aMinuteAgo = new Date(Date.now() - 60_000);
     await utimes(lockFile, aMinuteAgo, aMinuteAgo);

@@ -196,7 +196,9 @@ describe('_aliases expansion (util.expand_tree)', () => {
     const started = performance.now();
     const product = parseProducts(text, 'bomb.json').products[0]?.fields;
     const elapsedMs = performance.now() - started;
-    expect(elapsedMs).toBeLessThan(2_000);
+    // Exponential expansion of 30 doubling levels would run for hours; linear work takes ~0.1 s.
+    // The bound is wide so a loaded 2-core CI machine cannot make it flaky.
+    expect(elapsedMs).toBeLessThan(10_000);
     expect(product?.['seen0']).toBe('yes');
     let node = product?.['left'] as Record<string, unknown> | undefined;
     for (let level = 1; level < levels; level += 1) {
@@ -212,7 +214,8 @@ describe('_aliases expansion (util.expand_tree)', () => {
     const text = productsText(products, { _aliases: { wide: { v: wide } } });
     const started = performance.now();
     const error = thrownFerryError(() => parseProducts(text, 'wide.json'));
-    expect(performance.now() - started).toBeLessThan(1_000);
+    // Refused when the limit is reached, not after expanding everything (wide bound: loaded CI).
+    expect(performance.now() - started).toBeLessThan(10_000);
     expect(error.code).toBe('FERRY_ALIASES_TOO_LARGE');
     expect(error.message).toBe(`wide.json: expanding its _aliases would set more than ${MAX_ALIAS_PROPERTIES} properties.`);
   });
