@@ -1025,7 +1025,7 @@ function freeBytesNear(file: string): number {
 export function catalogLost(file: string, what: string): FerryError {
   return new FerryError('FERRY_CATALOG_LOST', `The catalog ${file} ${what}: it was lost or replaced, so what the stored files are is unknown`, {
     path: file,
-    hint: 'Nothing was deleted. Run `ferry sync` for each source of this library: it hashes the stored files and records them again; then run the command again.',
+    hint: 'Nothing was deleted. Sync each source of this library again: that hashes the stored files and records them again; then run the command again.',
   });
 }
 

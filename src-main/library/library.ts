@@ -126,7 +126,7 @@ async function refuseEmptyCatalogFile(file: string, blobs: BlobStore): Promise<v
   if (stored === 0) return;
   throw new FerryError('FERRY_CATALOG_CORRUPT', `The catalog ${file} is empty (0 bytes) while blobs/ holds ${stored} file(s)`, {
     path: file,
-    hint: 'Nothing was changed. Move the catalog aside and run `ferry sync`: a new catalog is created and the stored files are re-adopted after hashing.',
+    hint: 'Nothing was changed. Move the catalog aside and sync again: a new catalog is created and the stored files are re-adopted after hashing.',
   });
 }
 

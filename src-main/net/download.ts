@@ -13,7 +13,7 @@ import { open, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
-import { FerryError, describeError, redactUrl } from '../base/errors.js';
+import { FerryError, describeError, errnoOf, redactUrl } from '../base/errors.js';
 import type { HttpClient } from './agent.js';
 import {
   DEFAULT_MAX_REDIRECTS,
@@ -439,9 +439,12 @@ async function openFileSource(download: PartialDownload, sourcePath: string, sig
     throw new FerryError('FERRY_FETCH_FAILED', missing ? `${sourcePath} is listed by the source's metadata but is not in the local mirror` : `${sourcePath}: ${describeError(error)}`, {
       url: download.url,
       path: sourcePath,
+      // The size the metadata lists: with errno ENOENT, the fact that an item listed is absent.
+      expected: String(download.expectedSize),
+      errno: errnoOf(error),
       cause: error,
       hint: missing
-        ? 'A mirror made with filters or --max still lists every upstream item: select only what it holds (e.g. --max 1), or mirror from the original source.'
+        ? 'A mirror made with filters or a version limit still lists every upstream item: select only what it holds, or mirror from the original source.'
         : 'Check that the local mirror is mounted and readable.',
     });
   }

@@ -5,7 +5,7 @@ import { open } from 'node:fs/promises';
 import { pipeline, type Readable, type Transform } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
-import { FerryError, describeError, redactUrl } from '../base/errors.js';
+import { FerryError, describeError, errnoOf, redactUrl } from '../base/errors.js';
 import type { HttpClient } from './agent.js';
 import {
   DEFAULT_MAX_REDIRECTS,
@@ -187,6 +187,7 @@ async function readLocalFile(url: string, maxBytes: number): Promise<Buffer> {
     throw new FerryError('FERRY_FETCH_FAILED', `${path}: ${describeError(error)}`, {
       url,
       path,
+      errno: errnoOf(error),
       cause: error,
       hint: 'Check that the local mirror path exists and is readable.',
     });
@@ -196,6 +197,7 @@ async function readLocalFile(url: string, maxBytes: number): Promise<Buffer> {
 function tooLarge(url: string, maxBytes: number, what: string): FerryError {
   return new FerryError('FERRY_TOO_LARGE', `${redactUrl(url)} ${what}, over the ${maxBytes}-byte limit for metadata`, {
     url,
+    limit: maxBytes,
     hint: 'The URL may not point at SimpleStreams metadata; check the source.',
   });
 }

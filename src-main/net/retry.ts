@@ -2,7 +2,7 @@
 // downloads both run their attempts through withRetries; what an attempt resumes from is the
 // attempt's own business.
 
-import { FerryError, describeError, redactUrl } from '../base/errors.js';
+import { FerryError, describeError, factsOf, redactUrl } from '../base/errors.js';
 import { HttpStatusError, cancelledError } from './http.js';
 
 export interface RetryPolicy {
@@ -158,14 +158,5 @@ function asFerryError(error: unknown): FerryError {
 
 function withAttemptCount(failure: FerryError, attempts: number): FerryError {
   if (attempts === 1) return failure;
-  const { hint, url, path, expected, actual, status } = failure;
-  return new FerryError(failure.code, `${failure.message} (after ${attempts} attempts)`, {
-    cause: failure,
-    hint,
-    url,
-    path,
-    expected,
-    actual,
-    status,
-  });
+  return new FerryError(failure.code, `${failure.message} (after ${attempts} attempts)`, { ...factsOf(failure), cause: failure });
 }

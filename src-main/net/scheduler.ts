@@ -29,7 +29,10 @@ export async function runTransfers<T, R>(
 ): Promise<TransferOutcome<T, R>> {
   const { concurrency } = options;
   if (!Number.isInteger(concurrency) || concurrency < 1) {
-    throw new FerryError('FERRY_USAGE', `the number of parallel transfers must be a positive whole number, got ${concurrency}`);
+    throw new FerryError('FERRY_SETTING_INVALID', `the number of parallel transfers must be a positive whole number, got ${concurrency}`, {
+      setting: 'concurrency',
+      actual: String(concurrency),
+    });
   }
   const signal = options.signal ?? new AbortController().signal;
   const outcomes = new Array<SettledTransfer<T, R> | undefined>(tasks.length);

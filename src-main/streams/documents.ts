@@ -312,6 +312,6 @@ function optionalString(fields: JsonObject, key: string): string | undefined {
 
 function formatError(where: string, problem: string): FerryError {
   return new FerryError('FERRY_FORMAT_UNSUPPORTED', `${where} ${problem}.`, {
-    hint: 'The file is not SimpleStreams metadata that Stream Ferry can read. Check the source URL and --path.',
+    hint: 'The file is not SimpleStreams metadata that Stream Ferry can read. Check the source URL and the entry file path.',
   });
 }

@@ -18,7 +18,7 @@ export interface StreamSource {
 }
 
 export interface ResolveSourceOptions {
-  /** Overrides the entry path (sstream's --path): an index or a products file. */
+  /** Overrides the entry path (sstream's path option): an index or a products file. */
   readonly path?: string | undefined;
   /** Absolute POSIX directory that relative local paths are resolved against. */
   readonly cwd?: string | undefined;
@@ -113,7 +113,7 @@ function splitLocation(
   const match = ENTRY_IN_LOCATION.exec(location);
   if (match === null) return { base: withTrailingSlash(location), entryPath: optionPath ?? DEFAULT_ENTRY_PATH };
   if (optionPath !== undefined) {
-    // The reference would append --path to the file's own URL and fetch nonsense.
+    // The reference would append the path to the file's own URL and fetch nonsense.
     throw invalidSource(
       `The source already names the metadata file ${match[0]}, and a path (${optionPath}) was given too.`,
       'Give the mirror base with the path, or the metadata file URL alone.',
@@ -125,7 +125,7 @@ function splitLocation(
 }
 
 function checkedOptionPath(path: string | undefined): string | undefined {
-  if (path !== undefined) assertSafeItemPath(path, 'the --path option');
+  if (path !== undefined) assertSafeItemPath(path, 'the entry path');
   return path;
 }
 
