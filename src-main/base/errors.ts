@@ -164,10 +164,10 @@ export function redactUrl(url: string): string {
   }
 }
 
-/** The `code` of a thrown value (ENOENT, ENOSPC, ENOTFOUND, UND_ERR_SOCKET...), if it carries one. */
-export function errnoOf(error: unknown): string | undefined {
-  const code = (error as NodeJS.ErrnoException | undefined)?.code;
-  return typeof code === 'string' ? code : undefined;
+/** The `code` of a thrown error (ENOENT, ENOSPC, ENOTFOUND, UND_ERR_SOCKET...), if it carries one. */
+export function errnoCode(error: unknown): string | undefined {
+  if (error instanceof Error && 'code' in error && typeof error.code === 'string') return error.code;
+  return undefined;
 }
 
 /** The message of any thrown value, for wrapping foreign errors as a cause. */

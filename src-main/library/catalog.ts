@@ -390,6 +390,10 @@ function prepareStatements(db: Database.Database) {
  * and verified: removing a blob or tree-file record drops the items that relied on it.
  *
  * better-sqlite3 is synchronous; that is fine here, since each statement takes microseconds.
+ * Opening throws FERRY_CATALOG_CORRUPT (not a database, or a page failing SQLite's quick_check),
+ * FERRY_CATALOG_TOO_NEW (a newer user_version), FERRY_CATALOG_LOST (must exist and does not),
+ * FERRY_DISK_FULL, FERRY_IO; any statement may throw FERRY_DISK_FULL (SQLITE_FULL) or
+ * FERRY_CATALOG_CORRUPT; reading a saved selection throws FERRY_PROFILE_UNKNOWN.
  */
 export class Catalog {
   readonly file: string;

@@ -49,6 +49,12 @@ const DEFAULT_HEADERS_TIMEOUT_MS = 60_000;
 const DEFAULT_CONNECT_TIMEOUT_MS = 30_000;
 const DEFAULT_STALL_TIMEOUT_MS = 30_000;
 
+/**
+ * One composed undici dispatcher for a job: a connection pool per origin, the proxy (explicit, or
+ * HTTP(S)_PROXY with NO_PROXY as curl reads them), the job's retry policy and stall timeout.
+ * Throws FERRY_SETTING_INVALID (naming the setting) for connections, stall timeout or attempts out
+ * of range, or a proxy that is not an http(s) URL.
+ */
 export function createHttpClient(options: HttpClientOptions): HttpClient {
   const connections = options.connectionsPerHost ?? DEFAULT_CONNECTIONS_PER_HOST;
   if (!Number.isInteger(connections) || connections < 1) {
@@ -98,7 +104,8 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
 
 /**
  * Which proxies apply: the explicit one for both schemes, otherwise the environment, lower-case
- * names first as curl reads them. An empty variable counts as unset.
+ * names first as curl reads them. An empty variable counts as unset; `host:port` gets http://.
+ * Throws FERRY_SETTING_INVALID (setting `proxy`) for a proxy that is not an http(s) URL.
  */
 export function resolveProxySettings(explicitProxy: string | undefined, environment: NodeJS.ProcessEnv): ProxySettings {
   const fromEnvironment = (lowerName: string): string | undefined =>

@@ -4,7 +4,7 @@
 
 import type { IncomingHttpHeaders } from 'node:http';
 import { request, type Dispatcher } from 'undici';
-import { FerryError, describeError, errnoOf, isFerryError, redactUrl } from '../base/errors.js';
+import { FerryError, describeError, errnoCode, isFerryError, redactUrl } from '../base/errors.js';
 import type { HttpClient } from './agent.js';
 
 export const DEFAULT_MAX_REDIRECTS = 5;
@@ -227,7 +227,7 @@ export async function discardBody(body: ResponseBody): Promise<void> {
 
 export function networkError(url: string, error: unknown): FerryError {
   if (error instanceof FerryError) return error;
-  const errno = errnoOf(error);
+  const errno = errnoCode(error);
   return new FerryError('FERRY_FETCH_FAILED', `${redactUrl(url)}: ${describeError(error)}`, { url, errno, cause: error, hint: networkHint(errno) });
 }
 

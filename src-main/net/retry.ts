@@ -60,7 +60,7 @@ const TRANSIENT_ERROR_CODES = new Set([
   'UND_ERR_RES_CONTENT_LENGTH_MISMATCH',
 ]);
 
-/** Failures where the same request may well succeed a moment later. */
+/** Failures where the same request may well succeed a moment later. Throws nothing. */
 export function isRetryableError(error: FerryError): boolean {
   switch (error.code) {
     case 'FERRY_HTTP_STATUS':
@@ -99,7 +99,8 @@ function hasTransientCause(cause: unknown): boolean {
  * Backoff is capped exponential with full jitter, replaced by the server's Retry-After (RFC 9110
  * §10.2.3, capped at maxRetryAfterMs) when it gave one; policy.onRetry hears of every wait, with
  * `url` as the thing waited for. An abort, including one during a backoff wait, rejects at once
- * with FERRY_CANCELLED; the last failure is rethrown with the attempt count in its message.
+ * with FERRY_CANCELLED; the last failure is rethrown with the attempt count in its message and its
+ * facts kept (a thrown value that is not a FerryError becomes FERRY_FETCH_FAILED).
  */
 export async function withRetries<T>(
   operation: (attempt: number, signal: AbortSignal) => Promise<T>,

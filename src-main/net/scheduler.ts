@@ -22,6 +22,11 @@ export interface TransferOutcome<T, R> {
   failures: Array<{ task: T; error: FerryError }>;
 }
 
+/**
+ * Runs `worker` over `tasks` with at most `concurrency` in flight (etcher-sdk's multi-write: a failed
+ * task is a result). Rejects only with FERRY_SETTING_INVALID (setting `concurrency`); a task's
+ * failure, including FERRY_CANCELLED for tasks never started after an abort, is in `failures`.
+ */
 export async function runTransfers<T, R>(
   tasks: readonly T[],
   worker: (task: T, signal: AbortSignal) => Promise<R>,
