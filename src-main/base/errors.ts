@@ -1,6 +1,8 @@
 // Every error Stream Ferry raises on purpose is a FerryError with a stable code. Code branches on
-// `code`, never on message text; faces turn codes into exit statuses and titles. This file imports
-// nothing of ours (it is part of base/, the ground floor), so every folder may use it.
+// `code`, never on message text; faces turn codes into exit statuses and titles. Below the faces an
+// error states facts (what failed: file, URL, key, expected and actual, limit) and at most a remedy
+// in the field's terms; a face's hint table (cli/hints.ts) words what to type or click. This file
+// imports nothing of ours (it is part of base/, the ground floor), so every folder may use it.
 
 export const ERROR_CODES = {
   FERRY_USAGE: 'The command line could not be understood',
@@ -12,6 +14,7 @@ export const ERROR_CODES = {
   FERRY_FORMAT_UNSUPPORTED: 'A metadata file is not in a supported SimpleStreams format',
   FERRY_UNSAFE_PATH: 'A path in the metadata could escape the mirror',
   FERRY_FILTER_INVALID: 'A filter expression is invalid',
+  FERRY_SETTING_INVALID: 'A setting of the job is out of range or malformed',
   FERRY_KEYRING_INVALID: 'A keyring file could not be read',
   FERRY_SIG_MISSING: 'A file that must be signed is not signed',
   FERRY_SIG_UNKNOWN_KEY: 'A file is signed by a key that is not in the keyring',
@@ -56,6 +59,21 @@ export interface FerryErrorDetails {
   actual?: string;
   /** HTTP status, when the failure is an HTTP answer. */
   status?: number;
+  /** The code of the failed call: a system error (ENOENT, ENOTFOUND, ECONNREFUSED) or undici's (UND_ERR_SOCKET). */
+  errno?: string;
+  /** OpenPGP key id (16 uppercase hex digits) or fingerprint of the key concerned. */
+  keyId?: string;
+  /**
+   * The bound that was exceeded: bytes (FERRY_TOO_LARGE), redirects (FERRY_TOO_MANY_REDIRECTS),
+   * milliseconds (FERRY_DOWNLOAD_STALLED), properties (FERRY_ALIASES_TOO_LARGE).
+   */
+  limit?: number;
+  /**
+   * Which job setting is out of range, by its name in the domain's input (`max`, `keep`, `proxy`,
+   * `connectionsPerHost`, `stallTimeoutMs`, `maxAttempts`, `concurrency`): faces map it to their
+   * own words (an option, a field).
+   */
+  setting?: string;
 }
 
 /** The plain-data form of a FerryError, for crossing a process or IPC boundary. */
@@ -69,6 +87,10 @@ export interface SerializedFerryError {
   expected?: string;
   actual?: string;
   status?: number;
+  errno?: string;
+  keyId?: string;
+  limit?: number;
+  setting?: string;
 }
 
 export class FerryError extends Error {
@@ -80,6 +102,10 @@ export class FerryError extends Error {
   readonly expected: string | undefined;
   readonly actual: string | undefined;
   readonly status: number | undefined;
+  readonly errno: string | undefined;
+  readonly keyId: string | undefined;
+  readonly limit: number | undefined;
+  readonly setting: string | undefined;
 
   constructor(code: FerryErrorCode, message: string, details: FerryErrorDetails = {}) {
     super(message, details.cause === undefined ? undefined : { cause: details.cause });
@@ -90,6 +116,10 @@ export class FerryError extends Error {
     this.expected = details.expected;
     this.actual = details.actual;
     this.status = details.status;
+    this.errno = details.errno;
+    this.keyId = details.keyId;
+    this.limit = details.limit;
+    this.setting = details.setting;
   }
 
   toJSON(): SerializedFerryError {
@@ -100,12 +130,22 @@ export class FerryError extends Error {
     if (this.expected !== undefined) plain.expected = this.expected;
     if (this.actual !== undefined) plain.actual = this.actual;
     if (this.status !== undefined) plain.status = this.status;
+    if (this.errno !== undefined) plain.errno = this.errno;
+    if (this.keyId !== undefined) plain.keyId = this.keyId;
+    if (this.limit !== undefined) plain.limit = this.limit;
+    if (this.setting !== undefined) plain.setting = this.setting;
     return plain;
   }
 
   static fromJSON(plain: SerializedFerryError): FerryError {
     return new FerryError(plain.code, plain.message, plain);
   }
+}
+
+/** The hint and facts of `error`, to build another error about the same failure (e.g. after retries). */
+export function factsOf(error: FerryError): FerryErrorDetails {
+  const { hint, url, path, expected, actual, status, errno, keyId, limit, setting } = error;
+  return { hint, url, path, expected, actual, status, errno, keyId, limit, setting };
 }
 
 export function isFerryError(error: unknown, code?: FerryErrorCode): error is FerryError {
@@ -123,6 +163,12 @@ export function redactUrl(url: string): string {
   } catch {
     return url;
   }
+}
+
+/** The `code` of a thrown error (ENOENT, ENOSPC, ENOTFOUND, UND_ERR_SOCKET...), if it carries one. */
+export function errnoCode(error: unknown): string | undefined {
+  if (error instanceof Error && 'code' in error && typeof error.code === 'string') return error.code;
+  return undefined;
 }
 
 /** The message of any thrown value, for wrapping foreign errors as a cause. */

@@ -27,7 +27,8 @@ const verificationCodes: ReadonlySet<FerryErrorCode> = new Set<FerryErrorCode>([
   'FERRY_SIZE_MISMATCH',
 ]);
 
-const usageCodes: ReadonlySet<FerryErrorCode> = new Set<FerryErrorCode>(['FERRY_USAGE', 'FERRY_FILTER_INVALID']);
+// A filter or a setting comes from the command line, so the CLI reports them as usage errors.
+const usageCodes: ReadonlySet<FerryErrorCode> = new Set<FerryErrorCode>(['FERRY_USAGE', 'FERRY_FILTER_INVALID', 'FERRY_SETTING_INVALID']);
 
 export function exitCodeFor(code: FerryErrorCode): ExitCodeValue {
   if (code === 'FERRY_CANCELLED') return ExitCode.cancelled;

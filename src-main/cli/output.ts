@@ -1,10 +1,13 @@
 import type { FerryError, RetryEvent } from '../engine/index.js';
+import { cliHint } from './hints.js';
 
+/** The message, the facts worth reading, the hint in the CLI's words (cli/hints.ts) and the code. */
 export function formatError(error: FerryError): string {
   const lines = [`ferry: ${error.message}`];
   if (error.expected !== undefined) lines.push(`  expected: ${error.expected}`);
   if (error.actual !== undefined) lines.push(`  actual:   ${error.actual}`);
-  if (error.hint !== undefined) lines.push(`  hint: ${error.hint}`);
+  const hint = cliHint(error);
+  if (hint !== undefined) lines.push(`  hint: ${hint}`);
   lines.push(`  (${error.code})`);
   return `${lines.join('\n')}\n`;
 }

@@ -21,6 +21,7 @@ const SHA256_HEX = /^[0-9a-f]{64}$/;
 const FAN_OUT = /^[0-9a-f]{2}$/;
 const HASH_READ_CHUNK_BYTES = 1024 * 1024;
 
+/** Whether `value` is 64 lower-case hex digits, the only form a blob name takes. Throws nothing. */
 export function isSha256Hex(value: string): boolean {
   return SHA256_HEX.test(value);
 }
@@ -28,6 +29,7 @@ export function isSha256Hex(value: string): boolean {
 /**
  * A digest becomes a file name, so anything but 64 lower-case hex characters (upper case, `..`,
  * a separator) is refused before it can name a path outside the store or a second copy of a blob.
+ * Throws FERRY_UNSAFE_PATH.
  */
 export function assertSha256Hex(value: string): void {
   if (!isSha256Hex(value)) {
@@ -65,7 +67,10 @@ export type BlobCheck =
  * Content-addressed files at `<library>/blobs/sha256/ab/<hex>`: the same bytes are stored once
  * whatever paths refer to them. A blob appears only by an atomic rename of a flushed file from
  * `<library>/tmp/` (same file system), and an existing blob is checked, never overwritten while good.
- * Recording blobs in the catalog is the caller's job, after the file is in place.
+ * Recording blobs in the catalog is the caller's job, after the file is in place (pnpm's CAS:
+ * writeBufferToCafs, checkPkgFilesIntegrity). Its methods throw FERRY_UNSAFE_PATH (a name that is
+ * not a sha256 digest), FERRY_HASH_MISMATCH (a blob whose bytes changed), FERRY_DISK_FULL and
+ * FERRY_IO naming the path.
  */
 export class BlobStore {
   readonly root: string;
@@ -216,6 +221,10 @@ export class BlobStore {
   }
 }
 
+/**
+ * The sha256 of the file at `path`, lower-case hex, read in 1 MiB chunks. Rejects with the file
+ * system's own error (ENOENT...), not a FerryError: callers name the file and the action.
+ */
 export async function sha256OfFile(path: string): Promise<string> {
   const hash = createHash('sha256');
   for await (const chunk of createReadStream(path, { highWaterMark: HASH_READ_CHUNK_BYTES })) {

@@ -398,6 +398,10 @@ function prepareStatements(db: Database.Database) {
  * and verified: removing a blob or tree-file record drops the items that relied on it.
  *
  * better-sqlite3 is synchronous; that is fine here, since each statement takes microseconds.
+ * Opening throws FERRY_CATALOG_CORRUPT (not a database, or a page failing SQLite's quick_check),
+ * FERRY_CATALOG_TOO_NEW (a newer user_version), FERRY_CATALOG_LOST (must exist and does not),
+ * FERRY_DISK_FULL, FERRY_IO; any statement may throw FERRY_DISK_FULL (SQLITE_FULL) or
+ * FERRY_CATALOG_CORRUPT; reading a saved selection throws FERRY_PROFILE_UNKNOWN.
  */
 export class Catalog {
   readonly file: string;
@@ -1052,7 +1056,7 @@ function freeBytesNear(file: string): number {
 export function catalogLost(file: string, what: string): FerryError {
   return new FerryError('FERRY_CATALOG_LOST', `The catalog ${file} ${what}: it was lost or replaced, so what the stored files are is unknown`, {
     path: file,
-    hint: 'Nothing was deleted. Run `ferry sync` for each source of this library: it hashes the stored files and records them again; then run the command again.',
+    hint: 'Nothing was deleted. Sync each source of this library again: that hashes the stored files and records them again; then run the command again.',
   });
 }
 

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { constants as fsConstants, type Dirent, type Stats } from 'node:fs';
 import { copyFile, lstat, mkdir, open, readdir, rename, rm } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
-import { FerryError, describeError } from '../base/errors.js';
+import { FerryError, describeError, errnoCode } from '../base/errors.js';
 
 // EDQUOT is "disk full" from the operator's point of view: the cure (free space) is the same.
 const DISK_FULL_CODES: ReadonlySet<string> = new Set(['ENOSPC', 'EDQUOT']);
@@ -14,10 +14,8 @@ const NO_FOLLOW = (fsConstants.O_NOFOLLOW as number | undefined) ?? 0;
 /** `.ferry-copy.<pid>.<16 hex>.tmp`: a copy across file systems in progress (see copyIntoPlace). */
 const COPY_NAME = /^\.ferry-copy\.(\d+)\.[0-9a-f]{16}\.tmp$/;
 
-export function errnoCode(error: unknown): string | undefined {
-  if (error instanceof Error && 'code' in error && typeof error.code === 'string') return error.code;
-  return undefined;
-}
+// lock.ts and others take it from here; it lives in base/ so net/ can name an errno too.
+export { errnoCode };
 
 /** Whether a process with this id runs on this machine (the writer of a temp file, the holder of a lock). */
 export function isProcessAlive(pid: number): boolean {

@@ -53,7 +53,9 @@ export interface TreeState {
  * that the catalog describes exactly the verified blobs on disk before anything else runs. The
  * caller holds the library's lock (lockLibrary): repair assumes no other process is writing, and
  * the catalog is opened in SQLite's exclusive mode. A catalog truncated to 0 bytes while blobs are
- * stored is refused (FERRY_CATALOG_CORRUPT) rather than started anew.
+ * stored is refused (FERRY_CATALOG_CORRUPT) rather than started anew. Also throws what
+ * Catalog.open throws (FERRY_CATALOG_CORRUPT, FERRY_CATALOG_TOO_NEW, FERRY_DISK_FULL) and
+ * FERRY_DISK_FULL or FERRY_IO for the folders and files repair touches.
  */
 export async function openLibrary(dir: string, options: LibraryOptions = {}): Promise<Library> {
   const root = resolve(dir);
@@ -127,7 +129,7 @@ async function refuseEmptyCatalogFile(file: string, blobs: BlobStore): Promise<v
   if (stored === 0) return;
   throw new FerryError('FERRY_CATALOG_CORRUPT', `The catalog ${file} is empty (0 bytes) while blobs/ holds ${stored} file(s)`, {
     path: file,
-    hint: 'Nothing was changed. Move the catalog aside and run `ferry sync`: a new catalog is created and the stored files are re-adopted after hashing.',
+    hint: 'Nothing was changed. Move the catalog aside and sync again: a new catalog is created and the stored files are re-adopted after hashing.',
   });
 }
 
@@ -145,6 +147,7 @@ async function countStoredBlobs(blobs: BlobStore): Promise<number> {
  * in memory (see Catalog.openCopy) and startup repair is skipped; a missing library reads as an
  * empty catalog, which is exactly what a new library would hold. With `trusted` (the dry run of
  * gc), the checks of openTrustedLibrary apply, so that the dry run refuses what gc would refuse.
+ * Throws FERRY_CATALOG_CORRUPT, FERRY_CATALOG_TOO_NEW, and with `trusted` FERRY_CATALOG_LOST.
  */
 export async function openLibraryForReading(dir: string, options: LibraryOptions & { readonly trusted?: boolean } = {}): Promise<Library> {
   const root = resolve(dir);
@@ -178,7 +181,10 @@ export async function openLibraryForReading(dir: string, options: LibraryOptions
   };
 }
 
-/** The state of the tree at `targetDir` for a dry run: as openLibraryForReading, for a mirror tree. */
+/**
+ * The state of the tree at `targetDir` for a dry run: as openLibraryForReading, for a mirror tree.
+ * Throws FERRY_CATALOG_CORRUPT, FERRY_CATALOG_TOO_NEW.
+ */
 export async function openTreeStateForReading(targetDir: string, options: LibraryOptions = {}): Promise<TreeState> {
   const root = resolve(targetDir);
   const stateDir = join(root, TREE_STATE_FOLDER);
@@ -214,7 +220,12 @@ async function openCatalogForReading(dir: string, what: string, options: Library
   }
 }
 
-/** Opens the state of a plain mirror tree (`ferry mirror`): `<target>/.ferry/catalog.db`. */
+/**
+ * Opens the state of a plain mirror tree (`ferry mirror`): `<target>/.ferry/catalog.db`, with
+ * startup repair; the caller holds the tree's lock. Throws what Catalog.open throws
+ * (FERRY_CATALOG_CORRUPT, FERRY_CATALOG_TOO_NEW, FERRY_DISK_FULL) and FERRY_DISK_FULL or FERRY_IO
+ * for the files repair touches.
+ */
 export async function openTreeState(targetDir: string, options: LibraryOptions = {}): Promise<TreeState> {
   const root = resolve(targetDir);
   const stateDir = join(root, TREE_STATE_FOLDER);
@@ -243,7 +254,8 @@ export async function openTreeState(targetDir: string, options: LibraryOptions =
  * The platform's folder for application data, computed from its inputs only (so every platform
  * can be tested anywhere): `$XDG_DATA_HOME/stream-ferry` or `~/.local/share/stream-ferry` on Linux
  * and other Unixes, `~/Library/Application Support/Stream Ferry` on macOS, and
- * `%APPDATA%\Stream Ferry` on Windows.
+ * `%APPDATA%\Stream Ferry` on Windows (the XDG Base Directory specification; Apple's and
+ * Microsoft's conventions). Throws nothing.
  */
 export function defaultLibraryDir(
   env: Readonly<Record<string, string | undefined>>,

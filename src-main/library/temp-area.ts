@@ -29,7 +29,8 @@ export interface TempSweepReport {
 /**
  * A scratch folder on the same file system as the final files, so that publishing a finished
  * file is a rename. Files directly in it are disposable; `partial/` holds downloads keyed by
- * their expected sha256, which survive restarts so that the downloader can resume them.
+ * their expected sha256, which survive restarts so that the downloader can resume them. Its
+ * methods throw FERRY_DISK_FULL or FERRY_IO naming the path (library/files.ts fileSystemError).
  */
 export class TempArea {
   readonly dir: string;

@@ -76,8 +76,12 @@ export interface ApplyResult {
 /**
  * Makes the target hold every file the plan wants: checks what is present, fetches the rest in
  * parallel, records every verified file's items as held. One file that fails never stops the
- * others. Nothing is removed here: versions past --max leave only through retire, after the
- * caller has published metadata that no longer lists them (see retire).
+ * others. Nothing is removed here: versions past the maximum leave only through retire, after the
+ * caller has published metadata that no longer lists them (see retire). A file's failure (a
+ * FerryError from the fetcher or the store: FERRY_PATH_BLOCKED, FERRY_UNSAFE_PATH, a download's
+ * codes) is in `failures`. Throws FERRY_CANCELLED when `signal` aborts, FERRY_SETTING_INVALID
+ * (setting `concurrency`), and what checking present files meets beyond one path (the store's or
+ * the catalog's FERRY_DISK_FULL, FERRY_IO, FERRY_CATALOG_CORRUPT).
  */
 export async function applyPlan(plan: MirrorPlan, options: ApplyOptions): Promise<ApplyResult> {
   const result: ApplyResult = { fetched: [], present: [], failures: [] };
@@ -141,7 +145,9 @@ export interface Retirement {
 /**
  * The retirement of a plan's removed versions, to run only once the metadata that no longer lists
  * them is published (see docs/ARCHITECTURE.md, Decisions). Which files may go is decided now,
- * before anything changes: a file another source in the same target holds stays.
+ * before anything changes: a file another source in the same target holds stays. Throws what
+ * the catalog throws (FERRY_DISK_FULL, FERRY_CATALOG_CORRUPT); the returned steps throw the
+ * store's FERRY_PATH_BLOCKED, FERRY_UNSAFE_PATH, FERRY_IO.
  */
 export function retire(plan: MirrorPlan, held: readonly HeldEntry[], options: Pick<ApplyOptions, 'store' | 'catalog' | 'sourceId'>): Retirement {
   const retiredAtPath = new Map<string, number>();

@@ -10,8 +10,10 @@ import type { WantedFile } from './plan.js';
 /**
  * The library as a place for mirrored files: content-addressed blobs (the same bytes under two
  * paths are stored once) recorded in the catalog. Item paths live only in the held items; files
- * are never removed here, because other sources and older snapshots may share them: `ferry gc`
- * deletes what nothing references.
+ * are never removed here, because other sources and older snapshots may share them: the
+ * library's garbage collection deletes what nothing references. Its methods throw what BlobStore
+ * throws (FERRY_UNSAFE_PATH, FERRY_HASH_MISMATCH, FERRY_DISK_FULL, FERRY_IO) and FERRY_IO for a
+ * non-file at a blob's name.
  */
 export class LibraryStore implements FileStore {
   readonly #library: Pick<Library, 'dir' | 'blobs' | 'catalog'>;

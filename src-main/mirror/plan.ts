@@ -52,7 +52,10 @@ const checksumStrength: ReadonlyArray<ItemChecksum['algorithm']> = ['sha512', 's
  * Wanted (the selection applied to verified metadata, with max and keep) against held (the target's
  * state) gives the plan. Per product this is the reference's resolve_work on version names, after
  * item filtering. Kept versions' items are wanted too, so a file missing from the target is fetched
- * again: that is how a rerun heals what an earlier failed or interrupted run left out.
+ * again: that is how a rerun heals what an earlier failed or interrupted run left out. Throws
+ * FERRY_SETTING_INVALID (setting `max` or `keep`, from resolveVersions); an item that cannot be
+ * verified (FERRY_NO_CHECKSUM) or that shares a path with different contents
+ * (FERRY_FORMAT_UNSUPPORTED) is not thrown but listed in `rejected`.
  */
 export function planMirror(input: PlanInput): MirrorPlan {
   const heldByProduct = groupHeld(input.held);
@@ -128,6 +131,7 @@ export function strongestChecksum(item: StreamItem): ItemChecksum | undefined {
   return undefined;
 }
 
+/** `content/product/version/item`, the reference's way of naming an item in messages. Throws nothing. */
 export function describeItem(item: Pick<StreamItem, 'contentId' | 'productName' | 'versionName' | 'itemName'>): string {
   return `${item.contentId}/${item.productName}/${item.versionName}/${item.itemName}`;
 }
@@ -152,7 +156,7 @@ function groupHeld(held: readonly HeldEntry[]): Map<string, Map<string, HeldEntr
   return byProduct;
 }
 
-/** Paths referenced only by removed items, once the plan is applied: these files can go. */
+/** Paths referenced only by removed items, once the plan is applied: these files can go. Throws nothing. */
 export function orphanedPaths(plan: MirrorPlan, held: readonly HeldEntry[]): string[] {
   const removedKeys = new Set(
     plan.removals.flatMap((removal) => removal.items.map((entry) => heldKey(entry))),

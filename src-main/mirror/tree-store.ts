@@ -27,7 +27,8 @@ import type { WantedFile } from './plan.js';
  * on the way to it may be a link or a non-directory, so no write leaves the tree through a link
  * someone placed in it (the root itself may be a link: the operator chose it). The check runs just
  * before each step; it does not defend against a process racing us inside the tree, which Node
- * cannot do without openat().
+ * cannot do without openat(). Its methods throw FERRY_UNSAFE_PATH, FERRY_PATH_BLOCKED (naming
+ * what is in the way), FERRY_DISK_FULL and FERRY_IO (naming the path).
  */
 export class TreeStore implements FileStore {
   readonly #root: string;

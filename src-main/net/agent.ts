@@ -49,10 +49,19 @@ const DEFAULT_HEADERS_TIMEOUT_MS = 60_000;
 const DEFAULT_CONNECT_TIMEOUT_MS = 30_000;
 const DEFAULT_STALL_TIMEOUT_MS = 30_000;
 
+/**
+ * One composed undici dispatcher for a job: a connection pool per origin, the proxy (explicit, or
+ * HTTP(S)_PROXY with NO_PROXY as curl reads them), the job's retry policy and stall timeout.
+ * Throws FERRY_SETTING_INVALID (naming the setting) for connections, stall timeout or attempts out
+ * of range, or a proxy that is not an http(s) URL.
+ */
 export function createHttpClient(options: HttpClientOptions): HttpClient {
   const connections = options.connectionsPerHost ?? DEFAULT_CONNECTIONS_PER_HOST;
   if (!Number.isInteger(connections) || connections < 1) {
-    throw new FerryError('FERRY_USAGE', `connections per host must be a positive whole number, got ${connections}`);
+    throw new FerryError('FERRY_SETTING_INVALID', `connections per host must be a positive whole number, got ${connections}`, {
+      setting: 'connectionsPerHost',
+      actual: String(connections),
+    });
   }
   const poolOptions = {
     connections,
@@ -61,11 +70,17 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
   };
   const stallTimeoutMs = options.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS;
   if (!Number.isFinite(stallTimeoutMs) || stallTimeoutMs <= 0) {
-    throw new FerryError('FERRY_USAGE', `the stall timeout must be a positive number of milliseconds, got ${stallTimeoutMs}`);
+    throw new FerryError('FERRY_SETTING_INVALID', `the stall timeout must be a positive number of milliseconds, got ${stallTimeoutMs}`, {
+      setting: 'stallTimeoutMs',
+      actual: String(stallTimeoutMs),
+    });
   }
   const retry: RetryPolicy = { ...DEFAULT_RETRY_POLICY, ...options.retry };
   if (!Number.isInteger(retry.maxAttempts) || retry.maxAttempts < 1) {
-    throw new FerryError('FERRY_USAGE', `attempts per request must be a positive whole number, got ${retry.maxAttempts}`);
+    throw new FerryError('FERRY_SETTING_INVALID', `attempts per request must be a positive whole number, got ${retry.maxAttempts}`, {
+      setting: 'maxAttempts',
+      actual: String(retry.maxAttempts),
+    });
   }
   const proxies = resolveProxySettings(options.proxy, options.env ?? process.env);
   const dispatcher: Dispatcher =
@@ -89,7 +104,8 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
 
 /**
  * Which proxies apply: the explicit one for both schemes, otherwise the environment, lower-case
- * names first as curl reads them. An empty variable counts as unset.
+ * names first as curl reads them. An empty variable counts as unset; `host:port` gets http://.
+ * Throws FERRY_SETTING_INVALID (setting `proxy`) for a proxy that is not an http(s) URL.
  */
 export function resolveProxySettings(explicitProxy: string | undefined, environment: NodeJS.ProcessEnv): ProxySettings {
   const fromEnvironment = (lowerName: string): string | undefined =>
@@ -116,13 +132,18 @@ function normalizeProxyUrl(proxy: string): string {
   try {
     parsed = new URL(withScheme);
   } catch (error) {
-    throw new FerryError('FERRY_USAGE', `The proxy ${redactUrl(withScheme)} is not a valid URL`, {
+    throw new FerryError('FERRY_SETTING_INVALID', `The proxy ${redactUrl(withScheme)} is not a valid URL`, {
+      setting: 'proxy',
       cause: error,
       hint: 'Give the proxy as http://host:port (user:password@ may come before the host).',
     });
   }
   if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
-    throw new FerryError('FERRY_USAGE', `The proxy ${redactUrl(withScheme)} uses ${parsed.protocol}, which is not supported`, {
+    throw new FerryError('FERRY_SETTING_INVALID', `The proxy ${redactUrl(withScheme)} uses ${parsed.protocol}, which is not supported`, {
+      setting: 'proxy',
+      url: withScheme,
+      expected: 'http: or https:',
+      actual: parsed.protocol,
       hint: 'Use an http:// or https:// proxy.',
     });
   }

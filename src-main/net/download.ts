@@ -13,7 +13,7 @@ import { open, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
-import { FerryError, describeError, redactUrl } from '../base/errors.js';
+import { FerryError, describeError, errnoCode, redactUrl } from '../base/errors.js';
 import type { HttpClient } from './agent.js';
 import {
   DEFAULT_MAX_REDIRECTS,
@@ -79,6 +79,16 @@ const OPEN_OWN_FILE_ONLY = ((fsConstants.O_NOFOLLOW as number | undefined) ?? 0)
 const IO_CHUNK_BYTES = 1024 * 1024;
 const HEX_LENGTHS: Record<ChecksumAlgorithm, number> = { sha512: 128, sha256: 64, md5: 32 };
 
+/**
+ * One item file (http(s) or file:) to `request.path`, its size and strongest checksum checked in the
+ * same pass, resuming a partial file with Range (RFC 9110 §14) and retrying by the client's policy.
+ * Throws FERRY_NO_CHECKSUM (a size or checksum that cannot be checked), FERRY_SIZE_MISMATCH,
+ * FERRY_HASH_MISMATCH, FERRY_RESUME_REJECTED, FERRY_CONTENT_ENCODING (a compressed answer),
+ * FERRY_HTTP_STATUS, FERRY_FETCH_FAILED (with `errno`; a local file the metadata lists but the
+ * mirror lacks has errno ENOENT and the listed size as `expected`), FERRY_DOWNLOAD_STALLED,
+ * FERRY_REDIRECT_INSECURE, FERRY_TOO_MANY_REDIRECTS, FERRY_SOURCE_INVALID (a URL it cannot use),
+ * FERRY_DISK_FULL and FERRY_IO (the partial file), FERRY_CANCELLED.
+ */
 export async function downloadFile(request: DownloadRequest, options: DownloadOptions): Promise<DownloadResult> {
   const download = new PartialDownload(request, options.onBytes);
   const signal = options.signal ?? new AbortController().signal;
@@ -439,9 +449,12 @@ async function openFileSource(download: PartialDownload, sourcePath: string, sig
     throw new FerryError('FERRY_FETCH_FAILED', missing ? `${sourcePath} is listed by the source's metadata but is not in the local mirror` : `${sourcePath}: ${describeError(error)}`, {
       url: download.url,
       path: sourcePath,
+      // The size the metadata lists: with errno ENOENT, the fact that an item listed is absent.
+      expected: String(download.expectedSize),
+      errno: errnoCode(error),
       cause: error,
       hint: missing
-        ? 'A mirror made with filters or --max still lists every upstream item: select only what it holds (e.g. --max 1), or mirror from the original source.'
+        ? 'A mirror made with filters or a version limit still lists every upstream item: select only what it holds, or mirror from the original source.'
         : 'Check that the local mirror is mounted and readable.',
     });
   }

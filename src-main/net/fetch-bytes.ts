@@ -5,7 +5,7 @@ import { open } from 'node:fs/promises';
 import { pipeline, type Readable, type Transform } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
-import { FerryError, describeError, redactUrl } from '../base/errors.js';
+import { FerryError, describeError, errnoCode, redactUrl } from '../base/errors.js';
 import type { HttpClient } from './agent.js';
 import {
   DEFAULT_MAX_REDIRECTS,
@@ -49,7 +49,9 @@ const ACCEPTED_ENCODINGS = 'gzip, deflate, br';
  * A metadata file (index or products) into memory: `url` is http(s) or file:, the result at most
  * `maxBytes` after decoding (FERRY_TOO_LARGE beyond). Every attempt is bounded by the client's
  * stall timer (FERRY_DOWNLOAD_STALLED) and retried by its policy; a Content-Encoding that cannot be
- * decoded is FERRY_CONTENT_ENCODING. Throws FERRY_FETCH_FAILED, FERRY_HTTP_STATUS, FERRY_CANCELLED.
+ * decoded is FERRY_CONTENT_ENCODING. Throws FERRY_FETCH_FAILED (with `errno` when a call failed),
+ * FERRY_HTTP_STATUS, FERRY_REDIRECT_INSECURE, FERRY_TOO_MANY_REDIRECTS, FERRY_SOURCE_INVALID (a URL
+ * it cannot use), FERRY_CANCELLED.
  */
 export async function fetchBytes(url: string, options: FetchBytesOptions): Promise<FetchedBytes> {
   if (url.startsWith('file:')) return { bytes: await readLocalFile(url, options.maxBytes), url };
@@ -187,6 +189,7 @@ async function readLocalFile(url: string, maxBytes: number): Promise<Buffer> {
     throw new FerryError('FERRY_FETCH_FAILED', `${path}: ${describeError(error)}`, {
       url,
       path,
+      errno: errnoCode(error),
       cause: error,
       hint: 'Check that the local mirror path exists and is readable.',
     });
@@ -196,6 +199,7 @@ async function readLocalFile(url: string, maxBytes: number): Promise<Buffer> {
 function tooLarge(url: string, maxBytes: number, what: string): FerryError {
   return new FerryError('FERRY_TOO_LARGE', `${redactUrl(url)} ${what}, over the ${maxBytes}-byte limit for metadata`, {
     url,
+    limit: maxBytes,
     hint: 'The URL may not point at SimpleStreams metadata; check the source.',
   });
 }

@@ -4,7 +4,7 @@
 
 import type { IncomingHttpHeaders } from 'node:http';
 import { request, type Dispatcher } from 'undici';
-import { FerryError, describeError, isFerryError, redactUrl } from '../base/errors.js';
+import { FerryError, describeError, errnoCode, isFerryError, redactUrl } from '../base/errors.js';
 import type { HttpClient } from './agent.js';
 
 export const DEFAULT_MAX_REDIRECTS = 5;
@@ -68,7 +68,7 @@ export interface AttemptWatch {
  * `stallTimeoutMs`. Each ends the attempt with FERRY_DOWNLOAD_STALLED naming the URL, what was
  * waited for and `position()` (e.g. "at byte 10 of 200"); the retry loop decides what follows.
  * An abort of `outer` ends it with the caller's FERRY_CANCELLED. Shared by metadata fetches and
- * file downloads, so both honour --stall-timeout.
+ * file downloads, so both honour the job's stall timeout (`limit` of the error, in milliseconds).
  */
 export function watchAttempt(url: string, outer: AbortSignal, stallTimeoutMs: number, position: () => string): AttemptWatch {
   const controller = new AbortController();
@@ -80,7 +80,8 @@ export function watchAttempt(url: string, outer: AbortSignal, stallTimeoutMs: nu
     controller.abort(
       new FerryError('FERRY_DOWNLOAD_STALLED', `${redactUrl(url)}: ${what}`, {
         url,
-        hint: 'The server or the network stopped delivering. It is retried; if it persists, check the source and any proxy, or raise --stall-timeout on a very slow link.',
+        limit: stallTimeoutMs,
+        hint: 'The server or the network stopped delivering. It is retried; if it persists, check the source and any proxy, or allow a longer stall timeout on a very slow link.',
       }),
     );
   };
@@ -182,6 +183,7 @@ export function nextRedirectUrl(from: URL, location: string, redirectsFollowed: 
   if (redirectsFollowed >= maxRedirects) {
     throw new FerryError('FERRY_TOO_MANY_REDIRECTS', `${fromText}: more than ${maxRedirects} redirects`, {
       url: from.href,
+      limit: maxRedirects,
       hint: 'The server may be redirecting in a loop; open the URL in a browser to see where it leads.',
     });
   }
@@ -225,16 +227,17 @@ export async function discardBody(body: ResponseBody): Promise<void> {
 
 export function networkError(url: string, error: unknown): FerryError {
   if (error instanceof FerryError) return error;
-  return new FerryError('FERRY_FETCH_FAILED', `${redactUrl(url)}: ${describeError(error)}`, { url, cause: error, hint: networkHint(error) });
+  const errno = errnoCode(error);
+  return new FerryError('FERRY_FETCH_FAILED', `${redactUrl(url)}: ${describeError(error)}`, { url, errno, cause: error, hint: networkHint(errno) });
 }
 
-function networkHint(error: unknown): string {
-  const code = (error as NodeJS.ErrnoException | undefined)?.code;
-  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') {
-    return 'The host name does not resolve. On a machine without internet, use a local mirror or file:// source; behind a proxy, set --proxy or HTTPS_PROXY.';
+/** Remedies in the network's terms; a face adds how to set a proxy there (cli/hints.ts). */
+function networkHint(errno: string | undefined): string {
+  if (errno === 'ENOTFOUND' || errno === 'EAI_AGAIN') {
+    return 'The host name does not resolve. On a machine without internet, use a local mirror or file:// source; behind a proxy, set the proxy (HTTPS_PROXY).';
   }
-  if (code === 'ECONNREFUSED') return 'Nothing listens at that address; check the URL and port, or the proxy.';
-  return 'Check the network and any proxy (--proxy, HTTPS_PROXY, NO_PROXY); a rerun resumes where this one stopped.';
+  if (errno === 'ECONNREFUSED') return 'Nothing listens at that address; check the URL and port, or the proxy.';
+  return 'Check the network and any proxy (HTTPS_PROXY, NO_PROXY); a rerun resumes where this one stopped.';
 }
 
 export function headerValue(headers: IncomingHttpHeaders, name: string): string | undefined {

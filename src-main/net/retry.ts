@@ -2,7 +2,7 @@
 // downloads both run their attempts through withRetries; what an attempt resumes from is the
 // attempt's own business.
 
-import { FerryError, describeError, redactUrl } from '../base/errors.js';
+import { FerryError, describeError, factsOf, redactUrl } from '../base/errors.js';
 import { HttpStatusError, cancelledError } from './http.js';
 
 export interface RetryPolicy {
@@ -60,7 +60,7 @@ const TRANSIENT_ERROR_CODES = new Set([
   'UND_ERR_RES_CONTENT_LENGTH_MISMATCH',
 ]);
 
-/** Failures where the same request may well succeed a moment later. */
+/** Failures where the same request may well succeed a moment later. Throws nothing. */
 export function isRetryableError(error: FerryError): boolean {
   switch (error.code) {
     case 'FERRY_HTTP_STATUS':
@@ -99,7 +99,8 @@ function hasTransientCause(cause: unknown): boolean {
  * Backoff is capped exponential with full jitter, replaced by the server's Retry-After (RFC 9110
  * §10.2.3, capped at maxRetryAfterMs) when it gave one; policy.onRetry hears of every wait, with
  * `url` as the thing waited for. An abort, including one during a backoff wait, rejects at once
- * with FERRY_CANCELLED; the last failure is rethrown with the attempt count in its message.
+ * with FERRY_CANCELLED; the last failure is rethrown with the attempt count in its message and its
+ * facts kept (a thrown value that is not a FerryError becomes FERRY_FETCH_FAILED).
  */
 export async function withRetries<T>(
   operation: (attempt: number, signal: AbortSignal) => Promise<T>,
@@ -158,14 +159,5 @@ function asFerryError(error: unknown): FerryError {
 
 function withAttemptCount(failure: FerryError, attempts: number): FerryError {
   if (attempts === 1) return failure;
-  const { hint, url, path, expected, actual, status } = failure;
-  return new FerryError(failure.code, `${failure.message} (after ${attempts} attempts)`, {
-    cause: failure,
-    hint,
-    url,
-    path,
-    expected,
-    actual,
-    status,
-  });
+  return new FerryError(failure.code, `${failure.message} (after ${attempts} attempts)`, { ...factsOf(failure), cause: failure });
 }

@@ -22,6 +22,11 @@ export interface TransferOutcome<T, R> {
   failures: Array<{ task: T; error: FerryError }>;
 }
 
+/**
+ * Runs `worker` over `tasks` with at most `concurrency` in flight (etcher-sdk's multi-write: a failed
+ * task is a result). Rejects only with FERRY_SETTING_INVALID (setting `concurrency`); a task's
+ * failure, including FERRY_CANCELLED for tasks never started after an abort, is in `failures`.
+ */
 export async function runTransfers<T, R>(
   tasks: readonly T[],
   worker: (task: T, signal: AbortSignal) => Promise<R>,
@@ -29,7 +34,10 @@ export async function runTransfers<T, R>(
 ): Promise<TransferOutcome<T, R>> {
   const { concurrency } = options;
   if (!Number.isInteger(concurrency) || concurrency < 1) {
-    throw new FerryError('FERRY_USAGE', `the number of parallel transfers must be a positive whole number, got ${concurrency}`);
+    throw new FerryError('FERRY_SETTING_INVALID', `the number of parallel transfers must be a positive whole number, got ${concurrency}`, {
+      setting: 'concurrency',
+      actual: String(concurrency),
+    });
   }
   const signal = options.signal ?? new AbortController().signal;
   const outcomes = new Array<SettledTransfer<T, R> | undefined>(tasks.length);

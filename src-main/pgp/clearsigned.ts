@@ -166,7 +166,7 @@ async function judgeSignature(packet: SignaturePacket, signer: Signer, literal: 
   const signerFingerprint = primaryKey.getFingerprint().toUpperCase();
   const signerKeyId = keyIdHex(signingKey.getKeyID());
   const hashAlgorithm = hashAlgorithmName(packet.hashAlgorithm);
-  const details = { ...locationDetails(where), actual: signerFingerprint };
+  const details = { ...locationDetails(where), actual: signerFingerprint, keyId: signerFingerprint };
 
   if (packet.hashAlgorithm === null || !ACCEPTED_SIGNATURE_HASHES.has(packet.hashAlgorithm)) {
     throw new FerryError('FERRY_SIG_WEAK_HASH', `${where} is signed with ${hashAlgorithm}, which is not accepted (accepted: ${ACCEPTED_HASH_LIST})`, {
@@ -207,7 +207,7 @@ async function judgeSignature(packet: SignaturePacket, signer: Signer, literal: 
     throw new FerryError(
       'FERRY_SIG_KEY_EXPIRED',
       `${where} was signed by key ${signerFingerprint} on ${signedAt.toISOString()}, after the key expired on ${expiredAt.toISOString()}`,
-      { ...details, hint: 'If the publisher has extended the key, load its refreshed public key with --keyring.' },
+      { ...details, hint: 'If the publisher has extended the key, verify with its refreshed public key.' },
     );
   }
 
@@ -218,6 +218,7 @@ async function judgeSignature(packet: SignaturePacket, signer: Signer, literal: 
     throw new FerryError('FERRY_SIG_BAD', `${where}: the signature by key ${signerKeyId} does not match the content (${describeError(error)})`, {
       ...locationDetails(where),
       actual: signerKeyId,
+      keyId: signerKeyId,
       cause: error,
       hint: 'The file was changed after it was signed, or damaged in transit. Fetch it again from the source.',
     });
@@ -261,7 +262,8 @@ function unknownKeyError(where: string, issuer: string, keyring: Keyring): Ferry
     ...locationDetails(where),
     actual: issuer,
     expected: keyring.fingerprints.join(', '),
-    hint: `If you trust this publisher, pass its public key with --keyring FILE (binary, ASCII-armored or a GnuPG keybox). Every signature must be checkable, as gpgv requires. Keyrings tried: ${tried}.`,
+    keyId: issuer,
+    hint: `If you trust this publisher, add its public key to the keyrings verified with (binary, ASCII-armored or a GnuPG keybox). Every signature must be checkable, as gpgv requires. Keyrings tried: ${tried}.`,
   });
 }
 
@@ -269,6 +271,7 @@ function keyInvalid(where: string, fingerprint: string, reason: string, cause?: 
   return new FerryError('FERRY_SIG_KEY_INVALID', `${where} is signed by key ${fingerprint}, which cannot be used to check it: ${reason}`, {
     ...locationDetails(where),
     actual: fingerprint,
+    keyId: fingerprint,
     cause,
     hint: "Get the publisher's current public key; this copy of it is damaged, incomplete or not allowed to sign.",
   });

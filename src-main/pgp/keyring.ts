@@ -37,7 +37,7 @@ const KEYBOX_OPENPGP_PREFIX = 16;
 export async function loadKeyring(sources: ReadonlyArray<KeyringSource>): Promise<Keyring> {
   if (sources.length === 0) {
     throw new FerryError('FERRY_KEYRING_INVALID', 'No keyring file was given', {
-      hint: 'Pass a keyring with --keyring, or leave it out to use the bundled Ubuntu cloud image keyring.',
+      hint: 'Give at least one keyring file, or use the bundled Ubuntu cloud image keyring.',
     });
   }
   const keysByFingerprint = new Map<string, PublicKey>();

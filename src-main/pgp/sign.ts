@@ -27,7 +27,8 @@ export interface ClearsignOptions {
 /**
  * A v4 EdDSA key on the legacy ed25519 curve, which GnuPG 2.2 (the gpgv that MAAS runs on Ubuntu LTS)
  * reads. openpgp's 'curve25519' type uses the RFC 9580 Ed25519 algorithm, which GnuPG 2.2 does not know.
- * No encryption subkey: the key only ever signs metadata.
+ * No encryption subkey: the key only ever signs metadata. Throws openpgp's own errors, no FERRY_*
+ * code: it serves site keys and test fixtures, not operator input.
  */
 export async function createSigningKey(options: SigningKeyOptions): Promise<SigningKey> {
   const { privateKey, publicKey } = await generateKey({
@@ -50,7 +51,8 @@ export async function createSigningKey(options: SigningKeyOptions): Promise<Sign
 /**
  * An RFC 4880 cleartext-signed message, hashed with SHA-512. Named explicitly because openpgp uses
  * nothing weaker than SHA-512 with an ed25519 key, and left to the key's preferences it may pick
- * SHA3-512, which GnuPG 2.2 cannot verify.
+ * SHA3-512, which GnuPG 2.2 cannot verify. Throws openpgp's own errors (a key that cannot sign),
+ * no FERRY_* code.
  */
 export async function clearsign(text: string, privateKeyArmored: string, options: ClearsignOptions = {}): Promise<string> {
   const signingKey = await readPrivateKey({ armoredKey: privateKeyArmored });
@@ -66,7 +68,10 @@ export async function clearsign(text: string, privateKeyArmored: string, options
   return armored.replace(/\r\n/g, '\n');
 }
 
-/** The same key with a revocation signature added, as its owner would publish it after retiring it. */
+/**
+ * The same key with a revocation signature added, as its owner would publish it after retiring it
+ * (RFC 4880 §5.2.1, 0x20). Throws openpgp's own errors, no FERRY_* code.
+ */
 export async function revokeSigningKey(privateKeyArmored: string): Promise<SigningKey> {
   const privateKey: PrivateKey = await readPrivateKey({ armoredKey: privateKeyArmored });
   const revoked = await revokeKey({ key: privateKey, format: 'object' });

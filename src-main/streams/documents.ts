@@ -78,21 +78,34 @@ export interface ProductsDocument {
 
 export type StreamDocument = IndexDocument | ProductsDocument;
 
+/**
+ * An `index:1.0` file (simplestreams §1.1). `where` names the file in messages. Throws
+ * FERRY_TOO_LARGE, FERRY_JSON_MALFORMED (parseJsonDocument), FERRY_FORMAT_UNSUPPORTED for another
+ * format or a malformed entry, FERRY_UNSAFE_PATH for an entry path that could leave the mirror.
+ */
 export function parseIndex(text: string, where: string): IndexDocument {
   return buildIndex(text, parseTopLevel(text, where, INDEX_FORMAT), where);
 }
 
+/**
+ * A `products:1.0` file with its `_aliases` expanded, as the reference's products loader does.
+ * Throws FERRY_TOO_LARGE, FERRY_JSON_MALFORMED, FERRY_FORMAT_UNSUPPORTED, FERRY_UNSAFE_PATH (an
+ * item path), FERRY_ALIASES_TOO_LARGE (over MAX_ALIAS_PROPERTIES).
+ */
 export function parseProducts(text: string, where: string): ProductsDocument {
   return buildProducts(text, parseTopLevel(text, where, PRODUCTS_FORMAT), where);
 }
 
-/** Either kind, decided by the file's own `format`, as the reference does for an entry point or --path. */
+/**
+ * Either kind, decided by the file's own `format`, as the reference does for an entry point or a
+ * given path. Throws what parseIndex and parseProducts throw.
+ */
 export function parseStreamDocument(text: string, where: string): StreamDocument {
   const tree = parseTopLevel(text, where, undefined);
   return ownJsonValue(tree, 'format') === INDEX_FORMAT ? buildIndex(text, tree, where) : buildProducts(text, tree, where);
 }
 
-/** The entries the reference reads: those with a path and an index or products format. */
+/** The entries the reference reads: those with a path and an index or products format. Throws nothing. */
 export function entriesToFollow(index: IndexDocument): IndexEntry[] {
   return index.entries.filter(
     (entry) => entry.path !== undefined && (entry.format === INDEX_FORMAT || entry.format === PRODUCTS_FORMAT),
@@ -312,6 +325,6 @@ function optionalString(fields: JsonObject, key: string): string | undefined {
 
 function formatError(where: string, problem: string): FerryError {
   return new FerryError('FERRY_FORMAT_UNSUPPORTED', `${where} ${problem}.`, {
-    hint: 'The file is not SimpleStreams metadata that Stream Ferry can read. Check the source URL and --path.',
+    hint: 'The file is not SimpleStreams metadata that Stream Ferry can read. Check the source URL and the entry file path.',
   });
 }

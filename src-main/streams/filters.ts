@@ -36,6 +36,11 @@ const FILTER_SYNTAX = /^([\p{L}\p{N}_|-]+) *(!?[=~]) *([^\n]*) *\n?$/u;
 const FILTER_HINT =
   "Write KEY OP VALUE: KEY is letters, digits, '_', '-' or '|' (no '.' or ':'), OP is = != ~ or !~, for example arch=amd64 or release~(jammy|noble).";
 
+/**
+ * One `KEY OP VALUE` filter as sstream's filters.py reads it (= != ~ !~; ~ searches a Python
+ * regular expression). Throws FERRY_FILTER_INVALID for another shape or a regex JavaScript cannot
+ * express.
+ */
 export function parseFilter(expression: string): ItemFilter {
   const match = FILTER_SYNTAX.exec(expression);
   const [, key, operatorText, value] = match ?? [];
@@ -48,6 +53,11 @@ export function parseFilter(expression: string): ItemFilter {
   return { expression, key, operator, value, pattern: compilePythonRegex(value, `the filter ${JSON.stringify(expression)}`) };
 }
 
+/**
+ * Filter groups split on a literal OR_SEPARATOR argument (our addition: the reference has one group);
+ * an item must match every filter of some group. Throws FERRY_FILTER_INVALID (parseFilter, or a
+ * separator with no filters on one side).
+ */
 export function parseSelection(args: readonly string[]): Selection {
   const groups: ItemFilter[][] = [[]];
   for (const arg of args) {
@@ -62,7 +72,7 @@ export function parseSelection(args: readonly string[]): Selection {
   return { groups };
 }
 
-/** The selection as arguments that parseSelection reads back to the same selection. */
+/** The selection as arguments that parseSelection reads back to the same selection. Throws nothing. */
 export function formatSelection(selection: Selection): string[] {
   return selection.groups.flatMap((group, index) => [...(index === 0 ? [] : [OR_SEPARATOR]), ...group.map((filter) => filter.expression)]);
 }
@@ -74,6 +84,7 @@ export function filterMatches(flat: FlatItem, filter: ItemFilter): boolean {
   return valueMatches(flat[filter.key] ?? '', filter);
 }
 
+/** Whether an item's flat view matches some group of the selection (sstream's filter_item). Throws nothing. */
 export function selectionMatches(flat: FlatItem, selection: Selection): boolean {
   return selectionMatchesFields((key) => flat[key], selection);
 }

@@ -47,7 +47,10 @@ export interface FlatProduct {
 
 const CHECKSUM_NAMES = ['md5', 'sha256', 'sha512'] as const;
 
-/** Every item in the reference's processing order: products and items in file order, versions newest first. */
+/**
+ * Every item in the reference's processing order (products_exdata): products and items in file
+ * order, versions newest first. Throws nothing: the document was checked when it was parsed.
+ */
 export function flattenProducts(doc: ProductsDocument): StreamItem[] {
   return flattenTree(doc).flatMap((flatProduct) =>
     flatProduct.versions.flatMap((flatVersion) => flatVersion.version.items.map((item) => toStreamItem(flatVersion, item))),

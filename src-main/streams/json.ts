@@ -78,6 +78,11 @@ export function isArrayIndexKey(key: string): boolean {
 // positives that merely cost the slower path.
 const NUMBER_NEEDING_PYTHON_TEXT = /(?:^|"\s*:|[[,])\s*-?(?:\d+[.eE]|\d{16})/;
 
+/**
+ * The JSON value of `text` as Python's json module reads it (NaN, Infinity; integer-valued floats
+ * keep their spelling). `where` names the file in messages. Throws FERRY_TOO_LARGE over
+ * MAX_METADATA_BYTES, FERRY_JSON_MALFORMED naming the line and column.
+ */
 export function parseJsonDocument(text: string, where: string, options: ParseJsonOptions = {}): JsonValue {
   assertWithinSizeLimit(text, where);
   if (options.preserveKeyOrder !== true && !NUMBER_NEEDING_PYTHON_TEXT.test(text)) {

@@ -31,7 +31,8 @@ export interface SelectedProduct {
 
 /**
  * What sstream-query prints: the selected items with at most `max` versions per product, in the
- * reference's output order (products and items in file order, versions newest first).
+ * reference's output order (products and items in file order, versions newest first). Throws
+ * FERRY_SETTING_INVALID (setting `max`) for a max that is not a whole number >= 0.
  */
 export function selectItems(doc: ProductsDocument, selection: Selection, options: SelectOptions = {}): StreamItem[] {
   const selected: StreamItem[] = [];
@@ -46,8 +47,8 @@ export function selectItems(doc: ProductsDocument, selection: Selection, options
 }
 
 /**
- * Every product that survives filtering with all its surviving versions, before any --max: the
- * source side of the reference's resolve_work when mirroring.
+ * Every product that survives filtering with all its surviving versions, before any max: the
+ * source side of the reference's resolve_work when mirroring. Throws nothing.
  */
 export function selectVersions(doc: ProductsDocument, selection: Selection): SelectedProduct[] {
   return flattenTree(doc).flatMap((flatProduct) => {

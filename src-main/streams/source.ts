@@ -18,7 +18,7 @@ export interface StreamSource {
 }
 
 export interface ResolveSourceOptions {
-  /** Overrides the entry path (sstream's --path): an index or a products file. */
+  /** Overrides the entry path (sstream's path option): an index or a products file. */
   readonly path?: string | undefined;
   /** Absolute POSIX directory that relative local paths are resolved against. */
   readonly cwd?: string | undefined;
@@ -41,6 +41,12 @@ const NEEDS_PERCENT_ENCODING = /[^A-Za-z0-9\-._~!$&'()*+,;=:@]+/gu;
 const SOURCE_FORMS_HINT =
   "Give 'stable', 'candidate', an http(s):// or file:// URL, or a local directory, optionally ending in streams/v1/<file>.json or .sjson.";
 
+/**
+ * Where `input` (a preset, an http(s) or file URL, or a local path) and `options.path` put the
+ * mirror base and the entry file, as the reference's util.path_from_mirror_url splits them.
+ * Throws FERRY_SOURCE_INVALID for an input that is none of those forms (or names an entry file
+ * and a path too), FERRY_UNSAFE_PATH for an entry path that could leave the mirror.
+ */
 export function resolveSource(input: string, options: ResolveSourceOptions = {}): StreamSource {
   if (input === '') throw invalidSource('The source is empty.');
   const preset = Object.hasOwn(SOURCE_PRESETS, input) ? SOURCE_PRESETS[input] : undefined;
@@ -61,7 +67,8 @@ export function resolveSource(input: string, options: ResolveSourceOptions = {})
 
 /**
  * The URL of a file in the mirror. Each path segment is percent-encoded, so ':' stays literal and
- * spaces, '%', '?' and '#' are escaped: a metadata path always names exactly one file.
+ * spaces, '%', '?' and '#' are escaped: a metadata path always names exactly one file (RFC 3986
+ * pchar). Throws FERRY_UNSAFE_PATH for a path that could leave the mirror.
  */
 export function joinMirrorUrl(baseUrl: string, relativePath: string): string {
   const base = baseUrl.endsWith('/') ? baseUrl : `${baseUrl}/`;
@@ -113,7 +120,7 @@ function splitLocation(
   const match = ENTRY_IN_LOCATION.exec(location);
   if (match === null) return { base: withTrailingSlash(location), entryPath: optionPath ?? DEFAULT_ENTRY_PATH };
   if (optionPath !== undefined) {
-    // The reference would append --path to the file's own URL and fetch nonsense.
+    // The reference would append the path to the file's own URL and fetch nonsense.
     throw invalidSource(
       `The source already names the metadata file ${match[0]}, and a path (${optionPath}) was given too.`,
       'Give the mirror base with the path, or the metadata file URL alone.',
@@ -125,7 +132,7 @@ function splitLocation(
 }
 
 function checkedOptionPath(path: string | undefined): string | undefined {
-  if (path !== undefined) assertSafeItemPath(path, 'the --path option');
+  if (path !== undefined) assertSafeItemPath(path, 'the entry path');
   return path;
 }
 

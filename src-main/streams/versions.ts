@@ -14,6 +14,7 @@ export interface VersionWork {
 /**
  * Python compares str by code point. That equals UTF-16 code unit order except where a character
  * above U+FFFF meets one in U+E000..U+FFFF, so the surrogate ranges are lifted above the rest.
+ * Throws nothing.
  */
 export function compareVersionNames(left: string, right: string): number {
   const length = Math.min(left.length, right.length);
@@ -35,7 +36,10 @@ export function sortNewestFirst(versions: readonly string[]): string[] {
   return [...versions].sort((left, right) => compareVersionNames(right, left));
 }
 
-/** The `count` newest versions, newest first; all of them when count is undefined (sstream-query --max). */
+/**
+ * The `count` newest versions, newest first; all of them when count is undefined (sstream-query's
+ * max). Throws FERRY_SETTING_INVALID (setting `max`) for a count that is not a whole number >= 0.
+ */
 export function newestVersions(versions: readonly string[], count: number | undefined): string[] {
   assertVersionCount(count);
   const sorted = sortNewestFirst(versions);
@@ -45,7 +49,9 @@ export function newestVersions(versions: readonly string[], count: number | unde
 /**
  * The reference's resolve_work: versions in the source but not the target are added, versions in
  * the target but not the source are removed, and at most `max` versions remain. With `keep`, the
- * newest versions due for removal stay until `max` is reached.
+ * newest versions due for removal stay until `max` is reached. Throws FERRY_SETTING_INVALID
+ * (setting `max`) for a max that is not a whole number >= 0, and (setting `keep`) for keep without
+ * max, where the reference raises TypeError.
  */
 export function resolveVersions(
   sourceVersions: readonly string[],
@@ -55,8 +61,9 @@ export function resolveVersions(
 ): VersionWork {
   assertVersionCount(max);
   if (keep && max === undefined) {
-    throw new FerryError('FERRY_USAGE', '--keep needs --max: it keeps old versions only up to that many.', {
-      hint: 'Add --max N, or drop --keep.',
+    throw new FerryError('FERRY_SETTING_INVALID', 'Keeping versions that left the source needs a maximum number of versions, and none was given.', {
+      setting: 'keep',
+      hint: 'Give a maximum number of versions, or do not keep versions that left the source.',
     });
   }
   const inSource = new Set(sourceVersions);
@@ -83,8 +90,11 @@ export function resolveVersions(
 
 function assertVersionCount(count: number | undefined): void {
   if (count === undefined || (Number.isSafeInteger(count) && count >= 0)) return;
-  // The reference would slice from the end for a negative --max and drop the oldest versions.
-  throw new FerryError('FERRY_USAGE', `--max must be a whole number of versions, 0 or more; got ${count}.`, {
-    hint: 'For example --max 1 keeps only the newest version of each product.',
+  // The reference would slice from the end for a negative max and drop the oldest versions.
+  throw new FerryError('FERRY_SETTING_INVALID', `The maximum number of versions must be a whole number, 0 or more; got ${count}.`, {
+    setting: 'max',
+    expected: 'a whole number, 0 or more',
+    actual: String(count),
+    hint: 'A maximum of 1 keeps only the newest version of each product.',
   });
 }

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { isFerryError } from '../../../src-main/base/errors.js';
+import { isFerryError, type FerryError } from '../../../src-main/base/errors.js';
 import { createHttpClient, resolveProxySettings, type HttpClient } from '../../../src-main/net/agent.js';
 import { fetchBytes } from '../../../src-main/net/fetch-bytes.js';
 import { quickRetries, serveBytes, startForwardProxy, startScriptedServer, type ScriptedServer } from './support.js';
@@ -157,7 +157,8 @@ describe('createHttpClient with a proxy', () => {
       refusal = error;
     }
 
-    expect(isFerryError(refusal, 'FERRY_USAGE')).toBe(true);
+    expect(isFerryError(refusal, 'FERRY_SETTING_INVALID')).toBe(true);
+    expect((refusal as FerryError).setting).toBe('proxy');
     expect((refusal as Error).message).not.toContain('hunter2');
   });
 });

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Agent } from 'undici';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { cliHint } from '../../../src-main/cli/hints.js';
 import type { HttpClient } from '../../../src-main/net/agent.js';
 import { downloadFile, type DownloadRequest } from '../../../src-main/net/download.js';
 import { DEFAULT_RETRY_POLICY, type RetryPolicy } from '../../../src-main/net/retry.js';
@@ -615,7 +616,7 @@ describe('downloadFile: local sources and the disk', () => {
 
     expect(error.code).toBe('FERRY_FETCH_FAILED');
     expect(error.message).toContain('is not in the local mirror');
-    expect(error.hint).toContain('--max');
+    expect(cliHint(error)).toContain('--max');
     expect(retries).toEqual([]);
   });
 

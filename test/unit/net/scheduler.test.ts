@@ -84,7 +84,7 @@ describe('runTransfers', () => {
   });
 
   it('refuses a concurrency that is not a positive whole number', async () => {
-    await expect(runTransfers([1], () => Promise.resolve(1), { concurrency: 0 })).rejects.toMatchObject({ code: 'FERRY_USAGE' });
+    await expect(runTransfers([1], () => Promise.resolve(1), { concurrency: 0 })).rejects.toMatchObject({ code: 'FERRY_SETTING_INVALID', setting: 'concurrency' });
   });
 });
 

@@ -13,6 +13,7 @@ import {
   type PrivateKey,
 } from 'openpgp';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { cliHint } from '../../../src-main/cli/hints.js';
 import { readClearsignedBody, verifyClearsigned } from '../../../src-main/pgp/clearsigned.js';
 import { loadKeyring, type Keyring } from '../../../src-main/pgp/keyring.js';
 import { clearsign, createSigningKey, revokeSigningKey, type SigningKey } from '../../../src-main/pgp/sign.js';
@@ -88,7 +89,8 @@ describe('verifyClearsigned', () => {
     expect(error.message).toContain(issuerKeyId);
     expect(error.message).toContain(WHERE);
     expect(error.message).toContain('stranger.gpg, ubuntu-cloudimage-keyring.gpg');
-    expect(error.hint).toContain('--keyring');
+    expect(error.keyId).toBe(issuerKeyId);
+    expect(cliHint(error)).toContain('--keyring');
   });
 
   it('refuses an unsigned file', async () => {

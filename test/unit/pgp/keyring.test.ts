@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { cliHint } from '../../../src-main/cli/hints.js';
 import { loadKeyring } from '../../../src-main/pgp/keyring.js';
 import { createSigningKey, revokeSigningKey, type SigningKey } from '../../../src-main/pgp/sign.js';
 import { expectFerryError } from '../../support/expect-ferry-error.js';
@@ -109,6 +110,6 @@ describe('loadKeyring', () => {
 
   it('refuses to build a keyring from no files at all', async () => {
     const error = await expectFerryError(loadKeyring([]), 'FERRY_KEYRING_INVALID');
-    expect(error.hint).toContain('--keyring');
+    expect(cliHint(error)).toContain('--keyring');
   });
 });

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { cliHint } from '../../../src-main/cli/hints.js';
 import { compareVersionNames, newestVersions, resolveVersions, sortNewestFirst } from '../../../src-main/streams/versions.js';
 import { readGolden } from './reference-data.js';
 import { thrownFerryError } from '../../support/expect-ferry-error.js';
@@ -31,8 +32,9 @@ describe('resolveVersions (util.resolve_work)', () => {
     const referenceError = golden.find((entry) => entry.error !== undefined);
     expect(referenceError?.error).toContain('cannot be None if keep is True');
     const error = thrownFerryError(() => resolveVersions(['1'], ['2'], undefined, true));
-    expect(error.code).toBe('FERRY_USAGE');
-    expect(error.message).toContain('--keep needs --max');
+    expect(error.code).toBe('FERRY_SETTING_INVALID');
+    expect(error.setting).toBe('keep');
+    expect(cliHint(error)).toContain('--keep needs --max');
   });
 
   it('adds newest first and removes oldest first', () => {
@@ -54,8 +56,8 @@ describe('resolveVersions (util.resolve_work)', () => {
   });
 
   it.each([-1, 1.5, Number.NaN])('refuses --max %s', (max) => {
-    expect(thrownFerryError(() => resolveVersions(['1'], [], max, false)).code).toBe('FERRY_USAGE');
-    expect(thrownFerryError(() => newestVersions(['1'], max)).code).toBe('FERRY_USAGE');
+    expect(thrownFerryError(() => resolveVersions(['1'], [], max, false))).toMatchObject({ code: 'FERRY_SETTING_INVALID', setting: 'max' });
+    expect(thrownFerryError(() => newestVersions(['1'], max))).toMatchObject({ code: 'FERRY_SETTING_INVALID', setting: 'max' });
   });
 });
 

@@ -1,0 +1,59 @@
+// The CLI's words for what to do about an error. Below the faces an error carries facts (file, URL,
+// key id, setting, errno) and at most a remedy in the field's terms, never an option name; this
+// table says it as options and commands, as pnpm's reportError does for its codes. It is data
+// keyed by code, so the app can keep its own table (buttons) of the same shape.
+
+import type { FerryErrorCode, SerializedFerryError } from '../base/errors.js';
+
+/** The facts a rule may look at: an error as it crosses a process boundary. */
+export type ErrorFacts = Omit<SerializedFerryError, 'name' | 'message' | 'hint'>;
+
+/** A hint in the CLI's words, or a rule that words it from the facts (undefined: keep the error's own hint). */
+export type HintRule = string | ((facts: ErrorFacts) => string | undefined);
+
+/** How each job setting is given on the command line (see FerryErrorDetails.setting). */
+const settingHints: Readonly<Record<string, string>> = {
+  keep: '--keep needs --max: add --max N, or drop --keep.',
+  max: 'For example --max 1 keeps only the newest version of each product.',
+  stallTimeoutMs: '--stall-timeout takes a number of seconds, at least 1.',
+  maxAttempts: '--retries takes a number of retries, 0 or more.',
+  connectionsPerHost: '--connections takes a whole number, 1 or more.',
+  concurrency: '--concurrency takes a whole number, 1 or more.',
+};
+
+const isHttp = (url: string | undefined): boolean => url !== undefined && /^https?:/i.test(url);
+
+export const cliHints: Readonly<Partial<Record<FerryErrorCode, HintRule>>> = {
+  FERRY_SETTING_INVALID: ({ setting }) => (setting === undefined ? undefined : settingHints[setting]),
+  // No file at all: the operator gave none where one was needed. A named file keeps the domain's
+  // advice on how to export one.
+  FERRY_KEYRING_INVALID: ({ path }) =>
+    path === undefined ? 'Pass a keyring with --keyring, or leave it out to use the bundled Ubuntu cloud image keyring.' : undefined,
+  FERRY_SIG_UNKNOWN_KEY:
+    'If you trust this publisher, pass its public key with --keyring FILE (binary, ASCII-armored or a GnuPG keybox). Every signature must be checkable, as gpgv requires.',
+  FERRY_SIG_KEY_EXPIRED: 'If the publisher has extended the key, load its refreshed public key with --keyring.',
+  FERRY_DOWNLOAD_STALLED:
+    'The server or the network stopped delivering. It is retried; if it persists, check the source and any proxy, or raise --stall-timeout on a very slow link.',
+  FERRY_FETCH_FAILED: ({ url, errno, expected }) => {
+    if (isHttp(url) && (errno === 'ENOTFOUND' || errno === 'EAI_AGAIN')) {
+      return 'The host name does not resolve. On a machine without internet, use a local mirror or file:// source; behind a proxy, set --proxy or HTTPS_PROXY.';
+    }
+    if (isHttp(url) && errno !== undefined && errno !== 'ECONNREFUSED') {
+      return 'Check the network and any proxy (--proxy, HTTPS_PROXY, NO_PROXY); a rerun resumes where this one stopped.';
+    }
+    // A local mirror lacks a file its metadata lists (its size is the expected fact).
+    if (url?.startsWith('file:') === true && errno === 'ENOENT' && expected !== undefined) {
+      return 'A mirror made with filters or --max still lists every upstream item: select only what it holds (e.g. --max 1), or mirror from the original source.';
+    }
+    return undefined;
+  },
+  FERRY_CATALOG_LOST:
+    'Nothing was deleted. Run `ferry sync` for each source of this library: it hashes the stored files and records them again; then run the command again.',
+};
+
+/** The hint the CLI prints for `error`: its table's wording where it has one, else the error's own remedy. */
+export function cliHint(error: ErrorFacts & { hint?: string | undefined }): string | undefined {
+  const rule = cliHints[error.code];
+  const worded = typeof rule === 'function' ? rule(error) : rule;
+  return worded ?? error.hint;
+}

@@ -1,0 +1,48 @@
+import { describe, expect, it } from 'vitest';
+import { FerryError } from '../../../src-main/base/errors.js';
+import { commands } from '../../../src-main/cli/commands/index.js';
+import { cliHint, cliHints } from '../../../src-main/cli/hints.js';
+import { formatError } from '../../../src-main/cli/output.js';
+import { loadKeyring } from '../../../src-main/pgp/keyring.js';
+import { resolveVersions } from '../../../src-main/streams/versions.js';
+import { expectFerryError, thrownFerryError } from '../../support/expect-ferry-error.js';
+
+const SETTINGS = ['keep', 'max', 'stallTimeoutMs', 'maxAttempts', 'connectionsPerHost', 'concurrency'];
+
+describe('the CLI hint table', () => {
+  it('words a domain error as options, and the printer uses it', () => {
+    const error = thrownFerryError(() => resolveVersions(['1'], [], undefined, true));
+    expect(error.hint).not.toContain('--');
+    expect(formatError(error)).toContain('  hint: --keep needs --max: add --max N, or drop --keep.\n');
+  });
+
+  it('names only options that some command accepts', () => {
+    const options = new Set(commands.flatMap((command) => command.options.map((option) => `--${option.name}`)));
+    const hints = [
+      ...SETTINGS.map((setting) => cliHint(new FerryError('FERRY_SETTING_INVALID', 'x', { setting }))),
+      ...Object.values(cliHints).filter((rule): rule is string => typeof rule === 'string'),
+      cliHint(new FerryError('FERRY_FETCH_FAILED', 'x', { url: 'https://m/', errno: 'ENOTFOUND' })),
+      cliHint(new FerryError('FERRY_FETCH_FAILED', 'x', { url: 'file:///m/a', errno: 'ENOENT', expected: '1' })),
+    ];
+    expect(hints.every((hint) => hint !== undefined)).toBe(true);
+    const named = hints.flatMap((hint) => hint?.match(/--[a-z][a-z-]*/g) ?? []);
+    expect(named.length).toBeGreaterThan(5);
+    expect(named.filter((option) => !options.has(option))).toEqual([]);
+  });
+
+  it('decides by facts, and keeps the error’s own remedy where it has no wording', async () => {
+    const none = await expectFerryError(loadKeyring([]), 'FERRY_KEYRING_INVALID');
+    expect(cliHint(none)).toContain('--keyring');
+    const named = new FerryError('FERRY_KEYRING_INVALID', 'x', { path: 'k.gpg', hint: 'export it with gpg' });
+    expect(cliHint(named)).toBe('export it with gpg');
+    const refused = new FerryError('FERRY_FETCH_FAILED', 'x', { url: 'https://m/', errno: 'ECONNREFUSED', hint: 'nothing listens' });
+    expect(cliHint(refused)).toBe('nothing listens');
+    const proxy = new FerryError('FERRY_SETTING_INVALID', 'x', { setting: 'proxy', hint: 'use http://' });
+    expect(cliHint(proxy)).toBe('use http://');
+  });
+
+  it('reads plain data as well as FerryErrors, as an error that crossed a process boundary', () => {
+    const plain = JSON.parse(JSON.stringify(new FerryError('FERRY_SETTING_INVALID', 'x', { setting: 'max' }))) as ReturnType<FerryError['toJSON']>;
+    expect(cliHint(plain)).toContain('--max 1');
+  });
+});
