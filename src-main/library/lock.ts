@@ -199,5 +199,5 @@ function inUse(dir: string, path: string, holder: LockHolder | undefined): Ferry
 }
 
 function holderName(holder: LockHolder | undefined): string {
-  return holder === undefined ? 'another Stream Ferry job' : `ferry ${holder.job} (pid ${String(holder.pid)}, since ${holder.since})`;
+  return holder === undefined ? 'another Stream Ferry job' : `a Stream Ferry ${holder.job} job (pid ${String(holder.pid)}, since ${holder.since})`;
 }

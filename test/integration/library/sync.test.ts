@@ -234,7 +234,7 @@ describe('the command line', () => {
     const holder = { pid: process.pid, job: 'sync', since: '2025-01-02T03:04:05.000Z', token: 'other' };
     await writeFile(join(library, 'lock'), JSON.stringify(holder));
     const run = await ferryOk(['sync', '--library', library, '--keyring', testKey.keyringFile, source, 'os=centos'], 1);
-    expect(run.stderr).toContain(`is in use by ferry sync (pid ${process.pid}, since 2025-01-02T03:04:05.000Z)`);
+    expect(run.stderr).toContain(`is in use by a Stream Ferry sync job (pid ${process.pid}, since 2025-01-02T03:04:05.000Z)`);
     expect(run.stderr).toContain(`delete ${join(library, 'lock')}`);
     expect(await readdir(library)).toEqual(['lock']);
   });
@@ -268,7 +268,7 @@ describe('the command line', () => {
         const started = Date.now();
         const busy = await ferryOk([...args, '--library', library], 1);
         expect(Date.now() - started, `ferry ${args.join(' ')} answered at once`).toBeLessThan(4000);
-        expect(busy.stderr).toContain(`The library ${library} is in use by ferry sync (pid ${String(child.pid)}, since `);
+        expect(busy.stderr).toContain(`The library ${library} is in use by a Stream Ferry sync job (pid ${String(child.pid)}, since `);
         expect(busy.stderr).toContain('Try again when it ends.');
         expect(busy.stderr).toContain('(FERRY_LIBRARY_BUSY)');
       }

@@ -237,7 +237,7 @@ describe('ferry mirror of a whole stream', () => {
       server.resetCounters();
       const run = await mirror('--max', '1', source, target);
       expect(run.code, describeRun(run)).toBe(1);
-      expect(run.stderr).toContain(`is in use by ferry mirror (pid ${process.pid}, since 2025-01-02T03:04:05.000Z)`);
+      expect(run.stderr).toContain(`is in use by a Stream Ferry mirror job (pid ${process.pid}, since 2025-01-02T03:04:05.000Z)`);
       expect(run.stderr).toContain(`delete ${lockPath}`);
       expect(dataRequests(server)).toEqual([]);
       expect(await snapshot(target)).toEqual(before);
@@ -246,7 +246,7 @@ describe('ferry mirror of a whole stream', () => {
       // mode: it is told so at once, naming the job.
       const dryRun = await mirror('--dry-run', source, target);
       expect(dryRun.code, describeRun(dryRun)).toBe(1);
-      expect(dryRun.stderr).toContain(`The state of the mirror tree ${join(target, STATE_FOLDER)} is in use by ferry mirror (pid ${process.pid}`);
+      expect(dryRun.stderr).toContain(`The state of the mirror tree ${join(target, STATE_FOLDER)} is in use by a Stream Ferry mirror job (pid ${process.pid}`);
       expect(dryRun.stderr).toContain('(FERRY_LIBRARY_BUSY)');
     } finally {
       await rm(lockPath, { force: true });

@@ -26,7 +26,7 @@ describe('lockLibrary', () => {
     expect(await lockRecord(dir)).toMatchObject({ pid: process.pid, job: 'sync', since: '2025-01-02T03:04:05.000Z' });
 
     const error = await expectFerryError(lockLibrary(dir, 'gc'), 'FERRY_LIBRARY_BUSY');
-    expect(error.message).toContain(`in use by ferry sync (pid ${process.pid}, since 2025-01-02T03:04:05.000Z)`);
+    expect(error.message).toContain(`in use by a Stream Ferry sync job (pid ${process.pid}, since 2025-01-02T03:04:05.000Z)`);
     expect(error.hint).toContain(join(dir, LOCK_FILE_NAME));
 
     await lock.release();
@@ -42,7 +42,7 @@ describe('lockLibrary', () => {
     await expect(refuseWhileLocked(dir, 'The library')).resolves.toBeUndefined();
     const lock = await lockLibrary(dir, 'sync', () => new Date('2025-01-02T03:04:05.000Z'));
     const error = await expectFerryError(refuseWhileLocked(dir, 'The library'), 'FERRY_LIBRARY_BUSY');
-    expect(error.message).toBe(`The library ${dir} is in use by ferry sync (pid ${process.pid}, since 2025-01-02T03:04:05.000Z); its catalog cannot be read while that job runs.`);
+    expect(error.message).toBe(`The library ${dir} is in use by a Stream Ferry sync job (pid ${process.pid}, since 2025-01-02T03:04:05.000Z); its catalog cannot be read while that job runs.`);
     expect(error.hint).toBe('Try again when it ends.');
     await lock.release();
     // A lock left by a process that is gone (kill -9) holds nothing: the catalog is readable.
