@@ -195,9 +195,10 @@ export function defaultPartSize(kind: FilesystemKind): number | null {
 
 /**
  * Judges files planned for a target file system: each problem names the path, the rule and who
- * enforces it (see FILESYSTEM_RULES); each file larger than `partSize` (default: the file system's
- * limit rounded down to whole MiB; none for exFAT, NTFS and ext4) is listed as a split into
- * ceil(size / partSize) parts, every part `partSize` bytes except the last.
+ * enforces it (see FILESYSTEM_RULES); each file larger than `partSize`, or without one larger than
+ * the file system's largest file (FAT32 only), is listed as a split into ceil(size / partSize)
+ * parts, every part `partSize` bytes except the last (default part size: the largest file rounded
+ * down to whole MiB).
  * Throws FERRY_USAGE when `partSize` is not a positive whole number or exceeds the file system's
  * largest file.
  */
@@ -214,6 +215,8 @@ export function checkFilesForFilesystem(
       actual: String(partSize),
     });
   }
+  // Without a part size asked for, a file that fits the file system stays whole (4 GiB - 1 on FAT32).
+  const splitAbove = options.partSize ?? rules.maxFileBytes ?? Infinity;
   const problems: FilesystemProblem[] = [];
   const splits: FileSplit[] = [];
   for (const file of files) {
@@ -227,7 +230,7 @@ export function checkFilesForFilesystem(
     if (pathLength > rules.maxPathLength) {
       add('path-length', `the path is ${pathLength} ${rules.nameUnit === 'utf16' ? 'UTF-16 units' : 'bytes'} long; ${rules.kind} targets allow ${rules.maxPathLength}`);
     }
-    if (partSize !== null && file.size > partSize) {
+    if (partSize !== null && file.size > splitAbove) {
       splits.push({ path: file.path, size: file.size, partSize, parts: Math.ceil(file.size / partSize) });
     }
   }
