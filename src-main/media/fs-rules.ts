@@ -159,14 +159,21 @@ function lengthIn(text: string, unit: 'utf16' | 'bytes'): number {
   return unit === 'utf16' ? text.length : Buffer.byteLength(text, 'utf8');
 }
 
+function hasControlCharacter(name: string): boolean {
+  return Array.from(name).some((character) => {
+    const codePoint = character.codePointAt(0) ?? 0;
+    return codePoint >= 0x01 && codePoint <= 0x1f;
+  });
+}
+
 function nameProblems(name: string, rules: FilesystemRules): { rule: RuleId; message: string }[] {
   const found: { rule: RuleId; message: string }[] = [];
   const has = (rule: RuleId): boolean => rules.rules[rule] !== undefined;
-  const forbidden = [...new Set([...name].filter((character) => WINDOWS_FORBIDDEN_CHARACTERS.includes(character)))];
+  const forbidden = [...new Set(Array.from(WINDOWS_FORBIDDEN_CHARACTERS).filter((character) => name.includes(character)))];
   if (has('forbidden-character') && forbidden.length > 0) {
     found.push({ rule: 'forbidden-character', message: `the name '${name}' holds ${forbidden.map((c) => `'${c}'`).join(', ')}, which ${rules.kind} cannot store` });
   }
-  if (has('control-character') && /[\u0001-\u001f]/.test(name)) {
+  if (has('control-character') && hasControlCharacter(name)) {
     found.push({ rule: 'control-character', message: `a name holds a control character (U+0001–U+001F), which ${rules.kind} cannot store` });
   }
   const base = name.split('.')[0] ?? '';

@@ -54,7 +54,7 @@ describe('the ferry drives table', () => {
     expect(table).toContain('└ sdj5           1.0 GiB "US\\u{200b}B\\x1b[2J"   exfat\n');
     expect(table).toContain('"FERRY-xxxxxxxxxxxxxx…');
     expect(table).toContain('"🚀 ferry 😀"');
-    expect(table).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u202e\u200b]/);
+    expect(Array.from(table).filter((character) => (character < ' ' && character !== '\n') || character === '\u202e' || character === '\u200b')).toEqual([]);
   });
 
   it('says when a drive has no medium or is write-protected', async () => {
