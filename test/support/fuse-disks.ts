@@ -43,52 +43,40 @@ async function attachLoop(image: string): Promise<string> {
   return (await execFileAsync('losetup', ['--find', '--show', image])).stdout.trim();
 }
 
-/** FAT32 (`mkfs.vfat -F 32`, at least 33 MiB) on a loop device, mounted with `fusefat -o rw+`. */
-export function mountFat32(workDir: string, name: string, sizeMiB = 64, label = 'FERRYTEST'): Promise<MountedDisk> {
-  return attempt('fat32', async () => {
+/**
+ * Formats a `sizeMiB` image with `mkfs` (the image path is appended), attaches it to a loop
+ * device and mounts that with `mountCommand DEVICE MOUNTPOINT`; detaches the device if mounting fails.
+ */
+function mountThroughLoop(kind: DiskKind, workDir: string, name: string, sizeMiB: number, mkfs: readonly string[], mountCommand: readonly string[]): Promise<MountedDisk> {
+  return attempt(kind, async () => {
     const { image, mountPoint } = await prepare(workDir, name, sizeMiB);
-    await execFileAsync('mkfs.vfat', ['-F', '32', '-n', label, image]);
+    const [mkfsProgram = '', ...mkfsArgs] = mkfs;
+    await execFileAsync(mkfsProgram, [...mkfsArgs, image]);
     const loopDevice = await attachLoop(image);
+    const [mountProgram = '', ...mountArgs] = mountCommand;
     try {
-      await execFileAsync('fusefat', ['-o', 'rw+', loopDevice, mountPoint]);
+      await execFileAsync(mountProgram, [...mountArgs, loopDevice, mountPoint]);
     } catch (error) {
       await execFileAsync('losetup', ['-d', loopDevice]).catch(() => undefined);
       throw error;
     }
-    return { ok: true, kind: 'fat32', mountPoint, image, loopDevice };
+    return { ok: true, kind, mountPoint, image, loopDevice };
   });
+}
+
+/** FAT32 (`mkfs.vfat -F 32`, at least 33 MiB) on a loop device, mounted with `fusefat -o rw+`. */
+export function mountFat32(workDir: string, name: string, sizeMiB = 64, label = 'FERRYTEST'): Promise<MountedDisk> {
+  return mountThroughLoop('fat32', workDir, name, sizeMiB, ['mkfs.vfat', '-F', '32', '-n', label], ['fusefat', '-o', 'rw+']);
 }
 
 /** exFAT (`mkfs.exfat`) on a loop device, mounted with `mount.exfat-fuse`. */
 export function mountExfat(workDir: string, name: string, sizeMiB = 64, label = 'FERRYTEST'): Promise<MountedDisk> {
-  return attempt('exfat', async () => {
-    const { image, mountPoint } = await prepare(workDir, name, sizeMiB);
-    await execFileAsync('mkfs.exfat', ['-L', label, image]);
-    const loopDevice = await attachLoop(image);
-    try {
-      await execFileAsync('mount.exfat-fuse', [loopDevice, mountPoint]);
-    } catch (error) {
-      await execFileAsync('losetup', ['-d', loopDevice]).catch(() => undefined);
-      throw error;
-    }
-    return { ok: true, kind: 'exfat', mountPoint, image, loopDevice };
-  });
+  return mountThroughLoop('exfat', workDir, name, sizeMiB, ['mkfs.exfat', '-L', label], ['mount.exfat-fuse']);
 }
 
 /** NTFS (`mkntfs -F -Q`) on a loop device, mounted with `ntfs-3g -o windows_names` (refuses names Windows cannot hold). */
 export function mountNtfs(workDir: string, name: string, sizeMiB = 64, label = 'FERRYTEST'): Promise<MountedDisk> {
-  return attempt('ntfs', async () => {
-    const { image, mountPoint } = await prepare(workDir, name, sizeMiB);
-    await execFileAsync('mkntfs', ['-F', '-Q', '-L', label, image]);
-    const loopDevice = await attachLoop(image);
-    try {
-      await execFileAsync('ntfs-3g', ['-o', 'windows_names', loopDevice, mountPoint]);
-    } catch (error) {
-      await execFileAsync('losetup', ['-d', loopDevice]).catch(() => undefined);
-      throw error;
-    }
-    return { ok: true, kind: 'ntfs', mountPoint, image, loopDevice };
-  });
+  return mountThroughLoop('ntfs', workDir, name, sizeMiB, ['mkntfs', '-F', '-Q', '-L', label], ['ntfs-3g', '-o', 'windows_names']);
 }
 
 /** ext4 through loop-disk.ts (`mount -o loop`: the kernel attaches and detaches the loop device). */
