@@ -44,6 +44,9 @@ export const ERROR_CODES = {
   FERRY_CATALOG_CORRUPT: 'The catalog database is damaged',
   FERRY_CATALOG_LOST: 'The catalog is missing or empty while the library holds files',
   FERRY_PROFILE_UNKNOWN: 'No saved selection has that name',
+  FERRY_DRIVE_TOOL_FAILED: 'The tool that lists drives could not be run or failed',
+  FERRY_DRIVE_OUTPUT_INVALID: 'The tool that lists drives printed something that cannot be read',
+  FERRY_DRIVES_UNSUPPORTED: 'Listing drives is not supported on this platform',
   FERRY_CANCELLED: 'The operation was cancelled',
 } as const;
 

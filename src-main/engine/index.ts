@@ -15,3 +15,7 @@ export { runSync } from './sync-job.js';
 export type { SyncOptions, SyncOutcome } from './sync-job.js';
 export { runGc, runLibrarySummary } from './library.js';
 export type { GcOptions, GcOutcome, LibraryLocationOptions, LibraryProduct, LibraryProfile, LibrarySource, LibrarySummary } from './library.js';
+export { listDrives } from './drives.js';
+export type { DriveListing, HiddenDrive, ListDrivesOptions } from './drives.js';
+export { displayWidth, safeText } from '../media/index.js';
+export type { CommandResult, CommandRunner, Drive, Volume } from '../media/index.js';

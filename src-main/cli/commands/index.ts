@@ -1,4 +1,5 @@
 import type { CommandDefinition } from '../command.js';
+import { drivesCommand } from './drives.js';
 import { gcCommand } from './gc.js';
 import { libraryCommand } from './library.js';
 import { mirrorCommand } from './mirror.js';
@@ -6,4 +7,4 @@ import { queryCommand } from './query.js';
 import { syncCommand } from './sync.js';
 
 /** Every command, in the order `ferry --help` lists them. */
-export const commands: readonly CommandDefinition[] = [queryCommand, mirrorCommand, syncCommand, libraryCommand, gcCommand];
+export const commands: readonly CommandDefinition[] = [queryCommand, mirrorCommand, syncCommand, libraryCommand, gcCommand, drivesCommand];

@@ -1,0 +1,14 @@
+// media/: drives and what their file systems can hold. The engine imports from here.
+export { isHiddenByDefault, systemMountReason } from './drives.js';
+export type { Drive, Volume } from './drives.js';
+export { detectDrives, runCommand } from './detect.js';
+export type { CommandResult, CommandRunner, DetectOptions } from './detect.js';
+export { displayWidth, safeText, TRUNCATION_MARKER } from './safe-text.js';
+export {
+  FILESYSTEM_RULES,
+  WINDOWS_FORBIDDEN_CHARACTERS,
+  checkFilesForFilesystem,
+  defaultPartSize,
+  filesystemKind,
+} from './fs-rules.js';
+export type { Enforcement, FileSplit, FilesystemKind, FilesystemProblem, FilesystemRules, FilesystemVerdict, PlannedFile, RuleId } from './fs-rules.js';
