@@ -146,7 +146,9 @@ export async function runMirror(options: MirrorOptions): Promise<MirrorOutcome> 
         // Products files first and the index last, byte for byte as verified: MAAS never sees an
         // index naming files that are not there yet. A kill between two writes leaves old and new
         // products files side by side, each listing only files that are present, because nothing
-        // is removed until the index is written.
+        // is removed until the index is written. Re-spun files (new bytes at a path the published
+        // metadata lists) waited in partial/ until now: renames only, right before the metadata.
+        await store.publishStaged();
         for (const file of stream.metadataFiles) await store.writeMetadata(file.path, file.bytes);
         const metadataWritten = stream.metadataFiles.map((file) => file.path);
         emit({ type: 'metadata-written', paths: metadataWritten });
