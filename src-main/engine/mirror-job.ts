@@ -237,6 +237,7 @@ export async function syncInto(
     max: options.max,
     keep: options.keep ?? false,
     held,
+    metadataPaths: stream.metadataFiles.map((file) => file.path),
   });
   const fetchItems = options.fetchItems ?? true;
   const missing = fetchItems ? await filesNotPresent(plan, store) : [];

@@ -118,6 +118,65 @@ describe('ferry mirror: item paths inside .ferry/', () => {
   });
 });
 
+describe('ferry mirror: item paths where the metadata is written', () => {
+  /** A hostile copy of the stream, signed by the same key, with its first item moved to `hostilePath`; answers its server and the item's name. */
+  async function hostileStream(hostilePath: string, prepare?: (dir: string) => Promise<void>): Promise<{ server: FixtureServer; named: string }> {
+    const hostileDir = join(workDir, `hostile-meta-${targetCount}`);
+    await cp(stream.baseDir, hostileDir, { recursive: true });
+    await prepare?.(hostileDir);
+    const [contentId, productsPath] = (await productsFilesOf(hostileDir))[0] ?? ['', ''];
+    let named = '';
+    await editProducts(hostileDir, productsPath, testKey.key, (document) => {
+      const [product, fields] = Object.entries(document.products)[0] ?? [];
+      const [version, { items } = { items: {} }] = Object.entries(fields?.versions ?? {})[0] ?? [];
+      const [item, entryFields] = Object.entries(items)[0] ?? [];
+      if (entryFields === undefined) throw new Error('the generated stream has no item');
+      entryFields.path = hostilePath;
+      named = `${contentId}/${product ?? ''}/${version ?? ''}/${item ?? ''}`;
+    });
+    return { server: await startFixtureServer({ root: hostileDir }), named };
+  }
+
+  it.each(['streams/v1/index.sjson', 'Streams/V1/extra.json', 'streams/v1.'])(
+    'refuses an item at %s when the metadata is parsed; the published index stays as it was',
+    async (hostilePath) => {
+      const target = newTarget();
+      const first = await mirror(target);
+      expect(first.code, describeRun(first)).toBe(0);
+      const indexBefore = await readFile(join(target, 'streams/v1/index.sjson'));
+      const { server: hostile } = await hostileStream(hostilePath);
+      try {
+        const run = await mirror(target, `${hostile.url}streams/v1/index.sjson`);
+        expect(run.code, describeRun(run)).toBe(1);
+        expect(run.stderr).toContain(`Refused the path ${JSON.stringify(hostilePath)}`);
+        expect(run.stderr).toContain("it is inside streams/v1/, where the stream's index and products files live");
+        expect(run.stderr).toContain('FERRY_UNSAFE_PATH');
+      } finally {
+        await hostile.close();
+      }
+      expect((await readFile(join(target, 'streams/v1/index.sjson'))).equals(indexBefore)).toBe(true);
+    },
+  );
+
+  it('rejects, naming it, an item at the path of a metadata file that --path put elsewhere, and publishes nothing', async () => {
+    const target = newTarget();
+    const entry = 'mirror/index.sjson';
+    const { server: hostile, named } = await hostileStream(entry, async (dir) => {
+      await mkdir(join(dir, 'mirror'));
+      await cp(join(dir, 'streams/v1/index.sjson'), join(dir, entry));
+    });
+    try {
+      const run = await runFerry(['mirror', '--keyring', testKey.keyringFile, '--path', entry, hostile.url, target]);
+      expect(run.code, describeRun(run)).toBe(1);
+      expect(run.stderr).toContain(`Rejected: Item ${named} has the path ${entry}, where this stream's own metadata is written`);
+      expect(hostile.requestsFor(entry), 'only the metadata fetch').toBe(1);
+    } finally {
+      await hostile.close();
+    }
+    expect(await exists(join(target, entry)), 'nothing was written at the entry path').toBe(false);
+  });
+});
+
 describe('ferry mirror: what someone else put in the tree', () => {
   const kinds: Array<[string, (path: string, outside: string) => Promise<unknown>, string]> = [
     ['a symbolic link to a file outside', (path, outside) => symlink(join(outside, 'victim'), path), 'a symbolic link is at PATH, where the file FILE belongs; Stream Ferry never writes through links'],
