@@ -177,6 +177,21 @@ describe('ferry mirror: item paths where the metadata is written', () => {
   });
 });
 
+describe('ferry mirror: a state folder that is a link', () => {
+  it.each(['.ferry', '.ferry/tmp', '.ferry/tmp/partial'])('refuses %s linked outside TARGET, naming it, before the lock or anything else is written', async (folder) => {
+    const target = newTarget();
+    const outside = join(workDir, `outside-state-${targetCount}`);
+    await mkdir(outside);
+    await mkdir(join(target, folder, '..'), { recursive: true });
+    await symlink(outside, join(target, folder));
+    const run = await mirror(target);
+    expect(run.code, describeRun(run)).toBe(1);
+    expect(run.stderr).toContain(`${join(target, folder)} is a symbolic link`);
+    expect(await readdir(outside), 'nothing was written through the link').toEqual([]);
+    expect(await walkFiles(target), 'nothing was fetched').toEqual([]);
+  });
+});
+
 describe('ferry mirror: what someone else put in the tree', () => {
   const kinds: Array<[string, (path: string, outside: string) => Promise<unknown>, string]> = [
     ['a symbolic link to a file outside', (path, outside) => symlink(join(outside, 'victim'), path), 'a symbolic link is at PATH, where the file FILE belongs; Stream Ferry never writes through links'],
