@@ -4,6 +4,7 @@ import { dirname, join, resolve as resolvePath } from 'node:path';
 import {
   Catalog,
   TREE_STATE_FOLDER,
+  assertTreeStateFolders,
   lockLibrary,
   openTreeState,
   openTreeStateForReading,
@@ -134,7 +135,11 @@ export async function runMirror(options: MirrorOptions): Promise<MirrorOutcome> 
     // Two runs into one tree would write the same partial files and remove each other's temp
     // files. Taken once the metadata is verified, so a refused source creates no target; a dry
     // run changes nothing, so it neither waits for nor blocks a real one.
-    if (options.dryRun !== true) lock = await lockLibrary(join(target, TREE_STATE_FOLDER), 'mirror');
+    if (options.dryRun !== true) {
+      // The lock is the first write into .ferry/: a link there must be refused before it.
+      await assertTreeStateFolders(target);
+      lock = await lockLibrary(join(target, TREE_STATE_FOLDER), 'mirror');
+    }
     emit({ type: 'loaded', source: stream.source.display, trust: stream.trust, metadataFiles: stream.metadataFiles.length });
     // A dry run writes nothing, not even .ferry/, so it needs no lock (see openTreeStateForReading).
     const state = options.dryRun === true ? await openTreeStateForReading(target) : await openTreeState(target);
@@ -146,7 +151,9 @@ export async function runMirror(options: MirrorOptions): Promise<MirrorOutcome> 
         // Products files first and the index last, byte for byte as verified: MAAS never sees an
         // index naming files that are not there yet. A kill between two writes leaves old and new
         // products files side by side, each listing only files that are present, because nothing
-        // is removed until the index is written.
+        // is removed until the index is written. Re-spun files (new bytes at a path the published
+        // metadata lists) waited in partial/ until now: renames only, right before the metadata.
+        await store.publishStaged();
         for (const file of stream.metadataFiles) await store.writeMetadata(file.path, file.bytes);
         const metadataWritten = stream.metadataFiles.map((file) => file.path);
         emit({ type: 'metadata-written', paths: metadataWritten });
@@ -235,6 +242,7 @@ export async function syncInto(
     max: options.max,
     keep: options.keep ?? false,
     held,
+    metadataPaths: stream.metadataFiles.map((file) => file.path),
   });
   const fetchItems = options.fetchItems ?? true;
   const missing = fetchItems ? await filesNotPresent(plan, store) : [];

@@ -30,6 +30,7 @@ export { fileSystemError } from './files.js';
 export {
   CATALOG_FILE_NAME,
   TREE_STATE_FOLDER,
+  assertTreeStateFolders,
   defaultLibraryDir,
   openLibrary,
   openLibraryForReading,

@@ -17,6 +17,11 @@ export const TREE_STATE_FOLDER = '.ferry';
 
 export type LibraryOptions = CatalogOptions;
 
+/** The folders of a tree's state, outermost first; each must be a real directory or missing. */
+const TREE_STATE_FOLDERS = [TREE_STATE_FOLDER, `${TREE_STATE_FOLDER}/tmp`, `${TREE_STATE_FOLDER}/tmp/partial`];
+/** The same for a library's own folders (the library folder itself is the operator's choice, as TARGET is). */
+const LIBRARY_FOLDERS = ['tmp', 'tmp/partial', 'blobs', 'blobs/sha256'];
+
 /** How a command that deletes (gc) opens the library. */
 export interface TrustedLibraryOptions extends LibraryOptions {
   /**
@@ -59,6 +64,7 @@ export interface TreeState {
  */
 export async function openLibrary(dir: string, options: LibraryOptions = {}): Promise<Library> {
   const root = resolve(dir);
+  await assertRealFolders(root, LIBRARY_FOLDERS);
   const blobs = new BlobStore(root);
   const file = join(root, CATALOG_FILE_NAME);
   if ((await lstatIfExists(file))?.size === 0) await refuseEmptyCatalogFile(file, blobs);
@@ -75,6 +81,7 @@ export async function openLibrary(dir: string, options: LibraryOptions = {}): Pr
  */
 export async function openTrustedLibrary(dir: string, options: TrustedLibraryOptions = {}): Promise<Library> {
   const root = resolve(dir);
+  await assertRealFolders(root, LIBRARY_FOLDERS);
   const blobs = new BlobStore(root);
   const file = join(root, CATALOG_FILE_NAME);
   const stats = await lstatIfExists(file);
@@ -228,6 +235,7 @@ async function openCatalogForReading(dir: string, what: string, options: Library
  */
 export async function openTreeState(targetDir: string, options: LibraryOptions = {}): Promise<TreeState> {
   const root = resolve(targetDir);
+  await assertTreeStateFolders(root);
   const stateDir = join(root, TREE_STATE_FOLDER);
   const temp = new TempArea(join(stateDir, 'tmp'));
   await temp.ensure();
@@ -247,6 +255,29 @@ export async function openTreeState(targetDir: string, options: LibraryOptions =
   } catch (error) {
     catalog.close();
     throw error;
+  }
+}
+
+/**
+ * Throws FERRY_PATH_BLOCKED, naming it, when `TARGET/.ferry`, its `tmp/` or `tmp/partial/` is a
+ * symbolic link or not a directory: the catalog, the lock and partial downloads would be written
+ * through it, outside the tree. Call before anything is written there (the lock included).
+ */
+export async function assertTreeStateFolders(targetDir: string): Promise<void> {
+  await assertRealFolders(resolve(targetDir), TREE_STATE_FOLDERS);
+}
+
+/** Each folder (relative to root, outermost first) must be a real directory or missing; a link is never followed. */
+async function assertRealFolders(root: string, folders: readonly string[]): Promise<void> {
+  for (const folder of folders) {
+    const path = join(root, folder);
+    const stats = await lstatIfExists(path);
+    if (stats === undefined || stats.isDirectory()) continue;
+    const what = stats.isSymbolicLink() ? 'a symbolic link' : 'not a directory';
+    throw new FerryError('FERRY_PATH_BLOCKED', `${path} is ${what}; Stream Ferry keeps its own state only in a real directory there, so nothing was written.`, {
+      path,
+      hint: `Move ${path} away (a link's target is left alone); a new state folder is created on the next run.`,
+    });
   }
 }
 

@@ -11,6 +11,12 @@ export interface PlanInput {
   max?: number | undefined;
   keep: boolean;
   held: readonly HeldEntry[];
+  /**
+   * Paths of the metadata files of the stream being mirrored (its index and products files): an item
+   * at one of them would be written over the metadata, so it is rejected. `--path` can put them
+   * outside `streams/v1/`, where parsing already refuses items.
+   */
+  metadataPaths?: readonly string[] | undefined;
 }
 
 export type ItemChecksum = { algorithm: 'sha512' | 'sha256' | 'md5'; hex: string };
@@ -60,6 +66,8 @@ const checksumStrength: ReadonlyArray<ItemChecksum['algorithm']> = ['sha512', 's
 export function planMirror(input: PlanInput): MirrorPlan {
   const heldByProduct = groupHeld(input.held);
   const plan: MirrorPlan = { added: [], removals: [], wanted: new Map(), rejected: [] };
+  // Folded as case-insensitive file systems fold names: `Index.sjson` would be the same file there.
+  const metadataPaths = new Set((input.metadataPaths ?? []).map(foldPath));
 
   for (const { contentId, document } of input.products) {
     // selectVersions keeps the reference's quirk: a version that never had items survives filtering
@@ -77,7 +85,7 @@ export function planMirror(input: PlanInput): MirrorPlan {
           // Past max and not held: the reference neither adds nor keeps it.
           continue;
         }
-        for (const item of items) addWanted(plan, item);
+        for (const item of items) addWanted(plan, item, metadataPaths);
       }
       for (const version of remove) {
         plan.removals.push({ contentId, product: product.name, version, items: heldVersions.get(version) ?? [] });
@@ -87,8 +95,18 @@ export function planMirror(input: PlanInput): MirrorPlan {
   return plan;
 }
 
-function addWanted(plan: MirrorPlan, item: StreamItem): void {
+function addWanted(plan: MirrorPlan, item: StreamItem, metadataPaths: ReadonlySet<string>): void {
   if (item.path === undefined) return;
+  if (metadataPaths.has(foldPath(item.path))) {
+    plan.rejected.push({
+      item,
+      error: new FerryError('FERRY_UNSAFE_PATH', `Item ${describeItem(item)} has the path ${item.path}, where this stream's own metadata is written.`, {
+        path: item.path,
+        hint: 'An item can never be a metadata file. The source may be damaged or malicious; report it to whoever publishes it.',
+      }),
+    });
+    return;
+  }
   const checksum = strongestChecksum(item);
   if (item.size === undefined || checksum === undefined) {
     plan.rejected.push({ item, error: unverifiableItem(item, checksum === undefined) });
@@ -134,6 +152,10 @@ export function strongestChecksum(item: StreamItem): ItemChecksum | undefined {
 /** `content/product/version/item`, the reference's way of naming an item in messages. Throws nothing. */
 export function describeItem(item: Pick<StreamItem, 'contentId' | 'productName' | 'versionName' | 'itemName'>): string {
   return `${item.contentId}/${item.productName}/${item.versionName}/${item.itemName}`;
+}
+
+function foldPath(path: string): string {
+  return path.normalize('NFKC').toLowerCase();
 }
 
 function productKey(contentId: string, product: string): string {

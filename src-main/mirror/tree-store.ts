@@ -34,6 +34,8 @@ export class TreeStore implements FileStore {
   readonly #root: string;
   readonly #catalog: Catalog;
   readonly #temp: TempArea;
+  /** Verified files waiting in partial/ for publishStaged, because a recorded file of other content is at their path. */
+  readonly #staged: Array<{ file: WantedFile; partialPath: string; verified: VerifiedFile }> = [];
 
   constructor(root: string, catalog: Catalog, temp: TempArea) {
     this.#root = root;
@@ -75,6 +77,12 @@ export class TreeStore implements FileStore {
     throw pathBlocked(path, `${kindOf(stats)} is at ${path}, where the file ${treePath} belongs.`);
   }
 
+  /**
+   * Present and verified against the metadata being mirrored: its sha256. A file there that the
+   * catalog recorded as verified (so published metadata may list it: a re-spin changes the bytes at
+   * an existing path) stays while it differs from the new metadata; its replacement waits in
+   * partial/ until publishStaged. Only a file matching neither (damage) is deleted here.
+   */
   async present(file: WantedFile, rehash: boolean): Promise<string | undefined> {
     const { path: finalPath, stats } = await this.#checkedPath(file.path, 'file');
     const record = this.#catalog.getTreeFile(file.path);
@@ -82,20 +90,20 @@ export class TreeStore implements FileStore {
       if (record !== undefined) this.#catalog.deleteTreeFile(file.path);
       return undefined;
     }
-    const vouched =
-      record !== undefined &&
-      record.size === stats.size &&
-      record.mtimeMs === mtimeMsOf(stats) &&
-      (file.sha256 === undefined || record.sha256 === file.sha256);
-    if (stats.size === file.size && vouched && !rehash) return record.sha256;
-    if (stats.size === file.size) {
+    const recorded = record !== undefined && record.size === stats.size && record.mtimeMs === mtimeMsOf(stats);
+    const listedHere = file.sha256 === undefined || record?.sha256 === file.sha256;
+    if (stats.size === file.size && recorded && listedHere && !rehash) return record.sha256;
+    if (recorded && !listedHere && !rehash) return undefined;
+    if (stats.size === file.size || recorded) {
       const digests = await hashFile(finalPath, file.checksum.algorithm);
-      if (digests.listed === file.checksum.hex) {
+      if (stats.size === file.size && digests.listed === file.checksum.hex) {
         this.#catalog.putTreeFile({ path: file.path, sha256: digests.sha256, size: stats.size, mtimeMs: mtimeMsOf(stats) });
         return digests.sha256;
       }
+      if (recorded && digests.sha256 === record.sha256) return undefined;
     }
-    // Wrong size or content: it must not stay at a final path, even if the new download fails.
+    // Neither the new metadata's file nor the one verified earlier: it must not stay at a final
+    // path, even if the new download fails.
     await this.#unlink(finalPath);
     this.#catalog.deleteTreeFile(file.path);
     return undefined;
@@ -105,11 +113,41 @@ export class TreeStore implements FileStore {
     return this.#temp.partialPath(contentKey(file));
   }
 
+  /**
+   * Moves a verified partial file to its path, or, when a recorded file of other content is there
+   * (present() kept it: the published metadata may list it), only flushes it and holds it back in
+   * partial/ for publishStaged, so a run that cannot publish replaces nothing published.
+   */
   async place(file: WantedFile, partialPath: string, verified: VerifiedFile): Promise<void> {
-    const { path: finalPath } = await this.#checkedPath(file.path, 'file');
+    const { path: finalPath, stats } = await this.#checkedPath(file.path, 'file');
     // Flushed before the rename, as the library flushes a blob: after a power cut the final path
     // holds the whole verified file or nothing, never a name whose bytes were still in cache.
     await checkFinishedFile(partialPath, verified.size, file.path, { flush: true });
+    const record = this.#catalog.getTreeFile(file.path);
+    if (stats !== undefined && record !== undefined && record.sha256 !== verified.sha256) {
+      this.#staged.push({ file, partialPath, verified });
+      return;
+    }
+    await this.#moveIntoPlace(file, partialPath, verified, finalPath);
+  }
+
+  /**
+   * The publish step's first half: renames every file place() held back over the verified file it
+   * replaces, in plan order; the caller writes the metadata right after (see docs/ARCHITECTURE.md,
+   * "All or nothing" for the window between the two). Answers the tree paths replaced.
+   * Throws FERRY_PATH_BLOCKED, FERRY_UNSAFE_PATH, FERRY_IO, FERRY_DISK_FULL.
+   */
+  async publishStaged(): Promise<string[]> {
+    const replaced: string[] = [];
+    for (const { file, partialPath, verified } of this.#staged.splice(0)) {
+      const { path: finalPath } = await this.#checkedPath(file.path, 'file');
+      await this.#moveIntoPlace(file, partialPath, verified, finalPath);
+      replaced.push(file.path);
+    }
+    return replaced;
+  }
+
+  async #moveIntoPlace(file: WantedFile, partialPath: string, verified: VerifiedFile, finalPath: string): Promise<void> {
     await renameIntoPlace(partialPath, finalPath);
     const stats = await withFileErrors(finalPath, 'inspect the file just written', () => stat(finalPath));
     this.#catalog.putTreeFile({ path: file.path, sha256: verified.sha256, size: verified.size, mtimeMs: mtimeMsOf(stats) });

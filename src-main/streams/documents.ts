@@ -16,7 +16,7 @@ import {
   type JsonObject,
   type JsonValue,
 } from './json.js';
-import { assertSafeItemPath } from './paths.js';
+import { assertSafeItemFilePath, assertSafeItemPath } from './paths.js';
 import { sortNewestFirst } from './versions.js';
 
 export const INDEX_FORMAT = 'index:1.0';
@@ -184,7 +184,7 @@ function buildProducts(text: string, parsedTree: JsonObject, where: string): Pro
         const item = ownJsonValue(itemsMap, itemName);
         const itemLocation = () => `${versionLocation}, item ${JSON.stringify(itemName)}`;
         if (!isJsonObject(item)) throw formatError(where, `has an ${itemLocation()} that is not an object`);
-        return { name: itemName, path: checkedPath(item, () => `content ${contentId}, ${itemLocation()} of ${where}`, where), fields: item };
+        return { name: itemName, path: checkedPath(item, () => `content ${contentId}, ${itemLocation()} of ${where}`, where, assertSafeItemFilePath), fields: item };
       });
       return { name: versionName, items, fields: version };
     });
@@ -303,11 +303,17 @@ function isPythonTruthy(value: JsonValue | undefined): boolean {
   return true;
 }
 
-function checkedPath(fields: JsonObject, location: string | (() => string), where: string): string | undefined {
+/** An index entry's path (a products file) or, with assertSafeItemFilePath, an item's. */
+function checkedPath(
+  fields: JsonObject,
+  location: string | (() => string),
+  where: string,
+  assertSafe: (path: string, where: string | (() => string)) => void = assertSafeItemPath,
+): string | undefined {
   const path = ownJsonValue(fields, 'path');
   if (path === undefined) return undefined;
   if (typeof path !== 'string') throw formatError(where, `has a non-string "path" in ${typeof location === 'string' ? location : location()}`);
-  assertSafeItemPath(path, location);
+  assertSafe(path, location);
   return path;
 }
 

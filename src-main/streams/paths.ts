@@ -21,6 +21,8 @@ const PLAIN_RELATIVE_PATH = new RegExp(`^${PLAIN_SEGMENT}(?:/${PLAIN_SEGMENT})*$
  * TREE_STATE_FOLDER (streams/ imports nothing, so both spell it; a unit test keeps them equal).
  */
 export const STATE_FOLDER = '.ferry';
+/** Where simplestreams keeps the index and the products files (simplestreams §1.1). */
+const METADATA_FOLDER = 'streams/v1';
 // How file systems may fold a first segment onto `.ferry`: FAT, exFAT, NTFS and macOS ignore
 // case; Windows drops trailing dots and spaces; VFAT and NTFS also answer to an 8.3 short name,
 // which for `.ferry` is FERRY~1 (FERRY~2... when that is taken). NFKC also folds look-alike
@@ -36,12 +38,29 @@ const STATE_FOLDER_SHORT_NAME = /^ferry~\d+$/;
  */
 export function assertSafeItemPath(path: string, where: string | (() => string)): void {
   const problem = findPathProblem(path);
-  if (problem === undefined) return;
+  if (problem !== undefined) refuse(path, where, problem);
+}
+
+function refuse(path: string, where: string | (() => string), problem: string): never {
   const location = typeof where === 'string' ? where : where();
   throw new FerryError('FERRY_UNSAFE_PATH', `Refused the path ${JSON.stringify(path)} in ${location}: ${problem}.`, {
     hint: 'Paths in SimpleStreams metadata must be relative paths inside the mirror. The source may be damaged or malicious; report it to whoever publishes it.',
     actual: path,
   });
+}
+
+/**
+ * assertSafeItemPath for the path of an item (a file the mirror downloads), which must also stay
+ * out of `streams/v1/` in any case or spelling a file system folds onto it: simplestreams keeps the
+ * index and products files there, so an item there could be written over the metadata, or be
+ * published as an item whose file is the index. Throws FERRY_UNSAFE_PATH naming `where`.
+ */
+export function assertSafeItemFilePath(path: string, where: string | (() => string)): void {
+  assertSafeItemPath(path, where);
+  // `streams/v1` itself too: a file there would stand where the metadata folder must be.
+  const [first = '', second] = path.split('/', 2);
+  if (second === undefined || foldSegment(first) !== 'streams' || foldSegment(second) !== 'v1') return;
+  refuse(path, where, `it is inside ${METADATA_FOLDER}/, where the stream's index and products files live`);
 }
 
 function findPathProblem(path: string): string | undefined {
@@ -78,8 +97,12 @@ function findEscapeProblem(path: string): string | undefined {
 
 /** Whether a top-level segment is, or some file system would take it for, the state folder. */
 function namesStateFolder(segment: string): boolean {
-  const folded = decodeAsciiEscapes(segment).normalize('NFKC').toLowerCase();
-  return folded.replace(TRAILING_DOTS_AND_SPACES, '') === STATE_FOLDER || STATE_FOLDER_SHORT_NAME.test(folded);
+  return foldSegment(segment) === STATE_FOLDER || STATE_FOLDER_SHORT_NAME.test(decodeAsciiEscapes(segment).normalize('NFKC').toLowerCase());
+}
+
+/** A segment as case-folding file systems (and trailing-dot-dropping Windows) see it. */
+function foldSegment(segment: string): string {
+  return decodeAsciiEscapes(segment).normalize('NFKC').toLowerCase().replace(TRAILING_DOTS_AND_SPACES, '');
 }
 
 // Decodes %XX escapes of ASCII characters until nothing changes, so double encodings such as

@@ -75,6 +75,35 @@ function pathEndingWith(suffix: string): string {
   return path;
 }
 
+/** The first item of a stream, named as a plan names it and as a parse error locates it. */
+interface MovedItem {
+  contentId: string;
+  product: string;
+  version: string;
+  item: string;
+}
+
+/**
+ * A hostile copy of the stream, signed by the same key, with its first item moved to `hostilePath`
+ * (`prepare` may add files first); answers its server and which item moved.
+ */
+async function hostileStream(hostilePath: string, prepare?: (dir: string) => Promise<void>): Promise<{ server: FixtureServer; moved: MovedItem }> {
+  const hostileDir = join(workDir, `hostile-${targetCount}`);
+  await cp(stream.baseDir, hostileDir, { recursive: true });
+  await prepare?.(hostileDir);
+  const [contentId, productsPath] = (await productsFilesOf(hostileDir))[0] ?? ['', ''];
+  const moved: MovedItem = { contentId, product: '', version: '', item: '' };
+  await editProducts(hostileDir, productsPath, testKey.key, (document) => {
+    const [product, fields] = Object.entries(document.products)[0] ?? [];
+    const [version, { items } = { items: {} }] = Object.entries(fields?.versions ?? {})[0] ?? [];
+    const [item, entryFields] = Object.entries(items)[0] ?? [];
+    if (entryFields === undefined) throw new Error('the generated stream has no item');
+    entryFields.path = hostilePath;
+    Object.assign(moved, { product, version, item });
+  });
+  return { server: await startFixtureServer({ root: hostileDir }), moved };
+}
+
 describe('ferry mirror: item paths inside .ferry/', () => {
   // A hostile copy of the stream, signed by the same key: one item moved into the state folder.
   it.each([
@@ -88,19 +117,8 @@ describe('ferry mirror: item paths inside .ferry/', () => {
     const catalogPath = join(target, STATE_FOLDER, 'catalog.db');
     const catalogBefore = await sha256OfFile(catalogPath);
 
-    const hostileDir = join(workDir, `hostile-${targetCount}`);
-    await cp(stream.baseDir, hostileDir, { recursive: true });
-    const [contentId, productsPath] = (await productsFilesOf(hostileDir))[0] ?? ['', ''];
-    let named = '';
-    await editProducts(hostileDir, productsPath, testKey.key, (document) => {
-      const [product, fields] = Object.entries(document.products)[0] ?? [];
-      const [version, { items } = { items: {} }] = Object.entries(fields?.versions ?? {})[0] ?? [];
-      const [item, entryFields] = Object.entries(items)[0] ?? [];
-      if (entryFields === undefined) throw new Error('the generated stream has no item');
-      entryFields.path = hostilePath;
-      named = `in content ${contentId}, product "${product ?? ''}", version "${version ?? ''}", item "${item ?? ''}"`;
-    });
-    const hostile = await startFixtureServer({ root: hostileDir });
+    const { server: hostile, moved } = await hostileStream(hostilePath);
+    const named = `in content ${moved.contentId}, product "${moved.product}", version "${moved.version}", item "${moved.item}"`;
     try {
       const run = await mirror(target, `${hostile.url}${entry}`);
       expect(run.code, describeRun(run)).toBe(1);
@@ -115,6 +133,62 @@ describe('ferry mirror: item paths inside .ferry/', () => {
     const again = await mirror(target);
     expect(again.code, describeRun(again)).toBe(0);
     await expectCompleteMirror(target, stream.baseDir, listed);
+  });
+});
+
+describe('ferry mirror: item paths where the metadata is written', () => {
+  it.each(['streams/v1/index.sjson', 'Streams/V1/extra.json', 'streams/v1.'])(
+    'refuses an item at %s when the metadata is parsed; the published index stays as it was',
+    async (hostilePath) => {
+      const target = newTarget();
+      const first = await mirror(target);
+      expect(first.code, describeRun(first)).toBe(0);
+      const indexBefore = await readFile(join(target, 'streams/v1/index.sjson'));
+      const { server: hostile } = await hostileStream(hostilePath);
+      try {
+        const run = await mirror(target, `${hostile.url}streams/v1/index.sjson`);
+        expect(run.code, describeRun(run)).toBe(1);
+        expect(run.stderr).toContain(`Refused the path ${JSON.stringify(hostilePath)}`);
+        expect(run.stderr).toContain("it is inside streams/v1/, where the stream's index and products files live");
+        expect(run.stderr).toContain('FERRY_UNSAFE_PATH');
+      } finally {
+        await hostile.close();
+      }
+      expect((await readFile(join(target, 'streams/v1/index.sjson'))).equals(indexBefore)).toBe(true);
+    },
+  );
+
+  it('rejects, naming it, an item at the path of a metadata file that --path put elsewhere, and publishes nothing', async () => {
+    const target = newTarget();
+    const entry = 'mirror/index.sjson';
+    const { server: hostile, moved } = await hostileStream(entry, async (dir) => {
+      await mkdir(join(dir, 'mirror'));
+      await cp(join(dir, 'streams/v1/index.sjson'), join(dir, entry));
+    });
+    try {
+      const run = await runFerry(['mirror', '--keyring', testKey.keyringFile, '--path', entry, hostile.url, target]);
+      expect(run.code, describeRun(run)).toBe(1);
+      expect(run.stderr).toContain(`Rejected: Item ${moved.contentId}/${moved.product}/${moved.version}/${moved.item} has the path ${entry}, where this stream's own metadata is written`);
+      expect(hostile.requestsFor(entry), 'only the metadata fetch').toBe(1);
+    } finally {
+      await hostile.close();
+    }
+    expect(await exists(join(target, entry)), 'nothing was written at the entry path').toBe(false);
+  });
+});
+
+describe('ferry mirror: a state folder that is a link', () => {
+  it.each(['.ferry', '.ferry/tmp', '.ferry/tmp/partial'])('refuses %s linked outside TARGET, naming it, before the lock or anything else is written', async (folder) => {
+    const target = newTarget();
+    const outside = join(workDir, `outside-state-${targetCount}`);
+    await mkdir(outside);
+    await mkdir(join(target, folder, '..'), { recursive: true });
+    await symlink(outside, join(target, folder));
+    const run = await mirror(target);
+    expect(run.code, describeRun(run)).toBe(1);
+    expect(run.stderr).toContain(`${join(target, folder)} is a symbolic link`);
+    expect(await readdir(outside), 'nothing was written through the link').toEqual([]);
+    expect(await walkFiles(target), 'nothing was fetched').toEqual([]);
   });
 });
 

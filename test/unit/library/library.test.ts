@@ -1,7 +1,7 @@
-import { mkdir, readdir, rm, stat, truncate, utimes, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, readdir, rm, stat, symlink, truncate, utimes, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { defaultLibraryDir, openLibrary } from '../../../src-main/library/library.js';
+import { defaultLibraryDir, openLibrary, openTrustedLibrary } from '../../../src-main/library/library.js';
 import type { Library } from '../../../src-main/library/library.js';
 import type { NewHeldItem } from '../../../src-main/library/catalog.js';
 import { deadPid, manualClock, sha256Hex, useTempDirs } from './helpers.js';
@@ -310,5 +310,20 @@ describe('defaultLibraryDir', () => {
       'C:\\Users\\me\\AppData\\Roaming\\Stream Ferry',
     );
     expect(defaultLibraryDir({}, 'win32', 'C:\\Users\\me')).toBe('C:\\Users\\me\\AppData\\Roaming\\Stream Ferry');
+  });
+});
+
+describe('library folders that are links', () => {
+  // A link at tmp/ or blobs/ would put partial downloads and blobs (and gc's deletions) outside the library.
+  it.each(['tmp', 'tmp/partial', 'blobs', 'blobs/sha256'])('refuses %s as a symbolic link, naming it, for sync and gc alike', async (folder) => {
+    const dir = await tempDir('library-link');
+    const outside = await tempDir('outside');
+    await mkdir(dirname(join(dir, folder)), { recursive: true });
+    await symlink(outside, join(dir, folder));
+    for (const open of [openLibrary, openTrustedLibrary]) {
+      await expect(open(dir)).rejects.toMatchObject({ code: 'FERRY_PATH_BLOCKED', path: join(dir, folder) });
+    }
+    expect(await readdir(outside), 'nothing was written through the link').toEqual([]);
+    expect(await readdir(dir)).not.toContain('catalog.db');
   });
 });

@@ -1,4 +1,4 @@
-import { mkdir, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openTreeState } from '../../../src-main/library/library.js';
@@ -116,5 +116,27 @@ describe('openTreeState', () => {
     expect(second.repaired).toMatchObject({ tempFilesRemoved: 1, partialFilesKept: 1 });
     expect(await exists(leftover)).toBe(false);
     expect(await exists(partial)).toBe(true);
+  });
+});
+
+describe('state folders that are links or files', () => {
+  // Issue 7 §6: the catalog and partial downloads would be written through the link, outside TARGET.
+  it.each([
+    ['.ferry', 'link'],
+    ['.ferry/tmp', 'link'],
+    ['.ferry/tmp/partial', 'link'],
+    ['.ferry/tmp', 'file'],
+  ])('refuses %s as a %s before writing anything, naming it', async (folder, kind) => {
+    const target = await tempDir('tree-state-link');
+    const outside = await tempDir('outside');
+    await mkdir(dirname(join(target, folder)), { recursive: true });
+    if (kind === 'link') await symlink(outside, join(target, folder));
+    else await writeFile(join(target, folder), 'a file');
+    await expect(openTreeState(target)).rejects.toMatchObject({
+      code: 'FERRY_PATH_BLOCKED',
+      path: join(target, folder),
+      message: expect.stringContaining(kind === 'link' ? 'is a symbolic link' : 'is not a directory') as unknown,
+    });
+    expect(await readdir(outside), 'nothing was written through the link').toEqual([]);
   });
 });

@@ -64,6 +64,34 @@ describe('TreeStore', () => {
     expect(await readdir(state.temp.dir)).toEqual(['partial']);
   });
 
+  it('keeps a recorded file the new metadata re-spins, holding the new bytes in partial/ until publishStaged', async () => {
+    const path = 'noble/amd64/20250101/squashfs';
+    const respun = Buffer.from('the re-spun squashfs');
+    await fetchInto(wanted(path, KERNEL), KERNEL);
+    const file = wanted(path, respun);
+    // Without hashing (the record vouches) and with --verify-existing (it hashes as recorded).
+    for (const rehash of [false, true]) expect(await store.present(file, rehash)).toBeUndefined();
+    expect(await readFile(join(target, path))).toEqual(KERNEL);
+    const partialPath = store.partialPath(file);
+    await fetchInto(file, respun);
+    expect(await readFile(join(target, path)), 'nothing published is replaced before publishing').toEqual(KERNEL);
+    expect(await readFile(partialPath)).toEqual(respun);
+    expect(await store.publishStaged()).toEqual([path]);
+    expect(await readFile(join(target, path))).toEqual(respun);
+    expect(await exists(partialPath)).toBe(false);
+    expect(state.catalog.getTreeFile(path)).toMatchObject({ sha256: sha256Hex(respun), size: respun.length });
+    expect(await store.publishStaged(), 'staged files are published once').toEqual([]);
+  });
+
+  it('deletes a file that matches neither the new metadata nor the record (damage)', async () => {
+    const path = 'noble/amd64/20250101/squashfs';
+    await fetchInto(wanted(path, KERNEL), KERNEL);
+    await writeFile(join(target, path), 'damaged, and its mtime changed');
+    expect(await store.present(wanted(path, Buffer.from('the re-spun squashfs')), false)).toBeUndefined();
+    expect(await exists(join(target, path))).toBe(false);
+    expect(state.catalog.getTreeFile(path)).toBeUndefined();
+  });
+
   it('refuses a partial file of the wrong size, placing nothing', async () => {
     const file = wanted('a/file', Buffer.from('short'));
     const partialPath = store.partialPath(file);

@@ -130,8 +130,15 @@ describe('parseProducts', () => {
   });
 
   it('accepts colons in paths: MAAS content ids contain them', () => {
-    const text = productsText({ p: { versions: { v: { items: { i: { path: 'streams/v1/com.ubuntu.maas:stable:v3:download.json' } } } } } });
-    expect(parseProducts(text, 'p.json').products[0]?.versions[0]?.items[0]?.path).toBe('streams/v1/com.ubuntu.maas:stable:v3:download.json');
+    const text = productsText({ p: { versions: { v: { items: { i: { path: 'files/com.ubuntu.maas:stable:v3:download.json' } } } } } });
+    expect(parseProducts(text, 'p.json').products[0]?.versions[0]?.items[0]?.path).toBe('files/com.ubuntu.maas:stable:v3:download.json');
+  });
+
+  it('refuses an item in streams/v1/, where the metadata lives, naming it (index entries belong there)', () => {
+    const text = productsText({ p: { versions: { v: { items: { i: { path: 'Streams/v1/index.sjson' } } } } } });
+    expect(() => parseProducts(text, 'p.json')).toThrow(
+      'Refused the path "Streams/v1/index.sjson" in content com.example:test, product "p", version "v", item "i" of p.json: it is inside streams/v1/',
+    );
   });
 });
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { FerryError } from '../../../src-main/base/errors.js';
 import { TREE_STATE_FOLDER } from '../../../src-main/library/library.js';
-import { STATE_FOLDER, assertSafeItemPath } from '../../../src-main/streams/paths.js';
+import { STATE_FOLDER, assertSafeItemFilePath, assertSafeItemPath } from '../../../src-main/streams/paths.js';
 
 function refusal(path: string): string {
   try {
@@ -104,5 +104,33 @@ describe('assertSafeItemPath', () => {
       expect(ferryError.hint).toContain('relative paths inside the mirror');
       expect(ferryError.actual).toBe('../x');
     }
+  });
+});
+
+describe('assertSafeItemFilePath', () => {
+  function itemRefusal(path: string): string | undefined {
+    try {
+      assertSafeItemFilePath(path, 'item X');
+      return undefined;
+    } catch (error) {
+      if (error instanceof FerryError && error.code === 'FERRY_UNSAFE_PATH') return error.message;
+      throw error;
+    }
+  }
+
+  // The metadata lives in streams/v1/: an item there could be written over it.
+  it.each(['streams/v1/index.sjson', 'streams/v1/com.ubuntu.maas:stable:v3:download.json', 'STREAMS/V1/x', 'streams./v1./x', 'streams/%76%31/x', 'streams/v1'])(
+    'refuses %j, saying why',
+    (path) => {
+      expect(itemRefusal(path)).toContain("it is inside streams/v1/, where the stream's index and products files live");
+    },
+  );
+
+  it.each(['streams/v2/x', 'streams/v10/x', 'a/streams/v1/x', 'streamsx/v1/x', 'jammy/amd64/20250615/squashfs'])('accepts %j', (path) => {
+    expect(itemRefusal(path)).toBeUndefined();
+  });
+
+  it('refuses what assertSafeItemPath refuses', () => {
+    expect(itemRefusal('.ferry/lock')).toContain('it is inside .ferry/');
   });
 });

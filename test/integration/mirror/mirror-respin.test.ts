@@ -1,0 +1,175 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { startFixtureServer, type FixtureServer } from '../../support/fixture-server.js';
+import { checkPublishedLibrary, checkPublishedTree, expectRecordedRunsConsistent } from '../../support/published-state.js';
+import { runFerry } from '../../support/run-ferry.js';
+import { generateStream } from '../../support/stream-generator.js';
+import { blobsOnDisk, latestSnapshot } from '../library/helpers.js';
+import {
+  STATE_FOLDER,
+  describeRun,
+  editProducts,
+  exists,
+  listedItems,
+  makeKey,
+  makeWorkDir,
+  productsFilesOf,
+  removeQuietly,
+  sha256OfFile,
+  twoProductStream,
+  type ListedItem,
+  type TestKey,
+} from './helpers.js';
+
+// A re-spin: upstream re-publishes a version it already published, with new bytes at an existing
+// path. While a run cannot publish (another file fails), nothing the published metadata lists may
+// be replaced or deleted: the new bytes wait, verified, in .ferry/tmp/partial/ and are renamed into
+// place only in the publish step. The library is content-addressed, so new bytes get a new name.
+
+afterEach(expectRecordedRunsConsistent);
+
+let workDir: string;
+let testKey: TestKey;
+let server: FixtureServer;
+let streamDir: string;
+let source: string;
+
+beforeEach(async () => {
+  workDir = await makeWorkDir('respin');
+  testKey = await makeKey(workDir, 'Mirror re-spin test');
+  streamDir = join(workDir, 'stream');
+  await generateStream(streamDir, twoProductStream(testKey.key, 1));
+  server = await startFixtureServer({ root: streamDir });
+  source = `${server.url}streams/v1/index.sjson`;
+});
+
+afterEach(async () => {
+  await server.close();
+  await removeQuietly(workDir);
+});
+
+function squashfsOf(items: readonly ListedItem[], release: string): ListedItem {
+  const item = items.find((candidate) => candidate.item === 'squashfs' && candidate.path.startsWith(`${release}/`));
+  if (item === undefined) throw new Error(`the generated stream has no ${release} squashfs`);
+  return item;
+}
+
+/**
+ * Re-publishes the same version of each given path with new bytes (another size too), as the
+ * adversary's respin.py does; `withheld` paths are listed but their new bytes are not served
+ * (upstream's file is missing: 404). Answers the new bytes by path.
+ */
+async function respin(paths: readonly string[], withheld: readonly string[] = []): Promise<Map<string, Buffer>> {
+  const fresh = new Map(paths.map((path) => [path, randomBytes(1000 + paths.indexOf(path))]));
+  const [[, productsPath]] = (await productsFilesOf(streamDir)) as [[string, string]];
+  await editProducts(streamDir, productsPath, testKey.key, (document) => {
+    for (const product of Object.values(document.products)) {
+      for (const version of Object.values(product.versions)) {
+        for (const item of Object.values(version.items)) {
+          const bytes = fresh.get(item.path);
+          if (bytes === undefined) continue;
+          item.sha256 = sha256Hex(bytes);
+          item.size = bytes.length;
+        }
+      }
+    }
+  });
+  for (const [path, bytes] of fresh) {
+    if (withheld.includes(path)) await rm(join(streamDir, path));
+    else await writeFile(join(streamDir, path), bytes);
+  }
+  return fresh;
+}
+
+function sha256Hex(bytes: Buffer): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+describe('a re-spin into a mirror tree', () => {
+  const mirror = (target: string): ReturnType<typeof runFerry> => {
+    return runFerry(['mirror', '--max', '1', '--keyring', testKey.keyringFile, source, target]);
+  };
+
+  it('replaces and deletes nothing the published metadata lists while another file 404s, then completes from the kept partial', async () => {
+    const target = join(workDir, 'mirror');
+    const first = await mirror(target);
+    expect(first.code, describeRun(first)).toBe(0);
+    const items = await listedItems(streamDir, { max: 1 });
+    const noble = squashfsOf(items, 'noble');
+    const jammy = squashfsOf(items, 'jammy');
+    const oldIndex = await readFile(join(target, 'streams/v1/index.sjson'));
+
+    const fresh = await respin([noble.path, jammy.path], [jammy.path]);
+    const failed = await mirror(target);
+    expect(failed.code, describeRun(failed)).toBe(1);
+    expect(failed.stderr).toContain('MAAS still sees the previous state');
+    expect(failed.stderr).toContain(jammy.path);
+    // Both re-spun paths still hold the bytes the kept metadata lists.
+    expect(await sha256OfFile(join(target, noble.path)), 'noble squashfs was replaced before publishing').toBe(noble.sha256);
+    expect(await sha256OfFile(join(target, jammy.path)), 'jammy squashfs was deleted or replaced').toBe(jammy.sha256);
+    expect((await readFile(join(target, 'streams/v1/index.sjson'))).equals(oldIndex), 'the index is the previous one').toBe(true);
+    const report = await checkPublishedTree(target, { filters: [], max: 1 });
+    expect(report.problems, 'after the failed run').toEqual([]);
+    expect(report.checked).toBe(items.length);
+    // The new noble bytes wait, verified, where a rerun resumes them.
+    const nobleFresh = fresh.get(noble.path) ?? Buffer.alloc(0);
+    const partial = join(target, STATE_FOLDER, 'tmp', 'partial', sha256Hex(nobleFresh));
+    expect((await readFile(partial)).equals(nobleFresh), 'the verified new bytes are kept in partial/').toBe(true);
+
+    await writeFile(join(streamDir, jammy.path), fresh.get(jammy.path) ?? Buffer.alloc(0));
+    server.resetCounters();
+    const fixed = await mirror(target);
+    expect(fixed.code, describeRun(fixed)).toBe(0);
+    expect(server.requestsFor(noble.path), 'the kept partial is not fetched again').toBe(0);
+    expect(server.requestsFor(jammy.path)).toBeGreaterThan(0);
+    expect(await sha256OfFile(join(target, noble.path))).toBe(sha256Hex(nobleFresh));
+    expect(await sha256OfFile(join(target, jammy.path))).toBe(sha256Hex(fresh.get(jammy.path) ?? Buffer.alloc(0)));
+    expect(await exists(partial), 'the partial became the file').toBe(false);
+    const after = await checkPublishedTree(target, { filters: [], max: 1 });
+    expect(after.problems, 'after the fixed run').toEqual([]);
+    expect(after.checked).toBe(items.length);
+  });
+
+  it('places the new bytes and publishes the new metadata when everything arrives', async () => {
+    const target = join(workDir, 'mirror');
+    const first = await mirror(target);
+    expect(first.code, describeRun(first)).toBe(0);
+    const noble = squashfsOf(await listedItems(streamDir, { max: 1 }), 'noble');
+    const fresh = await respin([noble.path]);
+    const run = await mirror(target);
+    expect(run.code, describeRun(run)).toBe(0);
+    expect(await readFile(join(target, noble.path))).toEqual(fresh.get(noble.path));
+    expect(await readFile(join(target, 'streams/v1/index.sjson'))).toEqual(await readFile(join(streamDir, 'streams/v1/index.sjson')));
+    const report = await checkPublishedTree(target, { filters: [], max: 1 });
+    expect(report.problems).toEqual([]);
+    expect(report.checked).toBeGreaterThan(0);
+  });
+});
+
+describe('a re-spin into the library', () => {
+  it('stores the new bytes under their own name, so a failed sync keeps every blob the latest snapshot lists', async () => {
+    const library = join(workDir, 'library');
+    const sync = (): ReturnType<typeof runFerry> => {
+        return runFerry(['sync', '--library', library, '--keyring', testKey.keyringFile, '--max', '1', source]);
+    };
+    const first = await sync();
+    expect(first.code, describeRun(first)).toBe(0);
+    const snapshot = latestSnapshot(library)?.id;
+    const items = await listedItems(streamDir, { max: 1 });
+    const noble = squashfsOf(items, 'noble');
+    const jammy = squashfsOf(items, 'jammy');
+    const fresh = await respin([noble.path, jammy.path], [jammy.path]);
+
+    const failed = await sync();
+    expect(failed.code, describeRun(failed)).toBe(1);
+    expect(latestSnapshot(library)?.id, 'no new snapshot').toBe(snapshot);
+    const blobs = await blobsOnDisk(library);
+    for (const old of [noble, jammy]) expect(blobs.has(old.sha256), `the old ${old.path} blob stays`).toBe(true);
+    expect(blobs.has(sha256Hex(fresh.get(noble.path) ?? Buffer.alloc(0))), 'the new noble bytes are a blob of their own').toBe(true);
+    const report = await checkPublishedLibrary(library, { filters: [], max: 1 });
+    expect(report.problems).toEqual([]);
+    expect(report.checked).toBe(items.length);
+  });
+});
