@@ -41,6 +41,8 @@ const HASH_HEADER_NAMES: ReadonlyMap<string, enums.hash> = new Map([
 /** gpgv's `parse_hash_header`: longer lines are not hash headers. */
 const MAX_HASH_HEADER_LENGTH = 60;
 const BASE64_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+/** Up to 4 base64 characters: gpgv reads the checksum until the first other character. */
+const CHECKSUM_CHARACTERS = /[A-Za-z0-9+/]{0,4}/y;
 const ARMOR_WHITESPACE = new Set([' ', '\t', '\r', '\n']);
 
 /**
@@ -142,11 +144,8 @@ function unarmorSignature(lines: readonly string[], where: string): Uint8Array {
   }
   const packets = new Uint8Array(Buffer.from(data, 'base64'));
   while (position < text.length && (text[position] === '=' || ARMOR_WHITESPACE.has(text[position] ?? ''))) position += 1;
-  let checksum = '';
-  while (checksum.length < 4 && BASE64_ALPHABET.includes(text[position] ?? '=')) {
-    checksum += text[position];
-    position += 1;
-  }
+  CHECKSUM_CHARACTERS.lastIndex = position;
+  const checksum = CHECKSUM_CHARACTERS.exec(text)?.[0] ?? '';
   if (checksum.length === 0) return packets;
   if (checksum.length < 4) throw malformed(where, `its armor checksum "=${checksum}" is not 4 characters long (gpgv: malformed CRC)`);
   const [first = 0, second = 0, third = 0] = Buffer.from(checksum, 'base64');
