@@ -21,6 +21,7 @@ export const ERROR_CODES = {
   FERRY_SIG_BAD: 'A signature does not match the signed content',
   FERRY_SIG_MALFORMED: 'A signed file is not exactly one well-formed PGP signed message',
   FERRY_SIG_FUTURE: 'A signature is dated in the future',
+  FERRY_SIG_EXPIRED: 'A signature has passed the expiry date its signer gave it',
   FERRY_SIG_KEY_INVALID: 'A signing key cannot be used to check its signature',
   FERRY_SIG_KEY_EXPIRED: 'A file was signed after its key had expired',
   FERRY_SIG_KEY_REVOKED: 'A file is signed by a revoked key',

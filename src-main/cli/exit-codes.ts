@@ -19,6 +19,7 @@ const verificationCodes: ReadonlySet<FerryErrorCode> = new Set<FerryErrorCode>([
   'FERRY_SIG_BAD',
   'FERRY_SIG_MALFORMED',
   'FERRY_SIG_FUTURE',
+  'FERRY_SIG_EXPIRED',
   'FERRY_SIG_KEY_INVALID',
   'FERRY_SIG_KEY_EXPIRED',
   'FERRY_SIG_KEY_REVOKED',

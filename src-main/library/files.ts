@@ -58,6 +58,17 @@ export async function withFileErrors<T>(path: string, action: string, operation:
   }
 }
 
+/** What `lstat` found, for messages: "A FIFO (named pipe)", "A directory", ... */
+export function fileKindOf(stats: Stats): string {
+  if (stats.isSymbolicLink()) return 'A symbolic link';
+  if (stats.isDirectory()) return 'A directory';
+  if (stats.isFIFO()) return 'A FIFO (named pipe)';
+  if (stats.isSocket()) return 'A socket';
+  if (stats.isBlockDevice()) return 'A block device';
+  if (stats.isCharacterDevice()) return 'A character device';
+  return 'A regular file';
+}
+
 /** lstat that answers undefined for a path that does not exist. */
 export async function lstatIfExists(path: string): Promise<Stats | undefined> {
   try {

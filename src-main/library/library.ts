@@ -1,11 +1,11 @@
-import { lstat } from 'node:fs/promises';
+import type { Stats } from 'node:fs';
 import { join, posix, resolve, win32 } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { FerryError } from '../base/errors.js';
 import { BlobStore } from './blobs.js';
 import { Catalog, catalogLost } from './catalog.js';
 import type { CatalogOptions } from './catalog.js';
-import { lstatIfExists } from './files.js';
+import { fileKindOf, lstatIfExists } from './files.js';
 import { refuseWhileLocked } from './lock.js';
 import { NO_LIBRARY_REPAIRS, NO_TREE_REPAIRS, repairLibrary, repairTree } from './repair.js';
 import type { LibraryRepairReport, TreeRepairReport } from './repair.js';
@@ -67,7 +67,7 @@ export async function openLibrary(dir: string, options: LibraryOptions = {}): Pr
   await assertRealFolders(root, LIBRARY_FOLDERS);
   const blobs = new BlobStore(root);
   const file = join(root, CATALOG_FILE_NAME);
-  if ((await lstatIfExists(file))?.size === 0) await refuseEmptyCatalogFile(file, blobs);
+  if ((await catalogFileStats(file))?.size === 0) await refuseEmptyCatalogFile(file, blobs);
   await blobs.ensureDirectories();
   return repairedLibrary(root, blobs, Catalog.open(file, { ...options, exclusive: true }));
 }
@@ -84,7 +84,7 @@ export async function openTrustedLibrary(dir: string, options: TrustedLibraryOpt
   await assertRealFolders(root, LIBRARY_FOLDERS);
   const blobs = new BlobStore(root);
   const file = join(root, CATALOG_FILE_NAME);
-  const stats = await lstatIfExists(file);
+  const stats = await catalogFileStats(file);
   if (stats === undefined) throw catalogLost(file, `is missing while blobs/ holds ${await countStoredBlobs(blobs)} file(s)`);
   if (stats.size === 0) await refuseEmptyCatalogFile(file, blobs);
   const catalog = Catalog.open(file, { ...options, exclusive: true, mustExist: true });
@@ -160,7 +160,7 @@ export async function openLibraryForReading(dir: string, options: LibraryOptions
   const root = resolve(dir);
   const blobs = new BlobStore(root);
   const file = join(root, CATALOG_FILE_NAME);
-  const stats = options.trusted === true ? await lstatIfExists(file) : undefined;
+  const stats = options.trusted === true ? await catalogFileStats(file) : undefined;
   if (options.trusted === true && stats === undefined) {
     const stored = await countStoredBlobs(blobs);
     if (stored > 0) throw catalogLost(file, `is missing while blobs/ holds ${stored} file(s)`);
@@ -212,10 +212,7 @@ export async function openTreeStateForReading(targetDir: string, options: Librar
 /** `what` names `dir` in FERRY_LIBRARY_BUSY ("The library"). */
 async function openCatalogForReading(dir: string, what: string, options: LibraryOptions): Promise<Catalog> {
   const file = join(dir, CATALOG_FILE_NAME);
-  const exists = await lstat(file).then(
-    () => true,
-    () => false,
-  );
+  const exists = (await catalogFileStats(file)) !== undefined;
   if (!exists) return Catalog.open(':memory:', options);
   await refuseWhileLocked(dir, what);
   try {
@@ -228,6 +225,20 @@ async function openCatalogForReading(dir: string, what: string, options: Library
 }
 
 /**
+ * The catalog file's lstat, or undefined when there is none. FERRY_PATH_BLOCKED when something other
+ * than a regular file is there (a FIFO, socket, device, directory or symbolic link): SQLite would
+ * wait on a FIFO or fail with a bare "disk I/O error", and a link would send our writes elsewhere.
+ */
+async function catalogFileStats(file: string): Promise<Stats | undefined> {
+  const stats = await lstatIfExists(file);
+  if (stats === undefined || stats.isFile()) return stats;
+  throw new FerryError('FERRY_PATH_BLOCKED', `${fileKindOf(stats)} is at ${file}, where Stream Ferry's catalog (an SQLite database file) belongs; nothing was opened or changed.`, {
+    path: file,
+    hint: `Move ${file} aside, then run again: a new catalog is made and the files present are re-adopted after hashing.`,
+  });
+}
+
+/**
  * Opens the state of a plain mirror tree (`ferry mirror`): `<target>/.ferry/catalog.db`, with
  * startup repair; the caller holds the tree's lock. Throws what Catalog.open throws
  * (FERRY_CATALOG_CORRUPT, FERRY_CATALOG_TOO_NEW, FERRY_DISK_FULL) and FERRY_DISK_FULL or FERRY_IO
@@ -237,9 +248,11 @@ export async function openTreeState(targetDir: string, options: LibraryOptions =
   const root = resolve(targetDir);
   await assertTreeStateFolders(root);
   const stateDir = join(root, TREE_STATE_FOLDER);
+  const file = join(stateDir, CATALOG_FILE_NAME);
+  await catalogFileStats(file);
   const temp = new TempArea(join(stateDir, 'tmp'));
   await temp.ensure();
-  const catalog = Catalog.open(join(stateDir, CATALOG_FILE_NAME), { ...options, exclusive: true });
+  const catalog = Catalog.open(file, { ...options, exclusive: true });
   try {
     const repaired = await repairTree(catalog, root, temp, performance.timeOrigin);
     return {

@@ -6,6 +6,7 @@ import type { Catalog } from '../library/catalog.js';
 import {
   checkFinishedFile,
   errnoCode,
+  fileKindOf,
   lstatIfExists,
   mtimeMsOf,
   renameIntoPlace,
@@ -66,7 +67,7 @@ export class TreeStore implements FileStore {
         throw pathBlocked(current, `A symbolic link is at ${current}, on the way to ${treePath}; Stream Ferry never writes through links.`);
       }
       if (!stats.isDirectory()) {
-        throw pathBlocked(current, `${kindOf(stats)} is at ${current}, where the directory holding ${treePath} belongs.`);
+        throw pathBlocked(current, `${fileKindOf(stats)} is at ${current}, where the directory holding ${treePath} belongs.`);
       }
     }
     const stats = await lstatIfExists(path);
@@ -74,7 +75,7 @@ export class TreeStore implements FileStore {
     if (stats.isSymbolicLink()) {
       throw pathBlocked(path, `A symbolic link is at ${path}, where the file ${treePath} belongs; Stream Ferry never writes through links.`);
     }
-    throw pathBlocked(path, `${kindOf(stats)} is at ${path}, where the file ${treePath} belongs.`);
+    throw pathBlocked(path, `${fileKindOf(stats)} is at ${path}, where the file ${treePath} belongs.`);
   }
 
   /**
@@ -213,13 +214,4 @@ function pathBlocked(path: string, message: string): FerryError {
     path,
     hint: `Move ${path} out of the mirror (for a link, put a real directory or file there instead), then run again.`,
   });
-}
-
-function kindOf(stats: Stats): string {
-  if (stats.isDirectory()) return 'A directory';
-  if (stats.isFIFO()) return 'A FIFO (named pipe)';
-  if (stats.isSocket()) return 'A socket';
-  if (stats.isBlockDevice()) return 'A block device';
-  if (stats.isCharacterDevice()) return 'A character device';
-  return 'A regular file';
 }

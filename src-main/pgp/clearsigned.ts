@@ -99,13 +99,15 @@ interface GoodSignature {
  * revoked keys (FERRY_SIG_KEY_REVOKED), signatures made after the key expired (FERRY_SIG_KEY_EXPIRED),
  * signatures dated more than 10 minutes ahead of our clock (FERRY_SIG_FUTURE), leading text
  * (FERRY_SIG_MISSING) and armored blocks after the signature (FERRY_SIG_MALFORMED).
- * Other errors: FERRY_SIG_BAD (content does not match), FERRY_SIG_UNKNOWN_KEY, FERRY_SIG_KEY_INVALID
+ * Other errors: FERRY_SIG_BAD (content does not match), FERRY_SIG_UNKNOWN_KEY, FERRY_SIG_EXPIRED (the
+ * signature's own expiry time has passed, as gpgv judges it), FERRY_SIG_MALFORMED (also: damaged
+ * armor checksum, an unknown critical notation or subpacket), FERRY_SIG_KEY_INVALID
  * (the key itself is unusable for signing: no valid self-signature or binding, newer than the signature).
  * `where` (a path or URL) names the file in every error.
  */
 export async function verifyClearsigned(file: Uint8Array | string, keyring: Keyring, where: string): Promise<VerifiedText> {
   const block = splitCleartext(asBytes(file), where);
-  const signatures = await readSignaturePackets(block.signatureArmor, where);
+  const signatures = await readSignaturePackets(block.signaturePackets, where);
   const literal = await literalDataOf(block.signedBytes);
   const now = new Date();
 
@@ -143,9 +145,9 @@ export function readClearsignedBody(file: Uint8Array | string, where: string): s
   return splitCleartext(asBytes(file), where).body;
 }
 
-async function readSignaturePackets(armor: string, where: string): Promise<SignaturePacket[]> {
+async function readSignaturePackets(packets: Uint8Array, where: string): Promise<SignaturePacket[]> {
   try {
-    const signature = await readSignature({ armoredSignature: armor, config: VERIFICATION_CONFIG });
+    const signature = await readSignature({ binarySignature: packets, config: VERIFICATION_CONFIG });
     // openpgp keeps packets it cannot parse (an unknown signature version, say) as placeholders.
     return signature.packets.filter((packet): packet is SignaturePacket => packet instanceof SignaturePacket);
   } catch (error) {
@@ -184,6 +186,21 @@ async function judgeSignature(packet: SignaturePacket, signer: Signer, literal: 
       actual: signedAt.toISOString(),
       hint: 'Check this computer\'s clock; a signature from the future cannot be judged against the key\'s history.',
     });
+  }
+  // Judged here because the signature check below runs without a date (see there), which also skips
+  // openpgp's own test of the signature's expiry subpacket; gpgv refuses it too ("Expired signature").
+  const signatureExpiresAt = packet.getExpirationTime();
+  if (signatureExpiresAt instanceof Date && signatureExpiresAt <= now) {
+    throw new FerryError('FERRY_SIG_EXPIRED', `${where}: the signature by key ${signerKeyId} expired on ${signatureExpiresAt.toISOString()} (its signer gave it that lifetime)`, {
+      ...details,
+      expected: `before ${signatureExpiresAt.toISOString()}`,
+      actual: now.toISOString(),
+      hint: 'The publisher signed this file to be trusted only until then. Fetch a freshly signed copy; if it persists, check this computer\'s clock.',
+    });
+  }
+  const unknownCritical = unknownCriticalParts(packet);
+  if (unknownCritical !== undefined) {
+    throw malformed(where, `the signature by key ${signerKeyId} carries ${unknownCritical}, which its signer marked critical: a verifier that does not know it must refuse the signature (RFC 4880 §5.2.3.1; gpgv refuses it too)`);
   }
   // gpgv refuses this too ("public key is newer than the signature"): no key can sign before it exists.
   if (signingKey.getCreationTime() > signedAt) {
@@ -226,6 +243,20 @@ async function judgeSignature(packet: SignaturePacket, signer: Signer, literal: 
   const result: GoodSignature = { signerKeyId, signerFingerprint, hashAlgorithm, signedAt };
   if (expiredAt !== undefined && expiredAt <= now) result.keyExpiredAt = expiredAt;
   return result;
+}
+
+/**
+ * What of the signature's hashed subpackets is marked critical but unknown to openpgp (our
+ * `VERIFICATION_CONFIG.knownNotations` is empty, as gpgv knows no notation), named for a message;
+ * undefined when there is none. Checked before the signature itself so that this is not reported as
+ * a content mismatch, which is how openpgp's `verify` reports it.
+ */
+function unknownCriticalParts(packet: SignaturePacket): string | undefined {
+  const notation = packet.rawNotations.find(({ name, critical }) => critical && !VERIFICATION_CONFIG.knownNotations.includes(name));
+  if (notation !== undefined) return `the critical notation "${notation.name}"`;
+  const subpacket = packet.unknownSubpackets.find(({ critical }) => critical);
+  if (subpacket !== undefined) return `a critical subpacket of unknown type ${subpacket.type}`;
+  return undefined;
 }
 
 /** A revocation counts whenever it was made: metadata signed by a retired key is what a replay looks like. */

@@ -12,8 +12,8 @@ export interface CleartextBlock {
   body: string;
   /** Hash algorithms the `Hash:` armor headers announce; MD5 alone when there is none (as gpgv assumes). */
   announcedHashes: ReadonlySet<enums.hash>;
-  /** The `-----BEGIN PGP SIGNATURE-----` … `-----END PGP SIGNATURE-----` block, for openpgp to unarmor. */
-  signatureArmor: string;
+  /** The signature packets, unarmored and checked against the armor checksum as gpgv does. */
+  signaturePackets: Uint8Array;
 }
 
 export const SIGNED_MESSAGE_HEADER = '-----BEGIN PGP SIGNED MESSAGE-----';
@@ -38,14 +38,22 @@ const HASH_HEADER_NAMES: ReadonlyMap<string, enums.hash> = new Map([
   ['SHA512', enums.hash.sha512],
 ]);
 
-const HASH_HEADER = /^Hash: ?(.*)$/;
+/** gpgv's `parse_hash_header`: longer lines are not hash headers. */
+const MAX_HASH_HEADER_LENGTH = 60;
+const BASE64_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+/** Up to 4 base64 characters: gpgv reads the checksum until the first other character. */
+const CHECKSUM_CHARACTERS = /[A-Za-z0-9+/]{0,4}/y;
+const ARMOR_WHITESPACE = new Set([' ', '\t', '\r', '\n']);
 
 /**
  * Splits a cleartext-signed file into its signed bytes and its signature, byte for byte, judging the
  * framing as gpgv 2.2 does (checked against it by test/unit/pgp/gpgv-differential.test.ts):
  * - the file must start with `-----BEGIN PGP SIGNED MESSAGE-----` (FERRY_SIG_MISSING otherwise). gpgv
  *   skips leading text, but simplestreams `read_signed`, which MAAS runs, refuses it;
- * - only `Hash:` armor headers (gpgv: "invalid clearsig header"), with names it knows;
+ * - only `Hash: ` armor headers (gpgv: "invalid clearsig header"), with names it knows;
+ * - in the signature block, armor headers of the form `Key: value` (gpgv: "invalid armor header"),
+ *   base64 without foreign characters, and a checksum line (`=` and 4 characters, optional) that
+ *   matches the CRC-24 of the packets (gpgv: "CRC error", "malformed CRC");
  * - a body line starting with `-` must be dash-escaped as `- ` (gpgv: "invalid dash escaped line");
  * - after the signature, text is ignored, but no line may open another armored block: a second
  *   signed message is what gpgv refuses as "multiple plaintexts". gpgv tolerates a second signature
@@ -79,12 +87,13 @@ export function splitCleartext(bytes: Uint8Array, where: string): CleartextBlock
     }
   }
 
-  const signatureLines = [SIGNATURE_HEADER];
+  const signatureLines: string[] = [];
   for (;;) {
-    const line = lines.nextTrimmedText();
+    const line = lines.nextText();
+    // Stricter than gpgv, which stops reading at the checksum: a file cut short there is a truncated download.
     if (line === undefined) throw malformed(where, `the signature has no "${SIGNATURE_FOOTER}" line`);
+    if (trimArmorEnd(line) === SIGNATURE_FOOTER) break;
     signatureLines.push(line);
-    if (line === SIGNATURE_FOOTER) break;
   }
 
   for (let line = lines.next(); line !== undefined; line = lines.next()) {
@@ -97,8 +106,72 @@ export function splitCleartext(bytes: Uint8Array, where: string): CleartextBlock
     signedBytes: joinLines(bodyLines, [CR, LF]),
     body: new TextDecoder('utf-8').decode(joinLines(bodyLines, [LF])),
     announcedHashes,
-    signatureArmor: `${signatureLines.join('\n')}\n`,
+    signaturePackets: unarmorSignature(signatureLines, where),
   };
+}
+
+/**
+ * The signature block's lines between its BEGIN and END lines, decoded as gpgv 2.2 reads them
+ * (g10/armor.c `parse_header_line`, `radix64_read`): armor headers up to a blank line, each with a
+ * colon followed by a space or the line end; then base64, where spaces, tabs and line ends are
+ * skipped and any other foreign character is an error; `=` ends the data (padding), and the first
+ * characters after it (and after further `=` and whitespace) are the checksum: none is allowed, 1 to 3
+ * are "malformed CRC", 4 must equal the CRC-24 of the data (RFC 4880 §6.1), the rest is ignored.
+ */
+function unarmorSignature(lines: readonly string[], where: string): Uint8Array {
+  let index = 0;
+  for (; index < lines.length; index += 1) {
+    const line = lines[index] ?? '';
+    if (trimArmorEnd(line) === '') break;
+    const colon = line.indexOf(':');
+    const afterColon = line[colon + 1];
+    if (colon === -1 || !(afterColon === undefined || afterColon === ' ' || afterColon === '\r')) {
+      throw malformed(where, `the signature's armor header "${trimArmorEnd(line)}" is not "Key: value" (gpgv: invalid armor header)`);
+    }
+  }
+  // Lines end at LF, which the line reader removed; put it back so a checksum stops at its line's end.
+  const text = lines.slice(index + 1).map((line) => `${line}\n`).join('');
+  let data = '';
+  let position = 0;
+  for (; position < text.length; position += 1) {
+    const char = text[position] ?? '';
+    if (char === '=') break;
+    if (ARMOR_WHITESPACE.has(char)) continue;
+    if (!BASE64_ALPHABET.includes(char)) {
+      throw malformed(where, `its signature block holds "${char}", which is not base64 (gpgv: invalid radix64 character)`);
+    }
+    data += char;
+  }
+  const packets = new Uint8Array(Buffer.from(data, 'base64'));
+  while (position < text.length && (text[position] === '=' || ARMOR_WHITESPACE.has(text[position] ?? ''))) position += 1;
+  CHECKSUM_CHARACTERS.lastIndex = position;
+  const checksum = CHECKSUM_CHARACTERS.exec(text)?.[0] ?? '';
+  if (checksum.length === 0) return packets;
+  if (checksum.length < 4) throw malformed(where, `its armor checksum "=${checksum}" is not 4 characters long (gpgv: malformed CRC)`);
+  const [first = 0, second = 0, third = 0] = Buffer.from(checksum, 'base64');
+  const listed = (first << 16) | (second << 8) | third;
+  const actual = crc24(packets);
+  if (listed !== actual) {
+    throw malformed(where, `its armor checksum is ${hex24(listed)} but the signature data sums to ${hex24(actual)}: the signature was damaged (gpgv: CRC error)`);
+  }
+  return packets;
+}
+
+/** RFC 4880 §6.1, the armor checksum. */
+function crc24(bytes: Uint8Array): number {
+  let crc = 0xb704ce;
+  for (const byte of bytes) {
+    crc ^= byte << 16;
+    for (let bit = 0; bit < 8; bit += 1) {
+      crc <<= 1;
+      if (crc & 0x1000000) crc ^= 0x1864cfb;
+    }
+  }
+  return crc & 0xffffff;
+}
+
+function hex24(value: number): string {
+  return value.toString(16).toUpperCase().padStart(6, '0');
 }
 
 /** RFC 4880 §7: a missing `Hash:` header means MD5, and gpgv 2.2 still applies that rule. */
@@ -109,17 +182,28 @@ function readHashHeaders(lines: LineReader, where: string): Set<enums.hash> {
     const line = lines.nextTrimmedText();
     if (line === undefined) throw malformed(where, 'the armor headers are not followed by a blank line');
     if (line === '') break;
-    const names = HASH_HEADER.exec(line)?.[1];
-    if (names === undefined) throw malformed(where, `the armor header "${line}" is not a "Hash:" header (gpgv: invalid clearsig header)`);
-    sawHeader = true;
-    for (const name of names.split(',').map((part) => part.trim())) {
-      const hash = HASH_HEADER_NAMES.get(name);
-      if (hash === undefined) throw malformed(where, `the "Hash:" header names "${name}", which gpgv does not know`);
-      announced.add(hash);
+    if (!line.startsWith('Hash: ') || line.length > MAX_HASH_HEADER_LENGTH) {
+      throw malformed(where, `the armor header "${line}" is not a "Hash: " header of at most ${MAX_HASH_HEADER_LENGTH} characters (gpgv: invalid armor header, invalid clearsig header)`);
     }
+    sawHeader = true;
+    for (const hash of hashHeaderNames(line.slice('Hash: '.length), where)) announced.add(hash);
   }
   if (!sawHeader) announced.add(enums.hash.md5);
   return announced;
+}
+
+/**
+ * gpgv's `parse_hash_header`: names separated by commas, with spaces or tabs around them, a comma
+ * allowed at the end; each name is matched as a prefix, in gpgv's order (`SHA` is SHA1).
+ */
+function hashHeaderNames(list: string, where: string): enums.hash[] {
+  const names = list.split(',').map((name) => name.replace(/^[ \t]+|[ \t]+$/g, ''));
+  if (names.length > 1 && names.at(-1) === '') names.pop();
+  return names.map((name) => {
+    const known = name === '' || /[ \t]/.test(name) ? undefined : [...HASH_HEADER_NAMES].find(([known]) => known.startsWith(name));
+    if (known === undefined) throw malformed(where, `the "Hash:" header names "${name}", which gpgv does not know`);
+    return known[1];
+  });
 }
 
 class LineReader {
@@ -140,9 +224,14 @@ class LineReader {
   }
 
   /** Armor lines are ASCII; latin1 keeps any other byte visible in messages instead of failing. */
-  nextTrimmedText(): string | undefined {
+  nextText(): string | undefined {
     const line = this.next();
-    return line === undefined ? undefined : new TextDecoder('latin1').decode(trimEnd(line));
+    return line === undefined ? undefined : new TextDecoder('latin1').decode(line);
+  }
+
+  nextTrimmedText(): string | undefined {
+    const line = this.nextText();
+    return line === undefined ? undefined : trimArmorEnd(line);
   }
 }
 
@@ -151,6 +240,10 @@ function trimEnd(line: Uint8Array): Uint8Array {
   let end = line.length;
   while (end > 0 && (line[end - 1] === SPACE || line[end - 1] === TAB || line[end - 1] === CR)) end -= 1;
   return line.subarray(0, end);
+}
+
+function trimArmorEnd(line: string): string {
+  return line.replace(/[ \t\r]+$/, '');
 }
 
 function joinLines(lines: readonly Uint8Array[], separator: readonly number[]): Uint8Array {

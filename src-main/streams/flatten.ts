@@ -122,8 +122,13 @@ function emptyFlatItem(): FlatItem {
   return Object.create(null) as FlatItem;
 }
 
+/**
+ * A byte count as the reference reads it (`int(size)` in simplestreams' ChecksummingContentSource):
+ * an integer, or a float with no fraction, which Python's str() prints as `12288.0`. Refused
+ * (undefined): fractions (`int(1.5)` would truncate to 1), negatives, anything else.
+ */
 function parseSize(text: string | undefined): number | undefined {
-  if (text === undefined || !/^\d+$/.test(text)) return undefined;
+  if (text === undefined || !/^\d+(?:\.0)?$/.test(text)) return undefined;
   const size = Number(text);
   return Number.isSafeInteger(size) ? size : undefined;
 }

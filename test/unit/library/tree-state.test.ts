@@ -1,10 +1,20 @@
+import { execFile } from 'node:child_process';
 import { mkdir, readdir, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
-import { openTreeState } from '../../../src-main/library/library.js';
+import { FerryError } from '../../../src-main/base/errors.js';
+import {
+  openLibrary,
+  openLibraryForReading,
+  openTreeState,
+  openTreeStateForReading,
+  openTrustedLibrary,
+} from '../../../src-main/library/library.js';
 import type { TreeState } from '../../../src-main/library/library.js';
 import { deadPid, sha256Hex, useTempDirs } from './helpers.js';
 
+const execFileAsync = promisify(execFile);
 const tempDir = useTempDirs();
 const openStates: TreeState[] = [];
 afterEach(() => {
@@ -138,5 +148,43 @@ describe('state folders that are links or files', () => {
       message: expect.stringContaining(kind === 'link' ? 'is a symbolic link' : 'is not a directory') as unknown,
     });
     expect(await readdir(outside), 'nothing was written through the link').toEqual([]);
+  });
+});
+
+// What is at the catalog's path is named before SQLite opens it: a FIFO gave a bare "disk I/O error".
+describe('a catalog path that is not a regular file', () => {
+  const blockers: Array<[string, (path: string) => Promise<void>]> = [
+    ['A FIFO (named pipe)', async (path) => execFileAsync('mkfifo', [path]).then(() => undefined)],
+    ['A directory', async (path) => mkdir(path)],
+    ['A symbolic link', async (path) => symlink('/etc/hostname', path)],
+  ];
+  it.each(blockers)('names %s at .ferry/catalog.db, for a mirror, a library and a dry run', async (kind, make) => {
+    const target = await tempDir('tree');
+    const catalogFile = join(target, '.ferry', 'catalog.db');
+    await mkdir(dirname(catalogFile), { recursive: true });
+    await make(catalogFile);
+    const library = await tempDir('library');
+    await make(join(library, 'catalog.db'));
+    const attempts = [
+      () => openTreeState(target),
+      () => openTreeStateForReading(target),
+      () => openLibrary(library),
+      () => openTrustedLibrary(library),
+      () => openLibraryForReading(library, { trusted: true }),
+    ];
+    for (const attempt of attempts) {
+      const error: unknown = await attempt().then(
+        (opened) => {
+          opened.close();
+          return undefined;
+        },
+        (caught: unknown) => caught,
+      );
+      expect(error).toBeInstanceOf(FerryError);
+      expect((error as FerryError).code).toBe('FERRY_PATH_BLOCKED');
+      expect((error as FerryError).message).toMatch(new RegExp(`^${kind.replace(/[()]/g, '\\$&')} is at .*catalog\\.db, where Stream Ferry's catalog`));
+    }
+    // Nothing was made beside it: the refusal comes before the temp area is created.
+    expect(await exists(join(target, '.ferry', 'tmp'))).toBe(false);
   });
 });

@@ -31,6 +31,8 @@ const STRICTER_THAN_GPGV: Readonly<Record<string, { code: FerryErrorCode; why: s
   'blank line before the block': { code: 'FERRY_SIG_MISSING', why: 'as text before the block' },
   'second signature block after the signature': { code: 'FERRY_SIG_MALFORMED', why: 'no armored block may follow the signature' },
   'empty PGP MESSAGE line after the signature': { code: 'FERRY_SIG_MALFORMED', why: 'as a second signature block' },
+  'no END PGP SIGNATURE line': { code: 'FERRY_SIG_MALFORMED', why: 'a file cut short after the checksum is a truncated download' },
+  'END PGP MESSAGE closes the signature': { code: 'FERRY_SIG_MALFORMED', why: 'the signature block must close as it opened' },
 };
 
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -53,6 +55,8 @@ interface Case {
   ours?: Uint8Array;
   /** gpgv's verdict, pinned so that a case cannot pass by both sides refusing everything. */
   gpgv: 'accept' | 'refuse';
+  /** Our code when both refuse and the cause matters (a key problem, a mismatch and an unknown key differ). */
+  code?: FerryErrorCode;
 }
 
 interface Verdict {
@@ -102,8 +106,8 @@ beforeAll(async () => {
   const edRing = ed.publicKey.write();
   const rsaRing = rsa.publicKey.write();
   const base = await clearsignWith(ed.privateKey);
-  const add = (name: string, file: string | Uint8Array, keyring: Uint8Array, gpgv: Case['gpgv'], ours?: Uint8Array): void => {
-    cases.push({ name, file: typeof file === 'string' ? encode(file) : file, keyring, gpgv, ...(ours === undefined ? {} : { ours }) });
+  const add = (name: string, file: string | Uint8Array, keyring: Uint8Array, gpgv: Case['gpgv'], ours?: Uint8Array, code?: FerryErrorCode): void => {
+    cases.push({ name, file: typeof file === 'string' ? encode(file) : file, keyring, gpgv, ...(ours === undefined ? {} : { ours }), ...(code === undefined ? {} : { code }) });
   };
   const signatureStart = base.indexOf('-----BEGIN PGP SIGNATURE-----');
 
@@ -121,7 +125,7 @@ beforeAll(async () => {
   add('second signed message after a blank line', `${base}\n${forged}`, edRing, 'refuse');
   add('second signature block after the signature', `${base}${base.slice(signatureStart)}`, edRing, 'accept');
   add('empty PGP MESSAGE line after the signature', `${base}-----BEGIN PGP MESSAGE-----\n`, edRing, 'accept');
-  add('text changed', base.replace('com.ubuntu.maas', 'com.ubuntu.evil'), edRing, 'refuse');
+  add('text changed', base.replace('com.ubuntu.maas', 'com.ubuntu.evil'), edRing, 'refuse', undefined, 'FERRY_SIG_BAD');
   add('dash-escape removed', base.replace('- - "dashed"', '- "dashed"'), edRing, 'refuse');
   add('needless dash-escape added', base.replace(' "content_id"', '-  "content_id"'), edRing, 'accept');
   add('line starting with a dash not escaped', base.replace('- - "dashed"', '-- "dashed"'), edRing, 'refuse');
@@ -132,10 +136,40 @@ beforeAll(async () => {
   const latin1 = Buffer.from('{"label": "caf\xe9 cr\xe8me"}\n', 'latin1');
   add('text that is not UTF-8 (clearsigned by gpg)', await gpgClearsign(ed.privateKey, latin1, 'SHA512'), edRing, 'accept');
 
+  // Armor, as gpgv reads it (g10/armor.c): GnuPG writes the CRC-24 checksum line openpgp leaves out.
+  const armored = new TextDecoder().decode(await gpgClearsign(ed.privateKey, encode(TEXT), 'SHA512'));
+  const checksum = /\n(=[A-Za-z0-9+/]{4})\n-----END PGP SIGNATURE-----/.exec(armored)?.[1];
+  if (checksum === undefined) throw new Error(`gpg wrote no armor checksum:\n${armored}`);
+  const withChecksum = (line: string): string => armored.replace(`\n${checksum}\n`, line === '' ? '\n' : `\n${line}\n`);
+  const damaged = `=${checksum[1] === 'A' ? 'B' : 'A'}${checksum.slice(2)}`;
+  add('armor checksum (gpg)', armored, edRing, 'accept');
+  add('armor checksum damaged', withChecksum(damaged), edRing, 'refuse', undefined, 'FERRY_SIG_MALFORMED');
+  add('armor checksum of 3 characters', withChecksum(checksum.slice(0, 4)), edRing, 'refuse', undefined, 'FERRY_SIG_MALFORMED');
+  add('armor checksum missing', withChecksum(''), edRing, 'accept');
+  add('armor checksum followed by more characters', withChecksum(`${checksum}AAAA`), edRing, 'accept');
+  add('armor checksum line with trailing whitespace', withChecksum(`${checksum} \t`), edRing, 'accept');
+  add('whitespace after every armor line', armored.replace(/\n/g, '  \n'), edRing, 'accept');
+  add('foreign character in the signature base64', armored.replace(/(-----BEGIN PGP SIGNATURE-----\n\n.{10})/, '$1!'), edRing, 'refuse', undefined, 'FERRY_SIG_MALFORMED');
+  add('no blank line after BEGIN PGP SIGNATURE', armored.replace('-----BEGIN PGP SIGNATURE-----\n\n', '-----BEGIN PGP SIGNATURE-----\n'), edRing, 'refuse');
+  add('Comment armor header in the signature', armored.replace('-----BEGIN PGP SIGNATURE-----\n', '-----BEGIN PGP SIGNATURE-----\nComment: hello\n'), edRing, 'accept');
+  add('signature armor header without a space (Comment:hello)', armored.replace('-----BEGIN PGP SIGNATURE-----\n', '-----BEGIN PGP SIGNATURE-----\nComment:hello\n'), edRing, 'refuse');
+  // gpgv's parse_hash_header: "Hash: " with the space, names split at commas, each matched as a prefix.
+  const hashHeaders: Array<[string, string, Case['gpgv']]> = [
+    ['Hash header without a space (Hash:SHA512)', 'Hash:SHA512', 'refuse'],
+    ['Hash header with trailing spaces', 'Hash: SHA512  ', 'accept'],
+    ['Hash header ending in a comma', 'Hash: SHA256, SHA512,', 'accept'],
+    ['Hash header name abbreviated (SHA51)', 'Hash: SHA51', 'accept'],
+  ];
+  for (const [name, header, verdict] of hashHeaders) {
+    add(name, armored.replace('Hash: SHA512\n', `${header}\n`), edRing, verdict, undefined, verdict === 'refuse' ? 'FERRY_SIG_MALFORMED' : undefined);
+  }
+  add('no END PGP SIGNATURE line', armored.replace('-----END PGP SIGNATURE-----\n', ''), edRing, 'accept');
+  add('END PGP MESSAGE closes the signature', armored.replace('-----END PGP SIGNATURE-----', '-----END PGP MESSAGE-----'), edRing, 'accept');
+
   // Signers and keys.
   add('RSA key', await clearsignWith(rsa.privateKey), rsaRing, 'accept');
   add('signing subkey', await clearsignWith(withSubkey.privateKey), withSubkey.publicKey.write(), 'accept');
-  add('unknown key', base, stranger.publicKey.write(), 'refuse');
+  add('unknown key', base, stranger.publicKey.write(), 'refuse', undefined, 'FERRY_SIG_UNKNOWN_KEY');
   const cosigned = await clearsignWith([ed.privateKey, stranger.privateKey]);
   add('two signatures, both keys known', cosigned, Buffer.concat([edRing, stranger.publicKey.write()]), 'accept');
   add('two signatures, one key known', cosigned, edRing, 'refuse');
@@ -149,6 +183,13 @@ beforeAll(async () => {
   const signedBeforeRenewal = await clearsignWith(renewing.privateKey, { date: new Date(createdAt.getTime() + 3_600_000) });
   const renewed = await reformatKey({ privateKey: renewing.privateKey, userIDs: [{ name: 'Renewing Publisher' }], keyExpirationTime: 365 * DAY_MS / 1000, format: 'object' });
   add('key refreshed after signing (expiry extended, re-exported)', signedBeforeRenewal, renewed.publicKey.write(), 'accept');
+  // The signature's own lifetime (expiration subpacket), which openpgp's signing API cannot set.
+  const twoDaysAgo = String(Math.floor((Date.now() - 2 * DAY_MS) / 1000));
+  const renewingRing = renewing.publicKey.write();
+  add('signature expired (its own expiry time passed)', await gpgClearsign(renewing.privateKey, encode(TEXT), 'SHA512', ['--faked-system-time', twoDaysAgo, '--default-sig-expire', '1d']), renewingRing, 'refuse', undefined, 'FERRY_SIG_EXPIRED');
+  add('signature expiring in a day', await gpgClearsign(renewing.privateKey, encode(TEXT), 'SHA512', ['--default-sig-expire', '1d']), renewingRing, 'accept');
+  add('unknown critical notation', await gpgClearsign(ed.privateKey, encode(TEXT), 'SHA512', ['--sig-notation', '!policy@example.test=1']), edRing, 'refuse', undefined, 'FERRY_SIG_MALFORMED');
+  add('non-critical notation', await gpgClearsign(ed.privateKey, encode(TEXT), 'SHA512', ['--sig-notation', 'note@example.test=1']), edRing, 'accept');
   add('signature dated a day ahead', await clearsignWith(ed.privateKey, { date: new Date(Date.now() + DAY_MS) }), edRing, 'accept');
   const retiring = await edKey('Retiring Publisher');
   const signedBeforeRevocation = await clearsignWith(retiring.privateKey);
@@ -193,15 +234,18 @@ beforeAll(async () => {
   add('binary keyring of several keys', base, Buffer.concat([rsaRing, edRing]), 'accept');
 }, 60_000);
 
-/** openpgp clearsigns JS strings only (as UTF-8), so GnuPG signs other bytes, with the same ed25519 key. */
-async function gpgClearsign(privateKey: PrivateKey, text: Uint8Array, digest: string): Promise<Uint8Array> {
+/**
+ * GnuPG clearsigns what openpgp cannot: bytes that are not UTF-8, every digest, an armor checksum,
+ * signature expiry and notations (`extra` gpg options), with the same keys.
+ */
+async function gpgClearsign(privateKey: PrivateKey, text: Uint8Array, digest: string, extra: readonly string[] = []): Promise<Uint8Array> {
   const secretFile = join(home.dir, 'signer.asc');
   const textFile = join(home.dir, 'latin1.txt');
   await writeFile(secretFile, privateKey.armor());
   await writeFile(textFile, text);
   const imported = await runGnupgTool('gpg', ['--quiet', '--import', secretFile], home.dir);
   if (imported.status !== 0) throw new Error(`gpg --import: ${imported.stderr}`);
-  const signed = await runGnupgTool('gpg', ['--quiet', '--yes', '--digest-algo', digest, '--local-user', privateKey.getFingerprint(), '--clearsign', textFile], home.dir);
+  const signed = await runGnupgTool('gpg', ['--quiet', '--yes', ...extra, '--digest-algo', digest, '--local-user', privateKey.getFingerprint(), '--clearsign', textFile], home.dir);
   if (signed.status !== 0) throw new Error(`gpg --clearsign: ${signed.stderr}`);
   return readFile(`${textFile}.asc`);
 }
@@ -232,7 +276,7 @@ async function ourVerdict(testCase: Case): Promise<Verdict & { code?: FerryError
 
 describe('our verdict equals gpgv on every signed-file variant', () => {
   it('covers the whole corpus, and every stricter refusal is a case of it', () => {
-    expect(cases.length).toBeGreaterThanOrEqual(40);
+    expect(cases.length).toBeGreaterThanOrEqual(60);
     const names = new Set(cases.map((testCase) => testCase.name));
     expect(Object.keys(STRICTER_THAN_GPGV).filter((name) => !names.has(name))).toEqual([]);
   });
@@ -246,7 +290,8 @@ describe('our verdict equals gpgv on every signed-file variant', () => {
       table.push(`${testCase.name.padEnd(60)} gpgv ${theirs.accepted ? 'accept' : 'refuse'}  ferry ${ours.accepted ? 'accept' : `refuse ${ours.code ?? ''}`}`);
       if (theirs.accepted !== (testCase.gpgv === 'accept')) disagreements.push(`${testCase.name}: gpgv now says ${theirs.detail}`);
       const expected = stricter === undefined ? theirs.accepted : false;
-      if (ours.accepted !== expected || (stricter !== undefined && ours.code !== stricter.code)) {
+      const expectedCode = stricter?.code ?? testCase.code;
+      if (ours.accepted !== expected || (expectedCode !== undefined && ours.code !== expectedCode)) {
         disagreements.push(`${testCase.name}: gpgv ${theirs.detail}; ferry ${ours.accepted ? 'accepted' : `refused (${ours.code ?? ''}: ${ours.detail})`}`);
       }
     }

@@ -115,6 +115,21 @@ describe('flattenProducts inheritance rules', () => {
     expect(item?.size).toBeUndefined();
   });
 
+  // simplestreams verifies against int(size): 12288.0 is 12288 bytes; int(1.5) would truncate, so we refuse it.
+  it.each([
+    ['12288', 12288],
+    ['"12288"', 12288],
+    ['12288.0', 12288],
+    ['1.5', undefined],
+    ['-1', undefined],
+    ['"12a"', undefined],
+    ['1e3', 1000],
+  ])('reads size %s as %s bytes', (listed, bytes) => {
+    const text = `{"content_id": "c", "format": "products:1.0", "products": {"p": {"versions": {"v": {"items": {"i": {"path": "f", "size": ${listed}}}}}}}}`;
+    const [item] = flattenProducts(parseProducts(text, 'sizes.json'));
+    expect(item?.size).toBe(bytes);
+  });
+
   it('sets product_name and version_name after their own level, so deeper fields override them, but never item_name', () => {
     const [first, second] = flattenText(
       {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isFerryError } from '../../../src-main/base/errors.js';
+import { FerryError, isFerryError } from '../../../src-main/base/errors.js';
 import {
   keysInSourceOrder,
   MAX_JSON_NESTING,
@@ -78,9 +78,34 @@ describe('parseJsonDocument', () => {
     expect(() => parseJsonDocument(text, 'f.json')).toThrow(problem);
   });
 
-  it('refuses nesting deeper than the limit instead of overflowing the stack', () => {
-    const deep = `${'['.repeat(MAX_JSON_NESTING + 1)}1.5${']'.repeat(MAX_JSON_NESTING + 1)}`;
-    expect(() => parseJsonDocument(deep, 'deep.json')).toThrow(`nested more than ${MAX_JSON_NESTING} levels deep`);
+  // One limit on both parse paths (JSON.parse when no number needs its Python spelling, the careful
+  // parser otherwise or when key order is kept), below CPython 3.11's (994 from a top-level script).
+  const nested = (levels: number, inner: string): string => `{"deep": ${'['.repeat(levels - 1)}${inner}${']'.repeat(levels - 1)}, "format": "products:1.0"}`;
+  const deepestError = (text: string, options?: { preserveKeyOrder: boolean }): FerryError | undefined => {
+    try {
+      parseJsonDocument(text, 'deep.json', options);
+      return undefined;
+    } catch (error) {
+      if (!(error instanceof FerryError)) throw error;
+      return error;
+    }
+  };
+  it.each([
+    ['the fast path', '1'],
+    ['the careful parser (an integral float)', '1.0'],
+  ])('refuses nesting deeper than the limit on %s, as a format problem', (_path, inner) => {
+    expect(deepestError(nested(MAX_JSON_NESTING, inner))).toBeUndefined();
+    for (const text of [nested(MAX_JSON_NESTING + 1, inner), nested(200_000, inner)]) {
+      const error = deepestError(text);
+      expect(error?.code).toBe('FERRY_FORMAT_UNSUPPORTED');
+      expect(error?.message).toContain(`deep.json nests too deep: its values are nested more than ${MAX_JSON_NESTING} levels deep at line 1`);
+    }
+    expect(deepestError(nested(MAX_JSON_NESTING + 1, inner), { preserveKeyOrder: true })?.code).toBe('FERRY_FORMAT_UNSUPPORTED');
+  });
+
+  it('counts no bracket inside a string, escaped quotes included', () => {
+    const brackets = '['.repeat(MAX_JSON_NESTING + 5);
+    expect(deepestError(`{"a": "${brackets}", "b": "\\\\", "c": "\\"${brackets}"}`)).toBeUndefined();
   });
 
   it('keeps "__proto__" as an ordinary key on both paths', () => {
