@@ -40,6 +40,8 @@ export const ERROR_CODES = {
   FERRY_CATALOG_CORRUPT: 'The catalog database is damaged',
   FERRY_CATALOG_LOST: 'The catalog is missing or empty while the library holds files',
   FERRY_PROFILE_UNKNOWN: 'No saved selection has that name',
+  FERRY_SERVE_ROOT_INVALID: 'The folder to serve is missing or not a directory',
+  FERRY_LISTEN_FAILED: 'The server could not listen on the address asked for',
   FERRY_CANCELLED: 'The operation was cancelled',
 } as const;
 

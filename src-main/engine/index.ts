@@ -15,3 +15,6 @@ export { runSync } from './sync-job.js';
 export type { SyncOptions, SyncOutcome } from './sync-job.js';
 export { runGc, runLibrarySummary } from './library.js';
 export type { GcOptions, GcOutcome, LibraryLocationOptions, LibraryProduct, LibraryProfile, LibrarySource, LibrarySummary } from './library.js';
+export { DEFAULT_BIND_ADDRESS, DEFAULT_SERVE_PORT, STOP_GRACE_MS, startServe } from './serve.js';
+export type { ServeHandle, ServeOptions } from './serve.js';
+export type { RequestRecord } from '../serve/index.js';
