@@ -16,13 +16,13 @@ export const layers = {
   library: { folders: ['base'], packages: ['better-sqlite3'], node: true },
   mirror: { folders: ['base', 'streams', 'net', 'library'], packages: [], node: true },
   media: { folders: ['base', 'streams', 'library'], packages: [], node: true },
-  serve: { folders: ['base', 'streams', 'library'], packages: [], node: true },
+  serve: { folders: ['base', 'streams', 'library'], packages: ['range-parser', 'fresh', 'etag'], node: true },
   engine: { folders: ['base', ...domainFolders], packages: [], node: true },
   cli: { folders: ['base', 'engine'], packages: [], node: true },
   web: { folders: ['base', 'engine'], packages: [], node: true },
   desktop: { folders: ['base', 'engine'], packages: ['electron'], node: true },
 };
-const thirdPartyPackages = ['openpgp', 'undici', 'better-sqlite3', 'electron'];
+const thirdPartyPackages = ['openpgp', 'undici', 'better-sqlite3', 'electron', 'range-parser', 'fresh', 'etag'];
 
 /** @param {keyof typeof layers} folder @returns {import('eslint').Linter.Config} */
 export function restrictionsFor(folder) {

@@ -1,6 +1,6 @@
 // `npm run bench`: measures Stream Ferry against the targets in docs product.md, each against a
 // baseline measured in the same run. Benchmarks report; they never fail on a number.
-//   npm run bench -- [--json FILE] [--keep] [--only catalog|download] [--rounds N]
+//   npm run bench -- [--json FILE] [--keep] [--only catalog|download|serve] [--rounds N]
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { arch, cpus, platform, tmpdir, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -11,15 +11,17 @@ import { Cleanup } from './cleanup.js';
 import { runDownloadBenchmark } from './download.js';
 import { note, printSection, renderSummary, type SummaryRow } from './report.js';
 import { runRerunBenchmark } from './rerun.js';
+import { runServeBenchmark } from './serve.js';
 
 const USAGE = `usage: npm run bench -- [options]
   --json FILE     also write the results as JSON to FILE
   --keep          keep the generated download stream in the temp dir; a later run reuses it
-  --only NAME     run one group: catalog, or download (the download rounds, then the rerun)
+  --only NAME     run one group: catalog, download (the download rounds, then the rerun), or serve
+                  (ferry serve against nginx over the same stream)
   --rounds N      download rounds per tool, alternating ferry and plain (default 3, at least 2)
 `;
 const DEFAULT_ROUNDS = 3;
-const GROUPS = ['catalog', 'download'] as const;
+const GROUPS = ['catalog', 'download', 'serve'] as const;
 type Group = (typeof GROUPS)[number];
 
 interface BenchOptions {
@@ -66,10 +68,11 @@ async function runBench(options: BenchOptions, cleanup: Cleanup): Promise<void> 
     benchmarks['catalog'] = catalog.details;
   }
 
-  if (options.groups.has('download')) {
+  // The download and serve groups share one generated stream.
+  const stream = options.groups.has('download') || options.groups.has('serve') ? await prepareBenchStream(cleanup, options.keep) : undefined;
+  if (stream !== undefined && options.groups.has('download')) {
     const workDir = await mkdtemp(join(tmpdir(), 'ferry-bench-'));
     cleanup.defer(() => rm(workDir, { recursive: true, force: true }));
-    const stream = await prepareBenchStream(cleanup, options.keep);
     const server = await startServerProcess(stream.mirrorDir, cleanup);
     note(`serving the stream from a separate process at ${server.url}`);
     const download = await runDownloadBenchmark({ stream, server, workDir, rounds: options.rounds, cleanup });
@@ -79,6 +82,14 @@ async function runBench(options: BenchOptions, cleanup: Cleanup): Promise<void> 
     rows.push(...rerun.rows);
     benchmarks['rerun'] = rerun.details;
     await server.stop();
+  }
+
+  if (stream !== undefined && options.groups.has('serve')) {
+    const serve = await runServeBenchmark(stream, options.rounds, cleanup);
+    if (serve !== undefined) {
+      rows.push(...serve.rows);
+      benchmarks['serve'] = serve.details;
+    }
   }
 
   printSection('summary (ratio = measured / baseline)', renderSummary(rows));

@@ -1,0 +1,87 @@
+import { access } from 'node:fs/promises';
+import { isIP } from 'node:net';
+import { networkInterfaces } from 'node:os';
+import { join } from 'node:path';
+import { FerryError } from '../base/errors.js';
+import { listen, openTreeSource, type RequestRecord } from '../serve/index.js';
+
+// `ferry serve`: a mirror tree over read-only HTTP, for MAAS to use as its boot source (issue 9
+// §5). A bundle on a drive will be a second FileSource (serve/parts-source.ts) chosen here.
+
+export const DEFAULT_SERVE_PORT = 8080;
+/** Loopback unless the operator asks otherwise: a boot-image server is not offered to a network by accident. */
+export const DEFAULT_BIND_ADDRESS = '127.0.0.1';
+/** How long responses in flight may go on after stop() before their connections are closed. */
+export const STOP_GRACE_MS = 2_000;
+/** Entry files MAAS and the SimpleStreams tools start from, preferred first (simplestreams.md §1.1). */
+const ENTRY_PATHS = ['streams/v1/index.sjson', 'streams/v1/index.json'];
+
+export interface ServeOptions {
+  /** The mirror tree's directory (the mirror base, holding streams/v1/). */
+  path: string;
+  /** 0 picks a free port. Default 8080. */
+  port?: number;
+  /** An IP address; default 127.0.0.1. 0.0.0.0 or :: serve every interface. */
+  bind?: string;
+  onRequest?: (record: RequestRecord) => void;
+}
+
+export interface ServeHandle {
+  /** The address and port bound. */
+  bindAddress: string;
+  port: number;
+  /** True when only this computer can connect (127.0.0.0/8, ::1). */
+  loopbackOnly: boolean;
+  /** Base URLs that reach the mirror, ending in '/': the bound address, or each interface's address for a wildcard bind. */
+  baseUrls: string[];
+  /** The entry file found in the tree (streams/v1/index.sjson or index.json), or undefined when neither is there. */
+  entryPath: string | undefined;
+  /** Stops the server: responses in flight get STOP_GRACE_MS milliseconds, then every connection is closed. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Serves the mirror tree at `options.path` read-only until stop(). Throws FerryError
+ * FERRY_SERVE_ROOT_INVALID (not a directory), FERRY_USAGE (--bind not an IP address) or
+ * FERRY_LISTEN_FAILED (port in use, address not on this host).
+ */
+export async function startServe(options: ServeOptions): Promise<ServeHandle> {
+  const bind = options.bind ?? DEFAULT_BIND_ADDRESS;
+  if (isIP(bind) === 0) {
+    throw new FerryError('FERRY_USAGE', `--bind takes an IP address, not '${bind}'.`, { hint: 'Use 127.0.0.1 (the default), an address of this computer, or 0.0.0.0 for every interface.' });
+  }
+  const source = await openTreeSource(options.path);
+  const entryPath = await firstPresent(options.path, ENTRY_PATHS);
+  const server = await listen({ source, host: bind, port: options.port ?? DEFAULT_SERVE_PORT, ...(options.onRequest === undefined ? {} : { onRequest: options.onRequest }) });
+  return {
+    bindAddress: server.host,
+    port: server.port,
+    loopbackOnly: isLoopback(server.host),
+    baseUrls: reachableAddresses(server.host).map((address) => `http://${isIP(address) === 6 ? `[${address}]` : address}:${server.port}/`),
+    entryPath,
+    stop: () => server.close(STOP_GRACE_MS),
+  };
+}
+
+function isLoopback(address: string): boolean {
+  return address.startsWith('127.') || address === '::1' || address.startsWith('::ffff:127.');
+}
+
+/** A wildcard bind is reached through each interface's address (IPv4 first); others by the address itself. */
+function reachableAddresses(bound: string): string[] {
+  if (bound !== '0.0.0.0' && bound !== '::') return [bound];
+  // Link-local IPv6 addresses need a zone (%eth0) that a URL cannot carry for MAAS.
+  const addresses = Object.values(networkInterfaces())
+    .flatMap((list) => list ?? [])
+    .filter((entry) => !entry.internal && !entry.address.startsWith('fe80:') && (bound === '::' || entry.family === 'IPv4'))
+    .sort((a, b) => Number(a.family === 'IPv6') - Number(b.family === 'IPv6'))
+    .map((entry) => entry.address);
+  return addresses.length > 0 ? addresses : [bound === '::' ? '::1' : '127.0.0.1'];
+}
+
+async function firstPresent(root: string, paths: readonly string[]): Promise<string | undefined> {
+  for (const path of paths) {
+    if (await access(join(root, path)).then(() => true, () => false)) return path;
+  }
+  return undefined;
+}
