@@ -33,6 +33,10 @@ const STRICTER_THAN_GPGV: Readonly<Record<string, { code: FerryErrorCode; why: s
   'empty PGP MESSAGE line after the signature': { code: 'FERRY_SIG_MALFORMED', why: 'as a second signature block' },
   'no END PGP SIGNATURE line': { code: 'FERRY_SIG_MALFORMED', why: 'a file cut short after the checksum is a truncated download' },
   'END PGP MESSAGE closes the signature': { code: 'FERRY_SIG_MALFORMED', why: 'the signature block must close as it opened' },
+  'not dash-escaped (gpg --not-dash-escaped)': {
+    code: 'FERRY_SIG_MALFORMED',
+    why: 'without dash-escaping a body line can pass for armor; no SimpleStreams publisher signs this way',
+  },
 };
 
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -189,6 +193,7 @@ beforeAll(async () => {
   add('signature expired (its own expiry time passed)', await gpgClearsign(renewing.privateKey, encode(TEXT), 'SHA512', ['--faked-system-time', twoDaysAgo, '--default-sig-expire', '1d']), renewingRing, 'refuse', undefined, 'FERRY_SIG_EXPIRED');
   add('signature expiring in a day', await gpgClearsign(renewing.privateKey, encode(TEXT), 'SHA512', ['--default-sig-expire', '1d']), renewingRing, 'accept');
   add('unknown critical notation', await gpgClearsign(ed.privateKey, encode(TEXT), 'SHA512', ['--sig-notation', '!policy@example.test=1']), edRing, 'refuse', undefined, 'FERRY_SIG_MALFORMED');
+  add('not dash-escaped (gpg --not-dash-escaped)', await gpgClearsign(ed.privateKey, encode('{\n "format": "products:1.0"\n}\n'), 'SHA512', ['--not-dash-escaped']), edRing, 'accept');
   add('non-critical notation', await gpgClearsign(ed.privateKey, encode(TEXT), 'SHA512', ['--sig-notation', 'note@example.test=1']), edRing, 'accept');
   add('signature dated a day ahead', await clearsignWith(ed.privateKey, { date: new Date(Date.now() + DAY_MS) }), edRing, 'accept');
   const retiring = await edKey('Retiring Publisher');
