@@ -1,7 +1,7 @@
 // The blobs table: which files of the content-addressed store are recorded as verified.
 import type Database from 'better-sqlite3';
 import type { StoredBlob } from '../blobs.js';
-import type { CatalogConnection } from './connection.js';
+import { CatalogArea, type CatalogConnection } from './connection.js';
 import type { BlobRecord, RemovalResult } from './records.js';
 import { LATEST_SNAPSHOT_IDS } from './sources.js';
 
@@ -46,13 +46,9 @@ function prepareStatements(db: Database.Database) {
 }
 
 /** The blobs table; Catalog's methods of the same names document each method. */
-export class BlobQueries {
-  private readonly connection: CatalogConnection;
-  private readonly statements: ReturnType<typeof prepareStatements>;
-
+export class BlobQueries extends CatalogArea<ReturnType<typeof prepareStatements>> {
   constructor(connection: CatalogConnection) {
-    this.connection = connection;
-    this.statements = prepareStatements(connection.db);
+    super(connection, prepareStatements);
   }
 
   recordBlob(blob: StoredBlob): void {

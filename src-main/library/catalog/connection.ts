@@ -158,6 +158,20 @@ export class CatalogConnection {
 }
 
 /**
+ * What each area of the catalog (sources, held items, blobs, selections, jobs) stands on: the
+ * connection, and that area's statements, prepared once when the catalog opens.
+ */
+export abstract class CatalogArea<Statements> {
+  protected readonly connection: CatalogConnection;
+  protected readonly statements: Statements;
+
+  protected constructor(connection: CatalogConnection, prepare: (db: Database.Database) => Statements) {
+    this.connection = connection;
+    this.statements = prepare(connection.db);
+  }
+}
+
+/**
  * The database at `file` as one buffer, without leaving a trace: a catalog closed cleanly is all in
  * its file, which is read as it is; while a write-ahead log exists (a job is running, or one was
  * killed), SQLite reads through it, and a read-only connection then creates no file of its own.

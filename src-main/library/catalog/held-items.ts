@@ -2,7 +2,7 @@
 // them in, and the summary of what is held per product.
 import type Database from 'better-sqlite3';
 import { readStringArray } from './columns.js';
-import type { CatalogConnection } from './connection.js';
+import { CatalogArea, type CatalogConnection } from './connection.js';
 import type {
   HeldFile,
   HeldItem,
@@ -112,13 +112,9 @@ function prepareStatements(db: Database.Database) {
 }
 
 /** The items and tree_files tables; Catalog's methods of the same names document each method. */
-export class HeldItemQueries {
-  private readonly connection: CatalogConnection;
-  private readonly statements: ReturnType<typeof prepareStatements>;
-
+export class HeldItemQueries extends CatalogArea<ReturnType<typeof prepareStatements>> {
   constructor(connection: CatalogConnection) {
-    this.connection = connection;
-    this.statements = prepareStatements(connection.db);
+    super(connection, prepareStatements);
   }
 
   heldItems(sourceId: number, contentId?: string): HeldItem[] {

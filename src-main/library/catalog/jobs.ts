@@ -2,7 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import type Database from 'better-sqlite3';
 import { readJson } from './columns.js';
-import { requireRow, type CatalogConnection } from './connection.js';
+import { CatalogArea, requireRow, type CatalogConnection } from './connection.js';
 import type { JobRecord, JobStatus, JsonValue, RecordedJobEvent } from './records.js';
 
 interface JobRow {
@@ -55,13 +55,9 @@ function prepareStatements(db: Database.Database) {
 }
 
 /** The jobs and job_events tables; Catalog's methods of the same names document each method. */
-export class JobQueries {
-  private readonly connection: CatalogConnection;
-  private readonly statements: ReturnType<typeof prepareStatements>;
-
+export class JobQueries extends CatalogArea<ReturnType<typeof prepareStatements>> {
   constructor(connection: CatalogConnection) {
-    this.connection = connection;
-    this.statements = prepareStatements(connection.db);
+    super(connection, prepareStatements);
   }
 
   startJob(kind: string, id: string = randomUUID()): string {

@@ -2,7 +2,7 @@
 import type Database from 'better-sqlite3';
 import { FerryError } from '../../base/errors.js';
 import { readFilterGroups } from './columns.js';
-import type { CatalogConnection } from './connection.js';
+import { CatalogArea, type CatalogConnection } from './connection.js';
 import type { SavedSelection, SelectionProfile } from './records.js';
 
 interface SelectionRow {
@@ -37,13 +37,9 @@ function prepareStatements(db: Database.Database) {
 }
 
 /** The selections table; Catalog's methods of the same names document each method. */
-export class SelectionQueries {
-  private readonly connection: CatalogConnection;
-  private readonly statements: ReturnType<typeof prepareStatements>;
-
+export class SelectionQueries extends CatalogArea<ReturnType<typeof prepareStatements>> {
   constructor(connection: CatalogConnection) {
-    this.connection = connection;
-    this.statements = prepareStatements(connection.db);
+    super(connection, prepareStatements);
   }
 
   saveSelection(selection: SelectionProfile): SavedSelection {

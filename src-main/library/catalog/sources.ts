@@ -2,7 +2,7 @@
 import type Database from 'better-sqlite3';
 import { redactUrl } from '../../base/errors.js';
 import { readFilterGroups, readStringArray } from './columns.js';
-import { requireRow, type CatalogConnection } from './connection.js';
+import { CatalogArea, requireRow, type CatalogConnection } from './connection.js';
 import type { SnapshotFile, SnapshotRecord, SnapshotSelection, SourceRecord } from './records.js';
 
 interface SourceRow {
@@ -60,13 +60,9 @@ function prepareStatements(db: Database.Database) {
 }
 
 /** The sources and snapshots tables; Catalog's methods of the same names document each method. */
-export class SourceQueries {
-  private readonly connection: CatalogConnection;
-  private readonly statements: ReturnType<typeof prepareStatements>;
-
+export class SourceQueries extends CatalogArea<ReturnType<typeof prepareStatements>> {
   constructor(connection: CatalogConnection) {
-    this.connection = connection;
-    this.statements = prepareStatements(connection.db);
+    super(connection, prepareStatements);
   }
 
   upsertSource(url: string, entryPath: string): number {
