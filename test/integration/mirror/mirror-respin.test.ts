@@ -83,6 +83,11 @@ async function respin(paths: readonly string[], withheld: readonly string[] = []
   return fresh;
 }
 
+/** Where a tree keeps the download of `bytes` for `path`: one partial file per final path (TreeStore.partialPath). */
+function partialOf(target: string, path: string, bytes: Buffer): string {
+  return join(target, STATE_FOLDER, 'tmp', 'partial', `${sha256Hex(bytes)}-${sha256Hex(Buffer.from(path)).slice(0, 16)}`);
+}
+
 function sha256Hex(bytes: Buffer): string {
   return createHash('sha256').update(bytes).digest('hex');
 }
@@ -115,7 +120,7 @@ describe('a re-spin into a mirror tree', () => {
     expect(report.checked).toBe(items.length);
     // The new noble bytes wait, verified, where a rerun resumes them.
     const nobleFresh = fresh.get(noble.path) ?? Buffer.alloc(0);
-    const partial = join(target, STATE_FOLDER, 'tmp', 'partial', sha256Hex(nobleFresh));
+    const partial = partialOf(target, noble.path, nobleFresh);
     expect((await readFile(partial)).equals(nobleFresh), 'the verified new bytes are kept in partial/').toBe(true);
 
     await writeFile(join(streamDir, jammy.path), fresh.get(jammy.path) ?? Buffer.alloc(0));
