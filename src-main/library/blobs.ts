@@ -212,7 +212,8 @@ export class BlobStore {
   }
 
   private async check(sha256: string, expectedSize: number | undefined, rehash: boolean): Promise<BlobCheck> {
-    let path: string;
+    // A name that is not a digest is the caller's error and throws; a blocked fan-out folder is this blob's.
+    let path = this.pathFor(sha256);
     let stats: Stats;
     try {
       path = await this.checkedPathFor(sha256);

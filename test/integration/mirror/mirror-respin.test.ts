@@ -15,6 +15,7 @@ import {
   listedItems,
   makeKey,
   makeWorkDir,
+  partialNameOf,
   productsFilesOf,
   removeQuietly,
   sha256OfFile,
@@ -103,9 +104,9 @@ async function republish(bytes: ReadonlyMap<string, Buffer>, withheld: readonly 
   }
 }
 
-/** Where a tree keeps the download of `bytes` for `path`: one partial file per final path (TreeStore.partialPath). */
+/** Where a tree keeps the download of `bytes` for `path`. */
 function partialOf(target: string, path: string, bytes: Buffer): string {
-  return join(target, STATE_FOLDER, 'tmp', 'partial', `${sha256Hex(bytes)}-${sha256Hex(Buffer.from(path)).slice(0, 16)}`);
+  return join(target, STATE_FOLDER, 'tmp', 'partial', partialNameOf({ path, sha256: sha256Hex(bytes) }));
 }
 
 function sha256Hex(bytes: Buffer): string {
