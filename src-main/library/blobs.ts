@@ -213,7 +213,8 @@ export class BlobStore {
 
   private async check(sha256: string, expectedSize: number | undefined, rehash: boolean): Promise<BlobCheck> {
     // A name that is not a digest is the caller's error and throws; a blocked fan-out folder is this blob's.
-    let path = this.pathFor(sha256);
+    assertSha256Hex(sha256);
+    let path: string;
     let stats: Stats;
     try {
       path = await this.checkedPathFor(sha256);
