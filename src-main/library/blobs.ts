@@ -2,12 +2,13 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import type { Stats } from 'node:fs';
 import { lstat, readFile, rm, unlink, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { FerryError } from '../base/errors.js';
+import { dirname, join } from 'node:path';
+import { FerryError, isFerryError } from '../base/errors.js';
 import {
   checkFinishedFile,
   ensureDirectoryDurably,
   errnoCode,
+  fileKindOf,
   fileSystemError,
   lstatIfExists,
   mtimeMsOf,
@@ -69,7 +70,7 @@ export type BlobCheck =
  * `<library>/tmp/` (same file system), and an existing blob is checked, never overwritten while good.
  * Recording blobs in the catalog is the caller's job, after the file is in place (pnpm's CAS:
  * writeBufferToCafs, checkPkgFilesIntegrity). Its methods throw FERRY_UNSAFE_PATH (a name that is
- * not a sha256 digest), FERRY_HASH_MISMATCH (a blob whose bytes changed), FERRY_DISK_FULL and
+ * not a sha256 digest), FERRY_PATH_BLOCKED (a fan-out folder that is a link or not a directory), FERRY_HASH_MISMATCH (a blob whose bytes changed), FERRY_DISK_FULL and
  * FERRY_IO naming the path.
  */
 export class BlobStore {
@@ -91,6 +92,23 @@ export class BlobStore {
     return join(this.root, 'sha256', sha256.slice(0, 2), sha256);
   }
 
+  /**
+   * pathFor, once the blob's fan-out folder (`blobs/sha256/ab/`) is a real directory or absent: a
+   * link there would make every write, read and deletion of its blobs act outside the library.
+   * Throws FERRY_UNSAFE_PATH (not a digest), FERRY_PATH_BLOCKED naming the folder, FERRY_IO.
+   */
+  async checkedPathFor(sha256: string): Promise<string> {
+    const path = this.pathFor(sha256);
+    const fanOut = dirname(path);
+    const stats = await withFileErrors(fanOut, 'inspect the blob folder', () => lstatIfExists(fanOut));
+    if (stats === undefined || stats.isDirectory()) return path;
+    const what = stats.isSymbolicLink() ? 'A symbolic link' : fileKindOf(stats);
+    throw new FerryError('FERRY_PATH_BLOCKED', `${what} is at ${fanOut}, where the library's blob folder belongs; Stream Ferry never reads, writes or deletes blobs through it.`, {
+      path: fanOut,
+      hint: `Move ${fanOut} out of the library (for a link, put a real directory with its blobs there instead), then run again.`,
+    });
+  }
+
   tempPath(label: string): string {
     return this.temp.tempPath(label);
   }
@@ -107,7 +125,7 @@ export class BlobStore {
    * afterwards, moved or, when a good copy already exists, deleted.
    */
   async adopt(tempPath: string, sha256: string, size: number, options: AdoptOptions = {}): Promise<AdoptedBlob> {
-    const finalPath = this.pathFor(sha256);
+    const finalPath = await this.checkedPathFor(sha256);
     const existing = await this.check(sha256, size, options.verifyExisting === true);
     if (existing.status === 'ok') {
       // No flush: these bytes are about to be deleted.
@@ -140,7 +158,7 @@ export class BlobStore {
 
   /** Deletes the blob file; answers whether there was one. The catalog row is the caller's to remove first. */
   async remove(sha256: string): Promise<boolean> {
-    const path = this.pathFor(sha256);
+    const path = await this.checkedPathFor(sha256);
     try {
       await unlink(path);
       return true;
@@ -165,7 +183,7 @@ export class BlobStore {
 
   /** The bytes of a (small) blob, checked against its digest: a metadata file is never used unverified. */
   async readBytes(sha256: string): Promise<Buffer> {
-    const path = this.pathFor(sha256);
+    const path = await this.checkedPathFor(sha256);
     const bytes = await withFileErrors(path, 'read the blob', () => readFile(path));
     const actual = createHash('sha256').update(bytes).digest('hex');
     if (actual !== sha256) {
@@ -194,8 +212,16 @@ export class BlobStore {
   }
 
   private async check(sha256: string, expectedSize: number | undefined, rehash: boolean): Promise<BlobCheck> {
-    const path = this.pathFor(sha256);
+    // A name that is not a digest is the caller's error and throws; a blocked fan-out folder is this blob's.
+    assertSha256Hex(sha256);
+    let path: string;
     let stats: Stats;
+    try {
+      path = await this.checkedPathFor(sha256);
+    } catch (error) {
+      if (isFerryError(error)) return { status: 'unreadable', error };
+      throw error;
+    }
     try {
       stats = await lstat(path);
     } catch (error) {

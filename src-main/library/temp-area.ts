@@ -6,8 +6,11 @@ import { ensureDirectoryDurably, isProcessAlive, lstatIfExists, mtimeMsOf, readd
 const PARTIAL_FOLDER = 'partial';
 /** `<label>.<pid>.<16 hex>.tmp`, as made by tempPath; the pid tells whether its writer still runs. */
 const TEMP_NAME = /\.(\d+)\.[0-9a-f]{16}\.tmp$/;
-/** `<sha256>` or `<sha256>.<anything>`: a resumable download and any sidecar the downloader keeps. */
-const PARTIAL_NAME = /^[0-9a-f]{64}(\.[^/\\]+)?$/;
+/**
+ * `<sha256>` (a library's) or `<sha256>-<16 hex>` (a tree's: one per final path, see TreeStore),
+ * then optionally `.<anything>`: a resumable download and any sidecar the downloader keeps.
+ */
+const PARTIAL_NAME = /^[0-9a-f]{64}(-[0-9a-f]{16})?(\.[^/\\]+)?$/;
 const LABEL_LENGTH = 60;
 const SHA256_HEX_LENGTH = 64;
 
@@ -52,9 +55,9 @@ export class TempArea {
     return join(this.dir, `${readable === '' ? 'file' : readable}.${unique}.tmp`);
   }
 
-  /** Where the download of the file with this sha256 accumulates across runs until it is complete. */
-  partialPath(sha256: string): string {
-    return join(this.partialDir, sha256);
+  /** Where the download filed under `name` (a sha256, then optionally `-<16 hex>`) accumulates across runs until it is complete. */
+  partialPath(name: string): string {
+    return join(this.partialDir, name);
   }
 
   /** The resumable downloads on disk; files that are not named like one are the sweep's business. */

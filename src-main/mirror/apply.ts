@@ -22,7 +22,8 @@ export interface FileStore {
   /**
    * The file's sha256 when it is already present and verified, so nothing needs fetching. Cheap when
    * the catalog vouches for it (size and mtime unchanged); an unknown file is hashed, never trusted
-   * blindly; `rehash` re-hashes everything (--verify-existing). A wrong file is removed.
+   * blindly; `rehash` re-hashes everything (--verify-existing). A tree never removes a wrong file
+   * here (place() replaces it in the publish step); the library drops a blob whose bytes changed.
    * Throws FERRY_PATH_BLOCKED or FERRY_UNSAFE_PATH for that one path, which fails only that file.
    */
   present(file: WantedFile, rehash: boolean): Promise<string | undefined>;

@@ -12,7 +12,7 @@ import type { WantedFile } from './plan.js';
  * paths are stored once) recorded in the catalog. Item paths live only in the held items; files
  * are never removed here, because other sources and older snapshots may share them: the
  * library's garbage collection deletes what nothing references. Its methods throw what BlobStore
- * throws (FERRY_UNSAFE_PATH, FERRY_HASH_MISMATCH, FERRY_DISK_FULL, FERRY_IO) and FERRY_IO for a
+ * throws (FERRY_UNSAFE_PATH, FERRY_PATH_BLOCKED, FERRY_HASH_MISMATCH, FERRY_DISK_FULL, FERRY_IO) and FERRY_IO for a
  * non-file at a blob's name.
  */
 export class LibraryStore implements FileStore {
@@ -30,7 +30,7 @@ export class LibraryStore implements FileStore {
     const sha256 = this.#expectedSha256(file);
     if (sha256 === undefined) return undefined;
     const { blobs, catalog } = this.#library;
-    const blobPath = blobs.pathFor(sha256);
+    const blobPath = await blobs.checkedPathFor(sha256);
     const stats = await lstatIfExists(blobPath);
     const record = catalog.getBlob(sha256);
     if (stats === undefined) {

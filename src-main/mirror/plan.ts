@@ -13,8 +13,9 @@ export interface PlanInput {
   held: readonly HeldEntry[];
   /**
    * Paths of the metadata files of the stream being mirrored (its index and products files): an item
-   * at one of them would be written over the metadata, so it is rejected. `--path` can put them
-   * outside `streams/v1/`, where parsing already refuses items.
+   * at one of them would be written over the metadata, and an item at a folder holding one (a
+   * file `streams` or `mirror/v1`) would block every later metadata write, so both are rejected.
+   * `--path` can put them outside `streams/v1/`, where parsing already refuses items.
    */
   metadataPaths?: readonly string[] | undefined;
 }
@@ -67,7 +68,7 @@ export function planMirror(input: PlanInput): MirrorPlan {
   const heldByProduct = groupHeld(input.held);
   const plan: MirrorPlan = { added: [], removals: [], wanted: new Map(), rejected: [] };
   // Folded as case-insensitive file systems fold names: `Index.sjson` would be the same file there.
-  const metadataPaths = new Set((input.metadataPaths ?? []).map(foldPath));
+  const metadataPaths = new Map((input.metadataPaths ?? []).flatMap((path) => pathAndFolders(foldPath(path)).map((folded) => [folded, path] as const)));
 
   for (const { contentId, document } of input.products) {
     // selectVersions keeps the reference's quirk: a version that never had items survives filtering
@@ -95,12 +96,14 @@ export function planMirror(input: PlanInput): MirrorPlan {
   return plan;
 }
 
-function addWanted(plan: MirrorPlan, item: StreamItem, metadataPaths: ReadonlySet<string>): void {
+function addWanted(plan: MirrorPlan, item: StreamItem, metadataPaths: ReadonlyMap<string, string>): void {
   if (item.path === undefined) return;
-  if (metadataPaths.has(foldPath(item.path))) {
+  const metadataPath = metadataPaths.get(foldPath(item.path));
+  if (metadataPath !== undefined) {
+    const where = foldPath(metadataPath) === foldPath(item.path) ? "where this stream's own metadata is written" : `a folder holding this stream's metadata file ${metadataPath}`;
     plan.rejected.push({
       item,
-      error: new FerryError('FERRY_UNSAFE_PATH', `Item ${describeItem(item)} has the path ${item.path}, where this stream's own metadata is written.`, {
+      error: new FerryError('FERRY_UNSAFE_PATH', `Item ${describeItem(item)} has the path ${item.path}, ${where}.`, {
         path: item.path,
         hint: 'An item can never be a metadata file. The source may be damaged or malicious; report it to whoever publishes it.',
       }),
@@ -156,6 +159,12 @@ export function describeItem(item: Pick<StreamItem, 'contentId' | 'productName' 
 
 function foldPath(path: string): string {
   return path.normalize('NFKC').toLowerCase();
+}
+
+/** `a/b/c` → `a/b/c`, `a/b`, `a`. */
+function pathAndFolders(path: string): string[] {
+  const segments = path.split('/');
+  return segments.map((_segment, index) => segments.slice(0, segments.length - index).join('/'));
 }
 
 function productKey(contentId: string, product: string): string {

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Stats } from 'node:fs';
 import { readdir, rmdir, stat, statfs, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join, sep } from 'node:path';
@@ -19,6 +20,9 @@ import type { FileStore, VerifiedFile } from './apply.js';
 import { contentKey, hashFile } from './file-checks.js';
 import type { WantedFile } from './plan.js';
 
+/** Hex digits of the path's sha256 in a partial file's name: 64 bits, so paths of a stream never collide. */
+const PATH_KEY_LENGTH = 16;
+
 /**
  * A plain SimpleStreams tree: each file at its item path under the root, as sstream-mirror writes
  * it, with the catalog in `<root>/.ferry/` recording what was verified and when.
@@ -35,7 +39,7 @@ export class TreeStore implements FileStore {
   readonly #root: string;
   readonly #catalog: Catalog;
   readonly #temp: TempArea;
-  /** Verified files waiting in partial/ for publishStaged, because a recorded file of other content is at their path. */
+  /** Verified files waiting in partial/ for publishStaged, because something else is at their path. */
   readonly #staged: Array<{ file: WantedFile; partialPath: string; verified: VerifiedFile }> = [];
 
   constructor(root: string, catalog: Catalog, temp: TempArea) {
@@ -79,10 +83,12 @@ export class TreeStore implements FileStore {
   }
 
   /**
-   * Present and verified against the metadata being mirrored: its sha256. A file there that the
-   * catalog recorded as verified (so published metadata may list it: a re-spin changes the bytes at
-   * an existing path) stays while it differs from the new metadata; its replacement waits in
-   * partial/ until publishStaged. Only a file matching neither (damage) is deleted here.
+   * Present and verified against the metadata being mirrored: its sha256; undefined when the file
+   * must be fetched. Never deletes or replaces anything: whatever else is at the path (a published
+   * older file, a re-spin, damage, a leftover of sstream-mirror, recorded or not) stays until the
+   * publish step renames the verified new bytes over it (place, publishStaged), so a run that
+   * cannot publish leaves the published tree as it was (docs/ARCHITECTURE.md, "Nothing reaches a
+   * final path unverified"). Throws FERRY_PATH_BLOCKED, FERRY_UNSAFE_PATH, FERRY_IO.
    */
   async present(file: WantedFile, rehash: boolean): Promise<string | undefined> {
     const { path: finalPath, stats } = await this.#checkedPath(file.path, 'file');
@@ -94,38 +100,39 @@ export class TreeStore implements FileStore {
     const recorded = record !== undefined && record.size === stats.size && record.mtimeMs === mtimeMsOf(stats);
     const listedHere = file.sha256 === undefined || record?.sha256 === file.sha256;
     if (stats.size === file.size && recorded && listedHere && !rehash) return record.sha256;
-    if (recorded && !listedHere && !rehash) return undefined;
-    if (stats.size === file.size || recorded) {
-      const digests = await hashFile(finalPath, file.checksum.algorithm);
-      if (stats.size === file.size && digests.listed === file.checksum.hex) {
-        this.#catalog.putTreeFile({ path: file.path, sha256: digests.sha256, size: stats.size, mtimeMs: mtimeMsOf(stats) });
-        return digests.sha256;
-      }
-      if (recorded && digests.sha256 === record.sha256) return undefined;
+    // Another size, or recorded with other bytes: not this file, and no need to read it.
+    if (stats.size !== file.size || (recorded && !listedHere && !rehash)) return undefined;
+    const digests = await hashFile(finalPath, file.checksum.algorithm);
+    if (digests.listed === file.checksum.hex) {
+      this.#catalog.putTreeFile({ path: file.path, sha256: digests.sha256, size: stats.size, mtimeMs: mtimeMsOf(stats) });
+      return digests.sha256;
     }
-    // Neither the new metadata's file nor the one verified earlier: it must not stay at a final
-    // path, even if the new download fails.
-    await this.#unlink(finalPath);
-    this.#catalog.deleteTreeFile(file.path);
+    // Not the bytes the catalog recorded either (damage): the record no longer vouches for it.
+    if (record !== undefined && record.sha256 !== digests.sha256) this.#catalog.deleteTreeFile(file.path);
     return undefined;
   }
 
+  /**
+   * `partial/<content key>-<16 hex of the path's sha256>`: stable across runs, so a download
+   * resumes, and one per final path, so two paths wanting the same bytes never share (and never
+   * move away) each other's partial file.
+   */
   partialPath(file: WantedFile): string {
-    return this.#temp.partialPath(contentKey(file));
+    const pathKey = createHash('sha256').update(file.path).digest('hex').slice(0, PATH_KEY_LENGTH);
+    return this.#temp.partialPath(`${contentKey(file)}-${pathKey}`);
   }
 
   /**
-   * Moves a verified partial file to its path, or, when a recorded file of other content is there
-   * (present() kept it: the published metadata may list it), only flushes it and holds it back in
-   * partial/ for publishStaged, so a run that cannot publish replaces nothing published.
+   * Moves a verified partial file to its path when nothing is there; when anything is (present()
+   * found other bytes: the published metadata may list them), only flushes it and holds it back in
+   * partial/ for publishStaged, so a run that cannot publish replaces nothing.
    */
   async place(file: WantedFile, partialPath: string, verified: VerifiedFile): Promise<void> {
     const { path: finalPath, stats } = await this.#checkedPath(file.path, 'file');
     // Flushed before the rename, as the library flushes a blob: after a power cut the final path
     // holds the whole verified file or nothing, never a name whose bytes were still in cache.
     await checkFinishedFile(partialPath, verified.size, file.path, { flush: true });
-    const record = this.#catalog.getTreeFile(file.path);
-    if (stats !== undefined && record !== undefined && record.sha256 !== verified.sha256) {
+    if (stats !== undefined) {
       this.#staged.push({ file, partialPath, verified });
       return;
     }
@@ -133,19 +140,31 @@ export class TreeStore implements FileStore {
   }
 
   /**
-   * The publish step's first half: renames every file place() held back over the verified file it
-   * replaces, in plan order; the caller writes the metadata right after (see docs/ARCHITECTURE.md,
-   * "All or nothing" for the window between the two). Answers the tree paths replaced.
-   * Throws FERRY_PATH_BLOCKED, FERRY_UNSAFE_PATH, FERRY_IO, FERRY_DISK_FULL.
+   * The publish step's first half: renames every file place() held back over what is at its path,
+   * in plan order; the caller writes the metadata right after (see docs/ARCHITECTURE.md, "All or
+   * nothing" for the window between the two). All or nothing as far as renames allow: every held
+   * partial file must still be there with its verified size, and every final path pass the guard,
+   * before the first rename; otherwise nothing is renamed. Answers the tree paths replaced.
+   * Throws FERRY_IO (naming the partial file that is gone or changed), FERRY_PATH_BLOCKED,
+   * FERRY_UNSAFE_PATH, FERRY_DISK_FULL.
    */
   async publishStaged(): Promise<string[]> {
-    const replaced: string[] = [];
-    for (const { file, partialPath, verified } of this.#staged.splice(0)) {
-      const { path: finalPath } = await this.#checkedPath(file.path, 'file');
-      await this.#moveIntoPlace(file, partialPath, verified, finalPath);
-      replaced.push(file.path);
+    const staged = this.#staged.splice(0);
+    const ready: Array<{ file: WantedFile; partialPath: string; verified: VerifiedFile; finalPath: string }> = [];
+    for (const entry of staged) {
+      const stats = await lstatIfExists(entry.partialPath);
+      if (stats?.isFile() !== true || stats.size !== entry.verified.size) {
+        throw new FerryError('FERRY_IO', `The verified new bytes of ${entry.file.path} are no longer at ${entry.partialPath}, so nothing was published.`, {
+          path: entry.partialPath,
+          expected: `${String(entry.verified.size)} bytes`,
+          actual: stats === undefined ? 'missing' : `${fileKindOf(stats)} of ${String(stats.size)} bytes`,
+          hint: 'Something removed or changed a file in .ferry/tmp/partial/ during the run. Run the mirror again; it fetches the file anew.',
+        });
+      }
+      ready.push({ ...entry, finalPath: (await this.#checkedPath(entry.file.path, 'file')).path });
     }
-    return replaced;
+    for (const { file, partialPath, verified, finalPath } of ready) await this.#moveIntoPlace(file, partialPath, verified, finalPath);
+    return ready.map(({ file }) => file.path);
   }
 
   async #moveIntoPlace(file: WantedFile, partialPath: string, verified: VerifiedFile, finalPath: string): Promise<void> {

@@ -53,13 +53,17 @@ function refuse(path: string, where: string | (() => string), problem: string): 
  * assertSafeItemPath for the path of an item (a file the mirror downloads), which must also stay
  * out of `streams/v1/` in any case or spelling a file system folds onto it: simplestreams keeps the
  * index and products files there, so an item there could be written over the metadata, or be
- * published as an item whose file is the index. Throws FERRY_UNSAFE_PATH naming `where`.
+ * published as an item whose file is the index; nor be `streams` itself, a file where that folder's
+ * parent must be. Throws FERRY_UNSAFE_PATH naming `where`.
  */
 export function assertSafeItemFilePath(path: string, where: string | (() => string)): void {
   assertSafeItemPath(path, where);
-  // `streams/v1` itself too: a file there would stand where the metadata folder must be.
+  // `streams/v1` itself too, and `streams`: a file there would stand where a folder of the metadata
+  // must be, and block every later metadata write.
   const [first = '', second] = path.split('/', 2);
-  if (second === undefined || foldSegment(first) !== 'streams' || foldSegment(second) !== 'v1') return;
+  if (foldSegment(first) !== 'streams') return;
+  if (second === undefined) refuse(path, where, `it is the folder holding ${METADATA_FOLDER}/, where the stream's index and products files live`);
+  if (foldSegment(second) !== 'v1') return;
   refuse(path, where, `it is inside ${METADATA_FOLDER}/, where the stream's index and products files live`);
 }
 

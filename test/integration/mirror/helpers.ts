@@ -145,9 +145,14 @@ export async function walkDirectories(root: string): Promise<string[]> {
   return found.sort();
 }
 
-/** Resumable downloads in the state folder (named by their sha256), by the path of the file they will become. */
+/** The name of a tree's resumable download of `file`: its sha256, then 16 hex of its path's sha256 (TreeStore.partialPath). */
+export function partialNameOf(file: Pick<ListedFile, 'path' | 'sha256'>): string {
+  return `${file.sha256}-${createHash('sha256').update(file.path).digest('hex').slice(0, 16)}`;
+}
+
+/** Resumable downloads in the state folder, by the path of the file they will become. */
 export async function partialSizes(target: string, listed: ReadonlyMap<string, ListedFile>): Promise<Map<string, number>> {
-  const byHash = new Map([...listed.values()].map((file) => [file.sha256, file.path]));
+  const byHash = new Map([...listed.values()].map((file) => [partialNameOf(file), file.path]));
   const partialDir = join(target, STATE_FOLDER, 'tmp', 'partial');
   const sizes = new Map<string, number>();
   const names = await readdir(partialDir).catch(() => [] as string[]);

@@ -5,6 +5,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it, type TestContext } from 'vitest';
 import { startFixtureServer, type FixtureServer } from '../../support/fixture-server.js';
 import { mountSmallExt4, unmount, type Mounted } from '../../support/loop-disk.js';
+import { checkPublishedTree } from '../../support/published-state.js';
 import { runFerry } from '../../support/run-ferry.js';
 import type { GeneratedStream } from '../../support/stream-generator.js';
 import {
@@ -158,22 +159,46 @@ describe('ferry mirror: item paths where the metadata is written', () => {
     },
   );
 
-  it('rejects, naming it, an item at the path of a metadata file that --path put elsewhere, and publishes nothing', async () => {
+  // A file where a metadata folder must be (a fresh tree) would block every later metadata write.
+  it.each(['streams', 'STREAMS'])('refuses an item at the metadata folder %s when the metadata is parsed; a fresh tree gets nothing', async (hostilePath) => {
+    const target = newTarget();
+    const { server: hostile } = await hostileStream(hostilePath);
+    try {
+      const run = await mirror(target, `${hostile.url}streams/v1/index.sjson`);
+      expect(run.code, describeRun(run)).toBe(1);
+      expect(run.stderr).toContain(`Refused the path ${JSON.stringify(hostilePath)}`);
+      expect(run.stderr).toContain("it is the folder holding streams/v1/, where the stream's index and products files live");
+      expect(hostile.requestsFor(hostilePath), 'never fetched').toBe(0);
+    } finally {
+      await hostile.close();
+    }
+    expect(await exists(join(target, hostilePath))).toBe(false);
+    const after = await mirror(target);
+    expect(after.code, describeRun(after)).toBe(0);
+    expect((await checkPublishedTree(target, { filters: [] })).problems).toEqual([]);
+  });
+
+  it.each([
+    ['mirror/index.sjson', "where this stream's own metadata is written"],
+    ['mirror', "a folder holding this stream's metadata file mirror/index.sjson"],
+    ['MIRROR', "a folder holding this stream's metadata file mirror/index.sjson"],
+  ])('rejects, naming it, an item at %s when --path puts the index at mirror/index.sjson, and publishes nothing', async (hostilePath, why) => {
     const target = newTarget();
     const entry = 'mirror/index.sjson';
-    const { server: hostile, moved } = await hostileStream(entry, async (dir) => {
+    const { server: hostile, moved } = await hostileStream(hostilePath, async (dir) => {
       await mkdir(join(dir, 'mirror'));
       await cp(join(dir, 'streams/v1/index.sjson'), join(dir, entry));
     });
     try {
       const run = await runFerry(['mirror', '--keyring', testKey.keyringFile, '--path', entry, hostile.url, target]);
       expect(run.code, describeRun(run)).toBe(1);
-      expect(run.stderr).toContain(`Rejected: Item ${moved.contentId}/${moved.product}/${moved.version}/${moved.item} has the path ${entry}, where this stream's own metadata is written`);
+      expect(run.stderr).toContain(`Rejected: Item ${moved.contentId}/${moved.product}/${moved.version}/${moved.item} has the path ${hostilePath}, ${why}`);
       expect(hostile.requestsFor(entry), 'only the metadata fetch').toBe(1);
+      if (hostilePath !== entry) expect(hostile.requestsFor(hostilePath), 'the item is never fetched').toBe(0);
     } finally {
       await hostile.close();
     }
-    expect(await exists(join(target, entry)), 'nothing was written at the entry path').toBe(false);
+    expect(await exists(join(target, hostilePath)), 'nothing was written at the item path').toBe(false);
   });
 });
 

@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { mkdir, readFile, readdir, stat, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { dirname, join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -83,13 +83,52 @@ describe('TreeStore', () => {
     expect(await store.publishStaged(), 'staged files are published once').toEqual([]);
   });
 
-  it('deletes a file that matches neither the new metadata nor the record (damage)', async () => {
+  // Deleting early repairs nothing (the damaged file already breaks the published state), while
+  // deleting a file the run then cannot replace would break it; so damage waits like a re-spin.
+  it.each([
+    ['damaged (matching neither the new metadata nor the record)', true],
+    ['unknown to the catalog (lost, or a tree sstream-mirror made)', false],
+  ])('keeps a file %s until publishStaged replaces it', async (_kind, recorded) => {
     const path = 'noble/amd64/20250101/squashfs';
-    await fetchInto(wanted(path, KERNEL), KERNEL);
-    await writeFile(join(target, path), 'damaged, and its mtime changed');
-    expect(await store.present(wanted(path, Buffer.from('the re-spun squashfs')), false)).toBeUndefined();
-    expect(await exists(join(target, path))).toBe(false);
-    expect(state.catalog.getTreeFile(path)).toBeUndefined();
+    const fresh = Buffer.from('the re-spun squashfs');
+    // The new file's size, so present() reads it and finds other bytes.
+    const other = Buffer.alloc(fresh.length, 'x');
+    if (recorded) await fetchInto(wanted(path, KERNEL), KERNEL);
+    else await mkdir(dirname(join(target, path)), { recursive: true });
+    await writeFile(join(target, path), other);
+    const file = wanted(path, fresh);
+    for (const rehash of [false, true]) expect(await store.present(file, rehash)).toBeUndefined();
+    expect(await readFile(join(target, path))).toEqual(other);
+    expect(state.catalog.getTreeFile(path), 'no record vouches for bytes it does not describe').toBeUndefined();
+    await fetchInto(file, fresh);
+    expect(await readFile(join(target, path)), 'nothing at a final path is replaced before publishing').toEqual(other);
+    expect(await store.publishStaged()).toEqual([path]);
+    expect(await readFile(join(target, path))).toEqual(fresh);
+  });
+
+  it('gives each path its own partial file, stable across runs, even for the same bytes', async () => {
+    const first = wanted('noble/a.img', KERNEL);
+    const second = wanted('noble/b.img', KERNEL);
+    expect(store.partialPath(first)).not.toBe(store.partialPath(second));
+    expect(new TreeStore(state.targetDir, state.catalog, state.temp).partialPath(first)).toBe(store.partialPath(first));
+    expect(store.partialPath(first)).toMatch(new RegExp(`/${sha256Hex(KERNEL)}-[0-9a-f]{16}$`));
+    // Startup repair keeps it as a resumable download.
+    await writeFile(store.partialPath(first), KERNEL.subarray(0, 3));
+    expect((await state.temp.sweep(Date.now() + 60_000)).partialFilesKept).toBe(1);
+    expect(await exists(store.partialPath(first))).toBe(true);
+  });
+
+  it('renames nothing in publishStaged when one held partial file is gone, naming it', async () => {
+    const paths = ['noble/a.img', 'noble/b.img'];
+    const fresh = Buffer.from('the re-spun image');
+    for (const path of paths) await fetchInto(wanted(path, KERNEL), KERNEL);
+    for (const path of paths) await fetchInto(wanted(path, fresh), fresh);
+    const gone = store.partialPath(wanted(paths[1] ?? '', fresh));
+    await rm(gone);
+    const error = await store.publishStaged().catch((caught: unknown) => caught);
+    expect(error).toMatchObject({ code: 'FERRY_IO', path: gone });
+    expect((error as Error).message).toContain(paths[1]);
+    for (const path of paths) expect(await readFile(join(target, path)), `${path} is the published file still`).toEqual(KERNEL);
   });
 
   it('refuses a partial file of the wrong size, placing nothing', async () => {
