@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { resolve as resolvePath } from 'node:path';
-import { cancelledError, createHttpClient, fetchBytes, type HttpClient, type RetryNotice, type RetryPolicy } from '../net/index.js';
+import { cancelledError } from '../base/cancel.js';
+import { createHttpClient, fetchBytes, type HttpClient, type RetryNotice, type RetryPolicy } from '../net/index.js';
 import { loadKeyring, readClearsignedBody, verifyClearsigned, type Keyring } from '../pgp/index.js';
 import {
   MAX_METADATA_BYTES,

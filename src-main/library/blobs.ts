@@ -14,7 +14,7 @@ import {
   readdirIfExists,
   renameIntoPlace,
   withFileErrors,
-} from './files.js';
+} from '../base/files.js';
 import { TempArea } from './temp-area.js';
 
 const SHA256_HEX = /^[0-9a-f]{64}$/;

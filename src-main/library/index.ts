@@ -25,7 +25,6 @@ export type {
   TreeFile,
   TreeFileRecord,
 } from './catalog.js';
-export { fileSystemError } from './files.js';
 export {
   CATALOG_FILE_NAME,
   TREE_STATE_FOLDER,

@@ -5,7 +5,7 @@ import { FerryError } from '../base/errors.js';
 import { BlobStore } from './blobs.js';
 import { Catalog, catalogLost } from './catalog.js';
 import type { CatalogOptions } from './catalog.js';
-import { lstatIfExists } from './files.js';
+import { lstatIfExists } from '../base/files.js';
 import { NO_LIBRARY_REPAIRS, NO_TREE_REPAIRS, repairLibrary, repairTree } from './repair.js';
 import type { LibraryRepairReport, TreeRepairReport } from './repair.js';
 import { TempArea } from './temp-area.js';

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { withFileErrors } from '../library/files.js';
+import { withFileErrors } from '../base/files.js';
 import type { ItemChecksum, WantedFile } from './plan.js';
 
 // What both file stores need to recognise a wanted file's bytes: its hashes and a stable key.

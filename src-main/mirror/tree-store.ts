@@ -11,7 +11,7 @@ import {
   renameIntoPlace,
   resolveInsideTree,
   withFileErrors,
-} from '../library/files.js';
+} from '../base/files.js';
 import type { TempArea } from '../library/temp-area.js';
 import { assertSafeItemPath } from '../streams/index.js';
 import type { FileStore, VerifiedFile } from './apply.js';

@@ -13,11 +13,11 @@ import { open, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
+import { throwIfCancelled } from '../base/cancel.js';
 import { FerryError, describeError, redactUrl } from '../base/errors.js';
 import type { HttpClient } from './agent.js';
 import {
   DEFAULT_MAX_REDIRECTS,
-  cancelledError,
   discardBody,
   failForStatus,
   headerValue,
@@ -82,7 +82,7 @@ const HEX_LENGTHS: Record<ChecksumAlgorithm, number> = { sha512: 128, sha256: 64
 export async function downloadFile(request: DownloadRequest, options: DownloadOptions): Promise<DownloadResult> {
   const download = new PartialDownload(request, options.onBytes);
   const signal = options.signal ?? new AbortController().signal;
-  if (signal.aborted) throw cancelledError(signal);
+  throwIfCancelled(signal);
   await adoptPartialFile(download, signal);
   if (download.resumedFrom > 0 && download.written === request.expectedSize) {
     // A previous run got every byte but stopped before the rename; no request needed if they are right.
@@ -267,7 +267,7 @@ async function adoptPartialFile(download: PartialDownload, signal: AbortSignal):
     const buffer = Buffer.allocUnsafe(Math.min(IO_CHUNK_BYTES, Math.max(size, 1)));
     let position = 0;
     while (position < size) {
-      if (signal.aborted) throw cancelledError(signal);
+      throwIfCancelled(signal);
       const { bytesRead } = await handle.read(buffer, 0, Math.min(buffer.length, size - position), position);
       if (bytesRead === 0) break;
       download.hash(buffer.subarray(0, bytesRead));

@@ -4,7 +4,8 @@
 
 import type { IncomingHttpHeaders } from 'node:http';
 import { request, type Dispatcher } from 'undici';
-import { FerryError, describeError, isFerryError, redactUrl } from '../base/errors.js';
+import { cancelledError } from '../base/cancel.js';
+import { FerryError, describeError, redactUrl } from '../base/errors.js';
 import type { HttpClient } from './agent.js';
 
 export const DEFAULT_MAX_REDIRECTS = 5;
@@ -124,13 +125,6 @@ export function watchAttempt(url: string, outer: AbortSignal, stallTimeoutMs: nu
       outer.removeEventListener('abort', cancel);
     },
   };
-}
-
-/** The caller's own FERRY_CANCELLED reason when it gave one (e.g. naming the signal), else a generic one. */
-export function cancelledError(signal: AbortSignal, failure?: unknown): FerryError {
-  if (isFerryError(failure, 'FERRY_CANCELLED')) return failure;
-  if (isFerryError(signal.reason, 'FERRY_CANCELLED')) return signal.reason;
-  return new FerryError('FERRY_CANCELLED', 'The operation was cancelled', { cause: signal.reason });
 }
 
 function formatSeconds(ms: number): string {
