@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import type { Stats } from 'node:fs';
 import { lstat, readFile, rm, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -15,11 +14,11 @@ import {
   renameIntoPlace,
   withFileErrors,
 } from '../base/files.js';
+import { hashFile } from '../base/hashing.js';
 import { TempArea } from './temp-area.js';
 
 const SHA256_HEX = /^[0-9a-f]{64}$/;
 const FAN_OUT = /^[0-9a-f]{2}$/;
-const HASH_READ_CHUNK_BYTES = 1024 * 1024;
 
 export function isSha256Hex(value: string): boolean {
   return SHA256_HEX.test(value);
@@ -206,7 +205,7 @@ export class BlobStore {
     if (rehash) {
       let actualSha256: string;
       try {
-        actualSha256 = await sha256OfFile(path);
+        actualSha256 = (await hashFile(path, 'sha256')).sha256;
       } catch (error) {
         return { status: 'unreadable', error: fileSystemError(error, path, 'read the blob') };
       }
@@ -214,14 +213,6 @@ export class BlobStore {
     }
     return { status: 'ok', blob: { sha256, size: stats.size, mtimeMs: mtimeMsOf(stats) } };
   }
-}
-
-export async function sha256OfFile(path: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(path, { highWaterMark: HASH_READ_CHUNK_BYTES })) {
-    hash.update(chunk as Buffer);
-  }
-  return hash.digest('hex');
 }
 
 async function removeLeftover(path: string): Promise<void> {

@@ -1,6 +1,6 @@
 // The library's public surface: the content-addressed blob store, the SQLite catalog (also used
 // for a mirror tree's state), and opening either with startup repair.
-export { BlobStore, assertSha256Hex, isSha256Hex, sha256OfFile } from './blobs.js';
+export { BlobStore, assertSha256Hex, isSha256Hex } from './blobs.js';
 export type { AdoptOptions, AdoptOutcome, AdoptedBlob, BlobCheck, StoredBlob } from './blobs.js';
 export { Catalog } from './catalog.js';
 export type {

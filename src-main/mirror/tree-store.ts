@@ -15,7 +15,8 @@ import {
 import type { TempArea } from '../library/temp-area.js';
 import { assertSafeItemPath } from '../streams/index.js';
 import type { FileStore, VerifiedFile } from './apply.js';
-import { contentKey, hashFile } from './file-checks.js';
+import { hashFile } from '../base/hashing.js';
+import { contentKey } from './file-checks.js';
 import type { WantedFile } from './plan.js';
 
 /**

@@ -15,6 +15,7 @@ import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import { throwIfCancelled } from '../base/cancel.js';
 import { FerryError, describeError, redactUrl } from '../base/errors.js';
+import { CHECKSUM_HEX_LENGTHS, hashOpenFile, type Checksum, type ChecksumAlgorithm } from '../base/hashing.js';
 import type { HttpClient } from './agent.js';
 import {
   DEFAULT_MAX_REDIRECTS,
@@ -29,14 +30,12 @@ import {
 import { createFileSink, openDirectHandle, type FileSink } from './file-sink.js';
 import { withRetries, type RetryPolicy } from './retry.js';
 
-export type ChecksumAlgorithm = 'sha512' | 'sha256' | 'md5';
-
 export interface DownloadRequest {
   url: string;
   /** Where the bytes go; the caller renames the verified file into place. */
   tempPath: string;
   expectedSize: number;
-  checksum: { algorithm: ChecksumAlgorithm; hex: string };
+  checksum: Checksum;
 }
 
 export interface DownloadOptions {
@@ -75,9 +74,8 @@ export interface DownloadResult {
  * other end. Windows has neither flag; creating links there needs privileges.
  */
 const OPEN_OWN_FILE_ONLY = ((fsConstants.O_NOFOLLOW as number | undefined) ?? 0) | ((fsConstants.O_NONBLOCK as number | undefined) ?? 0);
-/** How far undici reads ahead of the disk, how much the writer batches, and the re-hash buffer. */
+/** How far undici reads ahead of the disk, and how much the writer batches. */
 const IO_CHUNK_BYTES = 1024 * 1024;
-const HEX_LENGTHS: Record<ChecksumAlgorithm, number> = { sha512: 128, sha256: 64, md5: 32 };
 
 export async function downloadFile(request: DownloadRequest, options: DownloadOptions): Promise<DownloadResult> {
   const download = new PartialDownload(request, options.onBytes);
@@ -137,7 +135,7 @@ class PartialDownload {
     if (!Number.isSafeInteger(expectedSize) || expectedSize < 0) {
       throw new FerryError('FERRY_NO_CHECKSUM', `${redactUrl(url)}: the size ${expectedSize} is not a byte count`, { url });
     }
-    if (!new RegExp(`^[0-9a-fA-F]{${HEX_LENGTHS[checksum.algorithm]}}$`).test(checksum.hex)) {
+    if (!new RegExp(`^[0-9a-fA-F]{${CHECKSUM_HEX_LENGTHS[checksum.algorithm]}}$`).test(checksum.hex)) {
       throw new FerryError('FERRY_NO_CHECKSUM', `${redactUrl(url)}: "${checksum.hex}" is not a ${checksum.algorithm} checksum`, {
         url,
       });
@@ -157,14 +155,15 @@ class PartialDownload {
     this.#startHashes();
   }
 
-  hash(chunk: Buffer): void {
-    this.#listedHash.update(chunk);
-    this.#sha256Hash?.update(chunk);
+  /** The running hash states, for bytes read back from a partial file (then adopt them). */
+  hashes(): Hash[] {
+    return this.#sha256Hash === undefined ? [this.#listedHash] : [this.#listedHash, this.#sha256Hash];
   }
 
   /** A chunk from the source, hashed as it is handed to the disk. */
   receive(chunk: Buffer): void {
-    this.hash(chunk);
+    this.#listedHash.update(chunk);
+    this.#sha256Hash?.update(chunk);
     this.transferred += chunk.length;
     this.#count(chunk.length);
   }
@@ -264,16 +263,8 @@ async function adoptPartialFile(download: PartialDownload, signal: AbortSignal):
       download.discard();
       return;
     }
-    const buffer = Buffer.allocUnsafe(Math.min(IO_CHUNK_BYTES, Math.max(size, 1)));
-    let position = 0;
-    while (position < size) {
-      throwIfCancelled(signal);
-      const { bytesRead } = await handle.read(buffer, 0, Math.min(buffer.length, size - position), position);
-      if (bytesRead === 0) break;
-      download.hash(buffer.subarray(0, bytesRead));
-      position += bytesRead;
-    }
-    if (position > 0) download.adopt(position);
+    const adopted = await hashOpenFile(handle, download.hashes(), { length: size, signal });
+    if (adopted > 0) download.adopt(adopted);
   } catch (error) {
     throw error instanceof FerryError ? error : diskError(error, download);
   } finally {

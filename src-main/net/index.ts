@@ -3,7 +3,7 @@
 export { createHttpClient, resolveProxySettings } from './agent.js';
 export type { HttpClient, HttpClientOptions, ProxySettings } from './agent.js';
 export { downloadFile } from './download.js';
-export type { ChecksumAlgorithm, DownloadOptions, DownloadRequest, DownloadResult } from './download.js';
+export type { DownloadOptions, DownloadRequest, DownloadResult } from './download.js';
 export { fetchBytes } from './fetch-bytes.js';
 export type { FetchBytesOptions, FetchedBytes } from './fetch-bytes.js';
 export { DEFAULT_RETRY_POLICY, isRetryableError, withRetries } from './retry.js';
