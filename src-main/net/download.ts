@@ -15,6 +15,7 @@ import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import { throwIfCancelled } from '../base/cancel.js';
 import { FerryError, describeError, redactUrl } from '../base/errors.js';
+import { fileSystemError } from '../base/files.js';
 import { CHECKSUM_HEX_LENGTHS, hashOpenFile, type Checksum, type ChecksumAlgorithm } from '../base/hashing.js';
 import type { HttpClient } from './agent.js';
 import {
@@ -266,7 +267,7 @@ async function adoptPartialFile(download: PartialDownload, signal: AbortSignal):
     const adopted = await hashOpenFile(handle, download.hashes(), { length: size, signal });
     if (adopted > 0) download.adopt(adopted);
   } catch (error) {
-    throw error instanceof FerryError ? error : diskError(error, download);
+    throw diskError(error, download);
   } finally {
     await handle.close();
     if (download.discardRequested) await removeTempFile(download);
@@ -608,38 +609,9 @@ function localSourcePath(url: string): string {
   }
 }
 
+/** A failure of the partial file, through the one disk-error builder (base/files.ts). */
 function diskError(error: unknown, download: PartialDownload): FerryError {
-  const code = (error as NodeJS.ErrnoException).code;
-  const from = `(downloading ${redactUrl(download.url)})`;
-  if (code === 'ENOSPC' || code === 'EDQUOT') {
-    return new FerryError('FERRY_DISK_FULL', `No space left to write ${download.path} ${from}`, {
-      path: download.path,
-      url: download.url,
-      cause: error,
-      hint: 'Free some space and run again; the partial download is kept and resumes where it stopped.',
-    });
-  }
-  return new FerryError('FERRY_IO', `${download.path}: ${describeError(error)} ${from}`, {
-    path: download.path,
-    url: download.url,
-    cause: error,
-    hint: ioHint(code),
-  });
-}
-
-function ioHint(code: string | undefined): string {
-  switch (code) {
-    case 'EACCES':
-    case 'EPERM':
-      return 'Stream Ferry may not write there; check the permissions of the library folder.';
-    case 'EROFS':
-      return 'The filesystem is read-only; choose a writable library location.';
-    case 'ENOENT':
-    case 'ENOTDIR':
-      return 'The folder for downloads does not exist; check the library location.';
-    default:
-      return 'Check the disk holding the library.';
-  }
+  return fileSystemError(error, download.path, 'write the partial download', { url: download.url });
 }
 
 function truncatedError(download: PartialDownload): FerryError {
