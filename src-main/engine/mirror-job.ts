@@ -17,6 +17,7 @@ import { TreeStore } from '../mirror/tree-store.js';
 import { downloadFile, type HttpClient } from '../net/index.js';
 import { joinMirrorUrl, type Selection } from '../streams/index.js';
 import { FerryError, redactUrl, type SerializedFerryError } from '../base/errors.js';
+import { formatBytes } from '../base/format.js';
 import { ProgressTracker, type Progress } from '../base/progress.js';
 import { createStreamClient, loadStream, type LoadStreamOptions, type LoadedStream, type RetryEvent, type StreamTrust } from './stream.js';
 
@@ -327,14 +328,10 @@ async function assertFreeSpace(store: FileStore, bytesNeeded: number): Promise<v
   if (free !== undefined && bytesNeeded > free) {
     throw new FerryError(
       'FERRY_NOT_ENOUGH_SPACE',
-      `The plan needs ${formatMiB(bytesNeeded)} more but only ${formatMiB(free)} is free where the files go.`,
+      `The plan needs ${formatBytes(bytesNeeded)} more but only ${formatBytes(free)} is free where the files go.`,
       { expected: `${bytesNeeded} bytes`, actual: `${free} bytes free`, hint: 'Free some space, choose another target, or narrow the selection (filters, --max).' },
     );
   }
-}
-
-function formatMiB(bytes: number): string {
-  return `${(bytes / MIB).toFixed(1)} MiB`;
 }
 
 function summarizePlan(plan: MirrorPlan, held: readonly HeldEntry[], missing: readonly WantedFile[], rehash: boolean): PlanSummary {

@@ -6,6 +6,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { request, type Dispatcher } from 'undici';
 import { cancelledError } from '../base/cancel.js';
 import { FerryError, describeError, redactUrl } from '../base/errors.js';
+import { formatSeconds } from '../base/format.js';
 import type { HttpClient } from './agent.js';
 
 export const DEFAULT_MAX_REDIRECTS = 5;
@@ -125,10 +126,6 @@ export function watchAttempt(url: string, outer: AbortSignal, stallTimeoutMs: nu
       outer.removeEventListener('abort', cancel);
     },
   };
-}
-
-function formatSeconds(ms: number): string {
-  return `${Number((ms / 1000).toFixed(1))} s`;
 }
 
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
