@@ -14,7 +14,7 @@ import {
   type PartialFile,
   type SnapshotFile,
 } from '../library/index.js';
-import { OR_SEPARATOR } from '../streams/index.js';
+import { OR_SEPARATOR, compareVersionNames } from '../streams/index.js';
 import { FerryError, describeError, isFerryError } from '../base/errors.js';
 
 export interface LibraryLocationOptions {
@@ -134,7 +134,7 @@ export async function runLibrarySummary(options: LibraryLocationOptions = {}): P
         sourceUrl: row.sourceUrl,
         contentId: row.contentId,
         product: row.product,
-        versions: [...row.versions],
+        versions: [...row.versions].sort(compareVersionNames),
         itemCount: row.itemCount,
         bytes: row.bytes,
       }),
