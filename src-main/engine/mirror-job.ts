@@ -19,6 +19,7 @@ import { joinMirrorUrl, type Selection } from '../streams/index.js';
 import { FerryError, redactUrl, type SerializedFerryError } from '../base/errors.js';
 import { formatBytes } from '../base/format.js';
 import { ProgressTracker, type Progress } from '../base/progress.js';
+import { JOB_DEFAULTS } from './defaults.js';
 import { createStreamClient, loadStream, type LoadStreamOptions, type LoadedStream, type RetryEvent, type StreamTrust } from './stream.js';
 
 export interface TransferOptions {
@@ -93,8 +94,6 @@ export interface MirrorOutcome {
   metadataWritten: string[];
 }
 
-const DEFAULT_CONCURRENCY = 4;
-const DEFAULT_CONNECTIONS_PER_HOST = 4;
 const MIB = 1024 * 1024;
 
 /**
@@ -173,11 +172,7 @@ export async function runMirror(options: MirrorOptions): Promise<MirrorOutcome> 
 export function createClient(
   options: Pick<MirrorOptions, 'proxy' | 'env' | 'connectionsPerHost' | 'retry' | 'stallTimeoutMs' | 'onEvent'>,
 ): HttpClient {
-  return createStreamClient({
-    ...options,
-    connectionsPerHost: options.connectionsPerHost ?? DEFAULT_CONNECTIONS_PER_HOST,
-    onRetry: options.onEvent,
-  });
+  return createStreamClient({ ...options, onRetry: options.onEvent });
 }
 
 export function hasRepairs(report: TreeRepairReport | LibraryRepairReport): boolean {
@@ -279,7 +274,7 @@ export async function syncInto(
       store,
       catalog,
       sourceId,
-      concurrency: options.concurrency ?? DEFAULT_CONCURRENCY,
+      concurrency: options.concurrency ?? JOB_DEFAULTS.concurrency,
       rehash: options.verifyExisting === true,
       fetchItems,
       progress,

@@ -1,6 +1,6 @@
 // net/'s public surface: one composed HTTP client, metadata fetches, verified downloads, and the
 // retry policy they share.
-export { createHttpClient, resolveProxySettings } from './agent.js';
+export { DEFAULT_CONNECTIONS_PER_HOST, DEFAULT_STALL_TIMEOUT_MS, createHttpClient, resolveProxySettings } from './agent.js';
 export type { HttpClient, HttpClientOptions, ProxySettings } from './agent.js';
 export { downloadFile } from './download.js';
 export type { DownloadOptions, DownloadRequest, DownloadResult } from './download.js';
