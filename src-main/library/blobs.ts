@@ -28,7 +28,7 @@ export function isSha256Hex(value: string): boolean {
  * A digest becomes a file name, so anything but 64 lower-case hex characters (upper case, `..`,
  * a separator) is refused before it can name a path outside the store or a second copy of a blob.
  */
-export function assertSha256Hex(value: string): void {
+function assertSha256Hex(value: string): void {
   if (!isSha256Hex(value)) {
     throw new FerryError('FERRY_UNSAFE_PATH', `Not a sha256 digest (64 lower-case hex characters): ${JSON.stringify(value)}`);
   }

@@ -4,7 +4,7 @@ import type { Catalog, NewHeldItem } from '../library/catalog.js';
 import { throwIfCancelled } from '../base/cancel.js';
 import { runTransfers } from '../base/concurrency.js';
 import type { StreamItem } from '../streams/index.js';
-import { describeItem, orphanedPaths, type HeldEntry, type MirrorPlan, type WantedFile } from './plan.js';
+import { orphanedPaths, type HeldEntry, type MirrorPlan, type WantedFile } from './plan.js';
 
 /** Errors of present() that concern that one path (what is at it, or on the way), not the run. */
 const PER_FILE_CODES: ReadonlySet<FerryErrorCode> = new Set<FerryErrorCode>(['FERRY_PATH_BLOCKED', 'FERRY_UNSAFE_PATH']);
@@ -180,8 +180,3 @@ function recordHeld(options: ApplyOptions, file: WantedFile, sha256: string): vo
 }
 
 function noBytes(): void {}
-
-export function describeFailure(failure: FileFailure): string {
-  const first = failure.items[0];
-  return `${failure.path}${first === undefined ? '' : ` (${describeItem(first)})`}: ${failure.error.message}`;
-}
