@@ -8,6 +8,7 @@ export { queryItems, selectedItems, summarizeProducts } from './query.js';
 export type { ProductSummary, QueryItem, QueryOptions } from './query.js';
 export { parseSelection, formatSelection } from '../streams/index.js';
 export type { Selection } from '../streams/index.js';
+export { JOB_DEFAULTS } from './defaults.js';
 export { runMirror } from './mirror-job.js';
 export type { JobEvent, MirrorOptions, MirrorOutcome, PlanSummary, SelectionOptions, TransferOptions } from './mirror-job.js';
 export type { Progress, FileProgress } from '../base/progress.js';

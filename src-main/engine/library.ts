@@ -17,7 +17,7 @@ import {
   type SourceRecord,
 } from '../library/index.js';
 import { readPublishedMetadata, wantedFromPublished, type PublishedMetadata } from '../mirror/published.js';
-import { OR_SEPARATOR, parseSelection, resolveSource } from '../streams/index.js';
+import { OR_SEPARATOR, compareVersionNames, parseSelection, resolveSource } from '../streams/index.js';
 import { FerryError, describeError, isFerryError } from '../base/errors.js';
 import { publishedMetadataText } from './stream.js';
 
@@ -138,7 +138,7 @@ export async function runLibrarySummary(options: LibraryLocationOptions = {}): P
         sourceUrl: row.sourceUrl,
         contentId: row.contentId,
         product: row.product,
-        versions: [...row.versions],
+        versions: [...row.versions].sort(compareVersionNames),
         itemCount: row.itemCount,
         bytes: row.bytes,
       }),

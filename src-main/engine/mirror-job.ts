@@ -18,7 +18,9 @@ import { TreeStore } from '../mirror/tree-store.js';
 import { downloadFile, type HttpClient } from '../net/index.js';
 import { joinMirrorUrl, type Selection } from '../streams/index.js';
 import { FerryError, redactUrl, type SerializedFerryError } from '../base/errors.js';
+import { formatBytes } from '../base/format.js';
 import { ProgressTracker, type Progress } from '../base/progress.js';
+import { JOB_DEFAULTS } from './defaults.js';
 import { createStreamClient, loadStream, type LoadStreamOptions, type LoadedStream, type RetryEvent, type StreamTrust } from './stream.js';
 
 export interface TransferOptions {
@@ -93,8 +95,6 @@ export interface MirrorOutcome {
   metadataWritten: string[];
 }
 
-const DEFAULT_CONCURRENCY = 4;
-const DEFAULT_CONNECTIONS_PER_HOST = 4;
 const MIB = 1024 * 1024;
 
 /**
@@ -179,11 +179,7 @@ export async function runMirror(options: MirrorOptions): Promise<MirrorOutcome> 
 export function createClient(
   options: Pick<MirrorOptions, 'proxy' | 'env' | 'connectionsPerHost' | 'retry' | 'stallTimeoutMs' | 'onEvent'>,
 ): HttpClient {
-  return createStreamClient({
-    ...options,
-    connectionsPerHost: options.connectionsPerHost ?? DEFAULT_CONNECTIONS_PER_HOST,
-    onRetry: options.onEvent,
-  });
+  return createStreamClient({ ...options, onRetry: options.onEvent });
 }
 
 export function hasRepairs(report: TreeRepairReport | LibraryRepairReport): boolean {
@@ -286,7 +282,7 @@ export async function syncInto(
       store,
       catalog,
       sourceId,
-      concurrency: options.concurrency ?? DEFAULT_CONCURRENCY,
+      concurrency: options.concurrency ?? JOB_DEFAULTS.concurrency,
       rehash: options.verifyExisting === true,
       fetchItems,
       progress,
@@ -335,14 +331,10 @@ async function assertFreeSpace(store: FileStore, bytesNeeded: number): Promise<v
   if (free !== undefined && bytesNeeded > free) {
     throw new FerryError(
       'FERRY_NOT_ENOUGH_SPACE',
-      `The plan needs ${formatMiB(bytesNeeded)} more but only ${formatMiB(free)} is free where the files go.`,
+      `The plan needs ${formatBytes(bytesNeeded)} more but only ${formatBytes(free)} is free where the files go.`,
       { expected: `${bytesNeeded} bytes`, actual: `${free} bytes free`, hint: 'Free some space, choose another target, or narrow the selection (filters, --max).' },
     );
   }
-}
-
-function formatMiB(bytes: number): string {
-  return `${(bytes / MIB).toFixed(1)} MiB`;
 }
 
 function summarizePlan(plan: MirrorPlan, held: readonly HeldEntry[], missing: readonly WantedFile[], rehash: boolean): PlanSummary {

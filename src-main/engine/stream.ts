@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { resolve as resolvePath } from 'node:path';
-import { cancelledError, createHttpClient, fetchBytes, type HttpClient, type RetryNotice, type RetryPolicy } from '../net/index.js';
+import { throwIfCancelled } from '../base/cancel.js';
+import { createHttpClient, fetchBytes, type HttpClient, type RetryNotice, type RetryPolicy } from '../net/index.js';
 import { loadKeyring, readClearsignedBody, verifyClearsigned, type Keyring } from '../pgp/index.js';
 import {
   MAX_METADATA_BYTES,
@@ -148,7 +149,7 @@ export async function loadStream(options: LoadStreamOptions): Promise<LoadedStre
     const verified = await verifyClearsigned(bytes, keyring, url);
     // Verifying a large file holds the event loop for a while; a signal that arrived meanwhile
     // stops the load here instead of after parsing and planning as well.
-    if (options.signal?.aborted === true) throw cancelledError(options.signal);
+    if (options.signal !== undefined) throwIfCancelled(options.signal);
     signers.add(verified.signerFingerprint);
     if (verified.keyExpiredAt !== undefined) expiredKeys.set(verified.signerFingerprint, verified.keyExpiredAt.toISOString());
     return { file, text: verified.body };

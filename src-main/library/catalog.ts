@@ -88,6 +88,7 @@ export interface ProductSummary {
   readonly sourceUrl: string;
   readonly contentId: string;
   readonly product: string;
+  /** In no promised order: the engine sorts them (streams' compareVersionNames). */
   readonly versions: readonly string[];
   readonly itemCount: number;
   /** The sizes of the product's items added up; a file shared with another product counts in both. */
@@ -618,9 +619,9 @@ export class Catalog {
     });
   }
 
-  /** Versions of one product that are held, in code-unit order (the version rule of streams/). */
+  /** Versions of one product that are held, in no promised order: the engine sorts (streams' compareVersionNames). */
   heldVersions(sourceId: number, contentId: string, product: string): string[] {
-    return this.guard(() => this.statements.heldVersions.all(sourceId, contentId, product).sort(compareCodeUnits));
+    return this.guard(() => this.statements.heldVersions.all(sourceId, contentId, product));
   }
 
   /**
@@ -768,7 +769,7 @@ export class Catalog {
         sourceUrl: row.source_url,
         contentId: row.content_id,
         product: row.product,
-        versions: this.parseStringArray(row.versions, `versions of ${row.product}`).sort(compareCodeUnits),
+        versions: this.parseStringArray(row.versions, `versions of ${row.product}`),
         itemCount: row.item_count,
         bytes: row.bytes,
       })),
@@ -1064,12 +1065,6 @@ function requireRow<T>(row: T | undefined, operation: string): T {
   // INSERT ... RETURNING and aggregate queries always produce a row; its absence is a defect.
   if (row === undefined) throw new Error(`Catalog.${operation}: the statement returned no row`);
   return row;
-}
-
-/** Versions compare by UTF-16 code units, as in streams/versions, never by locale. */
-function compareCodeUnits(left: string, right: string): number {
-  if (left === right) return 0;
-  return left < right ? -1 : 1;
 }
 
 function toSource(row: SourceRow): SourceRecord {

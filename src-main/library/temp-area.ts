@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ensureDirectoryDurably, isProcessAlive, lstatIfExists, mtimeMsOf, readdirIfExists, withFileErrors } from './files.js';
+import { ensureDirectoryDurably, isProcessAlive, lstatIfExists, mtimeMsOf, readdirIfExists, withFileErrors } from '../base/files.js';
 
 const PARTIAL_FOLDER = 'partial';
 /** `<label>.<pid>.<16 hex>.tmp`, as made by tempPath; the pid tells whether its writer still runs. */

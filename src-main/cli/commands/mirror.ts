@@ -1,4 +1,4 @@
-import { parseSelection, runMirror, type JobEvent, type MirrorOutcome, type PlanSummary } from '../../engine/index.js';
+import { JOB_DEFAULTS, parseSelection, runMirror, type JobEvent, type MirrorOutcome, type PlanSummary } from '../../engine/index.js';
 import {
   countOption,
   flagOption,
@@ -23,8 +23,8 @@ export const selectionOptions: OptionDefinition[] = [
 export const transferOptions: OptionDefinition[] = [
   { name: 'dry-run', type: 'boolean', description: 'print the plan and change nothing' },
   { name: 'verify-existing', type: 'boolean', description: 're-hash every file already present and repair what is wrong' },
-  { name: 'concurrency', type: 'number', valueName: 'N', description: 'files downloaded at once (default 4)' },
-  { name: 'connections', type: 'number', valueName: 'N', description: 'connections per server (default 4)' },
+  { name: 'concurrency', type: 'number', valueName: 'N', description: 'files downloaded at once', default: JOB_DEFAULTS.concurrency },
+  { name: 'connections', type: 'number', valueName: 'N', description: 'connections per server', default: JOB_DEFAULTS.connectionsPerHost },
   {
     name: 'no-direct-io',
     type: 'boolean',

@@ -15,8 +15,14 @@ export const serveCommand: CommandDefinition = {
     'follows on stderr. Only this computer can connect unless --bind says otherwise.',
   ],
   options: [
-    { name: 'port', type: 'number', valueName: 'N', description: `TCP port (default ${DEFAULT_SERVE_PORT}; 0 picks a free one)` },
-    { name: 'bind', type: 'string', valueName: 'ADDR', description: `IP address to listen on (default ${DEFAULT_BIND_ADDRESS}, loopback only; 0.0.0.0 for every interface)` },
+    { name: 'port', type: 'number', valueName: 'N', description: 'TCP port; 0 picks a free one', default: DEFAULT_SERVE_PORT },
+    {
+      name: 'bind',
+      type: 'string',
+      valueName: 'ADDR',
+      description: 'IP address to listen on; 0.0.0.0 for every interface (the default is loopback only)',
+      default: DEFAULT_BIND_ADDRESS,
+    },
   ],
   examples: ['ferry serve /srv/mirror/maas/images/ephemeral-v3/stable', 'ferry serve /media/usb/mirror --bind 0.0.0.0 --port 8080'],
   async run(options, positionals, io) {

@@ -1,4 +1,4 @@
-import type { LoadStreamOptions, StreamTrust } from '../../engine/index.js';
+import { JOB_DEFAULTS, type LoadStreamOptions, type StreamTrust } from '../../engine/index.js';
 import { flagOption, listOption, numberOption, stringOption, usageError, type CliIo, type OptionDefinition, type ParsedOptions } from '../command.js';
 
 /** Options shared by every command that reads a SimpleStreams source. */
@@ -11,9 +11,16 @@ export const sourceOptions: OptionDefinition[] = [
     name: 'stall-timeout',
     type: 'number',
     valueName: 'SECONDS',
-    description: 'give up on a request (then retry it) that waits this long for an answer or for data, or gets under 1 KiB/s (default 30)',
+    description: 'give up on a request (then retry it) that waits this long for an answer or for data, or gets under 1 KiB/s',
+    default: JOB_DEFAULTS.stallTimeoutMs / 1000,
   },
-  { name: 'retries', type: 'number', valueName: 'N', description: 'retries of a failed request, metadata or file, each shown as it starts (default 4)' },
+  {
+    name: 'retries',
+    type: 'number',
+    valueName: 'N',
+    description: 'retries of a failed request, metadata or file, each shown as it starts',
+    default: JOB_DEFAULTS.retries,
+  },
 ];
 
 export function streamOptionsFrom(options: ParsedOptions, io: CliIo): Omit<LoadStreamOptions, 'source'> {
