@@ -40,6 +40,7 @@ export const ERROR_CODES = {
   FERRY_CATALOG_CORRUPT: 'The catalog database is damaged',
   FERRY_CATALOG_LOST: 'The catalog is missing or empty while the library holds files',
   FERRY_PROFILE_UNKNOWN: 'No saved selection has that name',
+  FERRY_INPUT_INVALID: 'A job or call was given an input it cannot use',
   FERRY_CANCELLED: 'The operation was cancelled',
 } as const;
 
@@ -55,6 +56,8 @@ export interface FerryErrorDetails {
   actual?: string;
   /** HTTP status, when the failure is an HTTP answer. */
   status?: number;
+  /** The input field that was refused (FERRY_INPUT_INVALID), so a face can point at it. */
+  field?: string;
 }
 
 /** The plain-data form of a FerryError, for crossing a process or IPC boundary. */
@@ -68,6 +71,7 @@ export interface SerializedFerryError {
   expected?: string;
   actual?: string;
   status?: number;
+  field?: string;
 }
 
 export class FerryError extends Error {
@@ -79,6 +83,7 @@ export class FerryError extends Error {
   readonly expected: string | undefined;
   readonly actual: string | undefined;
   readonly status: number | undefined;
+  readonly field: string | undefined;
 
   constructor(code: FerryErrorCode, message: string, details: FerryErrorDetails = {}) {
     super(message, details.cause === undefined ? undefined : { cause: details.cause });
@@ -89,6 +94,7 @@ export class FerryError extends Error {
     this.expected = details.expected;
     this.actual = details.actual;
     this.status = details.status;
+    this.field = details.field;
   }
 
   toJSON(): SerializedFerryError {
@@ -99,6 +105,7 @@ export class FerryError extends Error {
     if (this.expected !== undefined) plain.expected = this.expected;
     if (this.actual !== undefined) plain.actual = this.actual;
     if (this.status !== undefined) plain.status = this.status;
+    if (this.field !== undefined) plain.field = this.field;
     return plain;
   }
 

@@ -27,7 +27,8 @@ const verificationCodes: ReadonlySet<FerryErrorCode> = new Set<FerryErrorCode>([
   'FERRY_SIZE_MISMATCH',
 ]);
 
-const usageCodes: ReadonlySet<FerryErrorCode> = new Set<FerryErrorCode>(['FERRY_USAGE', 'FERRY_FILTER_INVALID']);
+// An input the engine refuses came from the command line, so it is a usage error there too.
+const usageCodes: ReadonlySet<FerryErrorCode> = new Set<FerryErrorCode>(['FERRY_USAGE', 'FERRY_FILTER_INVALID', 'FERRY_INPUT_INVALID']);
 
 export function exitCodeFor(code: FerryErrorCode): ExitCodeValue {
   if (code === 'FERRY_CANCELLED') return ExitCode.cancelled;

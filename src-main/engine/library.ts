@@ -16,6 +16,7 @@ import {
 } from '../library/index.js';
 import { OR_SEPARATOR } from '../streams/index.js';
 import { FerryError, describeError, isFerryError } from '../base/errors.js';
+import type { GcOutcome } from './api.js';
 
 export interface LibraryLocationOptions {
   /** The library folder; default: $FERRY_LIBRARY, then the platform's folder for application data. */
@@ -191,18 +192,8 @@ export async function runLibrarySummary(options: LibraryLocationOptions = {}): P
 export interface GcOptions extends LibraryLocationOptions {
   /** List what would be removed and remove nothing. */
   dryRun?: boolean | undefined;
-}
-
-export interface GcOutcome {
-  libraryDir: string;
-  dryRun: boolean;
-  /** The job recorded in the catalog; undefined for a dry run, which records nothing. */
-  jobId: string | undefined;
-  removedBlobs: Array<{ sha256: string; size: number }>;
-  removedPartials: Array<{ name: string; size: number }>;
-  /** Partial downloads kept because the last sync did not finish and a rerun resumes them. */
-  partialsKept: number;
-  bytesFreed: number;
+  /** The engine's id of this job, recorded as the catalog's. */
+  jobId: string;
 }
 
 /**
@@ -220,7 +211,7 @@ export interface GcOutcome {
  * recording it as held. Throws those codes, FERRY_IO (in use, unreadable), FERRY_HASH_MISMATCH
  * (latest metadata changed on disk), FERRY_DISK_FULL.
  */
-export async function runGc(options: GcOptions = {}): Promise<GcOutcome> {
+export async function runGc(options: GcOptions): Promise<GcOutcome> {
   const libraryDir = resolveLibraryDir(options);
   const dryRun = options.dryRun === true;
   const outcome: GcOutcome = { libraryDir, dryRun, jobId: undefined, removedBlobs: [], removedPartials: [], partialsKept: 0, bytesFreed: 0 };
@@ -260,7 +251,7 @@ export async function runGc(options: GcOptions = {}): Promise<GcOutcome> {
       },
     });
     try {
-      const jobId = library.catalog.startJob('gc');
+      const jobId = library.catalog.startJob('gc', options.jobId);
       outcome.jobId = jobId;
       library.catalog.finishJob(
         jobId,
