@@ -95,6 +95,8 @@ class Job<K extends JobKind> implements JobHandle<K> {
     // Started on a later turn, so that whoever called startJob subscribes before the first event.
     await Promise.resolve();
     try {
+      // A job stopped before it started does nothing at all.
+      context.signal.throwIfAborted();
       const outcome = await runner(this.input, context);
       this.#end({ type: 'result', kind: this.kind, outcome }, 'succeeded');
       return outcome;
