@@ -1,5 +1,5 @@
 import { expect } from 'vitest';
-import type { JobEvent, JobHandle, JobKind, Progress } from '../../../src-main/engine/index.js';
+import type { JobEvent, JobHandle, Progress } from '../../../src-main/engine/index.js';
 
 // Shared by the engine tests: they call the engine API in this process, against a real stream
 // served on loopback and real folders.
@@ -17,7 +17,7 @@ export function collectEvents(handle: JobHandle): { events: JobEvent[]; ended: P
 }
 
 /** Polls the job's latest state until `ready` holds (or fails the test after `timeoutMs`). */
-export async function waitForProgress(handle: JobHandle<JobKind>, ready: (progress: Progress) => boolean, timeoutMs = 20_000): Promise<Progress> {
+export async function waitForProgress(handle: JobHandle, ready: (progress: Progress) => boolean, timeoutMs = 20_000): Promise<Progress> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const { progress, state } = handle.status();
@@ -41,10 +41,10 @@ export function expectPlainData(value: unknown, label: string): void {
     }
     expect(typeof node, `${at} is data, not a ${typeof node}`).toBe('object');
     if (Array.isArray(node)) {
-      node.forEach((entry, index) => check(entry, `${at}[${index}]`));
+      node.forEach((entry, index) => { check(entry, `${at}[${index}]`); });
       return;
     }
-    expect(Object.getPrototypeOf(node), `${at} is a plain object, not a ${(node as object).constructor.name}`).toBe(Object.prototype);
+    expect(Object.getPrototypeOf(node), `${at} is a plain object, not a ${(node).constructor.name}`).toBe(Object.prototype);
     for (const [key, entry] of Object.entries(node)) check(entry, `${at}.${key}`);
   };
   check(value, label);

@@ -1,7 +1,7 @@
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createEngine, isFerryError, type Engine, type JobEvent, type StreamInput } from '../../../src-main/engine/index.js';
+import { createEngine, isFerryError, type Engine, type JobEvent, type StreamInput, type SyncOutcome } from '../../../src-main/engine/index.js';
 import type { FaultHook } from '../../support/fixture-server.js';
 import { KIB, MIB, dataRequests, exists, makeWorkDir, removeQuietly, serveSignedStream, signedMetadataPaths, type ServedStream } from '../../integration/mirror/helpers.js';
 import { collectEvents, expectPlainData, waitForProgress } from './helpers.js';
@@ -175,7 +175,7 @@ describe('pause and cancel', () => {
     const resumed = engine.resumeJob(job.id);
     expect(resumed.id).not.toBe(job.id);
     expect(resumed.status().resumes).toBe(job.id);
-    const outcome = await resumed.result;
+    const outcome = (await resumed.result) as SyncOutcome;
     expect(outcome.failures).toEqual([]);
     expect(outcome.snapshotId).toBeDefined();
     // Only the two big files were asked for again, each from where its partial file ended.

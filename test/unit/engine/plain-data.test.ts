@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { JOB_EVENT_TYPES, type JobEvent, type JobEventType, type JobInputs, type JobKind, type MirrorOutcome, type Progress } from '../../../src-main/engine/index.js';
+import { JOB_EVENT_TYPES, type JobEvent, type JobEventType, type JobInputs, type JobKind, type MirrorOutcome, type Progress, type StreamTrust } from '../../../src-main/engine/index.js';
 import { createEngine } from '../../../src-main/engine/index.js';
 import { expectPlainData } from './helpers.js';
 
@@ -25,7 +25,7 @@ const progress: Progress = {
   eta: 2,
   current: [{ name: 'a/b', bytesDone: 3, bytesTotal: 10, speed: 1 }],
 };
-const trust = { kind: 'verified', signers: ['ABCDEF'], keyringFiles: ['/k.gpg'], expiredKeys: [{ fingerprint: 'ABCDEF', expiredAt: '2024-01-01T00:00:00.000Z' }] } as const;
+const trust: StreamTrust = { kind: 'verified', signers: ['ABCDEF'], keyringFiles: ['/k.gpg'], expiredKeys: [{ fingerprint: 'ABCDEF', expiredAt: '2024-01-01T00:00:00.000Z' }] };
 const plan = {
   referenceLines: ['+ p v i a/b 0 Mb', '0 Mb change'],
   versionsAdded: 1,
