@@ -58,6 +58,8 @@ export interface ApplyOptions {
   /** Record the plan's items without fetching them (`--no-item-download`). */
   fetchItems: boolean;
   progress: ProgressTracker | undefined;
+  /** Told of each file checked for presence (with `rehash`, each present file is read whole). */
+  checkProgress?: ProgressTracker | undefined;
   signal: AbortSignal;
   onFileDone?: (file: WantedFile, outcome: 'fetched' | 'present') => void;
 }
@@ -93,9 +95,13 @@ export async function applyPlan(plan: MirrorPlan, options: ApplyOptions): Promis
   for (const file of files) {
     throwIfCancelled(options.signal);
     let sha256: string | undefined;
+    const checked = options.checkProgress?.startFile(file.path, file.size);
     try {
       sha256 = await options.store.present(file, options.rehash);
+      checked?.addBytes(file.size);
+      checked?.done();
     } catch (error) {
+      checked?.failed();
       // A link or special file at one path fails that file; the others are still fetched.
       if (!isFerryError(error) || !PER_FILE_CODES.has(error.code)) throw error;
       result.failures.push({ path: file.path, items: file.items, error });

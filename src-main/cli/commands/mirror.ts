@@ -1,4 +1,4 @@
-import { JOB_DEFAULTS, parseSelection, runMirror, type JobEvent, type MirrorOutcome, type PlanSummary } from '../../engine/index.js';
+import { JOB_DEFAULTS, createEngine, filterGroups, type JobEvent, type MirrorOutcome, type PlanSummary } from '../../engine/index.js';
 import {
   countOption,
   flagOption,
@@ -11,8 +11,8 @@ import {
 } from '../command.js';
 import { ExitCode, exitCodeFor } from '../exit-codes.js';
 import { formatBytes } from '../output.js';
-import { JobDisplay, displayModeFor } from '../progress-display.js';
-import { sourceOptions, streamOptionsFrom, trustNotice } from './source-options.js';
+import { JobDisplay, displayModeFor, followJob } from '../progress-display.js';
+import { sourceOptions, streamInputFrom, trustNotice } from './source-options.js';
 
 /** Selection and transfer options shared by `ferry mirror` and `ferry sync`. */
 export const selectionOptions: OptionDefinition[] = [
@@ -61,16 +61,17 @@ export const mirrorCommand: CommandDefinition = {
     const [source, target, ...filterArgs] = positionals;
     if (source === undefined || target === undefined) throw usageError(mirrorCommand, 'Name a SOURCE and a TARGET directory.');
     assertKeepHasMax(mirrorCommand, options);
+    const selection = filterGroups(filterArgs);
     const events = showJobEvents(options, io);
-    const outcome = await runMirror({
-      ...streamOptionsFrom(options, io),
+    const engine = createEngine({ env: io.env, cwd: io.cwd });
+    const job = engine.startJob('mirror', {
       ...jobOptionsFrom(options),
-      source,
+      stream: streamInputFrom(options, source),
       target,
-      selection: parseSelection(filterArgs),
+      selection,
       fetchItems: !flagOption(options, 'no-item-download'),
-      onEvent: events.onEvent,
     });
+    const outcome = await followJob(job, io, events.onEvent);
     events.finish();
     return reportOutcome(outcome, io, flagOption(options, 'json'));
   },

@@ -1,4 +1,5 @@
 import { DEFAULT_BIND_ADDRESS, DEFAULT_SERVE_PORT, STOP_GRACE_MS, startServe, type RequestRecord, type ServeHandle } from '../../engine/index.js';
+import { isIP } from 'node:net';
 import { numberOption, stringOption, usageError, type CommandDefinition } from '../command.js';
 import { ExitCode } from '../exit-codes.js';
 import { formatError } from '../output.js';
@@ -31,6 +32,9 @@ export const serveCommand: CommandDefinition = {
     const port = numberOption(options, 'port');
     if (port !== undefined && port > 65535) throw usageError(serveCommand, `--port takes 0 to 65535, not ${port}.`);
     const bind = stringOption(options, 'bind');
+    if (bind !== undefined && isIP(bind) === 0) {
+      throw usageError(serveCommand, `--bind takes an IP address, not '${bind}': ${DEFAULT_BIND_ADDRESS} (the default), an address of this computer, or 0.0.0.0 for every interface.`);
+    }
     const handle = await startServe({
       path,
       ...(port === undefined ? {} : { port }),

@@ -120,7 +120,7 @@ describe('runTransfers with downloadFile and a ProgressTracker', () => {
   it('downloads in parallel up to the limit, isolates the failure, and reports progress to the end', async () => {
     const emitted: Progress[] = [];
     const total = files.reduce((sum, bytes) => sum + bytes.length, 0);
-    const tracker = new ProgressTracker({ jobId: 'job-1', step: 'downloading', bytesTotal: total, filesTotal: files.length, emit: (progress) => emitted.push(progress), intervalMs: 10 });
+    const tracker = new ProgressTracker({ jobId: 'job-1', step: 'download', bytesTotal: total, filesTotal: files.length, emit: (progress) => emitted.push(progress), intervalMs: 10 });
 
     const outcome = await runTransfers(
       files.map((bytes, index) => ({ bytes, index })),
