@@ -50,6 +50,7 @@ export const ERROR_CODES = {
   FERRY_DRIVES_UNSUPPORTED: 'Listing drives is not supported on this platform',
   FERRY_SERVE_ROOT_INVALID: 'The folder to serve is missing or not a directory',
   FERRY_LISTEN_FAILED: 'The server could not listen on the address asked for',
+  FERRY_INPUT_INVALID: 'A job or call was given an input it cannot use',
   FERRY_CANCELLED: 'The operation was cancelled',
 } as const;
 
@@ -71,7 +72,8 @@ export interface FerryErrorDetails {
   keyId?: string;
   /**
    * The bound that was exceeded: bytes (FERRY_TOO_LARGE), redirects (FERRY_TOO_MANY_REDIRECTS),
-   * milliseconds (FERRY_DOWNLOAD_STALLED), properties (FERRY_ALIASES_TOO_LARGE).
+   * milliseconds (FERRY_DOWNLOAD_STALLED), properties (FERRY_ALIASES_TOO_LARGE), indexes deep
+   * (FERRY_FORMAT_UNSUPPORTED for an index chain).
    */
   limit?: number;
   /**
@@ -80,6 +82,8 @@ export interface FerryErrorDetails {
    * own words (an option, a field).
    */
   setting?: string;
+  /** The input field that was refused (FERRY_INPUT_INVALID), so a face can point at it. */
+  field?: string;
 }
 
 /** The plain-data form of a FerryError, for crossing a process or IPC boundary. */
@@ -97,6 +101,7 @@ export interface SerializedFerryError {
   keyId?: string;
   limit?: number;
   setting?: string;
+  field?: string;
 }
 
 export class FerryError extends Error {
@@ -112,6 +117,7 @@ export class FerryError extends Error {
   readonly keyId: string | undefined;
   readonly limit: number | undefined;
   readonly setting: string | undefined;
+  readonly field: string | undefined;
 
   constructor(code: FerryErrorCode, message: string, details: FerryErrorDetails = {}) {
     super(message, details.cause === undefined ? undefined : { cause: details.cause });
@@ -126,6 +132,7 @@ export class FerryError extends Error {
     this.keyId = details.keyId;
     this.limit = details.limit;
     this.setting = details.setting;
+    this.field = details.field;
   }
 
   toJSON(): SerializedFerryError {
@@ -140,6 +147,7 @@ export class FerryError extends Error {
     if (this.keyId !== undefined) plain.keyId = this.keyId;
     if (this.limit !== undefined) plain.limit = this.limit;
     if (this.setting !== undefined) plain.setting = this.setting;
+    if (this.field !== undefined) plain.field = this.field;
     return plain;
   }
 
@@ -150,8 +158,8 @@ export class FerryError extends Error {
 
 /** The hint and facts of `error`, to build another error about the same failure (e.g. after retries). */
 export function factsOf(error: FerryError): FerryErrorDetails {
-  const { hint, url, path, expected, actual, status, errno, keyId, limit, setting } = error;
-  return { hint, url, path, expected, actual, status, errno, keyId, limit, setting };
+  const { hint, url, path, expected, actual, status, errno, keyId, limit, setting, field } = error;
+  return { hint, url, path, expected, actual, status, errno, keyId, limit, setting, field };
 }
 
 export function isFerryError(error: unknown, code?: FerryErrorCode): error is FerryError {

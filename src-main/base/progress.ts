@@ -12,9 +12,16 @@ export interface FileProgress {
   speed: number;
 }
 
+/**
+ * What a job is doing: loading metadata, re-hashing present files (--verify-existing), downloading,
+ * placing verified files, removing retired ones, writing or recording metadata. Export steps join
+ * this union when export does.
+ */
+export type ProgressStep = 'load' | 'verify-existing' | 'download' | 'place' | 'remove' | 'metadata';
+
 export interface Progress {
   jobId: string;
-  step: string;
+  step: ProgressStep;
   bytesDone: number;
   bytesTotal: number;
   filesDone: number;
@@ -29,7 +36,7 @@ export interface Progress {
 
 export interface ProgressTrackerOptions {
   jobId: string;
-  step: string;
+  step: ProgressStep;
   bytesTotal: number;
   filesTotal: number;
   emit: (progress: Progress) => void;
@@ -151,9 +158,9 @@ class FileEntry implements TrackedFile {
 
 export class ProgressTracker {
   readonly #jobId: string;
-  #step: string;
-  readonly #bytesTotal: number;
-  readonly #filesTotal: number;
+  #step: ProgressStep;
+  #bytesTotal: number;
+  #filesTotal: number;
   readonly #emit: (progress: Progress) => void;
   readonly #now: () => number;
   readonly #meterCapacity: number;
@@ -184,8 +191,17 @@ export class ProgressTracker {
     this.#timer.unref();
   }
 
-  setStep(step: string): void {
+  setStep(step: ProgressStep): void {
     this.#step = step;
+  }
+
+  /**
+   * Raises the totals, for a step whose size is learnt as it goes: loading a stream learns of
+   * products files from the index, and of each file's size only from its bytes.
+   */
+  addToTotals(files: number, bytes: number): void {
+    this.#filesTotal += files;
+    this.#bytesTotal += bytes;
   }
 
   startFile(name: string, bytesTotal: number): TrackedFile {

@@ -18,6 +18,8 @@ export interface OptionDefinition {
   type: OptionType;
   description: string;
   valueName?: string;
+  /** What the command uses when the option is absent, in the option's own unit; help prints it after the description. */
+  default?: string | number;
 }
 
 export type OptionValue = boolean | string | number | string[] | undefined;
@@ -158,7 +160,8 @@ export function formatCommandHelp(command: CommandDefinition): string {
     const width = Math.max(...labels.map((label) => label.length));
     command.options.forEach((option, index) => {
       const repeat = option.type === 'strings' ? ' (repeatable)' : '';
-      lines.push(`  ${(labels[index] ?? '').padEnd(width)}  ${option.description}${repeat}`);
+      const fallback = option.default === undefined ? '' : ` (default ${option.default})`;
+      lines.push(`  ${(labels[index] ?? '').padEnd(width)}  ${option.description}${fallback}${repeat}`);
     });
   }
   if (command.examples !== undefined && command.examples.length > 0) {

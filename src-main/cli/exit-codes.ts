@@ -28,8 +28,9 @@ const verificationCodes: ReadonlySet<FerryErrorCode> = new Set<FerryErrorCode>([
   'FERRY_SIZE_MISMATCH',
 ]);
 
-// A filter or a setting comes from the command line, so the CLI reports them as usage errors.
-const usageCodes: ReadonlySet<FerryErrorCode> = new Set<FerryErrorCode>(['FERRY_USAGE', 'FERRY_FILTER_INVALID', 'FERRY_SETTING_INVALID']);
+// A filter, a setting or an input the engine refuses comes from the command line, so the CLI
+// reports them as usage errors.
+const usageCodes: ReadonlySet<FerryErrorCode> = new Set<FerryErrorCode>(['FERRY_USAGE', 'FERRY_FILTER_INVALID', 'FERRY_SETTING_INVALID', 'FERRY_INPUT_INVALID']);
 
 export function exitCodeFor(code: FerryErrorCode): ExitCodeValue {
   if (code === 'FERRY_CANCELLED') return ExitCode.cancelled;

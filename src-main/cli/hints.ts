@@ -19,16 +19,22 @@ const settingHints: Readonly<Record<string, string>> = {
   maxAttempts: '--retries takes a number of retries, 0 or more.',
   connectionsPerHost: '--connections takes a whole number, 1 or more.',
   concurrency: '--concurrency takes a whole number, 1 or more.',
+  bind: '--bind takes an IP address: 127.0.0.1 (the default), an address of this computer, or 0.0.0.0 for every interface.',
 };
 
 const isHttp = (url: string | undefined): boolean => url !== undefined && /^https?:/i.test(url);
 
 export const cliHints: Readonly<Partial<Record<FerryErrorCode, HintRule>>> = {
   FERRY_SETTING_INVALID: ({ setting }) => (setting === undefined ? undefined : settingHints[setting]),
-  // No file at all: the operator gave none where one was needed. A named file keeps the domain's
-  // advice on how to export one.
-  FERRY_KEYRING_INVALID: ({ path }) =>
-    path === undefined ? 'Pass a keyring with --keyring, or leave it out to use the bundled Ubuntu cloud image keyring.' : undefined,
+  // No file at all: the operator gave none where one was needed. A file that cannot be read (errno)
+  // is named again as an option; a file read but unusable keeps the domain's advice on how to
+  // export one.
+  FERRY_KEYRING_INVALID: ({ path, errno }) =>
+    path === undefined
+      ? 'Pass a keyring with --keyring, or leave it out to use the bundled Ubuntu cloud image keyring.'
+      : errno === undefined
+        ? undefined
+        : 'Pass an existing OpenPGP keyring file with --keyring (binary .gpg or armored .asc).',
   FERRY_SIG_UNKNOWN_KEY:
     'If you trust this publisher, pass its public key with --keyring FILE (binary, ASCII-armored or a GnuPG keybox). Every signature must be checkable, as gpgv requires.',
   FERRY_SIG_KEY_EXPIRED: 'If the publisher has extended the key, load its refreshed public key with --keyring.',
@@ -47,6 +53,17 @@ export const cliHints: Readonly<Partial<Record<FerryErrorCode, HintRule>>> = {
     }
     return undefined;
   },
+  // Only the index-depth refusal carries a limit; other format refusals keep their own words.
+  FERRY_FORMAT_UNSUPPORTED: ({ limit }) =>
+    limit === undefined ? undefined : 'Start from a products file with --path, or fix the index chain on the server.',
+  FERRY_NOT_ENOUGH_SPACE: 'Free some space, choose another target, or narrow the selection (filters, --max).',
+  // The saved selections are the error's `expected` fact; the CLI says how to save one.
+  FERRY_PROFILE_UNKNOWN: ({ expected, actual }) =>
+    actual === undefined
+      ? undefined
+      : expected === undefined
+        ? `Save one first: ferry sync --profile ${actual} SOURCE [filters...]`
+        : `Saved selections: ${expected}. Or save this one: ferry sync --profile ${actual} SOURCE [filters...]`,
   FERRY_CATALOG_LOST:
     'Nothing was deleted. Run `ferry sync` for each source of this library: it hashes the stored files and records them again; then run the command again.',
 };

@@ -1,5 +1,14 @@
+import { formatBytes as formatByteCount, formatSeconds } from '../base/format.js';
 import type { FerryError, RetryEvent } from '../engine/index.js';
 import { cliHint } from './hints.js';
+
+/**
+ * Sizes as the CLI prints them in tables, summaries and progress lines: base/'s formatter with the
+ * decimal kept below 100 of a unit ("1.0 GiB"), as the CLI always has.
+ */
+export function formatBytes(bytes: number): string {
+  return formatByteCount(bytes, { fixedDecimal: true });
+}
 
 /** The message, the facts worth reading, the hint in the CLI's words (cli/hints.ts) and the code. */
 export function formatError(error: FerryError): string {
@@ -17,24 +26,10 @@ export function formatError(error: FerryError): string {
  * before a retry is said, with why and for what.
  */
 export function formatRetry(event: RetryEvent): string {
-  const wait = `${Number((event.delayMs / 1000).toFixed(1))} s`;
+  const wait = formatSeconds(event.delayMs);
   const why = event.retryAfter ? `, as the server asked (Retry-After),` : '';
   const what = event.cause.message.includes(event.url) ? event.cause.message : `${event.url}: ${event.cause.message}`;
   return `Waiting ${wait}${why} then attempt ${event.attempt + 1} of ${event.maxAttempts}: ${what}`;
-}
-
-const byteUnits = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-
-/** 1536 → "1.5 KiB"; binary units because drives and file managers disagree and MiB is exact. */
-export function formatBytes(bytes: number): string {
-  let value = bytes;
-  let unit = 0;
-  while (Math.abs(value) >= 1024 && unit < byteUnits.length - 1) {
-    value /= 1024;
-    unit += 1;
-  }
-  const digits = unit === 0 || Math.abs(value) >= 100 ? 0 : 1;
-  return `${value.toFixed(digits)} ${byteUnits[unit] ?? 'B'}`;
 }
 
 export function formatDuration(seconds: number): string {

@@ -1,4 +1,4 @@
-import type { JobEvent, Progress } from '../engine/index.js';
+import { isFerryError, type JobEvent, type JobHandle, type JobKind, type JobListener, type JobOutcomes, type Progress } from '../engine/index.js';
 import type { CliIo } from './command.js';
 import { formatBytes, formatDuration, formatRetry } from './output.js';
 
@@ -33,12 +33,14 @@ export class JobDisplay {
 
   handle = (event: JobEvent): void => {
     if (this.#mode === 'json') {
-      this.#io.stdout.write(`${JSON.stringify(event)}\n`);
+      if (isJsonLine(event)) this.#io.stdout.write(`${JSON.stringify(event)}\n`);
       return;
     }
     switch (event.type) {
       case 'progress':
-        this.#progress(event.progress);
+        // The bar has always shown the downloads; loading, re-hashing and metadata steps are
+        // quick next to them, and a bar that restarts per step would read as going backwards.
+        if (event.progress.step === 'download') this.#progress(event.progress);
         return;
       case 'repaired':
         this.note(describeRepair(event.report));
@@ -62,6 +64,12 @@ export class JobDisplay {
       case 'loaded':
       case 'plan':
         // The command prints these itself, in the reference's format.
+        return;
+      case 'result':
+      case 'failed':
+      case 'cancelled':
+      case 'paused':
+        // The command reports the outcome (and main an error) once the job's result settles.
         return;
     }
   };
@@ -98,6 +106,46 @@ export class JobDisplay {
     // Move up over the previous drawing and erase it (ANSI: cursor up, erase to end of screen).
     this.#io.stderr.write(`\u001b[${this.#drawnLines}A\u001b[0J`);
     this.#drawnLines = 0;
+  }
+}
+
+/**
+ * `--json` lines: every event from `loaded` on, as scripts have read them; the outcome is the
+ * command's own result line (or the error on stderr), and metadata loading stays off stdout so
+ * that the first line is still `loaded`.
+ */
+function isJsonLine(event: JobEvent): boolean {
+  switch (event.type) {
+    case 'result':
+    case 'failed':
+    case 'cancelled':
+    case 'paused':
+      return false;
+    case 'progress':
+      return event.progress.step !== 'load';
+    default:
+      return true;
+  }
+}
+
+/**
+ * Waits for a job the CLI started, with `listener` subscribed to its events. Ctrl-C and SIGTERM
+ * (io.signal) pause it: partial downloads are kept, so running the command again resumes them.
+ * Rejects with the job's error, or the FERRY_CANCELLED error naming the signal.
+ */
+export async function followJob<K extends JobKind>(handle: JobHandle<K>, io: CliIo, listener: JobListener | undefined): Promise<JobOutcomes[K]> {
+  const unsubscribe = listener === undefined ? undefined : handle.subscribe(listener);
+  const onAbort = (): void => {
+    const reason: unknown = io.signal.reason;
+    handle.pause(isFerryError(reason) ? reason.message : undefined);
+  };
+  if (io.signal.aborted) onAbort();
+  else io.signal.addEventListener('abort', onAbort, { once: true });
+  try {
+    return await handle.result;
+  } finally {
+    io.signal.removeEventListener('abort', onAbort);
+    unsubscribe?.();
   }
 }
 

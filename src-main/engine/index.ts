@@ -1,20 +1,41 @@
 // The engine's public surface: faces import from here and nowhere else in src-main.
 export { FerryError, ERROR_CODES, describeError, isFerryError, redactUrl } from '../base/errors.js';
 export type { FerryErrorCode, SerializedFerryError } from '../base/errors.js';
+export type { Progress, FileProgress, ProgressStep } from '../base/progress.js';
 export { bundledKeyringPath, productVersion, userAgent } from './install.js';
-export { loadStream } from './stream.js';
-export type { LoadStreamOptions, LoadedStream, LoadedProductsFile, MetadataFile, RetryEvent, StreamTrust } from './stream.js';
-export { queryItems, selectedItems, summarizeProducts } from './query.js';
-export type { ProductSummary, QueryItem, QueryOptions } from './query.js';
-export { parseSelection, formatSelection } from '../streams/index.js';
-export type { Selection } from '../streams/index.js';
-export { runMirror } from './mirror-job.js';
-export type { JobEvent, MirrorOptions, MirrorOutcome, PlanSummary, SelectionOptions, TransferOptions } from './mirror-job.js';
-export type { Progress, FileProgress } from '../base/progress.js';
-export { runSync } from './sync-job.js';
-export type { SyncOptions, SyncOutcome } from './sync-job.js';
-export { runGc, runLibrarySummary } from './library.js';
-export type { GcOptions, GcOutcome, LibraryLocationOptions, LibraryProduct, LibraryProfile, LibrarySource, LibrarySummary } from './library.js';
+export { createEngine } from './engine.js';
+export type { Engine, EngineOptions, SelectionRequest } from './engine.js';
+export type { JobHandle, JobListener } from './jobs.js';
+export { JOB_EVENT_TYPES, isOutcomeEvent } from './api.js';
+export type {
+  GcInput,
+  GcOutcome,
+  InternalErrorData,
+  JobEvent,
+  JobEventType,
+  JobInputs,
+  JobKind,
+  JobOutcomes,
+  JobState,
+  JobStatus,
+  LoadOutcome,
+  MirrorInput,
+  MirrorOutcome,
+  PlanSummary,
+  RetryEvent,
+  SelectionGroups,
+  StreamInput,
+  StreamRef,
+  StreamSettings,
+  StreamTrust,
+  SyncInput,
+  SyncOutcome,
+  TransferInput,
+} from './api.js';
+export { filterGroups } from './job-input.js';
+export type { ProductSummary, QueryItem } from './query.js';
+export type { LibraryLocationOptions, LibraryProduct, LibraryProfile, LibrarySource, LibrarySummary } from './library.js';
+export { JOB_DEFAULTS } from './defaults.js';
 export { listDrives } from './drives.js';
 export type { DriveListing, HiddenDrive, ListDrivesOptions } from './drives.js';
 export { displayWidth, safeText } from '../media/index.js';

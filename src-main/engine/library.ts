@@ -17,8 +17,9 @@ import {
   type SourceRecord,
 } from '../library/index.js';
 import { readPublishedMetadata, wantedFromPublished, type PublishedMetadata } from '../mirror/published.js';
-import { OR_SEPARATOR, parseSelection, resolveSource } from '../streams/index.js';
+import { OR_SEPARATOR, compareVersionNames, parseSelection, resolveSource } from '../streams/index.js';
 import { FerryError, describeError, isFerryError } from '../base/errors.js';
+import type { GcOutcome } from './api.js';
 import { publishedMetadataText } from './stream.js';
 
 export interface LibraryLocationOptions {
@@ -138,7 +139,7 @@ export async function runLibrarySummary(options: LibraryLocationOptions = {}): P
         sourceUrl: row.sourceUrl,
         contentId: row.contentId,
         product: row.product,
-        versions: [...row.versions],
+        versions: [...row.versions].sort(compareVersionNames),
         itemCount: row.itemCount,
         bytes: row.bytes,
       }),
@@ -195,18 +196,8 @@ export async function runLibrarySummary(options: LibraryLocationOptions = {}): P
 export interface GcOptions extends LibraryLocationOptions {
   /** List what would be removed and remove nothing. */
   dryRun?: boolean | undefined;
-}
-
-export interface GcOutcome {
-  libraryDir: string;
-  dryRun: boolean;
-  /** The job recorded in the catalog; undefined for a dry run, which records nothing. */
-  jobId: string | undefined;
-  removedBlobs: Array<{ sha256: string; size: number }>;
-  removedPartials: Array<{ name: string; size: number }>;
-  /** Partial downloads kept because the last sync did not finish and a rerun resumes them. */
-  partialsKept: number;
-  bytesFreed: number;
+  /** The engine's id of this job, recorded as the catalog's. */
+  jobId: string;
 }
 
 /**
@@ -225,7 +216,7 @@ export interface GcOutcome {
  * recording it as held. Throws those codes, FERRY_IO (in use, unreadable), FERRY_HASH_MISMATCH
  * (latest metadata changed on disk), FERRY_DISK_FULL.
  */
-export async function runGc(options: GcOptions = {}): Promise<GcOutcome> {
+export async function runGc(options: GcOptions): Promise<GcOutcome> {
   const libraryDir = resolveLibraryDir(options);
   const dryRun = options.dryRun === true;
   const outcome: GcOutcome = { libraryDir, dryRun, jobId: undefined, removedBlobs: [], removedPartials: [], partialsKept: 0, bytesFreed: 0 };
@@ -265,7 +256,7 @@ export async function runGc(options: GcOptions = {}): Promise<GcOutcome> {
       },
     });
     try {
-      const jobId = library.catalog.startJob('gc');
+      const jobId = library.catalog.startJob('gc', options.jobId);
       outcome.jobId = jobId;
       library.catalog.finishJob(
         jobId,
@@ -360,7 +351,7 @@ async function readMetadataBlob(blobs: BlobStore, source: SourceRecord, file: Sn
     throw new FerryError(error.code, `Nothing was deleted: the latest metadata of ${source.url} (${file.path}) cannot be read, so what it needs is unknown. ${error.message}`, {
       path: blobs.pathFor(file.sha256),
       cause: error,
-      hint: 'Run `ferry sync` for that source: it drops the damaged metadata and records it again; then run gc.',
+      hint: 'Sync that source again: it drops the damaged metadata and records it again; then collect garbage again.',
     });
   }
 }

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import { dirname, join, resolve as resolvePath } from 'node:path';
 import {
@@ -17,84 +16,14 @@ import { describeItem, orphanedPaths, planMirror, type HeldEntry, type MirrorPla
 import { TreeStore } from '../mirror/tree-store.js';
 import { downloadFile, type HttpClient } from '../net/index.js';
 import { joinMirrorUrl, type Selection } from '../streams/index.js';
-import { FerryError, redactUrl, type SerializedFerryError } from '../base/errors.js';
-import { ProgressTracker, type Progress } from '../base/progress.js';
-import { createStreamClient, loadStream, type LoadStreamOptions, type LoadedStream, type RetryEvent, type StreamTrust } from './stream.js';
+import { FerryError, redactUrl } from '../base/errors.js';
+import { formatBytes } from '../base/format.js';
+import type { MirrorInput, MirrorOutcome, PlanSummary, TransferInput } from './api.js';
+import { JOB_DEFAULTS } from './defaults.js';
+import { acquireStream, stepProgress, type JobContext } from './job-context.js';
+import { selectionFromGroups } from './job-input.js';
+import type { LoadedStream, MetadataFile } from './stream.js';
 
-export interface TransferOptions {
-  /** Files downloading at once. */
-  concurrency?: number | undefined;
-  /** Connections kept per origin. */
-  connectionsPerHost?: number | undefined;
-  /** How often progress events are sent. */
-  progressIntervalMs?: number | undefined;
-  /** Write downloads around the page cache where the file system allows it (default true). */
-  directIo?: boolean | undefined;
-}
-
-export interface SelectionOptions {
-  selection: Selection;
-  max?: number | undefined;
-  keep?: boolean | undefined;
-}
-
-/** Retries are reported through onEvent, as RetryEvents. */
-export interface MirrorOptions extends Omit<LoadStreamOptions, 'client' | 'onRetry'>, SelectionOptions, TransferOptions {
-  target: string;
-  dryRun?: boolean | undefined;
-  /** false records the metadata without fetching items (`--no-item-download`). */
-  fetchItems?: boolean | undefined;
-  verifyExisting?: boolean | undefined;
-  onEvent?: ((event: JobEvent) => void) | undefined;
-}
-
-/** Everything a running job tells its face; the CLI renders these, the UI will too. */
-export type JobEvent =
-  | { type: 'loaded'; source: string; trust: StreamTrust; metadataFiles: number }
-  | { type: 'repaired'; report: TreeRepairReport | LibraryRepairReport }
-  | { type: 'plan'; plan: PlanSummary }
-  | { type: 'progress'; progress: Progress }
-  | { type: 'file-done'; path: string; outcome: 'fetched' | 'present' }
-  | { type: 'file-failed'; path: string; url: string; error: SerializedFerryError }
-  | { type: 'removed'; path: string }
-  | { type: 'metadata-written'; paths: string[] }
-  | RetryEvent;
-
-export interface PlanSummary {
-  /** sstream-mirror's lines: `+ product version item path N Mb`, `- ...`, then `N Mb change`. */
-  referenceLines: string[];
-  versionsAdded: number;
-  versionsRemoved: number;
-  /** Distinct files the selection wants after the run. */
-  filesWanted: number;
-  bytesWanted: number;
-  /** Of those, files that must be fetched (a dry run counts a file of the right size as present). */
-  filesToFetch: number;
-  bytesToFetch: number;
-  /** Files present that --verify-existing re-hashes; each that proves wrong is fetched again. */
-  filesToVerify: number;
-  bytesToVerify: number;
-  filesToRemove: number;
-  bytesToRemove: number;
-  /** Items that cannot be mirrored, with the reason. */
-  rejected: Array<{ item: string; error: SerializedFerryError }>;
-}
-
-export interface MirrorOutcome {
-  jobId: string;
-  dryRun: boolean;
-  trust: StreamTrust;
-  plan: PlanSummary;
-  filesFetched: number;
-  bytesFetched: number;
-  filesPresent: number;
-  removedPaths: string[];
-  failures: Array<{ path: string; url: string; error: SerializedFerryError }>;
-  metadataWritten: string[];
-}
-
-const DEFAULT_CONCURRENCY = 4;
-const DEFAULT_CONNECTIONS_PER_HOST = 4;
 const MIB = 1024 * 1024;
 
 /**
@@ -121,30 +50,31 @@ async function assertTargetCanBeDirectory(target: string): Promise<void> {
 }
 
 /**
- * `ferry mirror`: make TARGET a SimpleStreams tree holding the selection, as sstream-mirror would,
- * but in parallel, resumable and verified; its own state lives in TARGET/.ferry/.
+ * The `mirror` job (`ferry mirror`): make TARGET a SimpleStreams tree holding the selection, as
+ * sstream-mirror would, but in parallel, resumable and verified; its own state lives in
+ * TARGET/.ferry/. Throws FERRY_TARGET_NOT_DIRECTORY, the codes of loadStream (when the job loads
+ * its stream) and of opening the tree's state (FERRY_IO, FERRY_CATALOG_*), FERRY_NOT_ENOUGH_SPACE,
+ * FERRY_DISK_FULL and FERRY_CANCELLED; a file that fails is a failure in the outcome, not a throw.
  */
-export async function runMirror(options: MirrorOptions): Promise<MirrorOutcome> {
-  const emit = options.onEvent ?? (() => undefined);
-  const target = resolvePath(options.cwd ?? process.cwd(), options.target);
-  const client = createClient(options);
+export async function runMirror(input: MirrorInput, context: JobContext): Promise<MirrorOutcome> {
+  const target = resolvePath(context.cwd, input.target);
+  await assertTargetCanBeDirectory(target);
+  const { stream, client } = await acquireStream(input.stream, context, input);
   let lock: LibraryLock | undefined;
   try {
-    await assertTargetCanBeDirectory(target);
-    const stream = await loadStream({ ...options, client });
     // Two runs into one tree would write the same partial files and remove each other's temp
     // files. Taken once the metadata is verified, so a refused source creates no target; a dry
     // run changes nothing, so it neither waits for nor blocks a real one.
-    if (options.dryRun !== true) {
+    if (input.dryRun !== true) {
       // The lock is the first write into .ferry/: a link there must be refused before it.
       await assertTreeStateFolders(target);
       lock = await lockLibrary(join(target, TREE_STATE_FOLDER), 'mirror');
     }
-    emit({ type: 'loaded', source: stream.source.display, trust: stream.trust, metadataFiles: stream.metadataFiles.length });
+    context.emit({ type: 'loaded', source: stream.source.display, trust: stream.trust, metadataFiles: stream.metadataFiles.length });
     // A dry run writes nothing, not even .ferry/, so it needs no lock (see openTreeStateForReading).
-    const state = options.dryRun === true ? await openTreeStateForReading(target) : await openTreeState(target);
+    const state = input.dryRun === true ? await openTreeStateForReading(target) : await openTreeState(target);
     try {
-      if (hasRepairs(state.repaired)) emit({ type: 'repaired', report: state.repaired });
+      if (hasRepairs(state.repaired)) context.emit({ type: 'repaired', report: state.repaired });
       const store = new TreeStore(state.targetDir, state.catalog, state.temp);
       const sourceId = recordStreamSource(state.catalog, stream);
       const publish: Publish = async (retired) => {
@@ -154,17 +84,22 @@ export async function runMirror(options: MirrorOptions): Promise<MirrorOutcome> 
         // is removed until the index is written. Re-spun files (new bytes at a path the published
         // metadata lists) waited in partial/ until now: renames only, right before the metadata.
         await store.publishStaged();
-        for (const file of stream.metadataFiles) await store.writeMetadata(file.path, file.bytes);
+        await eachMetadataFile(stream, context, input.progressIntervalMs, (file) => store.writeMetadata(file.path, file.bytes));
         const metadataWritten = stream.metadataFiles.map((file) => file.path);
-        emit({ type: 'metadata-written', paths: metadataWritten });
+        context.emit({ type: 'metadata-written', paths: metadataWritten });
         // Files before rows: a kill in between leaves held items whose version the next run's plan
         // retires again, never a file no row remembers.
         const removedPaths = await retired.deleteFiles();
         retired.forgetItems();
         return { metadataWritten, removedPaths };
       };
-      const outcome = await syncInto(stream, { store, catalog: state.catalog, sourceId, publish }, client, options, emit);
-      return outcome;
+      return await syncInto(
+        stream,
+        { store, catalog: state.catalog, sourceId, publish },
+        client,
+        { ...input, selection: selectionFromGroups(input.selection) },
+        context,
+      );
     } finally {
       state.close();
     }
@@ -174,16 +109,28 @@ export async function runMirror(options: MirrorOptions): Promise<MirrorOutcome> 
   }
 }
 
-
-/** A job's client (see createStreamClient): its retries, of metadata and files alike, become JobEvents. */
-export function createClient(
-  options: Pick<MirrorOptions, 'proxy' | 'env' | 'connectionsPerHost' | 'retry' | 'stallTimeoutMs' | 'onEvent'>,
-): HttpClient {
-  return createStreamClient({
-    ...options,
-    connectionsPerHost: options.connectionsPerHost ?? DEFAULT_CONNECTIONS_PER_HOST,
-    onRetry: options.onEvent,
-  });
+/**
+ * Writes or records each metadata file in order, products files first and the index last,
+ * reporting progress as step `metadata`.
+ */
+export async function eachMetadataFile(
+  stream: LoadedStream,
+  context: JobContext,
+  intervalMs: number | undefined,
+  write: (file: MetadataFile) => Promise<void>,
+): Promise<void> {
+  const bytes = stream.metadataFiles.reduce((sum, file) => sum + file.bytes.length, 0);
+  const progress = stepProgress(context, 'metadata', { files: stream.metadataFiles.length, bytes }, intervalMs);
+  try {
+    for (const file of stream.metadataFiles) {
+      const tracked = progress.startFile(file.path, file.bytes.length);
+      await write(file);
+      tracked.addBytes(file.bytes.length);
+      tracked.done();
+    }
+  } finally {
+    progress.finish();
+  }
 }
 
 export function hasRepairs(report: TreeRepairReport | LibraryRepairReport): boolean {
@@ -196,8 +143,6 @@ export interface SyncTarget {
   catalog: Catalog;
   /** From recordStreamSource. */
   sourceId: number;
-  /** The job's id when the caller has recorded the job already; otherwise a new one. */
-  jobId?: string | undefined;
   /** Publishes the verified metadata (a tree's files, a library snapshot); called only for a complete run. */
   publish: Publish;
 }
@@ -209,9 +154,12 @@ export interface SyncTarget {
  */
 export type Publish = (retired: Retirement) => Promise<{ metadataWritten: string[]; removedPaths: string[] }>;
 
-export type SyncIntoOptions = SelectionOptions &
-  TransferOptions &
-  Pick<MirrorOptions, 'dryRun' | 'fetchItems' | 'verifyExisting' | 'signal'>;
+export type SyncIntoOptions = Omit<TransferInput, 'connectionsPerHost'> & {
+  selection: Selection;
+  max?: number | undefined;
+  keep?: boolean | undefined;
+  fetchItems?: boolean | undefined;
+};
 
 /** The catalog's id for the stream's source; held items and snapshots are recorded under it. */
 export function recordStreamSource(catalog: Catalog, stream: LoadedStream): number {
@@ -230,11 +178,10 @@ export async function syncInto(
   target: SyncTarget,
   client: HttpClient,
   options: SyncIntoOptions,
-  emit: (event: JobEvent) => void,
+  context: JobContext,
 ): Promise<MirrorOutcome> {
   const { store, catalog, sourceId } = target;
-  const jobId = target.jobId ?? randomUUID();
-  const signal = options.signal ?? new AbortController().signal;
+  const { jobId, signal, emit } = context;
   const held: HeldEntry[] = catalog.heldItems(sourceId);
   const plan = planMirror({
     products: stream.products,
@@ -270,32 +217,32 @@ export async function syncInto(
     outcome.failures.push({ path, url, error: serialized });
   };
 
-  const progress = new ProgressTracker({
-    jobId,
-    step: 'download',
-    bytesTotal: summary.bytesToFetch,
-    filesTotal: summary.filesToFetch,
-    intervalMs: options.progressIntervalMs,
-    emit: (snapshot) => {
-      emit({ type: 'progress', progress: snapshot });
-    },
-  });
+  const rehash = options.verifyExisting === true;
+  // Re-hashing reads every present file, which takes long enough to need its own progress.
+  const checkProgress = rehash && fetchItems ? stepProgress(context, 'verify-existing', { files: summary.filesWanted, bytes: summary.bytesWanted }, options.progressIntervalMs) : undefined;
+  const progress = stepProgress(context, 'download', { files: summary.filesToFetch, bytes: summary.bytesToFetch }, options.progressIntervalMs);
+  const partialPaths = new Map<string, string>();
   let result: ApplyResult;
   try {
     result = await applyPlan(plan, {
       store,
       catalog,
       sourceId,
-      concurrency: options.concurrency ?? DEFAULT_CONCURRENCY,
-      rehash: options.verifyExisting === true,
+      concurrency: options.concurrency ?? JOB_DEFAULTS.concurrency,
+      rehash,
       fetchItems,
       progress,
+      checkProgress,
       signal,
       onFileDone: (file, fileOutcome) => {
+        const partialPath = partialPaths.get(file.path);
+        if (partialPath !== undefined) context.partials.placed(partialPath);
         emit({ type: 'file-done', path: file.path, outcome: fileOutcome });
       },
-      fetch: (file, partialPath, fileSignal, onBytes) =>
-        downloadFile(
+      fetch: (file, partialPath, fileSignal, onBytes) => {
+        partialPaths.set(file.path, partialPath);
+        context.partials.started(partialPath);
+        return downloadFile(
           { url: joinMirrorUrl(stream.source.baseUrl, file.path), tempPath: partialPath, expectedSize: file.size, checksum: file.checksum },
           {
             client,
@@ -303,9 +250,15 @@ export async function syncInto(
             onBytes,
             directIo: options.directIo ?? true,
           },
-        ),
+        );
+      },
     });
+  } catch (error) {
+    // Cancel (unlike pause) leaves nothing to resume; done here, while the caller holds the lock.
+    if (context.stopping() === 'cancel') await context.partials.discard();
+    throw error;
   } finally {
+    checkProgress?.finish();
     progress.finish();
   }
   for (const failure of result.failures) reportFailure(failure.path, failure.error);
@@ -335,14 +288,10 @@ async function assertFreeSpace(store: FileStore, bytesNeeded: number): Promise<v
   if (free !== undefined && bytesNeeded > free) {
     throw new FerryError(
       'FERRY_NOT_ENOUGH_SPACE',
-      `The plan needs ${formatMiB(bytesNeeded)} more but only ${formatMiB(free)} is free where the files go.`,
-      { expected: `${bytesNeeded} bytes`, actual: `${free} bytes free`, hint: 'Free some space, choose another target, or narrow the selection (filters, --max).' },
+      `The plan needs ${formatBytes(bytesNeeded)} more but only ${formatBytes(free)} is free where the files go.`,
+      { expected: `${bytesNeeded} bytes`, actual: `${free} bytes free`, hint: 'Free some space, choose another target, or select fewer products or versions.' },
     );
   }
-}
-
-function formatMiB(bytes: number): string {
-  return `${(bytes / MIB).toFixed(1)} MiB`;
 }
 
 function summarizePlan(plan: MirrorPlan, held: readonly HeldEntry[], missing: readonly WantedFile[], rehash: boolean): PlanSummary {

@@ -6,8 +6,12 @@ export interface QueryOptions {
   max?: number | undefined;
 }
 
-/** A flattened item as sstream-query prints it: insertion-ordered fields plus `item_url`. */
-export type QueryItem = ReadonlyMap<string, string>;
+/**
+ * A flattened item as sstream-query prints it: its fields in the reference's order (products,
+ * version, item), then `item_url`. A plain record, so it crosses IPC; its key order is the
+ * insertion order because no simplestreams field name is an integer.
+ */
+export type QueryItem = Record<string, string>;
 
 export function selectedItems(stream: LoadedStream, selection: Selection, options: QueryOptions = {}): StreamItem[] {
   return stream.products.flatMap((products) => selectItems(products.document, selection, { max: options.max }));
@@ -15,9 +19,9 @@ export function selectedItems(stream: LoadedStream, selection: Selection, option
 
 export function queryItems(stream: LoadedStream, selection: Selection, options: QueryOptions = {}): QueryItem[] {
   return selectedItems(stream, selection, options).map((item) => {
-    const fields = new Map<string, string>(Object.entries(item.flat));
+    const fields: QueryItem = { ...item.flat };
     // The reference prints the reader's prefix followed by the path, unencoded.
-    if (item.path !== undefined) fields.set('item_url', stream.source.baseUrl + item.path);
+    if (item.path !== undefined) fields.item_url = stream.source.baseUrl + item.path;
     return fields;
   });
 }

@@ -42,13 +42,18 @@ export interface ServeHandle {
 
 /**
  * Serves the mirror tree at `options.path` read-only until stop(). Throws FerryError
- * FERRY_SERVE_ROOT_INVALID (not a directory), FERRY_USAGE (--bind not an IP address) or
+ * FERRY_SERVE_ROOT_INVALID (not a directory), FERRY_SETTING_INVALID (setting `bind`: not an IP address) or
  * FERRY_LISTEN_FAILED (port in use, address not on this host).
  */
 export async function startServe(options: ServeOptions): Promise<ServeHandle> {
   const bind = options.bind ?? DEFAULT_BIND_ADDRESS;
   if (isIP(bind) === 0) {
-    throw new FerryError('FERRY_USAGE', `--bind takes an IP address, not '${bind}'.`, { hint: 'Use 127.0.0.1 (the default), an address of this computer, or 0.0.0.0 for every interface.' });
+    throw new FerryError('FERRY_SETTING_INVALID', `The address to listen on must be an IP address, not '${bind}'.`, {
+      setting: 'bind',
+      expected: 'an IP address',
+      actual: bind,
+      hint: `Use ${DEFAULT_BIND_ADDRESS} (loopback), an address of this computer, or 0.0.0.0 for every interface.`,
+    });
   }
   const source = await openTreeSource(options.path);
   const entryPath = await firstPresent(options.path, ENTRY_PATHS);

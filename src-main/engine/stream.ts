@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { resolve as resolvePath } from 'node:path';
-import { cancelledError, createHttpClient, fetchBytes, type HttpClient, type RetryNotice, type RetryPolicy } from '../net/index.js';
+import { throwIfCancelled } from '../base/cancel.js';
+import { createHttpClient, fetchBytes, type HttpClient, type RetryNotice } from '../net/index.js';
 import { loadKeyring, readClearsignedBody, verifyClearsigned, type Keyring } from '../pgp/index.js';
 import {
   MAX_METADATA_BYTES,
@@ -13,7 +14,9 @@ import {
   type ProductsDocument,
   type StreamSource,
 } from '../streams/index.js';
-import { FerryError, describeError, type SerializedFerryError } from '../base/errors.js';
+import { FerryError, describeError, errnoCode } from '../base/errors.js';
+import type { ProgressTracker } from '../base/progress.js';
+import type { RetryEvent, StreamSettings, StreamTrust } from './api.js';
 import { bundledKeyringPath, userAgent } from './install.js';
 
 export interface LoadStreamOptions {
@@ -25,59 +28,40 @@ export interface LoadStreamOptions {
   keyringFiles?: readonly string[] | undefined;
   /** false skips signature checks (the PGP framing of .sjson files is still required). */
   verify?: boolean | undefined;
-  proxy?: string | undefined;
-  env?: NodeJS.ProcessEnv | undefined;
-  cwd?: string | undefined;
-  signal?: AbortSignal | undefined;
-  /** Reuse a job's HTTP client; otherwise one is made (from the options below) and closed here. */
-  client?: HttpClient | undefined;
-  /** Over the default policy; applies to metadata and file downloads alike. */
-  retry?: Partial<RetryPolicy> | undefined;
-  /** Longest wait of one request for the answer or for more data (ms); default 30 s. */
-  stallTimeoutMs?: number | undefined;
-  /** Told of each wait before a request is tried again. */
-  onRetry?: ((event: RetryEvent) => void) | undefined;
+  cwd: string;
+  signal: AbortSignal;
+  /** The job's HTTP client (see createStreamClient); the caller closes it. */
+  client: HttpClient;
+  /** Told of each metadata file, step `load`: the index adds its products files to the total as it is read. */
+  progress?: ProgressTracker | undefined;
 }
 
-/** A request is tried again after `delayMs`: what failed, and whether the server set the wait. */
-export interface RetryEvent {
-  type: 'retry';
-  url: string;
-  /** The attempt that failed (1-based) and the most that will be made. */
-  attempt: number;
-  maxAttempts: number;
-  delayMs: number;
-  /** true: the server asked for this wait with Retry-After (capped at 120 s). */
-  retryAfter: boolean;
-  cause: SerializedFerryError;
-}
-
-export type StreamClientOptions = Pick<LoadStreamOptions, 'proxy' | 'env' | 'retry' | 'stallTimeoutMs' | 'onRetry'> & {
+export interface StreamClientOptions extends Pick<StreamSettings, 'proxy' | 'retries' | 'stallTimeoutMs'> {
+  env: NodeJS.ProcessEnv;
   connectionsPerHost?: number | undefined;
-};
+  /** Told of each wait before a request is tried again. */
+  onRetry: (event: Omit<RetryEvent, 'jobId'>) => void;
+}
 
 /**
  * The HTTP client of one job: its retry policy and stall timeout serve the metadata and every
- * file, and each retry becomes a RetryEvent for `onRetry`. Throws FERRY_USAGE for a bad proxy,
- * connection count, attempt count or stall timeout.
+ * file, and each retry becomes a retry event. The settings are validated by the engine first
+ * (job-input.ts); what the agent still refuses (a proxy URL it cannot use) it throws itself.
  */
 export function createStreamClient(options: StreamClientOptions): HttpClient {
   const { onRetry } = options;
   return createHttpClient({
     userAgent: userAgent(),
     proxy: options.proxy,
-    env: options.env ?? process.env,
+    env: options.env,
     connectionsPerHost: options.connectionsPerHost,
     stallTimeoutMs: options.stallTimeoutMs,
     retry: {
-      ...options.retry,
-      onRetry:
-        onRetry === undefined
-          ? undefined
-          : (notice: RetryNotice) => {
-              const { error, ...rest } = notice;
-              onRetry({ type: 'retry', ...rest, cause: error.toJSON() });
-            },
+      ...(options.retries === undefined ? {} : { maxAttempts: options.retries + 1 }),
+      onRetry: (notice: RetryNotice) => {
+        const { error, ...rest } = notice;
+        onRetry({ type: 'retry', ...rest, cause: error.toJSON() });
+      },
     },
   });
 }
@@ -94,12 +78,6 @@ export interface LoadedProductsFile {
   file: MetadataFile;
   document: ProductsDocument;
 }
-
-export type StreamTrust =
-  /** `expiredKeys`: signers whose key has expired since signing, with the expiry (ISO 8601), to warn about. */
-  | { kind: 'verified'; signers: string[]; keyringFiles: string[]; expiredKeys: { fingerprint: string; expiredAt: string }[] }
-  | { kind: 'unsigned-source' }
-  | { kind: 'skipped' };
 
 export interface LoadedStream {
   source: StreamSource;
@@ -129,33 +107,50 @@ type TextReader = (path: string) => Promise<{ file: MetadataFile; text: string }
  * Fetches, verifies and parses a whole stream: the entry index (or products file) and every
  * products file it lists. Starting from `.sjson`, every file must carry a valid signature from the
  * keyring, exactly as sstream-mirror and MAAS require; from `.json` nothing is verified.
+ * Throws FERRY_SOURCE_INVALID, FERRY_KEYRING_INVALID, the fetch codes (FERRY_FETCH_FAILED,
+ * FERRY_HTTP_STATUS, FERRY_TOO_LARGE, ...), the format codes (FERRY_JSON_MALFORMED,
+ * FERRY_FORMAT_UNSUPPORTED, FERRY_UNSAFE_PATH), the FERRY_SIG_* codes and FERRY_CANCELLED.
  */
 export async function loadStream(options: LoadStreamOptions): Promise<LoadedStream> {
-  const cwd = options.cwd ?? process.cwd();
+  const { cwd, client, progress, signal } = options;
   const source = resolveSource(options.source, { path: options.path, cwd });
   const verify = options.verify ?? true;
   const keyring = source.signed && verify ? await readKeyrings(options.keyringFiles ?? [], cwd) : undefined;
-  const client = options.client ?? createStreamClient(options);
   const signers = new Set<string>();
   const expiredKeys = new Map<string, string>();
 
   const readText: TextReader = async (path) => {
     const url = joinMirrorUrl(source.baseUrl, path);
-    const { bytes } = await fetchBytes(url, { client, maxBytes: MAX_METADATA_BYTES, signal: options.signal });
-    const file: MetadataFile = { path, url, bytes };
-    if (!source.signed) return { file, text: bytes.toString('utf8') };
-    if (keyring === undefined) return { file, text: readClearsignedBody(bytes, url) };
+    const tracked = progress?.startFile(path, 0);
+    try {
+      const { bytes } = await fetchBytes(url, { client, maxBytes: MAX_METADATA_BYTES, signal });
+      // Sizes are known only once the bytes are here: an index does not list them.
+      progress?.addToTotals(0, bytes.length);
+      tracked?.addBytes(bytes.length);
+      const file: MetadataFile = { path, url, bytes };
+      const text = await verifiedText(file);
+      tracked?.done();
+      return { file, text };
+    } catch (error) {
+      tracked?.failed();
+      throw error;
+    }
+  };
+  const verifiedText = async ({ bytes, url }: MetadataFile): Promise<string> => {
+    if (!source.signed) return bytes.toString('utf8');
+    if (keyring === undefined) return readClearsignedBody(bytes, url);
     const verified = await verifyClearsigned(bytes, keyring, url);
     // Verifying a large file holds the event loop for a while; a signal that arrived meanwhile
     // stops the load here instead of after parsing and planning as well.
-    if (options.signal?.aborted === true) throw cancelledError(options.signal);
+    throwIfCancelled(signal);
     signers.add(verified.signerFingerprint);
     if (verified.keyExpiredAt !== undefined) expiredKeys.set(verified.signerFingerprint, verified.keyExpiredAt.toISOString());
-    return { file, text: verified.body };
+    return verified.body;
   };
 
+  progress?.addToTotals(1, 0);
   try {
-    const loaded = await loadEntry(source.entryPath, readText, 0);
+    const loaded = await loadEntry(source.entryPath, readText, 0, progress);
     const trust: StreamTrust = !source.signed
       ? { kind: 'unsigned-source' }
       : keyring === undefined
@@ -169,7 +164,7 @@ export async function loadStream(options: LoadStreamOptions): Promise<LoadedStre
     const metadataFiles = [...loaded.products.map((products) => products.file), ...loaded.indexFiles];
     return { source, trust, index: loaded.index, products: loaded.products, metadataFiles };
   } finally {
-    if (options.client === undefined) await client.close();
+    progress?.finish();
   }
 }
 
@@ -179,7 +174,7 @@ interface LoadedEntry {
   products: LoadedProductsFile[];
 }
 
-async function loadEntry(path: string, readText: TextReader, depth: number): Promise<LoadedEntry> {
+async function loadEntry(path: string, readText: TextReader, depth: number, progress: ProgressTracker | undefined): Promise<LoadedEntry> {
   const { file, text } = await readText(path);
   const document = parseStreamDocument(text, file.url);
   if (document.kind === 'products') {
@@ -188,15 +183,19 @@ async function loadEntry(path: string, readText: TextReader, depth: number): Pro
   if (depth >= MAX_INDEX_DEPTH) {
     throw new FerryError('FERRY_FORMAT_UNSUPPORTED', `Index ${file.url} is nested more than ${MAX_INDEX_DEPTH} indexes deep.`, {
       url: file.url,
-      hint: 'Start from a products file with --path, or fix the index chain on the server.',
+      // The depth bound is the fact a face words as its own option (the CLI: --path).
+      limit: MAX_INDEX_DEPTH,
+      hint: 'Start from a products file, or fix the index chain on the server.',
     });
   }
   // Products files are independent, so they are fetched together; the result keeps the index order,
   // which is the order the reference processes (and prints) them in.
+  const entries = entriesToFollow(document);
+  progress?.addToTotals(entries.length, 0);
   const children = await Promise.all(
-    entriesToFollow(document).map(async (entry): Promise<LoadedEntry> => {
+    entries.map(async (entry): Promise<LoadedEntry> => {
       const entryPath = entry.path ?? '';
-      if (entry.format !== 'products:1.0') return loadEntry(entryPath, readText, depth + 1);
+      if (entry.format !== 'products:1.0') return loadEntry(entryPath, readText, depth + 1, progress);
       const child = await readText(entryPath);
       const products = parseProducts(child.text, child.file.url);
       return { index: undefined, indexFiles: [], products: [{ contentId: entry.contentId, file: child.file, document: products }] };
@@ -218,8 +217,9 @@ async function readKeyrings(files: readonly string[], cwd: string): Promise<Keyr
       } catch (error) {
         throw new FerryError('FERRY_KEYRING_INVALID', `Cannot read keyring ${path}: ${describeError(error)}.`, {
           path,
+          errno: errnoCode(error),
           cause: error,
-          hint: 'Pass an existing OpenPGP keyring file with --keyring (binary .gpg or armored .asc).',
+          hint: 'Give an existing OpenPGP keyring file (binary .gpg or armored .asc).',
         });
       }
     }),

@@ -1,53 +1,17 @@
 import { lockLibrary, openLibrary, openLibraryForReading, type Catalog, type JsonValue, type Library, type SnapshotFile, type SnapshotSelection } from '../library/index.js';
 import { LibraryStore } from '../mirror/library-store.js';
-import { parseSelection, resolveSource, type Selection } from '../streams/index.js';
+import { resolveSource, type Selection } from '../streams/index.js';
 import { FerryError } from '../base/errors.js';
-import {
-  recordJobFailure,
-  resolveLibraryDir,
-  selectionArguments,
-  toJsonValue,
-  type LibraryLocationOptions,
-} from './library.js';
-import {
-  createClient,
-  hasRepairs,
-  recordStreamSource,
-  syncInto,
-  type JobEvent,
-  type MirrorOutcome,
-  type Publish,
-  type TransferOptions,
-} from './mirror-job.js';
-import { loadStream, type LoadStreamOptions, type LoadedStream } from './stream.js';
-
-export interface SyncOptions extends Omit<LoadStreamOptions, 'client' | 'source' | 'onRetry'>, LibraryLocationOptions, TransferOptions {
-  /** What to sync from; may be left out when `profile` names a saved selection. */
-  source?: string | undefined;
-  /** Required with `source` (an empty selection selects everything). */
-  selection?: Selection | undefined;
-  max?: number | undefined;
-  keep?: boolean | undefined;
-  /** With `source`: the selection is saved under this name. Alone: the saved selection is run. */
-  profile?: string | undefined;
-  dryRun?: boolean | undefined;
-  verifyExisting?: boolean | undefined;
-  onEvent?: ((event: JobEvent) => void) | undefined;
-}
-
-export interface SyncOutcome extends MirrorOutcome {
-  libraryDir: string;
-  /** The saved selection that was run or saved, if any. */
-  profile: string | undefined;
-  /** The snapshot recorded for this run's metadata; undefined after failures or in a dry run. */
-  snapshotId: number | undefined;
-}
+import type { StreamRef, SyncInput, SyncOutcome } from './api.js';
+import { acquireStream, isStreamId, type JobContext } from './job-context.js';
+import { selectionFromGroups } from './job-input.js';
+import { recordJobFailure, resolveLibraryDir, toJsonValue } from './library.js';
+import { eachMetadataFile, hasRepairs, recordStreamSource, syncInto, type Publish } from './mirror-job.js';
+import type { LoadedStream } from './stream.js';
 
 /** What one run syncs, from the command line or from a saved selection. */
 interface SyncRequest {
-  source: string;
-  /** The entry file relative to the source (--path), when the source does not name it. */
-  path: string | undefined;
+  stream: StreamRef;
   selection: Selection;
   max: number | undefined;
   keep: boolean;
@@ -56,29 +20,31 @@ interface SyncRequest {
 }
 
 /**
- * `ferry sync`: brings the library up to date with a selection of a stream. Item files become
- * content-addressed blobs; the verified metadata is recorded last, as a snapshot of its raw bytes,
- * and only when every wanted file arrived, so the latest snapshot always describes complete content.
+ * The `sync` job (`ferry sync`): brings the library up to date with a selection of a stream. Item
+ * files become content-addressed blobs; the verified metadata is recorded last, as a snapshot of
+ * its raw bytes, and only when every wanted file arrived, so the latest snapshot always describes
+ * complete content. Throws FERRY_PROFILE_UNKNOWN, the codes of loadStream (when the job loads its
+ * stream) and of opening the library (FERRY_IO, FERRY_CATALOG_*), FERRY_NOT_ENOUGH_SPACE,
+ * FERRY_DISK_FULL and FERRY_CANCELLED; a file that fails is a failure in the outcome, not a throw.
  */
-export async function runSync(options: SyncOptions): Promise<SyncOutcome> {
-  const emit = options.onEvent ?? (() => undefined);
-  const libraryDir = resolveLibraryDir(options);
-  const dryRun = options.dryRun === true;
+export async function runSync(input: SyncInput, context: JobContext): Promise<SyncOutcome> {
+  const libraryDir = resolveLibraryDir({ library: input.library, env: context.env, cwd: context.cwd });
+  const dryRun = input.dryRun === true;
   // A dry run changes nothing, so it neither waits for nor blocks another job.
   const lock = dryRun ? undefined : await lockLibrary(libraryDir, 'sync');
   try {
     const library = dryRun ? await openLibraryForReading(libraryDir) : await openLibrary(libraryDir);
     try {
-      const request = syncRequest(options, library.catalog, libraryDir);
-      const jobId = dryRun ? undefined : library.catalog.startJob('sync');
-      const emitAndRecord = jobId === undefined ? emit : recordingMainEvents(library.catalog, jobId, emit);
+      const request = syncRequest(input, library.catalog, libraryDir);
+      const recorded = dryRun ? undefined : library.catalog.startJob('sync', context.jobId);
+      const jobContext = recorded === undefined ? context : { ...context, emit: recordingMainEvents(library.catalog, recorded, context.emit) };
       try {
-        if (hasRepairs(library.repaired)) emitAndRecord({ type: 'repaired', report: library.repaired });
-        const outcome = await syncLibrary(library, request, { ...options, jobId }, emitAndRecord);
-        if (jobId !== undefined) library.catalog.finishJob(jobId, outcome.failures.length === 0 ? 'succeeded' : 'failed', jobSummary(outcome));
-        return { ...outcome, libraryDir, profile: options.profile };
+        if (hasRepairs(library.repaired)) jobContext.emit({ type: 'repaired', report: library.repaired });
+        const outcome = await syncLibrary(library, request, input, jobContext);
+        if (recorded !== undefined) library.catalog.finishJob(recorded, outcome.failures.length === 0 ? 'succeeded' : 'failed', jobSummary(outcome));
+        return { ...outcome, libraryDir, profile: input.profile };
       } catch (error) {
-        if (jobId !== undefined) recordJobFailure(library.catalog, jobId, error);
+        if (recorded !== undefined) recordJobFailure(library.catalog, recorded, error);
         throw error;
       }
     } finally {
@@ -92,19 +58,18 @@ export async function runSync(options: SyncOptions): Promise<SyncOutcome> {
 async function syncLibrary(
   library: Library,
   request: SyncRequest,
-  options: SyncOptions & { jobId: string | undefined },
-  emit: (event: JobEvent) => void,
+  input: SyncInput,
+  context: JobContext,
 ): Promise<Omit<SyncOutcome, 'libraryDir' | 'profile'>> {
-  const client = createClient(options);
+  const { stream, client } = await acquireStream(request.stream, context, input);
   try {
-    const stream = await loadStream({ ...options, source: request.source, path: request.path, client });
-    emit({ type: 'loaded', source: stream.source.display, trust: stream.trust, metadataFiles: stream.metadataFiles.length });
-    if (request.saveAs !== undefined && options.dryRun !== true) saveProfile(library.catalog, request.saveAs, request, stream);
+    context.emit({ type: 'loaded', source: stream.source.display, trust: stream.trust, metadataFiles: stream.metadataFiles.length });
+    if (request.saveAs !== undefined && input.dryRun !== true) saveProfile(library.catalog, request.saveAs, request, stream);
     const sourceId = recordStreamSource(library.catalog, stream);
     const store = new LibraryStore(library, sourceId);
     let snapshotId: number | undefined;
     const publish: Publish = async (retired) => {
-      const files = await writeMetadataBlobs(library, stream);
+      const files = await writeMetadataBlobs(library, stream, context, input.progressIntervalMs);
       const { trust } = stream;
       // The snapshot and the retired versions' held items change in one transaction: gc never sees
       // a latest snapshot beside held items it no longer lists, nor the reverse.
@@ -119,15 +84,15 @@ async function syncLibrary(
         retired.forgetItems();
       });
       const metadataWritten = stream.metadataFiles.map((file) => file.path);
-      emit({ type: 'metadata-written', paths: metadataWritten });
+      context.emit({ type: 'metadata-written', paths: metadataWritten });
       return { metadataWritten, removedPaths: await retired.deleteFiles() };
     };
     const outcome = await syncInto(
       stream,
-      { store, catalog: library.catalog, sourceId, jobId: options.jobId, publish },
+      { store, catalog: library.catalog, sourceId, publish },
       client,
-      { ...options, selection: request.selection, max: request.max, keep: request.keep },
-      emit,
+      { ...input, selection: request.selection, max: request.max, keep: request.keep },
+      context,
     );
     return { ...outcome, snapshotId };
   } finally {
@@ -135,42 +100,33 @@ async function syncLibrary(
   }
 }
 
-function syncRequest(options: SyncOptions, catalog: Catalog, libraryDir: string): SyncRequest {
-  if (options.source !== undefined) {
+function syncRequest(input: SyncInput, catalog: Catalog, libraryDir: string): SyncRequest {
+  const given = input.stream;
+  if (given !== undefined && (isStreamId(given) || 'source' in given)) {
     return {
-      source: options.source,
-      path: options.path,
-      selection: options.selection ?? parseSelection([]),
-      max: options.max,
-      keep: options.keep === true,
-      saveAs: options.profile,
+      stream: given,
+      selection: selectionFromGroups(input.selection ?? []),
+      max: input.max,
+      keep: input.keep === true,
+      saveAs: input.profile,
     };
   }
-  const name = options.profile;
-  if (name === undefined) {
-    throw new FerryError('FERRY_USAGE', 'Name a SOURCE to sync, or a saved selection with --profile NAME.', {
-      hint: 'For example: ferry sync --profile noble stable os=ubuntu release=noble (saves it), then: ferry sync --profile noble',
-    });
-  }
-  if (options.selection !== undefined || options.max !== undefined || options.keep === true) {
-    throw new FerryError('FERRY_USAGE', `--profile ${name} without a SOURCE runs the saved selection exactly as it was saved.`, {
-      hint: `To change it, give the SOURCE and filters again with --profile ${name}.`,
-    });
-  }
+  // validateJobInput has made sure a profile is named when no stream is.
+  const name = input.profile ?? '';
   const saved = catalog.getSelection(name);
   if (saved === undefined) {
     const known = catalog.listSelections().map((selection) => selection.name);
+    // The names are facts (asked, saved); the face says how to save one.
     throw new FerryError('FERRY_PROFILE_UNKNOWN', `No selection named ${JSON.stringify(name)} is saved in the library ${libraryDir}.`, {
-      hint:
-        known.length === 0
-          ? `Save one first: ferry sync --profile ${name} SOURCE [filters...]`
-          : `Saved selections: ${known.join(', ')}. Or save this one: ferry sync --profile ${name} SOURCE [filters...]`,
+      path: libraryDir,
+      actual: name,
+      ...(known.length === 0 ? {} : { expected: known.join(', ') }),
+      hint: known.length === 0 ? 'Save a selection under this name first.' : `Saved selections: ${known.join(', ')}.`,
     });
   }
   return {
-    source: saved.source,
-    path: saved.path ?? undefined,
-    selection: parseSelection(selectionArguments(saved.filterGroups)),
+    stream: { ...given, source: saved.source, path: saved.path ?? undefined },
+    selection: selectionFromGroups(saved.filterGroups.map((group) => [...group])),
     max: saved.maxVersions ?? undefined,
     keep: saved.keep,
     saveAs: undefined,
@@ -200,18 +156,21 @@ function snapshotSelection(request: SyncRequest): SnapshotSelection {
 }
 
 /** The verified metadata, byte for byte, as blobs (each file before its row), for a snapshot to list. */
-async function writeMetadataBlobs(library: Library, stream: LoadedStream): Promise<SnapshotFile[]> {
+async function writeMetadataBlobs(library: Library, stream: LoadedStream, context: JobContext, intervalMs: number | undefined): Promise<SnapshotFile[]> {
   const files: SnapshotFile[] = [];
-  for (const file of stream.metadataFiles) {
+  await eachMetadataFile(stream, context, intervalMs, async (file) => {
     const blob = await library.blobs.writeBytes(file.bytes);
     library.catalog.recordBlob(blob);
     files.push({ path: file.path, sha256: blob.sha256, size: blob.size });
-  }
+  });
   return files;
 }
 
-/** The job log keeps what explains a run afterwards; per-file and progress events stay with the face. */
-function recordingMainEvents(catalog: Catalog, jobId: string, emit: (event: JobEvent) => void): (event: JobEvent) => void {
+/**
+ * The job log keeps what explains a run afterwards; per-file and progress events stay with the
+ * face, and the outcome events are the registry's, sent after this job's code has returned.
+ */
+function recordingMainEvents(catalog: Catalog, jobId: string, emit: JobContext['emit']): JobContext['emit'] {
   return (event) => {
     emit(event);
     switch (event.type) {
@@ -231,6 +190,10 @@ function recordingMainEvents(catalog: Catalog, jobId: string, emit: (event: JobE
       case 'file-done':
       case 'removed':
       case 'retry':
+      case 'result':
+      case 'failed':
+      case 'cancelled':
+      case 'paused':
         return;
     }
   };

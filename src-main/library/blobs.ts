@@ -1,13 +1,11 @@
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import type { Stats } from 'node:fs';
 import { lstat, readFile, rm, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { FerryError, isFerryError } from '../base/errors.js';
+import { FerryError, errnoCode, isFerryError } from '../base/errors.js';
 import {
   checkFinishedFile,
   ensureDirectoryDurably,
-  errnoCode,
   fileKindOf,
   fileSystemError,
   lstatIfExists,
@@ -15,12 +13,12 @@ import {
   readdirIfExists,
   renameIntoPlace,
   withFileErrors,
-} from './files.js';
+} from '../base/files.js';
+import { hashFile } from '../base/hashing.js';
 import { TempArea } from './temp-area.js';
 
 const SHA256_HEX = /^[0-9a-f]{64}$/;
 const FAN_OUT = /^[0-9a-f]{2}$/;
-const HASH_READ_CHUNK_BYTES = 1024 * 1024;
 
 /** Whether `value` is 64 lower-case hex digits, the only form a blob name takes. Throws nothing. */
 export function isSha256Hex(value: string): boolean {
@@ -32,7 +30,7 @@ export function isSha256Hex(value: string): boolean {
  * a separator) is refused before it can name a path outside the store or a second copy of a blob.
  * Throws FERRY_UNSAFE_PATH.
  */
-export function assertSha256Hex(value: string): void {
+function assertSha256Hex(value: string): void {
   if (!isSha256Hex(value)) {
     throw new FerryError('FERRY_UNSAFE_PATH', `Not a sha256 digest (64 lower-case hex characters): ${JSON.stringify(value)}`);
   }
@@ -237,7 +235,7 @@ export class BlobStore {
     if (rehash) {
       let actualSha256: string;
       try {
-        actualSha256 = await sha256OfFile(path);
+        actualSha256 = (await hashFile(path, 'sha256')).sha256;
       } catch (error) {
         return { status: 'unreadable', error: fileSystemError(error, path, 'read the blob') };
       }
@@ -245,18 +243,6 @@ export class BlobStore {
     }
     return { status: 'ok', blob: { sha256, size: stats.size, mtimeMs: mtimeMsOf(stats) } };
   }
-}
-
-/**
- * The sha256 of the file at `path`, lower-case hex, read in 1 MiB chunks. Rejects with the file
- * system's own error (ENOENT...), not a FerryError: callers name the file and the action.
- */
-export async function sha256OfFile(path: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(path, { highWaterMark: HASH_READ_CHUNK_BYTES })) {
-    hash.update(chunk as Buffer);
-  }
-  return hash.digest('hex');
 }
 
 async function removeLeftover(path: string): Promise<void> {

@@ -166,7 +166,7 @@ export class Catalog {
     return this.held.heldItems(sourceId, contentId);
   }
 
-  /** Versions of one product that are held, in code-unit order (the version rule of streams/). */
+  /** Versions of one product that are held, in no promised order: the engine sorts (streams' compareVersionNames). */
   heldVersions(sourceId: number, contentId: string, product: string): string[] {
     return this.held.heldVersions(sourceId, contentId, product);
   }
@@ -271,7 +271,7 @@ export class Catalog {
 
   // Summary
 
-  /** What is held per source and product: versions in code-unit order, item count, bytes. */
+  /** What is held per source and product: versions (in no promised order: the engine sorts them), item count, bytes. */
   librarySummary(): HeldProductSummary[] {
     return this.held.librarySummary();
   }

@@ -1,6 +1,6 @@
 // The library's public surface: the content-addressed blob store, the SQLite catalog (also used
 // for a mirror tree's state), and opening either with startup repair.
-export { BlobStore, assertSha256Hex, isSha256Hex, sha256OfFile } from './blobs.js';
+export { BlobStore, isSha256Hex } from './blobs.js';
 export type { AdoptOptions, AdoptOutcome, AdoptedBlob, BlobCheck, StoredBlob } from './blobs.js';
 export { Catalog } from './catalog.js';
 export type {
@@ -26,7 +26,6 @@ export type {
   TreeFile,
   TreeFileRecord,
 } from './catalog.js';
-export { fileSystemError } from './files.js';
 export {
   CATALOG_FILE_NAME,
   TREE_STATE_FOLDER,
@@ -40,7 +39,6 @@ export {
 } from './library.js';
 export type { Library, LibraryOptions, TreeState, TrustedLibraryOptions } from './library.js';
 export type { LibraryRepairReport, RepairFinding, TreeRepairReport } from './repair.js';
-export { LOCK_FILE_NAME, lockLibrary } from './lock.js';
+export { lockLibrary } from './lock.js';
 export type { LibraryLock, LockHolder } from './lock.js';
-export { TempArea } from './temp-area.js';
 export type { PartialFile, TempSweepReport } from './temp-area.js';

@@ -5,7 +5,7 @@ import { FerryError } from '../base/errors.js';
 import { BlobStore } from './blobs.js';
 import { Catalog, catalogLost } from './catalog.js';
 import type { CatalogOptions } from './catalog.js';
-import { fileKindOf, lstatIfExists } from './files.js';
+import { fileKindOf, lstatIfExists } from '../base/files.js';
 import { refuseWhileLocked } from './lock.js';
 import { NO_LIBRARY_REPAIRS, NO_TREE_REPAIRS, repairLibrary, repairTree } from './repair.js';
 import type { LibraryRepairReport, TreeRepairReport } from './repair.js';
@@ -110,17 +110,14 @@ export async function assertCatalogTrusted(catalog: Catalog, blobs: BlobStore): 
 }
 
 async function repairedLibrary(root: string, blobs: BlobStore, catalog: Catalog): Promise<Library> {
+  const repaired = await closingOnFailure(catalog, () => repairLibrary(catalog, blobs, performance.timeOrigin));
+  return { dir: root, catalog, blobs, repaired, close: () => { catalog.close(); } };
+}
+
+/** Startup repair runs with the catalog open; if it fails, the catalog is closed before the error leaves. */
+async function closingOnFailure<T>(catalog: Catalog, repair: () => Promise<T>): Promise<T> {
   try {
-    const repaired = await repairLibrary(catalog, blobs, performance.timeOrigin);
-    return {
-      dir: root,
-      catalog,
-      blobs,
-      repaired,
-      close: () => {
-        catalog.close();
-      },
-    };
+    return await repair();
   } catch (error) {
     catalog.close();
     throw error;
@@ -253,22 +250,8 @@ export async function openTreeState(targetDir: string, options: LibraryOptions =
   const temp = new TempArea(join(stateDir, 'tmp'));
   await temp.ensure();
   const catalog = Catalog.open(file, { ...options, exclusive: true });
-  try {
-    const repaired = await repairTree(catalog, root, temp, performance.timeOrigin);
-    return {
-      targetDir: root,
-      stateDir,
-      catalog,
-      temp,
-      repaired,
-      close: () => {
-        catalog.close();
-      },
-    };
-  } catch (error) {
-    catalog.close();
-    throw error;
-  }
+  const repaired = await closingOnFailure(catalog, () => repairTree(catalog, root, temp, performance.timeOrigin));
+  return { targetDir: root, stateDir, catalog, temp, repaired, close: () => { catalog.close(); } };
 }
 
 /**

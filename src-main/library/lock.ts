@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { link, lstat, readFile, readdir, readlink, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { FerryError } from '../base/errors.js';
-import { ensureDirectoryDurably, errnoCode, fileSystemError, isProcessAlive, withFileErrors } from './files.js';
+import { FerryError, errnoCode } from '../base/errors.js';
+import { ensureDirectoryDurably, fileSystemError, isProcessAlive, withFileErrors } from '../base/files.js';
 
 export const LOCK_FILE_NAME = 'lock';
 

@@ -1,7 +1,7 @@
 import { debuglog } from 'node:util';
 import type { BlobStore, StoredBlob } from './blobs.js';
 import type { Catalog } from './catalog.js';
-import { lstatIfExists, mtimeMsOf, resolveInsideTree } from './files.js';
+import { lstatIfExists, mtimeMsOf, resolveInsideTree } from '../base/files.js';
 import type { TempArea } from './temp-area.js';
 
 const debug = debuglog('ferry-library');

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ensureDirectoryDurably, isProcessAlive, lstatIfExists, mtimeMsOf, readdirIfExists, withFileErrors } from './files.js';
+import { ensureDirectoryDurably, isProcessAlive, lstatIfExists, mtimeMsOf, readdirIfExists, withFileErrors } from '../base/files.js';
 
 const PARTIAL_FOLDER = 'partial';
 /** `<label>.<pid>.<16 hex>.tmp`, as made by tempPath; the pid tells whether its writer still runs. */
@@ -33,7 +33,7 @@ export interface TempSweepReport {
  * A scratch folder on the same file system as the final files, so that publishing a finished
  * file is a rename. Files directly in it are disposable; `partial/` holds downloads keyed by
  * their expected sha256, which survive restarts so that the downloader can resume them. Its
- * methods throw FERRY_DISK_FULL or FERRY_IO naming the path (library/files.ts fileSystemError).
+ * methods throw FERRY_DISK_FULL or FERRY_IO naming the path (base/files.ts fileSystemError).
  */
 export class TempArea {
   readonly dir: string;

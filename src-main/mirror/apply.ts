@@ -1,9 +1,10 @@
 import { FerryError, isFerryError, type FerryErrorCode } from '../base/errors.js';
 import type { ProgressTracker } from '../base/progress.js';
 import type { Catalog, NewHeldItem } from '../library/catalog.js';
-import { runTransfers } from '../net/scheduler.js';
+import { throwIfCancelled } from '../base/cancel.js';
+import { runTransfers } from '../base/concurrency.js';
 import type { StreamItem } from '../streams/index.js';
-import { describeItem, orphanedPaths, type HeldEntry, type MirrorPlan, type WantedFile } from './plan.js';
+import { orphanedPaths, type HeldEntry, type MirrorPlan, type WantedFile } from './plan.js';
 
 /** Errors of present() that concern that one path (what is at it, or on the way), not the run. */
 const PER_FILE_CODES: ReadonlySet<FerryErrorCode> = new Set<FerryErrorCode>(['FERRY_PATH_BLOCKED', 'FERRY_UNSAFE_PATH']);
@@ -58,6 +59,8 @@ export interface ApplyOptions {
   /** Record the plan's items without fetching them (`--no-item-download`). */
   fetchItems: boolean;
   progress: ProgressTracker | undefined;
+  /** Told of each file checked for presence (with `rehash`, each present file is read whole). */
+  checkProgress?: ProgressTracker | undefined;
   signal: AbortSignal;
   onFileDone?: (file: WantedFile, outcome: 'fetched' | 'present') => void;
 }
@@ -91,11 +94,15 @@ export async function applyPlan(plan: MirrorPlan, options: ApplyOptions): Promis
 
   const missing: WantedFile[] = [];
   for (const file of files) {
-    throwIfAborted(options.signal);
+    throwIfCancelled(options.signal);
     let sha256: string | undefined;
+    const checked = options.checkProgress?.startFile(file.path, file.size);
     try {
       sha256 = await options.store.present(file, options.rehash);
+      checked?.addBytes(file.size);
+      checked?.done();
     } catch (error) {
+      checked?.failed();
       // A link or special file at one path fails that file; the others are still fetched.
       if (!isFerryError(error) || !PER_FILE_CODES.has(error.code)) throw error;
       result.failures.push({ path: file.path, items: file.items, error });
@@ -131,7 +138,7 @@ export async function applyPlan(plan: MirrorPlan, options: ApplyOptions): Promis
   );
   result.fetched.push(...transfers.completed.map((transfer) => transfer.task));
   result.failures.push(...transfers.failures.map(({ task, error }) => ({ path: task.path, items: task.items, error })));
-  if (options.signal.aborted) throw cancelled(options.signal);
+  throwIfCancelled(options.signal);
   return result;
 }
 
@@ -186,17 +193,3 @@ function recordHeld(options: ApplyOptions, file: WantedFile, sha256: string): vo
 }
 
 function noBytes(): void {}
-
-function throwIfAborted(signal: AbortSignal): void {
-  if (signal.aborted) throw cancelled(signal);
-}
-
-function cancelled(signal: AbortSignal): FerryError {
-  const reason: unknown = signal.reason;
-  return isFerryError(reason) ? reason : new FerryError('FERRY_CANCELLED', 'The mirror run was cancelled.');
-}
-
-export function describeFailure(failure: FileFailure): string {
-  const first = failure.items[0];
-  return `${failure.path}${first === undefined ? '' : ` (${describeItem(first)})`}: ${failure.error.message}`;
-}

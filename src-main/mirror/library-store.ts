@@ -1,10 +1,11 @@
 import { createHash } from 'node:crypto';
 import { statfs } from 'node:fs/promises';
 import { FerryError } from '../base/errors.js';
-import { lstatIfExists, mtimeMsOf } from '../library/files.js';
+import { lstatIfExists, mtimeMsOf } from '../base/files.js';
 import { isSha256Hex, type Library } from '../library/index.js';
 import type { FileStore, VerifiedFile } from './apply.js';
-import { contentKey, hashFile } from './file-checks.js';
+import { hashFile } from '../base/hashing.js';
+import { contentKey } from './file-checks.js';
 import type { WantedFile } from './plan.js';
 
 /**

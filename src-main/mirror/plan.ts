@@ -1,5 +1,6 @@
 import { resolveVersions, selectVersions, type ProductsDocument, type Selection, type StreamItem } from '../streams/index.js';
 import { FerryError } from '../base/errors.js';
+import type { Checksum, ChecksumAlgorithm } from '../base/hashing.js';
 import type { HeldItem } from '../library/index.js';
 
 /** An item the target holds now, as its catalog records it; which source holds it does not matter to a plan. */
@@ -20,14 +21,12 @@ export interface PlanInput {
   metadataPaths?: readonly string[] | undefined;
 }
 
-export type ItemChecksum = { algorithm: 'sha512' | 'sha256' | 'md5'; hex: string };
-
 /** A file the target must hold after the run; several items may share it (a squashfs). */
 export interface WantedFile {
   path: string;
   size: number;
   /** The strongest checksum the metadata lists, as the reference picks it. */
-  checksum: ItemChecksum;
+  checksum: Checksum;
   /** Known when the metadata lists sha256 (always, for MAAS streams). */
   sha256: string | undefined;
   /** The items that reference this path, in plan order. */
@@ -53,7 +52,7 @@ export interface MirrorPlan {
   rejected: Array<{ item: StreamItem; error: FerryError }>;
 }
 
-const checksumStrength: ReadonlyArray<ItemChecksum['algorithm']> = ['sha512', 'sha256', 'md5'];
+const checksumStrength: readonly ChecksumAlgorithm[] = ['sha512', 'sha256', 'md5'];
 
 /**
  * Wanted (the selection applied to verified metadata, with max and keep) against held (the target's
@@ -144,7 +143,7 @@ function unverifiableItem(item: StreamItem, noChecksum: boolean): FerryError {
   return new FerryError('FERRY_NO_CHECKSUM', `Item ${describeItem(item)} ${problem}, so it cannot be verified.`, { path: item.path, actual: listed, hint });
 }
 
-export function strongestChecksum(item: StreamItem): ItemChecksum | undefined {
+export function strongestChecksum(item: StreamItem): Checksum | undefined {
   for (const algorithm of checksumStrength) {
     const hex = item.checksums[algorithm];
     if (hex !== undefined) return { algorithm, hex: hex.toLowerCase() };

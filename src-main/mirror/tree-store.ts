@@ -2,22 +2,22 @@ import { createHash } from 'node:crypto';
 import type { Stats } from 'node:fs';
 import { readdir, rmdir, stat, statfs, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join, sep } from 'node:path';
-import { FerryError } from '../base/errors.js';
+import { FerryError, errnoCode } from '../base/errors.js';
 import type { Catalog } from '../library/catalog.js';
 import {
   checkFinishedFile,
-  errnoCode,
   fileKindOf,
   lstatIfExists,
   mtimeMsOf,
   renameIntoPlace,
   resolveInsideTree,
   withFileErrors,
-} from '../library/files.js';
+} from '../base/files.js';
 import type { TempArea } from '../library/temp-area.js';
 import { assertSafeItemPath } from '../streams/index.js';
 import type { FileStore, VerifiedFile } from './apply.js';
-import { contentKey, hashFile } from './file-checks.js';
+import { hashFile } from '../base/hashing.js';
+import { contentKey } from './file-checks.js';
 import type { WantedFile } from './plan.js';
 
 /** Hex digits of the path's sha256 in a partial file's name: 64 bits, so paths of a stream never collide. */

@@ -22,7 +22,7 @@ export interface HttpClient {
 export interface HttpClientOptions {
   /** Proxy for http and https sources; wins over HTTP_PROXY/HTTPS_PROXY. NO_PROXY still applies. */
   proxy?: string;
-  /** Connections kept per origin. Default 8. */
+  /** Connections kept per origin. Default DEFAULT_CONNECTIONS_PER_HOST. */
   connectionsPerHost?: number;
   userAgent: string;
   /** Longest wait for response headers. Default 60 s. */
@@ -33,7 +33,7 @@ export interface HttpClientOptions {
   env?: NodeJS.ProcessEnv;
   /** Over DEFAULT_RETRY_POLICY. */
   retry?: Partial<RetryPolicy> | undefined;
-  /** Longest wait of an attempt for the answer or for body bytes (milliseconds). Default 30 s. */
+  /** Longest wait of an attempt for the answer or for body bytes (milliseconds). Default DEFAULT_STALL_TIMEOUT_MS. */
   stallTimeoutMs?: number | undefined;
 }
 
@@ -44,10 +44,12 @@ export interface ProxySettings {
   noProxy: string;
 }
 
-const DEFAULT_CONNECTIONS_PER_HOST = 8;
+/** Connections per origin: the one default for metadata and files, which faces show in their help. */
+export const DEFAULT_CONNECTIONS_PER_HOST = 4;
 const DEFAULT_HEADERS_TIMEOUT_MS = 60_000;
 const DEFAULT_CONNECT_TIMEOUT_MS = 30_000;
-const DEFAULT_STALL_TIMEOUT_MS = 30_000;
+/** See watchAttempt (http.ts); faces show it in their help. */
+export const DEFAULT_STALL_TIMEOUT_MS = 30_000;
 
 /**
  * One composed undici dispatcher for a job: a connection pool per origin, the proxy (explicit, or

@@ -4,7 +4,9 @@
 
 import type { IncomingHttpHeaders } from 'node:http';
 import { request, type Dispatcher } from 'undici';
-import { FerryError, describeError, errnoCode, isFerryError, redactUrl } from '../base/errors.js';
+import { cancelledError } from '../base/cancel.js';
+import { FerryError, describeError, errnoCode, redactUrl } from '../base/errors.js';
+import { formatSeconds } from '../base/format.js';
 import type { HttpClient } from './agent.js';
 
 export const DEFAULT_MAX_REDIRECTS = 5;
@@ -125,17 +127,6 @@ export function watchAttempt(url: string, outer: AbortSignal, stallTimeoutMs: nu
       outer.removeEventListener('abort', cancel);
     },
   };
-}
-
-/** The caller's own FERRY_CANCELLED reason when it gave one (e.g. naming the signal), else a generic one. */
-export function cancelledError(signal: AbortSignal, failure?: unknown): FerryError {
-  if (isFerryError(failure, 'FERRY_CANCELLED')) return failure;
-  if (isFerryError(signal.reason, 'FERRY_CANCELLED')) return signal.reason;
-  return new FerryError('FERRY_CANCELLED', 'The operation was cancelled', { cause: signal.reason });
-}
-
-function formatSeconds(ms: number): string {
-  return `${Number((ms / 1000).toFixed(1))} s`;
 }
 
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);

@@ -1,13 +1,10 @@
-// net/'s public surface: one composed HTTP client, metadata fetches, verified downloads, the retry
-// policy they share, and bounded parallel transfers.
-export { createHttpClient, resolveProxySettings } from './agent.js';
+// net/'s public surface: one composed HTTP client, metadata fetches, verified downloads, and the
+// retry policy they share.
+export { DEFAULT_CONNECTIONS_PER_HOST, DEFAULT_STALL_TIMEOUT_MS, createHttpClient } from './agent.js';
 export type { HttpClient, HttpClientOptions, ProxySettings } from './agent.js';
 export { downloadFile } from './download.js';
-export type { ChecksumAlgorithm, DownloadOptions, DownloadRequest, DownloadResult } from './download.js';
+export type { DownloadOptions, DownloadRequest, DownloadResult } from './download.js';
 export { fetchBytes } from './fetch-bytes.js';
-export { cancelledError } from './http.js';
 export type { FetchBytesOptions, FetchedBytes } from './fetch-bytes.js';
-export { DEFAULT_RETRY_POLICY, isRetryableError, withRetries } from './retry.js';
+export { DEFAULT_RETRY_POLICY } from './retry.js';
 export type { RetryNotice, RetryPolicy } from './retry.js';
-export { runTransfers } from './scheduler.js';
-export type { RunTransfersOptions, SettledTransfer, TransferOutcome } from './scheduler.js';

@@ -2,8 +2,9 @@
 // downloads both run their attempts through withRetries; what an attempt resumes from is the
 // attempt's own business.
 
+import { cancelledError, throwIfCancelled, waitUnlessCancelled } from '../base/cancel.js';
 import { FerryError, describeError, factsOf, redactUrl } from '../base/errors.js';
-import { HttpStatusError, cancelledError } from './http.js';
+import { HttpStatusError } from './http.js';
 
 export interface RetryPolicy {
   /** Attempts in all, the first one included. */
@@ -132,24 +133,6 @@ function backoffDelayMs(failure: FerryError, attempt: number, policy: RetryPolic
   }
   const ceiling = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1));
   return Math.floor((policy.random ?? Math.random)() * ceiling);
-}
-
-function throwIfCancelled(signal: AbortSignal): void {
-  if (signal.aborted) throw cancelledError(signal);
-}
-
-function waitUnlessCancelled(delayMs: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      reject(cancelledError(signal));
-    };
-    const timer = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, delayMs);
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
 }
 
 function asFerryError(error: unknown): FerryError {

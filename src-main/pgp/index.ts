@@ -3,5 +3,5 @@ export { loadKeyring } from './keyring.js';
 export type { Keyring, KeyringSource } from './keyring.js';
 export { readClearsignedBody, verifyClearsigned } from './clearsigned.js';
 export type { VerifiedText } from './clearsigned.js';
-export { clearsign, createSigningKey, revokeSigningKey } from './sign.js';
+export { clearsign, createSigningKey } from './sign.js';
 export type { ClearsignOptions, SigningKey, SigningKeyOptions } from './sign.js';

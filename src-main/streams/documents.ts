@@ -19,8 +19,8 @@ import {
 import { assertSafeItemFilePath, assertSafeItemPath } from './paths.js';
 import { sortNewestFirst } from './versions.js';
 
-export const INDEX_FORMAT = 'index:1.0';
-export const PRODUCTS_FORMAT = 'products:1.0';
+const INDEX_FORMAT = 'index:1.0';
+const PRODUCTS_FORMAT = 'products:1.0';
 
 export interface IndexEntry {
   readonly contentId: string;

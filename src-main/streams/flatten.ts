@@ -6,17 +6,15 @@
 // inherited part is built once per version, and an item's fields can be read (itemField) without
 // building its map; selection builds maps only for the items it returns.
 
+import type { ChecksumAlgorithm } from '../base/hashing.js';
 import type { ItemEntry, ProductEntry, ProductsDocument, VersionEntry } from './documents.js';
 import { pythonStr, type JsonObject } from './json.js';
 
 /** Field name to Python str() value. Null-prototype, so a key such as "__proto__" is just a key. */
 export type FlatItem = Record<string, string>;
 
-export interface ItemChecksums {
-  md5?: string;
-  sha256?: string;
-  sha512?: string;
-}
+/** The checksums an item lists, by algorithm (hex as written in the metadata). */
+export type ItemChecksums = Partial<Record<ChecksumAlgorithm, string>>;
 
 export interface StreamItem {
   readonly contentId: string;
@@ -45,7 +43,7 @@ export interface FlatProduct {
   readonly versions: readonly FlatVersion[];
 }
 
-const CHECKSUM_NAMES = ['md5', 'sha256', 'sha512'] as const;
+const CHECKSUM_NAMES: readonly ChecksumAlgorithm[] = ['md5', 'sha256', 'sha512'];
 
 /**
  * Every item in the reference's processing order (products_exdata): products and items in file

@@ -1,13 +1,12 @@
 // The SimpleStreams format, pure: locate, parse, expand aliases, flatten, filter, pick versions.
-export { DEFAULT_ENTRY_PATH, SOURCE_PRESETS, joinMirrorUrl, resolveSource } from './source.js';
+export { joinMirrorUrl, resolveSource } from './source.js';
 export type { ResolveSourceOptions, StreamSource } from './source.js';
-export { MAX_METADATA_BYTES, parseJsonDocument } from './json.js';
-export { INDEX_FORMAT, PRODUCTS_FORMAT, entriesToFollow, parseIndex, parseProducts, parseStreamDocument } from './documents.js';
+export { MAX_METADATA_BYTES } from './json.js';
+export { entriesToFollow, parseProducts, parseStreamDocument } from './documents.js';
 export type { IndexDocument, IndexEntry, ProductsDocument, StreamDocument } from './documents.js';
 export { assertSafeItemPath } from './paths.js';
-export { flattenProducts } from './flatten.js';
 export type { FlatItem, ItemChecksums, StreamItem } from './flatten.js';
-export { OR_SEPARATOR, formatSelection, parseFilter, parseSelection, selectionMatches } from './filters.js';
+export { OR_SEPARATOR, formatSelection, parseSelection } from './filters.js';
 export type { ItemFilter, Selection } from './filters.js';
 export { selectItems, selectVersions } from './select.js';
 export type { SelectOptions, SelectedProduct, SelectedVersion } from './select.js';

@@ -6,6 +6,7 @@
 // PyNumber. Everything else takes the native JSON.parse path, which is what keeps large catalogs fast.
 
 import { FerryError } from '../base/errors.js';
+import { formatBytes } from '../base/format.js';
 
 /** Metadata files larger than this are refused before parsing (the live MAAS catalogs are a few MB). */
 export const MAX_METADATA_BYTES = 64 * 1024 * 1024;
@@ -143,7 +144,7 @@ function assertWithinSizeLimit(text: string, where: string): void {
   if (bytes <= MAX_METADATA_BYTES) return;
   throw new FerryError(
     'FERRY_TOO_LARGE',
-    `${where} is larger than the ${formatMebibytes(MAX_METADATA_BYTES)} allowed for a metadata file (at least ${formatMebibytes(bytes)}).`,
+    `${where} is larger than the ${formatBytes(MAX_METADATA_BYTES)} allowed for a metadata file (at least ${formatBytes(bytes)}).`,
     {
       hint: 'Check that the source really is a SimpleStreams mirror; real index and products files are a few megabytes.',
       expected: `at most ${MAX_METADATA_BYTES} bytes`,
@@ -168,11 +169,6 @@ function utf8ByteLength(text: string): number {
 
 function isLowSurrogate(unit: number): boolean {
   return unit >= 0xdc00 && unit <= 0xdfff;
-}
-
-function formatMebibytes(bytes: number): string {
-  const mebibytes = bytes / (1024 * 1024);
-  return `${Number.isInteger(mebibytes) ? mebibytes : mebibytes.toFixed(1)} MiB`;
 }
 
 const QUOTE = 0x22;

@@ -24,12 +24,12 @@ export interface ResolveSourceOptions {
   readonly cwd?: string | undefined;
 }
 
-export const SOURCE_PRESETS: Readonly<Record<string, string>> = {
+const SOURCE_PRESETS: Readonly<Record<string, string>> = {
   stable: 'https://images.maas.io/ephemeral-v3/stable/',
   candidate: 'https://images.maas.io/ephemeral-v3/candidate/',
 };
 
-export const DEFAULT_ENTRY_PATH = 'streams/v1/index.sjson';
+const DEFAULT_ENTRY_PATH = 'streams/v1/index.sjson';
 
 // The reference's rule (util.path_from_mirror_url): a location naming a metadata file under
 // streams/v1/ is split there into mirror base and entry path. Python's '.' stops only at '\n'.

@@ -4,6 +4,7 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { formatBytes, formatTable } from '../../src-main/cli/output.js';
+import { JOB_DEFAULTS } from '../../src-main/engine/index.js';
 import { spawnFerry } from '../support/run-ferry.js';
 import type { BenchStream, ServerProcess } from './bench-stream.js';
 import type { Cleanup } from './cleanup.js';
@@ -18,9 +19,9 @@ import { MIB, median, note, printSection, type BenchmarkResult } from './report.
 
 const THROUGHPUT_RATIO_TARGET = 0.9;
 const PEAK_RSS_TARGET_BYTES = 200 * MIB;
-/** ferry's defaults (engine/mirror-job.ts), which the baseline copies. */
-const FERRY_DEFAULT_CONCURRENCY = 4;
-const FERRY_DEFAULT_CONNECTIONS = 4;
+/** ferry's defaults (engine/defaults.ts), which the baseline uses too. */
+const FERRY_DEFAULT_CONCURRENCY = JOB_DEFAULTS.concurrency;
+const FERRY_DEFAULT_CONNECTIONS = JOB_DEFAULTS.connectionsPerHost;
 
 export interface DownloadContext {
   stream: BenchStream;

@@ -1,8 +1,9 @@
-import { runGc } from '../../engine/index.js';
-import { flagOption, type CommandDefinition } from '../command.js';
+import { createEngine } from '../../engine/index.js';
+import { flagOption, stringOption, type CommandDefinition } from '../command.js';
 import { ExitCode } from '../exit-codes.js';
 import { formatBytes } from '../output.js';
-import { libraryLocationFrom, libraryOption } from './library-option.js';
+import { followJob } from '../progress-display.js';
+import { libraryOption } from './library-option.js';
 
 export const gcCommand: CommandDefinition = {
   name: 'gc',
@@ -21,7 +22,9 @@ export const gcCommand: CommandDefinition = {
   ],
   examples: ['ferry gc --dry-run', 'ferry gc --library /srv/ferry'],
   async run(options, _positionals, io) {
-    const outcome = await runGc({ ...libraryLocationFrom(options, io), dryRun: flagOption(options, 'dry-run') });
+    const engine = createEngine({ env: io.env, cwd: io.cwd });
+    const job = engine.startJob('gc', { library: stringOption(options, 'library'), dryRun: flagOption(options, 'dry-run') });
+    const outcome = await followJob(job, io, undefined);
     if (flagOption(options, 'json')) {
       io.stdout.write(`${JSON.stringify(outcome, null, 2)}\n`);
       return ExitCode.ok;

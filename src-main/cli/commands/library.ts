@@ -1,8 +1,8 @@
-import { runLibrarySummary, type LibrarySummary } from '../../engine/index.js';
-import { flagOption, type CliIo, type CommandDefinition } from '../command.js';
+import { createEngine, type LibrarySummary } from '../../engine/index.js';
+import { flagOption, stringOption, type CliIo, type CommandDefinition } from '../command.js';
 import { ExitCode } from '../exit-codes.js';
 import { formatBytes, formatTable } from '../output.js';
-import { libraryLocationFrom, libraryOption } from './library-option.js';
+import { libraryOption } from './library-option.js';
 
 export const libraryCommand: CommandDefinition = {
   name: 'library',
@@ -17,7 +17,7 @@ export const libraryCommand: CommandDefinition = {
   options: [libraryOption, { name: 'json', type: 'boolean', description: 'print one JSON document instead of tables' }],
   examples: ['ferry library', 'ferry library --library /srv/ferry --json'],
   async run(options, _positionals, io) {
-    const summary = await runLibrarySummary(libraryLocationFrom(options, io));
+    const summary = await createEngine({ env: io.env, cwd: io.cwd }).librarySummary({ library: stringOption(options, 'library') });
     if (flagOption(options, 'json')) {
       io.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
       return ExitCode.ok;

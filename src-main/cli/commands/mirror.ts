@@ -1,4 +1,4 @@
-import { parseSelection, runMirror, type JobEvent, type MirrorOutcome, type PlanSummary } from '../../engine/index.js';
+import { JOB_DEFAULTS, createEngine, filterGroups, type JobEvent, type MirrorOutcome, type PlanSummary } from '../../engine/index.js';
 import {
   countOption,
   flagOption,
@@ -11,8 +11,8 @@ import {
 } from '../command.js';
 import { ExitCode, exitCodeFor } from '../exit-codes.js';
 import { formatBytes } from '../output.js';
-import { JobDisplay, displayModeFor } from '../progress-display.js';
-import { sourceOptions, streamOptionsFrom, trustNotice } from './source-options.js';
+import { JobDisplay, displayModeFor, followJob } from '../progress-display.js';
+import { sourceOptions, streamInputFrom, trustNotice } from './source-options.js';
 
 /** Selection and transfer options shared by `ferry mirror` and `ferry sync`. */
 export const selectionOptions: OptionDefinition[] = [
@@ -23,8 +23,8 @@ export const selectionOptions: OptionDefinition[] = [
 export const transferOptions: OptionDefinition[] = [
   { name: 'dry-run', type: 'boolean', description: 'print the plan and change nothing' },
   { name: 'verify-existing', type: 'boolean', description: 're-hash every file already present and repair what is wrong' },
-  { name: 'concurrency', type: 'number', valueName: 'N', description: 'files downloaded at once (default 4)' },
-  { name: 'connections', type: 'number', valueName: 'N', description: 'connections per server (default 4)' },
+  { name: 'concurrency', type: 'number', valueName: 'N', description: 'files downloaded at once', default: JOB_DEFAULTS.concurrency },
+  { name: 'connections', type: 'number', valueName: 'N', description: 'connections per server', default: JOB_DEFAULTS.connectionsPerHost },
   {
     name: 'no-direct-io',
     type: 'boolean',
@@ -61,16 +61,17 @@ export const mirrorCommand: CommandDefinition = {
     const [source, target, ...filterArgs] = positionals;
     if (source === undefined || target === undefined) throw usageError(mirrorCommand, 'Name a SOURCE and a TARGET directory.');
     assertKeepHasMax(mirrorCommand, options);
+    const selection = filterGroups(filterArgs);
     const events = showJobEvents(options, io);
-    const outcome = await runMirror({
-      ...streamOptionsFrom(options, io),
+    const engine = createEngine({ env: io.env, cwd: io.cwd });
+    const job = engine.startJob('mirror', {
       ...jobOptionsFrom(options),
-      source,
+      stream: streamInputFrom(options, source),
       target,
-      selection: parseSelection(filterArgs),
+      selection,
       fetchItems: !flagOption(options, 'no-item-download'),
-      onEvent: events.onEvent,
     });
+    const outcome = await followJob(job, io, events.onEvent);
     events.finish();
     return reportOutcome(outcome, io, flagOption(options, 'json'));
   },

@@ -1,10 +1,4 @@
-import {
-  loadStream,
-  parseSelection,
-  queryItems,
-  summarizeProducts,
-  type LoadedStream,
-} from '../../engine/index.js';
+import { createEngine, filterGroups, type Engine, type SelectionRequest } from '../../engine/index.js';
 import {
   flagOption,
   numberOption,
@@ -15,8 +9,9 @@ import {
 } from '../command.js';
 import { ExitCode } from '../exit-codes.js';
 import { formatBytes, formatRetry, formatTable } from '../output.js';
+import { followJob } from '../progress-display.js';
 import { pythonDictRepr, pythonPercentFormat } from '../python-format.js';
-import { sourceOptions, streamOptionsFrom, trustNotice } from './source-options.js';
+import { sourceOptions, streamInputFrom, trustNotice } from './source-options.js';
 
 export const queryCommand: CommandDefinition = {
   name: 'query',
@@ -52,22 +47,18 @@ export const queryCommand: CommandDefinition = {
     if (formats.length + (outputFormat === undefined ? 0 : 1) > 1) {
       throw usageError(queryCommand, 'Choose one of --json, -o, --pretty and --products.');
     }
-    const selection = parseSelection(filterArgs);
-    const stream = await loadStream({
-      ...streamOptionsFrom(options, io),
-      source,
-      onRetry: (event) => {
-        io.stderr.write(`${formatRetry(event)}\n`);
-      },
+    const request: SelectionRequest = { selection: filterGroups(filterArgs), max: numberOption(options, 'max') };
+    const engine = createEngine({ env: io.env, cwd: io.cwd });
+    const loaded = await followJob(engine.startJob('load', streamInputFrom(options, source)), io, (event) => {
+      if (event.type === 'retry') io.stderr.write(`${formatRetry(event)}\n`);
     });
-    io.stderr.write(trustNotice(stream.trust, stream.source.display, stream.metadataFiles.length));
-    const max = numberOption(options, 'max');
+    io.stderr.write(trustNotice(loaded.trust, loaded.source, loaded.metadataFiles));
 
     if (flagOption(options, 'products')) {
-      printProducts(stream, selection, max, io);
+      printProducts(engine, loaded.streamId, request, io);
       return ExitCode.ok;
     }
-    const items = queryItems(stream, selection, { max });
+    const items = engine.query(loaded.streamId, request).map((item) => new Map(Object.entries(item)));
     if (flagOption(options, 'json')) {
       io.stdout.write(`${JSON.stringify(items.map(sortedRecord), null, 2)}\n`);
     } else if (flagOption(options, 'pretty')) {
@@ -87,13 +78,8 @@ function sortedRecord(item: ReadonlyMap<string, string>): Record<string, string>
   return record;
 }
 
-function printProducts(
-  stream: LoadedStream,
-  selection: ReturnType<typeof parseSelection>,
-  max: number | undefined,
-  io: CliIo,
-): void {
-  const rows = summarizeProducts(stream, selection, { max }).map((product) => [
+function printProducts(engine: Engine, streamId: string, request: SelectionRequest, io: CliIo): void {
+  const rows = engine.products(streamId, request).map((product) => [
     product.productName,
     product.os,
     product.release,

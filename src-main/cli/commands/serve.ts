@@ -1,4 +1,5 @@
 import { DEFAULT_BIND_ADDRESS, DEFAULT_SERVE_PORT, STOP_GRACE_MS, startServe, type RequestRecord, type ServeHandle } from '../../engine/index.js';
+import { isIP } from 'node:net';
 import { numberOption, stringOption, usageError, type CommandDefinition } from '../command.js';
 import { ExitCode } from '../exit-codes.js';
 import { formatError } from '../output.js';
@@ -15,8 +16,14 @@ export const serveCommand: CommandDefinition = {
     'follows on stderr. Only this computer can connect unless --bind says otherwise.',
   ],
   options: [
-    { name: 'port', type: 'number', valueName: 'N', description: `TCP port (default ${DEFAULT_SERVE_PORT}; 0 picks a free one)` },
-    { name: 'bind', type: 'string', valueName: 'ADDR', description: `IP address to listen on (default ${DEFAULT_BIND_ADDRESS}, loopback only; 0.0.0.0 for every interface)` },
+    { name: 'port', type: 'number', valueName: 'N', description: 'TCP port; 0 picks a free one', default: DEFAULT_SERVE_PORT },
+    {
+      name: 'bind',
+      type: 'string',
+      valueName: 'ADDR',
+      description: 'IP address to listen on; 0.0.0.0 for every interface (the default is loopback only)',
+      default: DEFAULT_BIND_ADDRESS,
+    },
   ],
   examples: ['ferry serve /srv/mirror/maas/images/ephemeral-v3/stable', 'ferry serve /media/usb/mirror --bind 0.0.0.0 --port 8080'],
   async run(options, positionals, io) {
@@ -25,6 +32,9 @@ export const serveCommand: CommandDefinition = {
     const port = numberOption(options, 'port');
     if (port !== undefined && port > 65535) throw usageError(serveCommand, `--port takes 0 to 65535, not ${port}.`);
     const bind = stringOption(options, 'bind');
+    if (bind !== undefined && isIP(bind) === 0) {
+      throw usageError(serveCommand, `--bind takes an IP address, not '${bind}': ${DEFAULT_BIND_ADDRESS} (the default), an address of this computer, or 0.0.0.0 for every interface.`);
+    }
     const handle = await startServe({
       path,
       ...(port === undefined ? {} : { port }),

@@ -1,5 +1,5 @@
-import type { LoadStreamOptions, StreamTrust } from '../../engine/index.js';
-import { flagOption, listOption, numberOption, stringOption, usageError, type CliIo, type OptionDefinition, type ParsedOptions } from '../command.js';
+import { JOB_DEFAULTS, type StreamInput, type StreamSettings, type StreamTrust } from '../../engine/index.js';
+import { flagOption, listOption, numberOption, stringOption, usageError, type OptionDefinition, type ParsedOptions } from '../command.js';
 
 /** Options shared by every command that reads a SimpleStreams source. */
 export const sourceOptions: OptionDefinition[] = [
@@ -11,33 +11,36 @@ export const sourceOptions: OptionDefinition[] = [
     name: 'stall-timeout',
     type: 'number',
     valueName: 'SECONDS',
-    description: 'give up on a request (then retry it) that waits this long for an answer or for data, or gets under 1 KiB/s (default 30)',
+    description: 'give up on a request (then retry it) that waits this long for an answer or for data, or gets under 1 KiB/s',
+    default: JOB_DEFAULTS.stallTimeoutMs / 1000,
   },
-  { name: 'retries', type: 'number', valueName: 'N', description: 'retries of a failed request, metadata or file, each shown as it starts (default 4)' },
+  {
+    name: 'retries',
+    type: 'number',
+    valueName: 'N',
+    description: 'retries of a failed request, metadata or file, each shown as it starts',
+    default: JOB_DEFAULTS.retries,
+  },
 ];
 
-export function streamOptionsFrom(options: ParsedOptions, io: CliIo): Omit<LoadStreamOptions, 'source'> {
-  return {
-    path: stringOption(options, 'path'),
-    keyringFiles: listOption(options, 'keyring'),
-    verify: !flagOption(options, 'no-verify'),
-    proxy: stringOption(options, 'proxy'),
-    ...waitOptionsFrom(options),
-    env: io.env,
-    cwd: io.cwd,
-    signal: io.signal,
-  };
-}
-
-function waitOptionsFrom(options: ParsedOptions): Pick<LoadStreamOptions, 'stallTimeoutMs' | 'retry'> {
+/** How the stream is reached and trusted (everything but SOURCE and --path). */
+export function streamSettingsFrom(options: ParsedOptions): StreamSettings {
   const stallSeconds = numberOption(options, 'stall-timeout');
   const retries = numberOption(options, 'retries');
   if (stallSeconds !== undefined && stallSeconds < 1) throw usageError(undefined, '--stall-timeout takes a number of seconds, at least 1.');
   if (retries !== undefined && retries < 0) throw usageError(undefined, '--retries takes a number of retries, 0 or more.');
   return {
+    keyringFiles: listOption(options, 'keyring'),
+    verify: !flagOption(options, 'no-verify'),
+    proxy: stringOption(options, 'proxy'),
     stallTimeoutMs: stallSeconds === undefined ? undefined : stallSeconds * 1000,
-    retry: retries === undefined ? undefined : { maxAttempts: retries + 1 },
+    retries,
   };
+}
+
+/** SOURCE with --path and the settings: a stream for a job to load. */
+export function streamInputFrom(options: ParsedOptions, source: string): StreamInput {
+  return { source, path: stringOption(options, 'path'), ...streamSettingsFrom(options) };
 }
 
 /** One line on stderr about what was (not) verified; an operator must never have to guess. */

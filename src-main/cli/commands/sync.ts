@@ -1,6 +1,7 @@
-import { parseSelection, runSync } from '../../engine/index.js';
+import { createEngine, filterGroups } from '../../engine/index.js';
 import { flagOption, numberOption, stringOption, usageError, type CommandDefinition } from '../command.js';
-import { libraryLocationFrom, libraryOption } from './library-option.js';
+import { followJob } from '../progress-display.js';
+import { libraryOption } from './library-option.js';
 import {
   assertKeepHasMax,
   jobOptionsFrom,
@@ -10,7 +11,7 @@ import {
   transferOptions,
   type MetadataWording,
 } from './mirror.js';
-import { sourceOptions, streamOptionsFrom } from './source-options.js';
+import { sourceOptions, streamInputFrom, streamSettingsFrom } from './source-options.js';
 
 const LIBRARY_WORDING: MetadataWording = {
   keptPrevious: 'no new snapshot was recorded, so the library still describes its previous state',
@@ -52,16 +53,18 @@ export const syncCommand: CommandDefinition = {
       throw usageError(syncCommand, `--profile ${profile ?? ''} without a SOURCE runs the saved selection as saved; give SOURCE and filters again to change it.`);
     }
     assertKeepHasMax(syncCommand, options);
+    const selection = source === undefined ? undefined : filterGroups(filterArgs);
     const events = showJobEvents(options, io);
-    const outcome = await runSync({
-      ...streamOptionsFrom(options, io),
+    const engine = createEngine({ env: io.env, cwd: io.cwd });
+    const job = engine.startJob('sync', {
       ...jobOptionsFrom(options),
-      ...libraryLocationFrom(options, io),
-      source,
-      selection: source === undefined ? undefined : parseSelection(filterArgs),
+      library: stringOption(options, 'library'),
+      // Without SOURCE the saved selection's source is loaded, with these settings.
+      stream: source === undefined ? streamSettingsFrom(options) : streamInputFrom(options, source),
+      selection,
       profile,
-      onEvent: events.onEvent,
     });
+    const outcome = await followJob(job, io, events.onEvent);
     events.finish();
     return reportOutcome(outcome, io, flagOption(options, 'json'), LIBRARY_WORDING);
   },

@@ -128,7 +128,7 @@ export class HeldItemQueries extends CatalogArea<ReturnType<typeof prepareStatem
   }
 
   heldVersions(sourceId: number, contentId: string, product: string): string[] {
-    return this.connection.guard(() => this.statements.heldVersions.all(sourceId, contentId, product).sort(compareCodeUnits));
+    return this.connection.guard(() => this.statements.heldVersions.all(sourceId, contentId, product));
   }
 
   heldFileAtPath(sourceId: number, path: string): HeldFile | undefined {
@@ -214,7 +214,7 @@ export class HeldItemQueries extends CatalogArea<ReturnType<typeof prepareStatem
         sourceUrl: row.source_url,
         contentId: row.content_id,
         product: row.product,
-        versions: readStringArray(file, row.versions, `versions of ${row.product}`).sort(compareCodeUnits),
+        versions: readStringArray(file, row.versions, `versions of ${row.product}`),
         itemCount: row.item_count,
         bytes: row.bytes,
       })),
@@ -222,11 +222,6 @@ export class HeldItemQueries extends CatalogArea<ReturnType<typeof prepareStatem
   }
 }
 
-/** Versions compare by UTF-16 code units, as in streams/versions, never by locale. */
-function compareCodeUnits(left: string, right: string): number {
-  if (left === right) return 0;
-  return left < right ? -1 : 1;
-}
 
 function toHeldItem(row: HeldItemRow): HeldItem {
   return {

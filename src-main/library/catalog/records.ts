@@ -81,6 +81,7 @@ export interface HeldProductSummary {
   readonly sourceUrl: string;
   readonly contentId: string;
   readonly product: string;
+  /** In no promised order: the engine sorts them (streams' compareVersionNames). */
   readonly versions: readonly string[];
   readonly itemCount: number;
   /** The sizes of the product's items added up; a file shared with another product counts in both. */

@@ -16,7 +16,7 @@ afterEach(() => {
 function tracker(overrides: { bytesTotal?: number; filesTotal?: number; speedWindowMs?: number } = {}): ProgressTracker {
   return new ProgressTracker({
     jobId: 'job-7',
-    step: 'downloading',
+    step: 'download',
     bytesTotal: overrides.bytesTotal ?? 1_000_000,
     filesTotal: overrides.filesTotal ?? 2,
     emit: (progress) => emitted.push(progress),
@@ -51,7 +51,7 @@ describe('ProgressTracker', () => {
     vi.advanceTimersByTime(1_000);
 
     expect(emitted).toHaveLength(6);
-    expect(emitted[0]).toMatchObject({ jobId: 'job-7', step: 'downloading', bytesDone: 100_000, filesDone: 0, filesTotal: 2 });
+    expect(emitted[0]).toMatchObject({ jobId: 'job-7', step: 'download', bytesDone: 100_000, filesDone: 0, filesTotal: 2 });
     progress.finish();
   });
 
@@ -114,13 +114,13 @@ describe('ProgressTracker', () => {
     file.done();
     vi.advanceTimersByTime(50);
 
-    progress.setStep('finished');
+    progress.setStep('metadata');
     progress.finish();
     progress.finish();
     vi.advanceTimersByTime(5_000);
 
     expect(emitted).toHaveLength(1);
-    expect(emitted[0]).toMatchObject({ step: 'finished', bytesDone: 1_000_000, filesDone: 1, eta: 0, current: [] });
+    expect(emitted[0]).toMatchObject({ step: 'metadata', bytesDone: 1_000_000, filesDone: 1, eta: 0, current: [] });
     expect(vi.getTimerCount()).toBe(0);
   });
 

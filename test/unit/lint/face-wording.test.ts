@@ -1,7 +1,8 @@
 // Issue 8 §5: below the faces, errors carry facts and remedies in the field's terms; option names,
 // `ferry ...` commands and FERRY_USAGE belong to the CLI (cli/hints.ts words the hints). This
-// reads every string and template literal of the domain folders with the TypeScript parser, so
-// comments (which may explain the CLI behaviour a function serves) are not counted.
+// reads every string and template literal of the domain folders, of base/ (below them all) and of
+// the engine (which every face shares) with the TypeScript parser, so comments (which may explain
+// the CLI behaviour a function serves) are not counted.
 
 import { readdir, readFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
@@ -9,7 +10,7 @@ import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
 
 const ROOT = join(import.meta.dirname, '../../..');
-const DOMAIN_FOLDERS = ['streams', 'pgp', 'net', 'library', 'mirror'];
+const DOMAIN_FOLDERS = ['base', 'streams', 'pgp', 'net', 'library', 'mirror', 'engine'];
 
 /** What is a fact, not CLI wording: the filter grammar's group separator, and GnuPG's own command. */
 const ALLOWED = [

@@ -4,7 +4,8 @@ import { dirname } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openLibrary, type Library } from '../../../src-main/library/index.js';
 import { LibraryStore } from '../../../src-main/mirror/library-store.js';
-import type { ItemChecksum, WantedFile } from '../../../src-main/mirror/plan.js';
+import type { ChecksumAlgorithm } from '../../../src-main/base/hashing.js';
+import type { WantedFile } from '../../../src-main/mirror/plan.js';
 import { sha256Hex, useTempDirs } from '../library/helpers.js';
 
 const tempDir = useTempDirs();
@@ -25,7 +26,7 @@ afterEach(() => {
 const SQUASHFS = Buffer.from('the root file system of noble');
 
 /** A wanted file as the plan makes it; `listed` is the strongest checksum the metadata gives. */
-function wanted(path: string, bytes: Buffer, listed: ItemChecksum['algorithm'] = 'sha256'): WantedFile {
+function wanted(path: string, bytes: Buffer, listed: ChecksumAlgorithm = 'sha256'): WantedFile {
   const sha256 = sha256Hex(bytes);
   return {
     path,

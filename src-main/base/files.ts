@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { constants as fsConstants, type Dirent, type Stats } from 'node:fs';
 import { copyFile, lstat, mkdir, open, readdir, rename, rm } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
-import { FerryError, describeError, errnoCode } from '../base/errors.js';
+import { FerryError, describeError, errnoCode, redactUrl } from './errors.js';
 
 // EDQUOT is "disk full" from the operator's point of view: the cure (free space) is the same.
 const DISK_FULL_CODES: ReadonlySet<string> = new Set(['ENOSPC', 'EDQUOT']);
@@ -13,9 +13,6 @@ const DISK_FULL_CODES: ReadonlySet<string> = new Set(['ENOSPC', 'EDQUOT']);
 const NO_FOLLOW = (fsConstants.O_NOFOLLOW as number | undefined) ?? 0;
 /** `.ferry-copy.<pid>.<16 hex>.tmp`: a copy across file systems in progress (see copyIntoPlace). */
 const COPY_NAME = /^\.ferry-copy\.(\d+)\.[0-9a-f]{16}\.tmp$/;
-
-// lock.ts and others take it from here; it lives in base/ so net/ can name an errno too.
-export { errnoCode };
 
 /** Whether a process with this id runs on this machine (the writer of a temp file, the holder of a lock). */
 export function isProcessAlive(pid: number): boolean {
@@ -28,28 +25,52 @@ export function isProcessAlive(pid: number): boolean {
   }
 }
 
-/** Turns a Node file-system failure into a FerryError naming the path; a disk-full is FERRY_DISK_FULL. */
-export function fileSystemError(error: unknown, path: string, action: string): FerryError {
+/**
+ * The one builder of disk errors: a Node file-system failure as a FerryError naming the path (and
+ * the URL being downloaded, when `url` is given). ENOSPC and EDQUOT are FERRY_DISK_FULL, a file
+ * where a folder must be (ENOTDIR) FERRY_TARGET_NOT_DIRECTORY, anything else FERRY_IO; a
+ * FerryError passes through unchanged. Hints name the folder concerned, so the words fit a mirror
+ * tree (`TARGET/.ferry/...`) and a library alike. `action` completes "could not ... PATH" (e.g.
+ * 'write', 'remove the blob').
+ */
+export function fileSystemError(error: unknown, path: string, action: string, context: { url?: string } = {}): FerryError {
   if (error instanceof FerryError) return error;
   const code = errnoCode(error);
+  const { url } = context;
+  const downloading = url === undefined ? '' : ` (downloading ${redactUrl(url)})`;
+  const facts = url === undefined ? { path, cause: error } : { path, url, cause: error };
   if (code !== undefined && DISK_FULL_CODES.has(code)) {
-    return new FerryError('FERRY_DISK_FULL', `The disk is full: could not ${action} ${path}`, {
-      path,
-      cause: error,
-      hint: 'Free space on that disk, then run the command again; files already completed are kept.',
+    return new FerryError('FERRY_DISK_FULL', `The disk is full: could not ${action} ${path}${downloading}`, {
+      ...facts,
+      hint: 'Free space on that disk, then run the command again; completed files and partial downloads are kept.',
     });
   }
   if (code === 'ENOTDIR') {
     // A file where a folder must be (a library or TARGET given as a file): say so, not ENOTDIR.
-    return new FerryError('FERRY_TARGET_NOT_DIRECTORY', `Could not ${action} ${path}: a part of that path is a file, not a directory`, {
-      path,
-      cause: error,
+    return new FerryError('FERRY_TARGET_NOT_DIRECTORY', `Could not ${action} ${path}${downloading}: a part of that path is a file, not a directory`, {
+      ...facts,
       hint: 'Give a directory (a missing one is created); nothing was written.',
     });
   }
-  return new FerryError('FERRY_IO', `Could not ${action} ${path}: ${describeError(error)}`, { path, cause: error });
+  const hint = fileErrorHint(code, dirname(path));
+  return new FerryError('FERRY_IO', `Could not ${action} ${path}${downloading}: ${describeError(error)}`, hint === undefined ? facts : { ...facts, hint });
 }
 
+function fileErrorHint(code: string | undefined, folder: string): string | undefined {
+  switch (code) {
+    case 'EACCES':
+    case 'EPERM':
+      return `Stream Ferry may not write there; check the permissions of ${folder}.`;
+    case 'EROFS':
+      return `The file system holding ${folder} is read-only; choose a writable location.`;
+    case 'ENOENT':
+      return `The folder ${folder} does not exist (or is not a folder); check the location.`;
+    default:
+      return undefined;
+  }
+}
+
+/** Runs a file operation; its failure becomes fileSystemError(error, path, action). */
 export async function withFileErrors<T>(path: string, action: string, operation: () => Promise<T>): Promise<T> {
   try {
     return await operation();

@@ -4,8 +4,8 @@ import { FerryError, isFerryError } from '../../../src-main/base/errors.js';
 import { ProgressTracker, type Progress } from '../../../src-main/base/progress.js';
 import { createHttpClient, type HttpClient } from '../../../src-main/net/agent.js';
 import { downloadFile } from '../../../src-main/net/download.js';
-import { runTransfers, type SettledTransfer } from '../../../src-main/net/scheduler.js';
-import { digest, makeTempDir, quickRetries, serveWithRange, startScriptedServer, testBytes, type ScriptedServer } from './support.js';
+import { runTransfers, type SettledTransfer } from '../../../src-main/base/concurrency.js';
+import { digest, makeTempDir, quickRetries, serveWithRange, startScriptedServer, testBytes, type ScriptedServer } from '../net/support.js';
 
 describe('runTransfers', () => {
   it('never runs more tasks at once than allowed, and returns results in task order', async () => {
@@ -120,7 +120,7 @@ describe('runTransfers with downloadFile and a ProgressTracker', () => {
   it('downloads in parallel up to the limit, isolates the failure, and reports progress to the end', async () => {
     const emitted: Progress[] = [];
     const total = files.reduce((sum, bytes) => sum + bytes.length, 0);
-    const tracker = new ProgressTracker({ jobId: 'job-1', step: 'downloading', bytesTotal: total, filesTotal: files.length, emit: (progress) => emitted.push(progress), intervalMs: 10 });
+    const tracker = new ProgressTracker({ jobId: 'job-1', step: 'download', bytesTotal: total, filesTotal: files.length, emit: (progress) => emitted.push(progress), intervalMs: 10 });
 
     const outcome = await runTransfers(
       files.map((bytes, index) => ({ bytes, index })),

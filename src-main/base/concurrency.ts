@@ -1,8 +1,9 @@
-// Many transfers with a bounded number in flight. A failed task is a result, not an exception: the
-// other tasks carry on, and the caller gets every outcome back.
+// Many tasks (transfers, checks) with a bounded number in flight. A failed task is a result, not an
+// exception: the other tasks carry on, and the caller gets every outcome back. Part of base/, the
+// ground floor.
 
-import { FerryError, describeError } from '../base/errors.js';
-import { cancelledError } from './http.js';
+import { cancelledError } from './cancel.js';
+import { FerryError, describeError } from './errors.js';
 
 export type SettledTransfer<T, R> = { task: T; ok: true; result: R } | { task: T; ok: false; error: FerryError };
 
@@ -23,9 +24,11 @@ export interface TransferOutcome<T, R> {
 }
 
 /**
- * Runs `worker` over `tasks` with at most `concurrency` in flight (etcher-sdk's multi-write: a failed
- * task is a result). Rejects only with FERRY_SETTING_INVALID (setting `concurrency`); a task's
- * failure, including FERRY_CANCELLED for tasks never started after an abort, is in `failures`.
+ * Runs `worker` over `tasks`, at most `concurrency` at once, each given the shared signal
+ * (etcher-sdk's multi-write: a failed task is a result). A rejection becomes that task's failure: a
+ * FerryError stays as it is, anything else is wrapped as FERRY_FETCH_FAILED (the tasks run here are
+ * transfers), and after a cancel every failure, and every task never started, is FERRY_CANCELLED.
+ * Rejects only with FERRY_SETTING_INVALID (setting `concurrency`) for a concurrency below 1.
  */
 export async function runTransfers<T, R>(
   tasks: readonly T[],

@@ -2,8 +2,8 @@ import { execFileSync } from 'node:child_process';
 import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, type TestContext } from 'vitest';
-import { renameIntoPlace } from '../../../src-main/library/files.js';
-import { deadPid, useTempDirs } from './helpers.js';
+import { renameIntoPlace } from '../../../src-main/base/files.js';
+import { deadPid, useTempDirs } from '../library/helpers.js';
 
 // renameIntoPlace across file systems: rename(2) says EXDEV, so the file is copied beside its
 // final path, flushed and renamed there. A real second file system: a small tmpfs (needs root).

@@ -1,0 +1,104 @@
+import type { JobInputs, JobKind, JobStatus, LoadOutcome, MirrorInput, PlanSummary, SelectionGroups, StreamInput, SyncInput } from './api.js';
+import { createJobClient, loadWithProgress, StreamRegistry, type EngineContext, type JobContext } from './job-context.js';
+import { selectionFromGroups } from './job-input.js';
+import { JobRegistry, type JobHandle, type JobRunners } from './jobs.js';
+import { runGc, runLibrarySummary, type LibrarySummary } from './library.js';
+import { runMirror } from './mirror-job.js';
+import { queryItems, summarizeProducts, type ProductSummary, type QueryItem } from './query.js';
+import { runSync } from './sync-job.js';
+
+export interface EngineOptions {
+  /** The environment proxies and the default library are read from; default process.env. */
+  env?: NodeJS.ProcessEnv | undefined;
+  /** What relative paths in inputs are relative to; default process.cwd(). */
+  cwd?: string | undefined;
+}
+
+/** What to select from a loaded stream: filter groups as text, and the newest N versions of each product. */
+export interface SelectionRequest {
+  selection: SelectionGroups;
+  max?: number | undefined;
+}
+
+/**
+ * The one facade every face uses. Long operations are jobs (startJob); quick reads of a loaded
+ * stream or of the library are calls. A stream loaded once (a `load` job) serves query, products,
+ * plan and every job given its id, so nothing is fetched or verified twice.
+ */
+export interface Engine {
+  /**
+   * Starts a job; its handle gives its id, events, cancel, pause and result. Throws
+   * FERRY_INPUT_INVALID (naming the field) or FERRY_FILTER_INVALID for an input it cannot use,
+   * before the job exists; each runner's docstring lists what its job fails with.
+   */
+  startJob<K extends JobKind>(kind: K, input: JobInputs[K]): JobHandle<K>;
+  /** Starts a paused job again from its input (see JobRegistry.resume). Throws FERRY_INPUT_INVALID. */
+  resumeJob(jobId: string): JobHandle;
+  /** A running or recently ended job, for a second subscriber. */
+  job(jobId: string): JobHandle | undefined;
+  jobs(): JobStatus[];
+  /** sstream-query's flattened items. Throws FERRY_INPUT_INVALID (unknown stream, malformed selection), FERRY_FILTER_INVALID. */
+  query(streamId: string, request: SelectionRequest): QueryItem[];
+  /** One row per product with a selected item. Throws as query does. */
+  products(streamId: string, request: SelectionRequest): ProductSummary[];
+  /**
+   * What a mirror or sync would do, changing nothing: a dry run of that job (see startJob). Give
+   * `stream: { streamId }` to plan against a loaded stream without fetching it again.
+   */
+  plan(kind: 'mirror', input: MirrorInput): Promise<PlanSummary>;
+  plan(kind: 'sync', input: SyncInput): Promise<PlanSummary>;
+  /** Forgets a loaded stream; false if the id was unknown. */
+  releaseStream(streamId: string): boolean;
+  /** `ferry library`. Throws FERRY_IO, FERRY_CATALOG_CORRUPT, FERRY_CATALOG_TOO_NEW. */
+  librarySummary(input: { library?: string | undefined }): Promise<LibrarySummary>;
+}
+
+/** The `load` job: fetch, verify and parse a stream and keep it (see loadStream for what it throws). */
+async function runLoad(input: StreamInput, context: JobContext): Promise<LoadOutcome> {
+  const client = createJobClient(input, context, undefined);
+  try {
+    const stream = await loadWithProgress(input, context, client, undefined);
+    context.emit({ type: 'loaded', source: stream.source.display, trust: stream.trust, metadataFiles: stream.metadataFiles.length });
+    const { keyringFiles, verify, proxy, retries, stallTimeoutMs } = input;
+    return {
+      streamId: context.streams.add(stream, { keyringFiles, verify, proxy, retries, stallTimeoutMs }),
+      source: stream.source.display,
+      trust: stream.trust,
+      metadataFiles: stream.metadataFiles.length,
+      productsFiles: stream.products.map((products) => ({ contentId: products.contentId, path: products.file.path, products: products.document.products.length })),
+    };
+  } finally {
+    await client.close();
+  }
+}
+
+const runners: JobRunners = {
+  load: runLoad,
+  mirror: runMirror,
+  sync: runSync,
+  gc: (input, context) => runGc({ library: input.library, dryRun: input.dryRun, env: context.env, cwd: context.cwd, jobId: context.jobId }),
+};
+
+export function createEngine(options: EngineOptions = {}): Engine {
+  const context: EngineContext = { env: options.env ?? process.env, cwd: options.cwd ?? process.cwd(), streams: new StreamRegistry() };
+  const registry = new JobRegistry(runners, context);
+  const selected = (streamId: string, request: SelectionRequest): Parameters<typeof queryItems> => [
+    context.streams.get(streamId).stream,
+    selectionFromGroups(request.selection),
+    { max: request.max },
+  ];
+  return {
+    startJob: (kind, input) => registry.start(kind, input),
+    resumeJob: (jobId) => registry.resume(jobId),
+    job: (jobId) => registry.get(jobId),
+    jobs: () => registry.list(),
+    query: (streamId, request) => queryItems(...selected(streamId, request)),
+    products: (streamId, request) => summarizeProducts(...selected(streamId, request)),
+    plan: async (kind: 'mirror' | 'sync', input: MirrorInput | SyncInput) => {
+      const handle = kind === 'mirror' ? registry.start('mirror', { ...(input as MirrorInput), dryRun: true }) : registry.start('sync', { ...(input as SyncInput), dryRun: true });
+      return (await handle.result).plan;
+    },
+    releaseStream: (streamId) => context.streams.release(streamId),
+    librarySummary: (input) => runLibrarySummary({ library: input.library, env: context.env, cwd: context.cwd }),
+  };
+}

@@ -1,0 +1,139 @@
+import { existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { JOB_EVENT_TYPES, type JobEvent, type JobEventType, type JobInputs, type JobKind, type MirrorOutcome, type Progress, type StreamTrust } from '../../../src-main/engine/index.js';
+import { createEngine } from '../../../src-main/engine/index.js';
+import { expectPlainData } from './helpers.js';
+
+// Inputs and events must cross a process boundary (Electron IPC, a WebSocket) unchanged. The
+// tables below are typed over the whole unions: a new event type or job kind does not compile
+// until it has a sample here, and the runtime list of event types must match the table too.
+
+/** Inputs name folders here; no job started by this test gets far enough to create them. */
+const nowhere = join(tmpdir(), 'ferry-plain-data-never-created');
+const jobId = '4f9c1a52-7d0e-4c8e-9b1a-2f6d3e5c7a90';
+const error = { name: 'FerryError', code: 'FERRY_HASH_MISMATCH', message: 'bad', url: 'http://127.0.0.1:1/a', expected: 'x', actual: 'y' } as const;
+const progress: Progress = {
+  jobId,
+  step: 'download',
+  bytesDone: 10,
+  bytesTotal: 20,
+  filesDone: 1,
+  filesTotal: 2,
+  speed: 5,
+  eta: 2,
+  current: [{ name: 'a/b', bytesDone: 3, bytesTotal: 10, speed: 1 }],
+};
+const trust: StreamTrust = { kind: 'verified', signers: ['ABCDEF'], keyringFiles: ['/k.gpg'], expiredKeys: [{ fingerprint: 'ABCDEF', expiredAt: '2024-01-01T00:00:00.000Z' }] };
+const plan = {
+  referenceLines: ['+ p v i a/b 0 Mb', '0 Mb change'],
+  versionsAdded: 1,
+  versionsRemoved: 0,
+  filesWanted: 1,
+  bytesWanted: 10,
+  filesToFetch: 1,
+  bytesToFetch: 10,
+  filesToVerify: 0,
+  bytesToVerify: 0,
+  filesToRemove: 0,
+  bytesToRemove: 0,
+  rejected: [{ item: 'c/p/v/i', error }],
+};
+const mirrorOutcome: MirrorOutcome = {
+  jobId,
+  dryRun: false,
+  trust,
+  plan,
+  filesFetched: 1,
+  bytesFetched: 10,
+  filesPresent: 0,
+  removedPaths: ['old/file'],
+  failures: [{ path: 'a/b', url: 'http://127.0.0.1:1/a/b', error }],
+  metadataWritten: ['streams/v1/index.sjson'],
+};
+
+const eventSamples: { [T in JobEventType]: Extract<JobEvent, { type: T }> } = {
+  loaded: { type: 'loaded', jobId, source: 'stable', trust, metadataFiles: 3 },
+  repaired: {
+    type: 'repaired',
+    jobId,
+    report: { finding: 'interrupted-run', tempFilesRemoved: 1, partialFilesKept: 2, treeFilesDropped: 0, heldItemsDropped: 0 },
+  },
+  plan: { type: 'plan', jobId, plan },
+  progress: { type: 'progress', jobId, progress },
+  'file-done': { type: 'file-done', jobId, path: 'a/b', outcome: 'fetched' },
+  'file-failed': { type: 'file-failed', jobId, path: 'a/b', url: 'http://127.0.0.1:1/a/b', error },
+  removed: { type: 'removed', jobId, path: 'old/file' },
+  'metadata-written': { type: 'metadata-written', jobId, paths: ['streams/v1/index.sjson'] },
+  retry: { type: 'retry', jobId, url: 'http://127.0.0.1:1/a/b', attempt: 1, maxAttempts: 5, delayMs: 1000, retryAfter: false, cause: error },
+  result: { type: 'result', jobId, kind: 'sync', outcome: { ...mirrorOutcome, libraryDir: '/lib', profile: undefined, snapshotId: 4 } },
+  failed: { type: 'failed', jobId, kind: 'gc', error: { name: 'InternalError', message: 'boom' } },
+  cancelled: { type: 'cancelled', jobId, kind: 'mirror', reason: { name: 'FerryError', code: 'FERRY_CANCELLED', message: 'The job was cancelled.' }, partialsDiscarded: 2 },
+  paused: { type: 'paused', jobId, kind: 'sync', reason: { name: 'FerryError', code: 'FERRY_CANCELLED', message: 'paused' } },
+};
+
+const inputSamples: { [K in JobKind]: JobInputs[K] } = {
+  load: { source: 'stable', path: 'streams/v1/index.sjson', keyringFiles: ['/k.gpg'], verify: true, proxy: 'http://127.0.0.1:3128', retries: 2, stallTimeoutMs: 5000 },
+  mirror: {
+    stream: { streamId: jobId },
+    target: join(nowhere, 'mirror'),
+    selection: [['arch=amd64', 'release~(jammy|noble)'], ['os~(grub*|pxelinux)']],
+    max: 1,
+    keep: true,
+    fetchItems: true,
+    concurrency: 4,
+    connectionsPerHost: 4,
+    progressIntervalMs: 200,
+    directIo: false,
+    dryRun: false,
+    verifyExisting: true,
+  },
+  sync: { library: join(nowhere, 'library'), stream: { keyringFiles: [], verify: false }, profile: 'lab' },
+  gc: { library: join(nowhere, 'library'), dryRun: true },
+};
+
+describe('plain data', () => {
+  it('has a sample of every event type the engine lists', () => {
+    expect(Object.keys(eventSamples).sort()).toEqual([...JOB_EVENT_TYPES].sort());
+  });
+
+  it.each(JOB_EVENT_TYPES)('event %s survives structuredClone and JSON', (type) => {
+    expectPlainData(eventSamples[type], type);
+  });
+
+  it.each(Object.keys(inputSamples) as JobKind[])('the %s input survives structuredClone and JSON, and the engine accepts it', async (kind) => {
+    expectPlainData(inputSamples[kind], kind);
+    // Accepted means validation passed and a job exists; cancelled before it starts, it does nothing.
+    const job = createEngine().startJob(kind, inputSamples[kind]);
+    const outcomes: string[] = [];
+    job.subscribe((event) => outcomes.push(event.type));
+    job.cancel();
+    expect(job.kind).toBe(kind);
+    await expect(job.result).rejects.toMatchObject({ code: 'FERRY_CANCELLED' });
+    expect(outcomes).toEqual(['cancelled']);
+    expect(existsSync(nowhere)).toBe(false);
+  });
+
+  it('refuses a malformed input before a job exists, naming the field', () => {
+    const engine = createEngine();
+    const refused = (run: () => unknown): unknown => {
+      try {
+        run();
+      } catch (caught) {
+        return caught;
+      }
+      return undefined;
+    };
+    expect(refused(() => engine.startJob('mirror', { ...inputSamples.mirror, concurrency: 0 }))).toMatchObject({ code: 'FERRY_INPUT_INVALID', field: 'concurrency' });
+    expect(refused(() => engine.startJob('mirror', { ...inputSamples.mirror, selection: 'arch=amd64' as unknown as string[][] }))).toMatchObject({
+      code: 'FERRY_INPUT_INVALID',
+      field: 'selection',
+    });
+    expect(refused(() => engine.startJob('sync', { library: join(nowhere, 'library') }))).toMatchObject({ code: 'FERRY_INPUT_INVALID', field: 'stream' });
+    expect(refused(() => engine.startJob('sync', { profile: 'lab', max: 2 }))).toMatchObject({ code: 'FERRY_INPUT_INVALID', field: 'max' });
+    expect(refused(() => engine.startJob('load', { source: 'stable', retries: -1 }))).toMatchObject({ code: 'FERRY_INPUT_INVALID', field: 'retries' });
+    expect(refused(() => engine.startJob('mirror', { ...inputSamples.mirror, selection: [['arch']] }))).toMatchObject({ code: 'FERRY_FILTER_INVALID' });
+    expect(engine.jobs()).toEqual([]);
+  });
+});
