@@ -86,23 +86,11 @@ export interface FerryErrorDetails {
   field?: string;
 }
 
-/** The plain-data form of a FerryError, for crossing a process or IPC boundary. */
-export interface SerializedFerryError {
-  name: 'FerryError';
-  code: FerryErrorCode;
-  message: string;
-  hint?: string;
-  url?: string;
-  path?: string;
-  expected?: string;
-  actual?: string;
-  status?: number;
-  errno?: string;
-  keyId?: string;
-  limit?: number;
-  setting?: string;
-  field?: string;
-}
+/**
+ * The plain-data form of a FerryError, for crossing a process or IPC boundary: the facts of
+ * FerryErrorDetails without the cause (which may hold anything, and need not survive a boundary).
+ */
+export type SerializedFerryError = { name: 'FerryError'; code: FerryErrorCode; message: string } & Omit<FerryErrorDetails, 'cause'>;
 
 export class FerryError extends Error {
   override readonly name = 'FerryError';
