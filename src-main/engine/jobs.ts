@@ -132,13 +132,16 @@ class Job<K extends JobKind> implements JobHandle<K> {
       default:
         if (isOutcomeEvent(event)) this.#status.outcome = event;
     }
-    // A listener that throws is a bug in a face; it must not stop the job or the other listeners.
+    // A listener that throws is a bug in a face; it must not stop the job or the other listeners,
+    // so it is reported as a process warning (stderr by default) instead of thrown: re-thrown, it
+    // would be uncaught and end the process with every running job and its locks and partials.
     for (const listener of [...this.#listeners]) {
       try {
         listener(event);
       } catch (error) {
-        queueMicrotask(() => {
-          throw error;
+        process.emitWarning(`A listener of job ${this.id} threw on a ${event.type} event: ${error instanceof Error ? error.message : String(error)}`, {
+          type: 'FerryListenerWarning',
+          detail: error instanceof Error ? error.stack : undefined,
         });
       }
     }
