@@ -1,4 +1,4 @@
-import { FerryError } from '../base/errors.js';
+import { describeError, FerryError } from '../base/errors.js';
 import { OR_SEPARATOR, parseSelection, type Selection } from '../streams/index.js';
 import type { JobInputs, JobKind, SelectionGroups, TransferInput } from './api.js';
 
@@ -8,9 +8,51 @@ import type { JobInputs, JobKind, SelectionGroups, TransferInput } from './api.j
 
 type Fields = Readonly<Record<string, unknown>>;
 
+/** The longest description of a refused value: an input may be megabytes, and the message is shown whole. */
+const SHOWN_CHARS = 80;
+
+// A refused value is described, never serialized: JSON.stringify throws on a BigInt or a cycle,
+// echoes a huge value whole, and shows NaN and Infinity as null.
+function describe(value: unknown): string {
+  const shown = describeWhole(value);
+  return shown.length <= SHOWN_CHARS ? shown : `${shown.slice(0, SHOWN_CHARS - 1)}…`;
+}
+
+function describeWhole(value: unknown): string {
+  switch (typeof value) {
+    case 'undefined':
+      return 'nothing';
+    case 'string':
+      // Cut before quoting, so a huge string is not copied whole first.
+      return `the string ${JSON.stringify(value.slice(0, SHOWN_CHARS))}`;
+    case 'number':
+    case 'boolean':
+      return String(value);
+    case 'bigint':
+      return `the BigInt ${value.toString().slice(0, SHOWN_CHARS)}`;
+    case 'symbol':
+      return 'a symbol';
+    case 'function':
+      return 'a function';
+    default:
+      if (value === null) return 'null';
+      if (Array.isArray(value)) return `a list of ${value.length} ${value.length === 1 ? 'entry' : 'entries'}`;
+      return `an object with the fields ${Object.keys(value as object).slice(0, 10).join(', ') || '(none)'}`;
+  }
+}
+
 function refuse(field: string, expected: string, actual: unknown): FerryError {
-  const shown = actual === undefined ? 'nothing' : JSON.stringify(actual);
+  const shown = describe(actual);
   return new FerryError('FERRY_INPUT_INVALID', `${field} must be ${expected}, not ${shown}.`, { field, expected, actual: shown });
+}
+
+/** Every index of a list holds an entry that passes `test`: a hole in a sparse list fails, where every() skips it. */
+function isListOf(value: unknown, test: (entry: unknown) => boolean): value is unknown[] {
+  if (!Array.isArray(value)) return false;
+  for (let index = 0; index < value.length; index++) {
+    if (!Object.hasOwn(value, index) || !test(value[index])) return false;
+  }
+  return true;
 }
 
 function record(value: unknown, field: string): Fields {
@@ -42,15 +84,15 @@ function optionalWhole(fields: Fields, name: string, prefix: string, min: number
 function optionalStrings(fields: Fields, name: string, prefix: string): void {
   const value = fields[name];
   if (value === undefined) return;
-  if (!Array.isArray(value) || !value.every((entry) => typeof entry === 'string')) throw refuse(prefix + name, 'a list of strings', value);
+  if (!isListOf(value, (entry) => typeof entry === 'string')) throw refuse(prefix + name, 'a list of strings', value);
 }
 
 /** Filter groups as text into a Selection. Throws FERRY_INPUT_INVALID for a malformed list, FERRY_FILTER_INVALID for a bad filter. */
 export function selectionFromGroups(groups: unknown, field = 'selection'): Selection {
-  if (!Array.isArray(groups) || !groups.every((group) => Array.isArray(group) && group.every((filter) => typeof filter === 'string'))) {
+  if (!isListOf(groups, (group) => isListOf(group, (filter) => typeof filter === 'string'))) {
     throw refuse(field, 'a list of filter groups, each a list of filter strings', groups);
   }
-  return parseSelection((groups).flatMap((group, index) => (index === 0 ? group : [OR_SEPARATOR, ...group])));
+  return parseSelection((groups as string[][]).flatMap((group, index) => (index === 0 ? group : [OR_SEPARATOR, ...group])));
 }
 
 /**
@@ -71,11 +113,11 @@ function checkSettings(fields: Fields, prefix: string): void {
 
 function checkStreamRef(value: unknown, field: string, settingsAlone: boolean): void {
   const fields = record(value, field);
-  if ('streamId' in fields) {
+  if (Object.hasOwn(fields, 'streamId')) {
     requiredString(fields, 'streamId', `${field}.`);
     return;
   }
-  if (settingsAlone && !('source' in fields)) {
+  if (settingsAlone && !Object.hasOwn(fields, 'source')) {
     checkSettings(fields, `${field}.`);
     return;
   }
@@ -136,12 +178,30 @@ const checks: { [K in JobKind]: (fields: Fields) => void } = {
 };
 
 function isRecordWith(value: unknown, key: string): boolean {
-  return typeof value === 'object' && value !== null && key in value;
+  return typeof value === 'object' && value !== null && Object.hasOwn(value, key);
 }
 
-/** Throws FERRY_INPUT_INVALID (naming the field) or FERRY_FILTER_INVALID unless `input` is a valid input of `kind`. */
+/**
+ * A checked copy of `input` as a `kind` job's input. It is checked as a structuredClone taken
+ * first, so the job runs with exactly what was checked: a getter or Proxy cannot answer
+ * differently later, an inherited field is gone, and a caller's later edits stay out.
+ * Throws FERRY_INPUT_INVALID (naming the field; field `input` for a value structuredClone cannot
+ * carry: a function, symbol or Proxy) or FERRY_FILTER_INVALID.
+ */
 export function validateJobInput<K extends JobKind>(kind: K, input: unknown): JobInputs[K] {
-  if (!Object.hasOwn(checks, kind)) throw refuse('kind', `one of ${Object.keys(checks).join(', ')}`, kind);
-  checks[kind](record(input, 'input'));
-  return input as JobInputs[K];
+  if (typeof kind !== 'string' || !Object.hasOwn(checks, kind)) throw refuse('kind', `one of ${Object.keys(checks).join(', ')}`, kind);
+  let copy: unknown;
+  try {
+    copy = structuredClone(input);
+  } catch (error) {
+    // DataCloneError, or whatever a hostile getter throws while it is read.
+    throw new FerryError('FERRY_INPUT_INVALID', `input must be plain data (no function, symbol or Proxy): ${describeError(error)}`.slice(0, 200), {
+      field: 'input',
+      expected: 'plain data (objects, lists, strings, numbers, booleans)',
+      actual: describe(input),
+      cause: error,
+    });
+  }
+  checks[kind](record(copy, 'input'));
+  return copy as JobInputs[K];
 }

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { FerryError, isFerryError } from '../base/errors.js';
+import { describeError, FerryError, isFerryError } from '../base/errors.js';
 import {
   isOutcomeEvent,
   type InternalErrorData,
@@ -139,7 +139,7 @@ class Job<K extends JobKind> implements JobHandle<K> {
       try {
         listener(event);
       } catch (error) {
-        process.emitWarning(`A listener of job ${this.id} threw on a ${event.type} event: ${error instanceof Error ? error.message : String(error)}`, {
+        process.emitWarning(`A listener of job ${this.id} threw on a ${event.type} event: ${describeError(error)}`, {
           type: 'FerryListenerWarning',
           detail: error instanceof Error ? error.stack : undefined,
         });
@@ -231,9 +231,9 @@ export class JobRegistry {
 
   /** Throws FERRY_INPUT_INVALID (naming the field) or FERRY_FILTER_INVALID before the job exists. */
   start<K extends JobKind>(kind: K, input: JobInputs[K], resumes?: string): JobHandle<K> {
+    // A checked copy: a caller's later edits stay out of a running job.
     const checked = validateJobInput(kind, input);
-    // Inputs are plain data; a copy keeps a caller's later edits out of a running job.
-    const job = new Job<K>(kind, structuredClone(checked), this.#runners[kind], this.#engine, resumes);
+    const job = new Job<K>(kind, checked, this.#runners[kind], this.#engine, resumes);
     this.#jobs.set(job.id, job);
     void job.result.catch(() => undefined).finally(() => {
       this.#forgetOldEnded();

@@ -47,3 +47,55 @@ describe('a listener that throws', () => {
     }
   });
 });
+
+describe('a hostile input', () => {
+  const refusals: Array<[string, string, unknown, string]> = [];
+  const cycle: Record<string, unknown> = {};
+  cycle.self = cycle;
+  refusals.push(
+    ['a BigInt', 'load', { source: 1n }, 'source'],
+    ['a circular value', 'load', { source: cycle }, 'source'],
+    ['NaN', 'load', { source: 'stable', retries: Number.NaN }, 'retries'],
+    ['a 50 MB string', 'load', { source: 'stable', retries: 'x'.repeat(50_000_000) }, 'retries'],
+    ['a sparse list', 'load', { source: 'stable', keyringFiles: [, 'a'] }, 'keyringFiles'],
+    ['a sparse selection group', 'mirror', { stream: { source: 'stable' }, target: 't', selection: [[, 'arch=amd64']] }, 'selection'],
+    ['an inherited streamId', 'mirror', { stream: Object.create({ streamId: 'zz' }) as object, target: 't', selection: [] }, 'stream.source'],
+    ['an inherited source', 'sync', { stream: Object.create({ source: 'stable' }) as object, selection: [] }, 'stream'],
+    ['a function field', 'load', { source: 'stable', extra: () => 1 }, 'input'],
+    ['a symbol', 'load', { source: Symbol('s') }, 'input'],
+    ['a Proxy', 'load', new Proxy({ source: 'stable' }, {}), 'input'],
+    ['a symbol as kind', Symbol('load') as unknown as string, {}, 'kind'],
+  );
+
+  it.each(refusals)('%s is refused as FERRY_INPUT_INVALID naming the field, in a short message', (_label, kind, input, field) => {
+    const engine = newEngine();
+    let thrown: unknown;
+    try {
+      engine.startJob(kind as 'load', input as never);
+    } catch (error) {
+      thrown = error;
+    }
+    expect(thrown).toMatchObject({ code: 'FERRY_INPUT_INVALID', field });
+    expect((thrown as Error).message.length).toBeLessThan(250);
+    expect(engine.jobs()).toEqual([]);
+  });
+
+  it('shows NaN as NaN, not as null', () => {
+    expect(() => newEngine().startJob('load', { source: 'stable', retries: Number.NaN })).toThrow(/not NaN\./);
+  });
+
+  it('runs with exactly what was checked: a getter is read once, into a plain copy', async () => {
+    let reads = 0;
+    const input = {
+      get library(): unknown {
+        reads += 1;
+        return reads === 1 ? join(workDir, 'library-getter') : 42;
+      },
+      dryRun: true,
+    };
+    const job = newEngine().startJob('gc', input as { library: string; dryRun: boolean });
+    await expect(job.result).resolves.toMatchObject({ libraryDir: join(workDir, 'library-getter') });
+    expect(reads).toBe(1);
+    expect(Object.getOwnPropertyDescriptor(job.input, 'library')?.value).toBe(join(workDir, 'library-getter'));
+  });
+});
