@@ -20,7 +20,7 @@ export interface StreamSettings {
   proxy?: string | undefined;
   /** Retries of one failed request, metadata or file (0 or more; default JOB_DEFAULTS.retries). */
   retries?: number | undefined;
-  /** Longest wait of one request for the answer or for more data, in ms (at least 1000; default JOB_DEFAULTS.stallTimeoutMs). */
+  /** Longest wait of one request for the answer or for more data, in ms (1000 to 2^31 - 1, Node's longest timer; default JOB_DEFAULTS.stallTimeoutMs). */
   stallTimeoutMs?: number | undefined;
 }
 
@@ -42,7 +42,7 @@ export interface TransferInput {
   concurrency?: number | undefined;
   /** Connections kept per origin (default JOB_DEFAULTS.connectionsPerHost). */
   connectionsPerHost?: number | undefined;
-  /** Time between progress events, in ms (default 200). */
+  /** Time between progress events, in ms (1 to 2^31 - 1, Node's longest timer; default 200). */
   progressIntervalMs?: number | undefined;
   /** Write downloads around the page cache where the file system allows it (default true). */
   directIo?: boolean | undefined;

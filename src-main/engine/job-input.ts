@@ -75,10 +75,19 @@ function optionalBoolean(fields: Fields, name: string, prefix: string): void {
   if (value !== undefined && typeof value !== 'boolean') throw refuse(prefix + name, 'true or false', value);
 }
 
-function optionalWhole(fields: Fields, name: string, prefix: string, min: number): void {
+/**
+ * The longest time a Node timer can wait, in ms (2^31 - 1): Node runs a longer setTimeout after
+ * 1 ms instead, with only a warning (Node's timers docs, TIMEOUT_MAX), so a longer stall timeout
+ * would fire at once.
+ */
+const LONGEST_TIMER_MS = 2 ** 31 - 1;
+
+function optionalWhole(fields: Fields, name: string, prefix: string, min: number, max = Number.MAX_SAFE_INTEGER): void {
   const value = fields[name];
   if (value === undefined) return;
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min) throw refuse(prefix + name, `a whole number, ${min} or more`, value);
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) {
+    throw refuse(prefix + name, max === Number.MAX_SAFE_INTEGER ? `a whole number, ${min} or more` : `a whole number from ${min} to ${max}`, value);
+  }
 }
 
 function optionalStrings(fields: Fields, name: string, prefix: string): void {
@@ -108,7 +117,7 @@ function checkSettings(fields: Fields, prefix: string): void {
   optionalBoolean(fields, 'verify', prefix);
   optionalString(fields, 'proxy', prefix);
   optionalWhole(fields, 'retries', prefix, 0);
-  optionalWhole(fields, 'stallTimeoutMs', prefix, 1000);
+  optionalWhole(fields, 'stallTimeoutMs', prefix, 1000, LONGEST_TIMER_MS);
 }
 
 function checkStreamRef(value: unknown, field: string, settingsAlone: boolean): void {
@@ -127,8 +136,9 @@ function checkStreamRef(value: unknown, field: string, settingsAlone: boolean): 
 }
 
 function checkTransfer(fields: Fields): void {
-  const names: Array<keyof TransferInput> = ['concurrency', 'connectionsPerHost', 'progressIntervalMs'];
+  const names: Array<keyof TransferInput> = ['concurrency', 'connectionsPerHost'];
   for (const name of names) optionalWhole(fields, name, '', 1);
+  optionalWhole(fields, 'progressIntervalMs', '', 1, LONGEST_TIMER_MS);
   optionalBoolean(fields, 'directIo', '');
   optionalBoolean(fields, 'dryRun', '');
   optionalBoolean(fields, 'verifyExisting', '');

@@ -99,3 +99,21 @@ describe('a hostile input', () => {
     expect(Object.getOwnPropertyDescriptor(job.input, 'library')?.value).toBe(join(workDir, 'library-getter'));
   });
 });
+
+describe('a timeout longer than a Node timer can wait', () => {
+  // Node runs a timer of 2^31 ms or more after 1 ms, so such a stall timeout would fire at once.
+  it.each([
+    ['stallTimeoutMs', 'load', { source: 'stable', stallTimeoutMs: 2 ** 31 }],
+    ['stream.stallTimeoutMs', 'mirror', { stream: { source: 'stable', stallTimeoutMs: 2 ** 40 }, target: 't', selection: [] }],
+    ['progressIntervalMs', 'mirror', { stream: { source: 'stable' }, target: 't', selection: [], progressIntervalMs: 2 ** 31 }],
+  ])('%s of 2^31 ms or more is refused as FERRY_INPUT_INVALID', (field, kind, input) => {
+    expect(() => newEngine().startJob(kind as 'load', input as never)).toThrow(expect.objectContaining({ code: 'FERRY_INPUT_INVALID', field }) as Error);
+  });
+
+  it('2^31 - 1 ms is the longest accepted', async () => {
+    const started = newEngine().startJob('load', { source: 'stable', stallTimeoutMs: 2 ** 31 - 1 });
+    // Cancelled before it starts: accepted is all this test asks.
+    started.cancel();
+    await expect(started.result).rejects.toMatchObject({ code: 'FERRY_CANCELLED' });
+  });
+});
