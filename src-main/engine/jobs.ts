@@ -165,30 +165,34 @@ class Job<K extends JobKind> implements JobHandle<K> {
 
   events(): AsyncIterableIterator<JobEvent> {
     const queue: JobEvent[] = [];
-    let wake: (() => void) | undefined;
+    // One waiter per next() not yet answered: a caller may ask for several events without awaiting.
+    const waiters: Array<(result: IteratorResult<JobEvent>) => void> = [];
     const { outcome } = this.#status;
     let ended = outcome !== undefined;
     if (outcome !== undefined) queue.push(outcome);
+    const finish = (): void => {
+      ended = true;
+      for (const waiter of waiters.splice(0)) waiter({ done: true, value: undefined });
+    };
     const unsubscribe = this.subscribe((event) => {
-      queue.push(event);
-      if (isOutcomeEvent(event)) ended = true;
-      wake?.();
+      const waiter = waiters.shift();
+      if (waiter === undefined) queue.push(event);
+      else waiter({ done: false, value: event });
+      if (isOutcomeEvent(event)) finish();
     });
     const iterator: AsyncIterableIterator<JobEvent> = {
-      async next(): Promise<IteratorResult<JobEvent>> {
-        while (queue.length === 0) {
-          if (ended) return { done: true, value: undefined };
-          await new Promise<void>((resolve) => {
-            wake = resolve;
-          });
-          wake = undefined;
-        }
-        return { done: false, value: queue.shift() as JobEvent };
+      next(): Promise<IteratorResult<JobEvent>> {
+        const event = queue.shift();
+        if (event !== undefined) return Promise.resolve({ done: false, value: event });
+        if (ended) return Promise.resolve({ done: true, value: undefined });
+        return new Promise((resolve) => {
+          waiters.push(resolve);
+        });
       },
       return(): Promise<IteratorResult<JobEvent>> {
         unsubscribe();
-        ended = true;
         queue.length = 0;
+        finish();
         return Promise.resolve({ done: true, value: undefined });
       },
       [Symbol.asyncIterator]() {

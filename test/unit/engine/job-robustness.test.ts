@@ -117,3 +117,23 @@ describe('a timeout longer than a Node timer can wait', () => {
     await expect(started.result).rejects.toMatchObject({ code: 'FERRY_CANCELLED' });
   });
 });
+
+describe('events()', () => {
+  it('answers next() called several times without awaiting, in order, then done', async () => {
+    const job = newEngine().startJob('gc', { library: join(workDir, 'library-events'), dryRun: true });
+    const iterator = job.events();
+    const answers = await Promise.all([iterator.next(), iterator.next(), iterator.next()]);
+    expect(answers.map((answer) => (answer.done === true ? 'done' : answer.value.type))).toEqual(['result', 'done', 'done']);
+    expect(await iterator.next()).toEqual({ done: true, value: undefined });
+  });
+
+  it('answers a pending next() with done when the iterator is returned', async () => {
+    const job = newEngine().startJob('gc', { library: join(workDir, 'library-events-return'), dryRun: true });
+    const iterator = job.events();
+    const pending = iterator.next();
+    const returned = iterator.return?.();
+    await expect(pending).resolves.toEqual({ done: true, value: undefined });
+    await expect(returned).resolves.toEqual({ done: true, value: undefined });
+    await job.result;
+  });
+});
