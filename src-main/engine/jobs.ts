@@ -48,6 +48,8 @@ export interface JobHandle<K extends JobKind = JobKind> {
 
 /** How many ended jobs the registry remembers, for a face that reloads and asks what happened. */
 const ENDED_JOBS_KEPT = 50;
+/** How many paused jobs it remembers for resume(); a bound, so a face that pauses in a loop cannot grow it without end. */
+const PAUSED_JOBS_KEPT = 50;
 
 class Job<K extends JobKind> implements JobHandle<K> {
   readonly id: string;
@@ -222,7 +224,12 @@ function serializeError(error: unknown): ReturnType<FerryError['toJSON']> | Inte
   return { name: 'InternalError', message: error instanceof Error ? error.message : String(error) };
 }
 
-/** The engine's jobs, running and recently ended, by id. */
+/**
+ * The engine's jobs, running and recently ended, by id. It keeps every running job, the newest
+ * ENDED_JOBS_KEPT (50) that succeeded, failed or were cancelled, and the newest PAUSED_JOBS_KEPT
+ * (50) paused ones. A paused job it forgot cannot be resumed (FERRY_INPUT_INVALID naming its
+ * id), but its partial downloads stay on disk, so running the same mirror or sync again continues them.
+ */
 export class JobRegistry {
   readonly #runners: JobRunners;
   readonly #engine: EngineContext;
@@ -248,15 +255,17 @@ export class JobRegistry {
   /**
    * Starts a paused job again from its input, as a new job whose status names the paused one:
    * verified files are found present and partial downloads continue with Range requests.
-   * Throws FERRY_INPUT_INVALID (field `jobId`) unless that job is paused.
+   * Throws FERRY_INPUT_INVALID (field `jobId`) unless that job is paused and still remembered
+   * (see the registry's bound on paused jobs).
    */
   resume(jobId: string): JobHandle {
     const paused = this.#jobs.get(jobId);
     if (paused?.state !== 'paused') {
-      throw new FerryError('FERRY_INPUT_INVALID', `No paused job has the id ${JSON.stringify(jobId)}.`, {
+      throw new FerryError('FERRY_INPUT_INVALID', `No paused job has the id ${JSON.stringify(jobId)} (the newest ${PAUSED_JOBS_KEPT} paused jobs are kept).`, {
         field: 'jobId',
         expected: 'the id of a paused job',
         actual: paused === undefined ? 'unknown' : paused.state,
+        hint: 'A paused job that is no longer known keeps its partial downloads: start the same mirror or sync again to continue them.',
       });
     }
     this.#jobs.delete(jobId);
@@ -272,8 +281,13 @@ export class JobRegistry {
   }
 
   #forgetOldEnded(): void {
-    // Paused jobs stay until resumed: they are work the operator still wants done.
-    const ended = [...this.#jobs.values()].filter((job) => job.state !== 'running' && job.state !== 'paused');
-    for (const job of ended.slice(0, Math.max(0, ended.length - ENDED_JOBS_KEPT))) this.#jobs.delete(job.id);
+    // Paused jobs are counted apart: they are work the operator still wants done, and must not be
+    // pushed out by jobs that merely ended. The map keeps start order, so the oldest go first.
+    const jobs = [...this.#jobs.values()];
+    const forget = (held: Array<Job<JobKind>>, kept: number): void => {
+      for (const job of held.slice(0, Math.max(0, held.length - kept))) this.#jobs.delete(job.id);
+    };
+    forget(jobs.filter((job) => job.state !== 'running' && job.state !== 'paused'), ENDED_JOBS_KEPT);
+    forget(jobs.filter((job) => job.state === 'paused'), PAUSED_JOBS_KEPT);
   }
 }

@@ -137,3 +137,24 @@ describe('events()', () => {
     await job.result;
   });
 });
+
+describe('paused jobs in the registry', () => {
+  it('keeps the newest 50; resuming an older one is FERRY_INPUT_INVALID naming it', async () => {
+    const engine = newEngine();
+    const jobs = [];
+    for (let index = 0; index < 51; index++) {
+      // Paused before it starts: nothing runs, and it ends paused.
+      const job = engine.startJob('gc', { library: join(workDir, 'library-paused'), dryRun: true });
+      job.pause();
+      await expect(job.result).rejects.toMatchObject({ code: 'FERRY_CANCELLED' });
+      jobs.push(job);
+    }
+    // The registry forgets old jobs once a result has settled, a few microtasks later.
+    await new Promise((resolve) => setImmediate(resolve));
+    const [oldest, ...newest] = jobs;
+    expect(engine.jobs().filter((status) => status.state === 'paused').map((status) => status.id)).toEqual(newest.map((job) => job.id));
+    expect(() => engine.resumeJob(oldest?.id ?? '')).toThrow(expect.objectContaining({ code: 'FERRY_INPUT_INVALID', field: 'jobId', message: expect.stringContaining(oldest?.id ?? '-') as string }) as Error);
+    const resumed = engine.resumeJob(newest[0]?.id ?? '');
+    await expect(resumed.result).resolves.toMatchObject({ dryRun: true });
+  });
+});
