@@ -1,6 +1,6 @@
 import type { JobInputs, JobKind, JobStatus, LoadOutcome, MirrorInput, PlanSummary, SelectionGroups, StreamInput, SyncInput } from './api.js';
 import { createJobClient, loadWithProgress, StreamRegistry, type EngineContext, type JobContext } from './job-context.js';
-import { selectionFromGroups } from './job-input.js';
+import { plannedKind, selectionRequest } from './job-input.js';
 import { JobRegistry, type JobHandle, type JobRunners } from './jobs.js';
 import { runGc, runLibrarySummary, type LibrarySummary } from './library.js';
 import { runMirror } from './mirror-job.js';
@@ -37,13 +37,17 @@ export interface Engine {
   /** A running or recently ended job, for a second subscriber. */
   job(jobId: string): JobHandle | undefined;
   jobs(): JobStatus[];
-  /** sstream-query's flattened items. Throws FERRY_INPUT_INVALID (unknown stream, malformed selection), FERRY_FILTER_INVALID. */
+  /**
+   * sstream-query's flattened items. Throws FERRY_INPUT_INVALID naming the field (`streamId`
+   * unknown; `request`, `selection`, `max` malformed), FERRY_FILTER_INVALID.
+   */
   query(streamId: string, request: SelectionRequest): QueryItem[];
   /** One row per product with a selected item. Throws as query does. */
   products(streamId: string, request: SelectionRequest): ProductSummary[];
   /**
    * What a mirror or sync would do, changing nothing: a dry run of that job (see startJob). Give
-   * `stream: { streamId }` to plan against a loaded stream without fetching it again.
+   * `stream: { streamId }` to plan against a loaded stream without fetching it again. Rejects
+   * with FERRY_INPUT_INVALID (field `kind`) for a kind other than mirror or sync.
    */
   plan(kind: 'mirror', input: MirrorInput): Promise<PlanSummary>;
   plan(kind: 'sync', input: SyncInput): Promise<PlanSummary>;
@@ -82,11 +86,11 @@ const runners: JobRunners = {
 export function createEngine(options: EngineOptions = {}): Engine {
   const context: EngineContext = { env: options.env ?? process.env, cwd: options.cwd ?? process.cwd(), streams: new StreamRegistry() };
   const registry = new JobRegistry(runners, context);
-  const selected = (streamId: string, request: SelectionRequest): Parameters<typeof queryItems> => [
-    context.streams.get(streamId).stream,
-    selectionFromGroups(request.selection),
-    { max: request.max },
-  ];
+  const selected = (streamId: string, request: SelectionRequest): Parameters<typeof queryItems> => {
+    // The request may come from a renderer that is not trusted, like a job's input.
+    const { selection, max } = selectionRequest(request);
+    return [context.streams.get(streamId).stream, selection, { max }];
+  };
   return {
     startJob: (kind, input) => registry.start(kind, input),
     resumeJob: (jobId) => registry.resume(jobId),
@@ -95,7 +99,7 @@ export function createEngine(options: EngineOptions = {}): Engine {
     query: (streamId, request) => queryItems(...selected(streamId, request)),
     products: (streamId, request) => summarizeProducts(...selected(streamId, request)),
     plan: async (kind: 'mirror' | 'sync', input: MirrorInput | SyncInput) => {
-      const handle = kind === 'mirror' ? registry.start('mirror', { ...(input as MirrorInput), dryRun: true }) : registry.start('sync', { ...(input as SyncInput), dryRun: true });
+      const handle = plannedKind(kind) === 'mirror' ? registry.start('mirror', { ...(input as MirrorInput), dryRun: true }) : registry.start('sync', { ...(input as SyncInput), dryRun: true });
       return (await handle.result).plan;
     },
     releaseStream: (streamId) => context.streams.release(streamId),

@@ -4,6 +4,7 @@ import { FerryError } from '../base/errors.js';
 import { ProgressTracker, type ProgressStep } from '../base/progress.js';
 import type { HttpClient } from '../net/index.js';
 import { JOB_DEFAULTS } from './defaults.js';
+import { describeValue } from './job-input.js';
 import type { JobEventBody, StreamInput, StreamRef, StreamSettings } from './api.js';
 import { createStreamClient, loadStream, type LoadedStream } from './stream.js';
 
@@ -50,12 +51,12 @@ export class StreamRegistry {
 
   /** Throws FERRY_INPUT_INVALID (field `streamId`) for an id this engine has not loaded or has released. */
   get(streamId: string): RegisteredStream {
-    const found = this.#streams.get(streamId);
+    const found = typeof streamId === 'string' ? this.#streams.get(streamId) : undefined;
     if (found === undefined) {
-      throw new FerryError('FERRY_INPUT_INVALID', `No loaded stream has the id ${JSON.stringify(streamId)}.`, {
+      throw new FerryError('FERRY_INPUT_INVALID', `No loaded stream has the id ${describeValue(streamId)}.`, {
         field: 'streamId',
         expected: 'the streamId of a load job that succeeded in this engine',
-        actual: streamId,
+        actual: describeValue(streamId),
       });
     }
     return found;

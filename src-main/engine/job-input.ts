@@ -11,9 +11,11 @@ type Fields = Readonly<Record<string, unknown>>;
 /** The longest description of a refused value: an input may be megabytes, and the message is shown whole. */
 const SHOWN_CHARS = 80;
 
-// A refused value is described, never serialized: JSON.stringify throws on a BigInt or a cycle,
-// echoes a huge value whole, and shows NaN and Infinity as null.
-function describe(value: unknown): string {
+/**
+ * A refused value in at most 80 characters: its type and a preview. Described, never serialized:
+ * JSON.stringify throws on a BigInt or a cycle, echoes a huge value whole, and shows NaN as null.
+ */
+export function describeValue(value: unknown): string {
   const shown = describeWhole(value);
   return shown.length <= SHOWN_CHARS ? shown : `${shown.slice(0, SHOWN_CHARS - 1)}…`;
 }
@@ -42,8 +44,24 @@ function describeWhole(value: unknown): string {
 }
 
 function refuse(field: string, expected: string, actual: unknown): FerryError {
-  const shown = describe(actual);
+  const shown = describeValue(actual);
   return new FerryError('FERRY_INPUT_INVALID', `${field} must be ${expected}, not ${shown}.`, { field, expected, actual: shown });
+}
+
+/**
+ * Checks what query() and products() take: `selection` (filter groups) and `max` (0 or more).
+ * Throws FERRY_INPUT_INVALID naming the field (`request`, `selection`, `max`), FERRY_FILTER_INVALID.
+ */
+export function selectionRequest(request: unknown): { selection: Selection; max: number | undefined } {
+  const fields = record(request, 'request');
+  optionalWhole(fields, 'max', '', 0);
+  return { selection: selectionFromGroups(fields.selection), max: fields.max as number | undefined };
+}
+
+/** The kinds of job plan() dry-runs, as FERRY_INPUT_INVALID (field `kind`) for any other. */
+export function plannedKind(kind: unknown): 'mirror' | 'sync' {
+  if (kind !== 'mirror' && kind !== 'sync') throw refuse('kind', 'mirror or sync (the jobs plan() dry-runs)', kind);
+  return kind;
 }
 
 /** Every index of a list holds an entry that passes `test`: a hole in a sparse list fails, where every() skips it. */
@@ -208,7 +226,7 @@ export function validateJobInput<K extends JobKind>(kind: K, input: unknown): Jo
     throw new FerryError('FERRY_INPUT_INVALID', `input must be plain data (no function, symbol or Proxy): ${describeError(error)}`.slice(0, 200), {
       field: 'input',
       expected: 'plain data (objects, lists, strings, numbers, booleans)',
-      actual: describe(input),
+      actual: describeValue(input),
       cause: error,
     });
   }

@@ -158,3 +158,28 @@ describe('paused jobs in the registry', () => {
     await expect(resumed.result).resolves.toMatchObject({ dryRun: true });
   });
 });
+
+describe('plan, query and products', () => {
+  it.each(['gc', 'load', 'nope'])('plan(%s) is refused as FERRY_INPUT_INVALID, not run as a sync dry run', async (kind) => {
+    const engine = newEngine();
+    await expect(engine.plan(kind as 'sync', { library: join(workDir, 'library-plan'), selection: [] })).rejects.toMatchObject({ code: 'FERRY_INPUT_INVALID', field: 'kind' });
+    expect(engine.jobs()).toEqual([]);
+  });
+
+  it.each([
+    ['a null request', null, 'request'],
+    ['a negative max', { selection: [], max: -1 }, 'max'],
+    ['a max of NaN', { selection: [], max: Number.NaN }, 'max'],
+    ['a max that is text', { selection: [], max: '2' }, 'max'],
+    ['no selection', {}, 'selection'],
+  ])('query and products refuse %s as FERRY_INPUT_INVALID naming the field', (_label, request, field) => {
+    const engine = newEngine();
+    for (const call of [engine.query, engine.products]) {
+      expect(() => call('no-such-stream', request as never)).toThrow(expect.objectContaining({ code: 'FERRY_INPUT_INVALID', field }) as Error);
+    }
+  });
+
+  it('refuses a stream id that is not a string as FERRY_INPUT_INVALID naming it', () => {
+    expect(() => newEngine().query(1n as unknown as string, { selection: [] })).toThrow(expect.objectContaining({ code: 'FERRY_INPUT_INVALID', field: 'streamId' }) as Error);
+  });
+});
