@@ -10,9 +10,11 @@ export const gcCommand: CommandDefinition = {
   summary: 'Remove the library files that no selection needs any more',
   usage: ['[--library DIR] [--dry-run] [--json]'],
   description: [
-    'Deletes every blob that no held item and no file of a source\'s latest metadata snapshot refers',
-    'to (versions that `ferry sync --max` let go, superseded metadata), and partial downloads that',
-    'nothing will resume. Partial downloads of a sync that did not finish are kept for its rerun.',
+    'Deletes every blob that no selection needs: kept are the files held items refer to and, for',
+    'each source, its latest metadata snapshot\'s files and what that snapshot\'s recorded selection',
+    'and each of its saved selections (`ferry sync --profile`) want from that metadata. What goes:',
+    'versions that `ferry sync --max` let go, superseded metadata, and partial downloads that nothing',
+    'will resume. Partial downloads of a sync that did not finish are kept for its rerun.',
     'Prints each file removed and the bytes freed.',
   ],
   options: [
