@@ -1,7 +1,8 @@
-// Lint = typescript-eslint's strict type-checked rules + the layer table in eslint.layers.js.
+// Lint = typescript-eslint's strict type-checked rules + the layer table and file-size limit in
+// eslint.layers.js. Import cycles, which a per-file rule cannot see, are test/unit/lint/import-graph.test.ts.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
-import { layerConfigs } from './eslint.layers.js';
+import { fileSizeConfig, layerConfigs } from './eslint.layers.js';
 
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'test/lint-fixtures/**', 'src-renderer/**', 'bin/**'] },
@@ -19,4 +20,5 @@ export default tseslint.config(
   },
   { files: ['*.js', '*.config.ts'], ...tseslint.configs.disableTypeChecked },
   ...layerConfigs,
+  fileSizeConfig,
 );

@@ -64,6 +64,15 @@ export const cliHints: Readonly<Partial<Record<FerryErrorCode, HintRule>>> = {
       : expected === undefined
         ? `Save one first: ferry sync --profile ${actual} SOURCE [filters...]`
         : `Saved selections: ${expected}. Or save this one: ferry sync --profile ${actual} SOURCE [filters...]`,
+  // serve/ names the address and errno; the options that change them are the CLI's.
+  FERRY_LISTEN_FAILED: ({ errno }) =>
+    errno === 'EADDRINUSE'
+      ? 'Another program uses that port: pick another with --port, or --port 0 for any free one.'
+      : errno === 'EACCES'
+        ? 'Ports below 1024 need privileges: use --port 1024 or more.'
+        : errno === 'EADDRNOTAVAIL'
+          ? "Give an address of one of this computer's interfaces with --bind (0.0.0.0 for all)."
+          : undefined,
   FERRY_CATALOG_LOST:
     'Nothing was deleted. Run `ferry sync` for each source of this library: it hashes the stored files and records them again; then run the command again.',
 };

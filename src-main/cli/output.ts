@@ -1,13 +1,14 @@
-import { formatBytes as formatByteCount, formatSeconds } from '../base/format.js';
+import { formatBytes, formatSeconds } from '../base/format.js';
 import type { FerryError, RetryEvent } from '../engine/index.js';
 import { cliHint } from './hints.js';
 
 /**
- * Sizes as the CLI prints them in tables, summaries and progress lines: base/'s formatter with the
- * decimal kept below 100 of a unit ("1.0 GiB"), as the CLI always has.
+ * Sizes as the CLI prints them in tables, summaries and progress lines: base/'s formatBytes with the
+ * decimal kept below 100 of a unit ("1.0 GiB"), as the CLI always has. Its own name, so that
+ * `formatBytes` means one output everywhere.
  */
-export function formatBytes(bytes: number): string {
-  return formatByteCount(bytes, { fixedDecimal: true });
+export function formatBytesFixed(bytes: number): string {
+  return formatBytes(bytes, { fixedDecimal: true });
 }
 
 /** The message, the facts worth reading, the hint in the CLI's words (cli/hints.ts) and the code. */

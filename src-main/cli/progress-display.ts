@@ -1,6 +1,6 @@
 import { isFerryError, type JobEvent, type JobHandle, type JobKind, type JobListener, type JobOutcomes, type Progress } from '../engine/index.js';
 import type { CliIo } from './command.js';
-import { formatBytes, formatDuration, formatRetry } from './output.js';
+import { formatBytesFixed, formatDuration, formatRetry } from './output.js';
 
 export type DisplayMode = 'live' | 'lines' | 'json' | 'quiet';
 
@@ -152,7 +152,7 @@ export async function followJob<K extends JobKind>(handle: JobHandle<K>, io: Cli
 export function summaryLine(progress: Progress): string {
   const percent = progress.bytesTotal === 0 ? 100 : Math.floor((progress.bytesDone / progress.bytesTotal) * 100);
   const eta = progress.eta === null ? '--:--' : formatDuration(progress.eta);
-  return `${percent}% ${formatBytes(progress.bytesDone)} of ${formatBytes(progress.bytesTotal)}, files ${progress.filesDone}/${progress.filesTotal}, ${formatBytes(progress.speed)}/s, ETA ${eta}`;
+  return `${percent}% ${formatBytesFixed(progress.bytesDone)} of ${formatBytesFixed(progress.bytesTotal)}, files ${progress.filesDone}/${progress.filesTotal}, ${formatBytesFixed(progress.speed)}/s, ETA ${eta}`;
 }
 
 function renderLive(progress: Progress, columns: number): string[] {
@@ -164,7 +164,7 @@ function renderLive(progress: Progress, columns: number): string[] {
   for (const file of progress.current.slice(0, MAX_FILES_SHOWN)) {
     const percent = file.bytesTotal === 0 ? 100 : Math.floor((file.bytesDone / file.bytesTotal) * 100);
     const name = file.name.length > columns - 30 ? `…${file.name.slice(-(columns - 31))}` : file.name;
-    lines.push(`  ${String(percent).padStart(3)}% ${formatBytes(file.speed).padStart(9)}/s  ${name}`);
+    lines.push(`  ${String(percent).padStart(3)}% ${formatBytesFixed(file.speed).padStart(9)}/s  ${name}`);
   }
   if (progress.current.length > MAX_FILES_SHOWN) lines.push(`  … and ${progress.current.length - MAX_FILES_SHOWN} more`);
   return lines;

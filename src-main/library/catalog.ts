@@ -14,10 +14,10 @@ import type {
   HeldItemKey,
   HeldProductSummary,
   JobRecord,
-  JobStatus,
   JsonValue,
   NewHeldItem,
   RecordedJobEvent,
+  RecordedJobStatus,
   RemovalResult,
   SavedSelection,
   SelectionProfile,
@@ -303,7 +303,7 @@ export class Catalog {
   }
 
   /** Answers false when the job is unknown or already finished (its first outcome stands). */
-  finishJob(id: string, status: Exclude<JobStatus, 'running'>, summary?: JsonValue): boolean {
+  finishJob(id: string, status: Exclude<RecordedJobStatus, 'running'>, summary?: JsonValue): boolean {
     return this.jobs.finishJob(id, status, summary);
   }
 

@@ -206,7 +206,7 @@ export function defaultPartSize(kind: FilesystemKind): number | null {
  * the file system's largest file (FAT32 only), is listed as a split into ceil(size / partSize)
  * parts, every part `partSize` bytes except the last (default part size: the largest file rounded
  * down to whole MiB).
- * Throws FERRY_USAGE when `partSize` is not a positive whole number or exceeds the file system's
+ * Throws FERRY_SETTING_INVALID (setting `partSize`) when `partSize` is not a positive whole number or exceeds the file system's
  * largest file.
  */
 export function checkFilesForFilesystem(
@@ -217,7 +217,8 @@ export function checkFilesForFilesystem(
   const rules = FILESYSTEM_RULES[kind];
   const partSize = options.partSize ?? defaultPartSize(kind);
   if (partSize !== null && (!Number.isSafeInteger(partSize) || partSize <= 0 || (rules.maxFileBytes !== null && partSize > rules.maxFileBytes))) {
-    throw new FerryError('FERRY_USAGE', `A part size of ${partSize} bytes cannot be used on ${kind}.`, {
+    throw new FerryError('FERRY_SETTING_INVALID', `A part size of ${partSize} bytes cannot be used on ${kind}.`, {
+      setting: 'partSize',
       expected: rules.maxFileBytes === null ? 'a positive whole number of bytes' : `1 to ${rules.maxFileBytes} bytes`,
       actual: String(partSize),
     });

@@ -8,6 +8,7 @@ import { cancelledError } from '../base/cancel.js';
 import { FerryError, describeError, errnoCode, redactUrl } from '../base/errors.js';
 import { formatSeconds } from '../base/format.js';
 import type { HttpClient } from './agent.js';
+import { HttpStatusError } from './status-error.js';
 
 export const DEFAULT_MAX_REDIRECTS = 5;
 
@@ -29,20 +30,6 @@ export interface OpenGetOptions {
   highWaterMark?: number;
   /** undici's gap-between-chunks limit; 0 when the caller runs its own stall timer. */
   bodyTimeoutMs?: number;
-}
-
-/** An HTTP error answer; `retryAfterMs` carries the server's Retry-After for the retry loop. */
-export class HttpStatusError extends FerryError {
-  readonly retryAfterMs: number | undefined;
-
-  constructor(url: string, status: number, retryAfterMs: number | undefined) {
-    super('FERRY_HTTP_STATUS', `${redactUrl(url)}: the server answered HTTP ${status}`, {
-      url,
-      status,
-      hint: hintForStatus(status),
-    });
-    this.retryAfterMs = retryAfterMs;
-  }
 }
 
 /**
@@ -272,14 +259,4 @@ function withoutCredentials(url: URL): string {
   bare.username = '';
   bare.password = '';
   return bare.href;
-}
-
-function hintForStatus(status: number): string {
-  if (status === 404 || status === 410) {
-    return 'The file is not on the server. Check the source URL; if it is right, the mirror may be in the middle of an update, so try again later.';
-  }
-  if (status === 401 || status === 403) return 'The server refused access. Check the credentials in the source URL.';
-  if (status === 407) return 'The proxy wants credentials: give them as http://user:password@proxy:port.';
-  if (status === 429 || status >= 500) return 'The server is overloaded or failing; it was retried with backoff. Try again later.';
-  return 'The server did not accept the request for this file.';
 }

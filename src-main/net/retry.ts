@@ -4,7 +4,7 @@
 
 import { cancelledError, throwIfCancelled, waitUnlessCancelled } from '../base/cancel.js';
 import { FerryError, describeError, factsOf, redactUrl } from '../base/errors.js';
-import { HttpStatusError } from './http.js';
+import { HttpStatusError } from './status-error.js';
 
 export interface RetryPolicy {
   /** Attempts in all, the first one included. */

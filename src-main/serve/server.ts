@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { pipeline } from 'node:stream/promises';
 import fresh from 'fresh';
 import parseRange from 'range-parser';
-import { FerryError, describeError } from '../base/errors.js';
+import { FerryError, describeError, errnoCode } from '../base/errors.js';
 import type { FileSource, SourceFile } from './file-source.js';
 import { parseRequestPath } from './request-path.js';
 
@@ -212,14 +212,18 @@ function closeServer(server: Server, graceMs: number): Promise<void> {
   });
 }
 
+/**
+ * The facts of a failed listen: the address as `actual`, the errno, and a remedy in the network's
+ * terms; a face words it as its own options (cli/hints.ts).
+ */
 function listenError(options: ListenOptions, error: Error): FerryError {
-  const code = (error as NodeJS.ErrnoException).code;
+  const errno = errnoCode(error);
   const where = `${options.host.includes(':') ? `[${options.host}]` : options.host}:${options.port}`;
   const hint =
-    code === 'EADDRINUSE'
-      ? 'Another program uses that port: pick another with --port, or --port 0 for any free one.'
-      : code === 'EACCES'
+    errno === 'EADDRINUSE'
+      ? 'Another program uses that port: pick another port, or port 0 for any free one.'
+      : errno === 'EACCES'
         ? 'Ports below 1024 need privileges: use a port of 1024 or more.'
-        : 'Give an address of one of this computer\'s interfaces with --bind (0.0.0.0 for all).';
-  return new FerryError('FERRY_LISTEN_FAILED', `Cannot listen on ${where}: ${describeError(error)}`, { actual: where, hint, cause: error });
+        : "Give an address of one of this computer's interfaces (0.0.0.0 for all).";
+  return new FerryError('FERRY_LISTEN_FAILED', `Cannot listen on ${where}: ${describeError(error)}`, { actual: where, errno, hint, cause: error });
 }

@@ -1,7 +1,7 @@
 import { createEngine } from '../../engine/index.js';
 import { flagOption, stringOption, type CommandDefinition } from '../command.js';
 import { ExitCode } from '../exit-codes.js';
-import { formatBytes } from '../output.js';
+import { formatBytesFixed } from '../output.js';
 import { followJob } from '../progress-display.js';
 import { libraryOption } from './library-option.js';
 
@@ -10,9 +10,11 @@ export const gcCommand: CommandDefinition = {
   summary: 'Remove the library files that no selection needs any more',
   usage: ['[--library DIR] [--dry-run] [--json]'],
   description: [
-    'Deletes every blob that no held item and no file of a source\'s latest metadata snapshot refers',
-    'to (versions that `ferry sync --max` let go, superseded metadata), and partial downloads that',
-    'nothing will resume. Partial downloads of a sync that did not finish are kept for its rerun.',
+    'Deletes every blob that no selection needs: kept are the files held items refer to and, for',
+    'each source, its latest metadata snapshot\'s files and what that snapshot\'s recorded selection',
+    'and each of its saved selections (`ferry sync --profile`) want from that metadata. What goes:',
+    'versions that `ferry sync --max` let go, superseded metadata, and partial downloads that nothing',
+    'will resume. Partial downloads of a sync that did not finish are kept for its rerun.',
     'Prints each file removed and the bytes freed.',
   ],
   options: [
@@ -30,13 +32,13 @@ export const gcCommand: CommandDefinition = {
       return ExitCode.ok;
     }
     const verb = outcome.dryRun ? 'would remove' : 'removed';
-    for (const blob of outcome.removedBlobs) io.stdout.write(`${verb} blob ${blob.sha256} (${formatBytes(blob.size)})\n`);
-    for (const partial of outcome.removedPartials) io.stdout.write(`${verb} partial download ${partial.name} (${formatBytes(partial.size)})\n`);
+    for (const blob of outcome.removedBlobs) io.stdout.write(`${verb} blob ${blob.sha256} (${formatBytesFixed(blob.size)})\n`);
+    for (const partial of outcome.removedPartials) io.stdout.write(`${verb} partial download ${partial.name} (${formatBytesFixed(partial.size)})\n`);
     const counts = `${outcome.removedBlobs.length} blob(s) and ${outcome.removedPartials.length} partial download(s)`;
     io.stdout.write(
       outcome.dryRun
-        ? `Dry run: would remove ${counts}, freeing ${formatBytes(outcome.bytesFreed)}; nothing was changed.\n`
-        : `Removed ${counts}; freed ${formatBytes(outcome.bytesFreed)}.\n`,
+        ? `Dry run: would remove ${counts}, freeing ${formatBytesFixed(outcome.bytesFreed)}; nothing was changed.\n`
+        : `Removed ${counts}; freed ${formatBytesFixed(outcome.bytesFreed)}.\n`,
     );
     if (outcome.partialsKept > 0) {
       io.stderr.write(`Kept ${outcome.partialsKept} partial download(s) of the last sync, which did not finish: run it again to resume them.\n`);

@@ -10,7 +10,7 @@ import {
   type ParsedOptions,
 } from '../command.js';
 import { ExitCode, exitCodeFor } from '../exit-codes.js';
-import { formatBytes } from '../output.js';
+import { formatBytesFixed } from '../output.js';
 import { JobDisplay, displayModeFor, followJob } from '../progress-display.js';
 import { sourceOptions, streamInputFrom, trustNotice } from './source-options.js';
 
@@ -128,12 +128,12 @@ export function printPlan(plan: PlanSummary, io: CliIo): void {
   io.stderr.write(`${plan.referenceLines.join('\n')}\n`);
   io.stderr.write(
     `Plan: ${plan.versionsAdded} version(s) to add, ${plan.versionsRemoved} to remove; ` +
-      `${plan.filesWanted} file(s) wanted (${formatBytes(plan.bytesWanted)}), ` +
-      `${plan.filesToFetch} to fetch (${formatBytes(plan.bytesToFetch)}), ` +
+      `${plan.filesWanted} file(s) wanted (${formatBytesFixed(plan.bytesWanted)}), ` +
+      `${plan.filesToFetch} to fetch (${formatBytesFixed(plan.bytesToFetch)}), ` +
       // --verify-existing re-hashes what is present and fetches again what proves wrong; say so
       // rather than promise "0 to fetch".
-      (plan.filesToVerify > 0 ? `${plan.filesToVerify} to re-verify (${formatBytes(plan.bytesToVerify)}) and fetch again if wrong, ` : '') +
-      `${plan.filesToRemove} to remove (${formatBytes(plan.bytesToRemove)}).\n`,
+      (plan.filesToVerify > 0 ? `${plan.filesToVerify} to re-verify (${formatBytesFixed(plan.bytesToVerify)}) and fetch again if wrong, ` : '') +
+      `${plan.filesToRemove} to remove (${formatBytesFixed(plan.bytesToRemove)}).\n`,
   );
   for (const rejected of plan.rejected) io.stderr.write(`Rejected: ${rejected.error.message}\n`);
 }
@@ -162,7 +162,7 @@ export function reportOutcome(outcome: MirrorOutcome, io: CliIo, json: boolean, 
     return exitCode;
   }
   io.stderr.write(
-    `Fetched ${outcome.filesFetched} file(s) (${formatBytes(outcome.bytesFetched)}); ${outcome.filesPresent} already present and verified; ` +
+    `Fetched ${outcome.filesFetched} file(s) (${formatBytesFixed(outcome.bytesFetched)}); ${outcome.filesPresent} already present and verified; ` +
       `removed ${outcome.removedPaths.length}.\n`,
   );
   if (outcome.failures.length > 0) {

@@ -8,7 +8,7 @@ import {
   type CommandDefinition,
 } from '../command.js';
 import { ExitCode } from '../exit-codes.js';
-import { formatBytes, formatRetry, formatTable } from '../output.js';
+import { formatBytesFixed, formatRetry, formatTable } from '../output.js';
 import { followJob } from '../progress-display.js';
 import { pythonDictRepr, pythonPercentFormat } from '../python-format.js';
 import { sourceOptions, streamInputFrom, trustNotice } from './source-options.js';
@@ -87,7 +87,7 @@ function printProducts(engine: Engine, streamId: string, request: SelectionReque
     product.kernel,
     String(product.versions.length),
     product.latestVersion,
-    formatBytes(product.latestVersionBytes),
+    formatBytesFixed(product.latestVersionBytes),
   ]);
   io.stdout.write(
     formatTable(['PRODUCT', 'OS', 'RELEASE', 'ARCH', 'SUBARCH/KERNEL', 'VERSIONS', 'LATEST', 'SIZE (LATEST)'], rows, new Set([5, 7])),

@@ -21,7 +21,7 @@ export const serveCommand: CommandDefinition = {
       name: 'bind',
       type: 'string',
       valueName: 'ADDR',
-      description: 'IP address to listen on; 0.0.0.0 for every interface (the default is loopback only)',
+      description: 'IP address to listen on: a loopback address for this computer only, 0.0.0.0 for every interface',
       default: DEFAULT_BIND_ADDRESS,
     },
   ],

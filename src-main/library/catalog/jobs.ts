@@ -3,14 +3,14 @@ import { randomUUID } from 'node:crypto';
 import type Database from 'better-sqlite3';
 import { readJson } from './columns.js';
 import { CatalogArea, requireRow, type CatalogConnection } from './connection.js';
-import type { JobRecord, JobStatus, JsonValue, RecordedJobEvent } from './records.js';
+import type { JobRecord, JsonValue, RecordedJobEvent, RecordedJobStatus } from './records.js';
 
 interface JobRow {
   id: string;
   kind: string;
   started_at: string;
   finished_at: string | null;
-  status: JobStatus;
+  status: RecordedJobStatus;
   summary: string | null;
 }
 interface JobEventRow {
@@ -42,7 +42,7 @@ function prepareStatements(db: Database.Database) {
   const sql = JOB_SQL;
   return {
     insertJob: db.prepare<[string, string, string]>(sql.insertJob),
-    finishJob: db.prepare<[string, JobStatus, string | null, string]>(sql.finishJob),
+    finishJob: db.prepare<[string, RecordedJobStatus, string | null, string]>(sql.finishJob),
     failRunningJobs: db.prepare<[string, string]>(sql.failRunningJobs),
     getJob: db.prepare<[string], JobRow>(sql.getJob),
     recentJobs: db.prepare<[number], JobRow>(sql.recentJobs),
@@ -65,7 +65,7 @@ export class JobQueries extends CatalogArea<ReturnType<typeof prepareStatements>
     return id;
   }
 
-  finishJob(id: string, status: Exclude<JobStatus, 'running'>, summary?: JsonValue): boolean {
+  finishJob(id: string, status: Exclude<RecordedJobStatus, 'running'>, summary?: JsonValue): boolean {
     return this.connection.guard(() => {
       const summaryText = summary === undefined ? null : JSON.stringify(summary);
       return this.statements.finishJob.run(this.connection.timestamp(), status, summaryText, id).changes > 0;

@@ -106,14 +106,14 @@ export interface SavedSelection extends SelectionProfile {
   readonly updatedAt: string;
 }
 
-export type JobStatus = 'running' | 'succeeded' | 'failed' | 'cancelled';
+export type RecordedJobStatus = 'running' | 'succeeded' | 'failed' | 'cancelled';
 
 export interface JobRecord {
   readonly id: string;
   readonly kind: string;
   readonly startedAt: string;
   readonly finishedAt: string | null;
-  readonly status: JobStatus;
+  readonly status: RecordedJobStatus;
   readonly summary: JsonValue;
 }
 

@@ -4,6 +4,7 @@ import { commands } from '../../../src-main/cli/commands/index.js';
 import { cliHint, cliHints } from '../../../src-main/cli/hints.js';
 import { formatError } from '../../../src-main/cli/output.js';
 import { loadKeyring } from '../../../src-main/pgp/keyring.js';
+import { createPartsSource, listen } from '../../../src-main/serve/index.js';
 import { resolveVersions } from '../../../src-main/streams/versions.js';
 import { expectFerryError, thrownFerryError } from '../../support/expect-ferry-error.js';
 
@@ -23,6 +24,7 @@ describe('the CLI hint table', () => {
       ...Object.values(cliHints).filter((rule): rule is string => typeof rule === 'string'),
       cliHint(new FerryError('FERRY_FETCH_FAILED', 'x', { url: 'https://m/', errno: 'ENOTFOUND' })),
       cliHint(new FerryError('FERRY_FETCH_FAILED', 'x', { url: 'file:///m/a', errno: 'ENOENT', expected: '1' })),
+      ...['EADDRINUSE', 'EACCES', 'EADDRNOTAVAIL'].map((errno) => cliHint(new FerryError('FERRY_LISTEN_FAILED', 'x', { errno }))),
     ];
     expect(hints.every((hint) => hint !== undefined)).toBe(true);
     const named = hints.flatMap((hint) => hint?.match(/--[a-z][a-z-]*/g) ?? []);
@@ -44,5 +46,21 @@ describe('the CLI hint table', () => {
   it('reads plain data as well as FerryErrors, as an error that crossed a process boundary', () => {
     const plain = JSON.parse(JSON.stringify(new FerryError('FERRY_SETTING_INVALID', 'x', { setting: 'max' }))) as ReturnType<FerryError['toJSON']>;
     expect(cliHint(plain)).toContain('--max 1');
+  });
+});
+
+describe('a listen that fails', () => {
+  it('carries the address and errno from serve/, and the CLI words them as --port', async () => {
+    const source = createPartsSource(new Map());
+    const first = await listen({ source, host: '127.0.0.1', port: 0 });
+    try {
+      const error = await expectFerryError(listen({ source, host: '127.0.0.1', port: first.port }), 'FERRY_LISTEN_FAILED');
+      expect(error.errno).toBe('EADDRINUSE');
+      expect(error.actual).toBe(`127.0.0.1:${first.port}`);
+      expect(error.hint).not.toContain('--');
+      expect(cliHint(error)).toContain('--port 0');
+    } finally {
+      await first.close(1000);
+    }
   });
 });

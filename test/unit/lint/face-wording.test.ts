@@ -1,8 +1,8 @@
 // Issue 8 §5: below the faces, errors carry facts and remedies in the field's terms; option names,
 // `ferry ...` commands and FERRY_USAGE belong to the CLI (cli/hints.ts words the hints). This
-// reads every string and template literal of the domain folders, of base/ (below them all) and of
-// the engine (which every face shares) with the TypeScript parser, so comments (which may explain
-// the CLI behaviour a function serves) are not counted.
+// reads every string and template literal of the domain folders (media/ and serve/ included), of
+// base/ (below them all) and of the engine (which every face shares) with the TypeScript parser, so
+// comments (which may explain the CLI behaviour a function serves) are not counted.
 
 import { readdir, readFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
@@ -10,12 +10,16 @@ import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
 
 const ROOT = join(import.meta.dirname, '../../..');
-const DOMAIN_FOLDERS = ['base', 'streams', 'pgp', 'net', 'library', 'mirror', 'engine'];
+const DOMAIN_FOLDERS = ['base', 'streams', 'pgp', 'net', 'library', 'mirror', 'media', 'serve', 'engine'];
 
-/** What is a fact, not CLI wording: the filter grammar's group separator, and GnuPG's own command. */
+/**
+ * What is a fact, not CLI wording: the filter grammar's group separator, GnuPG's own command, and
+ * the arguments media/ passes to lsblk when it lists drives.
+ */
 const ALLOWED = [
   { file: 'src-main/streams/filters.ts', text: /^--or$/ },
   { file: /^src-main\/pgp\//, text: /gpg --export( --armor)?/g },
+  { file: 'src-main/media/detect.ts', text: /^--(json|bytes|output)$/ },
 ];
 const CLI_WORDING = [/--[a-z]/, /ferry /, /FERRY_USAGE/];
 

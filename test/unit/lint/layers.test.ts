@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { Linter } from 'eslint';
 import tseslint from 'typescript-eslint';
 import { describe, expect, it } from 'vitest';
-import { layerConfigs } from '../../../eslint.layers.js';
+import { fileSizeConfig, layerConfigs } from '../../../eslint.layers.js';
 
 const fixturesDir = join(import.meta.dirname, '../../lint-fixtures');
 
@@ -37,5 +37,28 @@ describe('layer rules', () => {
 
   it('lets every layer use the ground floor, base/', async () => {
     expect(await layerViolations('streams', 'uses-base.ts')).toEqual([]);
+  });
+});
+
+describe('file size rule', () => {
+  /** Lints `lines` lines of code as src-main/<file>, with only the file-size rule on. */
+  function sizeViolations(lines: number, file: string): string[] {
+    const code = Array.from({ length: lines }, (_, index) => `export const line${index} = ${index};`).join('\n');
+    const linter = new Linter({ configType: 'flat' });
+    const messages = linter.verify(code, [{ files: ['**/*.ts'], languageOptions: { parser: tseslint.parser } }, fileSizeConfig], {
+      filename: file,
+    });
+    return messages.map((message) => `${message.ruleId ?? 'parse'}: ${message.message}`);
+  }
+
+  it('refuses a src-main file of 601 lines', () => {
+    const violations = sizeViolations(601, 'src-main/library/catalog.ts');
+    expect(violations).toHaveLength(1);
+    expect(violations[0]).toContain('max-lines');
+    expect(violations[0]).toContain('600');
+  });
+
+  it('accepts 600 lines', () => {
+    expect(sizeViolations(600, 'src-main/library/catalog.ts')).toEqual([]);
   });
 });

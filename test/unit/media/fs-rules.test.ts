@@ -65,8 +65,8 @@ describe('checkFilesForFilesystem', () => {
   });
 
   it('refuses a part size the file system cannot hold', () => {
-    expect(thrownFerryError(() => checkFilesForFilesystem([], 'fat32', { partSize: 4 * GIB })).code).toBe('FERRY_USAGE');
-    expect(thrownFerryError(() => checkFilesForFilesystem([], 'ext4', { partSize: 0 })).code).toBe('FERRY_USAGE');
+    expect(thrownFerryError(() => checkFilesForFilesystem([], 'fat32', { partSize: 4 * GIB })).code).toBe('FERRY_SETTING_INVALID');
+    expect(thrownFerryError(() => checkFilesForFilesystem([], 'ext4', { partSize: 0 })).code).toBe('FERRY_SETTING_INVALID');
   });
 });
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { FerryError, isFerryError } from '../../../src-main/base/errors.js';
-import { HttpStatusError } from '../../../src-main/net/http.js';
+import { HttpStatusError } from '../../../src-main/net/status-error.js';
 import { isRetryableError, withRetries } from '../../../src-main/net/retry.js';
 import { quickRetries } from './support.js';
 
