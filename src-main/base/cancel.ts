@@ -10,6 +10,13 @@ import { FerryError, isFerryError } from './errors.js';
  * signal's own FERRY_CANCELLED reason (a face may abort with one naming the signal, e.g. SIGTERM),
  * else a generic one with the reason as its cause.
  */
+/**
+ * The longest time a Node timer can wait, in ms (2^31 - 1): Node runs a longer setTimeout after
+ * 1 ms instead, with only a warning (Node's timers docs, TIMEOUT_MAX), so a longer stall timeout
+ * would fire at once.
+ */
+export const LONGEST_TIMER_MS = 2 ** 31 - 1;
+
 export function cancelledError(signal: AbortSignal, failure?: unknown): FerryError {
   if (isFerryError(failure, 'FERRY_CANCELLED')) return failure;
   if (isFerryError(signal.reason, 'FERRY_CANCELLED')) return signal.reason;

@@ -1,6 +1,7 @@
 import { describeError, FerryError } from '../base/errors.js';
 import { OR_SEPARATOR, parseSelection, type Selection } from '../streams/index.js';
 import type { JobInputs, JobKind, SelectionGroups, TransferInput } from './api.js';
+import { LONGEST_TIMER_MS } from '../base/cancel.js';
 
 // Every input is checked here before a job starts, because it may come from a renderer that is
 // not trusted (product.md: "every API call validated in the engine"). A refusal is
@@ -93,12 +94,6 @@ function optionalBoolean(fields: Fields, name: string, prefix: string): void {
   if (value !== undefined && typeof value !== 'boolean') throw refuse(prefix + name, 'true or false', value);
 }
 
-/**
- * The longest time a Node timer can wait, in ms (2^31 - 1): Node runs a longer setTimeout after
- * 1 ms instead, with only a warning (Node's timers docs, TIMEOUT_MAX), so a longer stall timeout
- * would fire at once.
- */
-const LONGEST_TIMER_MS = 2 ** 31 - 1;
 
 function optionalWhole(fields: Fields, name: string, prefix: string, min: number, max = Number.MAX_SAFE_INTEGER): void {
   const value = fields[name];

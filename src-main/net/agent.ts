@@ -4,6 +4,7 @@
 import { Agent, EnvHttpProxyAgent, type Dispatcher } from 'undici';
 import { FerryError, redactUrl } from '../base/errors.js';
 import { DEFAULT_RETRY_POLICY, type RetryPolicy } from './retry.js';
+import { LONGEST_TIMER_MS } from '../base/cancel.js';
 
 export interface HttpClient {
   readonly dispatcher: Dispatcher;
@@ -71,8 +72,8 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
     connect: { timeout: options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS },
   };
   const stallTimeoutMs = options.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS;
-  if (!Number.isFinite(stallTimeoutMs) || stallTimeoutMs <= 0) {
-    throw new FerryError('FERRY_SETTING_INVALID', `the stall timeout must be a positive number of milliseconds, got ${stallTimeoutMs}`, {
+  if (!Number.isFinite(stallTimeoutMs) || stallTimeoutMs <= 0 || stallTimeoutMs > LONGEST_TIMER_MS) {
+    throw new FerryError('FERRY_SETTING_INVALID', `the stall timeout must be a positive number of milliseconds up to ${LONGEST_TIMER_MS}, got ${stallTimeoutMs}`, {
       setting: 'stallTimeoutMs',
       actual: String(stallTimeoutMs),
     });

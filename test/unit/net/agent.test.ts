@@ -161,6 +161,23 @@ describe('createHttpClient with a proxy', () => {
     expect((refusal as FerryError).setting).toBe('proxy');
     expect((refusal as Error).message).not.toContain('hunter2');
   });
+
+  // Node runs a timer longer than 2^31 - 1 ms after 1 ms, so a longer stall timeout would fire at once.
+  it.each([0, -1, 2 ** 31, Number.POSITIVE_INFINITY])('refuses a stall timeout of %s ms, naming the setting', (stallTimeoutMs) => {
+    let refusal: unknown;
+    try {
+      createHttpClient({ userAgent: 'test', env: {}, stallTimeoutMs });
+    } catch (error) {
+      refusal = error;
+    }
+    expect(isFerryError(refusal, 'FERRY_SETTING_INVALID')).toBe(true);
+    expect((refusal as FerryError).setting).toBe('stallTimeoutMs');
+  });
+
+  it('accepts the longest stall timeout a Node timer can wait, 2^31 - 1 ms', async () => {
+    const client = createHttpClient({ userAgent: 'test', env: {}, stallTimeoutMs: 2 ** 31 - 1 });
+    await client.close();
+  });
 });
 
 describe('resolveProxySettings', () => {
