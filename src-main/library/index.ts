@@ -3,29 +3,9 @@
 export { BlobStore, isSha256Hex } from './blobs.js';
 export type { AdoptOptions, AdoptOutcome, AdoptedBlob, BlobCheck, StoredBlob } from './blobs.js';
 export { Catalog } from './catalog.js';
-export type {
-  BlobRecord,
-  CatalogOptions,
-  ConnectionSettings,
-  HeldFile,
-  HeldItem,
-  HeldItemKey,
-  HeldProductSummary,
-  JobRecord,
-  JsonValue,
-  NewHeldItem,
-  RecordedJobEvent,
-  RecordedJobStatus,
-  RemovalResult,
-  SavedSelection,
-  SelectionProfile,
-  SnapshotFile,
-  SnapshotRecord,
-  SnapshotSelection,
-  SourceRecord,
-  TreeFile,
-  TreeFileRecord,
-} from './catalog.js';
+// The catalog's record types, listed once (catalog/records.ts), and its open options.
+export type * from './catalog/records.js';
+export type { CatalogOptions, ConnectionSettings } from './catalog.js';
 export {
   CATALOG_FILE_NAME,
   TREE_STATE_FOLDER,

@@ -222,7 +222,6 @@ export class HeldItemQueries extends CatalogArea<ReturnType<typeof prepareStatem
   }
 }
 
-
 function toHeldItem(row: HeldItemRow): HeldItem {
   return {
     sourceId: row.source_id,

@@ -1,10 +1,10 @@
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startFixtureServer, type FixtureServer } from '../../support/fixture-server.js';
+import type { FixtureServer } from '../../support/fixture-server.js';
 import { checkPublishedLibrary, expectRecordedRunsConsistent } from '../../support/published-state.js';
 import { runFerry } from '../../support/run-ferry.js';
 import { generateStream, type StreamOptions } from '../../support/stream-generator.js';
-import { describeRun, listedItems, makeKey, makeWorkDir, removeQuietly, twoProductStream, type TestKey } from '../mirror/helpers.js';
+import { describeRun, listedItems, makeWorkDir, removeQuietly, serveSignedStream, twoProductShape, twoProductStream, type TestKey } from '../mirror/helpers.js';
 import { blobsOnDisk, latestSnapshot } from './helpers.js';
 
 // Issue 7 §1 for `ferry sync`: a run with a failed file records no snapshot and forgets no held
@@ -23,11 +23,8 @@ const streamOptions = (versions: number): StreamOptions => twoProductStream(test
 
 beforeAll(async () => {
   workDir = await makeWorkDir('sync-all-or-nothing');
-  testKey = await makeKey(workDir, 'Sync all-or-nothing test');
+  ({ testKey, server, source } = await serveSignedStream(workDir, 'Sync all-or-nothing test', twoProductShape(1)));
   streamDir = join(workDir, 'stream');
-  await generateStream(streamDir, streamOptions(1));
-  server = await startFixtureServer({ root: streamDir });
-  source = `${server.url}streams/v1/index.sjson`;
 });
 
 afterAll(async () => {

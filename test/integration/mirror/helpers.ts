@@ -263,8 +263,12 @@ export function referenceLine(sign: '+' | '-', item: ListedItem): string {
  * all-or-nothing tests (issue 7 §1): regenerating with one more adds a version to both.
  */
 export function twoProductStream(key: SigningKey, versions: number): StreamOptions {
+  return { ...twoProductShape(versions), signingKey: key };
+}
+
+/** twoProductStream without its key, for serveSignedStream, which makes the key. */
+export function twoProductShape(versions: number): Omit<StreamOptions, 'signingKey'> {
   return {
-    signingKey: key,
     contents: ['ubuntu'],
     releases: ['jammy', 'noble'],
     arches: ['amd64'],

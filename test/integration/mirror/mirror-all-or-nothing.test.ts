@@ -1,7 +1,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startFixtureServer, type FaultHook, type FixtureServer } from '../../support/fixture-server.js';
+import type { FaultHook, FixtureServer } from '../../support/fixture-server.js';
 import { checkPublishedTree, expectRecordedRunsConsistent } from '../../support/published-state.js';
 import { runFerry } from '../../support/run-ferry.js';
 import { generateStream, type StreamOptions } from '../../support/stream-generator.js';
@@ -11,11 +11,12 @@ import {
   exists,
   filesOf,
   listedItems,
-  makeKey,
   makeWorkDir,
   productsFilesOf,
   removeQuietly,
   sleep,
+  serveSignedStream,
+  twoProductShape,
   twoProductStream,
   type ListedItem,
   type TestKey,
@@ -38,11 +39,8 @@ const streamOptions = (versions: number): StreamOptions => twoProductStream(test
 
 beforeAll(async () => {
   workDir = await makeWorkDir('all-or-nothing');
-  testKey = await makeKey(workDir, 'Mirror all-or-nothing test');
+  ({ testKey, server, source } = await serveSignedStream(workDir, 'Mirror all-or-nothing test', twoProductShape(1)));
   streamDir = join(workDir, 'stream');
-  await generateStream(streamDir, streamOptions(1));
-  server = await startFixtureServer({ root: streamDir });
-  source = `${server.url}streams/v1/index.sjson`;
 });
 
 afterEach(() => {

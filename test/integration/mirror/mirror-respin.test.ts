@@ -2,10 +2,9 @@ import { createHash, randomBytes } from 'node:crypto';
 import { cp, mkdir, readFile, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { startFixtureServer, type FixtureServer } from '../../support/fixture-server.js';
+import type { FixtureServer } from '../../support/fixture-server.js';
 import { checkPublishedLibrary, checkPublishedTree, expectRecordedRunsConsistent } from '../../support/published-state.js';
 import { runFerry } from '../../support/run-ferry.js';
-import { generateStream } from '../../support/stream-generator.js';
 import { blobsOnDisk, latestSnapshot } from '../library/helpers.js';
 import {
   STATE_FOLDER,
@@ -13,13 +12,13 @@ import {
   editProducts,
   exists,
   listedItems,
-  makeKey,
   makeWorkDir,
   partialNameOf,
   productsFilesOf,
   removeQuietly,
   sha256OfFile,
-  twoProductStream,
+  serveSignedStream,
+  twoProductShape,
   type ListedItem,
   type TestKey,
 } from './helpers.js';
@@ -39,11 +38,8 @@ let source: string;
 
 beforeEach(async () => {
   workDir = await makeWorkDir('respin');
-  testKey = await makeKey(workDir, 'Mirror re-spin test');
+  ({ testKey, server, source } = await serveSignedStream(workDir, 'Mirror re-spin test', twoProductShape(1)));
   streamDir = join(workDir, 'stream');
-  await generateStream(streamDir, twoProductStream(testKey.key, 1));
-  server = await startFixtureServer({ root: streamDir });
-  source = `${server.url}streams/v1/index.sjson`;
 });
 
 afterEach(async () => {
