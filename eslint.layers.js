@@ -15,14 +15,14 @@ export const layers = {
   net: { folders: ['base'], packages: ['undici'], node: true },
   library: { folders: ['base'], packages: ['better-sqlite3'], node: true },
   mirror: { folders: ['base', 'streams', 'net', 'library'], packages: [], node: true },
-  media: { folders: ['base', 'streams', 'library'], packages: [], node: true },
+  media: { folders: ['base', 'streams', 'library'], packages: ['zod'], node: true },
   serve: { folders: ['base', 'streams', 'library'], packages: ['range-parser', 'fresh', 'etag'], node: true },
-  engine: { folders: ['base', ...domainFolders], packages: [], node: true },
-  cli: { folders: ['base', 'engine'], packages: [], node: true },
-  web: { folders: ['base', 'engine'], packages: [], node: true },
+  engine: { folders: ['base', ...domainFolders], packages: ['zod'], node: true },
+  cli: { folders: ['base', 'engine'], packages: ['log-update'], node: true },
+  web: { folders: ['base', 'engine'], packages: ['ws'], node: true },
   desktop: { folders: ['base', 'engine'], packages: ['electron'], node: true },
 };
-const thirdPartyPackages = ['openpgp', 'undici', 'better-sqlite3', 'electron', 'range-parser', 'fresh', 'etag'];
+const thirdPartyPackages = ['openpgp', 'undici', 'better-sqlite3', 'electron', 'range-parser', 'fresh', 'etag', 'zod', 'ws', 'log-update'];
 
 /** @param {keyof typeof layers} folder @returns {import('eslint').Linter.Config} */
 export function restrictionsFor(folder) {

@@ -12,3 +12,20 @@ export {
   filesystemKind,
 } from './fs-rules.js';
 export type { Enforcement, FileSplit, FilesystemKind, FilesystemProblem, FilesystemRules, FilesystemVerdict, PlannedFile, RuleId } from './fs-rules.js';
+export {
+  BUNDLE_FILES,
+  BUNDLE_FORMAT,
+  BUNDLE_FORMAT_VERSION,
+  BUNDLES_FOLDER,
+  PARTIAL_SUFFIX,
+  RECEIPT_FORMAT,
+  blobFilePath,
+  blobPartPath,
+  blobStoragePaths,
+  formatChecksums,
+  newRecordId,
+  parseBundleManifest,
+  parseChecksums,
+  parseReceipt,
+} from './bundle/manifest.js';
+export type { BundleBlob, BundleFile, BundleManifest, BundlePart, Receipt } from './bundle/manifest.js';
