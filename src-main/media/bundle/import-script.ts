@@ -172,6 +172,12 @@ FERRY_PARTS
   say "written $3"
 }
 
+# Whether blob $1 ($2 as in storage) on this volume holds the bytes its name says.
+blob_ok() {
+  sum=$(storage "$1" "$2" | while IFS= read -r part; do cat -- "$part" || exit 1; done | sha256sum) || return 1
+  [ "$\{sum%% *}" = "$1" ]
+}
+
 # A file already in TARGET with sha256 $1 and size $2 (an incremental bundle's blob the site holds).
 donor_of() {
   find "$target" -name .ferry -prune -o -type f -size "$2c" ! -name "*$PARTIAL" -print 2>/dev/null |
@@ -224,14 +230,17 @@ done <<FERRY_TABLE
 $TABLE
 FERRY_TABLE
 
-# Step 2, metadata, only once every file is in place: first check that all of it can be written.
+# Step 2, metadata, only once every file is in place: first check that all of it can be written,
+# so that a damaged products file cannot leave the tree with half of the new metadata.
 while IFS= read -r line; do
   role=$\{line%% *}; rest=$\{line#* }
   sha=$\{rest%% *}; rest=$\{rest#* }
   rest=$\{rest#* }
   where=$\{rest%% *}; path=$\{rest#* }
-  [ "$role" = metadata ] && [ "$where" = - ] || continue
-  in_place "$path" "$sha" || note_missing "$sha" "$path"
+  [ "$role" = metadata ] || continue
+  in_place "$path" "$sha" && continue
+  if [ "$where" = - ]; then note_missing "$sha" "$path"; continue; fi
+  blob_ok "$sha" "$where" || fail @BAD_BLOB@ "blob $sha for $path is damaged; no metadata was written. Copy the bundle again from the online side."
 done <<FERRY_TABLE
 $TABLE
 FERRY_TABLE

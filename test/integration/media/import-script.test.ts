@@ -248,6 +248,21 @@ describe.each(SHELLS)('import.sh under $name', (shell) => {
     expect([...tree.keys()].filter((path) => path.endsWith(PARTIAL_SUFFIX) || path.startsWith('streams/'))).toEqual([]);
   });
 
+  it('checks every metadata blob before writing any metadata', async (context) => {
+    requireShell(shell, context);
+    const dir = await caseDir();
+    const [bundle = ''] = await writeBundle(dir, { files: FULL });
+    const products = METADATA[1];
+    if (products === undefined) throw new Error('no products file');
+    const digest = sha256(products.bytes);
+    await writeFile(join(bundle, BUNDLE_FILES.blobs, digest.slice(0, 2), digest), 'forged products\n');
+    const target = join(dir, 'mirror');
+    const run = await runImport(shell, bundle, target);
+    expect(run.status).toBe(IMPORT_SCRIPT_EXIT.badBlob);
+    expect(run.stderr).toContain(`blob ${digest} for ${products.path} is damaged; no metadata was written`);
+    expect(await readTree(target)).toEqual(treeOf(ITEMS));
+  });
+
   it('takes two volumes in reverse order: the first run names what is missing, the second writes the metadata', async (context) => {
     requireShell(shell, context);
     const dir = await caseDir();
