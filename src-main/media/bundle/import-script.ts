@@ -47,7 +47,7 @@ export function importScriptText(manifest: BundleManifest): string {
   return [
     '#!/bin/sh',
     `# Stream Ferry bundle ${manifest.id}, volume ${volume.index} of ${volume.count}: imports this volume's`,
-    '# files into a SimpleStreams mirror tree, the same tree `ferry import` builds.',
+    '# files into a SimpleStreams mirror tree, byte for byte the tree Stream Ferry builds from the same bundle.',
     '#',
     '#   sh import.sh TARGET_DIR',
     '#',
@@ -180,7 +180,7 @@ blob_ok() {
 
 # A file already in TARGET with sha256 $1 and size $2 (an incremental bundle's blob the site holds).
 donor_of() {
-  find "$target" -name .ferry -prune -o -type f -size "$2c" ! -name "*$PARTIAL" -print 2>/dev/null |
+  find "$target" -name '.ferry' -prune -o -type f -size "$2c" ! -name "*$PARTIAL" -print 2>/dev/null |
     while IFS= read -r candidate; do
       if [ "$(hash_of "$candidate")" = "$1" ]; then say "$candidate"; break; fi
     done
