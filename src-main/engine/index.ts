@@ -31,6 +31,7 @@ export type {
   SyncInput,
   SyncOutcome,
   TransferInput,
+  TrustWarning,
 } from './api.js';
 export { filterGroups } from './job-input.js';
 export type { ProductSummary, QueryItem } from './query.js';

@@ -24,7 +24,7 @@ const USB_STICK = diskutilInfo({
 
 describe('ejectDrive on macOS (diskutil)', () => {
   it('ejects the whole disk of a USB stick', async () => {
-    const { run, calls } = recordedRunner((file, args) => {
+    const { run, calls } = recordedRunner((_file, args) => {
       if (args[0] === 'info') return { stdout: USB_STICK, stderr: '', exitCode: 0 };
       if (args[0] === 'eject') return { stdout: 'Disk disk4 ejected\n', stderr: '', exitCode: 0 };
       return undefined;
