@@ -209,13 +209,18 @@ note_missing() {
 "; fi
 }
 
-# Step 1, data: every item file, from this volume or from a copy already in TARGET.
-kept=0
-while IFS= read -r line; do
-  role=$\{line%% *}; rest=$\{line#* }
+# Splits a table line into role, sha, size, where and path (the rest of the line, spaces and all).
+read_row() {
+  role=$\{1%% *}; rest=$\{1#* }
   sha=$\{rest%% *}; rest=$\{rest#* }
   size=$\{rest%% *}; rest=$\{rest#* }
   where=$\{rest%% *}; path=$\{rest#* }
+}
+
+# Step 1, data: every item file, from this volume or from a copy already in TARGET.
+kept=0
+while IFS= read -r line; do
+  read_row "$line"
   check_path "$path"
   [ "$role" = item ] || continue
   if in_place "$path" "$sha"; then kept=$((kept + 1)); continue; fi
@@ -233,10 +238,7 @@ FERRY_TABLE
 # Step 2, metadata, only once every file is in place: first check that all of it can be written,
 # so that a damaged products file cannot leave the tree with half of the new metadata.
 while IFS= read -r line; do
-  role=$\{line%% *}; rest=$\{line#* }
-  sha=$\{rest%% *}; rest=$\{rest#* }
-  rest=$\{rest#* }
-  where=$\{rest%% *}; path=$\{rest#* }
+  read_row "$line"
   [ "$role" = metadata ] || continue
   in_place "$path" "$sha" && continue
   if [ "$where" = - ]; then note_missing "$sha" "$path"; continue; fi
@@ -259,10 +261,7 @@ fi
 
 sync
 while IFS= read -r line; do
-  role=$\{line%% *}; rest=$\{line#* }
-  sha=$\{rest%% *}; rest=$\{rest#* }
-  rest=$\{rest#* }
-  where=$\{rest%% *}; path=$\{rest#* }
+  read_row "$line"
   [ "$role" = metadata ] || continue
   in_place "$path" "$sha" && continue
   write_from_blob "$sha" "$where" "$path"

@@ -1,11 +1,11 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, readlink, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readlink, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, afterEach, beforeAll, describe, expect, it, type TestContext } from 'vitest';
 import { ejectDrive, runCommand, type CommandRunner, type EjectOutcome } from '../../../src-main/media/index.js';
-import { mountExt4, mountFat32, requireDisk, type MountedDisk } from '../../support/fuse-disks.js';
+import { isMounted, mountExt4, mountFat32, requireDisk, unmountDisk, type MountedDisk } from '../../support/fuse-disks.js';
 
 // ejectDrive on real mounts made here: a loop-mounted ext4 and a FUSE FAT32 are unmounted for real
 // (checked in /proc/self/mountinfo), a file held open by a child process makes the drive busy
@@ -26,33 +26,12 @@ beforeAll(async () => {
 
 afterEach(async () => {
   for (const child of children.splice(0)) child.kill('SIGKILL');
-  for (const disk of mounted.splice(0)) await release(disk);
+  for (const disk of mounted.splice(0)) await unmountDisk(disk);
 });
 
 afterAll(async () => {
   await rm(workDir, { recursive: true, force: true });
 });
-
-/** Unmounts what an eject left mounted and detaches the loop device this test attached. */
-async function release(disk: MountedDisk): Promise<void> {
-  if (!disk.ok) return;
-  if (await isMounted(disk.mountPoint)) await execFileAsync('umount', ['-l', disk.mountPoint]).catch(() => undefined);
-  if (disk.loopDevice === undefined) return;
-  // A FUSE daemon may hold the device for a moment after the unmount.
-  for (let attempt = 0; attempt < 20; attempt += 1) {
-    try {
-      await execFileAsync('losetup', ['-d', disk.loopDevice]);
-      return;
-    } catch {
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-  }
-}
-
-async function isMounted(mountPoint: string): Promise<boolean> {
-  const mountinfo = await readFile('/proc/self/mountinfo', 'utf8');
-  return mountinfo.split('\n').some((line) => line.split(' ')[4] === mountPoint.replace(/ /g, '\\040'));
-}
 
 async function mountedDisk(context: TestContext, mount: () => Promise<MountedDisk>): Promise<string> {
   const disk = await mount();

@@ -15,6 +15,7 @@ import {
   type BundleBlob,
   type BundleManifest,
 } from '../../../src-main/media/index.js';
+import { MANIFEST_HEADER } from '../../support/bundle-manifest.js';
 
 // import.sh (src-main/media/bundle/import-script.ts) run for real under dash and busybox sh on
 // bundles written here with the manifest's helpers: one blob in parts, paths with ':' and spaces,
@@ -86,15 +87,8 @@ async function writeBundle(root: string, spec: BundleSpec): Promise<string[]> {
       await writeFile(join(directory, file.path), file.bytes);
     }
     const manifest: BundleManifest = {
-      format: 'stream-ferry-bundle',
-      formatVersion: 1,
+      ...MANIFEST_HEADER,
       id,
-      created: '2026-11-30T05:40:00.000Z',
-      tool: { name: 'stream-ferry', version: '0.1.0' },
-      source: { url: 'http://127.0.0.1:1/', indexPath: 'streams/v1/index.sjson' },
-      metadataMode: 'verbatim',
-      signatures: [],
-      keyrings: [],
       selection: [],
       max: null,
       site: spec.base === undefined || spec.base === null ? null : 'dc1',
