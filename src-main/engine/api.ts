@@ -103,9 +103,22 @@ export type JobKind = keyof JobInputs;
 
 // Outcomes
 
+/**
+ * What an operator should know about upstream's signatures and the keyring (trust-warnings.ts):
+ * how old the signatures are, and keys of the keyring that have expired or expire soon. Times are
+ * ISO 8601; days are whole days.
+ */
+export type TrustWarning =
+  | { kind: 'signature-age'; oldestSignedAt: string; newestSignedAt: string; days: number }
+  | { kind: 'key-expired'; fingerprint: string; expiredAt: string }
+  | { kind: 'key-expires-soon'; fingerprint: string; expiresAt: string; days: number };
+
 export type StreamTrust =
-  /** `expiredKeys`: signers whose key has expired since signing, with the expiry (ISO 8601), to warn about. */
-  | { kind: 'verified'; signers: string[]; keyringFiles: string[]; expiredKeys: { fingerprint: string; expiredAt: string }[] }
+  /**
+   * `expiredKeys`: signers whose key has expired since signing, with the expiry (ISO 8601), to warn
+   * about. `warnings`: the signatures' age and the keyring's expired and soon-expiring keys.
+   */
+  | { kind: 'verified'; signers: string[]; keyringFiles: string[]; expiredKeys: { fingerprint: string; expiredAt: string }[]; warnings: TrustWarning[] }
   | { kind: 'unsigned-source' }
   | { kind: 'skipped' };
 

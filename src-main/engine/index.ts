@@ -31,6 +31,7 @@ export type {
   SyncInput,
   SyncOutcome,
   TransferInput,
+  TrustWarning,
 } from './api.js';
 export { filterGroups } from './job-input.js';
 export type { ProductSummary, QueryItem } from './query.js';
@@ -39,7 +40,7 @@ export { JOB_DEFAULTS } from './defaults.js';
 export { listDrives } from './drives.js';
 export type { DriveListing, HiddenDrive, ListDrivesOptions } from './drives.js';
 export { displayWidth, safeText } from '../media/index.js';
-export type { CommandResult, CommandRunner, Drive, Volume } from '../media/index.js';
+export type { CommandResult, CommandRunner, Drive, EjectOutcome, Volume } from '../media/index.js';
 export { DEFAULT_BIND_ADDRESS, DEFAULT_SERVE_PORT, STOP_GRACE_MS, startServe } from './serve.js';
 export type { ServeHandle, ServeOptions } from './serve.js';
 export type { RequestRecord } from '../serve/index.js';

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { resolve as resolvePath } from 'node:path';
 import { throwIfCancelled } from '../base/cancel.js';
 import { createHttpClient, fetchBytes, type HttpClient, type RetryNotice } from '../net/index.js';
-import { loadKeyring, readClearsignedBody, verifyClearsigned, type Keyring } from '../pgp/index.js';
+import { keyExpiries, loadKeyring, readClearsignedBody, verifyClearsigned, type Keyring } from '../pgp/index.js';
 import {
   MAX_METADATA_BYTES,
   entriesToFollow,
@@ -18,6 +18,7 @@ import { FerryError, describeError, errnoCode } from '../base/errors.js';
 import type { ProgressTracker } from '../base/progress.js';
 import type { RetryEvent, StreamSettings, StreamTrust } from './api.js';
 import { bundledKeyringPath, userAgent } from './install.js';
+import { trustWarnings } from './trust-warnings.js';
 
 export interface LoadStreamOptions {
   /** A preset (`stable`, `candidate`), an http(s) or file URL, or a local path. */
@@ -118,6 +119,7 @@ export async function loadStream(options: LoadStreamOptions): Promise<LoadedStre
   const keyring = source.signed && verify ? await readKeyrings(options.keyringFiles ?? [], cwd) : undefined;
   const signers = new Set<string>();
   const expiredKeys = new Map<string, string>();
+  const signedAt: Date[] = [];
 
   const readText: TextReader = async (path) => {
     const url = joinMirrorUrl(source.baseUrl, path);
@@ -144,6 +146,7 @@ export async function loadStream(options: LoadStreamOptions): Promise<LoadedStre
     // stops the load here instead of after parsing and planning as well.
     throwIfCancelled(signal);
     signers.add(verified.signerFingerprint);
+    signedAt.push(verified.signedAt);
     if (verified.keyExpiredAt !== undefined) expiredKeys.set(verified.signerFingerprint, verified.keyExpiredAt.toISOString());
     return verified.body;
   };
@@ -151,6 +154,7 @@ export async function loadStream(options: LoadStreamOptions): Promise<LoadedStre
   progress?.addToTotals(1, 0);
   try {
     const loaded = await loadEntry(source.entryPath, readText, 0, progress);
+    const now = new Date();
     const trust: StreamTrust = !source.signed
       ? { kind: 'unsigned-source' }
       : keyring === undefined
@@ -160,6 +164,7 @@ export async function loadStream(options: LoadStreamOptions): Promise<LoadedStre
             signers: [...signers],
             keyringFiles: [...keyring.sourceNames],
             expiredKeys: [...expiredKeys].map(([fingerprint, expiredAt]) => ({ fingerprint, expiredAt })),
+            warnings: trustWarnings(signedAt, await keyExpiries(keyring, now), now),
           };
     const metadataFiles = [...loaded.products.map((products) => products.file), ...loaded.indexFiles];
     return { source, trust, index: loaded.index, products: loaded.products, metadataFiles };

@@ -3,6 +3,8 @@ export { isHiddenByDefault, systemMountReason } from './drives.js';
 export type { Drive, Volume } from './drives.js';
 export { detectDrives, runCommand } from './detect.js';
 export type { CommandResult, CommandRunner, DetectOptions } from './detect.js';
+export { ejectDrive } from './eject.js';
+export type { DriveHolder, EjectOptions, EjectOutcome } from './eject.js';
 export { displayWidth, safeText, TRUNCATION_MARKER } from './safe-text.js';
 export {
   FILESYSTEM_RULES,

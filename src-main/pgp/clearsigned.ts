@@ -26,7 +26,8 @@ export interface VerifiedText {
   signerFingerprint: string;
   /** Display name, e.g. "SHA-512". */
   hashAlgorithm: string;
-  signedAt?: Date;
+  /** Creation time of the first signature (its signature packet's, RFC 4880 §5.2.3.4): how old upstream's signature is. */
+  signedAt: Date;
   /**
    * Set when a signing key has expired since it made its signature: the signature is still good (gpgv
    * accepts it too), but the publisher must renew the key. The earliest such expiry, if several.
@@ -58,7 +59,7 @@ const ACCEPTED_HASH_LIST = [...ACCEPTED_SIGNATURE_HASHES].map(hashAlgorithmName)
  * refused, including algorithms openpgp may add later. Key self-signatures keep openpgp's default
  * refusal of MD5 and RIPEMD-160 only: both Ubuntu cloud image keys are self-signed with SHA-1.
  */
-const VERIFICATION_CONFIG: Config = {
+export const VERIFICATION_CONFIG: Config = {
   ...openpgpDefaults,
   rejectMessageHashAlgorithms: new Set(allHashAlgorithms().filter((hash) => !ACCEPTED_SIGNATURE_HASHES.has(hash))),
   rejectHashAlgorithms: new Set([enums.hash.md5, enums.hash.ripemd]),

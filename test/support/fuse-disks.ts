@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { TestContext } from 'vitest';
@@ -94,14 +94,24 @@ export const mountDisk: Record<DiskKind, (workDir: string, name: string) => Prom
   ext4: (workDir, name) => mountExt4(workDir, name),
 };
 
-/** Unmounts (lazily if busy) and detaches the loop device this helper attached. */
+/** Whether `mountPoint` is mounted now, by /proc/self/mountinfo (where spaces are written \\040). */
+export async function isMounted(mountPoint: string): Promise<boolean> {
+  const mountinfo = await readFile('/proc/self/mountinfo', 'utf8');
+  return mountinfo.split('\n').some((line) => line.split(' ')[4] === mountPoint.replace(/ /g, '\\040'));
+}
+
+/**
+ * Unmounts (lazily if busy) and detaches the loop device this helper attached. A disk the test
+ * has unmounted itself (an eject) only has its loop device detached.
+ */
 export async function unmountDisk(mounted: MountedDisk): Promise<void> {
   if (!mounted.ok) return;
+  const stillMounted = await isMounted(mounted.mountPoint);
   if (mounted.kind === 'ext4') {
-    await unmount({ ok: true, mountPoint: mounted.mountPoint });
+    if (stillMounted) await unmount({ ok: true, mountPoint: mounted.mountPoint });
     return;
   }
-  await execFileAsync('umount', [mounted.mountPoint]).catch(() => execFileAsync('umount', ['-l', mounted.mountPoint]));
+  if (stillMounted) await execFileAsync('umount', [mounted.mountPoint]).catch(() => execFileAsync('umount', ['-l', mounted.mountPoint]));
   if (mounted.loopDevice !== undefined) {
     // A FUSE daemon may still hold the device for a moment after umount returns.
     for (let attempt = 0; attempt < 20; attempt += 1) {

@@ -1,4 +1,5 @@
 import { JOB_DEFAULTS, type StreamInput, type StreamSettings, type StreamTrust } from '../../engine/index.js';
+import { trustWarningWords } from '../trust-words.js';
 import { flagOption, listOption, numberOption, stringOption, usageError, type OptionDefinition, type ParsedOptions } from '../command.js';
 
 /** Options shared by every command that reads a SimpleStreams source. */
@@ -46,14 +47,18 @@ export function streamInputFrom(options: ParsedOptions, source: string): StreamI
 /** One line on stderr about what was (not) verified; an operator must never have to guess. */
 export function trustNotice(trust: StreamTrust, source: string, files: number): string {
   switch (trust.kind) {
-    case 'verified':
+    case 'verified': {
+      const expiredSigners = new Set(trust.expiredKeys.map(({ fingerprint }) => fingerprint));
       return [
         `Verified ${files} signed metadata file(s) from ${source} (signed by ${trust.signers.join(', ')}).\n`,
         ...trust.expiredKeys.map(
           ({ fingerprint, expiredAt }) =>
             `WARNING: signing key ${fingerprint} expired on ${expiredAt}; its signatures were made before that and are still good (gpgv accepts them), but the publisher must renew the key.\n`,
         ),
+        // A signer's expiry has its own line above.
+        ...trust.warnings.filter((warning) => warning.kind !== 'key-expired' || !expiredSigners.has(warning.fingerprint)).map((warning) => `${trustWarningWords(warning)}\n`),
       ].join('');
+    }
     case 'unsigned-source':
       return `NOT VERIFIED: ${source} starts from an unsigned .json file, so no signature was checked.\n`;
     case 'skipped':

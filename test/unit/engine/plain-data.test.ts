@@ -25,7 +25,7 @@ const progress: Progress = {
   eta: 2,
   current: [{ name: 'a/b', bytesDone: 3, bytesTotal: 10, speed: 1 }],
 };
-const trust: StreamTrust = { kind: 'verified', signers: ['ABCDEF'], keyringFiles: ['/k.gpg'], expiredKeys: [{ fingerprint: 'ABCDEF', expiredAt: '2024-01-01T00:00:00.000Z' }] };
+const trust: StreamTrust = { kind: 'verified', signers: ['ABCDEF'], keyringFiles: ['/k.gpg'], expiredKeys: [{ fingerprint: 'ABCDEF', expiredAt: '2024-01-01T00:00:00.000Z' }], warnings: [{ kind: 'key-expires-soon', fingerprint: 'ABCDEF', expiresAt: '2024-03-01T00:00:00.000Z', days: 3 }] };
 const plan = {
   referenceLines: ['+ p v i a/b 0 Mb', '0 Mb change'],
   versionsAdded: 1,

@@ -9,21 +9,15 @@ import {
   parseReceipt,
   type BundleManifest,
 } from '../../../src-main/media/index.js';
+import { MANIFEST_HEADER } from '../../support/bundle-manifest.js';
 
 const A = 'a'.repeat(64);
 const B = 'b'.repeat(64);
 
 function manifest(overrides: Partial<BundleManifest> = {}): BundleManifest {
   return {
-    format: 'stream-ferry-bundle',
-    formatVersion: 1,
+    ...MANIFEST_HEADER,
     id: '20261130T054000Z-3fa9c2d1',
-    created: '2026-11-30T05:40:00.000Z',
-    tool: { name: 'stream-ferry', version: '0.1.0' },
-    source: { url: 'http://127.0.0.1:1/', indexPath: 'streams/v1/index.sjson' },
-    metadataMode: 'verbatim',
-    signatures: [],
-    keyrings: [],
     selection: [['arch=amd64']],
     max: 1,
     site: null,

@@ -63,7 +63,7 @@ describe('verifyClearsigned', () => {
     expect(verified.signerFingerprint).toBe(publisher.fingerprint);
     expect(verified.signerKeyId).toBe(publisher.fingerprint.slice(-16));
     expect(verified.hashAlgorithm).toBe('SHA-512');
-    expect(Math.abs((verified.signedAt?.getTime() ?? 0) - Date.now())).toBeLessThan(60_000);
+    expect(Math.abs(verified.signedAt.getTime() - Date.now())).toBeLessThan(60_000);
   });
 
   it('undoes dash-escaping of lines that start with "-"', async () => {
