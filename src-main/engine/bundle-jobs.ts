@@ -4,17 +4,16 @@
 // and renames only after every staged file verified, so a bad blob leaves the target as it was;
 // metadata goes last, products files before the index, and only when every file is in place.
 
-import { createHash } from 'node:crypto';
 import { constants as fsConstants } from 'node:fs';
 import { open, readFile, rm, unlink } from 'node:fs/promises';
 import { dirname, join, resolve as resolvePath } from 'node:path';
 import { FerryError, isFerryError } from '../base/errors.js';
-import { ensureDirectoryDurably, lstatIfExists, renameIntoPlace, withFileErrors } from '../base/files.js';
+import { checkFinishedFile, ensureDirectoryDurably, lstatIfExists, renameIntoPlace, withFileErrors } from '../base/files.js';
 import { hashFile } from '../base/hashing.js';
 import { throwIfCancelled } from '../base/cancel.js';
 import { checkTreePath } from '../mirror/tree-store.js';
 import { PARTIAL_SUFFIX, blobStoragePaths, type BundleFile } from '../media/bundle/manifest.js';
-import { filesByBlob, readBlob, type BlobLocation } from '../media/bundle/reader.js';
+import { filesByBlob, readBlob, readStored, type BlobLocation } from '../media/bundle/reader.js';
 import type { BundleBlobProblem, BundleInput, BundleSummary, ImportInput, ImportOutcome, VerifyOutcome } from './api.js';
 import { openVerifiedBundle, type VerifiedBundle } from './bundle-open.js';
 import { stepProgress, type JobContext } from './job-context.js';
@@ -157,7 +156,9 @@ export async function runImport(input: ImportInput, context: JobContext): Promis
       await checkTreePath(target, file.path + PARTIAL_SUFFIX, 'replace');
       const tracked = progress.startFile(file.path, file.size);
       try {
-        await writeVerified(partial, file, supply, (bytes) => tracked.addBytes(bytes), context.signal);
+        await writeVerified(partial, file, supply, (bytes) => {
+          tracked.addBytes(bytes);
+        }, context.signal);
         tracked.done();
       } catch (error) {
         tracked.failed();
@@ -217,8 +218,9 @@ async function holdsBytes(target: string, file: BundleFile): Promise<boolean> {
 
 /**
  * Writes `file`'s bytes to `partial` (a new file: whatever was at that name, a link included, is
- * removed first), hashing them as they are written, then fsyncs it. Throws FERRY_HASH_MISMATCH or
- * FERRY_SIZE_MISMATCH naming the blob and the file (the partial is removed), FERRY_DISK_FULL, FERRY_IO.
+ * removed first), checked as they are written (readStored), then fsyncs it. Throws
+ * FERRY_HASH_MISMATCH or FERRY_SIZE_MISMATCH naming the blob and the file (the partial is
+ * removed), FERRY_BUNDLE_INCOMPLETE, FERRY_DISK_FULL, FERRY_IO, FERRY_CANCELLED.
  */
 async function writeVerified(
   partial: string,
@@ -230,18 +232,16 @@ async function writeVerified(
   await ensureDirectoryDurably(dirname(partial));
   await withFileErrors(partial, 'remove', () => rm(partial, { force: true }));
   const handle = await withFileErrors(partial, 'create', () => open(partial, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL, 0o644));
-  const hash = createHash('sha256');
-  let size = 0;
   const write = async (chunk: Buffer): Promise<void> => {
-    hash.update(chunk);
-    size += chunk.length;
     await withFileErrors(partial, 'write', () => handle.write(chunk, 0, chunk.length));
     onBytes(chunk.length);
   };
   try {
+    // readStored checks sizes and sha256 as the bytes pass, before they can reach a final path;
+    // metadata bytes were checked against bundle.json when they were read for the signatures.
     if (supply.kind === 'blob') await readBlob(supply.location, write, signal);
     else if (supply.kind === 'bytes') await write(supply.bytes);
-    else await copyLocal(supply.path, write, signal);
+    else await readStored([{ path: supply.path, name: supply.path, size: file.size, sha256: file.sha256 }], { name: supply.path, sha256: file.sha256 }, write, signal);
     await withFileErrors(partial, 'flush', () => handle.sync());
   } catch (error) {
     await handle.close().catch(() => undefined);
@@ -249,35 +249,8 @@ async function writeVerified(
     throw namedForFile(error, file, supply);
   }
   await withFileErrors(partial, 'close', () => handle.close());
-  const digest = hash.digest('hex');
-  if (size !== file.size || digest !== file.sha256) {
-    await rm(partial, { force: true });
-    throw namedForFile(
-      new FerryError(size !== file.size ? 'FERRY_SIZE_MISMATCH' : 'FERRY_HASH_MISMATCH', `The bytes for ${file.path} do not match bundle.json.`, {
-        path: file.path,
-        expected: size !== file.size ? String(file.size) : file.sha256,
-        actual: size !== file.size ? String(size) : digest,
-      }),
-      file,
-      supply,
-    );
-  }
-}
-
-async function copyLocal(path: string, write: (chunk: Buffer) => Promise<void>, signal: AbortSignal): Promise<void> {
-  const handle = await withFileErrors(path, 'read', () => open(path, fsConstants.O_RDONLY | ((fsConstants.O_NOFOLLOW as number | undefined) ?? 0)));
-  try {
-    const buffer = Buffer.allocUnsafe(1024 * 1024);
-    for (let position = 0; ; ) {
-      throwIfCancelled(signal);
-      const { bytesRead } = await handle.read(buffer, 0, buffer.length, position);
-      if (bytesRead === 0) return;
-      await write(Buffer.from(buffer.subarray(0, bytesRead)));
-      position += bytesRead;
-    }
-  } finally {
-    await handle.close();
-  }
+  // A short write would leave fewer bytes than were checked.
+  await checkFinishedFile(partial, file.size, file.path, { flush: false });
 }
 
 /** A blob's failure, reworded to name the tree file it was for and the stored file that failed. */

@@ -9,11 +9,12 @@ import { join, posix } from 'node:path';
 import { throwIfCancelled } from '../base/cancel.js';
 import { withFileErrors } from '../base/files.js';
 import { checkTreePath } from '../mirror/tree-store.js';
+import { TREE_STATE_FOLDER } from '../library/library.js';
 import { flattenProducts } from '../streams/index.js';
 import type { LoadedStream } from './stream.js';
 
 /** Top-level folders prune never enters: the metadata, and a mirror tree's state. */
-const NEVER_PRUNED = new Set(['streams', '.ferry']);
+const NEVER_PRUNED = new Set(['streams', TREE_STATE_FOLDER]);
 
 /**
  * Removes every regular file under `target` that `stream` (the metadata just published) does not

@@ -6,17 +6,15 @@ import { createHash, randomBytes } from 'node:crypto';
 import { readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { resolve as resolvePath } from 'node:path';
 import { FerryError } from '../base/errors.js';
-import { lstatIfExists, withFileErrors } from '../base/files.js';
+import { withFileErrors } from '../base/files.js';
 import { hashFile } from '../base/hashing.js';
 import { PARTIAL_SUFFIX, RECEIPT_FORMAT, BUNDLE_FORMAT_VERSION, newRecordId, type Receipt } from '../media/bundle/manifest.js';
 import { readPublishedMetadata } from '../mirror/published.js';
 import { checkTreePath } from '../mirror/tree-store.js';
 import { flattenProducts } from '../streams/index.js';
 import { productVersion } from './install.js';
+import { publishedEntryPath } from './serve.js';
 import { publishedMetadataText } from './stream.js';
-
-/** Entry files a published tree starts from, preferred first. */
-const ENTRY_PATHS = ['streams/v1/index.sjson', 'streams/v1/index.json'];
 
 export interface ReceiptInput {
   /** The site's mirror tree. */
@@ -45,15 +43,9 @@ export async function writeReceipt(input: ReceiptInput): Promise<Receipt> {
     metadata.push({ path, sha256: createHash('sha256').update(bytes).digest('hex'), size: bytes.length });
     return publishedMetadataText(path, bytes);
   };
-  let entry: string | undefined;
-  for (const candidate of ENTRY_PATHS) {
-    if ((await lstatIfExists(resolvePath(dir, candidate)))?.isFile() === true) {
-      entry = candidate;
-      break;
-    }
-  }
+  const entry = await publishedEntryPath(dir);
   if (entry === undefined) {
-    throw new FerryError('FERRY_IO', `${dir} holds no published index (${ENTRY_PATHS.join(' or ')}).`, { path: dir, expected: ENTRY_PATHS.join(' or '), actual: 'missing' });
+    throw new FerryError('FERRY_IO', `${dir} holds no published index (streams/v1/index.sjson or index.json).`, { path: dir, expected: 'streams/v1/index.sjson', actual: 'missing' });
   }
   const published = await readPublishedMetadata(entry, readPublished);
   const blobs = new Map<string, number>();

@@ -65,7 +65,7 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
   }
   const bundle = await isBundlePath(options.path) ? await openBundleSource(options.path, options.keyringFiles ?? []) : undefined;
   const source = bundle?.source ?? (await openTreeSource(options.path));
-  const entryPath = bundle === undefined ? await firstPresent(options.path, ENTRY_PATHS) : bundle.entryPath;
+  const entryPath = bundle === undefined ? await publishedEntryPath(options.path) : bundle.entryPath;
   const server = await listen({ source, host: bind, port: options.port ?? DEFAULT_SERVE_PORT, ...(options.onRequest === undefined ? {} : { onRequest: options.onRequest }) });
   return {
     bindAddress: server.host,
@@ -94,8 +94,9 @@ function reachableAddresses(bound: string): string[] {
   return addresses.length > 0 ? addresses : [bound === '::' ? '::1' : '127.0.0.1'];
 }
 
-async function firstPresent(root: string, paths: readonly string[]): Promise<string | undefined> {
-  for (const path of paths) {
+/** The entry file a tree publishes (streams/v1/index.sjson, else index.json), or undefined when it has neither. */
+export async function publishedEntryPath(root: string): Promise<string | undefined> {
+  for (const path of ENTRY_PATHS) {
     if (await access(join(root, path)).then(() => true, () => false)) return path;
   }
   return undefined;

@@ -136,8 +136,7 @@ async function readVolume(dir: string): Promise<BundleVolume> {
 
 /** Everything a volume must share with the others of its bundle, as one comparable string. */
 function sharedFields(manifest: BundleManifest): string {
-  const { volume: _volume, blobs: _blobs, ...rest } = manifest;
-  return JSON.stringify(rest);
+  return JSON.stringify({ ...manifest, volume: null, blobs: null });
 }
 
 function invalid(path: string, field: string, message: string): FerryError {
@@ -151,28 +150,47 @@ export function filesByBlob(manifest: BundleManifest): Map<string, BundleFile[]>
   return map;
 }
 
+/** A stored file to read: its absolute path, the name errors give it, and the size and sha256 it must have. */
+export interface StoredFile {
+  path: string;
+  name: string;
+  size: number;
+  sha256: string;
+}
+
 /**
- * Reads a blob's bytes from its volume (the blob file, or its parts in order), handing each chunk
- * to `onChunk` and checking every stored file's size and sha256 and the whole blob's sha256 against
- * bundle.json as it goes. Stored files are opened without following links. Throws
- * FERRY_BUNDLE_INCOMPLETE (a stored file missing; `path` names it, relative to the volume),
- * FERRY_SIZE_MISMATCH or FERRY_HASH_MISMATCH (naming the stored file; `onChunk` may then have seen
- * bad bytes, so a writer discards what it wrote), FERRY_IO, FERRY_CANCELLED.
+ * Reads a blob's bytes from its volume (the blob file, or its parts in order) through readStored.
+ * Throws as readStored does; a missing stored file is FERRY_BUNDLE_INCOMPLETE naming it relative to
+ * the volume (`path`).
  */
-export async function readBlob(location: BlobLocation, onChunk: (chunk: Buffer) => Promise<void> | void, signal: AbortSignal): Promise<void> {
-  const whole = createHash('sha256');
+export function readBlob(location: BlobLocation, onChunk: (chunk: Buffer) => Promise<void> | void, signal: AbortSignal): Promise<void> {
+  const volume = `volume ${location.volume.manifest.volume.index}`;
+  const stored = blobStoragePaths(location.blob).map((entry) => ({ path: join(location.volume.dir, entry.path), name: entry.path, size: entry.size, sha256: entry.sha256 }));
+  return readStored(stored, { name: `${blobFilePath(location.blob.sha256)} on ${volume}`, sha256: location.blob.sha256 }, onChunk, signal);
+}
+
+/**
+ * Reads `stored` files laid end to end, handing each chunk to `onChunk` and checking each file's
+ * size and sha256, and the sha256 of the whole, as it goes (the one read-and-check loop of the
+ * offline side: blobs, parts, and files an import copies from its target). Files are opened
+ * without following links. Throws FERRY_BUNDLE_INCOMPLETE (a file missing; `path` is its name),
+ * FERRY_SIZE_MISMATCH or FERRY_HASH_MISMATCH naming it (`onChunk` may then have seen bad bytes, so
+ * a writer discards what it wrote), FERRY_IO, FERRY_CANCELLED.
+ */
+export async function readStored(
+  stored: readonly StoredFile[],
+  whole: { name: string; sha256: string },
+  onChunk: (chunk: Buffer) => Promise<void> | void,
+  signal: AbortSignal,
+): Promise<void> {
+  const wholeHash = createHash('sha256');
   const buffer = Buffer.allocUnsafe(READ_CHUNK_BYTES);
-  for (const stored of blobStoragePaths(location.blob)) {
-    const path = join(location.volume.dir, stored.path);
-    const handle = await open(path, fsConstants.O_RDONLY | NO_FOLLOW).catch((error: unknown) => {
+  for (const file of stored) {
+    const handle = await open(file.path, fsConstants.O_RDONLY | NO_FOLLOW).catch((error: unknown) => {
       if (errnoCode(error) === 'ENOENT') {
-        throw new FerryError('FERRY_BUNDLE_INCOMPLETE', `${stored.path} is missing from volume ${location.volume.manifest.volume.index} (${location.volume.dir}).`, {
-          path: stored.path,
-          expected: `${stored.size} bytes`,
-          actual: 'missing',
-        });
+        throw new FerryError('FERRY_BUNDLE_INCOMPLETE', `${file.name} is missing (${file.path}).`, { path: file.name, expected: `${file.size} bytes`, actual: 'missing' });
       }
-      throw new FerryError('FERRY_IO', `Cannot read ${path}: ${describeError(error)}.`, { path: stored.path, errno: errnoCode(error), cause: error });
+      throw new FerryError('FERRY_IO', `Cannot read ${file.path}: ${describeError(error)}.`, { path: file.name, errno: errnoCode(error), cause: error });
     });
     const part = createHash('sha256');
     let size = 0;
@@ -184,35 +202,31 @@ export async function readBlob(location: BlobLocation, onChunk: (chunk: Buffer) 
         // A copy: the buffer is reused for the next read while a writer may still hold the chunk.
         const chunk = Buffer.from(buffer.subarray(0, bytesRead));
         part.update(chunk);
-        whole.update(chunk);
+        wholeHash.update(chunk);
         size += bytesRead;
-        if (size > stored.size) break;
+        if (size > file.size) break;
         await onChunk(chunk);
       }
     } catch (error) {
       if (error instanceof FerryError) throw error;
-      throw new FerryError('FERRY_IO', `Cannot read ${path}: ${describeError(error)}.`, { path: stored.path, errno: errnoCode(error), cause: error });
+      throw new FerryError('FERRY_IO', `Cannot read ${file.path}: ${describeError(error)}.`, { path: file.name, errno: errnoCode(error), cause: error });
     } finally {
       await handle.close();
     }
-    if (size !== stored.size) {
-      throw new FerryError('FERRY_SIZE_MISMATCH', `${stored.path} on volume ${location.volume.manifest.volume.index} does not have the size bundle.json lists.`, {
-        path: stored.path,
-        expected: String(stored.size),
-        actual: size > stored.size ? `more than ${stored.size}` : String(size),
+    if (size !== file.size) {
+      throw new FerryError('FERRY_SIZE_MISMATCH', `${file.name} does not have the size bundle.json lists.`, {
+        path: file.name,
+        expected: String(file.size),
+        actual: size > file.size ? `more than ${file.size}` : String(size),
       });
     }
     const digest = part.digest('hex');
-    if (digest !== stored.sha256) throw hashMismatch(stored.path, location, stored.sha256, digest);
+    if (digest !== file.sha256) throw hashMismatch(file.name, file.sha256, digest);
   }
-  const digest = whole.digest('hex');
-  if (digest !== location.blob.sha256) throw hashMismatch(blobFilePath(location.blob.sha256), location, location.blob.sha256, digest);
+  const digest = wholeHash.digest('hex');
+  if (digest !== whole.sha256) throw hashMismatch(whole.name, whole.sha256, digest);
 }
 
-function hashMismatch(path: string, location: BlobLocation, expected: string, actual: string): FerryError {
-  return new FerryError('FERRY_HASH_MISMATCH', `${path} on volume ${location.volume.manifest.volume.index} does not have the sha256 bundle.json lists: it was changed or damaged.`, {
-    path,
-    expected,
-    actual,
-  });
+function hashMismatch(name: string, expected: string, actual: string): FerryError {
+  return new FerryError('FERRY_HASH_MISMATCH', `${name} does not have the sha256 bundle.json lists: it was changed or damaged.`, { path: name, expected, actual });
 }
