@@ -1,11 +1,12 @@
-import { cp, mkdir, readFile, rm, truncate, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { cp, mkdir, readFile, rename, rm, symlink, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { blobFilePath, parseReceipt } from '../../../src-main/media/bundle/manifest.js';
 import { buildBundle, readManifest, writeManifest, type BuiltBundle } from '../../support/bundle-builder.js';
 import { rawRequest, startFerryServe } from '../../support/ferry-serve.js';
 import { collect, runFerry, spawnFerry } from '../../support/run-ferry.js';
-import { describeRun, KIB, makeWorkDir, removeQuietly, serveSignedStream, sha256OfFile, sleep, walkFiles, type ServedStream } from '../mirror/helpers.js';
+import { describeRun, KIB, makeKey, makeWorkDir, removeQuietly, serveSignedStream, sha256OfFile, sleep, walkFiles, type ServedStream } from '../mirror/helpers.js';
 import { expectSameTree, snapshotTree } from './offline-helpers.js';
 
 // The offline side of issue 9 (§5, §6): bundles laid out by test/support/bundle-builder.ts from a
@@ -89,6 +90,42 @@ describe('ferry verify', () => {
     expect(imported.stderr).toContain(victim.path);
     expect(imported.stderr).toContain('FERRY_HASH_MISMATCH');
     expect(await snapshotTree(target)).toEqual(before);
+  });
+
+  it('checks signatures first: an unknown signer or a changed metadata blob is refused (exit 3) and nothing is imported', async () => {
+    const otherDir = join(workDir, 'other-key');
+    await mkdir(otherDir);
+    const other = await makeKey(otherDir, 'Someone else');
+    const unknown = await runFerry(['verify', '--keyring', other.keyringFile, good.folders[0] ?? '']);
+    expect(unknown.code, describeRun(unknown)).toBe(3);
+    expect(unknown.stderr).toContain('FERRY_SIG_UNKNOWN_KEY');
+
+    const { folder, dir } = await copyOfGood('tampered-metadata');
+    const index = good.files.find((file) => file.path === 'streams/v1/index.sjson');
+    const blobPath = join(dir, blobFilePath(index?.sha256 ?? ''));
+    await writeFile(blobPath, (await readFile(blobPath, 'utf8')).replace('"format"', '"format" '));
+    const target = join(workDir, 'tampered-metadata-target');
+    for (const args of [['verify', folder], ['import', folder, '--into', target]]) {
+      const run = await runFerry(args);
+      expect(run.code, describeRun(run)).toBe(3);
+      expect(run.stderr).toMatch(/FERRY_HASH_MISMATCH|FERRY_SIZE_MISMATCH/);
+    }
+    expect(await walkFiles(target)).toEqual([]);
+
+    // The same change with bundle.json and SHA256SUMS rewritten to match: the signature catches it.
+    const tampered = await readFile(blobPath);
+    const digest = createHash('sha256').update(tampered).digest('hex');
+    await mkdir(join(dir, blobFilePath(digest), '..'), { recursive: true });
+    await rename(blobPath, join(dir, blobFilePath(digest)));
+    const manifest = await readManifest(dir);
+    for (const entry of [...manifest.files, ...manifest.blobs]) {
+      if (entry.sha256 === index?.sha256) Object.assign(entry, { sha256: digest, size: tampered.length });
+    }
+    await writeManifest(dir, manifest);
+    const forged = await runFerry(['import', folder, '--into', target]);
+    expect(forged.code, describeRun(forged)).toBe(3);
+    expect(forged.stderr).toContain('FERRY_SIG_BAD');
+    expect(await walkFiles(target)).toEqual([]);
   });
 
   it('reports a missing blob as incomplete, naming it (exit 1)', async () => {
@@ -211,12 +248,17 @@ describe('ferry import', () => {
   it('completes after kill -9 at random moments, and never leaves a partial file at a final path', async () => {
     const target = join(workDir, 'import-killed');
     const listed = new Map(good.files.map((file) => [file.path, file]));
-    for (let round = 0; round < 5; round += 1) {
+    // Kill moments spread over a whole import's duration, measured here.
+    const started = Date.now();
+    expect((await runFerry(['import', good.folders[0] ?? '', '--into', join(workDir, 'import-timed')])).code).toBe(0);
+    const duration = Date.now() - started;
+    let interrupted = 0;
+    for (let round = 0; round < 6; round += 1) {
       const child = spawnFerry(['import', good.folders[0] ?? '', '--into', target]);
       const finished = collect(child);
-      await sleep(150 + Math.floor(Math.random() * 500));
+      await sleep(Math.floor(duration * (0.2 + Math.random() * 0.8)));
       child.kill('SIGKILL');
-      await finished;
+      if ((await finished).signal === 'SIGKILL') interrupted += 1;
       for (const path of await walkFiles(target)) {
         if (path.endsWith('.partial')) continue;
         const file = listed.get(path);
@@ -224,6 +266,7 @@ describe('ferry import', () => {
         expect(await sha256OfFile(join(target, path)), `round ${round}: ${path}`).toBe(file?.sha256);
       }
     }
+    expect(interrupted, 'no round was killed before it ended').toBeGreaterThan(0);
     const rerun = await runFerry(['import', good.folders[0] ?? '', '--into', target]);
     expect(rerun.code, describeRun(rerun)).toBe(0);
     await expectSameTree(target, treeA);
@@ -304,6 +347,19 @@ describe('ferry serve of a bundle', () => {
     try {
       expect(served.bootSourceUrl).toMatch(/\/streams\/v1\/index\.sjson$/);
       run = await runFerry(['mirror', '--keyring', upstream.testKey.keyringFile, served.bootSourceUrl, join(workDir, 'from-serve')]);
+      // A blob replaced by a link leaving the bundle is never followed: the file is refused, not served.
+      const linked = itemBlob(good, 2);
+      const linkedBlob = join(good.dirs[0] ?? '', blobFilePath(linked.sha256));
+      await rename(linkedBlob, `${linkedBlob}.moved`);
+      await symlink('/etc/passwd', linkedBlob);
+      try {
+        const response = await rawRequest(served.baseUrl, `/${linked.path}`);
+        expect(response.status).toBe(500);
+        expect(response.body.toString()).not.toContain('root:');
+      } finally {
+        await rm(linkedBlob);
+        await rename(`${linkedBlob}.moved`, linkedBlob);
+      }
       for (const target of ['/../bundle.json', '/%2e%2e/bundle.json', '/..%2fbundle.json', '/bundle.json', `/${blobFilePath(itemBlob(good).sha256)}`, '/FERRY/']) {
         const response = await rawRequest(served.baseUrl, target);
         expect([400, 403, 404], target).toContain(response.status);
