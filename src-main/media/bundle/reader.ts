@@ -49,7 +49,7 @@ export interface OpenedBundle {
 }
 
 /** Read-ahead of one blob file. */
-const READ_CHUNK_BYTES = 1024 * 1024;
+const READ_CHUNK_BYTES = 2 * 1024 * 1024;
 const NO_FOLLOW = (fsConstants.O_NOFOLLOW as number | undefined) ?? 0;
 
 /**
@@ -192,25 +192,33 @@ export async function readStored(
       }
       throw new FerryError('FERRY_IO', `Cannot read ${file.path}: ${describeError(error)}.`, { path: file.name, errno: errnoCode(error), cause: error });
     });
-    const part = createHash('sha256');
+    // A blob stored whole is its own only part: one hash serves both checks.
+    const part = stored.length === 1 && file.sha256 === whole.sha256 ? undefined : createHash('sha256');
     let size = 0;
+    // The next read is under way while a chunk is hashed and handed on: reading the drive and
+    // writing the target overlap.
+    let reading: Promise<{ bytesRead: number }> | undefined;
     try {
+      reading = handle.read(buffer, 0, buffer.length, 0);
       for (;;) {
         throwIfCancelled(signal);
-        const { bytesRead } = await handle.read(buffer, 0, buffer.length, size);
+        const { bytesRead } = await reading;
         if (bytesRead === 0) break;
-        // A copy: the buffer is reused for the next read while a writer may still hold the chunk.
+        // A copy: the buffer takes the next read while a writer may still hold the chunk.
         const chunk = Buffer.from(buffer.subarray(0, bytesRead));
-        part.update(chunk);
-        wholeHash.update(chunk);
         size += bytesRead;
         if (size > file.size) break;
+        reading = handle.read(buffer, 0, buffer.length, size);
+        part?.update(chunk);
+        wholeHash.update(chunk);
         await onChunk(chunk);
       }
     } catch (error) {
       if (error instanceof FerryError) throw error;
       throw new FerryError('FERRY_IO', `Cannot read ${file.path}: ${describeError(error)}.`, { path: file.name, errno: errnoCode(error), cause: error });
     } finally {
+      // A read still under way (the loop left early) ends before its file is closed.
+      await reading?.catch(() => undefined);
       await handle.close();
     }
     if (size !== file.size) {
@@ -220,8 +228,10 @@ export async function readStored(
         actual: size > file.size ? `more than ${file.size}` : String(size),
       });
     }
-    const digest = part.digest('hex');
-    if (digest !== file.sha256) throw hashMismatch(file.name, file.sha256, digest);
+    if (part !== undefined) {
+      const digest = part.digest('hex');
+      if (digest !== file.sha256) throw hashMismatch(file.name, file.sha256, digest);
+    }
   }
   const digest = wholeHash.digest('hex');
   if (digest !== whole.sha256) throw hashMismatch(whole.name, whole.sha256, digest);
