@@ -169,6 +169,20 @@ describe('ferry verify', () => {
     expect(await walkFiles(workDir).then((paths) => paths.filter((path) => path.endsWith('escape.bin')))).toEqual([]);
   });
 
+  it('asks which bundle when a folder holds several, and says when it holds none', async () => {
+    const folder = join(workDir, 'two-bundles');
+    await cp(good.dirs[0] ?? '', join(folder, 'FERRY', good.id), { recursive: true });
+    await cp(good.dirs[0] ?? '', join(folder, 'FERRY', '20261130T060000Z-00000002'), { recursive: true });
+    const run = await runFerry(['verify', folder]);
+    expect(run.code, describeRun(run)).toBe(1);
+    expect(run.stderr).toContain('FERRY_BUNDLE_NOT_FOUND');
+    expect(run.stderr).toContain(join(folder, 'FERRY', good.id));
+    expect(run.stderr).toContain('20261130T060000Z-00000002');
+    const none = await runFerry(['verify', upstream.stream.baseDir]);
+    expect(none.code).toBe(1);
+    expect(none.stderr).toContain('holds no bundle');
+  });
+
   it('names a part of the wrong size', async () => {
     const parted = await buildBundle({ tree: treeA, folders: [join(workDir, 'parted')], keyringFile: upstream.testKey.keyringFile, partSize: 40 * KIB, id: '20261130T054000Z-0000aaaa' });
     const ok = await runFerry(['verify', parted.folders[0] ?? '']);
@@ -323,6 +337,30 @@ describe('ferry import', () => {
     expect(files).not.toContain('server/stale/old.img');
     expect(files).toContain('streams/v1/keep-me.json');
     expect(files.some((path) => path.startsWith('.ferry/'))).toBe(true);
+  });
+});
+
+describe('ferry import and links', () => {
+  it('never writes through a link on the way, nor prunes through one', async () => {
+    const outside = join(workDir, 'outside');
+    await mkdir(outside, { recursive: true });
+    await writeFile(join(outside, 'precious.txt'), 'keep');
+    const target = join(workDir, 'import-linked');
+    await mkdir(target, { recursive: true });
+    const firstFolder = good.files.find((file) => file.role === 'item')?.path.split('/')[0] ?? '';
+    await symlink(outside, join(target, firstFolder));
+    const run = await runFerry(['import', good.folders[0] ?? '', '--into', target]);
+    expect(run.code, describeRun(run)).toBe(1);
+    expect(run.stderr).toContain('FERRY_PATH_BLOCKED');
+    expect((await walkFiles(outside)).sort()).toEqual(['precious.txt']);
+
+    // With the way clear, --prune leaves links (and what they point at) alone.
+    await rm(join(target, firstFolder));
+    await symlink(join(outside, 'precious.txt'), join(target, 'link-to-outside'));
+    const pruned = await runFerry(['import', good.folders[0] ?? '', '--into', target, '--prune']);
+    expect(pruned.code, describeRun(pruned)).toBe(0);
+    expect(await readFile(join(outside, 'precious.txt'), 'utf8')).toBe('keep');
+    expect(await readFile(join(target, 'link-to-outside'), 'utf8')).toBe('keep');
   });
 });
 
