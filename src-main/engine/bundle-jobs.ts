@@ -131,14 +131,17 @@ export async function runImport(input: ImportInput, context: JobContext): Promis
 
   // Which files are in place already; they are also what an incremental bundle copies from.
   const inPlace = new Map<string, string>();
+  const inPlacePaths = new Set<string>();
   for (const file of itemFiles) {
     throwIfCancelled(context.signal);
-    if (await holdsBytes(target, file)) inPlace.set(file.sha256, file.path);
+    if (!(await holdsBytes(target, file))) continue;
+    inPlace.set(file.sha256, file.path);
+    inPlacePaths.add(file.path);
   }
   const toWrite: Array<{ file: BundleFile; supply: Supply }> = [];
   const missing: BundleBlobProblem[] = [];
   for (const file of itemFiles) {
-    if (inPlace.get(file.sha256) === file.path || (await holdsBytes(target, file))) continue;
+    if (inPlacePaths.has(file.path)) continue;
     const location = bundle.blobs.get(file.sha256);
     const local = inPlace.get(file.sha256);
     if (location !== undefined) toWrite.push({ file, supply: { kind: 'blob', location } });

@@ -1,3 +1,4 @@
+import type { Stats } from 'node:fs';
 import { access } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { networkInterfaces } from 'node:os';
@@ -104,7 +105,10 @@ export async function publishedEntryPath(root: string): Promise<string | undefin
 
 /** A bundle directory (holding bundle.json) or a folder holding `FERRY/`; anything else is served as a tree. */
 async function isBundlePath(path: string): Promise<boolean> {
-  return (await lstatIfExists(join(path, BUNDLE_FILES.manifest)))?.isFile() === true || (await lstatIfExists(join(path, BUNDLES_FOLDER)))?.isDirectory() === true;
+  // A PATH that is missing or not a directory is the tree source's to refuse, in its words.
+  const isA = (entry: string, test: (stats: Stats) => boolean): Promise<boolean> =>
+    lstatIfExists(join(path, entry)).then((stats) => stats !== undefined && test(stats), () => false);
+  return (await isA(BUNDLE_FILES.manifest, (stats) => stats.isFile())) || (await isA(BUNDLES_FOLDER, (stats) => stats.isDirectory()));
 }
 
 /**
