@@ -51,6 +51,8 @@ export const ERROR_CODES = {
   FERRY_SERVE_ROOT_INVALID: 'The folder to serve is missing or not a directory',
   FERRY_LISTEN_FAILED: 'The server could not listen on the address asked for',
   FERRY_BUNDLE_INVALID: 'A bundle is damaged or not a Stream Ferry bundle',
+  FERRY_BUNDLE_NOT_FOUND: 'No bundle, or more than one, is at the path given',
+  FERRY_BUNDLE_INCOMPLETE: 'Files of a bundle are missing: a volume not given, or a blob neither in the bundle nor at the site',
   FERRY_BUNDLE_TOO_NEW: 'A bundle or receipt was written by a newer Stream Ferry',
   FERRY_RECEIPT_INVALID: 'A receipt is damaged or not a Stream Ferry receipt',
   FERRY_INPUT_INVALID: 'A job or call was given an input it cannot use',

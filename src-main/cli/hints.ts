@@ -73,6 +73,8 @@ export const cliHints: Readonly<Partial<Record<FerryErrorCode, HintRule>>> = {
         : errno === 'EADDRNOTAVAIL'
           ? "Give an address of one of this computer's interfaces with --bind (0.0.0.0 for all)."
           : undefined,
+  FERRY_BUNDLE_NOT_FOUND: 'Give the bundle directory (FERRY/<bundle id>) or the drive holding it; with several, name one.',
+  FERRY_BUNDLE_INCOMPLETE: 'Give every volume of the bundle (in any order); for an incremental bundle, import the base bundle into the same folder first.',
   FERRY_CATALOG_LOST:
     'Nothing was deleted. Run `ferry sync` for each source of this library: it hashes the stored files and records them again; then run the command again.',
 };

@@ -87,6 +87,24 @@ export interface GcInput {
   dryRun?: boolean | undefined;
 }
 
+/** The volumes of one bundle, in any order: bundle directories, or folders holding `FERRY/<bundle id>/`. */
+export interface BundleInput {
+  bundles: string[];
+  /** Keyring files to verify the signed metadata with; default: the bundle's own keyrings/. */
+  keyringFiles?: string[] | undefined;
+  /** Time between progress events, in ms (default 200). */
+  progressIntervalMs?: number | undefined;
+}
+
+export interface ImportInput extends BundleInput {
+  /** The mirror tree to build or update (relative to the engine's cwd); created if missing. */
+  target: string;
+  /** After a complete import, remove files under target that no published metadata lists. */
+  prune?: boolean | undefined;
+  /** The URL MAAS will reach the tree at, for the printed commands; default http://<host name>:8080/. */
+  serveUrl?: string | undefined;
+}
+
 /**
  * The kinds of job and the input each takes. Adding a kind (export, verify, import) is one line
  * here, one in JobOutcomes, and its runner in engine.ts.
@@ -97,6 +115,10 @@ export interface JobInputs {
   mirror: MirrorInput;
   sync: SyncInput;
   gc: GcInput;
+  /** Re-hash a bundle against its manifest, after checking its signatures (`ferry verify`). */
+  verify: BundleInput;
+  /** Build a mirror tree from a bundle (`ferry import`). */
+  import: ImportInput;
 }
 
 export type JobKind = keyof JobInputs;
@@ -186,11 +208,85 @@ export interface GcOutcome {
   bytesFreed: number;
 }
 
+/** One verified signature of a bundle's metadata: which file, by which key, made when (ISO 8601, or null). */
+export interface SignatureFact {
+  path: string;
+  keyFingerprint: string;
+  signedAt: string | null;
+}
+
+/** A blob of a bundle that is missing or bad, and the tree files it is for. */
+export interface BundleBlobProblem {
+  sha256: string;
+  /** The tree paths that have these bytes. */
+  paths: string[];
+  /** The stored file (blob or part) relative to its volume's directory, when one is named. */
+  storagePath: string | null;
+  /** The volume expected to hold it, when known. */
+  volume: number | null;
+  error: SerializedFerryError;
+}
+
+/** What a bundle is and what its signatures say: shared by verify and import. */
+export interface BundleSummary {
+  bundleId: string;
+  created: string;
+  /** Volume indexes given and still missing, of `count`. */
+  volumes: { given: number[]; missing: number[]; count: number };
+  /** The incremental bundle's base, or null for a full bundle. */
+  base: { kind: 'site' | 'receipt'; id: string } | null;
+  trust: StreamTrust;
+  signatures: SignatureFact[];
+}
+
+export interface VerifyOutcome extends BundleSummary {
+  /** Every blob of every file is on a volume given (an incremental bundle's blobs expected at the site excepted). */
+  complete: boolean;
+  /** Every blob and part present has the size and sha256 bundle.json lists. */
+  valid: boolean;
+  missing: BundleBlobProblem[];
+  bad: BundleBlobProblem[];
+  /** Blobs an incremental bundle does not carry because the site holds them. */
+  atSite: Array<{ sha256: string; paths: string[] }>;
+  blobsChecked: number;
+  bytesChecked: number;
+}
+
+/** `maas` commands that make MAAS import the tree: plain data, for the CLI and the app alike. */
+export interface MaasCommands {
+  /** The boot-source URL used, and whether it is a guess the operator should adjust. */
+  url: string;
+  urlIsGuess: boolean;
+  keyringFilename: string;
+  /** Why that keyring: the Ubuntu cloud image keyring MAAS ships, or the bundle's, to copy to the region controller. */
+  keyringNote: string;
+  selections: Array<{ os: string; release: string; arches: string[]; subarches: string[]; labels: string[] }>;
+  /** The command lines, in order: the boot source first, then one selection per os and release. */
+  lines: string[];
+}
+
+export interface ImportOutcome extends BundleSummary {
+  target: string;
+  /** Every file of the bundle is at its final path and verified, and the metadata is published. */
+  complete: boolean;
+  filesWritten: string[];
+  filesKept: number;
+  bytesWritten: number;
+  /** Files no volume given and no file in the target could supply. */
+  missing: BundleBlobProblem[];
+  metadataWritten: string[];
+  pruned: string[];
+  /** Null until the import is complete. */
+  maas: MaasCommands | null;
+}
+
 export interface JobOutcomes {
   load: LoadOutcome;
   mirror: MirrorOutcome;
   sync: SyncOutcome;
   gc: GcOutcome;
+  verify: VerifyOutcome;
+  import: ImportOutcome;
 }
 
 // Events

@@ -6,6 +6,9 @@ import { runGc, runLibrarySummary, type LibrarySummary } from './library.js';
 import { runMirror } from './mirror-job.js';
 import { queryItems, summarizeProducts, type ProductSummary, type QueryItem } from './query.js';
 import { runSync } from './sync-job.js';
+import { runImport, runVerify } from './bundle-jobs.js';
+import { writeReceipt } from './receipt.js';
+import type { Receipt } from '../media/bundle/manifest.js';
 
 export interface EngineOptions {
   /** The environment proxies and the default library are read from; default process.env. */
@@ -55,6 +58,11 @@ export interface Engine {
   releaseStream(streamId: string): boolean;
   /** `ferry library`. Throws FERRY_IO, FERRY_CATALOG_CORRUPT, FERRY_CATALOG_TOO_NEW. */
   librarySummary(input: { library?: string | undefined }): Promise<LibrarySummary>;
+  /**
+   * `ferry receipt`: hashes what the mirror tree `dir` publishes and holds, writes the receipt to
+   * `out` (relative to the engine's cwd) and answers it. Throws what writeReceipt throws.
+   */
+  writeReceipt(input: { dir: string; out: string; site?: string | undefined }): Promise<Receipt>;
 }
 
 /** The `load` job: fetch, verify and parse a stream and keep it (see loadStream for what it throws). */
@@ -81,6 +89,8 @@ const runners: JobRunners = {
   mirror: runMirror,
   sync: runSync,
   gc: (input, context) => runGc({ library: input.library, dryRun: input.dryRun, env: context.env, cwd: context.cwd, jobId: context.jobId }),
+  verify: runVerify,
+  import: runImport,
 };
 
 export function createEngine(options: EngineOptions = {}): Engine {
@@ -104,5 +114,6 @@ export function createEngine(options: EngineOptions = {}): Engine {
     },
     releaseStream: (streamId) => context.streams.release(streamId),
     librarySummary: (input) => runLibrarySummary({ library: input.library, env: context.env, cwd: context.cwd }),
+    writeReceipt: (input) => writeReceipt({ ...input, cwd: context.cwd }),
   };
 }

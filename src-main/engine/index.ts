@@ -8,6 +8,14 @@ export type { Engine, EngineOptions, SelectionRequest } from './engine.js';
 export type { JobHandle, JobListener } from './jobs.js';
 export { JOB_EVENT_TYPES, isOutcomeEvent } from './api.js';
 export type {
+  BundleBlobProblem,
+  BundleInput,
+  BundleSummary,
+  ImportInput,
+  ImportOutcome,
+  MaasCommands,
+  SignatureFact,
+  VerifyOutcome,
   GcInput,
   GcOutcome,
   InternalErrorData,
@@ -44,3 +52,4 @@ export type { CommandResult, CommandRunner, Drive, EjectOutcome, Volume } from '
 export { DEFAULT_BIND_ADDRESS, DEFAULT_SERVE_PORT, STOP_GRACE_MS, startServe } from './serve.js';
 export type { ServeHandle, ServeOptions } from './serve.js';
 export type { RequestRecord } from '../serve/index.js';
+export type { Receipt } from '../media/index.js';

@@ -198,7 +198,22 @@ const checks: { [K in JobKind]: (fields: Fields) => void } = {
     optionalString(fields, 'library', '');
     optionalBoolean(fields, 'dryRun', '');
   },
+  verify: checkBundle,
+  import(fields) {
+    checkBundle(fields);
+    requiredString(fields, 'target', '');
+    optionalBoolean(fields, 'prune', '');
+    optionalString(fields, 'serveUrl', '');
+  },
 };
+
+function checkBundle(fields: Fields): void {
+  if (!isListOf(fields.bundles, (entry) => typeof entry === 'string' && entry !== '') || fields.bundles.length === 0) {
+    throw refuse('bundles', 'a list of one or more bundle paths', fields.bundles);
+  }
+  optionalStrings(fields, 'keyringFiles', '');
+  optionalWhole(fields, 'progressIntervalMs', '', 1, LONGEST_TIMER_MS);
+}
 
 function isRecordWith(value: unknown, key: string): boolean {
   return typeof value === 'object' && value !== null && Object.hasOwn(value, key);

@@ -1,12 +1,17 @@
+import type { Stats } from 'node:fs';
 import { access } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import { FerryError } from '../base/errors.js';
-import { listen, openTreeSource, type RequestRecord } from '../serve/index.js';
+import { lstatIfExists } from '../base/files.js';
+import { BUNDLE_FILES, BUNDLES_FOLDER, blobStoragePaths } from '../media/bundle/manifest.js';
+import { createPartsSource, listen, openTreeSource, type FileSource, type PartedFile, type RequestRecord } from '../serve/index.js';
+import { openVerifiedBundle } from './bundle-open.js';
 
 // `ferry serve`: a mirror tree over read-only HTTP, for MAAS to use as its boot source (issue 9
-// §5). A bundle on a drive will be a second FileSource (serve/parts-source.ts) chosen here.
+// §5), or a bundle straight from the drive: its verified manifest maps each tree path to the
+// blob or parts holding it (serve/parts-source.ts).
 
 export const DEFAULT_SERVE_PORT = 8080;
 /** Loopback unless the operator asks otherwise: a boot-image server is not offered to a network by accident. */
@@ -24,6 +29,8 @@ export interface ServeOptions {
   /** An IP address; default 127.0.0.1. 0.0.0.0 or :: serve every interface. */
   bind?: string;
   onRequest?: (record: RequestRecord) => void;
+  /** For a bundle: keyrings to verify its metadata with; default the bundle's own keyrings/. */
+  keyringFiles?: string[];
 }
 
 export interface ServeHandle {
@@ -36,6 +43,8 @@ export interface ServeHandle {
   baseUrls: string[];
   /** The entry file found in the tree (streams/v1/index.sjson or index.json), or undefined when neither is there. */
   entryPath: string | undefined;
+  /** The bundle served, when PATH is one (its id); undefined for a mirror tree. */
+  bundleId?: string | undefined;
   /** Stops the server: responses in flight get STOP_GRACE_MS milliseconds, then every connection is closed. */
   stop(): Promise<void>;
 }
@@ -55,8 +64,9 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
       hint: `Use ${DEFAULT_BIND_ADDRESS} (loopback), an address of this computer, or 0.0.0.0 for every interface.`,
     });
   }
-  const source = await openTreeSource(options.path);
-  const entryPath = await firstPresent(options.path, ENTRY_PATHS);
+  const bundle = await isBundlePath(options.path) ? await openBundleSource(options.path, options.keyringFiles ?? []) : undefined;
+  const source = bundle?.source ?? (await openTreeSource(options.path));
+  const entryPath = bundle === undefined ? await publishedEntryPath(options.path) : bundle.entryPath;
   const server = await listen({ source, host: bind, port: options.port ?? DEFAULT_SERVE_PORT, ...(options.onRequest === undefined ? {} : { onRequest: options.onRequest }) });
   return {
     bindAddress: server.host,
@@ -64,6 +74,7 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
     loopbackOnly: isLoopback(server.host),
     baseUrls: reachableAddresses(server.host).map((address) => `http://${isIP(address) === 6 ? `[${address}]` : address}:${server.port}/`),
     entryPath,
+    bundleId: bundle?.id,
     stop: () => server.close(STOP_GRACE_MS),
   };
 }
@@ -84,9 +95,37 @@ function reachableAddresses(bound: string): string[] {
   return addresses.length > 0 ? addresses : [bound === '::' ? '::1' : '127.0.0.1'];
 }
 
-async function firstPresent(root: string, paths: readonly string[]): Promise<string | undefined> {
-  for (const path of paths) {
+/** The entry file a tree publishes (streams/v1/index.sjson, else index.json), or undefined when it has neither. */
+export async function publishedEntryPath(root: string): Promise<string | undefined> {
+  for (const path of ENTRY_PATHS) {
     if (await access(join(root, path)).then(() => true, () => false)) return path;
   }
   return undefined;
+}
+
+/** A bundle directory (holding bundle.json) or a folder holding `FERRY/`; anything else is served as a tree. */
+async function isBundlePath(path: string): Promise<boolean> {
+  // A PATH that is missing or not a directory is the tree source's to refuse, in its words.
+  const isA = (entry: string, test: (stats: Stats) => boolean): Promise<boolean> =>
+    lstatIfExists(join(path, entry)).then((stats) => stats !== undefined && test(stats), () => false);
+  return (await isA(BUNDLE_FILES.manifest, (stats) => stats.isFile())) || (await isA(BUNDLES_FOLDER, (stats) => stats.isDirectory()));
+}
+
+/**
+ * The bundle at `path` as a FileSource: its signatures verified first (openVerifiedBundle), then
+ * each file of its manifest whose blob is on this volume served from the blob or its parts, laid
+ * end to end. Items are not re-hashed here: a client verifies what it fetches (ferry mirror, MAAS),
+ * and a part of the wrong size is refused by the parts source. Throws what openVerifiedBundle throws.
+ */
+async function openBundleSource(path: string, keyringFiles: readonly string[]): Promise<{ id: string; source: FileSource; entryPath: string | undefined }> {
+  const verified = await openVerifiedBundle({ paths: [path], keyringFiles, cwd: process.cwd(), signal: new AbortController().signal });
+  const files = new Map<string, PartedFile>();
+  for (const file of verified.bundle.manifest.files) {
+    const location = verified.bundle.blobs.get(file.sha256);
+    if (location === undefined) continue;
+    const parts = blobStoragePaths(location.blob).map((stored) => ({ path: join(location.volume.dir, stored.path), size: stored.size }));
+    files.set(file.path, { parts, sha256: file.sha256 });
+  }
+  const indexPath = verified.bundle.manifest.source.indexPath;
+  return { id: verified.bundle.id, source: createPartsSource(files), entryPath: files.has(indexPath) ? indexPath : undefined };
 }

@@ -31,8 +31,14 @@ export interface LoadStreamOptions {
   verify?: boolean | undefined;
   cwd: string;
   signal: AbortSignal;
-  /** The job's HTTP client (see createStreamClient); the caller closes it. */
-  client: HttpClient;
+  /**
+   * Where the metadata bytes come from: the job's HTTP client (see createStreamClient; the caller
+   * closes it), or a reader answering a file's bytes by its path (a bundle's blobs, already checked
+   * against the bundle's sha256; the signatures are verified here all the same).
+   */
+  client: HttpClient | { readMetadata(path: string): Promise<Buffer> };
+  /** Told of each verified signature: the file, the signer's fingerprint and the signature's creation time. */
+  onSignature?: ((fact: { path: string; keyFingerprint: string; signedAt: Date | undefined }) => void) | undefined;
   /** Told of each metadata file, step `load`: the index adds its products files to the total as it is read. */
   progress?: ProgressTracker | undefined;
 }
@@ -125,7 +131,7 @@ export async function loadStream(options: LoadStreamOptions): Promise<LoadedStre
     const url = joinMirrorUrl(source.baseUrl, path);
     const tracked = progress?.startFile(path, 0);
     try {
-      const { bytes } = await fetchBytes(url, { client, maxBytes: MAX_METADATA_BYTES, signal });
+      const bytes = 'readMetadata' in client ? await client.readMetadata(path) : (await fetchBytes(url, { client, maxBytes: MAX_METADATA_BYTES, signal })).bytes;
       // Sizes are known only once the bytes are here: an index does not list them.
       progress?.addToTotals(0, bytes.length);
       tracked?.addBytes(bytes.length);
@@ -138,7 +144,7 @@ export async function loadStream(options: LoadStreamOptions): Promise<LoadedStre
       throw error;
     }
   };
-  const verifiedText = async ({ bytes, url }: MetadataFile): Promise<string> => {
+  const verifiedText = async ({ bytes, url, path }: MetadataFile): Promise<string> => {
     if (!source.signed) return bytes.toString('utf8');
     if (keyring === undefined) return readClearsignedBody(bytes, url);
     const verified = await verifyClearsigned(bytes, keyring, url);
@@ -147,6 +153,7 @@ export async function loadStream(options: LoadStreamOptions): Promise<LoadedStre
     throwIfCancelled(signal);
     signers.add(verified.signerFingerprint);
     signedAt.push(verified.signedAt);
+    options.onSignature?.({ path, keyFingerprint: verified.signerFingerprint, signedAt: verified.signedAt });
     if (verified.keyExpiredAt !== undefined) expiredKeys.set(verified.signerFingerprint, verified.keyExpiredAt.toISOString());
     return verified.body;
   };

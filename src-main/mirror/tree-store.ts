@@ -24,6 +24,41 @@ import type { WantedFile } from './plan.js';
 const PATH_KEY_LENGTH = 16;
 
 /**
+ * The absolute path of `treePath` in the tree at `root`, once it is safe to touch (the guard of
+ * every TreeStore access, and of `ferry import`). With `final: 'file'`, what is at
+ * the path itself must be a regular file or nothing (its lstat is answered); with 'replace' (a
+ * removal, or a rename over it) only the way there is checked, since unlink and rename act on a
+ * link itself, never through it. Throws FERRY_UNSAFE_PATH or FERRY_PATH_BLOCKED.
+ */
+export async function checkTreePath(root: string, treePath: string, final: 'file' | 'replace'): Promise<{ path: string; stats: Stats | undefined }> {
+  assertSafeItemPath(treePath, () => `the mirror at ${root}`);
+  const path = resolveInsideTree(root, treePath);
+  if (path === undefined) {
+    throw new FerryError('FERRY_UNSAFE_PATH', `Refusing to write ${treePath} outside the mirror at ${root}.`, { path: treePath });
+  }
+  const segments = treePath.split('/');
+  let current = root;
+  for (const segment of segments.slice(0, -1)) {
+    current = join(current, segment);
+    const stats = await lstatIfExists(current);
+    // Missing levels are created as real directories when the file is placed.
+    if (stats === undefined) return { path, stats: undefined };
+    if (stats.isSymbolicLink()) {
+      throw pathBlocked(current, `A symbolic link is at ${current}, on the way to ${treePath}; Stream Ferry never writes through links.`);
+    }
+    if (!stats.isDirectory()) {
+      throw pathBlocked(current, `${fileKindOf(stats)} is at ${current}, where the directory holding ${treePath} belongs.`);
+    }
+  }
+  const stats = await lstatIfExists(path);
+  if (final === 'replace' || stats === undefined || stats.isFile()) return { path, stats };
+  if (stats.isSymbolicLink()) {
+    throw pathBlocked(path, `A symbolic link is at ${path}, where the file ${treePath} belongs; Stream Ferry never writes through links.`);
+  }
+  throw pathBlocked(path, `${fileKindOf(stats)} is at ${path}, where the file ${treePath} belongs.`);
+}
+
+/**
  * A plain SimpleStreams tree: each file at its item path under the root, as sstream-mirror writes
  * it, with the catalog in `<root>/.ferry/` recording what was verified and when.
  *
@@ -48,38 +83,8 @@ export class TreeStore implements FileStore {
     this.#temp = temp;
   }
 
-  /**
-   * The absolute path of `treePath`, once it is safe to touch. With `final: 'file'`, what is at
-   * the path itself must be a regular file or nothing (its lstat is answered); with 'replace' (a
-   * removal, or a rename over it) only the way there is checked, since unlink and rename act on a
-   * link itself, never through it. Throws FERRY_UNSAFE_PATH or FERRY_PATH_BLOCKED.
-   */
-  async #checkedPath(treePath: string, final: 'file' | 'replace'): Promise<{ path: string; stats: Stats | undefined }> {
-    assertSafeItemPath(treePath, () => `the mirror at ${this.#root}`);
-    const path = resolveInsideTree(this.#root, treePath);
-    if (path === undefined) {
-      throw new FerryError('FERRY_UNSAFE_PATH', `Refusing to write ${treePath} outside the mirror at ${this.#root}.`, { path: treePath });
-    }
-    const segments = treePath.split('/');
-    let current = this.#root;
-    for (const segment of segments.slice(0, -1)) {
-      current = join(current, segment);
-      const stats = await lstatIfExists(current);
-      // Missing levels are created as real directories when the file is placed.
-      if (stats === undefined) return { path, stats: undefined };
-      if (stats.isSymbolicLink()) {
-        throw pathBlocked(current, `A symbolic link is at ${current}, on the way to ${treePath}; Stream Ferry never writes through links.`);
-      }
-      if (!stats.isDirectory()) {
-        throw pathBlocked(current, `${fileKindOf(stats)} is at ${current}, where the directory holding ${treePath} belongs.`);
-      }
-    }
-    const stats = await lstatIfExists(path);
-    if (final === 'replace' || stats === undefined || stats.isFile()) return { path, stats };
-    if (stats.isSymbolicLink()) {
-      throw pathBlocked(path, `A symbolic link is at ${path}, where the file ${treePath} belongs; Stream Ferry never writes through links.`);
-    }
-    throw pathBlocked(path, `${fileKindOf(stats)} is at ${path}, where the file ${treePath} belongs.`);
+  #checkedPath(treePath: string, final: 'file' | 'replace'): Promise<{ path: string; stats: Stats | undefined }> {
+    return checkTreePath(this.#root, treePath, final);
   }
 
   /**

@@ -5,6 +5,7 @@ export { MAX_METADATA_BYTES } from './json.js';
 export { entriesToFollow, parseProducts, parseStreamDocument } from './documents.js';
 export type { IndexDocument, IndexEntry, ProductsDocument, StreamDocument } from './documents.js';
 export { assertSafeItemPath } from './paths.js';
+export { flattenProducts } from './flatten.js';
 export type { FlatItem, ItemChecksums, StreamItem } from './flatten.js';
 export { OR_SEPARATOR, formatSelection, parseSelection } from './filters.js';
 export type { ItemFilter, Selection } from './filters.js';

@@ -1,19 +1,22 @@
 import { DEFAULT_BIND_ADDRESS, DEFAULT_SERVE_PORT, STOP_GRACE_MS, startServe, type RequestRecord, type ServeHandle } from '../../engine/index.js';
 import { isIP } from 'node:net';
-import { numberOption, stringOption, usageError, type CommandDefinition } from '../command.js';
+import { listOption, numberOption, stringOption, usageError, type CommandDefinition } from '../command.js';
 import { ExitCode } from '../exit-codes.js';
 import { formatError } from '../output.js';
+import { bundleKeyringOption } from './verify.js';
 
 export const serveCommand: CommandDefinition = {
   name: 'serve',
   summary: 'Serve a mirror tree read-only over HTTP, as a MAAS boot source',
-  usage: ['PATH [--port N] [--bind ADDR]'],
+  usage: ['PATH [--port N] [--bind ADDR] [--keyring FILE]'],
   description: [
     'Serves the mirror tree in PATH (the directory holding streams/v1/) with GET, HEAD, byte ranges',
     'and conditional requests, until Ctrl-C or SIGTERM. Nothing outside PATH can be reached (no',
     '`..`, no links leaving PATH), directories are not listed and `.ferry/` is never served.',
     'The first line printed is the URL to give MAAS as its boot source; one line per request',
     'follows on stderr. Only this computer can connect unless --bind says otherwise.',
+    'PATH may also be a bundle (a folder holding bundle.json or FERRY/<bundle id>/): its signatures are',
+    'verified first, then the tree it describes is served straight from its blobs and parts.',
   ],
   options: [
     { name: 'port', type: 'number', valueName: 'N', description: 'TCP port; 0 picks a free one', default: DEFAULT_SERVE_PORT },
@@ -24,6 +27,7 @@ export const serveCommand: CommandDefinition = {
       description: 'IP address to listen on: a loopback address for this computer only, 0.0.0.0 for every interface',
       default: DEFAULT_BIND_ADDRESS,
     },
+    bundleKeyringOption,
   ],
   examples: ['ferry serve /srv/mirror/maas/images/ephemeral-v3/stable', 'ferry serve /media/usb/mirror --bind 0.0.0.0 --port 8080'],
   async run(options, positionals, io) {
@@ -39,6 +43,7 @@ export const serveCommand: CommandDefinition = {
       path,
       ...(port === undefined ? {} : { port }),
       ...(bind === undefined ? {} : { bind }),
+      keyringFiles: listOption(options, 'keyring'),
       onRequest: (record) => {
         io.stderr.write(formatRequest(record));
       },

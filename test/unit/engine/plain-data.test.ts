@@ -91,6 +91,8 @@ const inputSamples: { [K in JobKind]: JobInputs[K] } = {
   },
   sync: { library: join(nowhere, 'library'), stream: { keyringFiles: [], verify: false }, profile: 'lab' },
   gc: { library: join(nowhere, 'library'), dryRun: true },
+  verify: { bundles: [join(nowhere, 'FERRY', '20261130T054000Z-3fa9c2d1')], keyringFiles: ['/k.gpg'], progressIntervalMs: 200 },
+  import: { bundles: [join(nowhere, 'usb1'), join(nowhere, 'usb2')], target: join(nowhere, 'tree'), prune: true, serveUrl: 'http://10.0.0.1:8080/' },
 };
 
 describe('plain data', () => {
@@ -134,6 +136,7 @@ describe('plain data', () => {
     expect(refused(() => engine.startJob('sync', { profile: 'lab', max: 2 }))).toMatchObject({ code: 'FERRY_INPUT_INVALID', field: 'max' });
     expect(refused(() => engine.startJob('load', { source: 'stable', retries: -1 }))).toMatchObject({ code: 'FERRY_INPUT_INVALID', field: 'retries' });
     expect(refused(() => engine.startJob('mirror', { ...inputSamples.mirror, selection: [['arch']] }))).toMatchObject({ code: 'FERRY_FILTER_INVALID' });
+    expect(refused(() => engine.startJob('import', { ...inputSamples.import, bundles: [] }))).toMatchObject({ code: 'FERRY_INPUT_INVALID', field: 'bundles' });
     expect(engine.jobs()).toEqual([]);
   });
 });

@@ -1,0 +1,70 @@
+import { createEngine, type BundleBlobProblem, type BundleSummary, type VerifyOutcome } from '../../engine/index.js';
+import { flagOption, listOption, usageError, type CommandDefinition } from '../command.js';
+import { ExitCode } from '../exit-codes.js';
+import { formatBytesFixed } from '../output.js';
+import { followJob } from '../progress-display.js';
+
+/** `--keyring FILE`: shared by verify, import and serve of a bundle. */
+export const bundleKeyringOption = {
+  name: 'keyring',
+  type: 'strings',
+  valueName: 'FILE',
+  description: "keyring to verify the bundle's signed metadata with, instead of the bundle's own keyrings/",
+} as const;
+
+export const verifyCommand: CommandDefinition = {
+  name: 'verify',
+  summary: 'Check a bundle: its signatures, then every blob against its manifest',
+  usage: ['BUNDLE... [--json] [--keyring FILE]'],
+  description: [
+    "BUNDLE is a bundle's directory (holding bundle.json) or a folder holding FERRY/<bundle id>/, such as",
+    'a mounted drive. Give every volume of a multi-volume bundle, in any order. Signatures come first:',
+    "upstream's signed metadata is verified with the bundle's keyrings/ (or --keyring), and every file",
+    'bundle.json lists must be one the signed metadata lists with the same size and sha256. Then every',
+    'blob and part is read and re-hashed. Complete (every blob present) and valid (every hash',
+    'matches) are reported apart, naming each missing or bad blob and the files it is for.',
+    'Exit status: 0 complete and valid; 3 a signature or a blob did not verify; 1 incomplete.',
+  ],
+  options: [{ name: 'json', type: 'boolean', description: 'print the outcome as one JSON document' }, bundleKeyringOption],
+  examples: ['ferry verify /media/usb', 'ferry verify /media/usb1/FERRY/20261130T054000Z-3fa9c2d1 /media/usb2'],
+  async run(options, positionals, io) {
+    if (positionals.length === 0) throw usageError(verifyCommand, 'ferry verify takes one or more BUNDLE paths.');
+    const engine = createEngine({ env: io.env, cwd: io.cwd });
+    const job = engine.startJob('verify', { bundles: positionals, keyringFiles: listOption(options, 'keyring') });
+    const outcome = await followJob(job, io, undefined);
+    if (flagOption(options, 'json')) io.stdout.write(`${JSON.stringify(outcome, null, 2)}\n`);
+    else io.stdout.write(describeVerify(outcome));
+    if (!outcome.valid) return ExitCode.verificationFailed;
+    return outcome.complete ? ExitCode.ok : ExitCode.failure;
+  },
+};
+
+/** The bundle, its volumes and who signed its metadata when: the opening lines of verify and import. */
+export function describeBundle(summary: BundleSummary): string {
+  const lines = [`Bundle ${summary.bundleId}, created ${summary.created}; volume(s) ${summary.volumes.given.join(', ')} of ${summary.volumes.count} given.`];
+  if (summary.volumes.missing.length > 0) lines.push(`Missing volume(s): ${summary.volumes.missing.join(', ')} of ${summary.volumes.count}.`);
+  if (summary.base !== null) lines.push(`Incremental: built on ${summary.base.kind} ${summary.base.id}.`);
+  if (summary.trust.kind === 'verified') {
+    for (const signature of summary.signatures) lines.push(`Signature good: ${signature.path} signed by ${signature.keyFingerprint} at ${signature.signedAt ?? '(no date)'}.`);
+    lines.push(`Keyring(s) used: ${summary.trust.keyringFiles.join(', ')}.`);
+    for (const { fingerprint, expiredAt } of summary.trust.expiredKeys) lines.push(`WARNING: signing key ${fingerprint} expired on ${expiredAt}; the publisher must renew it.`);
+  } else {
+    lines.push('NOT VERIFIED: the bundle\'s metadata starts from an unsigned .json index; no signature was checked.');
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+export function describeProblem(verb: string, problem: BundleBlobProblem): string {
+  const stored = problem.storagePath === null ? '' : ` (${problem.storagePath}${problem.volume === null ? '' : ` on volume ${problem.volume}`})`;
+  return `${verb} blob ${problem.sha256}${stored} for ${problem.paths.join(', ')}: ${problem.error.message} (${problem.error.code})\n`;
+}
+
+function describeVerify(outcome: VerifyOutcome): string {
+  const lines = [describeBundle(outcome)];
+  for (const problem of outcome.bad) lines.push(describeProblem('BAD', problem));
+  for (const problem of outcome.missing) lines.push(describeProblem('MISSING', problem));
+  if (outcome.atSite.length > 0) lines.push(`${outcome.atSite.length} blob(s) are not carried: the site holds them already (incremental bundle).\n`);
+  lines.push(`Checked ${outcome.blobsChecked} blob(s), ${formatBytesFixed(outcome.bytesChecked)}.\n`);
+  lines.push(`Complete: ${outcome.complete ? 'yes' : 'NO'}. Valid: ${outcome.valid ? 'yes' : 'NO'}.\n`);
+  return lines.join('');
+}

@@ -1,0 +1,242 @@
+// Reading a bundle (docs/bundle.md) as the offline side finds it: one or more volume directories
+// given in any order, grouped by bundle id, with every blob's bytes read back and checked against
+// bundle.json while they are read. Signatures are the engine's part (engine/bundle-open.ts); this
+// module answers "which volumes, which blobs where, and are these bytes the ones named".
+
+import { createHash } from 'node:crypto';
+import { constants as fsConstants } from 'node:fs';
+import { open, readFile, readdir, realpath } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { FerryError, describeError, errnoCode } from '../../base/errors.js';
+import { lstatIfExists, withFileErrors } from '../../base/files.js';
+import { throwIfCancelled } from '../../base/cancel.js';
+import {
+  BUNDLE_FILES,
+  BUNDLES_FOLDER,
+  blobFilePath,
+  blobStoragePaths,
+  parseBundleManifest,
+  parseChecksums,
+  type BundleBlob,
+  type BundleFile,
+  type BundleManifest,
+} from './manifest.js';
+
+/** One volume directory as found: its manifest and its SHA256SUMS (storage path → sha256). */
+export interface BundleVolume {
+  /** Absolute path of the volume's bundle directory (`…/FERRY/<id>`). */
+  dir: string;
+  manifest: BundleManifest;
+}
+
+/** Where a blob's bytes are: the volume holding it and its entry there. */
+export interface BlobLocation {
+  volume: BundleVolume;
+  blob: BundleBlob;
+}
+
+/** The volumes of one bundle that were given, and what they hold together. */
+export interface OpenedBundle {
+  id: string;
+  /** The manifest of the first volume given; every volume agrees on everything but `volume` and `blobs`. */
+  manifest: BundleManifest;
+  /** By volume index. */
+  volumes: BundleVolume[];
+  /** Volume indexes (1-based) of the bundle that were not given. */
+  missingVolumes: number[];
+  /** sha256 → the volume and entry holding that blob. */
+  blobs: Map<string, BlobLocation>;
+}
+
+/** Read-ahead of one blob file. */
+const READ_CHUNK_BYTES = 2 * 1024 * 1024;
+const NO_FOLLOW = (fsConstants.O_NOFOLLOW as number | undefined) ?? 0;
+
+/**
+ * The bundle directories `path` names: itself when it holds bundle.json, else the one bundle in its
+ * `FERRY/` folder. Throws FERRY_BUNDLE_NOT_FOUND when there is none, or several (they are listed
+ * in `actual`, so that the operator can name one), and FERRY_IO when the path cannot be read.
+ */
+export async function findBundleDirectory(path: string): Promise<string> {
+  if ((await lstatIfExists(join(path, BUNDLE_FILES.manifest)))?.isFile() === true) return resolve(path);
+  const folder = join(path, BUNDLES_FOLDER);
+  const entries = (await lstatIfExists(folder))?.isDirectory() === true ? await withFileErrors(folder, 'list', () => readdir(folder)) : [];
+  const found: string[] = [];
+  for (const name of entries.sort()) {
+    if ((await lstatIfExists(join(folder, name, BUNDLE_FILES.manifest)))?.isFile() === true) found.push(join(folder, name));
+  }
+  const [only] = found;
+  if (only !== undefined && found.length === 1) return resolve(only);
+  throw new FerryError(
+    'FERRY_BUNDLE_NOT_FOUND',
+    found.length === 0
+      ? `${path} holds no bundle: neither ${BUNDLE_FILES.manifest} nor ${BUNDLES_FOLDER}/<bundle id>/${BUNDLE_FILES.manifest} (a folder without ${BUNDLE_FILES.manifest} is an unfinished export).`
+      : `${path} holds ${found.length} bundles; name one of them: ${found.join(', ')}.`,
+    { path, expected: 'one bundle directory', actual: found.length === 0 ? 'none' : found.join(', ') },
+  );
+}
+
+/**
+ * Opens the volumes at `paths` (bundle directories or folders holding `FERRY/<id>/`, in any order)
+ * as one bundle: each manifest parsed (parseBundleManifest) and its SHA256SUMS checked to list
+ * exactly the volume's blob and part files with the manifest's digests. Throws
+ * FERRY_BUNDLE_NOT_FOUND, FERRY_BUNDLE_TOO_NEW, FERRY_BUNDLE_INVALID (volumes of different
+ * bundles, or disagreeing; a volume given twice; SHA256SUMS not matching bundle.json), FERRY_IO.
+ */
+export async function openBundle(paths: readonly string[]): Promise<OpenedBundle> {
+  const volumes: BundleVolume[] = [];
+  const seen = new Set<string>();
+  for (const path of paths) {
+    const dir = await findBundleDirectory(path);
+    const real = await withFileErrors(dir, 'resolve', () => realpath(dir));
+    if (seen.has(real)) continue;
+    seen.add(real);
+    volumes.push(await readVolume(dir));
+  }
+  const [first] = volumes;
+  if (first === undefined) throw new FerryError('FERRY_BUNDLE_NOT_FOUND', 'No bundle was given.', { expected: 'one or more bundle directories' });
+  const shared = sharedFields(first.manifest);
+  const byIndex = new Map<number, BundleVolume>();
+  for (const volume of volumes) {
+    const where = join(volume.dir, BUNDLE_FILES.manifest);
+    if (volume.manifest.id !== first.manifest.id) {
+      throw invalid(where, 'id', `${volume.dir} is bundle ${volume.manifest.id}, not ${first.manifest.id}: give the volumes of one bundle at a time`);
+    }
+    if (sharedFields(volume.manifest) !== shared) throw invalid(where, 'files', `volume ${volume.manifest.volume.index} disagrees with volume ${first.manifest.volume.index} of the same bundle`);
+    if (byIndex.has(volume.manifest.volume.index)) throw invalid(where, 'volume', `volume ${volume.manifest.volume.index} was given twice (${byIndex.get(volume.manifest.volume.index)?.dir ?? ''} and ${volume.dir})`);
+    byIndex.set(volume.manifest.volume.index, volume);
+  }
+  const blobs = new Map<string, BlobLocation>();
+  for (const volume of volumes) {
+    for (const blob of volume.manifest.blobs) {
+      // Metadata blobs are on every volume, so that each verifies on its own; the bytes are named by their sha256, so any copy serves.
+      if (!blobs.has(blob.sha256)) blobs.set(blob.sha256, { volume, blob });
+    }
+  }
+  const count = first.manifest.volume.count;
+  const missingVolumes = Array.from({ length: count }, (_, index) => index + 1).filter((index) => !byIndex.has(index));
+  return { id: first.manifest.id, manifest: first.manifest, volumes: [...byIndex.values()].sort((a, b) => a.manifest.volume.index - b.manifest.volume.index), missingVolumes, blobs };
+}
+
+async function readVolume(dir: string): Promise<BundleVolume> {
+  const manifestPath = join(dir, BUNDLE_FILES.manifest);
+  const manifest = parseBundleManifest(await withFileErrors(manifestPath, 'read', () => readFile(manifestPath, 'utf8')), manifestPath);
+  const checksumsPath = join(dir, BUNDLE_FILES.checksums);
+  const text = await readFile(checksumsPath, 'utf8').catch((error: unknown) => {
+    throw invalid(checksumsPath, BUNDLE_FILES.checksums, `cannot be read: ${describeError(error)}`);
+  });
+  const checksums = parseChecksums(text, checksumsPath);
+  const stored = manifest.blobs.flatMap(blobStoragePaths);
+  for (const file of stored) {
+    if (checksums.get(file.path) !== file.sha256) throw invalid(checksumsPath, BUNDLE_FILES.checksums, `${file.path} is listed with another sha256 than bundle.json's, or not at all`);
+  }
+  if (checksums.size !== stored.length) throw invalid(checksumsPath, BUNDLE_FILES.checksums, `lists ${checksums.size} files where bundle.json has ${stored.length} on this volume`);
+  return { dir, manifest };
+}
+
+/** Everything a volume must share with the others of its bundle, as one comparable string. */
+function sharedFields(manifest: BundleManifest): string {
+  return JSON.stringify({ ...manifest, volume: null, blobs: null });
+}
+
+function invalid(path: string, field: string, message: string): FerryError {
+  return new FerryError('FERRY_BUNDLE_INVALID', `${path}: ${message}.`, { path, field });
+}
+
+/** The tree files each blob is for: sha256 → files of `manifest.files` with those bytes. */
+export function filesByBlob(manifest: BundleManifest): Map<string, BundleFile[]> {
+  const map = new Map<string, BundleFile[]>();
+  for (const file of manifest.files) map.set(file.sha256, [...(map.get(file.sha256) ?? []), file]);
+  return map;
+}
+
+/** A stored file to read: its absolute path, the name errors give it, and the size and sha256 it must have. */
+export interface StoredFile {
+  path: string;
+  name: string;
+  size: number;
+  sha256: string;
+}
+
+/**
+ * Reads a blob's bytes from its volume (the blob file, or its parts in order) through readStored.
+ * Throws as readStored does; a missing stored file is FERRY_BUNDLE_INCOMPLETE naming it relative to
+ * the volume (`path`).
+ */
+export function readBlob(location: BlobLocation, onChunk: (chunk: Buffer) => Promise<void> | void, signal: AbortSignal): Promise<void> {
+  const volume = `volume ${location.volume.manifest.volume.index}`;
+  const stored = blobStoragePaths(location.blob).map((entry) => ({ path: join(location.volume.dir, entry.path), name: entry.path, size: entry.size, sha256: entry.sha256 }));
+  return readStored(stored, { name: `${blobFilePath(location.blob.sha256)} on ${volume}`, sha256: location.blob.sha256 }, onChunk, signal);
+}
+
+/**
+ * Reads `stored` files laid end to end, handing each chunk to `onChunk` and checking each file's
+ * size and sha256, and the sha256 of the whole, as it goes (the one read-and-check loop of the
+ * offline side: blobs, parts, and files an import copies from its target). Files are opened
+ * without following links. Throws FERRY_BUNDLE_INCOMPLETE (a file missing; `path` is its name),
+ * FERRY_SIZE_MISMATCH or FERRY_HASH_MISMATCH naming it (`onChunk` may then have seen bad bytes, so
+ * a writer discards what it wrote), FERRY_IO, FERRY_CANCELLED.
+ */
+export async function readStored(
+  stored: readonly StoredFile[],
+  whole: { name: string; sha256: string },
+  onChunk: (chunk: Buffer) => Promise<void> | void,
+  signal: AbortSignal,
+): Promise<void> {
+  const wholeHash = createHash('sha256');
+  const buffer = Buffer.allocUnsafe(READ_CHUNK_BYTES);
+  for (const file of stored) {
+    const handle = await open(file.path, fsConstants.O_RDONLY | NO_FOLLOW).catch((error: unknown) => {
+      if (errnoCode(error) === 'ENOENT') {
+        throw new FerryError('FERRY_BUNDLE_INCOMPLETE', `${file.name} is missing (${file.path}).`, { path: file.name, expected: `${file.size} bytes`, actual: 'missing' });
+      }
+      throw new FerryError('FERRY_IO', `Cannot read ${file.path}: ${describeError(error)}.`, { path: file.name, errno: errnoCode(error), cause: error });
+    });
+    // A blob stored whole is its own only part: one hash serves both checks.
+    const part = stored.length === 1 && file.sha256 === whole.sha256 ? undefined : createHash('sha256');
+    let size = 0;
+    // The next read is under way while a chunk is hashed and handed on: reading the drive and
+    // writing the target overlap.
+    let reading: Promise<{ bytesRead: number }> | undefined;
+    try {
+      reading = handle.read(buffer, 0, buffer.length, 0);
+      for (;;) {
+        throwIfCancelled(signal);
+        const { bytesRead } = await reading;
+        if (bytesRead === 0) break;
+        // A copy: the buffer takes the next read while a writer may still hold the chunk.
+        const chunk = Buffer.from(buffer.subarray(0, bytesRead));
+        size += bytesRead;
+        if (size > file.size) break;
+        reading = handle.read(buffer, 0, buffer.length, size);
+        part?.update(chunk);
+        wholeHash.update(chunk);
+        await onChunk(chunk);
+      }
+    } catch (error) {
+      if (error instanceof FerryError) throw error;
+      throw new FerryError('FERRY_IO', `Cannot read ${file.path}: ${describeError(error)}.`, { path: file.name, errno: errnoCode(error), cause: error });
+    } finally {
+      // A read still under way (the loop left early) ends before its file is closed.
+      await reading?.catch(() => undefined);
+      await handle.close();
+    }
+    if (size !== file.size) {
+      throw new FerryError('FERRY_SIZE_MISMATCH', `${file.name} does not have the size bundle.json lists.`, {
+        path: file.name,
+        expected: String(file.size),
+        actual: size > file.size ? `more than ${file.size}` : String(size),
+      });
+    }
+    if (part !== undefined) {
+      const digest = part.digest('hex');
+      if (digest !== file.sha256) throw hashMismatch(file.name, file.sha256, digest);
+    }
+  }
+  const digest = wholeHash.digest('hex');
+  if (digest !== whole.sha256) throw hashMismatch(whole.name, whole.sha256, digest);
+}
+
+function hashMismatch(name: string, expected: string, actual: string): FerryError {
+  return new FerryError('FERRY_HASH_MISMATCH', `${name} does not have the sha256 bundle.json lists: it was changed or damaged.`, { path: name, expected, actual });
+}
