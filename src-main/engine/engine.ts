@@ -3,6 +3,7 @@ import { createJobClient, loadWithProgress, StreamRegistry, type EngineContext, 
 import { plannedKind, selectionRequest } from './job-input.js';
 import { JobRegistry, type JobHandle, type JobRunners } from './jobs.js';
 import { runGc, runLibrarySummary, type LibrarySummary } from './library.js';
+import { runExport } from './export-job.js';
 import { runMirror } from './mirror-job.js';
 import { queryItems, summarizeProducts, type ProductSummary, type QueryItem } from './query.js';
 import { runSync } from './sync-job.js';
@@ -81,6 +82,7 @@ const runners: JobRunners = {
   mirror: runMirror,
   sync: runSync,
   gc: (input, context) => runGc({ library: input.library, dryRun: input.dryRun, env: context.env, cwd: context.cwd, jobId: context.jobId }),
+  export: runExport,
 };
 
 export function createEngine(options: EngineOptions = {}): Engine {

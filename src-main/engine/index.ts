@@ -10,6 +10,9 @@ export { JOB_EVENT_TYPES, isOutcomeEvent } from './api.js';
 export type {
   GcInput,
   GcOutcome,
+  ExportInput,
+  ExportOutcome,
+  ExportPlanSummary,
   InternalErrorData,
   JobEvent,
   JobEventType,

@@ -1,5 +1,6 @@
 import type { CommandDefinition } from '../command.js';
 import { drivesCommand } from './drives.js';
+import { exportCommand } from './export.js';
 import { gcCommand } from './gc.js';
 import { libraryCommand } from './library.js';
 import { mirrorCommand } from './mirror.js';
@@ -8,4 +9,4 @@ import { serveCommand } from './serve.js';
 import { syncCommand } from './sync.js';
 
 /** Every command, in the order `ferry --help` lists them. */
-export const commands: readonly CommandDefinition[] = [queryCommand, mirrorCommand, syncCommand, libraryCommand, gcCommand, drivesCommand, serveCommand];
+export const commands: readonly CommandDefinition[] = [queryCommand, mirrorCommand, syncCommand, libraryCommand, gcCommand, drivesCommand, serveCommand, exportCommand];

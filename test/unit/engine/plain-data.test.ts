@@ -91,6 +91,20 @@ const inputSamples: { [K in JobKind]: JobInputs[K] } = {
   },
   sync: { library: join(nowhere, 'library'), stream: { keyringFiles: [], verify: false }, profile: 'lab' },
   gc: { library: join(nowhere, 'library'), dryRun: true },
+  export: {
+    to: join(nowhere, 'drive'),
+    library: join(nowhere, 'library'),
+    source: 'stable',
+    selection: [['arch=amd64']],
+    max: 1,
+    keyringFiles: ['/k.gpg'],
+    site: 'dc1',
+    volumeSize: 1024 * 1024 * 1024,
+    partSize: 1024 * 1024,
+    layout: 'bundle',
+    dryRun: true,
+    progressIntervalMs: 200,
+  },
 };
 
 describe('plain data', () => {

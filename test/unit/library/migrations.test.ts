@@ -68,7 +68,7 @@ describe('migrateDatabase', () => {
     const { db, file } = await rawDatabase();
     const result = migrateDatabase(db, file);
     expect(result).toEqual({ from: 0, to: 3, applied: ['001-initial', '002-selection-path', '003-snapshot-selection'] });
-    expect(readSchemaVersion(db)).toBe(3);
+    expect(readSchemaVersion(db)).toBe(4);
     expect(tableNames(db)).toEqual([
       'blobs',
       'items',
