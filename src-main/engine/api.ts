@@ -241,13 +241,14 @@ export interface ExportOutcome {
   /** Each volume's directory (the tree's root for the tree layout), volume 1 first. */
   directories: string[];
   plan: ExportPlanSummary;
-  /** Whether every file reached its final path; undefined in a dry run. */
-  written: { blobsWritten: number; blobsKept: number; bytesWritten: number } | undefined;
+  /** Every file reached its final path: how many were written and how many an earlier run had; null in a dry run. */
+  written: { blobsWritten: number; blobsKept: number; bytesWritten: number } | null;
   /**
    * Every blob or part read back and re-hashed: `direct` around the page cache (O_DIRECT), `cached`
    * where the file system refused that, `mixed` when both happened. `bad` names each that differs.
+   * null in a dry run.
    */
-  verified: { files: number; bytes: number; method: 'direct' | 'cached' | 'mixed'; bad: Array<{ path: string; expected: string; actual: string }> } | undefined;
+  verified: { files: number; bytes: number; method: 'direct' | 'cached' | 'mixed'; bad: Array<{ path: string; expected: string; actual: string }> } | null;
   /** Ejecting a drive is not done yet by this job. */
   ejected: 'not-requested';
   /** Upstream's signatures as verified at export (the metadata files, their signers and dates). */

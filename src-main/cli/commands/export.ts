@@ -119,11 +119,11 @@ function reportExport(outcome: ExportOutcome, io: CliIo, json: boolean): number 
     return exitCode;
   }
   const written = outcome.written;
-  if (written !== undefined) {
+  if (written !== null) {
     io.stderr.write(`Written: ${written.blobsWritten} file(s) (${formatBytesFixed(written.bytesWritten)}); ${written.blobsKept} already there and verified.\n`);
   }
   const verified = outcome.verified;
-  if (verified !== undefined) {
+  if (verified !== null) {
     const how = verified.method === 'direct' ? 'around the page cache (O_DIRECT)' : verified.method === 'cached' ? 'through the page cache (the file system refused O_DIRECT)' : 'partly around the page cache';
     if (bad.length === 0) io.stderr.write(`Verified: ${verified.files} file(s) (${formatBytesFixed(verified.bytes)}) read back ${how}.\n`);
     else {

@@ -15,7 +15,8 @@ import { BUNDLE_FILES, PARTIAL_SUFFIX, blobFilePath, blobPartPath, type BundleBl
 import type { PlannedBlob } from './plan.js';
 
 /** Marks an unfinished bundle directory with the plan it belongs to; removed once bundle.json is in place. */
-export const PLAN_MARKER = `export-plan.json${PARTIAL_SUFFIX}`;
+export const PLAN_MARKER = 'export-plan.json';
+const BUNDLE_ID = /^\d{8}T\d{6}Z-[0-9a-f]{8}$/;
 
 const COPY_CHUNK_BYTES = 1024 * 1024;
 
@@ -40,11 +41,14 @@ export interface WrittenBlob {
  */
 export async function findUnfinishedBundle(bundlesDir: string, planKey: string): Promise<{ id: string; created: string } | undefined> {
   for (const entry of await readdirIfExists(bundlesDir)) {
-    if (!entry.isDirectory()) continue;
+    if (!entry.isDirectory() || !BUNDLE_ID.test(entry.name)) continue;
     const dir = join(bundlesDir, entry.name);
     if ((await lstatIfExists(join(dir, BUNDLE_FILES.manifest))) !== undefined) continue;
     const marker = await readFile(join(dir, PLAN_MARKER), 'utf8').catch(() => undefined);
-    if (marker === undefined) continue;
+    if (marker === undefined) {
+      await removeIfNeverStarted(dir);
+      continue;
+    }
     try {
       const parsed = JSON.parse(marker) as { key?: unknown; id?: unknown; created?: unknown };
       if (parsed.key === planKey && parsed.id === entry.name && typeof parsed.created === 'string') return { id: entry.name, created: parsed.created };
@@ -53,6 +57,16 @@ export async function findUnfinishedBundle(bundlesDir: string, planKey: string):
     }
   }
   return undefined;
+}
+
+/**
+ * A run killed between creating a bundle directory and writing its marker left at most the
+ * marker's partial file there: nothing of value, and no plan to match, so the directory goes.
+ */
+async function removeIfNeverStarted(dir: string): Promise<void> {
+  const entries = await readdirIfExists(dir);
+  if (!entries.every((entry) => entry.isFile() && entry.name.endsWith(PARTIAL_SUFFIX))) return;
+  await withFileErrors(dir, 'remove the abandoned bundle directory', () => rm(dir, { recursive: true, force: true }));
 }
 
 /** Creates the volume's directory and its plan marker (first, so a kill at any later point leaves a findable directory). */
