@@ -221,7 +221,8 @@ export interface ExportPlanSummary {
   bytesCarried: number;
   bytesNeeded: number;
   marginBytes: number;
-  freeBytes: number;
+  /** null where the file system does not report it (fusefat). */
+  freeBytes: number | null;
   /** The target's file system as detected (`vfat`, `ext4`, ...) and the rules it is judged by. */
   fsType: string;
   filesystem: 'fat32' | 'exfat' | 'ntfs' | 'ext4' | null;

@@ -109,7 +109,7 @@ function reportExport(outcome: ExportOutcome, io: CliIo, json: boolean): number 
   io.stderr.write(
     `Verdict: ${plan.files} file(s), ${plan.blobsCarried} of ${plan.blobs} blob(s) carried (${formatBytesFixed(plan.bytesCarried)})` +
       `${plan.base === null ? '' : `, incremental on ${plan.base.kind} ${plan.base.id}`}; ` +
-      `needs ${formatBytesFixed(plan.bytesNeeded)} + ${formatBytesFixed(plan.marginBytes)} margin, ${formatBytesFixed(plan.freeBytes)} free on ${plan.fsType}; ` +
+      `needs ${formatBytesFixed(plan.bytesNeeded)} + ${formatBytesFixed(plan.marginBytes)} margin, ${plan.freeBytes === null ? 'free space unknown' : `${formatBytesFixed(plan.freeBytes)} free`} on ${plan.fsType}; ` +
       `${plan.volumes} volume(s), ${plan.splitBlobs} blob(s) in parts.\n`,
   );
   for (const warning of plan.warnings) io.stderr.write(`Note: ${warning}\n`);

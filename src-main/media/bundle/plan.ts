@@ -25,7 +25,8 @@ export interface ExportPlanInput {
   bundleId: string;
   /** The target's file system rules; null: a type fs-rules does not describe, judged by ext4's (Linux's) rules. */
   filesystem: FilesystemKind | null;
-  freeBytes: number;
+  /** null: the file system does not report its free space; the check is then left to the writes. */
+  freeBytes: number | null;
   /** The file system's allocation unit, in bytes. */
   blockSize: number;
   /** Largest part, in bytes; default: the file system's largest file (FAT32), else no parts. */
@@ -44,7 +45,7 @@ export interface ExportPlan {
   volumes: PlannedBlob[][];
   bytesNeeded: number;
   marginBytes: number;
-  freeBytes: number;
+  freeBytes: number | null;
   filesystem: FilesystemKind | null;
   /** Blobs split into parts. */
   splitBlobs: number;
@@ -107,7 +108,7 @@ function finish(input: ExportPlanInput, volumes: PlannedBlob[][], written: numbe
   const overhead = Math.max(volumes.length, 1) * input.volumeOverheadBytes;
   const bytesNeeded = Math.max(0, written + overhead - (input.presentBytes ?? 0));
   const marginBytes = marginFor(bytesNeeded);
-  if (bytesNeeded + marginBytes > input.freeBytes) {
+  if (input.freeBytes !== null && bytesNeeded + marginBytes > input.freeBytes) {
     throw new FerryError(
       'FERRY_NOT_ENOUGH_SPACE',
       `The export needs ${bytesNeeded} bytes plus a margin of ${marginBytes}, and the target has ${input.freeBytes} bytes free; nothing was written.`,

@@ -17,8 +17,11 @@ export interface TargetFilesystem {
   fsType: string;
   /** Its rules (media/fs-rules.ts), or null for a type they do not describe (tmpfs, xfs, btrfs...). */
   kind: FilesystemKind | null;
-  /** Bytes an unprivileged writer may still use (statfs f_bavail × f_bsize). */
-  freeBytes: number;
+  /**
+   * Bytes an unprivileged writer may still use (statfs f_bavail × f_bsize); null where the file
+   * system reports no size at all (fusefat answers statfs with zero blocks in total).
+   */
+  freeBytes: number | null;
   /** The allocation unit (statfs f_bsize): every file takes whole units. */
   blockSize: number;
 }
@@ -42,7 +45,7 @@ export async function inspectTarget(target: string): Promise<TargetFilesystem> {
     mountPoint: mount?.mountPoint ?? real,
     fsType,
     kind: filesystemKind(fsType),
-    freeBytes: stats.bavail * stats.bsize,
+    freeBytes: stats.blocks === 0 ? null : stats.bavail * stats.bsize,
     blockSize: stats.bsize,
   };
 }
@@ -74,8 +77,13 @@ async function mountOf(path: string): Promise<MountEntry | undefined> {
   return best;
 }
 
+/** FUSE drivers by the subtype they mount with (`fuse.<subtype>`), as the file system they serve. */
+const FUSE_SUBTYPES: Readonly<Record<string, string>> = { fusefat: 'vfat', 'exfat-fuse': 'exfat', exfat: 'exfat', 'ntfs-3g': 'ntfs', ntfs: 'ntfs' };
+
 async function fuseDeviceType(fsType: string, source: string): Promise<string> {
-  if (!fsType.startsWith('fuse') || !source.startsWith('/dev/')) return fsType;
+  if (!fsType.startsWith('fuse')) return fsType;
+  // fusefat names no device (its source is "fusefat"): its subtype says what it serves.
+  if (!source.startsWith('/dev/')) return FUSE_SUBTYPES[fsType.replace(/^fuse\./, '')] ?? fsType;
   try {
     const { stdout } = await execFileAsync('blkid', ['-p', '-o', 'value', '-s', 'TYPE', source], { timeout: 10_000 });
     const type = stdout.trim();
