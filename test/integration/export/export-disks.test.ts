@@ -5,7 +5,7 @@ import { mountExfat, mountFat32, mountNtfs, requireDisk, unmountDisk, type Mount
 import { mountSmallExt4, requireMount, unmount, type Mounted } from '../../support/loop-disk.js';
 import { collect, runFerry, spawnFerry, type FerryRun } from '../../support/run-ferry.js';
 import { generateStream, type GeneratedStream } from '../../support/stream-generator.js';
-import { KIB, MIB, describeRun, exists, makeKey, makeWorkDir, removeQuietly, sha256OfFile, sleep, walkFiles, type TestKey } from '../mirror/helpers.js';
+import { ELEVEN_MIB_SIZES, KIB, describeRun, exists, makeKey, makeWorkDir, nobleShape, removeQuietly, sha256OfFile, sleep, walkFiles, type TestKey } from '../mirror/helpers.js';
 import { bundleDirs, expectCompleteVolume, expectOk, lastLine } from './helpers.js';
 
 // `ferry export` onto real small file systems made here (issue 9 §6): FAT32, exFAT and NTFS through
@@ -30,21 +30,9 @@ const exportArgs = (stream: GeneratedStream, to: string, ...more: string[]): str
 beforeAll(async () => {
   workDir = await makeWorkDir('export-disks');
   testKey = await makeKey(workDir, 'Export disks test');
-  small = await generateStream(join(workDir, 'small'), {
-    signingKey: testKey.key,
-    contents: ['ubuntu'],
-    releases: ['noble'],
-    versions: 1,
-    payloadSizes: { squashfs: 96 * KIB, 'boot-initrd': 40 * KIB, 'boot-kernel': 8 * KIB, manifest: 1 * KIB },
-  });
-  large = await generateStream(join(workDir, 'large'), {
-    signingKey: testKey.key,
-    contents: ['ubuntu'],
-    releases: ['noble'],
-    arches: ['amd64', 'arm64'],
-    versions: 1,
-    payloadSizes: { squashfs: 4 * MIB, 'boot-initrd': 1 * MIB, 'boot-kernel': 512 * KIB, manifest: 4 * KIB },
-  });
+  const smallSizes = { squashfs: 96 * KIB, 'boot-initrd': 40 * KIB, 'boot-kernel': 8 * KIB, manifest: 1 * KIB };
+  small = await generateStream(join(workDir, 'small'), { ...nobleShape(['amd64'], smallSizes), signingKey: testKey.key });
+  large = await generateStream(join(workDir, 'large'), { ...nobleShape(['amd64', 'arm64'], ELEVEN_MIB_SIZES), signingKey: testKey.key });
 });
 
 afterAll(async () => {
