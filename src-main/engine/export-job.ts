@@ -20,6 +20,7 @@ import {
   type BundleManifest,
 } from '../media/bundle/manifest.js';
 import { planExport, type ExportPlan } from '../media/bundle/plan.js';
+import { readmeText } from '../media/bundle/readme.js';
 import { inspectTarget } from '../media/bundle/target.js';
 import { findUnfinishedBundle, finishVolume, startVolume, writeBlob, writeFileDurably, writeTreeFile } from '../media/bundle/writer.js';
 import { readBackFile, type ReadBackMethod } from '../net/index.js';
@@ -253,26 +254,6 @@ function planSummary(plan: ExportPlan, source: ExportSource, carried: ReadonlySe
 
 function sha256Of(bytes: Buffer): string {
   return createHash('sha256').update(bytes).digest('hex');
-}
-
-function readmeText(manifest: BundleManifest): string {
-  const lines = [
-    `Stream Ferry bundle ${manifest.id} (volume ${manifest.volume.index} of ${manifest.volume.count})`,
-    '',
-    `SimpleStreams boot images from ${manifest.source.url}, exported ${manifest.created}`,
-    `by stream-ferry ${manifest.tool.version}: ${manifest.files.length} file(s), ${manifest.blobs.length} blob(s) on this volume.`,
-    manifest.base === null ? 'A full bundle.' : `An incremental bundle: it carries only what ${manifest.base.kind} ${manifest.base.id} did not.`,
-    '',
-    'Check this volume:      sha256sum -c SHA256SUMS   (run in this directory)',
-    'Verify the bundle:      ferry verify .',
-    'Import into a mirror:   ferry import . --into TARGET_DIR',
-    '                        or, with POSIX sh and coreutils only: sh import.sh TARGET_DIR',
-    '',
-    'bundle.json is written last: a directory without it is an unfinished export; export again.',
-    'audit.jsonl records what was fetched, verified and exported, and by which keys it was signed.',
-    '',
-  ];
-  return lines.join('\n');
 }
 
 function auditLines(manifest: BundleManifest, source: ExportSource, entries: readonly BundleBlob[]): string {

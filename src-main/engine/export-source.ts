@@ -111,7 +111,7 @@ async function fromLibrary(input: ExportInput, library: Library, libraryDir: str
     throw new FerryError('FERRY_EXPORT_UNAVAILABLE', `The library ${libraryDir} holds no complete sync of ${entryUrl}.`, {
       path: libraryDir,
       url: entryUrl,
-      hint: 'Run ferry sync with that source and selection first.',
+      hint: 'Sync that source into the library first.',
     });
   }
   const metadata = new Map<string, Buffer>();
@@ -131,7 +131,7 @@ async function fromLibrary(input: ExportInput, library: Library, libraryDir: str
     if (!(await blobs.has(item.sha256, item.size))) {
       throw new FerryError('FERRY_EXPORT_UNAVAILABLE', `The library ${libraryDir} lacks ${item.path} (blob ${item.sha256}) that the selection wants.`, {
         path: blobs.pathFor(item.sha256),
-        hint: 'Run ferry sync with the same selection: it fetches what is missing.',
+        hint: 'Sync the same source and selection into the library again: it fetches what is missing.',
       });
     }
   }

@@ -149,7 +149,7 @@ function fillVolumes(blobs: PlannedBlob[], block: number, volumeSize: number | u
       throw new FerryError('FERRY_TARGET_UNFIT', `A blob of ${blob.size} bytes (${blob.sha256}) does not fit a volume of ${volumeSize} bytes.`, {
         expected: `a volume size above ${bytes + overhead} bytes`,
         actual: String(volumeSize),
-        hint: 'Give a larger --volume-size.',
+        hint: 'Choose a larger volume size.',
       });
     }
     if (used + bytes > capacity) {
