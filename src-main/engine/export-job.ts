@@ -22,7 +22,7 @@ import {
 import { planExport, type ExportPlan } from '../media/bundle/plan.js';
 import { readmeText } from '../media/bundle/readme.js';
 import { inspectTarget } from '../media/bundle/target.js';
-import { findUnfinishedBundle, finishVolume, startVolume, writeBlob, writeFileDurably, writeTreeFile } from '../media/bundle/writer.js';
+import { findUnfinishedBundle, finishVolume, presentBytes, startVolume, writeBlob, writeFileDurably, writeTreeFile } from '../media/bundle/writer.js';
 import { readBackFile, type ReadBackMethod } from '../net/index.js';
 import type { ExportInput, ExportOutcome, ExportPlanSummary } from './api.js';
 import { gatherExportSource, type ExportedFile, type ExportSource } from './export-source.js';
@@ -64,25 +64,31 @@ async function exportFrom(input: ExportInput, context: JobContext, library: Libr
   const keyringBytes = source.keyrings.reduce((sum, keyring) => sum + keyring.bytes.length, 0);
   const created = new Date();
   let bundleId = newRecordId(created, randomBytes(4).toString('hex'));
-  const plan = planExport({
+  const planInput = {
     files: source.files.map(({ path, size, sha256, role }) => ({ path, size, sha256, role })),
     carried,
     layout,
     bundleId,
     filesystem: target.kind,
-    freeBytes: target.freeBytes,
     blockSize: target.blockSize,
     partSize: input.partSize,
     volumeSize: input.volumeSize,
     volumeOverheadBytes: 64 * 1024 + keyringBytes + 400 * source.files.length,
-  });
+  };
+  // The plan's shape first, to find an unfinished run of it: what that run wrote is not needed again.
+  const shape = planExport({ ...planInput, freeBytes: null });
   let createdAt = created.toISOString();
-  const count = plan.volumes.length;
+  const count = shape.volumes.length;
   const volumeDir = (index: number): string => (count > 1 ? join(to, `volume-${index}`, BUNDLES_FOLDER, bundleId) : join(to, BUNDLES_FOLDER, bundleId));
+  let present = 0;
   if (layout === 'bundle') {
-    const unfinished = await findUnfinishedBundle(count > 1 ? join(to, 'volume-1', BUNDLES_FOLDER) : join(to, BUNDLES_FOLDER), plan.key);
-    if (unfinished !== undefined) ({ id: bundleId, created: createdAt } = unfinished);
+    const unfinished = await findUnfinishedBundle(count > 1 ? join(to, 'volume-1', BUNDLES_FOLDER) : join(to, BUNDLES_FOLDER), shape.key, input.dryRun !== true);
+    if (unfinished !== undefined) {
+      ({ id: bundleId, created: createdAt } = unfinished);
+      for (const [index, blobs] of shape.volumes.entries()) present += await presentBytes(volumeDir(index + 1), blobs, target.blockSize);
+    }
   }
+  const plan = planExport({ ...planInput, freeBytes: target.freeBytes, presentBytes: present });
   const summary = planSummary(plan, source, carried, target.fsType, base);
   const directories = layout === 'tree' ? [to] : plan.volumes.map((_volume, index) => volumeDir(index + 1));
   const outcome: ExportOutcome = {

@@ -38,15 +38,16 @@ export interface WrittenBlob {
 /**
  * The id and creation time of an unfinished bundle under `bundlesDir` (`<target>/FERRY`) made for
  * the plan `planKey`, or undefined. A directory with bundle.json is finished and never reused.
+ * With `removeAbandoned`, bundle directories a killed run left before writing their marker go.
  */
-export async function findUnfinishedBundle(bundlesDir: string, planKey: string): Promise<{ id: string; created: string } | undefined> {
+export async function findUnfinishedBundle(bundlesDir: string, planKey: string, removeAbandoned: boolean): Promise<{ id: string; created: string } | undefined> {
   for (const entry of await readdirIfExists(bundlesDir)) {
     if (!entry.isDirectory() || !BUNDLE_ID.test(entry.name)) continue;
     const dir = join(bundlesDir, entry.name);
     if ((await lstatIfExists(join(dir, BUNDLE_FILES.manifest))) !== undefined) continue;
     const marker = await readFile(join(dir, PLAN_MARKER), 'utf8').catch(() => undefined);
     if (marker === undefined) {
-      await removeIfNeverStarted(dir);
+      if (removeAbandoned) await removeIfNeverStarted(dir);
       continue;
     }
     try {
@@ -155,6 +156,23 @@ async function writeVerified(dir: string, paths: string[], blob: PlannedBlob, so
   }
   for (const path of paths) await renameIntoPlace(join(dir, path + PARTIAL_SUFFIX), join(dir, path));
   return { entry: blob.partSize === undefined ? { sha256: blob.sha256, size: blob.size } : { sha256: blob.sha256, size: blob.size, parts }, kept: false };
+}
+
+/**
+ * Bytes of `blobs` already at their final paths under `dir` with their planned sizes (an interrupted
+ * run of the same plan), rounded up to `blockSize`: space the rerun does not need again. Sizes only;
+ * writeBlob re-hashes before keeping anything.
+ */
+export async function presentBytes(dir: string, blobs: readonly PlannedBlob[], blockSize: number): Promise<number> {
+  let total = 0;
+  for (const blob of blobs) {
+    for (const [index, path] of storagePaths(blob).entries()) {
+      const size = blob.partSize === undefined ? blob.size : Math.min(blob.partSize, blob.size - index * blob.partSize);
+      const stats = await lstatIfExists(join(dir, path));
+      if (stats?.isFile() === true && stats.size === size) total += Math.ceil(size / blockSize) * blockSize;
+    }
+  }
+  return total;
 }
 
 function storagePaths(blob: PlannedBlob): string[] {

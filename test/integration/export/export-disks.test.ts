@@ -6,6 +6,7 @@ import { mountSmallExt4, requireMount, unmount, type Mounted } from '../../suppo
 import { collect, runFerry, spawnFerry, type FerryRun } from '../../support/run-ferry.js';
 import { generateStream, type GeneratedStream } from '../../support/stream-generator.js';
 import { ELEVEN_MIB_SIZES, KIB, describeRun, exists, makeKey, makeWorkDir, nobleShape, removeQuietly, sha256OfFile, sleep, walkFiles, type TestKey } from '../mirror/helpers.js';
+import { createEngine, type JobEvent } from '../../../src-main/engine/index.js';
 import { bundleDirs, expectCompleteVolume, expectOk, lastLine } from './helpers.js';
 
 // `ferry export` onto real small file systems made here (issue 9 §6): FAT32, exFAT and NTFS through
@@ -176,5 +177,32 @@ describe('kill -9', () => {
     expect(dirs).toHaveLength(1);
     expect(lastLine(rerun)).toBe(dirs[0]);
     await expectCompleteVolume(dirs[0] ?? '');
+  });
+});
+
+describe('the export job', () => {
+  it('pauses and cancels like a mirror: no bundle.json, and starting it again completes the same directory', async () => {
+    const engine = createEngine({ cwd: workDir });
+    const target = join(workDir, 'paused');
+    const input = { to: target, tree: large.baseDir, keyringFiles: [testKey.keyringFile], progressIntervalMs: 5 };
+    for (const how of ['pause', 'cancel'] as const) {
+      const job = engine.startJob('export', input);
+      const events: JobEvent[] = [];
+      job.subscribe((event) => {
+        events.push(event);
+        if (event.type === 'progress' && event.progress.step === 'export' && event.progress.filesDone > 0) job[how]();
+      });
+      await expect(job.result).rejects.toMatchObject({ code: 'FERRY_CANCELLED' });
+      expect(events.at(-1)?.type).toBe(how === 'pause' ? 'paused' : 'cancelled');
+      const [dir] = await bundleDirs(target);
+      expect(await exists(join(dir ?? '', 'bundle.json'))).toBe(false);
+      await expectNoWrongFinalBlob(dir ?? '');
+    }
+    const outcome = await engine.startJob('export', input).result;
+    expect(await bundleDirs(target)).toEqual(outcome.directories);
+    expect(outcome.written?.blobsKept).toBeGreaterThan(0);
+    expect(outcome.verified?.bad).toEqual([]);
+    expect(outcome.ejected).toBe('not-requested');
+    await expectCompleteVolume(outcome.directories[0] ?? '');
   });
 });
