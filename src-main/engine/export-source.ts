@@ -62,7 +62,7 @@ export async function gatherExportSource(input: ExportInput, context: JobContext
   );
   if (input.tree !== undefined) return { ...(await fromTree(input, context, keyring)), keyrings, library: undefined, libraryDir: undefined };
   if (library === undefined || libraryDir === undefined) throw new Error('gatherExportSource: a library export needs the library open');
-  return { ...(await fromLibrary(input, library, libraryDir, keyring)), keyrings, library, libraryDir };
+  return { ...(await fromLibrary(input, context.cwd, library, libraryDir, keyring)), keyrings, library, libraryDir };
 }
 
 type Gathered = Omit<ExportSource, 'keyrings' | 'library' | 'libraryDir'>;
@@ -91,7 +91,7 @@ async function fromTree(input: ExportInput, context: JobContext, keyring: Keyrin
   }
 }
 
-async function fromLibrary(input: ExportInput, library: Library, libraryDir: string, keyring: Keyring): Promise<Gathered> {
+async function fromLibrary(input: ExportInput, cwd: string, library: Library, libraryDir: string, keyring: Keyring): Promise<Gathered> {
   const { catalog, blobs } = library;
   let request: { source: string; path: string | undefined; selection: string[][]; max: number | undefined };
   if (input.source === undefined) {
@@ -104,7 +104,7 @@ async function fromLibrary(input: ExportInput, library: Library, libraryDir: str
   } else {
     request = { source: input.source, path: input.path, selection: input.selection ?? [], max: input.max };
   }
-  const entryUrl = redactUrl(resolveSource(request.source, { path: request.path }).entryUrl);
+  const entryUrl = redactUrl(resolveSource(request.source, { path: request.path, cwd }).entryUrl);
   const source = catalog.findSource(entryUrl);
   const snapshot = source === undefined ? undefined : catalog.latestSnapshot(source.id);
   if (source === undefined || snapshot === undefined) {
