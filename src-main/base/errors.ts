@@ -55,6 +55,8 @@ export const ERROR_CODES = {
   FERRY_BUNDLE_INCOMPLETE: 'Files of a bundle are missing: a volume not given, or a blob neither in the bundle nor at the site',
   FERRY_BUNDLE_TOO_NEW: 'A bundle or receipt was written by a newer Stream Ferry',
   FERRY_RECEIPT_INVALID: 'A receipt is damaged or not a Stream Ferry receipt',
+  FERRY_TARGET_UNFIT: 'The export target cannot hold the files as they would be written',
+  FERRY_EXPORT_UNAVAILABLE: 'The library does not hold what the export asks for',
   FERRY_INPUT_INVALID: 'A job or call was given an input it cannot use',
   FERRY_CANCELLED: 'The operation was cancelled',
 } as const;

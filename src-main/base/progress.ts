@@ -14,10 +14,10 @@ export interface FileProgress {
 
 /**
  * What a job is doing: loading metadata, re-hashing present files (--verify-existing), downloading,
- * placing verified files, removing retired ones, writing or recording metadata. Export steps join
- * this union when export does.
+ * placing verified files, removing retired ones, writing or recording metadata, copying files
+ * into a bundle (export) and reading them back around the page cache (read-back).
  */
-export type ProgressStep = 'load' | 'verify-existing' | 'download' | 'place' | 'remove' | 'metadata';
+export type ProgressStep = 'load' | 'verify-existing' | 'download' | 'place' | 'remove' | 'metadata' | 'export' | 'read-back';
 
 export interface Progress {
   jobId: string;

@@ -57,6 +57,11 @@ export const cliHints: Readonly<Partial<Record<FerryErrorCode, HintRule>>> = {
   FERRY_FORMAT_UNSUPPORTED: ({ limit }) =>
     limit === undefined ? undefined : 'Start from a products file with --path, or fix the index chain on the server.',
   FERRY_NOT_ENOUGH_SPACE: 'Free some space, choose another target, or narrow the selection (filters, --max).',
+  FERRY_TARGET_UNFIT: ({ actual }) =>
+    actual === undefined || /^\d+$/.test(actual)
+      ? 'Give a larger --volume-size.'
+      : 'Export with --layout bundle (the default) to FAT32, exFAT or NTFS drives: it names files by sha256 and splits large ones.',
+  FERRY_EXPORT_UNAVAILABLE: 'Run ferry sync with the same SOURCE and filters (or --profile NAME) first.',
   // The saved selections are the error's `expected` fact; the CLI says how to save one.
   FERRY_PROFILE_UNKNOWN: ({ expected, actual }) =>
     actual === undefined

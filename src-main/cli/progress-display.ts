@@ -12,6 +12,7 @@ export function displayModeFor(io: CliIo, options: { json: boolean; progress: bo
 }
 
 const PLAIN_LINE_INTERVAL_MS = 5_000;
+const BAR_STEPS: ReadonlySet<Progress['step']> = new Set(['download', 'export', 'read-back']);
 const MAX_FILES_SHOWN = 4;
 
 /**
@@ -38,9 +39,9 @@ export class JobDisplay {
     }
     switch (event.type) {
       case 'progress':
-        // The bar has always shown the downloads; loading, re-hashing and metadata steps are
-        // quick next to them, and a bar that restarts per step would read as going backwards.
-        if (event.progress.step === 'download') this.#progress(event.progress);
+        // The bar has always shown the downloads (and an export's copy and read-back, its bulk);
+        // loading, re-hashing and metadata steps are quick next to them.
+        if (BAR_STEPS.has(event.progress.step)) this.#progress(event.progress);
         return;
       case 'repaired':
         this.note(describeRepair(event.report));

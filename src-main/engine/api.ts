@@ -106,6 +106,42 @@ export interface ImportInput extends BundleInput {
 }
 
 /**
+ * `ferry export`: a bundle (or a plain tree) on a drive or in a folder, from the library or from a
+ * mirror tree (docs/bundle.md).
+ */
+export interface ExportInput {
+  /** The target folder or a drive's mount point; the bundle goes to `<to>/FERRY/<bundle id>/`. */
+  to: string;
+  /** From a mirror tree made by `ferry mirror` or sstream-mirror; left out: from the library. */
+  tree?: string | undefined;
+  /** The library (default as for sync). */
+  library?: string | undefined;
+  /** From the library: the source the selection reads (a preset, URL or path, as synced); or `profile`. */
+  source?: string | undefined;
+  /** The entry file relative to the source or tree (sstream's --path). */
+  path?: string | undefined;
+  /** A saved selection of the library: its source, filters and max. */
+  profile?: string | undefined;
+  selection?: SelectionGroups | undefined;
+  max?: number | undefined;
+  /** Keyring files the metadata is verified with and which the bundle carries; default: the bundled one. */
+  keyringFiles?: string[] | undefined;
+  /** Carry only blobs earlier exports to this site (the library's ledger) did not. */
+  site?: string | undefined;
+  /** A receipt file (`ferry receipt`): carry only blobs it does not list. */
+  since?: string | undefined;
+  /** Largest volume in bytes; the bundle is split over as many volumes as it needs. */
+  volumeSize?: number | undefined;
+  /** Largest part in bytes (default: the target file system's largest file); lowered in tests. */
+  partSize?: number | undefined;
+  /** `bundle` (default) or `tree`: a plain mirror tree at `to`, where its file system can hold it. */
+  layout?: 'bundle' | 'tree' | undefined;
+  /** Plan only: the verdict, nothing written. */
+  dryRun?: boolean | undefined;
+  progressIntervalMs?: number | undefined;
+}
+
+/**
  * The kinds of job and the input each takes. Adding a kind (export, verify, import) is one line
  * here, one in JobOutcomes, and its runner in engine.ts.
  */
@@ -119,6 +155,7 @@ export interface JobInputs {
   verify: BundleInput;
   /** Build a mirror tree from a bundle (`ferry import`). */
   import: ImportInput;
+  export: ExportInput;
 }
 
 export type JobKind = keyof JobInputs;
@@ -280,6 +317,54 @@ export interface ImportOutcome extends BundleSummary {
   maas: MaasCommands | null;
 }
 
+/** The export verdict, given before anything is written. */
+export interface ExportPlanSummary {
+  layout: 'bundle' | 'tree';
+  /** Files of the tree the bundle describes (metadata and items). */
+  files: number;
+  /** Distinct blobs of those files, and how many (and bytes) this bundle carries. */
+  blobs: number;
+  blobsCarried: number;
+  bytesCarried: number;
+  bytesNeeded: number;
+  marginBytes: number;
+  /** null where the file system does not report it (fusefat). */
+  freeBytes: number | null;
+  /** The target's file system as detected (`vfat`, `ext4`, ...) and the rules it is judged by. */
+  fsType: string;
+  filesystem: 'fat32' | 'exfat' | 'ntfs' | 'ext4' | null;
+  volumes: number;
+  /** Blobs split into parts. */
+  splitBlobs: number;
+  /** The base of an incremental bundle: the ledger's latest export to the site, or the receipt. */
+  base: { kind: 'site' | 'receipt'; id: string } | null;
+  /** Names only Windows refuses on this file system, recorded. */
+  warnings: string[];
+}
+
+export interface ExportOutcome {
+  jobId: string;
+  dryRun: boolean;
+  bundleId: string;
+  /** Each volume's directory (the tree's root for the tree layout), volume 1 first. */
+  directories: string[];
+  plan: ExportPlanSummary;
+  /** Every file reached its final path: how many were written and how many an earlier run had; null in a dry run. */
+  written: { blobsWritten: number; blobsKept: number; bytesWritten: number } | null;
+  /**
+   * Every blob or part read back and re-hashed: `direct` around the page cache (O_DIRECT), `cached`
+   * where the file system refused that, `mixed` when both happened. `bad` names each that differs.
+   * null in a dry run.
+   */
+  verified: { files: number; bytes: number; method: 'direct' | 'cached' | 'mixed'; bad: Array<{ path: string; expected: string; actual: string }> } | null;
+  /** Ejecting a drive is not done yet by this job. */
+  ejected: 'not-requested';
+  /** Upstream's signatures as verified at export (the metadata files, their signers and dates). */
+  signatures: Array<{ path: string; keyFingerprint: string; signedAt: string }>;
+  /** The export was recorded in the library's ledger for this site. */
+  ledgerSite: string | null;
+}
+
 export interface JobOutcomes {
   load: LoadOutcome;
   mirror: MirrorOutcome;
@@ -287,6 +372,7 @@ export interface JobOutcomes {
   gc: GcOutcome;
   verify: VerifyOutcome;
   import: ImportOutcome;
+  export: ExportOutcome;
 }
 
 // Events

@@ -3,6 +3,7 @@ import { createJobClient, loadWithProgress, StreamRegistry, type EngineContext, 
 import { plannedKind, selectionRequest } from './job-input.js';
 import { JobRegistry, type JobHandle, type JobRunners } from './jobs.js';
 import { runGc, runLibrarySummary, type LibrarySummary } from './library.js';
+import { runExport } from './export-job.js';
 import { runMirror } from './mirror-job.js';
 import { queryItems, summarizeProducts, type ProductSummary, type QueryItem } from './query.js';
 import { runSync } from './sync-job.js';
@@ -91,6 +92,7 @@ const runners: JobRunners = {
   gc: (input, context) => runGc({ library: input.library, dryRun: input.dryRun, env: context.env, cwd: context.cwd, jobId: context.jobId }),
   verify: runVerify,
   import: runImport,
+  export: runExport,
 };
 
 export function createEngine(options: EngineOptions = {}): Engine {

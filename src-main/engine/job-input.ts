@@ -205,6 +205,25 @@ const checks: { [K in JobKind]: (fields: Fields) => void } = {
     optionalBoolean(fields, 'prune', '');
     optionalString(fields, 'serveUrl', '');
   },
+  export(fields) {
+    requiredString(fields, 'to', '');
+    for (const name of ['tree', 'library', 'source', 'path', 'profile', 'site', 'since'] as const) optionalString(fields, name, '');
+    optionalStrings(fields, 'keyringFiles', '');
+    if (fields.selection !== undefined) selectionFromGroups(fields.selection);
+    optionalWhole(fields, 'max', '', 1);
+    optionalWhole(fields, 'volumeSize', '', 1);
+    optionalWhole(fields, 'partSize', '', 1);
+    optionalBoolean(fields, 'dryRun', '');
+    optionalWhole(fields, 'progressIntervalMs', '', 1, LONGEST_TIMER_MS);
+    if (fields.layout !== undefined && fields.layout !== 'bundle' && fields.layout !== 'tree') throw refuse('layout', 'bundle or tree', fields.layout);
+    // A tree has no ledger; the library needs a source or a saved selection to read.
+    if (fields.tree !== undefined && fields.site !== undefined) throw refuse('site', 'left out with tree (only the library keeps a ledger of exports; use since)', fields.site);
+    if (fields.tree === undefined && fields.source === undefined && fields.profile === undefined) throw refuse('source', 'a source synced into the library, unless profile or tree is given', fields.source);
+    if (fields.site !== undefined && fields.since !== undefined) throw refuse('since', 'left out with site (one base per bundle)', fields.since);
+    if (fields.layout === 'tree' && (fields.site !== undefined || fields.since !== undefined || fields.volumeSize !== undefined)) {
+      throw refuse('layout', 'bundle with site, since or volumeSize (a plain tree holds every file, on one volume)', fields.layout);
+    }
+  },
 };
 
 function checkBundle(fields: Fields): void {

@@ -220,8 +220,14 @@ async function loadEntry(path: string, readText: TextReader, depth: number, prog
   };
 }
 
-async function readKeyrings(files: readonly string[], cwd: string): Promise<Keyring> {
-  const paths = files.length === 0 ? [bundledKeyringPath()] : files.map((file) => resolvePath(cwd, file));
+/** The keyring files a stream is verified with: those given (relative to `cwd`), or the bundled one. */
+export function keyringPaths(files: readonly string[], cwd: string): string[] {
+  return files.length === 0 ? [bundledKeyringPath()] : files.map((file) => resolvePath(cwd, file));
+}
+
+/** Loads the keyrings of keyringPaths. Throws FERRY_KEYRING_INVALID naming an unreadable or unusable file. */
+export async function readKeyrings(files: readonly string[], cwd: string): Promise<Keyring> {
+  const paths = keyringPaths(files, cwd);
   const sources = await Promise.all(
     paths.map(async (path) => {
       try {

@@ -4,11 +4,13 @@
 import type { StoredBlob } from './blobs.js';
 import { BLOB_SQL, BlobQueries } from './catalog/blobs.js';
 import { CatalogConnection } from './catalog/connection.js';
+import { EXPORT_SQL, ExportQueries } from './catalog/exports.js';
 import type { CatalogOpenOptions, CatalogOptions, ConnectionSettings } from './catalog/connection.js';
 import { HELD_ITEM_SQL, HeldItemQueries } from './catalog/held-items.js';
 import { JOB_SQL, JobQueries } from './catalog/jobs.js';
 import type {
   BlobRecord,
+  ExportRecord,
   HeldFile,
   HeldItem,
   HeldItemKey,
@@ -37,7 +39,7 @@ export type { CatalogOpenOptions, CatalogOptions, ConnectionSettings } from './c
 export type * from './catalog/records.js';
 
 /** The catalog's SQL, exported so that the query-plan tests check the very text the Catalog runs. */
-export const CATALOG_SQL = { ...SOURCE_SQL, ...HELD_ITEM_SQL, ...BLOB_SQL, ...SELECTION_SQL, ...JOB_SQL } as const;
+export const CATALOG_SQL = { ...SOURCE_SQL, ...HELD_ITEM_SQL, ...BLOB_SQL, ...SELECTION_SQL, ...JOB_SQL, ...EXPORT_SQL } as const;
 
 /**
  * The SQLite catalog of a library (what it holds, from where, verified when) or of a mirror tree
@@ -61,6 +63,7 @@ export class Catalog {
   private readonly blobs: BlobQueries;
   private readonly selections: SelectionQueries;
   private readonly jobs: JobQueries;
+  private readonly exports: ExportQueries;
 
   private constructor(connection: CatalogConnection) {
     this.connection = connection;
@@ -71,6 +74,7 @@ export class Catalog {
     this.blobs = new BlobQueries(connection);
     this.selections = new SelectionQueries(connection);
     this.jobs = new JobQueries(connection);
+    this.exports = new ExportQueries(connection);
   }
 
   /**
@@ -293,6 +297,23 @@ export class Catalog {
   /** Throws FERRY_PROFILE_UNKNOWN when no selection has this name. */
   deleteSelection(name: string): void {
     this.selections.deleteSelection(name);
+  }
+
+  // Exports (the ledger of `ferry export --site`)
+
+  /** Records a bundle written and read back, with every blob it carried, in one transaction. */
+  recordExport(record: ExportRecord, blobs: Iterable<string>): void {
+    this.exports.recordExport(record, blobs);
+  }
+
+  /** The newest bundle exported to `site`, the base an incremental export names; undefined before the first. */
+  latestExportTo(site: string): ExportRecord | undefined {
+    return this.exports.latestExportTo(site);
+  }
+
+  /** The sha256 of every blob some export to `site` carried. */
+  blobsExportedTo(site: string): Set<string> {
+    return this.exports.blobsExportedTo(site);
   }
 
   // Jobs

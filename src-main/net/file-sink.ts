@@ -66,7 +66,7 @@ export function createFileSink(fd: number, direct: FileHandle | undefined, start
  * O_DIRECT needs buffer addresses, file offsets and lengths aligned to the device's logical block
  * size; a page covers every common size (512 B and 4 KiB).
  */
-const DIRECT_ALIGNMENT = 4096;
+export const DIRECT_ALIGNMENT = 4096;
 /** Bytes per direct write: large enough that a USB drive or an SSD sees long sequential writes. */
 const STAGE_BYTES = 2 * 1024 * 1024;
 /** A pause in the incoming bytes after which the stage's aligned part is written anyway. */
@@ -86,11 +86,12 @@ const WasmMemory = (globalThis as unknown as { WebAssembly: { Memory: WasmMemory
  */
 const stagePool: Buffer[] = [];
 
-function takeStage(): Buffer {
+/** A page-aligned 2 MiB buffer for O_DIRECT I/O (from the pool); give it back with returnStage. */
+export function takeStage(): Buffer {
   return stagePool.pop() ?? Buffer.from(new WasmMemory({ initial: STAGE_BYTES / WASM_PAGE_BYTES }).buffer);
 }
 
-function returnStage(stage: Buffer): void {
+export function returnStage(stage: Buffer): void {
   stagePool.push(stage);
 }
 

@@ -8,3 +8,5 @@ export { fetchBytes } from './fetch-bytes.js';
 export type { FetchBytesOptions, FetchedBytes } from './fetch-bytes.js';
 export { DEFAULT_RETRY_POLICY } from './retry.js';
 export type { RetryNotice, RetryPolicy } from './retry.js';
+export { readBackFile } from './direct-read.js';
+export type { ReadBack, ReadBackMethod } from './direct-read.js';

@@ -1,5 +1,6 @@
 import type { CommandDefinition } from '../command.js';
 import { drivesCommand } from './drives.js';
+import { exportCommand } from './export.js';
 import { gcCommand } from './gc.js';
 import { importCommand } from './import.js';
 import { libraryCommand } from './library.js';
@@ -11,4 +12,4 @@ import { syncCommand } from './sync.js';
 import { verifyCommand } from './verify.js';
 
 /** Every command, in the order `ferry --help` lists them. */
-export const commands: readonly CommandDefinition[] = [queryCommand, mirrorCommand, syncCommand, libraryCommand, gcCommand, drivesCommand, serveCommand, verifyCommand, importCommand, receiptCommand];
+export const commands: readonly CommandDefinition[] = [queryCommand, mirrorCommand, syncCommand, libraryCommand, gcCommand, drivesCommand, serveCommand, exportCommand, verifyCommand, importCommand, receiptCommand];

@@ -125,3 +125,12 @@ export interface RecordedJobEvent {
   readonly type: string;
   readonly data: JsonValue;
 }
+
+/** A bundle exported from the library (the ledger of `ferry export --site`). */
+export interface ExportRecord {
+  readonly bundleId: string;
+  /** The site it was exported to; null for an export without --site. */
+  readonly site: string | null;
+  /** ISO 8601, the bundle's creation time. */
+  readonly createdAt: string;
+}

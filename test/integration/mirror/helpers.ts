@@ -277,6 +277,14 @@ export function twoProductShape(versions: number): Omit<StreamOptions, 'signingK
   };
 }
 
+/** One version of Ubuntu noble's GA kernel product per architecture, with these file sizes. */
+export function nobleShape(arches: readonly string[], payloadSizes: StreamOptions['payloadSizes']): Omit<StreamOptions, 'signingKey'> {
+  return { contents: ['ubuntu'], releases: ['noble'], arches, versions: 1, payloadSizes };
+}
+
+/** About 11 MiB in 10 files (nobleShape, amd64 and arm64): more than the small test disks hold once filled. */
+export const ELEVEN_MIB_SIZES: StreamOptions['payloadSizes'] = { squashfs: 4 * MIB, 'boot-initrd': 1 * MIB, 'boot-kernel': 512 * KIB, manifest: 4 * KIB };
+
 /** A signed stream generated under `workDir`, served on loopback, with what a mirror test needs of it. */
 export interface ServedStream {
   testKey: TestKey;

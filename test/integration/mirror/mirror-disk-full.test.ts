@@ -6,7 +6,7 @@ import { fillBlocks, freeBytes as freeBytesOf, mountSmallExt4, requireMount as r
 import { collect, runFerry, spawnFerry, type FerryRun } from '../../support/run-ferry.js';
 import { generateStream, type GeneratedStream } from '../../support/stream-generator.js';
 import {
-  KIB,
+  ELEVEN_MIB_SIZES,
   MIB,
   dataRequests,
   describeRun,
@@ -16,6 +16,7 @@ import {
   listedItems,
   makeKey,
   makeWorkDir,
+  nobleShape,
   parseJsonLines,
   partialSizes,
   removeQuietly,
@@ -56,14 +57,7 @@ beforeAll(async () => {
   mountPoint = join(workDir, 'mnt');
   testKey = await makeKey(workDir, 'Mirror disk-full test');
   // About 11 MiB: it fits the file system, but not what is left of it once the test fills it.
-  stream = await generateStream(join(workDir, 'stream'), {
-    signingKey: testKey.key,
-    contents: ['ubuntu'],
-    releases: ['noble'],
-    arches: ['amd64', 'arm64'],
-    versions: 1,
-    payloadSizes: { squashfs: 4 * MIB, 'boot-initrd': 1 * MIB, 'boot-kernel': 512 * KIB, manifest: 4 * KIB },
-  });
+  stream = await generateStream(join(workDir, 'stream'), { ...nobleShape(['amd64', 'arm64'], ELEVEN_MIB_SIZES), signingKey: testKey.key });
   server = await startFixtureServer({ root: stream.baseDir });
   source = `${server.url}streams/v1/index.sjson`;
   listed = filesOf(await listedItems(stream.baseDir));

@@ -17,6 +17,7 @@ import {
   expectCompleteMirror,
   expectNothingUnverified,
   makeWorkDir,
+  nobleShape,
   productsFilesOf,
   removeQuietly,
   serveSignedStream,
@@ -45,13 +46,11 @@ const mounts: Mounted[] = [];
 
 beforeAll(async () => {
   workDir = await makeWorkDir('writes');
-  ({ testKey, stream, server, source, listed } = await serveSignedStream(workDir, 'Mirror writes test', {
-    contents: ['ubuntu'],
-    releases: ['noble'],
-    arches: ['amd64', 'arm64'],
-    versions: 1,
-    payloadSizes: { squashfs: 256 * KIB, 'boot-initrd': 64 * KIB, 'boot-kernel': 16 * KIB, manifest: 1 * KIB },
-  }));
+  ({ testKey, stream, server, source, listed } = await serveSignedStream(
+    workDir,
+    'Mirror writes test',
+    nobleShape(['amd64', 'arm64'], { squashfs: 256 * KIB, 'boot-initrd': 64 * KIB, 'boot-kernel': 16 * KIB, manifest: 1 * KIB }),
+  ));
 });
 
 afterAll(async () => {

@@ -93,6 +93,20 @@ const inputSamples: { [K in JobKind]: JobInputs[K] } = {
   gc: { library: join(nowhere, 'library'), dryRun: true },
   verify: { bundles: [join(nowhere, 'FERRY', '20261130T054000Z-3fa9c2d1')], keyringFiles: ['/k.gpg'], progressIntervalMs: 200 },
   import: { bundles: [join(nowhere, 'usb1'), join(nowhere, 'usb2')], target: join(nowhere, 'tree'), prune: true, serveUrl: 'http://10.0.0.1:8080/' },
+  export: {
+    to: join(nowhere, 'drive'),
+    library: join(nowhere, 'library'),
+    source: 'stable',
+    selection: [['arch=amd64']],
+    max: 1,
+    keyringFiles: ['/k.gpg'],
+    site: 'dc1',
+    volumeSize: 1024 * 1024 * 1024,
+    partSize: 1024 * 1024,
+    layout: 'bundle',
+    dryRun: true,
+    progressIntervalMs: 200,
+  },
 };
 
 describe('plain data', () => {

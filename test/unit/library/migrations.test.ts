@@ -67,10 +67,12 @@ describe('migrateDatabase', () => {
   it('creates the newest schema in an empty database and records its version', async () => {
     const { db, file } = await rawDatabase();
     const result = migrateDatabase(db, file);
-    expect(result).toEqual({ from: 0, to: 3, applied: ['001-initial', '002-selection-path', '003-snapshot-selection'] });
-    expect(readSchemaVersion(db)).toBe(3);
+    expect(result).toEqual({ from: 0, to: 4, applied: ['001-initial', '002-selection-path', '003-snapshot-selection', '004-exports'] });
+    expect(readSchemaVersion(db)).toBe(4);
     expect(tableNames(db)).toEqual([
       'blobs',
+      'export_blobs',
+      'exports',
       'items',
       'job_events',
       'jobs',
@@ -85,7 +87,7 @@ describe('migrateDatabase', () => {
   it('does nothing to a database that is already current', async () => {
     const { db, file } = await rawDatabase();
     migrateDatabase(db, file);
-    expect(migrateDatabase(db, file)).toEqual({ from: 3, to: 3, applied: [] });
+    expect(migrateDatabase(db, file)).toEqual({ from: 4, to: 4, applied: [] });
   });
 
   it('runs only the steps newer than the database', async () => {
@@ -105,10 +107,33 @@ describe('migrateDatabase', () => {
     db.prepare(
       "INSERT INTO selections (name, source, filter_groups, max_versions, keep, updated_at) VALUES ('lab', 'stable', '[[\"arch=amd64\"]]', 1, 0, '2025-01-01T00:00:00.000Z')",
     ).run();
-    expect(migrateDatabase(db, file)).toEqual({ from: 1, to: 3, applied: ['002-selection-path', '003-snapshot-selection'] });
+    expect(migrateDatabase(db, file)).toEqual({ from: 1, to: 4, applied: ['002-selection-path', '003-snapshot-selection', '004-exports'] });
     expect(db.prepare('SELECT name, source, path, filter_groups FROM selections').all()).toEqual([
       { name: 'lab', source: 'stable', path: null, filter_groups: '[["arch=amd64"]]' },
     ]);
+  });
+
+  it('004 adds an empty ledger of exports beside what was there; the catalog records and reads it per site', async () => {
+    const { db, file } = await rawDatabase();
+    db.pragma('foreign_keys = ON');
+    migrateDatabase(db, file, MIGRATIONS.slice(0, 3));
+    db.prepare("INSERT INTO sources (url, entry_path, created_at) VALUES ('u', 'streams/v1/index.sjson', 'now')").run();
+    expect(migrateDatabase(db, file)).toEqual({ from: 3, to: 4, applied: ['004-exports'] });
+    expect(db.prepare('SELECT count(*) AS n FROM exports').get()).toEqual({ n: 0 });
+    expect(() => db.prepare("INSERT INTO export_blobs (bundle_id, sha256) VALUES ('x', ?)").run('a'.repeat(64))).toThrow(/FOREIGN KEY/);
+    db.close();
+    const catalog = Catalog.open(file);
+    try {
+      expect(catalog.latestExportTo('dc1')).toBeUndefined();
+      catalog.recordExport({ bundleId: '20261130T050000Z-00000001', site: 'dc1', createdAt: '2026-11-30T05:00:00.000Z' }, ['a'.repeat(64), 'b'.repeat(64)]);
+      catalog.recordExport({ bundleId: '20261130T060000Z-00000002', site: 'dc1', createdAt: '2026-11-30T06:00:00.000Z' }, ['c'.repeat(64)]);
+      catalog.recordExport({ bundleId: '20261130T070000Z-00000003', site: 'dc2', createdAt: '2026-11-30T07:00:00.000Z' }, ['d'.repeat(64)]);
+      expect(catalog.latestExportTo('dc1')?.bundleId).toBe('20261130T060000Z-00000002');
+      expect([...catalog.blobsExportedTo('dc1')].sort()).toEqual(['a'.repeat(64), 'b'.repeat(64), 'c'.repeat(64)]);
+      expect([...catalog.blobsExportedTo('dc9')]).toEqual([]);
+    } finally {
+      catalog.close();
+    }
   });
 
   it('003 keeps the snapshots recorded before it, with no selection; new ones record theirs', async () => {
@@ -116,7 +141,7 @@ describe('migrateDatabase', () => {
     migrateDatabase(db, file, MIGRATIONS.slice(0, 2));
     db.prepare("INSERT INTO sources (url, entry_path, created_at) VALUES ('u', 'streams/v1/index.sjson', 'now')").run();
     db.prepare("INSERT INTO snapshots (source_id, fetched_at, signed, keyring_fingerprints) VALUES (1, 'then', 1, '[]')").run();
-    expect(migrateDatabase(db, file)).toEqual({ from: 2, to: 3, applied: ['003-snapshot-selection'] });
+    expect(migrateDatabase(db, file)).toEqual({ from: 2, to: 4, applied: ['003-snapshot-selection', '004-exports'] });
     expect(db.prepare('SELECT id, filter_groups, max_versions, keep FROM snapshots').all()).toEqual([
       { id: 1, filter_groups: null, max_versions: null, keep: null },
     ]);
@@ -160,7 +185,7 @@ describe('migrateDatabase', () => {
     expect(ferryError.code).toBe('FERRY_CATALOG_TOO_NEW');
     expect(ferryError.message).toContain(file);
     expect(ferryError.message).toContain('version 7');
-    expect(ferryError.message).toContain('up to 3');
+    expect(ferryError.message).toContain('up to 4');
     expect(ferryError.hint).toMatch(/upgrade stream ferry/i);
     expect(readSchemaVersion(db)).toBe(7);
     expect(tableNames(db)).toEqual([]);
@@ -272,12 +297,12 @@ describe('Catalog.open', () => {
         foreignKeys: true,
         busyTimeoutMs: 5000,
       });
-      expect(catalog.migration).toEqual({ from: 0, to: 3, applied: ['001-initial', '002-selection-path', '003-snapshot-selection'] });
+      expect(catalog.migration).toEqual({ from: 0, to: 4, applied: ['001-initial', '002-selection-path', '003-snapshot-selection', '004-exports'] });
     } finally {
       catalog.close();
     }
     const reopened = Catalog.open(file);
-    expect(reopened.migration).toEqual({ from: 3, to: 3, applied: [] });
+    expect(reopened.migration).toEqual({ from: 4, to: 4, applied: [] });
     reopened.close();
   });
 

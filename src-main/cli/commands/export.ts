@@ -1,0 +1,137 @@
+import { createEngine, filterGroups, type ExportOutcome } from '../../engine/index.js';
+import { countOption, flagOption, listOption, numberOption, stringOption, usageError, type CliIo, type CommandDefinition } from '../command.js';
+import { ExitCode } from '../exit-codes.js';
+import { formatBytesFixed } from '../output.js';
+import { JobDisplay, displayModeFor, followJob } from '../progress-display.js';
+import { libraryOption } from './library-option.js';
+
+const SIZE_UNITS: Readonly<Record<string, number>> = { '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3, T: 1024 ** 4 };
+
+/** `700M`, `4G`, `4GiB`, `1048576`: binary units, as dd and split read them. Throws FERRY_USAGE. */
+export function parseSizeOption(command: CommandDefinition, option: string, text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const match = /^(\d+)\s*([KMGT]?)(?:i?B)?$/i.exec(text.trim());
+  const bytes = match === null ? NaN : Number(match[1]) * (SIZE_UNITS[(match[2] ?? '').toUpperCase()] ?? NaN);
+  if (!Number.isSafeInteger(bytes) || bytes <= 0) throw usageError(command, `--${option} takes a size such as 700M or 4G (binary units), not '${text}'.`);
+  return bytes;
+}
+
+export const exportCommand: CommandDefinition = {
+  name: 'export',
+  summary: 'Write a bundle (or a plain tree) for the air gap, from the library or a mirror tree',
+  usage: [
+    '--to PATH [--library DIR] [--max N] [--site NAME | --since RECEIPT] [--volume-size SIZE] [--dry-run] SOURCE [filters...] [--or filters...]',
+    '--to PATH [--library DIR] --profile NAME [--site NAME | --since RECEIPT]',
+    '--to PATH --tree DIR [--max N] [--since RECEIPT] [--layout bundle|tree] [filters...]',
+  ],
+  description: [
+    'Before anything is written, says what the export needs: bytes, free space with a margin, the',
+    "target file system's rules (FAT32's 4 GiB limit: large files go in parts; ':' names: the bundle",
+    'names files by sha256), and volumes. Then writes <PATH>/FERRY/<bundle id>/: blobs, SHA256SUMS,',
+    'README.txt, audit.jsonl, keyrings/, import.sh, and bundle.json last; reads every blob back',
+    'around the page cache and re-hashes it. A rerun after an interruption keeps what was written.',
+    'From --tree every file is re-hashed against the signed metadata as it is copied. --site NAME',
+    'carries only what earlier exports to NAME did not; --since RECEIPT only what the receipt lacks.',
+    'With --volume-size, volume N goes to <PATH>/volume-N/FERRY/<bundle id>/.',
+    "The last line on stdout is the bundle's directory.",
+  ],
+  options: [
+    { name: 'to', type: 'string', valueName: 'PATH', description: "the target folder or drive's mount point" },
+    { name: 'tree', type: 'string', valueName: 'DIR', description: 'export from a mirror tree (ferry mirror, sstream-mirror) instead of the library' },
+    libraryOption,
+    { name: 'profile', type: 'string', valueName: 'NAME', description: "export a saved selection's source, filters and --max" },
+    { name: 'path', type: 'string', valueName: 'PATH', description: 'index or products file to start from, relative to the source or tree' },
+    { name: 'max', type: 'number', valueName: 'N', description: 'the newest N versions of each product' },
+    { name: 'keyring', type: 'strings', valueName: 'FILE', description: 'OpenPGP keyring to verify signatures with and carry; default: the bundled Ubuntu cloud image keyring' },
+    { name: 'site', type: 'string', valueName: 'NAME', description: 'carry only blobs earlier exports to NAME did not (the library keeps the ledger)' },
+    { name: 'since', type: 'string', valueName: 'RECEIPT', description: 'carry only blobs the receipt (ferry receipt) does not list' },
+    { name: 'volume-size', type: 'string', valueName: 'SIZE', description: 'split the bundle into volumes of at most SIZE (700M, 4G)' },
+    { name: 'part-size', type: 'string', valueName: 'SIZE', description: "largest part of a blob; default: the file system's largest file" },
+    { name: 'layout', type: 'string', valueName: 'bundle|tree', description: 'a bundle (default), or a plain mirror tree where the file system holds it', default: 'bundle' },
+    { name: 'no-eject', type: 'boolean', description: 'leave the drive mounted afterwards' },
+    { name: 'dry-run', type: 'boolean', description: 'print the verdict and write nothing' },
+    { name: 'progress', type: 'boolean', description: 'print progress lines even when stderr is not a terminal' },
+    { name: 'json', type: 'boolean', description: 'print one JSON event per line on stdout (the last is the result)' },
+    { name: 'verbose', short: 'v', type: 'count', description: 'say more' },
+  ],
+  examples: [
+    'ferry export --to /media/usb --profile lab --site dc1',
+    'ferry export --to /media/usb --tree /srv/mirror arch=amd64 --volume-size 4G',
+    'ferry export --to /media/usb --since receipt.json stable os=ubuntu release=noble',
+  ],
+  async run(options, positionals, io) {
+    const to = stringOption(options, 'to');
+    if (to === undefined) throw usageError(exportCommand, 'Name the target with --to PATH.');
+    const tree = stringOption(options, 'tree');
+    const profile = stringOption(options, 'profile');
+    const layout = stringOption(options, 'layout') ?? 'bundle';
+    if (layout !== 'bundle' && layout !== 'tree') throw usageError(exportCommand, `--layout takes bundle or tree, not '${layout}'.`);
+    // From the library the first positional is the source, as in ferry sync; from a tree, all are filters.
+    const [first, ...rest] = positionals;
+    const source = tree === undefined && profile === undefined ? first : undefined;
+    if (tree === undefined && profile === undefined && source === undefined) throw usageError(exportCommand, 'Name a SOURCE synced into the library, --profile NAME, or --tree DIR.');
+    if (profile !== undefined && positionals.length > 0) throw usageError(exportCommand, '--profile exports the saved selection as saved; give no SOURCE or filters with it.');
+    const filters = tree !== undefined ? positionals : source === undefined ? [] : rest;
+    const json = flagOption(options, 'json');
+    const display = new JobDisplay(io, displayModeFor(io, { json, progress: flagOption(options, 'progress') }), countOption(options, 'verbose'));
+    const engine = createEngine({ env: io.env, cwd: io.cwd });
+    const job = engine.startJob('export', {
+      to,
+      tree,
+      library: stringOption(options, 'library'),
+      source,
+      path: stringOption(options, 'path'),
+      profile,
+      selection: profile === undefined ? filterGroups(filters) : undefined,
+      max: numberOption(options, 'max'),
+      keyringFiles: listOption(options, 'keyring'),
+      site: stringOption(options, 'site'),
+      since: stringOption(options, 'since'),
+      volumeSize: parseSizeOption(exportCommand, 'volume-size', stringOption(options, 'volume-size')),
+      partSize: parseSizeOption(exportCommand, 'part-size', stringOption(options, 'part-size')),
+      layout,
+      dryRun: flagOption(options, 'dry-run'),
+    });
+    const outcome = await followJob(job, io, display.handle);
+    display.finish();
+    return reportExport(outcome, io, json);
+  },
+};
+
+function reportExport(outcome: ExportOutcome, io: CliIo, json: boolean): number {
+  const bad = outcome.verified?.bad ?? [];
+  const exitCode = bad.length === 0 ? ExitCode.ok : ExitCode.verificationFailed;
+  if (json) {
+    io.stdout.write(`${JSON.stringify({ type: 'result', exitCode, ...outcome })}\n`);
+    return exitCode;
+  }
+  const { plan } = outcome;
+  io.stderr.write(
+    `Verdict: ${plan.files} file(s), ${plan.blobsCarried} of ${plan.blobs} blob(s) carried (${formatBytesFixed(plan.bytesCarried)})` +
+      `${plan.base === null ? '' : `, incremental on ${plan.base.kind} ${plan.base.id}`}; ` +
+      `needs ${formatBytesFixed(plan.bytesNeeded)} + ${formatBytesFixed(plan.marginBytes)} margin, ${plan.freeBytes === null ? 'free space unknown' : `${formatBytesFixed(plan.freeBytes)} free`} on ${plan.fsType}; ` +
+      `${plan.volumes} volume(s), ${plan.splitBlobs} blob(s) in parts.\n`,
+  );
+  for (const warning of plan.warnings) io.stderr.write(`Note: ${warning}\n`);
+  for (const signature of outcome.signatures) io.stderr.write(`Signed: ${signature.path} by ${signature.keyFingerprint} on ${signature.signedAt}\n`);
+  if (outcome.dryRun) {
+    io.stderr.write('Dry run: nothing was written.\n');
+    return exitCode;
+  }
+  const written = outcome.written;
+  if (written !== null) {
+    io.stderr.write(`Written: ${written.blobsWritten} file(s) (${formatBytesFixed(written.bytesWritten)}); ${written.blobsKept} already there and verified.\n`);
+  }
+  const verified = outcome.verified;
+  if (verified !== null) {
+    const how = verified.method === 'direct' ? 'around the page cache (O_DIRECT)' : verified.method === 'cached' ? 'through the page cache (the file system refused O_DIRECT)' : 'partly around the page cache';
+    if (bad.length === 0) io.stderr.write(`Verified: ${verified.files} file(s) (${formatBytesFixed(verified.bytes)}) read back ${how}.\n`);
+    else {
+      io.stderr.write(`Written, but ${bad.length} file(s) read back wrong; the drive may be failing. Export again to another drive:\n`);
+      for (const file of bad) io.stderr.write(`  ${file.path}: expected ${file.expected}, read ${file.actual}\n`);
+    }
+  }
+  if (outcome.ledgerSite !== null) io.stderr.write(`Recorded as exported to site ${outcome.ledgerSite}.\n`);
+  for (const directory of outcome.directories) io.stdout.write(`${directory}\n`);
+  return exitCode;
+}

@@ -1,0 +1,285 @@
+// The `export` job (issue 9 §2-3): plan (the verdict, before anything is written), write every
+// volume (blobs, then SHA256SUMS, README.txt, audit.jsonl, keyrings, import.sh, bundle.json last),
+// read every blob back around the page cache, and record the export in the library's ledger.
+import { createHash, randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { join, resolve as resolvePath } from 'node:path';
+import { withFileErrors } from '../base/files.js';
+import { lockLibrary, openLibrary, openLibraryForReading, type Library } from '../library/index.js';
+import { importScriptText } from '../media/bundle/import-script.js';
+import {
+  BUNDLE_FILES,
+  BUNDLE_FORMAT,
+  BUNDLE_FORMAT_VERSION,
+  BUNDLES_FOLDER,
+  blobStoragePaths,
+  formatChecksums,
+  newRecordId,
+  parseReceipt,
+  type BundleBlob,
+  type BundleManifest,
+} from '../media/bundle/manifest.js';
+import { planExport, type ExportPlan } from '../media/bundle/plan.js';
+import { readmeText } from '../media/bundle/readme.js';
+import { inspectTarget } from '../media/bundle/target.js';
+import { findUnfinishedBundle, finishVolume, presentBytes, startVolume, writeBlob, writeFileDurably, writeTreeFile } from '../media/bundle/writer.js';
+import { readBackFile, type ReadBackMethod } from '../net/index.js';
+import type { ExportInput, ExportOutcome, ExportPlanSummary } from './api.js';
+import { gatherExportSource, type ExportedFile, type ExportSource } from './export-source.js';
+import { productVersion } from './install.js';
+import { stepProgress, type JobContext } from './job-context.js';
+import { resolveLibraryDir } from './library.js';
+
+/**
+ * Runs an export. Throws what gatherExportSource throws, FERRY_RECEIPT_INVALID / FERRY_BUNDLE_TOO_NEW
+ * (`since`), FERRY_TARGET_UNFIT, FERRY_NOT_ENOUGH_SPACE (before anything is written),
+ * FERRY_SETTING_INVALID (partSize), FERRY_HASH_MISMATCH / FERRY_SIZE_MISMATCH (a source file that is
+ * not what the signed metadata lists: nothing of it reaches a final path), FERRY_DISK_FULL, FERRY_IO,
+ * FERRY_LIBRARY_BUSY, FERRY_CANCELLED. A blob that reads back wrong is reported in `verified.bad`.
+ */
+export async function runExport(input: ExportInput, context: JobContext): Promise<ExportOutcome> {
+  if (input.tree !== undefined) return exportFrom(input, context, undefined, undefined);
+  const dryRun = input.dryRun === true;
+  const libraryDir = resolveLibraryDir({ library: input.library, env: context.env, cwd: context.cwd });
+  // The lock keeps gc from deleting a blob while it is copied, and serialises the ledger.
+  const lock = dryRun ? undefined : await lockLibrary(libraryDir, 'export');
+  try {
+    const library = dryRun ? await openLibraryForReading(libraryDir) : await openLibrary(libraryDir);
+    try {
+      return await exportFrom(input, context, library, libraryDir);
+    } finally {
+      library.close();
+    }
+  } finally {
+    await lock?.release();
+  }
+}
+
+async function exportFrom(input: ExportInput, context: JobContext, library: Library | undefined, libraryDir: string | undefined): Promise<ExportOutcome> {
+  const source = await gatherExportSource(input, context, library, libraryDir);
+  const to = resolvePath(context.cwd, input.to);
+  const layout = input.layout ?? 'bundle';
+  const { carried, base } = await carriedBlobs(input, context, source);
+  const target = await inspectTarget(to);
+  const keyringBytes = source.keyrings.reduce((sum, keyring) => sum + keyring.bytes.length, 0);
+  const created = new Date();
+  let bundleId = newRecordId(created, randomBytes(4).toString('hex'));
+  const planInput = {
+    files: source.files.map(({ path, size, sha256, role }) => ({ path, size, sha256, role })),
+    carried,
+    layout,
+    bundleId,
+    filesystem: target.kind,
+    blockSize: target.blockSize,
+    partSize: input.partSize,
+    volumeSize: input.volumeSize,
+    volumeOverheadBytes: 64 * 1024 + keyringBytes + 400 * source.files.length,
+  };
+  // The plan's shape first, to find an unfinished run of it: what that run wrote is not needed again.
+  const shape = planExport({ ...planInput, freeBytes: null });
+  let createdAt = created.toISOString();
+  const count = shape.volumes.length;
+  const volumeDir = (index: number): string => (count > 1 ? join(to, `volume-${index}`, BUNDLES_FOLDER, bundleId) : join(to, BUNDLES_FOLDER, bundleId));
+  let present = 0;
+  if (layout === 'bundle') {
+    const unfinished = await findUnfinishedBundle(count > 1 ? join(to, 'volume-1', BUNDLES_FOLDER) : join(to, BUNDLES_FOLDER), shape.key, input.dryRun !== true);
+    if (unfinished !== undefined) {
+      ({ id: bundleId, created: createdAt } = unfinished);
+      for (const [index, blobs] of shape.volumes.entries()) present += await presentBytes(volumeDir(index + 1), blobs, target.blockSize);
+    }
+  }
+  const plan = planExport({ ...planInput, freeBytes: target.freeBytes, presentBytes: present });
+  const summary = planSummary(plan, source, carried, target.fsType, base);
+  const directories = layout === 'tree' ? [to] : plan.volumes.map((_volume, index) => volumeDir(index + 1));
+  const outcome: ExportOutcome = {
+    jobId: context.jobId,
+    dryRun: input.dryRun === true,
+    bundleId,
+    directories,
+    plan: summary,
+    written: null,
+    verified: null,
+    ejected: 'not-requested',
+    signatures: source.signatures,
+    ledgerSite: null,
+  };
+  if (input.dryRun === true) return outcome;
+
+  const bySha = new Map<string, ExportedFile>();
+  for (const file of source.files) if (!bySha.has(file.sha256)) bySha.set(file.sha256, file);
+  const progress = stepProgress(context, 'export', { files: 0, bytes: 0 }, input.progressIntervalMs);
+  const written = { blobsWritten: 0, blobsKept: 0, bytesWritten: 0 };
+  const stored: Array<{ path: string; sha256: string; size: number }> = [];
+  try {
+    if (layout === 'tree') {
+      const ordered = [...source.files.filter((file) => file.role === 'item'), ...metadataInWriteOrder(source.files)];
+      progress.addToTotals(ordered.length, ordered.reduce((sum, file) => sum + file.size, 0));
+      for (const file of ordered) {
+        const tracked = progress.startFile(file.path, file.size);
+        const result = await writeTreeFile(to, file, file.source, file.describe, { signal: context.signal, onBytes: tracked.addBytes });
+        tracked.done();
+        countWritten(written, result.kept, file.size);
+        stored.push({ path: join(to, file.path), sha256: file.sha256, size: file.size });
+      }
+    } else {
+      const volumesSummary = plan.volumes.map((blobs, index) => ({ index: index + 1, blobs: blobs.length, bytes: blobs.reduce((sum, blob) => sum + blob.size, 0) }));
+      progress.addToTotals(
+        plan.volumes.reduce((sum, blobs) => sum + blobs.length, 0),
+        plan.volumes.flat().reduce((sum, blob) => sum + blob.size, 0),
+      );
+      for (const [index, blobs] of plan.volumes.entries()) {
+        const dir = volumeDir(index + 1);
+        await startVolume(dir, { key: plan.key, id: bundleId, created: createdAt });
+        const entries: BundleBlob[] = [];
+        for (const blob of blobs) {
+          const file = bySha.get(blob.sha256);
+          if (file === undefined) throw new Error(`export plan names a blob no file has: ${blob.sha256}`);
+          const tracked = progress.startFile(file.path, blob.size);
+          const result = await writeBlob(dir, blob, file.source, file.describe, { signal: context.signal, onBytes: tracked.addBytes });
+          tracked.done();
+          countWritten(written, result.kept, blob.size);
+          entries.push(result.entry);
+        }
+        const storage = entries.flatMap(blobStoragePaths);
+        for (const entry of storage) stored.push({ path: join(dir, entry.path), sha256: entry.sha256, size: entry.size });
+        const manifest: BundleManifest = {
+          format: BUNDLE_FORMAT,
+          formatVersion: BUNDLE_FORMAT_VERSION,
+          id: bundleId,
+          created: createdAt,
+          tool: { name: 'stream-ferry', version: productVersion() },
+          source: { url: source.url, indexPath: source.indexPath },
+          metadataMode: 'verbatim',
+          signatures: source.signatures,
+          keyrings: source.keyrings.map((keyring) => ({ file: `${BUNDLE_FILES.keyrings}/${keyring.name}`, sha256: sha256Of(keyring.bytes), fingerprints: keyring.fingerprints })),
+          selection: source.selection,
+          max: source.max,
+          site: input.site ?? null,
+          base,
+          volume: { index: index + 1, count },
+          files: source.files.map(({ path, size, sha256, role }) => ({ path, size, sha256, role })),
+          blobs: entries,
+          volumes: volumesSummary,
+          signature: null,
+        };
+        await writeFileDurably(join(dir, BUNDLE_FILES.checksums), formatChecksums(storage));
+        await writeFileDurably(join(dir, BUNDLE_FILES.readme), readmeText(manifest));
+        await writeFileDurably(join(dir, BUNDLE_FILES.audit), auditLines(manifest, source, entries));
+        for (const keyring of source.keyrings) await writeFileDurably(join(dir, BUNDLE_FILES.keyrings, keyring.name), keyring.bytes);
+        await writeFileDurably(join(dir, BUNDLE_FILES.importScript), importScriptText(manifest));
+        await writeFileDurably(join(dir, BUNDLE_FILES.manifest), `${JSON.stringify(manifest, null, 2)}\n`);
+        await finishVolume(dir);
+      }
+    }
+  } finally {
+    progress.finish();
+  }
+  outcome.written = written;
+  outcome.verified = await readBack(stored, input, context);
+  if (source.library !== undefined && layout === 'bundle' && outcome.verified.bad.length === 0) {
+    source.library.catalog.recordExport({ bundleId, site: input.site ?? null, createdAt }, plan.volumes.flat().map((blob) => blob.sha256));
+    outcome.ledgerSite = input.site ?? null;
+  }
+  return outcome;
+}
+
+function countWritten(written: { blobsWritten: number; blobsKept: number; bytesWritten: number }, kept: boolean, size: number): void {
+  if (kept) written.blobsKept += 1;
+  else {
+    written.blobsWritten += 1;
+    written.bytesWritten += size;
+  }
+}
+
+/** Products files before the index files (as a mirror publishes them: what the index points at exists first). */
+function metadataInWriteOrder(files: readonly ExportedFile[]): ExportedFile[] {
+  const metadata = files.filter((file) => file.role === 'metadata');
+  const isIndex = (file: ExportedFile): boolean => /(^|\/)index\.s?json$/.test(file.path);
+  return [...metadata.filter((file) => !isIndex(file)), ...metadata.filter(isIndex)];
+}
+
+/** The blobs this bundle carries, and the base it is judged from (docs/bundle.md, "Incremental bundles"). */
+async function carriedBlobs(input: ExportInput, context: JobContext, source: ExportSource): Promise<{ carried: Set<string>; base: BundleManifest['base'] }> {
+  const all = new Set(source.files.map((file) => file.sha256));
+  if (input.since !== undefined) {
+    const path = resolvePath(context.cwd, input.since);
+    const receipt = parseReceipt(await withFileErrors(path, 'read the receipt', () => readFile(path, 'utf8')), path);
+    const held = new Set(receipt.blobs.map((blob) => blob.sha256));
+    return { carried: new Set([...all].filter((sha256) => !held.has(sha256))), base: { kind: 'receipt', id: receipt.id } };
+  }
+  if (input.site !== undefined && source.library !== undefined) {
+    const latest = source.library.catalog.latestExportTo(input.site);
+    // No export to this site yet: a full bundle, with no base.
+    if (latest === undefined) return { carried: all, base: null };
+    const carriedBefore = source.library.catalog.blobsExportedTo(input.site);
+    return { carried: new Set([...all].filter((sha256) => !carriedBefore.has(sha256))), base: { kind: 'site', id: latest.bundleId } };
+  }
+  return { carried: all, base: null };
+}
+
+async function readBack(stored: ReadonlyArray<{ path: string; sha256: string; size: number }>, input: ExportInput, context: JobContext): Promise<NonNullable<ExportOutcome['verified']>> {
+  const progress = stepProgress(context, 'read-back', { files: stored.length, bytes: stored.reduce((sum, file) => sum + file.size, 0) }, input.progressIntervalMs);
+  const methods = new Set<ReadBackMethod>();
+  const bad: Array<{ path: string; expected: string; actual: string }> = [];
+  let bytes = 0;
+  try {
+    for (const file of stored) {
+      const tracked = progress.startFile(file.path, file.size);
+      const result = await readBackFile(file.path, { signal: context.signal, onBytes: tracked.addBytes });
+      tracked.done();
+      methods.add(result.method);
+      bytes += result.size;
+      if (result.sha256 !== file.sha256 || result.size !== file.size) bad.push({ path: file.path, expected: file.sha256, actual: result.sha256 });
+    }
+  } finally {
+    progress.finish();
+  }
+  const method = methods.size > 1 ? 'mixed' : methods.has('cached') ? 'cached' : 'direct';
+  return { files: stored.length, bytes, method, bad };
+}
+
+function planSummary(plan: ExportPlan, source: ExportSource, carried: ReadonlySet<string>, fsType: string, base: BundleManifest['base']): ExportPlanSummary {
+  const blobs = new Map(source.files.map((file) => [file.sha256, file.size]));
+  return {
+    layout: plan.layout,
+    files: source.files.length,
+    blobs: blobs.size,
+    blobsCarried: plan.layout === 'tree' ? blobs.size : carried.size,
+    bytesCarried: plan.layout === 'tree' ? source.files.reduce((sum, file) => sum + file.size, 0) : [...carried].reduce((sum, sha256) => sum + (blobs.get(sha256) ?? 0), 0),
+    bytesNeeded: plan.bytesNeeded,
+    marginBytes: plan.marginBytes,
+    freeBytes: plan.freeBytes,
+    fsType,
+    filesystem: plan.filesystem,
+    volumes: Math.max(plan.volumes.length, 1),
+    splitBlobs: plan.splitBlobs,
+    base,
+    warnings: plan.warnings.map((warning) => `${warning.path}: ${warning.message}`),
+  };
+}
+
+function sha256Of(bytes: Buffer): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+function auditLines(manifest: BundleManifest, source: ExportSource, entries: readonly BundleBlob[]): string {
+  const tool = manifest.tool;
+  const records: object[] = [
+    { event: 'fetched', at: source.fetchedAt ?? null, from: source.url, via: source.kind, indexPath: source.indexPath, tool },
+    ...manifest.signatures.map((signature) => ({ event: 'verified', at: manifest.created, path: signature.path, keyFingerprint: signature.keyFingerprint, signedAt: signature.signedAt, tool })),
+    {
+      event: 'exported',
+      at: manifest.created,
+      bundle: manifest.id,
+      volume: manifest.volume,
+      files: manifest.files.length,
+      blobs: entries.length,
+      bytes: entries.reduce((sum, entry) => sum + entry.size, 0),
+      site: manifest.site,
+      base: manifest.base,
+      keyrings: manifest.keyrings.map((keyring) => ({ file: keyring.file, fingerprints: keyring.fingerprints })),
+      tool,
+    },
+  ];
+  return records.map((record) => `${JSON.stringify(record)}\n`).join('');
+}

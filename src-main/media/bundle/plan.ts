@@ -1,0 +1,181 @@
+// The export verdict (issue 9 §2), decided before anything is written: which blobs go on which
+// volume, which are split into parts, how many bytes that takes with a margin, and whether the
+// target's file system can hold the names. Pure: the caller inspects the target and writes.
+import { createHash } from 'node:crypto';
+import { FerryError } from '../../base/errors.js';
+import { checkFilesForFilesystem, type FilesystemKind, type FilesystemProblem, type PlannedFile } from '../fs-rules.js';
+import { BUNDLE_FILES, BUNDLES_FOLDER, blobFilePath, type BundleFile } from './manifest.js';
+
+export type ExportLayout = 'bundle' | 'tree';
+
+/** A blob as planned: whole (`partSize` undefined) or in `parts` parts of `partSize` bytes (the last shorter). */
+export interface PlannedBlob {
+  sha256: string;
+  size: number;
+  partSize: number | undefined;
+  parts: number;
+}
+
+export interface ExportPlanInput {
+  /** Every file of the tree the bundle describes (docs/bundle.md `files`). */
+  files: readonly BundleFile[];
+  /** The sha256 of the blobs to carry (all of them for a full export). */
+  carried: ReadonlySet<string>;
+  layout: ExportLayout;
+  bundleId: string;
+  /** The target's file system rules; null: a type fs-rules does not describe, judged by ext4's (Linux's) rules. */
+  filesystem: FilesystemKind | null;
+  /** null: the file system does not report its free space; the check is then left to the writes. */
+  freeBytes: number | null;
+  /** The file system's allocation unit, in bytes. */
+  blockSize: number;
+  /** Largest part, in bytes; default: the file system's largest file (FAT32), else no parts. */
+  partSize?: number | undefined;
+  /** Largest volume, in bytes; default: one volume. */
+  volumeSize?: number | undefined;
+  /** Bytes of the small files each volume holds besides blobs (manifest, keyrings, scripts). */
+  volumeOverheadBytes: number;
+  /** Bytes already at their final paths from an interrupted run of this same plan (not needed again). */
+  presentBytes?: number | undefined;
+}
+
+export interface ExportPlan {
+  layout: ExportLayout;
+  /** Blobs per volume (index 0 is volume 1); one volume unless volumeSize asks for more. Empty for the tree layout. */
+  volumes: PlannedBlob[][];
+  bytesNeeded: number;
+  marginBytes: number;
+  freeBytes: number | null;
+  filesystem: FilesystemKind | null;
+  /** Blobs split into parts. */
+  splitBlobs: number;
+  /** Names a Windows-only rule refuses on this file system (recorded, not refused: the driver holds them). */
+  warnings: FilesystemProblem[];
+  /** Identifies the plan, so a rerun finds the unfinished directory of the same plan and never another's. */
+  key: string;
+}
+
+/** Free space kept beyond the plan: 1 MiB, or 2% of what is written when that is more. */
+function marginFor(bytes: number): number {
+  return Math.max(1024 * 1024, Math.ceil(bytes * 0.02));
+}
+
+function roundUp(bytes: number, unit: number): number {
+  return Math.ceil(bytes / unit) * unit;
+}
+
+/**
+ * Plans an export. Bundle layout: each carried blob once (files sharing contents share it), split
+ * where it exceeds the part size (checkFilesForFilesystem on the bundle's own paths), volumes
+ * filled in blob order up to volumeSize. Tree layout: every file at its tree path, which the file
+ * system must hold. Throws FERRY_TARGET_UNFIT (a name the file system refuses, each path and rule
+ * named; a blob larger than a volume), FERRY_SETTING_INVALID (partSize), FERRY_NOT_ENOUGH_SPACE
+ * (bytes needed with the margin exceed the free space; expected and actual in bytes).
+ */
+export function planExport(input: ExportPlanInput): ExportPlan {
+  const kind = input.filesystem ?? 'ext4';
+  const block = Math.max(input.blockSize, 1);
+  if (input.layout === 'tree') {
+    const treeFiles: PlannedFile[] = input.files.map((file) => ({ path: file.path, size: file.size }));
+    const verdict = checkFilesForFilesystem(treeFiles, kind, input.partSize === undefined ? {} : { partSize: input.partSize });
+    const refused = verdict.problems.filter((problem) => problem.enforcedBy === 'filesystem');
+    if (refused.length > 0 || verdict.splits.length > 0) throw treeRefused(kind, refused, verdict.splits.map((split) => split.path));
+    const written = input.files.reduce((sum, file) => sum + roundUp(file.size, block), 0);
+    return finish(input, [], written, 0, verdict.problems);
+  }
+  const blobs = new Map<string, number>();
+  for (const file of input.files) if (input.carried.has(file.sha256)) blobs.set(file.sha256, file.size);
+  const ordered = [...blobs].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  const prefix = `${BUNDLES_FOLDER}/${input.bundleId}`;
+  const planned: PlannedFile[] = [
+    ...ordered.map(([sha256, size]) => ({ path: `${prefix}/${blobFilePath(sha256)}`, size })),
+    ...[BUNDLE_FILES.manifest, BUNDLE_FILES.checksums, BUNDLE_FILES.importScript, BUNDLE_FILES.readme, BUNDLE_FILES.audit].map((name) => ({ path: `${prefix}/${name}`, size: 0 })),
+  ];
+  const verdict = checkFilesForFilesystem(planned, kind, input.partSize === undefined ? {} : { partSize: input.partSize });
+  const refused = verdict.problems.filter((problem) => problem.enforcedBy === 'filesystem');
+  if (refused.length > 0) throw treeRefused(kind, refused, []);
+  const splits = new Map(verdict.splits.map((split) => [split.path, split]));
+  const plannedBlobs = ordered.map(([sha256, size]): PlannedBlob => {
+    const split = splits.get(`${prefix}/${blobFilePath(sha256)}`);
+    return split === undefined ? { sha256, size, partSize: undefined, parts: 1 } : { sha256, size, partSize: split.partSize, parts: split.parts };
+  });
+  const volumes = fillVolumes(plannedBlobs, block, input.volumeSize, input.volumeOverheadBytes);
+  const written = plannedBlobs.reduce((sum, blob) => sum + storageBytes(blob, block), 0);
+  return finish(input, volumes, written, plannedBlobs.filter((blob) => blob.partSize !== undefined).length, verdict.problems);
+}
+
+function finish(input: ExportPlanInput, volumes: PlannedBlob[][], written: number, splitBlobs: number, problems: FilesystemProblem[]): ExportPlan {
+  const overhead = Math.max(volumes.length, 1) * input.volumeOverheadBytes;
+  const bytesNeeded = Math.max(0, written + overhead - (input.presentBytes ?? 0));
+  const marginBytes = marginFor(bytesNeeded);
+  if (input.freeBytes !== null && bytesNeeded + marginBytes > input.freeBytes) {
+    throw new FerryError(
+      'FERRY_NOT_ENOUGH_SPACE',
+      `The export needs ${bytesNeeded} bytes plus a margin of ${marginBytes}, and the target has ${input.freeBytes} bytes free; nothing was written.`,
+      { expected: `${bytesNeeded + marginBytes} bytes free`, actual: `${input.freeBytes} bytes free` },
+    );
+  }
+  const key = createHash('sha256')
+    .update(JSON.stringify({ layout: input.layout, files: input.files, volumes }))
+    .digest('hex');
+  return {
+    layout: input.layout,
+    volumes,
+    bytesNeeded,
+    marginBytes,
+    freeBytes: input.freeBytes,
+    filesystem: input.filesystem,
+    splitBlobs,
+    warnings: problems.filter((problem) => problem.enforcedBy !== 'filesystem'),
+    key,
+  };
+}
+
+function storageBytes(blob: PlannedBlob, block: number): number {
+  if (blob.partSize === undefined) return roundUp(blob.size, block);
+  const last = blob.size - blob.partSize * (blob.parts - 1);
+  return (blob.parts - 1) * roundUp(blob.partSize, block) + roundUp(last, block);
+}
+
+/** Blobs in order, each volume filled until the next blob would pass volumeSize (counting each volume's small files). */
+function fillVolumes(blobs: PlannedBlob[], block: number, volumeSize: number | undefined, overhead: number): PlannedBlob[][] {
+  if (volumeSize === undefined) return [blobs];
+  const capacity = volumeSize - overhead;
+  const volumes: PlannedBlob[][] = [[]];
+  let used = 0;
+  for (const blob of blobs) {
+    const bytes = storageBytes(blob, block);
+    if (bytes > capacity) {
+      throw new FerryError('FERRY_TARGET_UNFIT', `A blob of ${blob.size} bytes (${blob.sha256}) does not fit a volume of ${volumeSize} bytes.`, {
+        expected: `a volume size above ${bytes + overhead} bytes`,
+        actual: String(volumeSize),
+        hint: 'Choose a larger volume size.',
+      });
+    }
+    if (used + bytes > capacity) {
+      volumes.push([]);
+      used = 0;
+    }
+    volumes.at(-1)?.push(blob);
+    used += bytes;
+  }
+  return volumes;
+}
+
+function treeRefused(kind: FilesystemKind, problems: FilesystemProblem[], tooLarge: string[]): FerryError {
+  const reasons = [
+    ...problems.slice(0, 5).map((problem) => `${problem.path}: ${problem.message}`),
+    ...tooLarge.slice(0, 5).map((path) => `${path}: larger than the largest file ${kind} holds`),
+  ];
+  const more = problems.length + tooLarge.length - reasons.length;
+  return new FerryError(
+    'FERRY_TARGET_UNFIT',
+    `A ${kind} file system cannot hold this export as a plain tree: ${reasons.join('; ')}${more > 0 ? `; and ${more} more` : ''}. Nothing was written.`,
+    {
+      path: problems[0]?.path ?? tooLarge[0],
+      actual: kind,
+      expected: 'a file system that holds every path (ext4), or the bundle layout',
+      hint: 'Export in the bundle layout (the default): it names files by their sha256 and splits large ones.',
+    },
+  );
+}

@@ -1,0 +1,23 @@
+// README.txt of a bundle: what it is and how to check and import it, for the operator on the
+// offline side, who may have nothing but this drive (plain ASCII, LF line ends: docs/bundle.md).
+import type { BundleManifest } from './manifest.js';
+
+/** The README.txt text of one volume. */
+export function readmeText(manifest: BundleManifest): string {
+  return [
+    `Stream Ferry bundle ${manifest.id} (volume ${manifest.volume.index} of ${manifest.volume.count})`,
+    '',
+    `SimpleStreams boot images from ${manifest.source.url}, exported ${manifest.created}`,
+    `by Stream Ferry ${manifest.tool.version}: ${manifest.files.length} file(s), ${manifest.blobs.length} blob(s) on this volume.`,
+    manifest.base === null ? 'A full bundle.' : `An incremental bundle: it carries only what ${manifest.base.kind} ${manifest.base.id} showed the site lacks.`,
+    '',
+    'Check this volume:      sha256sum -c SHA256SUMS   (run in this directory)',
+    'Verify the bundle:      ferry verify .',
+    'Import into a mirror:   ferry import . --into TARGET_DIR',
+    '                        or, with POSIX sh and coreutils only: sh import.sh TARGET_DIR',
+    '',
+    'bundle.json is written last: a directory without it is an unfinished export; export again.',
+    'audit.jsonl records what was fetched, verified and exported, and by which keys it was signed.',
+    '',
+  ].join('\n');
+}

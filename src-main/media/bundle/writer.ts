@@ -1,0 +1,262 @@
+// Writing a bundle volume (issue 9 §3, docs/bundle.md): blobs first, each through `<name>.partial`,
+// fsynced and renamed only once the whole blob's sha256 is proven; then SHA256SUMS, README.txt,
+// audit.jsonl, the keyrings and import.sh; bundle.json last. A directory without bundle.json is
+// an unfinished export: a rerun of the same plan finds it by its plan marker and keeps every blob
+// already at its final path that hashes right.
+import { createHash } from 'node:crypto';
+import { constants as fsConstants } from 'node:fs';
+import { open, readFile, rm, type FileHandle } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { throwIfCancelled } from '../../base/cancel.js';
+import { FerryError } from '../../base/errors.js';
+import { ensureDirectoryDurably, fsyncDirectory, lstatIfExists, readdirIfExists, renameIntoPlace, withFileErrors } from '../../base/files.js';
+import { hashOpenFile } from '../../base/hashing.js';
+import { BUNDLE_FILES, PARTIAL_SUFFIX, blobFilePath, blobPartPath, type BundleBlob } from './manifest.js';
+import type { PlannedBlob } from './plan.js';
+
+/** Marks an unfinished bundle directory with the plan it belongs to; removed once bundle.json is in place. */
+export const PLAN_MARKER = 'export-plan.json';
+const BUNDLE_ID = /^\d{8}T\d{6}Z-[0-9a-f]{8}$/;
+
+const COPY_CHUNK_BYTES = 1024 * 1024;
+
+/** Where a blob's bytes come from: a file (re-hashed while copied, never trusted), or bytes in memory. */
+export type BlobSource = { kind: 'file'; path: string } | { kind: 'bytes'; bytes: Buffer };
+
+export interface CopyOptions {
+  signal: AbortSignal;
+  /** Told of each chunk copied or re-hashed (negative to take back bytes of a copy that failed). */
+  onBytes: (delta: number) => void;
+}
+
+/** A blob written (or found) on a volume: its manifest entry and whether a previous run had written it. */
+export interface WrittenBlob {
+  entry: BundleBlob;
+  kept: boolean;
+}
+
+/**
+ * The id and creation time of an unfinished bundle under `bundlesDir` (`<target>/FERRY`) made for
+ * the plan `planKey`, or undefined. A directory with bundle.json is finished and never reused.
+ * With `removeAbandoned`, bundle directories a killed run left before writing their marker go.
+ */
+export async function findUnfinishedBundle(bundlesDir: string, planKey: string, removeAbandoned: boolean): Promise<{ id: string; created: string } | undefined> {
+  for (const entry of await readdirIfExists(bundlesDir)) {
+    if (!entry.isDirectory() || !BUNDLE_ID.test(entry.name)) continue;
+    const dir = join(bundlesDir, entry.name);
+    if ((await lstatIfExists(join(dir, BUNDLE_FILES.manifest))) !== undefined) continue;
+    const marker = await readFile(join(dir, PLAN_MARKER), 'utf8').catch(() => undefined);
+    if (marker === undefined) {
+      if (removeAbandoned) await removeIfNeverStarted(dir);
+      continue;
+    }
+    try {
+      const parsed = JSON.parse(marker) as { key?: unknown; id?: unknown; created?: unknown };
+      if (parsed.key === planKey && parsed.id === entry.name && typeof parsed.created === 'string') return { id: entry.name, created: parsed.created };
+    } catch {
+      // A marker cut short by a kill belongs to no plan we can match; that directory is left alone.
+    }
+  }
+  return undefined;
+}
+
+/**
+ * A run killed between creating a bundle directory and writing its marker left at most the
+ * marker's partial file there: nothing of value, and no plan to match, so the directory goes.
+ */
+async function removeIfNeverStarted(dir: string): Promise<void> {
+  const entries = await readdirIfExists(dir);
+  if (!entries.every((entry) => entry.isFile() && entry.name.endsWith(PARTIAL_SUFFIX))) return;
+  await withFileErrors(dir, 'remove the abandoned bundle directory', () => rm(dir, { recursive: true, force: true }));
+}
+
+/** Creates the volume's directory and its plan marker (first, so a kill at any later point leaves a findable directory). */
+export async function startVolume(dir: string, marker: { key: string; id: string; created: string }): Promise<void> {
+  await ensureDirectoryDurably(dir);
+  await writeFileDurably(join(dir, PLAN_MARKER), JSON.stringify(marker));
+}
+
+/**
+ * Writes one planned blob into the volume at `dir` from `source`, hashing the source as it is copied:
+ * its sha256 and size must be the plan's (the signed metadata's), else nothing reaches a final path
+ * and FERRY_HASH_MISMATCH / FERRY_SIZE_MISMATCH names `describe` (the source file). Parts are
+ * fsynced and renamed only after the whole blob proved right. A blob whose files are already at
+ * their final paths with the right bytes (an interrupted run of the same plan) is kept, after
+ * hashing them. Throws those codes, FERRY_IO, FERRY_DISK_FULL, FERRY_CANCELLED.
+ */
+export function writeBlob(dir: string, blob: PlannedBlob, source: BlobSource, describe: string, options: CopyOptions): Promise<WrittenBlob> {
+  return writeVerified(dir, storagePaths(blob), blob, source, describe, options);
+}
+
+/**
+ * Writes one file of a plain mirror tree (`--layout tree`) at `path` under `root`, as writeBlob
+ * writes a whole blob: hashed while copied, through a partial name, kept when already right.
+ */
+export function writeTreeFile(root: string, file: { path: string; size: number; sha256: string }, source: BlobSource, describe: string, options: CopyOptions): Promise<WrittenBlob> {
+  return writeVerified(root, [file.path], { sha256: file.sha256, size: file.size, partSize: undefined, parts: 1 }, source, describe, options);
+}
+
+async function writeVerified(dir: string, paths: string[], blob: PlannedBlob, source: BlobSource, describe: string, options: CopyOptions): Promise<WrittenBlob> {
+  const found = await hashExisting(dir, blob, paths, options);
+  if (found !== undefined) return { entry: found, kept: true };
+  for (const folder of new Set(paths.map((path) => dirname(join(dir, path))))) await ensureDirectoryDurably(folder);
+  const whole = createHash('sha256');
+  const parts: Array<{ size: number; sha256: string }> = [];
+  let copied = 0;
+  const reader = await openSource(source, describe);
+  try {
+    for (const [index, path] of paths.entries()) {
+      const partBytes = blob.partSize === undefined ? blob.size : Math.min(blob.partSize, blob.size - index * blob.partSize);
+      const partial = join(dir, path + PARTIAL_SUFFIX);
+      // A whole blob is its one part: hashing the bytes twice would halve the copy's speed.
+      const partHash = paths.length === 1 ? undefined : createHash('sha256');
+      await withFileErrors(partial, 'write', async () => {
+        const handle = await open(partial, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_TRUNC | fsConstants.O_NOFOLLOW, 0o644);
+        try {
+          let written = 0;
+          while (written < partBytes) {
+            throwIfCancelled(options.signal);
+            const chunk = await reader.read(Math.min(COPY_CHUNK_BYTES, partBytes - written));
+            if (chunk.length === 0) break;
+            whole.update(chunk);
+            partHash?.update(chunk);
+            await handle.write(chunk, 0, chunk.length, written);
+            written += chunk.length;
+            copied += chunk.length;
+            options.onBytes(chunk.length);
+          }
+          await handle.sync();
+        } finally {
+          await handle.close();
+        }
+      });
+      parts.push({ size: partBytes, sha256: partHash?.digest('hex') ?? '' });
+    }
+    const extra = (await reader.read(1)).length;
+    const actual = whole.digest('hex');
+    if (copied !== blob.size || extra > 0) {
+      throw new FerryError('FERRY_SIZE_MISMATCH', `${describe} is ${extra > 0 ? 'larger' : `${copied} bytes`}; the signed metadata lists ${blob.size} bytes. It was not exported.`, {
+        path: describe,
+        expected: String(blob.size),
+        actual: extra > 0 ? `more than ${blob.size}` : String(copied),
+      });
+    }
+    if (actual !== blob.sha256) {
+      throw new FerryError('FERRY_HASH_MISMATCH', `${describe} does not have the sha256 the signed metadata lists; it was not exported.`, {
+        path: describe,
+        expected: blob.sha256,
+        actual,
+      });
+    }
+  } catch (error) {
+    options.onBytes(-copied);
+    await Promise.all(paths.map((path) => rm(join(dir, path + PARTIAL_SUFFIX), { force: true }).catch(() => undefined)));
+    throw error;
+  } finally {
+    await reader.close();
+  }
+  for (const path of paths) await renameIntoPlace(join(dir, path + PARTIAL_SUFFIX), join(dir, path));
+  return { entry: blob.partSize === undefined ? { sha256: blob.sha256, size: blob.size } : { sha256: blob.sha256, size: blob.size, parts }, kept: false };
+}
+
+/**
+ * Bytes of `blobs` already at their final paths under `dir` with their planned sizes (an interrupted
+ * run of the same plan), rounded up to `blockSize`: space the rerun does not need again. Sizes only;
+ * writeBlob re-hashes before keeping anything.
+ */
+export async function presentBytes(dir: string, blobs: readonly PlannedBlob[], blockSize: number): Promise<number> {
+  let total = 0;
+  for (const blob of blobs) {
+    for (const [index, path] of storagePaths(blob).entries()) {
+      const size = blob.partSize === undefined ? blob.size : Math.min(blob.partSize, blob.size - index * blob.partSize);
+      const stats = await lstatIfExists(join(dir, path));
+      if (stats?.isFile() === true && stats.size === size) total += Math.ceil(size / blockSize) * blockSize;
+    }
+  }
+  return total;
+}
+
+function storagePaths(blob: PlannedBlob): string[] {
+  if (blob.partSize === undefined) return [blobFilePath(blob.sha256)];
+  return Array.from({ length: blob.parts }, (_unused, index) => blobPartPath(blob.sha256, index + 1));
+}
+
+/** The blob's manifest entry when every one of its files is at its final path and they hash right together. */
+async function hashExisting(dir: string, blob: PlannedBlob, paths: string[], options: CopyOptions): Promise<BundleBlob | undefined> {
+  const sizes = paths.map((_path, index) => (blob.partSize === undefined ? blob.size : Math.min(blob.partSize, blob.size - index * blob.partSize)));
+  for (const [index, path] of paths.entries()) {
+    const stats = await lstatIfExists(join(dir, path));
+    if (stats?.isFile() !== true || stats.size !== sizes[index]) return undefined;
+  }
+  const whole = createHash('sha256');
+  const parts: Array<{ size: number; sha256: string }> = [];
+  for (const [index, path] of paths.entries()) {
+    const partHash = paths.length === 1 ? undefined : createHash('sha256');
+    const full = join(dir, path);
+    await withFileErrors(full, 'read', async () => {
+      const handle = await open(full, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW);
+      try {
+        await hashOpenFile(handle, partHash === undefined ? [whole] : [whole, partHash], { signal: options.signal });
+      } finally {
+        await handle.close();
+      }
+    });
+    parts.push({ size: sizes[index] ?? 0, sha256: partHash?.digest('hex') ?? '' });
+  }
+  if (whole.digest('hex') !== blob.sha256) return undefined;
+  options.onBytes(blob.size);
+  return blob.partSize === undefined ? { sha256: blob.sha256, size: blob.size } : { sha256: blob.sha256, size: blob.size, parts };
+}
+
+interface SourceReader {
+  /** Up to `length` bytes, empty at the end. */
+  read(length: number): Promise<Buffer>;
+  close(): Promise<void>;
+}
+
+async function openSource(source: BlobSource, describe: string): Promise<SourceReader> {
+  if (source.kind === 'bytes') {
+    let position = 0;
+    return {
+      read: (length) => {
+        const chunk = source.bytes.subarray(position, position + length);
+        position += chunk.length;
+        return Promise.resolve(chunk);
+      },
+      close: () => Promise.resolve(),
+    };
+  }
+  const handle: FileHandle = await withFileErrors(describe, 'read', () => open(source.path, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW));
+  const buffer = Buffer.allocUnsafe(COPY_CHUNK_BYTES);
+  let position = 0;
+  return {
+    read: async (length) => {
+      const { bytesRead } = await withFileErrors(describe, 'read', () => handle.read(buffer, 0, Math.min(length, buffer.length), position));
+      position += bytesRead;
+      return buffer.subarray(0, bytesRead);
+    },
+    close: () => handle.close(),
+  };
+}
+
+/** Writes `bytes` at `path` through `<path>.partial`, fsynced, renamed, the directory flushed. Throws FERRY_IO, FERRY_DISK_FULL. */
+export async function writeFileDurably(path: string, bytes: string | Buffer): Promise<void> {
+  const partial = path + PARTIAL_SUFFIX;
+  await ensureDirectoryDurably(dirname(path));
+  await withFileErrors(partial, 'write', async () => {
+    const handle = await open(partial, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_TRUNC | fsConstants.O_NOFOLLOW, 0o644);
+    try {
+      await handle.writeFile(bytes);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+  });
+  await renameIntoPlace(partial, path);
+}
+
+/** The volume is complete: bundle.json is in place, so the plan marker goes (a kill before leaves only that stray file). */
+export async function finishVolume(dir: string): Promise<void> {
+  await withFileErrors(join(dir, PLAN_MARKER), 'remove', () => rm(join(dir, PLAN_MARKER), { force: true }));
+  await fsyncDirectory(dir);
+}

@@ -1,0 +1,172 @@
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateStream, tamperFile } from '../../support/stream-generator.js';
+import { runFerry, type FerryRun } from '../../support/run-ferry.js';
+import { describeRun, exists, makeWorkDir, removeQuietly, serveSignedStream, twoProductShape, walkFiles, type ServedStream } from '../mirror/helpers.js';
+import { blobSet, bundleDirs, expectCompleteVolume, expectOk, fileSet, lastLine, readManifest } from './helpers.js';
+
+// `ferry export` (issue 9 §2, §3, §5) as an operator runs it, against a signed stream served on
+// loopback: from the library and from a tree made by `ferry mirror`, into plain folders. Real
+// files, real SQLite, coreutils' sha256sum as the judge of SHA256SUMS.
+
+let workDir: string;
+let served: ServedStream;
+let library: string;
+let keyring: string[];
+
+const ferry = (args: readonly string[]): Promise<FerryRun> => runFerry(args, { timeoutMs: 120_000 });
+
+beforeAll(async () => {
+  workDir = await makeWorkDir('export');
+  served = await serveSignedStream(workDir, 'Export test', twoProductShape(2));
+  keyring = ['--keyring', served.testKey.keyringFile];
+  library = join(workDir, 'library');
+  expectOk(await ferry(['sync', '--library', library, ...keyring, served.source]));
+});
+
+afterAll(async () => {
+  await served.server.close();
+  await removeQuietly(workDir);
+});
+
+describe('ferry export from the library to a folder', () => {
+  it('writes a complete bundle, read back and verified, and prints its directory last', async () => {
+    const target = join(workDir, 'folder');
+    const run = expectOk(await ferry(['export', '--to', target, '--library', library, ...keyring, served.source]));
+    const [dir] = await bundleDirs(target);
+    expect(lastLine(run)).toBe(dir);
+    const manifest = await expectCompleteVolume(dir ?? '');
+    // Every file of the served tree, items and signed metadata, each with its own blob.
+    const items = [...served.listed.values()];
+    expect(manifest.files.filter((file) => file.role === 'item').map((file) => file.path).sort()).toEqual(items.map((file) => file.path).sort());
+    expect(manifest.files.filter((file) => file.role === 'metadata').map((file) => file.path).sort()).toEqual([
+      'streams/v1/com.ubuntu.maas:stable:v3:download.sjson',
+      'streams/v1/index.sjson',
+    ]);
+    for (const file of manifest.files) {
+      expect(manifest.blobs.some((blob) => blob.sha256 === file.sha256), file.path).toBe(true);
+      expect(await readFile(join(served.stream.baseDir, file.path))).toHaveLength(file.size);
+    }
+    expect(manifest.signatures.map((signature) => signature.path).sort()).toEqual(manifest.files.filter((file) => file.path.endsWith('.sjson')).map((file) => file.path).sort());
+    expect(manifest.keyrings).toHaveLength(1);
+    expect(await readFile(join(dir ?? '', manifest.keyrings[0]?.file ?? ''))).toEqual(await readFile(served.testKey.keyringFile));
+    const audit = (await readFile(join(dir ?? '', 'audit.jsonl'), 'utf8')).trimEnd().split('\n').map((line) => JSON.parse(line) as { event: string });
+    expect(audit.map((record) => record.event)).toEqual(['fetched', 'verified', 'verified', 'exported']);
+    expect(await readFile(join(dir ?? '', 'import.sh'), 'utf8')).toMatch(/^#!\/bin\/sh/);
+    expect(run.stderr).toMatch(/Verified: \d+ file\(s\) .* read back/);
+  });
+
+  it('says the verdict and writes nothing in a dry run', async () => {
+    const target = join(workDir, 'dry');
+    const run = expectOk(await ferry(['export', '--dry-run', '--json', '--to', target, '--library', library, ...keyring, served.source]));
+    const result = JSON.parse(lastLine(run)) as { dryRun: boolean; plan: { files: number; blobsCarried: number }; written: unknown };
+    expect(result).toMatchObject({ dryRun: true, written: null, verified: null });
+    expect(result.plan.files).toBe(served.listed.size + 2);
+    expect(await exists(target)).toBe(false);
+  });
+
+  it('splits a bundle into two volumes with --volume-size, each verifying on its own', async () => {
+    const target = join(workDir, 'volumes');
+    const run = expectOk(await ferry(['export', '--to', target, '--volume-size', '300K', '--library', library, ...keyring, served.source]));
+    const volumes = [join(target, 'volume-1'), join(target, 'volume-2')];
+    const dirs = (await Promise.all(volumes.map(bundleDirs))).flat();
+    expect(dirs).toHaveLength(2);
+    expect(lastLine(run)).toBe(dirs[1]);
+    const manifests = await Promise.all(dirs.map(expectCompleteVolume));
+    expect(manifests.map((manifest) => manifest.volume)).toEqual([
+      { index: 1, count: 2 },
+      { index: 2, count: 2 },
+    ]);
+    expect(manifests[0]?.id).toBe(manifests[1]?.id);
+    // Each blob on exactly one volume, and together every file's blob.
+    const carried = blobSet(manifests);
+    expect(new Set(carried).size).toBe(carried.length);
+    expect(carried).toEqual([...new Set(manifests[0]?.files.map((file) => file.sha256))].sort());
+    expect(await exists(join(target, 'FERRY'))).toBe(false);
+  });
+});
+
+describe('ferry export from a mirror tree', () => {
+  it('equals the export of the same selection from the library (files and blobs)', async () => {
+    const tree = join(workDir, 'tree');
+    expectOk(await ferry(['mirror', ...keyring, served.source, tree]));
+    const fromTree = join(workDir, 'from-tree');
+    const fromLibrary = join(workDir, 'from-library');
+    expectOk(await ferry(['export', '--to', fromTree, '--tree', tree, ...keyring, 'arch=amd64']));
+    expectOk(await ferry(['export', '--to', fromLibrary, '--library', library, ...keyring, served.source, 'arch=amd64']));
+    const [treeManifest, libraryManifest] = await Promise.all([fromTree, fromLibrary].map(async (target) => expectCompleteVolume((await bundleDirs(target))[0] ?? '')));
+    if (treeManifest === undefined || libraryManifest === undefined) throw new Error('two bundles');
+    expect(fileSet(treeManifest)).toEqual(fileSet(libraryManifest));
+    expect(blobSet([treeManifest])).toEqual(blobSet([libraryManifest]));
+    expect(treeManifest.selection).toEqual([['arch=amd64']]);
+  });
+
+  it('refuses a tree file that differs from its signed metadata, and leaves no bundle', async () => {
+    const tree = join(workDir, 'tampered-tree');
+    expectOk(await ferry(['mirror', ...keyring, served.source, tree]));
+    const [victim] = [...served.listed.values()];
+    if (victim === undefined) throw new Error('the stream lists files');
+    await tamperFile(tree, victim.path);
+    const target = join(workDir, 'from-tampered');
+    const run = await ferry(['export', '--json', '--to', target, '--tree', tree, ...keyring]);
+    expect(run.code, describeRun(run)).toBe(3);
+    expect(run.stderr).toContain('FERRY_HASH_MISMATCH');
+    expect(run.stderr).toContain(victim.path);
+    for (const dir of await bundleDirs(target)) {
+      expect(await exists(join(dir, 'bundle.json'))).toBe(false);
+      expect((await walkFiles(dir)).filter((file) => file.endsWith(victim.sha256))).toEqual([]);
+    }
+  });
+});
+
+describe('incremental exports', () => {
+  it('--site carries only blobs earlier exports to that site did not, naming its base', async () => {
+    const site = join(workDir, 'site-1');
+    expectOk(await ferry(['export', '--to', site, '--site', 'dc1', '--library', library, ...keyring, served.source]));
+    const [first] = await Promise.all((await bundleDirs(site)).map(readManifest));
+    if (first === undefined) throw new Error('a first bundle');
+    expect(first.base).toBeNull();
+    expect(first.site).toBe('dc1');
+    // Upstream publishes a third version of each product; the library syncs it.
+    await generateStream(served.stream.baseDir, { ...twoProductShape(3), signingKey: served.testKey.key });
+    expectOk(await ferry(['sync', '--library', library, ...keyring, served.source]));
+    const next = join(workDir, 'site-2');
+    expectOk(await ferry(['export', '--to', next, '--site', 'dc1', '--library', library, ...keyring, served.source]));
+    const [second] = await Promise.all((await bundleDirs(next)).map(expectCompleteVolume));
+    if (second === undefined) throw new Error('a second bundle');
+    expect(second.base).toEqual({ kind: 'site', id: first.id });
+    const before = new Set(first.blobs.map((blob) => blob.sha256));
+    const lacking = [...new Set(second.files.map((file) => file.sha256))].filter((sha256) => !before.has(sha256)).sort();
+    expect(lacking.length).toBeGreaterThan(0);
+    expect(blobSet([second])).toEqual(lacking);
+    // A full export stays possible at any time.
+    const full = join(workDir, 'site-full');
+    expectOk(await ferry(['export', '--to', full, '--library', library, ...keyring, served.source]));
+    const [whole] = await Promise.all((await bundleDirs(full)).map(readManifest));
+    expect(whole?.base).toBeNull();
+    expect(blobSet(whole === undefined ? [] : [whole])).toEqual([...new Set(second.files.map((file) => file.sha256))].sort());
+
+    // --since: a receipt from the site makes the bundle carry exactly what the site lacks.
+    const [held, ...rest] = first.blobs;
+    const receipt = {
+      format: 'stream-ferry-receipt',
+      formatVersion: 1,
+      id: '20261130T060000Z-0123abcd',
+      created: '2026-11-30T06:00:00.000Z',
+      tool: { name: 'stream-ferry', version: '0.1.0' },
+      site: 'dc1',
+      metadata: [],
+      blobs: rest.map((blob) => ({ sha256: blob.sha256, size: blob.size })),
+    };
+    const receiptFile = join(workDir, 'receipt.json');
+    await writeFile(receiptFile, JSON.stringify(receipt));
+    const sinceTarget = join(workDir, 'since');
+    expectOk(await ferry(['export', '--to', sinceTarget, '--since', receiptFile, '--library', library, ...keyring, served.source]));
+    const [since] = await Promise.all((await bundleDirs(sinceTarget)).map(expectCompleteVolume));
+    expect(since?.base).toEqual({ kind: 'receipt', id: receipt.id });
+    const siteHolds = new Set(receipt.blobs.map((blob) => blob.sha256));
+    expect(blobSet(since === undefined ? [] : [since])).toEqual([...new Set(second.files.map((file) => file.sha256))].filter((sha256) => !siteHolds.has(sha256)).sort());
+    expect(blobSet(since === undefined ? [] : [since])).toContain(held?.sha256);
+  });
+});

@@ -1,0 +1,85 @@
+import { describe, expect, it } from 'vitest';
+import { thrownFerryError } from '../../support/expect-ferry-error.js';
+import { planExport, type ExportPlanInput } from '../../../src-main/media/bundle/plan.js';
+import type { BundleFile } from '../../../src-main/media/bundle/manifest.js';
+
+// The export verdict (issue 9 §2) on its own: volumes, parts, space and the file system's rules.
+
+const KIB = 1024;
+const MIB = 1024 * KIB;
+const digest = (character: string): string => character.repeat(64);
+
+const files: BundleFile[] = [
+  { path: 'streams/v1/com.ubuntu.maas:stable:v3:download.sjson', size: 10 * KIB, sha256: digest('a'), role: 'metadata' },
+  { path: 'streams/v1/index.sjson', size: 2 * KIB, sha256: digest('b'), role: 'metadata' },
+  { path: 'noble/amd64/20250615/squashfs', size: 6 * MIB, sha256: digest('c'), role: 'item' },
+  { path: 'noble/amd64/20250615/ga-24.04/generic/boot-kernel', size: 1 * MIB, sha256: digest('d'), role: 'item' },
+  // The same bytes at a second path: one blob.
+  { path: 'noble/amd64/20250622/ga-24.04/generic/boot-kernel', size: 1 * MIB, sha256: digest('d'), role: 'item' },
+];
+
+function refused(action: () => unknown, code: string): Error {
+  const error = thrownFerryError(action);
+  expect(error.code).toBe(code);
+  return error;
+}
+
+const input = (overrides: Partial<ExportPlanInput> = {}): ExportPlanInput => ({
+  files,
+  carried: new Set(files.map((file) => file.sha256)),
+  layout: 'bundle',
+  bundleId: '20261130T054000Z-3fa9c2d1',
+  filesystem: 'fat32',
+  freeBytes: 1024 * MIB,
+  blockSize: 4 * KIB,
+  volumeOverheadBytes: 64 * KIB,
+  ...overrides,
+});
+
+describe('planExport', () => {
+  it('carries each distinct blob once, whole where it fits', () => {
+    const plan = planExport(input());
+    expect(plan.volumes).toHaveLength(1);
+    expect(plan.volumes[0]?.map((blob) => blob.sha256)).toEqual([digest('a'), digest('b'), digest('c'), digest('d')]);
+    expect(plan.splitBlobs).toBe(0);
+    // Each file takes whole 4 KiB blocks: 10 KiB takes 12.
+    expect(plan.bytesNeeded).toBe(12 * KIB + 4 * KIB + 6 * MIB + 1 * MIB + 64 * KIB);
+  });
+
+  it('splits a blob larger than the part size into parts, the last one shorter', () => {
+    const plan = planExport(input({ partSize: 4 * MIB }));
+    expect(plan.volumes[0]?.find((blob) => blob.sha256 === digest('c'))).toEqual({ sha256: digest('c'), size: 6 * MIB, partSize: 4 * MIB, parts: 2 });
+    expect(plan.splitBlobs).toBe(1);
+  });
+
+  it('fills volumes in order up to the volume size, and refuses a blob no volume can hold', () => {
+    const plan = planExport(input({ volumeSize: 7 * MIB }));
+    expect(plan.volumes.map((volume) => volume.map((blob) => blob.sha256))).toEqual([[digest('a'), digest('b'), digest('c')], [digest('d')]]);
+    refused(() => planExport(input({ volumeSize: 5 * MIB })), 'FERRY_TARGET_UNFIT');
+  });
+
+  it('carries only the blobs asked for (an incremental bundle), and keys plans by what they write', () => {
+    const incremental = planExport(input({ carried: new Set([digest('d')]) }));
+    expect(incremental.volumes[0]?.map((blob) => blob.sha256)).toEqual([digest('d')]);
+    expect(incremental.key).not.toBe(planExport(input()).key);
+    expect(planExport(input({ bundleId: '20261130T060000Z-00000000' })).key).toBe(planExport(input()).key);
+  });
+
+  it('refuses too little free space with the margin, counting what an earlier run already wrote', () => {
+    const needed = planExport(input()).bytesNeeded;
+    const error = refused(() => planExport(input({ freeBytes: needed })), 'FERRY_NOT_ENOUGH_SPACE');
+    expect(error.message).toContain('margin');
+    expect(planExport(input({ freeBytes: needed, presentBytes: 6 * MIB })).bytesNeeded).toBe(needed - 6 * MIB);
+    // A file system that does not say (fusefat): the writes will tell.
+    expect(planExport(input({ freeBytes: null })).freeBytes).toBeNull();
+  });
+
+  it("refuses a plain tree where the file system cannot hold ':' in names, naming the path and rule", () => {
+    for (const filesystem of ['fat32', 'exfat', 'ntfs'] as const) {
+      const error = refused(() => planExport(input({ layout: 'tree', filesystem })), 'FERRY_TARGET_UNFIT');
+      expect(error.message).toContain('com.ubuntu.maas:stable:v3:download.sjson');
+      expect(error.message).toContain("':'");
+    }
+    expect(planExport(input({ layout: 'tree', filesystem: 'ext4' })).volumes).toEqual([]);
+  });
+});
