@@ -33,6 +33,7 @@ export type {
   TransferInput,
 } from './api.js';
 export { filterGroups } from './job-input.js';
+export { hostNameReading } from '../streams/index.js';
 export type { ProductSummary, QueryItem } from './query.js';
 export type { LibraryLocationOptions, LibraryProduct, LibraryProfile, LibrarySource, LibrarySummary } from './library.js';
 export { JOB_DEFAULTS } from './defaults.js';

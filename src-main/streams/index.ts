@@ -1,5 +1,5 @@
 // The SimpleStreams format, pure: locate, parse, expand aliases, flatten, filter, pick versions.
-export { joinMirrorUrl, resolveSource } from './source.js';
+export { hostNameReading, joinMirrorUrl, resolveSource } from './source.js';
 export type { ResolveSourceOptions, StreamSource } from './source.js';
 export { MAX_METADATA_BYTES } from './json.js';
 export { entriesToFollow, parseProducts, parseStreamDocument } from './documents.js';

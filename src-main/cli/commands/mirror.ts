@@ -16,15 +16,15 @@ import { sourceOptions, streamInputFrom, trustNotice } from './source-options.js
 
 /** Selection and transfer options shared by `ferry mirror` and `ferry sync`. */
 export const selectionOptions: OptionDefinition[] = [
-  { name: 'max', type: 'number', valueName: 'N', description: 'keep at most N versions of each product (the newest by plain string order)' },
+  { name: 'max', type: 'number', valueName: 'N', description: 'keep at most N versions of each product (the newest by plain string order)', min: 0 },
   { name: 'keep', type: 'boolean', description: 'with --max: keep up to N versions even after they leave the source' },
 ];
 
 export const transferOptions: OptionDefinition[] = [
   { name: 'dry-run', type: 'boolean', description: 'print the plan and change nothing' },
   { name: 'verify-existing', type: 'boolean', description: 're-hash every file already present and repair what is wrong' },
-  { name: 'concurrency', type: 'number', valueName: 'N', description: 'files downloaded at once', default: JOB_DEFAULTS.concurrency },
-  { name: 'connections', type: 'number', valueName: 'N', description: 'connections per server', default: JOB_DEFAULTS.connectionsPerHost },
+  { name: 'concurrency', type: 'number', valueName: 'N', description: 'files downloaded at once', default: JOB_DEFAULTS.concurrency, min: 1 },
+  { name: 'connections', type: 'number', valueName: 'N', description: 'connections per server', default: JOB_DEFAULTS.connectionsPerHost, min: 1 },
   {
     name: 'no-direct-io',
     type: 'boolean',
@@ -50,6 +50,18 @@ export const mirrorCommand: CommandDefinition = {
   options: [
     ...selectionOptions,
     { name: 'no-item-download', type: 'boolean', description: 'write the metadata but fetch no item files' },
+    {
+      name: 'mirror',
+      type: 'strings',
+      valueName: 'URL',
+      description: 'another mirror base to fetch an item file from when the source fails it (missing, server error, wrong checksum); still verified',
+    },
+    {
+      name: 'no-checksumming-reader',
+      type: 'boolean',
+      description: "sstream-mirror's switch to skip checksums",
+      unsupported: 'every file is checked against its listed size and checksum before it is placed; leave the option out.',
+    },
     ...transferOptions,
     ...sourceOptions,
   ],
@@ -66,7 +78,7 @@ export const mirrorCommand: CommandDefinition = {
     const engine = createEngine({ env: io.env, cwd: io.cwd });
     const job = engine.startJob('mirror', {
       ...jobOptionsFrom(options),
-      stream: streamInputFrom(options, source),
+      stream: streamInputFrom(options, source, io),
       target,
       selection,
       fetchItems: !flagOption(options, 'no-item-download'),

@@ -60,7 +60,7 @@ export const syncCommand: CommandDefinition = {
       ...jobOptionsFrom(options),
       library: stringOption(options, 'library'),
       // Without SOURCE the saved selection's source is loaded, with these settings.
-      stream: source === undefined ? streamSettingsFrom(options) : streamInputFrom(options, source),
+      stream: source === undefined ? streamSettingsFrom(options) : streamInputFrom(options, source, io),
       selection,
       profile,
     });
