@@ -23,6 +23,7 @@ export type {
   MirrorOutcome,
   PlanSummary,
   RetryEvent,
+  SelectionAdvice,
   SelectionGroups,
   StreamInput,
   StreamRef,
@@ -33,7 +34,8 @@ export type {
   TransferInput,
 } from './api.js';
 export { filterGroups } from './job-input.js';
-export { hostNameReading } from '../streams/index.js';
+export { BOOTLOADER_GROUP, hostNameReading } from '../streams/index.js';
+export type { NoMatchReport } from '../streams/index.js';
 export type { ProductSummary, QueryItem } from './query.js';
 export type { LibraryLocationOptions, LibraryProduct, LibraryProfile, LibrarySource, LibrarySummary } from './library.js';
 export { JOB_DEFAULTS } from './defaults.js';

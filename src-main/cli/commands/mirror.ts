@@ -1,7 +1,18 @@
-import { JOB_DEFAULTS, createEngine, filterGroups, type JobEvent, type MirrorOutcome, type PlanSummary } from '../../engine/index.js';
+import {
+  BOOTLOADER_GROUP,
+  JOB_DEFAULTS,
+  createEngine,
+  filterGroups,
+  type JobEvent,
+  type MirrorOutcome,
+  type PlanSummary,
+  type SelectionGroups,
+} from '../../engine/index.js';
+import { adviceLines } from '../advice.js';
 import {
   countOption,
   flagOption,
+  listOption,
   numberOption,
   usageError,
   type CliIo,
@@ -18,7 +29,14 @@ import { sourceOptions, streamInputFrom, trustNotice } from './source-options.js
 export const selectionOptions: OptionDefinition[] = [
   { name: 'max', type: 'number', valueName: 'N', description: 'keep at most N versions of each product (the newest by plain string order)', min: 0 },
   { name: 'keep', type: 'boolean', description: 'with --max: keep up to N versions even after they leave the source' },
+  { name: 'bootloaders', type: 'boolean', description: "also select MAAS's bootloaders (adds the filter group --or 'bootloader-type~.')" },
 ];
+
+/** The filter arguments with --bootloaders applied: one more group, unless nothing is filtered (everything is selected). */
+export function selectionFrom(options: ParsedOptions, filterArgs: readonly string[]): SelectionGroups {
+  const withBootloaders = flagOption(options, 'bootloaders') && filterArgs.length > 0;
+  return filterGroups(withBootloaders ? [...filterArgs, '--or', ...BOOTLOADER_GROUP] : filterArgs);
+}
 
 export const transferOptions: OptionDefinition[] = [
   { name: 'dry-run', type: 'boolean', description: 'print the plan and change nothing' },
@@ -73,7 +91,7 @@ export const mirrorCommand: CommandDefinition = {
     const [source, target, ...filterArgs] = positionals;
     if (source === undefined || target === undefined) throw usageError(mirrorCommand, 'Name a SOURCE and a TARGET directory.');
     assertKeepHasMax(mirrorCommand, options);
-    const selection = filterGroups(filterArgs);
+    const selection = selectionFrom(options, filterArgs);
     const events = showJobEvents(options, io);
     const engine = createEngine({ env: io.env, cwd: io.cwd });
     const job = engine.startJob('mirror', {
@@ -82,6 +100,7 @@ export const mirrorCommand: CommandDefinition = {
       target,
       selection,
       fetchItems: !flagOption(options, 'no-item-download'),
+      mirrors: listOption(options, 'mirror'),
     });
     const outcome = await followJob(job, io, events.onEvent);
     events.finish();
@@ -148,6 +167,7 @@ export function printPlan(plan: PlanSummary, io: CliIo): void {
       `${plan.filesToRemove} to remove (${formatBytesFixed(plan.bytesToRemove)}).\n`,
   );
   for (const rejected of plan.rejected) io.stderr.write(`Rejected: ${rejected.error.message}\n`);
+  for (const line of adviceLines(plan.advice, '--bootloaders')) io.stderr.write(`${line}\n`);
 }
 
 /** What the closing lines say about the metadata, which a mirror writes and the library records. */

@@ -8,6 +8,7 @@ import {
   type CliIo,
   type CommandDefinition,
 } from '../command.js';
+import { adviceLines } from '../advice.js';
 import { ExitCode } from '../exit-codes.js';
 import { formatBytesFixed, formatRetry, formatTable } from '../output.js';
 import { followJob } from '../progress-display.js';
@@ -75,6 +76,9 @@ export const queryCommand: CommandDefinition = {
     } else {
       for (const item of items) io.stdout.write(`${pythonDictRepr(item)}\n`);
     }
+    // Bootloaders matter to a mirror, not to a query; why nothing matched matters to both.
+    const { noMatch } = engine.advise(loaded.streamId, request);
+    for (const line of adviceLines({ noMatch, lacksBootloaders: false }, undefined)) io.stderr.write(`${line}\n`);
     if (countOption(options, 'verbose') > 0) io.stderr.write(`${items.length} item(s) matched.\n`);
     return ExitCode.ok;
   },

@@ -39,6 +39,10 @@ const plan = {
   filesToRemove: 0,
   bytesToRemove: 0,
   rejected: [{ item: 'c/p/v/i', error }],
+  advice: {
+    noMatch: { unknownKeys: [{ filter: 'arches=amd64', key: 'arches', nearestKeys: ['arch'] }], unmatchedValues: [], andedAlternatives: [['release=jammy', 'release=noble']] },
+    lacksBootloaders: true,
+  },
 };
 const mirrorOutcome: MirrorOutcome = {
   jobId,
