@@ -195,7 +195,7 @@ export function formatCommandHelp(command: CommandDefinition): string {
   }
   if (refused.length > 0) {
     lines.push('', 'Options of sstream that ferry refuses:');
-    for (const option of refused) lines.push(`  --${option.name}: ${option.unsupported ?? ''}`);
+    for (const option of refused) lines.push(`  --${option.name} (${option.description}): ${option.unsupported ?? ''}`);
   }
   if (command.examples !== undefined && command.examples.length > 0) {
     lines.push('', 'Examples:', ...command.examples.map((example) => `  ${example}`));

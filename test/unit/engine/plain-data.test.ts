@@ -135,7 +135,9 @@ describe('plain data', () => {
       field: 'selection',
     });
     expect(refused(() => engine.startJob('sync', { library: join(nowhere, 'library') }))).toMatchObject({ code: 'FERRY_INPUT_INVALID', field: 'stream' });
-    expect(refused(() => engine.startJob('sync', { profile: 'lab', max: 2 }))).toMatchObject({ code: 'FERRY_INPUT_INVALID', field: 'max' });
+    // A saved selection may take max for one run (issue 11 §2), nothing else of a selection.
+    expect(refused(() => engine.startJob('sync', { profile: 'lab', keep: true }))).toMatchObject({ code: 'FERRY_INPUT_INVALID', field: 'keep' });
+    expect(refused(() => engine.startJob('sync', { profile: 'lab', max: -1 }))).toMatchObject({ code: 'FERRY_INPUT_INVALID', field: 'max' });
     expect(refused(() => engine.startJob('load', { source: 'stable', retries: -1 }))).toMatchObject({ code: 'FERRY_INPUT_INVALID', field: 'retries' });
     expect(refused(() => engine.startJob('mirror', { ...inputSamples.mirror, selection: [['arch']] }))).toMatchObject({ code: 'FERRY_FILTER_INVALID' });
     expect(engine.jobs()).toEqual([]);
