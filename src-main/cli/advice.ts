@@ -39,19 +39,24 @@ export function adviceLines(advice: SelectionAdvice, bootloaderOption: string | 
 function noMatchLines(report: NoMatchReport): string[] {
   const lines = ['Nothing matched the filters (exit status 0, as sstream).'];
   for (const { filter, key, nearestKeys } of report.unknownKeys) {
-    const maasKey = MAAS_WORDS[key.toLowerCase()];
-    if (maasKey !== undefined) {
-      lines.push(`  ${filter}: '${key}' is MAAS's word; this stream's items call it '${maasKey}' (e.g. ${filter.replace(key, maasKey)}).`);
-    } else {
-      const near = nearestKeys.length === 0 ? '' : ` Did you mean ${nearestKeys.join(' or ')}?`;
-      lines.push(`  ${filter}: no item has the key '${key}'.${near}`);
-    }
+    if (MAAS_WORDS[key.toLowerCase()] !== undefined) continue;
+    const near = nearestKeys.length === 0 ? '' : ` Did you mean ${nearestKeys.join(' or ')}?`;
+    lines.push(`  ${filter}: no item has the key '${key}'.${near}`);
   }
   for (const { filter, key, nearestValues } of report.unmatchedValues) {
     lines.push(`  ${filter}: no item matches; existing values of '${key}' include: ${nearestValues.join(', ')}.`);
   }
   for (const group of report.andedAlternatives) {
     lines.push(`  ${group.join(' ')}: each matches alone, but an item must match all of them; for either, separate them with --or: ${group.join(' --or ')}`);
+  }
+  // MAAS's words, whether no item has them or only bootloaders do (their `arches` lists).
+  const filters = new Set([...report.unknownKeys.map((entry) => entry.filter), ...report.unmatchedValues.map((entry) => entry.filter), ...report.andedAlternatives.flat()]);
+  for (const filter of filters) {
+    const key = /^[^=!~ ]+/.exec(filter)?.[0] ?? '';
+    const streamKey = MAAS_WORDS[key.toLowerCase()];
+    if (streamKey !== undefined) {
+      lines.push(`  ${filter}: '${key}' is MAAS's word; this stream's images call it '${streamKey}' (e.g. ${streamKey}${filter.slice(key.length)}).`);
+    }
   }
   lines.push('  Run `ferry query --products SOURCE` to see what the stream has.');
   return lines;
