@@ -162,7 +162,7 @@ describe('saved selections (--profile)', () => {
     expect(summary.profiles).toEqual([expect.objectContaining({ name: 'lab', source, filters, max: 1, keep: false })]);
     expect(summary.products.every((product) => /:24\.04:|:1:(grub|pxelinux)/.test(product.product))).toBe(true);
     const text = await ferryOk(['library'], 0, env);
-    expect(text.stdout).toContain(`  lab: --max 1 ${source} arch=amd64 release=noble --or 'os~(grub*|pxelinux)'\n`);
+    expect(text.stdout).toContain(`  lab: --max 1 --keyring ${testKey.keyringFile} ${source} arch=amd64 release=noble --or 'os~(grub*|pxelinux)'\n`);
 
     server.resetCounters();
     const rerun = syncResult(
@@ -187,7 +187,7 @@ describe('saved selections (--profile)', () => {
 
     const summary = librarySummary(await ferryOk(['library', '--library', library, '--json']));
     expect(summary.profiles).toEqual([expect.objectContaining({ name: 'elsewhere', source: base, path: 'custom/entry.sjson', filters: ['os=centos'] })]);
-    expect((await ferryOk(['library', '--library', library])).stdout).toContain(`  elsewhere: --path custom/entry.sjson ${base} os=centos\n`);
+    expect((await ferryOk(['library', '--library', library])).stdout).toContain(`  elsewhere: --path custom/entry.sjson --keyring ${testKey.keyringFile} ${base} os=centos\n`);
 
     server.resetCounters();
     const rerun = syncResult(await ferryOk(['sync', '--library', library, '--profile', 'elsewhere', '--keyring', testKey.keyringFile, '--json']));
@@ -229,7 +229,8 @@ describe('saved selections (--profile)', () => {
     expect(added.length).toBeGreaterThan(0);
     for (const line of added) expect(line).toContain('noble');
     const summary = librarySummary(await ferryOk(['library', '--library', library, '--json']));
-    expect(summary.profiles).toEqual([expect.objectContaining({ name: 'trusted', max: 1 })]);
+    expect(summary.profiles).toEqual([expect.objectContaining({ name: 'trusted', max: 1, keyringFiles: [testKey.keyringFile], verify: true })]);
+    expect((await ferryOk(['library', '--library', library])).stdout).toContain(`  trusted: --max 1 --keyring ${testKey.keyringFile} ${source} release=noble\n`);
   });
 });
 
