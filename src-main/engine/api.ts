@@ -129,6 +129,8 @@ export interface LoadOutcome {
 export interface PlanSummary {
   /** sstream-mirror's lines: `+ product version item path N Mb`, `- ...`, then `N Mb change`. */
   referenceLines: string[];
+  /** The sizes of the `+` lines, summed as sstream-mirror sums them (a shared file once per item). */
+  bytesAdded: number;
   versionsAdded: number;
   versionsRemoved: number;
   /** Distinct files the selection wants after the run. */

@@ -1,4 +1,4 @@
-import { lstat, rm, stat } from 'node:fs/promises';
+import { lstat, readFile, rm, stat } from 'node:fs/promises';
 import { dirname, join, resolve as resolvePath } from 'node:path';
 import {
   Catalog,
@@ -15,7 +15,8 @@ import { applyPlan, retire, type ApplyResult, type FileStore, type Retirement } 
 import { describeItem, orphanedPaths, planMirror, type HeldEntry, type MirrorPlan, type WantedFile } from '../mirror/plan.js';
 import { TreeStore } from '../mirror/tree-store.js';
 import { downloadFile, type HttpClient } from '../net/index.js';
-import { joinMirrorUrl, resolveSource, type Selection } from '../streams/index.js';
+import { flattenProducts, joinMirrorUrl, resolveSource, type Selection } from '../streams/index.js';
+import { readPublishedMetadata } from '../mirror/published.js';
 import { FerryError, redactUrl } from '../base/errors.js';
 import { formatBytes } from '../base/format.js';
 import type { MirrorInput, MirrorOutcome, PlanSummary, SelectionAdvice, TransferInput } from './api.js';
@@ -23,7 +24,7 @@ import { adviseSelection } from './query.js';
 import { JOB_DEFAULTS } from './defaults.js';
 import { acquireStream, stepProgress, type JobContext } from './job-context.js';
 import { selectionFromGroups } from './job-input.js';
-import type { LoadedStream, MetadataFile } from './stream.js';
+import { publishedMetadataText, type LoadedStream, type MetadataFile } from './stream.js';
 
 const MIB = 1024 * 1024;
 
@@ -129,7 +130,7 @@ async function mirrorInto(target: string, input: MirrorInput & { mirrors: string
       };
       return await syncInto(
         stream,
-        { store, catalog: state.catalog, sourceId, publish },
+        { store, catalog: state.catalog, sourceId, publish, publishedVersions: () => treePublishedVersions(state.targetDir, stream.source.entryPath) },
         client,
         { ...input, selection: selectionFromGroups(input.selection) },
         context,
@@ -179,6 +180,38 @@ export interface SyncTarget {
   sourceId: number;
   /** Publishes the verified metadata (a tree's files, a library snapshot); called only for a complete run. */
   publish: Publish;
+  /**
+   * The versions (versionKey) the published metadata lists, as sstream-mirror would read them
+   * from the target; undefined when unknown (the plan's lines then compare with what is held).
+   */
+  publishedVersions?: () => Promise<ReadonlySet<string> | undefined>;
+}
+
+export function versionKey(contentId: string, product: string, version: string): string {
+  return `${contentId}\u0000${product}\u0000${version}`;
+}
+
+/**
+ * The versions listed by the metadata published in the tree at `targetDir` (entry `entryPath`):
+ * an empty set when nothing is published yet, undefined when what is there cannot be read whole.
+ */
+async function treePublishedVersions(targetDir: string, entryPath: string): Promise<ReadonlySet<string> | undefined> {
+  try {
+    const metadata = await readPublishedMetadata(entryPath, async (path) => {
+      const bytes = await readFile(join(targetDir, path)).catch((error: unknown) => {
+        if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+        throw error;
+      });
+      return bytes === undefined ? undefined : publishedMetadataText(path, bytes);
+    });
+    if (metadata.unpublished.length > 0) return undefined;
+    return new Set(
+      metadata.products.flatMap(({ contentId, document }) => flattenProducts(document).map((item) => versionKey(contentId, item.productName, item.versionName))),
+    );
+  } catch (error) {
+    if (error instanceof FerryError || (error as NodeJS.ErrnoException).code !== undefined) return undefined;
+    throw error;
+  }
 }
 
 /**
@@ -226,18 +259,24 @@ export async function syncInto(
   const { store, catalog, sourceId } = target;
   const { jobId, signal, emit } = context;
   const held: HeldEntry[] = catalog.heldItems(sourceId);
-  const plan = planMirror({
+  const planInput = {
     products: stream.products,
     selection: options.selection,
     max: options.max,
     keep: options.keep ?? false,
     held,
     metadataPaths: stream.metadataFiles.map((file) => file.path),
-  });
+  };
+  const plan = planMirror(planInput);
+  // sstream-mirror compares with the published metadata: versions an unfinished run already holds
+  // are still `+` lines to it, and the versions they would replace still `-` lines.
+  const publishedVersions = await target.publishedVersions?.();
+  const unpublished = publishedVersions === undefined ? [] : held.filter((entry) => !publishedVersions.has(versionKey(entry.contentId, entry.product, entry.version)));
+  const referencePlan = unpublished.length === 0 ? plan : planMirror({ ...planInput, held: held.filter((entry) => !unpublished.includes(entry)) });
   const fetchItems = options.fetchItems ?? true;
   const missing = fetchItems ? await filesNotPresent(plan, store) : [];
   const advice = adviseSelection(stream, options.selection, plan.added.length === 0 && plan.wanted.size === 0);
-  const summary = summarizePlan(plan, held, missing, fetchItems && options.verifyExisting === true, advice);
+  const summary = summarizePlan(plan, referencePlan, held, missing, fetchItems && options.verifyExisting === true, advice);
   emit({ type: 'plan', plan: summary });
 
   const outcome: MirrorOutcome = {
@@ -358,16 +397,24 @@ async function assertFreeSpace(store: FileStore, bytesNeeded: number): Promise<v
   }
 }
 
-function summarizePlan(plan: MirrorPlan, held: readonly HeldEntry[], missing: readonly WantedFile[], rehash: boolean, advice: SelectionAdvice): PlanSummary {
+/** `plan` against what is held; `referencePlan` against what is published, which sstream-mirror's lines describe. */
+function summarizePlan(
+  plan: MirrorPlan,
+  referencePlan: MirrorPlan,
+  held: readonly HeldEntry[],
+  missing: readonly WantedFile[],
+  rehash: boolean,
+  advice: SelectionAdvice,
+): PlanSummary {
   const lines: string[] = [];
   let bytesAdded = 0;
-  for (const item of plan.added) {
+  for (const item of referencePlan.added) {
     if (item.path === undefined || item.size === undefined) continue;
     bytesAdded += item.size;
     lines.push(`+ ${item.productName} ${item.versionName} ${item.itemName} ${item.path} ${Math.trunc(item.size / MIB)} Mb`);
   }
   let bytesRemoved = 0;
-  for (const removal of plan.removals) {
+  for (const removal of referencePlan.removals) {
     for (const entry of removal.items) {
       bytesRemoved += entry.size;
       lines.push(`- ${entry.product} ${entry.version} ${entry.item} ${entry.path} ${Math.trunc(entry.size / MIB)} Mb`);
@@ -382,6 +429,7 @@ function summarizePlan(plan: MirrorPlan, held: readonly HeldEntry[], missing: re
   const toVerify = rehash ? wanted.filter((file) => !missingPaths.has(file.path)) : [];
   return {
     referenceLines: lines,
+    bytesAdded,
     versionsAdded: new Set(plan.added.map((item) => `${item.contentId}/${item.productName}/${item.versionName}`)).size,
     versionsRemoved: plan.removals.length,
     filesWanted: wanted.length,

@@ -166,6 +166,14 @@ export function printPlan(plan: PlanSummary, io: CliIo): void {
       (plan.filesToVerify > 0 ? `${plan.filesToVerify} to re-verify (${formatBytesFixed(plan.bytesToVerify)}) and fetch again if wrong, ` : '') +
       `${plan.filesToRemove} to remove (${formatBytesFixed(plan.bytesToRemove)}).\n`,
   );
+  if (plan.bytesAdded > plan.bytesToFetch) {
+    // The reference's "Mb change" counts every added item, against the published metadata; what is
+    // fetched counts distinct files not yet here. Say why they differ rather than leave a contradiction.
+    io.stderr.write(
+      `The + lines add up to ${formatBytesFixed(plan.bytesAdded)} as sstream-mirror counts them; ` +
+        `${formatBytesFixed(plan.bytesAdded - plan.bytesToFetch)} of that is already here (files shared by items, or fetched by an unfinished earlier run) and is not fetched again.\n`,
+    );
+  }
   for (const rejected of plan.rejected) io.stderr.write(`Rejected: ${rejected.error.message}\n`);
   for (const line of adviceLines(plan.advice, '--bootloaders')) io.stderr.write(`${line}\n`);
 }

@@ -102,6 +102,30 @@ describe('--mirror', () => {
   });
 });
 
+describe('a dry run after a failed run', () => {
+  it('lists the + lines sstream-mirror would (nothing was published), and says why fewer bytes are fetched', async () => {
+    const target = newTarget();
+    const plus = (stderr: string): string[] => stderr.split('\n').filter((line) => line.startsWith('+ '));
+    const before = await mirror('--dry-run', sourceUrl, target);
+    expect(before.code, describeRun(before)).toBe(0);
+    const expected = plus(before.stderr);
+    expect(expected.length).toBe((await listedItems(stream.baseDir)).length);
+
+    const [missing] = [...listed.keys()].filter((path) => path.endsWith('squashfs'));
+    source.setFaults((request) => (request.path === missing ? { kind: 'status', status: 404 } : undefined));
+    const failed = await mirror(sourceUrl, target);
+    expect(failed.code, describeRun(failed)).toBe(1);
+    source.setFaults(undefined);
+
+    const after = await mirror('--dry-run', sourceUrl, target);
+    expect(after.code, describeRun(after)).toBe(0);
+    expect(plus(after.stderr)).toEqual(expected);
+    expect(after.stderr.split('\n').find((line) => line.endsWith(' Mb change'))).toBe(before.stderr.split('\n').find((line) => line.endsWith(' Mb change')));
+    expect(after.stderr).toMatch(/Plan: .* 1 to fetch /);
+    expect(after.stderr).toMatch(/The \+ lines add up to .* of that is already here/);
+  });
+});
+
 describe('a refused run leaves nothing in TARGET', () => {
   it('a bad signature: no TARGET, not even .ferry/', async () => {
     const tampered = join(workDir, 'tampered');

@@ -27,6 +27,7 @@ const progress: Progress = {
 };
 const trust: StreamTrust = { kind: 'verified', signers: ['ABCDEF'], keyringFiles: ['/k.gpg'], expiredKeys: [{ fingerprint: 'ABCDEF', expiredAt: '2024-01-01T00:00:00.000Z' }] };
 const plan = {
+  bytesAdded: 10,
   referenceLines: ['+ p v i a/b 0 Mb', '0 Mb change'],
   versionsAdded: 1,
   versionsRemoved: 0,
