@@ -58,9 +58,16 @@ export function pythonPercentFormat(format: string, values: ReadonlyMap<string, 
   return missing === undefined ? text : { missing };
 }
 
-/** Python's len() of a str: code points, not UTF-16 units. */
+/** Python's len() of a str: code points (what pprint measures), not UTF-16 units nor graphemes. */
 function pythonLength(text: string): number {
-  return [...text].length;
+  let length = 0;
+  for (let index = 0; index < text.length; index += 1) {
+    const unit = text.charCodeAt(index);
+    // A high surrogate followed by a low one is one code point.
+    if (unit >= 0xd800 && unit <= 0xdbff && (text.charCodeAt(index + 1) & 0xfc00) === 0xdc00) index += 1;
+    length += 1;
+  }
+  return length;
 }
 
 const PPRINT_WIDTH = 80;

@@ -10,11 +10,10 @@ import {
   describeRun,
   exists,
   expectCompleteMirror,
-  filesOf,
   listedItems,
-  makeKey,
   makeWorkDir,
   removeQuietly,
+  serveSignedStream,
   walkFiles,
   type ListedFile,
   type TestKey,
@@ -37,22 +36,17 @@ let targets = 0;
 
 beforeAll(async () => {
   workDir = await makeWorkDir('sstream');
-  testKey = await makeKey(workDir, 'Mirror sstream test');
-  stream = await generateStream(join(workDir, 'stream'), {
-    signingKey: testKey.key,
+  ({ testKey, stream, server: source, source: sourceUrl, listed } = await serveSignedStream(workDir, 'Mirror sstream test', {
     contents: ['ubuntu', 'bootloaders'],
     releases: ['noble'],
     arches: ['amd64'],
     versions: 1,
     payloadSizes: { squashfs: 64 * KIB, 'boot-initrd': 16 * KIB, 'boot-kernel': 8 * KIB, manifest: 1 * KIB, 'archive.tar.xz': 2 * KIB },
-  });
-  source = await startFixtureServer({ root: stream.baseDir });
-  // The second mirror prefix: the same files under another server and another path prefix.
+  }));
+  // The second mirror prefix: the same files from another server, under another path.
   await mkdir(join(workDir, 'backup-root'), { recursive: true });
   await symlink(stream.baseDir, join(workDir, 'backup-root', 'maas'));
   backup = await startFixtureServer({ root: join(workDir, 'backup-root') });
-  sourceUrl = `${source.url}streams/v1/index.sjson`;
-  listed = filesOf(await listedItems(stream.baseDir));
 });
 
 afterEach(() => {

@@ -1,11 +1,8 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createSigningKey } from '../../../src-main/pgp/index.js';
-import { startFixtureServer, type FixtureServer } from '../../support/fixture-server.js';
+import type { FixtureServer } from '../../support/fixture-server.js';
 import { runFerry } from '../../support/run-ferry.js';
-import { generateStream } from '../../support/stream-generator.js';
+import { makeWorkDir, removeQuietly, serveSignedStream } from '../mirror/helpers.js';
 
 // Issue 11: `ferry query` as sstream-query (-o over items that lack a key, --pretty, its option
 // spellings), and what the operator is told when nothing matches or a word is mistyped.
@@ -16,18 +13,15 @@ let server: FixtureServer;
 let indexUrl: string;
 
 beforeAll(async () => {
-  workDir = await mkdtemp(join(tmpdir(), 'ferry-query-sstream-'));
-  const key = await createSigningKey({ name: 'Query sstream test', email: 'query@test.invalid' });
-  keyringFile = join(workDir, 'keyring.gpg');
-  await writeFile(keyringFile, key.publicKeyBinary);
-  const stream = await generateStream(join(workDir, 'stream'), { signingKey: key, releases: ['jammy', 'noble'], arches: ['amd64'], versions: 1 });
-  server = await startFixtureServer({ root: stream.baseDir });
-  indexUrl = `${server.url}streams/v1/index.sjson`;
+  workDir = await makeWorkDir('query-sstream');
+  const served = await serveSignedStream(workDir, 'Query sstream test', { releases: ['jammy', 'noble'], arches: ['amd64'], versions: 1 });
+  ({ server, source: indexUrl } = served);
+  keyringFile = served.testKey.keyringFile;
 });
 
 afterAll(async () => {
   await server.close();
-  await rm(workDir, { recursive: true, force: true });
+  await removeQuietly(workDir);
 });
 
 const query = (...args: string[]) => runFerry(['query', '--keyring', keyringFile, ...args]);
