@@ -57,8 +57,14 @@ export const queryCommand: CommandDefinition = {
     });
     io.stderr.write(trustNotice(loaded.trust, loaded.source, loaded.metadataFiles));
 
+    // Bootloaders matter to a mirror, not to a query; why nothing matched matters to both.
+    const explainNoMatch = (): void => {
+      const { noMatch } = engine.advise(loaded.streamId, request);
+      for (const line of adviceLines({ noMatch, lacksBootloaders: false }, undefined)) io.stderr.write(`${line}\n`);
+    };
     if (flagOption(options, 'products')) {
       printProducts(engine, loaded.streamId, request, io);
+      explainNoMatch();
       return ExitCode.ok;
     }
     const items = engine.query(loaded.streamId, request).map((item) => new Map(Object.entries(item)));
@@ -76,9 +82,7 @@ export const queryCommand: CommandDefinition = {
     } else {
       for (const item of items) io.stdout.write(`${pythonDictRepr(item)}\n`);
     }
-    // Bootloaders matter to a mirror, not to a query; why nothing matched matters to both.
-    const { noMatch } = engine.advise(loaded.streamId, request);
-    for (const line of adviceLines({ noMatch, lacksBootloaders: false }, undefined)) io.stderr.write(`${line}\n`);
+    explainNoMatch();
     if (countOption(options, 'verbose') > 0) io.stderr.write(`${items.length} item(s) matched.\n`);
     return ExitCode.ok;
   },
