@@ -187,7 +187,7 @@ export interface SyncTarget {
   publishedVersions?: () => Promise<ReadonlySet<string> | undefined>;
 }
 
-export function versionKey(contentId: string, product: string, version: string): string {
+function versionKey(contentId: string, product: string, version: string): string {
   return `${contentId}\u0000${product}\u0000${version}`;
 }
 
@@ -271,8 +271,8 @@ export async function syncInto(
   // sstream-mirror compares with the published metadata: versions an unfinished run already holds
   // are still `+` lines to it, and the versions they would replace still `-` lines.
   const publishedVersions = await target.publishedVersions?.();
-  const unpublished = publishedVersions === undefined ? [] : held.filter((entry) => !publishedVersions.has(versionKey(entry.contentId, entry.product, entry.version)));
-  const referencePlan = unpublished.length === 0 ? plan : planMirror({ ...planInput, held: held.filter((entry) => !unpublished.includes(entry)) });
+  const heldPublished = publishedVersions === undefined ? held : held.filter((entry) => publishedVersions.has(versionKey(entry.contentId, entry.product, entry.version)));
+  const referencePlan = heldPublished.length === held.length ? plan : planMirror({ ...planInput, held: heldPublished });
   const fetchItems = options.fetchItems ?? true;
   const missing = fetchItems ? await filesNotPresent(plan, store) : [];
   const advice = adviseSelection(stream, options.selection, plan.added.length === 0 && plan.wanted.size === 0);
