@@ -34,7 +34,7 @@ export type {
   TransferInput,
 } from './api.js';
 export { filterGroups } from './job-input.js';
-export { BOOTLOADER_GROUP, hostNameReading } from '../streams/index.js';
+export { BOOTLOADER_GROUP, SOURCE_PRESET_NAMES, hostNameReading } from '../streams/index.js';
 export type { NoMatchReport } from '../streams/index.js';
 export type { ProductSummary, QueryItem } from './query.js';
 export type { LibraryLocationOptions, LibraryProduct, LibraryProfile, LibrarySource, LibrarySummary } from './library.js';

@@ -1,5 +1,5 @@
 // The SimpleStreams format, pure: locate, parse, expand aliases, flatten, filter, pick versions.
-export { hostNameReading, joinMirrorUrl, resolveSource } from './source.js';
+export { SOURCE_PRESET_NAMES, hostNameReading, joinMirrorUrl, resolveSource } from './source.js';
 export type { ResolveSourceOptions, StreamSource } from './source.js';
 export { MAX_METADATA_BYTES } from './json.js';
 export { entriesToFollow, parseProducts, parseStreamDocument } from './documents.js';

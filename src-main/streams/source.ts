@@ -29,6 +29,9 @@ const SOURCE_PRESETS: Readonly<Record<string, string>> = {
   candidate: 'https://images.maas.io/ephemeral-v3/candidate/',
 };
 
+/** The names resolveSource reads as images.maas.io's streams. */
+export const SOURCE_PRESET_NAMES: readonly string[] = Object.keys(SOURCE_PRESETS);
+
 const DEFAULT_ENTRY_PATH = 'streams/v1/index.sjson';
 // A location that stops at the metadata folder (…/streams/v1/) names the mirror above it: people
 // copy it from a browser's directory listing. The reference would look for streams/v1/streams/v1/.

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
-import { JOB_DEFAULTS, hostNameReading, type StreamInput, type StreamSettings, type StreamTrust } from '../../engine/index.js';
-import { flagOption, listOption, numberOption, stringOption, type CliIo, type OptionDefinition, type ParsedOptions } from '../command.js';
+import { JOB_DEFAULTS, SOURCE_PRESET_NAMES, hostNameReading, type StreamInput, type StreamSettings, type StreamTrust } from '../../engine/index.js';
+import { didYouMean, flagOption, listOption, numberOption, stringOption, usageError, type CliIo, type OptionDefinition, type ParsedOptions } from '../command.js';
 
 /** Options shared by every command that reads a SimpleStreams source. */
 export const sourceOptions: OptionDefinition[] = [
@@ -52,11 +52,16 @@ export function streamSettingsFrom(options: ParsedOptions): StreamSettings {
  * SOURCE with --path and the settings: a stream for a job to load. A SOURCE without a scheme that
  * starts with a host name (`images.maas.io/ephemeral-v3/stable`) and is no local path is read as
  * https, said in a note on stderr; a local directory of that name still wins, as for sstream.
+ * Throws FERRY_USAGE for a mistyped preset (`stabel`) that names no local path either.
  */
 export function streamInputFrom(options: ParsedOptions, source: string, io: Pick<CliIo, 'cwd' | 'stderr'>): StreamInput {
   const https = hostNameReading(source);
   const local = isAbsolute(source) ? source : resolve(io.cwd, source);
-  const understood = https !== undefined && !existsSync(local) ? https : source;
+  const missingLocally = !existsSync(local);
+  // A mistyped preset (`stabel`) would otherwise fail as a missing local directory.
+  const preset = missingLocally && https === undefined && !source.includes(':') ? didYouMean(source, SOURCE_PRESET_NAMES) : '';
+  if (preset !== '') throw usageError(undefined, `The source '${source}' is neither a preset nor a local path.${preset}`);
+  const understood = https !== undefined && missingLocally ? https : source;
   if (understood !== source) {
     io.stderr.write(`Note: ${source} is not a local path; reading ${understood} (give ./${source} for a local directory).\n`);
   }

@@ -120,6 +120,12 @@ describe('typos and refused options', () => {
     expect(option.stderr).toContain("Unknown option '--kering'. Did you mean --keyring?");
   });
 
+  it('suggests the preset a mistyped source was meant to be, exit 2', async () => {
+    const run = await runFerry(['query', 'stabel', 'release=noble'], { cwd: workDir });
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain("The source 'stabel' is neither a preset nor a local path. Did you mean stable?");
+  });
+
   it("refuses sstream's --log-file with what to use instead, never 'unknown option'", async () => {
     const run = await query('--log-file', join(workDir, 'log'), indexUrl);
     expect(run.code).toBe(2);
