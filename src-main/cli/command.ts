@@ -1,3 +1,4 @@
+import { nearestNames } from '../base/suggest.js';
 import { FerryError } from '../engine/index.js';
 
 /** Where a command writes: stdout for results (one JSON document with --json), stderr for the rest. */
@@ -20,6 +21,13 @@ export interface OptionDefinition {
   valueName?: string;
   /** What the command uses when the option is absent, in the option's own unit; help prints it after the description. */
   default?: string | number;
+  /** For a number: the smallest value accepted; a smaller one is refused when parsed (exit 2). */
+  min?: number;
+  /**
+   * An option of sstream-mirror or sstream-query that ferry refuses rather than mis-reads: what to
+   * use instead. Given, it is refused when parsed with "not supported by ferry: <this>".
+   */
+  unsupported?: string;
 }
 
 export type OptionValue = boolean | string | number | string[] | undefined;
@@ -75,8 +83,9 @@ export function parseCommandLine(
       case 'number': {
         const text = requireValue(option, raw);
         const value = Number(text);
-        if (!/^\d+$/.test(text) || !Number.isSafeInteger(value)) {
-          throw usageError(command, `--${option.name} takes a whole number, not '${text}'.`);
+        const atLeast = option.min === undefined ? '' : `, ${option.min} or more`;
+        if (!/^\d+$/.test(text) || !Number.isSafeInteger(value) || value < (option.min ?? 0)) {
+          throw usageError(command, `--${option.name} takes a whole number${atLeast}, not '${text}'.`);
         }
         options[option.name] = value;
         return;
@@ -104,7 +113,8 @@ export function parseCommandLine(
       const equals = token.indexOf('=');
       const name = token.slice(2, equals === -1 ? undefined : equals);
       const option = byName.get(name);
-      if (option === undefined) throw usageError(command, `Unknown option '--${name}'.`);
+      if (option === undefined) throw unknownOption(command, `--${name}`);
+      refuseUnsupported(command, option);
       if (!takesValue(option)) {
         if (equals !== -1) throw usageError(command, `--${name} takes no value.`);
         assign(option, undefined);
@@ -122,7 +132,8 @@ export function parseCommandLine(
     for (let position = 1; position < token.length; position += 1) {
       const letter = token.charAt(position);
       const option = byShort.get(letter);
-      if (option === undefined) throw usageError(command, `Unknown option '-${letter}'.`);
+      if (option === undefined) throw unknownOption(command, `-${letter}`);
+      refuseUnsupported(command, option);
       if (!takesValue(option)) {
         assign(option, undefined);
         continue;
@@ -140,6 +151,22 @@ export function parseCommandLine(
   return { options, positionals };
 }
 
+function refuseUnsupported(command: CommandDefinition, option: OptionDefinition): void {
+  if (option.unsupported !== undefined) throw usageError(command, `--${option.name} is not supported by ferry: ${option.unsupported}`);
+}
+
+/** An option the command does not know, with the nearest of its own names when a typo explains it. */
+function unknownOption(command: CommandDefinition, given: string): FerryError {
+  const names = command.options.flatMap((option) => [`--${option.name}`, ...(option.short === undefined ? [] : [`-${option.short}`])]);
+  return usageError(command, `Unknown option '${given}'.${didYouMean(given, names)}`);
+}
+
+/** " Did you mean X?" (or "X or Y?") when some candidate is near `given`; '' otherwise. */
+export function didYouMean(given: string, candidates: Iterable<string>): string {
+  const near = nearestNames(given, candidates, 2);
+  return near.length === 0 ? '' : ` Did you mean ${near.join(' or ')}?`;
+}
+
 export function usageError(command: CommandDefinition | undefined, problem: string): FerryError {
   const helpHint = command === undefined ? 'For help, run: ferry --help' : `For help, run: ferry help ${command.name}`;
   return new FerryError('FERRY_USAGE', problem, { hint: helpHint });
@@ -150,19 +177,25 @@ export function formatCommandHelp(command: CommandDefinition): string {
   const lines: string[] = [command.summary, '', 'Usage:'];
   for (const usage of command.usage) lines.push(`  ferry ${command.name} ${usage}`);
   if (command.description !== undefined) lines.push('', ...command.description);
-  if (command.options.length > 0) {
+  const supported = command.options.filter((option) => option.unsupported === undefined);
+  const refused = command.options.filter((option) => option.unsupported !== undefined);
+  if (supported.length > 0) {
     lines.push('', 'Options:');
-    const labels = command.options.map((option) => {
+    const labels = supported.map((option) => {
       const value = option.type === 'boolean' || option.type === 'count' ? '' : ` ${option.valueName ?? 'VALUE'}`;
       const short = option.short === undefined ? '    ' : `-${option.short}, `;
       return `${short}--${option.name}${value}`;
     });
     const width = Math.max(...labels.map((label) => label.length));
-    command.options.forEach((option, index) => {
+    supported.forEach((option, index) => {
       const repeat = option.type === 'strings' ? ' (repeatable)' : '';
       const fallback = option.default === undefined ? '' : ` (default ${option.default})`;
       lines.push(`  ${(labels[index] ?? '').padEnd(width)}  ${option.description}${fallback}${repeat}`);
     });
+  }
+  if (refused.length > 0) {
+    lines.push('', 'Options of sstream that ferry refuses:');
+    for (const option of refused) lines.push(`  --${option.name} (${option.description}): ${option.unsupported ?? ''}`);
   }
   if (command.examples !== undefined && command.examples.length > 0) {
     lines.push('', 'Examples:', ...command.examples.map((example) => `  ${example}`));

@@ -1,11 +1,15 @@
 import { FerryError, describeError, isFerryError, productVersion } from '../engine/index.js';
-import { formatCommandHelp, parseCommandLine, usageError, type CliIo, type CommandDefinition } from './command.js';
+import { didYouMean, formatCommandHelp, parseCommandLine, usageError, type CliIo, type CommandDefinition } from './command.js';
 import { ExitCode, exitCodeFor, exitCodeHelp } from './exit-codes.js';
 import { commands } from './commands/index.js';
 import { formatError } from './output.js';
 
 function findCommand(name: string): CommandDefinition | undefined {
   return commands.find((command) => command.name === name);
+}
+
+function unknownCommand(name: string): FerryError {
+  return usageError(undefined, `Unknown command '${name}'.${didYouMean(name, commands.map((command) => command.name))}`);
 }
 
 function formatOverview(): string {
@@ -104,12 +108,12 @@ async function dispatch(argv: readonly string[], io: CliIo): Promise<number> {
       return ExitCode.ok;
     }
     const command = findCommand(topic);
-    if (command === undefined) throw usageError(undefined, `Unknown command '${topic}'.`);
+    if (command === undefined) throw unknownCommand(topic);
     io.stdout.write(formatCommandHelp(command));
     return ExitCode.ok;
   }
   const command = findCommand(first);
-  if (command === undefined) throw usageError(undefined, `Unknown command '${first}'.`);
+  if (command === undefined) throw unknownCommand(first);
   if (rest.includes('--help') || rest.includes('-h')) {
     io.stdout.write(formatCommandHelp(command));
     return ExitCode.ok;

@@ -7,6 +7,7 @@
 import type { SerializedFerryError } from '../base/errors.js';
 import type { Progress } from '../base/progress.js';
 import type { LibraryRepairReport, TreeRepairReport } from '../library/index.js';
+import type { NoMatchReport } from '../streams/index.js';
 
 // Inputs
 
@@ -63,6 +64,11 @@ export interface MirrorInput extends TransferInput {
   keep?: boolean | undefined;
   /** false records the metadata without fetching items (`--no-item-download`). Default true. */
   fetchItems?: boolean | undefined;
+  /**
+   * Other mirror bases (URLs or local paths, as a source is given) to fetch an item file from, in
+   * order, when the source fails it; what they send is verified all the same (`--mirror`).
+   */
+  mirrors?: string[] | undefined;
 }
 
 export interface SyncInput extends TransferInput {
@@ -195,6 +201,8 @@ export interface LoadOutcome {
 export interface PlanSummary {
   /** sstream-mirror's lines: `+ product version item path N Mb`, `- ...`, then `N Mb change`. */
   referenceLines: string[];
+  /** The sizes of the `+` lines, summed as sstream-mirror sums them (a shared file once per item). */
+  bytesAdded: number;
   versionsAdded: number;
   versionsRemoved: number;
   /** Distinct files the selection wants after the run. */
@@ -210,6 +218,16 @@ export interface PlanSummary {
   bytesToRemove: number;
   /** Items that cannot be mirrored, with the reason. */
   rejected: Array<{ item: string; error: SerializedFerryError }>;
+  /** What stands out about the selection (nothing matched, no bootloaders). */
+  advice: SelectionAdvice;
+}
+
+/** Advice on a selection of a stream, as data for the faces to word (see streams/diagnose.ts). */
+export interface SelectionAdvice {
+  /** Set when the selection matched no item of the stream: why. */
+  noMatch: NoMatchReport | undefined;
+  /** MAAS images selected, but none of the stream's bootloaders. */
+  lacksBootloaders: boolean;
 }
 
 export interface MirrorOutcome {

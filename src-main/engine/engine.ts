@@ -1,11 +1,11 @@
-import type { JobInputs, JobKind, JobStatus, LoadOutcome, MirrorInput, PlanSummary, SelectionGroups, StreamInput, SyncInput } from './api.js';
+import type { JobInputs, JobKind, JobStatus, LoadOutcome, MirrorInput, PlanSummary, SelectionAdvice, SelectionGroups, StreamInput, SyncInput } from './api.js';
 import { createJobClient, loadWithProgress, StreamRegistry, type EngineContext, type JobContext } from './job-context.js';
 import { plannedKind, selectionRequest } from './job-input.js';
 import { JobRegistry, type JobHandle, type JobRunners } from './jobs.js';
 import { runGc, runLibrarySummary, type LibrarySummary } from './library.js';
 import { runExport } from './export-job.js';
 import { runMirror } from './mirror-job.js';
-import { queryItems, summarizeProducts, type ProductSummary, type QueryItem } from './query.js';
+import { adviseSelection, queryItems, summarizeProducts, type ProductSummary, type QueryItem } from './query.js';
 import { runSync } from './sync-job.js';
 import { runImport, runVerify } from './bundle-jobs.js';
 import { writeReceipt } from './receipt.js';
@@ -48,6 +48,8 @@ export interface Engine {
   query(streamId: string, request: SelectionRequest): QueryItem[];
   /** One row per product with a selected item. Throws as query does. */
   products(streamId: string, request: SelectionRequest): ProductSummary[];
+  /** Advice on the selection (why nothing matched, missing bootloaders); throws as query does. */
+  advise(streamId: string, request: SelectionRequest): SelectionAdvice;
   /**
    * What a mirror or sync would do, changing nothing: a dry run of that job (see startJob). Give
    * `stream: { streamId }` to plan against a loaded stream without fetching it again. Rejects
@@ -110,6 +112,10 @@ export function createEngine(options: EngineOptions = {}): Engine {
     jobs: () => registry.list(),
     query: (streamId, request) => queryItems(...selected(streamId, request)),
     products: (streamId, request) => summarizeProducts(...selected(streamId, request)),
+    advise: (streamId, request) => {
+      const [stream, selection, options] = selected(streamId, request);
+      return adviseSelection(stream, selection, queryItems(stream, selection, options).length === 0);
+    },
     plan: async (kind: 'mirror' | 'sync', input: MirrorInput | SyncInput) => {
       const handle = plannedKind(kind) === 'mirror' ? registry.start('mirror', { ...(input as MirrorInput), dryRun: true }) : registry.start('sync', { ...(input as SyncInput), dryRun: true });
       return (await handle.result).plan;

@@ -34,6 +34,7 @@ export type {
   MirrorOutcome,
   PlanSummary,
   RetryEvent,
+  SelectionAdvice,
   SelectionGroups,
   StreamInput,
   StreamRef,
@@ -45,6 +46,8 @@ export type {
   TrustWarning,
 } from './api.js';
 export { filterGroups } from './job-input.js';
+export { BOOTLOADER_GROUP, SOURCE_PRESET_NAMES, hostNameReading } from '../streams/index.js';
+export type { NoMatchReport } from '../streams/index.js';
 export type { ProductSummary, QueryItem } from './query.js';
 export type { LibraryLocationOptions, LibraryProduct, LibraryProfile, LibrarySource, LibrarySummary } from './library.js';
 export { JOB_DEFAULTS } from './defaults.js';

@@ -175,6 +175,7 @@ const checks: { [K in JobKind]: (fields: Fields) => void } = {
     selectionFromGroups(fields.selection);
     checkVersions(fields);
     optionalBoolean(fields, 'fetchItems', '');
+    optionalStrings(fields, 'mirrors', '');
     checkTransfer(fields);
   },
   sync(fields) {
@@ -189,8 +190,9 @@ const checks: { [K in JobKind]: (fields: Fields) => void } = {
       return;
     }
     if (fields.profile === undefined) throw refuse('stream', 'a stream to sync from, unless profile names a saved selection', fields.stream);
-    // A saved selection runs exactly as it was saved.
-    for (const name of ['selection', 'max', 'keep'] as const) {
+    // A saved selection runs as it was saved; only max may be given for one run.
+    optionalWhole(fields, 'max', '', 0);
+    for (const name of ['selection', 'keep'] as const) {
       if (fields[name] !== undefined && fields[name] !== false) throw refuse(name, 'left out when a saved selection runs without a stream', fields[name]);
     }
   },

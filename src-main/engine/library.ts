@@ -94,6 +94,10 @@ export interface LibraryProfile {
   filters: string[];
   max: number | undefined;
   keep: boolean;
+  /** Keyring files the selection verifies with (absolute); empty: the bundled keyring. */
+  keyringFiles: string[];
+  /** false when it was saved with --no-verify. */
+  verify: boolean;
   updatedAt: string;
 }
 
@@ -166,6 +170,8 @@ export async function runLibrarySummary(options: LibraryLocationOptions = {}): P
         filters: selectionArguments(saved.filterGroups),
         max: saved.maxVersions ?? undefined,
         keep: saved.keep,
+        keyringFiles: saved.keyringFiles?.slice() ?? [],
+        verify: saved.verify !== false,
         updatedAt: saved.updatedAt,
       })),
       sources: catalog.listSources().map((source): LibrarySource => {

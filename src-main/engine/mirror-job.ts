@@ -1,4 +1,4 @@
-import { stat } from 'node:fs/promises';
+import { lstat, readFile, rm, stat } from 'node:fs/promises';
 import { dirname, join, resolve as resolvePath } from 'node:path';
 import {
   Catalog,
@@ -15,14 +15,16 @@ import { applyPlan, retire, type ApplyResult, type FileStore, type Retirement } 
 import { describeItem, orphanedPaths, planMirror, type HeldEntry, type MirrorPlan, type WantedFile } from '../mirror/plan.js';
 import { TreeStore } from '../mirror/tree-store.js';
 import { downloadFile, type HttpClient } from '../net/index.js';
-import { joinMirrorUrl, type Selection } from '../streams/index.js';
+import { flattenProducts, joinMirrorUrl, resolveSource, type Selection } from '../streams/index.js';
+import { readPublishedMetadata } from '../mirror/published.js';
 import { FerryError, redactUrl } from '../base/errors.js';
 import { formatBytes } from '../base/format.js';
-import type { MirrorInput, MirrorOutcome, PlanSummary, TransferInput } from './api.js';
+import type { MirrorInput, MirrorOutcome, PlanSummary, SelectionAdvice, TransferInput } from './api.js';
+import { adviseSelection } from './query.js';
 import { JOB_DEFAULTS } from './defaults.js';
 import { acquireStream, stepProgress, type JobContext } from './job-context.js';
 import { selectionFromGroups } from './job-input.js';
-import type { LoadedStream, MetadataFile } from './stream.js';
+import { publishedMetadataText, type LoadedStream, type MetadataFile } from './stream.js';
 
 const MIB = 1024 * 1024;
 
@@ -59,6 +61,39 @@ async function assertTargetCanBeDirectory(target: string): Promise<void> {
 export async function runMirror(input: MirrorInput, context: JobContext): Promise<MirrorOutcome> {
   const target = resolvePath(context.cwd, input.target);
   await assertTargetCanBeDirectory(target);
+  // Each prefix as a mirror base, as SOURCE is read (sstream-mirror's --mirror): refused before anything is fetched.
+  const mirrors = (input.mirrors ?? []).map((prefix) => resolveSource(prefix, { cwd: context.cwd }).baseUrl);
+  const created = await outermostMissing(join(target, TREE_STATE_FOLDER));
+  try {
+    return await mirrorInto(target, { ...input, mirrors }, context);
+  } catch (error) {
+    // A run refused before its first item byte leaves TARGET as it found it, not even .ferry/.
+    if (created !== undefined && error instanceof FerryError && REFUSED_BEFORE_WRITING.has(error.code)) await rm(created, { recursive: true, force: true });
+    throw error;
+  }
+}
+
+/**
+ * Refusals that come after the tree's state was opened (and so TARGET/.ferry/ made) but before any
+ * item was fetched; earlier ones (signatures, options, paths) are thrown before anything is made.
+ */
+const REFUSED_BEFORE_WRITING: ReadonlySet<string> = new Set(['FERRY_NOT_ENOUGH_SPACE']);
+
+/** The outermost directory on the way to `path` that does not exist yet (undefined: `path` exists). */
+async function outermostMissing(path: string): Promise<string | undefined> {
+  let missing: string | undefined;
+  for (let current = path; !(await pathExists(current)); current = dirname(current)) {
+    missing = current;
+    if (dirname(current) === current) break;
+  }
+  return missing;
+}
+
+async function pathExists(path: string): Promise<boolean> {
+  return (await lstat(path).catch(() => undefined)) !== undefined;
+}
+
+async function mirrorInto(target: string, input: MirrorInput & { mirrors: string[] }, context: JobContext): Promise<MirrorOutcome> {
   const { stream, client } = await acquireStream(input.stream, context, input);
   let lock: LibraryLock | undefined;
   try {
@@ -95,7 +130,7 @@ export async function runMirror(input: MirrorInput, context: JobContext): Promis
       };
       return await syncInto(
         stream,
-        { store, catalog: state.catalog, sourceId, publish },
+        { store, catalog: state.catalog, sourceId, publish, publishedVersions: () => treePublishedVersions(state.targetDir, stream.source.entryPath) },
         client,
         { ...input, selection: selectionFromGroups(input.selection) },
         context,
@@ -145,6 +180,38 @@ export interface SyncTarget {
   sourceId: number;
   /** Publishes the verified metadata (a tree's files, a library snapshot); called only for a complete run. */
   publish: Publish;
+  /**
+   * The versions (versionKey) the published metadata lists, as sstream-mirror would read them
+   * from the target; undefined when unknown (the plan's lines then compare with what is held).
+   */
+  publishedVersions?: () => Promise<ReadonlySet<string> | undefined>;
+}
+
+function versionKey(contentId: string, product: string, version: string): string {
+  return `${contentId}\u0000${product}\u0000${version}`;
+}
+
+/**
+ * The versions listed by the metadata published in the tree at `targetDir` (entry `entryPath`):
+ * an empty set when nothing is published yet, undefined when what is there cannot be read whole.
+ */
+async function treePublishedVersions(targetDir: string, entryPath: string): Promise<ReadonlySet<string> | undefined> {
+  try {
+    const metadata = await readPublishedMetadata(entryPath, async (path) => {
+      const bytes = await readFile(join(targetDir, path)).catch((error: unknown) => {
+        if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+        throw error;
+      });
+      return bytes === undefined ? undefined : publishedMetadataText(path, bytes);
+    });
+    if (metadata.unpublished.length > 0) return undefined;
+    return new Set(
+      metadata.products.flatMap(({ contentId, document }) => flattenProducts(document).map((item) => versionKey(contentId, item.productName, item.versionName))),
+    );
+  } catch (error) {
+    if (error instanceof FerryError || (error as NodeJS.ErrnoException).code !== undefined) return undefined;
+    throw error;
+  }
 }
 
 /**
@@ -159,7 +226,16 @@ export type SyncIntoOptions = Omit<TransferInput, 'connectionsPerHost'> & {
   max?: number | undefined;
   keep?: boolean | undefined;
   fetchItems?: boolean | undefined;
+  /** Mirror bases (ending in '/') tried in order for an item file the source fails. */
+  mirrors?: readonly string[] | undefined;
 };
+
+/**
+ * Failures another mirror cannot help with: they concern this machine (disk, cancel) or the
+ * metadata (no checksum to check against). Every other failure of the source (404, 5xx after
+ * retries, wrong bytes, a stall) sends the file to the next mirror, as sstream-mirror's reader does.
+ */
+const LOCAL_FAILURES: ReadonlySet<string> = new Set(['FERRY_CANCELLED', 'FERRY_DISK_FULL', 'FERRY_IO', 'FERRY_NO_CHECKSUM']);
 
 /** The catalog's id for the stream's source; held items and snapshots are recorded under it. */
 export function recordStreamSource(catalog: Catalog, stream: LoadedStream): number {
@@ -183,17 +259,24 @@ export async function syncInto(
   const { store, catalog, sourceId } = target;
   const { jobId, signal, emit } = context;
   const held: HeldEntry[] = catalog.heldItems(sourceId);
-  const plan = planMirror({
+  const planInput = {
     products: stream.products,
     selection: options.selection,
     max: options.max,
     keep: options.keep ?? false,
     held,
     metadataPaths: stream.metadataFiles.map((file) => file.path),
-  });
+  };
+  const plan = planMirror(planInput);
+  // sstream-mirror compares with the published metadata: versions an unfinished run already holds
+  // are still `+` lines to it, and the versions they would replace still `-` lines.
+  const publishedVersions = await target.publishedVersions?.();
+  const heldPublished = publishedVersions === undefined ? held : held.filter((entry) => publishedVersions.has(versionKey(entry.contentId, entry.product, entry.version)));
+  const referencePlan = heldPublished.length === held.length ? plan : planMirror({ ...planInput, held: heldPublished });
   const fetchItems = options.fetchItems ?? true;
   const missing = fetchItems ? await filesNotPresent(plan, store) : [];
-  const summary = summarizePlan(plan, held, missing, fetchItems && options.verifyExisting === true);
+  const advice = adviseSelection(stream, options.selection, plan.added.length === 0 && plan.wanted.size === 0);
+  const summary = summarizePlan(plan, referencePlan, held, missing, fetchItems && options.verifyExisting === true, advice);
   emit({ type: 'plan', plan: summary });
 
   const outcome: MirrorOutcome = {
@@ -242,15 +325,12 @@ export async function syncInto(
       fetch: (file, partialPath, fileSignal, onBytes) => {
         partialPaths.set(file.path, partialPath);
         context.partials.started(partialPath);
-        return downloadFile(
-          { url: joinMirrorUrl(stream.source.baseUrl, file.path), tempPath: partialPath, expectedSize: file.size, checksum: file.checksum },
-          {
-            client,
-            signal: fileSignal,
-            onBytes,
-            directIo: options.directIo ?? true,
-          },
-        );
+        const fetchFrom = (baseUrl: string) =>
+          downloadFile(
+            { url: joinMirrorUrl(baseUrl, file.path), tempPath: partialPath, expectedSize: file.size, checksum: file.checksum },
+            { client, signal: fileSignal, onBytes, directIo: options.directIo ?? true },
+          );
+        return fetchWithMirrors(stream.source.baseUrl, options.mirrors ?? [], fetchFrom);
       },
     });
   } catch (error) {
@@ -277,6 +357,29 @@ export async function syncInto(
   return outcome;
 }
 
+/**
+ * `fetchFrom(base)` for the source's base, then for each mirror base in turn while the failure is
+ * one another mirror may not have; the same partial file serves them all, so bytes already
+ * verified are kept. Throws the source's error when every mirror failed too (the file is the
+ * source's), or at once a failure in LOCAL_FAILURES.
+ */
+async function fetchWithMirrors<T>(sourceBase: string, mirrors: readonly string[], fetchFrom: (baseUrl: string) => Promise<T>): Promise<T> {
+  const mirrorMayHelp = (error: unknown): boolean => error instanceof FerryError && !LOCAL_FAILURES.has(error.code);
+  try {
+    return await fetchFrom(sourceBase);
+  } catch (sourceError) {
+    if (!mirrorMayHelp(sourceError)) throw sourceError;
+    for (const baseUrl of mirrors) {
+      try {
+        return await fetchFrom(baseUrl);
+      } catch (mirrorError) {
+        if (!mirrorMayHelp(mirrorError)) throw mirrorError;
+      }
+    }
+    throw sourceError;
+  }
+}
+
 async function filesNotPresent(plan: MirrorPlan, store: FileStore): Promise<WantedFile[]> {
   const missing: WantedFile[] = [];
   for (const file of plan.wanted.values()) if (!(await store.peek(file))) missing.push(file);
@@ -294,16 +397,24 @@ async function assertFreeSpace(store: FileStore, bytesNeeded: number): Promise<v
   }
 }
 
-function summarizePlan(plan: MirrorPlan, held: readonly HeldEntry[], missing: readonly WantedFile[], rehash: boolean): PlanSummary {
+/** `plan` against what is held; `referencePlan` against what is published, which sstream-mirror's lines describe. */
+function summarizePlan(
+  plan: MirrorPlan,
+  referencePlan: MirrorPlan,
+  held: readonly HeldEntry[],
+  missing: readonly WantedFile[],
+  rehash: boolean,
+  advice: SelectionAdvice,
+): PlanSummary {
   const lines: string[] = [];
   let bytesAdded = 0;
-  for (const item of plan.added) {
+  for (const item of referencePlan.added) {
     if (item.path === undefined || item.size === undefined) continue;
     bytesAdded += item.size;
     lines.push(`+ ${item.productName} ${item.versionName} ${item.itemName} ${item.path} ${Math.trunc(item.size / MIB)} Mb`);
   }
   let bytesRemoved = 0;
-  for (const removal of plan.removals) {
+  for (const removal of referencePlan.removals) {
     for (const entry of removal.items) {
       bytesRemoved += entry.size;
       lines.push(`- ${entry.product} ${entry.version} ${entry.item} ${entry.path} ${Math.trunc(entry.size / MIB)} Mb`);
@@ -318,6 +429,7 @@ function summarizePlan(plan: MirrorPlan, held: readonly HeldEntry[], missing: re
   const toVerify = rehash ? wanted.filter((file) => !missingPaths.has(file.path)) : [];
   return {
     referenceLines: lines,
+    bytesAdded,
     versionsAdded: new Set(plan.added.map((item) => `${item.contentId}/${item.productName}/${item.versionName}`)).size,
     versionsRemoved: plan.removals.length,
     filesWanted: wanted.length,
@@ -332,5 +444,6 @@ function summarizePlan(plan: MirrorPlan, held: readonly HeldEntry[], missing: re
       item: `${item.contentId}/${item.productName}/${item.versionName}/${item.itemName}`,
       error: error.toJSON(),
     })),
+    advice,
   };
 }

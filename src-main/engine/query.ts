@@ -1,4 +1,13 @@
-import { compareVersionNames, selectItems, type Selection, type StreamItem } from '../streams/index.js';
+import {
+  compareVersionNames,
+  explainNoMatch,
+  flattenProducts,
+  lacksBootloaders,
+  selectItems,
+  type Selection,
+  type StreamItem,
+} from '../streams/index.js';
+import type { SelectionAdvice } from './api.js';
 import type { LoadedStream } from './stream.js';
 
 export interface QueryOptions {
@@ -76,4 +85,17 @@ export function summarizeProducts(stream: LoadedStream, selection: Selection, op
       latestVersionBytes: [...latestFiles.values()].reduce((sum, size) => sum + size, 0),
     };
   });
+}
+
+/**
+ * Advice on `selection` over every item of the stream (before --max, which never empties a
+ * product): why nothing matched when `matchedNothing`, and whether MAAS images were selected
+ * without bootloaders. Throws nothing.
+ */
+export function adviseSelection(stream: LoadedStream, selection: Selection, matchedNothing: boolean): SelectionAdvice {
+  const items = stream.products.flatMap((products) => flattenProducts(products.document).map((item) => item.flat));
+  return {
+    noMatch: matchedNothing ? explainNoMatch(items, selection) : undefined,
+    lacksBootloaders: lacksBootloaders(items, selection),
+  };
 }

@@ -1,8 +1,9 @@
 import { lockLibrary, openLibrary, openLibraryForReading, type Catalog, type JsonValue, type Library, type SnapshotFile, type SnapshotSelection } from '../library/index.js';
 import { LibraryStore } from '../mirror/library-store.js';
 import { resolveSource, type Selection } from '../streams/index.js';
+import { resolve as resolvePath } from 'node:path';
 import { FerryError } from '../base/errors.js';
-import type { StreamRef, SyncInput, SyncOutcome } from './api.js';
+import type { StreamRef, StreamSettings, SyncInput, SyncOutcome } from './api.js';
 import { acquireStream, isStreamId, type JobContext } from './job-context.js';
 import { selectionFromGroups } from './job-input.js';
 import { recordJobFailure, resolveLibraryDir, toJsonValue } from './library.js';
@@ -64,7 +65,7 @@ async function syncLibrary(
   const { stream, client } = await acquireStream(request.stream, context, input);
   try {
     context.emit({ type: 'loaded', source: stream.source.display, trust: stream.trust, metadataFiles: stream.metadataFiles.length });
-    if (request.saveAs !== undefined && input.dryRun !== true) saveProfile(library.catalog, request.saveAs, request, stream);
+    if (request.saveAs !== undefined && input.dryRun !== true) saveProfile(library.catalog, request.saveAs, request, stream, context.cwd);
     const sourceId = recordStreamSource(library.catalog, stream);
     const store = new LibraryStore(library, sourceId);
     let snapshotId: number | undefined;
@@ -124,10 +125,13 @@ function syncRequest(input: SyncInput, catalog: Catalog, libraryDir: string): Sy
       hint: known.length === 0 ? 'Save a selection under this name first.' : `Saved selections: ${known.join(', ')}.`,
     });
   }
+  // The saved trust applies unless this run names its own keyring or skips verification; --max may
+  // be given for one run (validateJobInput refuses the rest of a selection).
+  const keyringFiles = given?.keyringFiles !== undefined && given.keyringFiles.length > 0 ? given.keyringFiles : saved.keyringFiles?.slice();
   return {
-    stream: { ...given, source: saved.source, path: saved.path ?? undefined },
+    stream: { ...given, keyringFiles, verify: given?.verify === false ? false : saved.verify, source: saved.source, path: saved.path ?? undefined },
     selection: selectionFromGroups(saved.filterGroups.map((group) => [...group])),
-    max: saved.maxVersions ?? undefined,
+    max: input.max ?? saved.maxVersions ?? undefined,
     keep: saved.keep,
     saveAs: undefined,
   };
@@ -139,11 +143,21 @@ function syncRequest(input: SyncInput, catalog: Catalog, libraryDir: string): Sy
  * alone does not find again (one given with --path outside streams/v1/) is saved as the mirror
  * base and the path.
  */
-function saveProfile(catalog: Catalog, name: string, request: SyncRequest, stream: LoadedStream): void {
+function saveProfile(catalog: Catalog, name: string, request: SyncRequest, stream: LoadedStream, cwd: string): void {
   const { baseUrl, entryPath, entryUrl } = stream.source;
   const reread = resolveSource(entryUrl);
   const foundByUrl = reread.baseUrl === baseUrl && reread.entryPath === entryPath;
-  catalog.saveSelection({ name, source: foundByUrl ? entryUrl : baseUrl, path: foundByUrl ? null : entryPath, ...snapshotSelection(request) });
+  // Keyring files by absolute path, so that a rerun from another directory checks the same keys.
+  const settings: StreamSettings = isStreamId(request.stream) ? {} : request.stream;
+  const keyringFiles = settings.keyringFiles === undefined || settings.keyringFiles.length === 0 ? undefined : settings.keyringFiles.map((file) => resolvePath(cwd, file));
+  catalog.saveSelection({
+    name,
+    source: foundByUrl ? entryUrl : baseUrl,
+    path: foundByUrl ? null : entryPath,
+    ...snapshotSelection(request),
+    keyringFiles,
+    verify: settings.verify === false ? false : undefined,
+  });
 }
 
 /** The request's selection as the catalog stores it, for a saved selection and for the snapshot its run records. */

@@ -1,5 +1,5 @@
 // The SimpleStreams format, pure: locate, parse, expand aliases, flatten, filter, pick versions.
-export { joinMirrorUrl, resolveSource } from './source.js';
+export { SOURCE_PRESET_NAMES, hostNameReading, joinMirrorUrl, resolveSource } from './source.js';
 export type { ResolveSourceOptions, StreamSource } from './source.js';
 export { MAX_METADATA_BYTES } from './json.js';
 export { entriesToFollow, parseProducts, parseStreamDocument } from './documents.js';
@@ -13,3 +13,5 @@ export { selectItems, selectVersions } from './select.js';
 export type { SelectOptions, SelectedProduct, SelectedVersion } from './select.js';
 export { compareVersionNames, newestVersions, resolveVersions } from './versions.js';
 export type { VersionWork } from './versions.js';
+export { BOOTLOADER_GROUP, explainNoMatch, lacksBootloaders } from './diagnose.js';
+export type { NoMatchReport, UnknownKey, UnmatchedValue } from './diagnose.js';

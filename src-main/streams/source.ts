@@ -29,7 +29,17 @@ const SOURCE_PRESETS: Readonly<Record<string, string>> = {
   candidate: 'https://images.maas.io/ephemeral-v3/candidate/',
 };
 
+/** The names resolveSource reads as images.maas.io's streams. */
+export const SOURCE_PRESET_NAMES: readonly string[] = Object.keys(SOURCE_PRESETS);
+
 const DEFAULT_ENTRY_PATH = 'streams/v1/index.sjson';
+// A location that stops at the metadata folder (…/streams/v1/) names the mirror above it: people
+// copy it from a browser's directory listing. The reference would look for streams/v1/streams/v1/.
+const METADATA_FOLDER_AT_END = /(?:^|\/)streams\/v1\/?$/;
+// host.domain[:port]/… without a scheme: a DNS name with at least one dot and a letter-led top
+// label, or an IPv4 address.
+const HOST_NAME_START =
+  /^(?:(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z][A-Za-z0-9-]*[A-Za-z0-9]|\d{1,3}(?:\.\d{1,3}){3})(?::\d{1,5})?(?:\/|$)/;
 
 // The reference's rule (util.path_from_mirror_url): a location naming a metadata file under
 // streams/v1/ is split there into mirror base and entry path. Python's '.' stops only at '\n'.
@@ -111,12 +121,27 @@ function resolveLocalPath(input: string, options: ResolveSourceOptions): StreamS
   return buildSource(`file://${encodedBase}`, entryPath, decodeFileUrlPath);
 }
 
+/**
+ * The https URL a scheme-less source such as `images.maas.io/ephemeral-v3/stable` most likely
+ * means, when it starts with a host name (labels with a dot, or an IPv4 address; optionally :port); undefined for
+ * anything else (presets, URLs, ./relative or /absolute paths). Whether a local directory of that
+ * name exists decides between the two readings, and that is for the caller to look at (no I/O
+ * here). Throws nothing.
+ */
+export function hostNameReading(input: string): string | undefined {
+  // Tested before any scheme: `mirror.lan:8080/…` also reads as the scheme 'mirror.lan:'.
+  if (Object.hasOwn(SOURCE_PRESETS, input) || !HOST_NAME_START.test(input)) return undefined;
+  return `https://${input}`;
+}
+
 function splitLocation(
   location: string,
   options: ResolveSourceOptions,
   toEntryPath: (entryText: string) => string,
 ): { base: string; entryPath: string } {
   const optionPath = checkedOptionPath(options.path);
+  const folder = METADATA_FOLDER_AT_END.exec(location);
+  if (folder !== null) return { base: withTrailingSlash(location.slice(0, folder.index + (folder[0].startsWith('/') ? 1 : 0))), entryPath: optionPath ?? DEFAULT_ENTRY_PATH };
   const match = ENTRY_IN_LOCATION.exec(location);
   if (match === null) return { base: withTrailingSlash(location), entryPath: optionPath ?? DEFAULT_ENTRY_PATH };
   if (optionPath !== undefined) {

@@ -61,6 +61,8 @@ function printSummary(summary: LibrarySummary, io: CliIo): void {
         ...(profile.max === undefined ? [] : ['--max', String(profile.max)]),
         ...(profile.keep ? ['--keep'] : []),
         ...(profile.path === undefined ? [] : ['--path', profile.path]),
+        ...profile.keyringFiles.flatMap((file) => ['--keyring', file]),
+        ...(profile.verify ? [] : ['--no-verify']),
       ];
       io.stdout.write(`  ${profile.name}: ${[...limits, profile.source, ...profile.filters].map(shellWord).join(' ')}\n`);
     }

@@ -1,7 +1,18 @@
-import { JOB_DEFAULTS, createEngine, filterGroups, type JobEvent, type MirrorOutcome, type PlanSummary } from '../../engine/index.js';
+import {
+  BOOTLOADER_GROUP,
+  JOB_DEFAULTS,
+  createEngine,
+  filterGroups,
+  type JobEvent,
+  type MirrorOutcome,
+  type PlanSummary,
+  type SelectionGroups,
+} from '../../engine/index.js';
+import { adviceLines } from '../advice.js';
 import {
   countOption,
   flagOption,
+  listOption,
   numberOption,
   usageError,
   type CliIo,
@@ -16,15 +27,22 @@ import { sourceOptions, streamInputFrom, trustNotice } from './source-options.js
 
 /** Selection and transfer options shared by `ferry mirror` and `ferry sync`. */
 export const selectionOptions: OptionDefinition[] = [
-  { name: 'max', type: 'number', valueName: 'N', description: 'keep at most N versions of each product (the newest by plain string order)' },
+  { name: 'max', type: 'number', valueName: 'N', description: 'keep at most N versions of each product (the newest by plain string order)', min: 0 },
   { name: 'keep', type: 'boolean', description: 'with --max: keep up to N versions even after they leave the source' },
+  { name: 'bootloaders', type: 'boolean', description: "also select MAAS's bootloaders (adds the filter group --or 'bootloader-type~.')" },
 ];
+
+/** The filter arguments with --bootloaders applied: one more group, unless nothing is filtered (everything is selected). */
+export function selectionFrom(options: ParsedOptions, filterArgs: readonly string[]): SelectionGroups {
+  const withBootloaders = flagOption(options, 'bootloaders') && filterArgs.length > 0;
+  return filterGroups(withBootloaders ? [...filterArgs, '--or', ...BOOTLOADER_GROUP] : filterArgs);
+}
 
 export const transferOptions: OptionDefinition[] = [
   { name: 'dry-run', type: 'boolean', description: 'print the plan and change nothing' },
   { name: 'verify-existing', type: 'boolean', description: 're-hash every file already present and repair what is wrong' },
-  { name: 'concurrency', type: 'number', valueName: 'N', description: 'files downloaded at once', default: JOB_DEFAULTS.concurrency },
-  { name: 'connections', type: 'number', valueName: 'N', description: 'connections per server', default: JOB_DEFAULTS.connectionsPerHost },
+  { name: 'concurrency', type: 'number', valueName: 'N', description: 'files downloaded at once', default: JOB_DEFAULTS.concurrency, min: 1 },
+  { name: 'connections', type: 'number', valueName: 'N', description: 'connections per server', default: JOB_DEFAULTS.connectionsPerHost, min: 1 },
   {
     name: 'no-direct-io',
     type: 'boolean',
@@ -50,6 +68,18 @@ export const mirrorCommand: CommandDefinition = {
   options: [
     ...selectionOptions,
     { name: 'no-item-download', type: 'boolean', description: 'write the metadata but fetch no item files' },
+    {
+      name: 'mirror',
+      type: 'strings',
+      valueName: 'URL',
+      description: 'another mirror base to fetch an item file from when the source fails it (missing, server error, wrong checksum); still verified',
+    },
+    {
+      name: 'no-checksumming-reader',
+      type: 'boolean',
+      description: "sstream-mirror's switch to skip checksums",
+      unsupported: 'every file is checked against its listed size and checksum before it is placed; leave the option out.',
+    },
     ...transferOptions,
     ...sourceOptions,
   ],
@@ -61,15 +91,16 @@ export const mirrorCommand: CommandDefinition = {
     const [source, target, ...filterArgs] = positionals;
     if (source === undefined || target === undefined) throw usageError(mirrorCommand, 'Name a SOURCE and a TARGET directory.');
     assertKeepHasMax(mirrorCommand, options);
-    const selection = filterGroups(filterArgs);
+    const selection = selectionFrom(options, filterArgs);
     const events = showJobEvents(options, io);
     const engine = createEngine({ env: io.env, cwd: io.cwd });
     const job = engine.startJob('mirror', {
       ...jobOptionsFrom(options),
-      stream: streamInputFrom(options, source),
+      stream: streamInputFrom(options, source, io),
       target,
       selection,
       fetchItems: !flagOption(options, 'no-item-download'),
+      mirrors: listOption(options, 'mirror'),
     });
     const outcome = await followJob(job, io, events.onEvent);
     events.finish();
@@ -135,7 +166,16 @@ export function printPlan(plan: PlanSummary, io: CliIo): void {
       (plan.filesToVerify > 0 ? `${plan.filesToVerify} to re-verify (${formatBytesFixed(plan.bytesToVerify)}) and fetch again if wrong, ` : '') +
       `${plan.filesToRemove} to remove (${formatBytesFixed(plan.bytesToRemove)}).\n`,
   );
+  if (plan.bytesAdded > plan.bytesToFetch) {
+    // The reference's "Mb change" counts every added item, against the published metadata; what is
+    // fetched counts distinct files not yet here. Say why they differ rather than leave a contradiction.
+    io.stderr.write(
+      `The + lines add up to ${formatBytesFixed(plan.bytesAdded)} as sstream-mirror counts them; ` +
+        `${formatBytesFixed(plan.bytesAdded - plan.bytesToFetch)} of that is already here (files shared by items, or fetched by an unfinished earlier run) and is not fetched again.\n`,
+    );
+  }
   for (const rejected of plan.rejected) io.stderr.write(`Rejected: ${rejected.error.message}\n`);
+  for (const line of adviceLines(plan.advice, '--bootloaders')) io.stderr.write(`${line}\n`);
 }
 
 /** What the closing lines say about the metadata, which a mirror writes and the library records. */

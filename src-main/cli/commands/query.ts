@@ -1,5 +1,6 @@
 import { createEngine, filterGroups, type Engine, type SelectionRequest } from '../../engine/index.js';
 import {
+  countOption,
   flagOption,
   numberOption,
   stringOption,
@@ -7,10 +8,11 @@ import {
   type CliIo,
   type CommandDefinition,
 } from '../command.js';
+import { adviceLines } from '../advice.js';
 import { ExitCode } from '../exit-codes.js';
 import { formatBytesFixed, formatRetry, formatTable } from '../output.js';
 import { followJob } from '../progress-display.js';
-import { pythonDictRepr, pythonPercentFormat } from '../python-format.js';
+import { pythonDictRepr, pythonPercentFormat, pythonPrettyDict } from '../python-format.js';
 import { sourceOptions, streamInputFrom, trustNotice } from './source-options.js';
 
 export const queryCommand: CommandDefinition = {
@@ -27,10 +29,11 @@ export const queryCommand: CommandDefinition = {
     'Without a format option each item prints as sstream-query prints it (a Python dict).',
   ],
   options: [
-    { name: 'max', type: 'number', valueName: 'N', description: 'keep the N newest versions of each product (plain string order)' },
+    { name: 'max', type: 'number', valueName: 'N', description: 'keep the N newest versions of each product (plain string order)', min: 0 },
     { name: 'json', type: 'boolean', description: 'print one JSON list of flattened items, each with item_url' },
     { name: 'output-format', short: 'o', type: 'string', valueName: 'FORMAT', description: "print each item with a Python %-format, e.g. '%(item_url)s %(sha256)s'" },
-    { name: 'pretty', type: 'boolean', description: 'print each item with sorted keys, one field per line' },
+    { name: 'pretty', type: 'boolean', description: "print each item as Python's pprint does (sstream-query --pretty): sorted keys, wrapped at 80 columns" },
+    { name: 'verbose', short: 'v', type: 'count', description: 'also say on stderr how many items matched' },
     { name: 'products', type: 'boolean', description: 'print a table of products instead of items' },
     ...sourceOptions,
   ],
@@ -49,25 +52,38 @@ export const queryCommand: CommandDefinition = {
     }
     const request: SelectionRequest = { selection: filterGroups(filterArgs), max: numberOption(options, 'max') };
     const engine = createEngine({ env: io.env, cwd: io.cwd });
-    const loaded = await followJob(engine.startJob('load', streamInputFrom(options, source)), io, (event) => {
+    const loaded = await followJob(engine.startJob('load', streamInputFrom(options, source, io)), io, (event) => {
       if (event.type === 'retry') io.stderr.write(`${formatRetry(event)}\n`);
     });
     io.stderr.write(trustNotice(loaded.trust, loaded.source, loaded.metadataFiles));
 
+    // Bootloaders matter to a mirror, not to a query; why nothing matched matters to both.
+    const explainNoMatch = (): void => {
+      const { noMatch } = engine.advise(loaded.streamId, request);
+      for (const line of adviceLines({ noMatch, lacksBootloaders: false }, undefined)) io.stderr.write(`${line}\n`);
+    };
     if (flagOption(options, 'products')) {
       printProducts(engine, loaded.streamId, request, io);
+      explainNoMatch();
       return ExitCode.ok;
     }
     const items = engine.query(loaded.streamId, request).map((item) => new Map(Object.entries(item)));
     if (flagOption(options, 'json')) {
       io.stdout.write(`${JSON.stringify(items.map(sortedRecord), null, 2)}\n`);
     } else if (flagOption(options, 'pretty')) {
-      for (const item of items) io.stdout.write(`${JSON.stringify(sortedRecord(item), null, 1)}\n`);
+      for (const item of items) io.stdout.write(`${pythonPrettyDict(item)}\n`);
     } else if (outputFormat !== undefined) {
-      for (const item of items) io.stdout.write(`${pythonPercentFormat(outputFormat, item)}\n`);
+      for (const item of items) {
+        const line = pythonPercentFormat(outputFormat, item);
+        // As sstream-query: the item is skipped with two lines on stderr, and the run goes on (exit 0).
+        if (typeof line === 'string') io.stdout.write(`${line}\n`);
+        else io.stderr.write(`output format failed. Missing ${line.missing}\nitem: ${pythonDictRepr(item)}\n`);
+      }
     } else {
       for (const item of items) io.stdout.write(`${pythonDictRepr(item)}\n`);
     }
+    explainNoMatch();
+    if (countOption(options, 'verbose') > 0) io.stderr.write(`${items.length} item(s) matched.\n`);
     return ExitCode.ok;
   },
 };

@@ -1,12 +1,14 @@
-import { JOB_DEFAULTS, type StreamInput, type StreamSettings, type StreamTrust } from '../../engine/index.js';
+import { existsSync } from 'node:fs';
+import { isAbsolute, resolve } from 'node:path';
+import { JOB_DEFAULTS, SOURCE_PRESET_NAMES, hostNameReading, type StreamInput, type StreamSettings, type StreamTrust } from '../../engine/index.js';
 import { trustWarningWords } from '../trust-words.js';
-import { flagOption, listOption, numberOption, stringOption, usageError, type OptionDefinition, type ParsedOptions } from '../command.js';
+import { didYouMean, flagOption, listOption, numberOption, stringOption, usageError, type CliIo, type OptionDefinition, type ParsedOptions } from '../command.js';
 
 /** Options shared by every command that reads a SimpleStreams source. */
 export const sourceOptions: OptionDefinition[] = [
   { name: 'path', type: 'string', valueName: 'PATH', description: 'index or products file to start from, relative to the mirror (overrides detection)' },
   { name: 'keyring', type: 'strings', valueName: 'FILE', description: 'OpenPGP keyring (binary, armored, or a GnuPG keybox) to verify signatures with; default: the bundled Ubuntu cloud image keyring' },
-  { name: 'no-verify', type: 'boolean', description: 'do not check signatures (said on every run)' },
+  { name: 'no-verify', short: 'U', type: 'boolean', description: 'do not check signatures (said on every run)' },
   { name: 'proxy', type: 'string', valueName: 'URL', description: 'HTTP(S) proxy; default: HTTPS_PROXY / HTTP_PROXY, honouring NO_PROXY' },
   {
     name: 'stall-timeout',
@@ -14,6 +16,7 @@ export const sourceOptions: OptionDefinition[] = [
     valueName: 'SECONDS',
     description: 'give up on a request (then retry it) that waits this long for an answer or for data, or gets under 1 KiB/s',
     default: JOB_DEFAULTS.stallTimeoutMs / 1000,
+    min: 1,
   },
   {
     name: 'retries',
@@ -21,15 +24,22 @@ export const sourceOptions: OptionDefinition[] = [
     valueName: 'N',
     description: 'retries of a failed request, metadata or file, each shown as it starts',
     default: JOB_DEFAULTS.retries,
+    min: 0,
+  },
+  {
+    name: 'log-file',
+    type: 'string',
+    valueName: 'FILE',
+    description: "sstream's log destination",
+    unsupported: 'ferry logs to stderr; use the shell instead: ferry ... 2>>FILE',
   },
 ];
 
 /** How the stream is reached and trusted (everything but SOURCE and --path). */
 export function streamSettingsFrom(options: ParsedOptions): StreamSettings {
+  // Their lower bounds are checked when parsed (OptionDefinition.min).
   const stallSeconds = numberOption(options, 'stall-timeout');
   const retries = numberOption(options, 'retries');
-  if (stallSeconds !== undefined && stallSeconds < 1) throw usageError(undefined, '--stall-timeout takes a number of seconds, at least 1.');
-  if (retries !== undefined && retries < 0) throw usageError(undefined, '--retries takes a number of retries, 0 or more.');
   return {
     keyringFiles: listOption(options, 'keyring'),
     verify: !flagOption(options, 'no-verify'),
@@ -39,9 +49,24 @@ export function streamSettingsFrom(options: ParsedOptions): StreamSettings {
   };
 }
 
-/** SOURCE with --path and the settings: a stream for a job to load. */
-export function streamInputFrom(options: ParsedOptions, source: string): StreamInput {
-  return { source, path: stringOption(options, 'path'), ...streamSettingsFrom(options) };
+/**
+ * SOURCE with --path and the settings: a stream for a job to load. A SOURCE without a scheme that
+ * starts with a host name (`images.maas.io/ephemeral-v3/stable`) and is no local path is read as
+ * https, said in a note on stderr; a local directory of that name still wins, as for sstream.
+ * Throws FERRY_USAGE for a mistyped preset (`stabel`) that names no local path either.
+ */
+export function streamInputFrom(options: ParsedOptions, source: string, io: Pick<CliIo, 'cwd' | 'stderr'>): StreamInput {
+  const https = hostNameReading(source);
+  const local = isAbsolute(source) ? source : resolve(io.cwd, source);
+  const missingLocally = !existsSync(local);
+  // A mistyped preset (`stabel`) would otherwise fail as a missing local directory.
+  const preset = missingLocally && https === undefined && !source.includes(':') ? didYouMean(source, SOURCE_PRESET_NAMES) : '';
+  if (preset !== '') throw usageError(undefined, `The source '${source}' is neither a preset nor a local path.${preset}`);
+  const understood = https !== undefined && missingLocally ? https : source;
+  if (understood !== source) {
+    io.stderr.write(`Note: ${source} is not a local path; reading ${understood} (give ./${source} for a local directory).\n`);
+  }
+  return { source: understood, path: stringOption(options, 'path'), ...streamSettingsFrom(options) };
 }
 
 /** One line on stderr about what was (not) verified; an operator must never have to guess. */

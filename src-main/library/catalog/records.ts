@@ -97,6 +97,10 @@ export interface SelectionProfile {
   readonly filterGroups: readonly (readonly string[])[];
   readonly maxVersions: number | null;
   readonly keep: boolean;
+  /** Keyring files (absolute paths) to verify with; undefined: the bundled keyring. */
+  readonly keyringFiles?: readonly string[] | undefined;
+  /** false: signatures are not checked (--no-verify); undefined: they are. */
+  readonly verify?: boolean | undefined;
 }
 
 /** What a run selected from a stream, as a saved selection stores it; a snapshot records its run's. */

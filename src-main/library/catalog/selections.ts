@@ -1,7 +1,7 @@
 // The selections table: named profiles (a source, its filter groups, max and keep).
 import type Database from 'better-sqlite3';
 import { FerryError } from '../../base/errors.js';
-import { readFilterGroups } from './columns.js';
+import { readFilterGroups, readStringArray } from './columns.js';
 import { CatalogArea, type CatalogConnection } from './connection.js';
 import type { SavedSelection, SelectionProfile } from './records.js';
 
@@ -13,23 +13,26 @@ interface SelectionRow {
   max_versions: number | null;
   keep: number;
   updated_at: string;
+  keyring_files: string | null;
+  verify: number | null;
 }
 
 export const SELECTION_SQL = {
-  saveSelection: `INSERT INTO selections (name, source, path, filter_groups, max_versions, keep, updated_at)
-    VALUES (?, ?, ?, ?, ?, ?, ?)
+  saveSelection: `INSERT INTO selections (name, source, path, filter_groups, max_versions, keep, updated_at, keyring_files, verify)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
     ON CONFLICT (name) DO UPDATE SET
       source = excluded.source, path = excluded.path, filter_groups = excluded.filter_groups,
-      max_versions = excluded.max_versions, keep = excluded.keep, updated_at = excluded.updated_at`,
-  getSelection: 'SELECT name, source, path, filter_groups, max_versions, keep, updated_at FROM selections WHERE name = ?',
-  listSelections: 'SELECT name, source, path, filter_groups, max_versions, keep, updated_at FROM selections ORDER BY name',
+      max_versions = excluded.max_versions, keep = excluded.keep, updated_at = excluded.updated_at,
+      keyring_files = excluded.keyring_files, verify = excluded.verify`,
+  getSelection: 'SELECT name, source, path, filter_groups, max_versions, keep, updated_at, keyring_files, verify FROM selections WHERE name = ?',
+  listSelections: 'SELECT name, source, path, filter_groups, max_versions, keep, updated_at, keyring_files, verify FROM selections ORDER BY name',
   deleteSelection: 'DELETE FROM selections WHERE name = ?',
 } as const;
 
 function prepareStatements(db: Database.Database) {
   const sql = SELECTION_SQL;
   return {
-    saveSelection: db.prepare<[string, string, string | null, string, number | null, number, string]>(sql.saveSelection),
+    saveSelection: db.prepare<[string, string, string | null, string, number | null, number, string, string | null, number | null]>(sql.saveSelection),
     getSelection: db.prepare<[string], SelectionRow>(sql.getSelection),
     listSelections: db.prepare<[], SelectionRow>(sql.listSelections),
     deleteSelection: db.prepare<[string]>(sql.deleteSelection),
@@ -53,6 +56,8 @@ export class SelectionQueries extends CatalogArea<ReturnType<typeof prepareState
         selection.maxVersions,
         selection.keep ? 1 : 0,
         updatedAt,
+        selection.keyringFiles === undefined ? null : JSON.stringify(selection.keyringFiles),
+        selection.verify === undefined ? null : selection.verify ? 1 : 0,
       );
       return { ...selection, updatedAt };
     });
@@ -89,6 +94,8 @@ export class SelectionQueries extends CatalogArea<ReturnType<typeof prepareState
       maxVersions: row.max_versions,
       keep: row.keep === 1,
       updatedAt: row.updated_at,
+      keyringFiles: row.keyring_files === null ? undefined : readStringArray(this.connection.file, row.keyring_files, `keyring files of the selection ${JSON.stringify(row.name)}`),
+      verify: row.verify === null ? undefined : row.verify === 1,
     };
   }
 }

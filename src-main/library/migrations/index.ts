@@ -5,6 +5,7 @@ import { initialSchema } from './001-initial.js';
 import { selectionPath } from './002-selection-path.js';
 import { snapshotSelection } from './003-snapshot-selection.js';
 import { exportsLedger } from './004-exports.js';
+import { selectionTrust } from './005-selection-trust.js';
 import type { Migration } from './migration.js';
 
 export type { Migration } from './migration.js';
@@ -12,7 +13,7 @@ export type { Migration } from './migration.js';
 const debug = debuglog('ferry-library');
 
 /** Every schema step, oldest first. Append; never edit, reorder or renumber a released one. */
-export const MIGRATIONS: readonly Migration[] = [initialSchema, selectionPath, snapshotSelection, exportsLedger];
+export const MIGRATIONS: readonly Migration[] = [initialSchema, selectionPath, snapshotSelection, exportsLedger, selectionTrust];
 
 export interface MigrationResult {
   /** The schema version the database had when opened (0: new). */

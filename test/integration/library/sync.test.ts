@@ -1,5 +1,5 @@
 import { copyFile, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { dataBytesSent, startFixtureServer, type FixtureServer } from '../../support/fixture-server.js';
 import { collect, spawnFerry } from '../../support/run-ferry.js';
@@ -162,7 +162,7 @@ describe('saved selections (--profile)', () => {
     expect(summary.profiles).toEqual([expect.objectContaining({ name: 'lab', source, filters, max: 1, keep: false })]);
     expect(summary.products.every((product) => /:24\.04:|:1:(grub|pxelinux)/.test(product.product))).toBe(true);
     const text = await ferryOk(['library'], 0, env);
-    expect(text.stdout).toContain(`  lab: --max 1 ${source} arch=amd64 release=noble --or 'os~(grub*|pxelinux)'\n`);
+    expect(text.stdout).toContain(`  lab: --max 1 --keyring ${testKey.keyringFile} ${source} arch=amd64 release=noble --or 'os~(grub*|pxelinux)'\n`);
 
     server.resetCounters();
     const rerun = syncResult(
@@ -187,7 +187,7 @@ describe('saved selections (--profile)', () => {
 
     const summary = librarySummary(await ferryOk(['library', '--library', library, '--json']));
     expect(summary.profiles).toEqual([expect.objectContaining({ name: 'elsewhere', source: base, path: 'custom/entry.sjson', filters: ['os=centos'] })]);
-    expect((await ferryOk(['library', '--library', library])).stdout).toContain(`  elsewhere: --path custom/entry.sjson ${base} os=centos\n`);
+    expect((await ferryOk(['library', '--library', library])).stdout).toContain(`  elsewhere: --path custom/entry.sjson --keyring ${testKey.keyringFile} ${base} os=centos\n`);
 
     server.resetCounters();
     const rerun = syncResult(await ferryOk(['sync', '--library', library, '--profile', 'elsewhere', '--keyring', testKey.keyringFile, '--json']));
@@ -204,9 +204,33 @@ describe('saved selections (--profile)', () => {
     expect(run.stderr).toContain('FERRY_PROFILE_UNKNOWN');
   });
 
-  it('refuses to change a saved selection without its source', async () => {
-    const run = await ferryOk(['sync', '--library', join(workDir, 'profiles'), '--profile', 'lab', '--max', '2'], 2);
+  it('refuses to change a saved selection without its source, but for --max', async () => {
+    const run = await ferryOk(['sync', '--library', join(workDir, 'profiles'), '--profile', 'lab', '--keep'], 2);
     expect(run.stderr).toContain('runs the saved selection as saved');
+  });
+
+  // Issue 11 §2: the keyring (and --no-verify) is part of what a saved selection remembers, and
+  // --max may be given for one run without changing what is saved.
+  it('remembers the keyring, and takes --max for one run only', async () => {
+    const library = join(workDir, 'profiles-trust');
+    // The keyring is given by a relative path: the profile must still find it from another folder.
+    const saved = syncResult(
+      await ferryOk(['sync', '--library', library, '--profile', 'trusted', '--max', '1', '--keyring', relative(process.cwd(), testKey.keyringFile), source, 'release=noble', '--json']),
+    );
+    expect(saved.filesFetched).toBeGreaterThan(0);
+
+    // No --keyring: the bundled Ubuntu keyring would refuse this test key (exit 3).
+    const rerun = await ferryOk(['sync', '--library', library, '--profile', 'trusted', '--dry-run'], 0);
+    expect(rerun.stderr).toContain(testKey.key.fingerprint);
+    expect(rerun.stderr).toContain('0 Mb change');
+
+    const wider = await ferryOk(['sync', '--library', library, '--profile', 'trusted', '--max', '2', '--dry-run'], 0);
+    const added = wider.stderr.split('\n').filter((line) => line.startsWith('+ '));
+    expect(added.length).toBeGreaterThan(0);
+    for (const line of added) expect(line).toContain('noble');
+    const summary = librarySummary(await ferryOk(['library', '--library', library, '--json']));
+    expect(summary.profiles).toEqual([expect.objectContaining({ name: 'trusted', max: 1, keyringFiles: [testKey.keyringFile], verify: true })]);
+    expect((await ferryOk(['library', '--library', library])).stdout).toContain(`  trusted: --max 1 --keyring ${testKey.keyringFile} ${source} release=noble\n`);
   });
 });
 

@@ -10,6 +10,7 @@ import {
   MIB,
   dataRequests,
   describeRun,
+  exists,
   expectCompleteMirror,
   expectNothingUnverified,
   filesOf,
@@ -151,7 +152,8 @@ describe('ferry mirror on a disk that is too small', () => {
     expect(run.stderr).toContain('FERRY_NOT_ENOUGH_SPACE');
     expect(run.stderr).toMatch(/The plan needs [\d.]+ MiB more but only [\d.]+ MiB is free/);
     expect(dataRequests(server)).toEqual([]);
-    expect(await walkFiles(target)).toEqual([]);
+    // Issue 11 §2: a refused run leaves nothing behind, not even TARGET/.ferry/ (TARGET was new).
+    expect(await exists(target)).toBe(false);
 
     await rm(ballast);
     const rerun = await mirror(target);

@@ -33,12 +33,28 @@ describe('parseCommandLine', () => {
     expect(parsed.positionals).toEqual(['src', 'dst', 'arch=amd64', '--or', 'os~grub']);
   });
 
+  it('accepts sstream-mirror spellings: -U for --no-verify, --mirror repeated', () => {
+    const parsed = parseCommandLine(mirror, ['-U', '--mirror', 'http://a/', '--mirror=http://b/', 'src', 'dst']);
+    expect(parsed.options).toEqual({ 'no-verify': true, mirror: ['http://a/', 'http://b/'] });
+  });
+
   it('treats everything after -- as positionals', () => {
     expect(parseCommandLine(mirror, ['--', '--max', 'x']).positionals).toEqual(['--max', 'x']);
   });
 
   it.each([
-    [['--max', 'two'], "--max takes a whole number, not 'two'"],
+    [['--max', 'two'], "--max takes a whole number, 0 or more, not 'two'"],
+    // Issue 11 §2: bounds are refused when parsed, not after a job started.
+    [['--concurrency', '0'], "--concurrency takes a whole number, 1 or more, not '0'."],
+    [['--connections=0'], "--connections takes a whole number, 1 or more, not '0'."],
+    [['--retries', '-1'], "--retries takes a whole number, 0 or more, not '-1'."],
+    [['--stall-timeout', '0'], "--stall-timeout takes a whole number, 1 or more, not '0'."],
+    [['--stall-timeout', '1.5'], "--stall-timeout takes a whole number, 1 or more, not '1.5'."],
+    // Typos get the nearest option; sstream's options ferry refuses say what to use instead.
+    [['--concurency', '2'], "Unknown option '--concurency'. Did you mean --concurrency?"],
+    [['--dryrun'], "Unknown option '--dryrun'. Did you mean --dry-run?"],
+    [['--log-file', 'x.log'], '--log-file is not supported by ferry: ferry logs to stderr; use the shell instead'],
+    [['--no-checksumming-reader'], '--no-checksumming-reader is not supported by ferry: every file is checked'],
     [['--max'], '--max needs a value'],
     [['--dry-run=yes'], '--dry-run takes no value'],
     [['--nope'], "Unknown option '--nope'"],

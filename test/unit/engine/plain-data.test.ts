@@ -27,6 +27,7 @@ const progress: Progress = {
 };
 const trust: StreamTrust = { kind: 'verified', signers: ['ABCDEF'], keyringFiles: ['/k.gpg'], expiredKeys: [{ fingerprint: 'ABCDEF', expiredAt: '2024-01-01T00:00:00.000Z' }], warnings: [{ kind: 'key-expires-soon', fingerprint: 'ABCDEF', expiresAt: '2024-03-01T00:00:00.000Z', days: 3 }] };
 const plan = {
+  bytesAdded: 10,
   referenceLines: ['+ p v i a/b 0 Mb', '0 Mb change'],
   versionsAdded: 1,
   versionsRemoved: 0,
@@ -39,6 +40,10 @@ const plan = {
   filesToRemove: 0,
   bytesToRemove: 0,
   rejected: [{ item: 'c/p/v/i', error }],
+  advice: {
+    noMatch: { unknownKeys: [{ filter: 'arches=amd64', key: 'arches', nearestKeys: ['arch'] }], unmatchedValues: [], andedAlternatives: [['release=jammy', 'release=noble']] },
+    lacksBootloaders: true,
+  },
 };
 const mirrorOutcome: MirrorOutcome = {
   jobId,
@@ -147,7 +152,9 @@ describe('plain data', () => {
       field: 'selection',
     });
     expect(refused(() => engine.startJob('sync', { library: join(nowhere, 'library') }))).toMatchObject({ code: 'FERRY_INPUT_INVALID', field: 'stream' });
-    expect(refused(() => engine.startJob('sync', { profile: 'lab', max: 2 }))).toMatchObject({ code: 'FERRY_INPUT_INVALID', field: 'max' });
+    // A saved selection may take max for one run (issue 11 §2), nothing else of a selection.
+    expect(refused(() => engine.startJob('sync', { profile: 'lab', keep: true }))).toMatchObject({ code: 'FERRY_INPUT_INVALID', field: 'keep' });
+    expect(refused(() => engine.startJob('sync', { profile: 'lab', max: -1 }))).toMatchObject({ code: 'FERRY_INPUT_INVALID', field: 'max' });
     expect(refused(() => engine.startJob('load', { source: 'stable', retries: -1 }))).toMatchObject({ code: 'FERRY_INPUT_INVALID', field: 'retries' });
     expect(refused(() => engine.startJob('mirror', { ...inputSamples.mirror, selection: [['arch']] }))).toMatchObject({ code: 'FERRY_FILTER_INVALID' });
     expect(refused(() => engine.startJob('import', { ...inputSamples.import, bundles: [] }))).toMatchObject({ code: 'FERRY_INPUT_INVALID', field: 'bundles' });

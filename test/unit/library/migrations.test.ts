@@ -67,8 +67,8 @@ describe('migrateDatabase', () => {
   it('creates the newest schema in an empty database and records its version', async () => {
     const { db, file } = await rawDatabase();
     const result = migrateDatabase(db, file);
-    expect(result).toEqual({ from: 0, to: 4, applied: ['001-initial', '002-selection-path', '003-snapshot-selection', '004-exports'] });
-    expect(readSchemaVersion(db)).toBe(4);
+    expect(result).toEqual({ from: 0, to: 5, applied: ['001-initial', '002-selection-path', '003-snapshot-selection', '004-exports', '005-selection-trust'] });
+    expect(readSchemaVersion(db)).toBe(5);
     expect(tableNames(db)).toEqual([
       'blobs',
       'export_blobs',
@@ -87,7 +87,7 @@ describe('migrateDatabase', () => {
   it('does nothing to a database that is already current', async () => {
     const { db, file } = await rawDatabase();
     migrateDatabase(db, file);
-    expect(migrateDatabase(db, file)).toEqual({ from: 4, to: 4, applied: [] });
+    expect(migrateDatabase(db, file)).toEqual({ from: 5, to: 5, applied: [] });
   });
 
   it('runs only the steps newer than the database', async () => {
@@ -107,7 +107,7 @@ describe('migrateDatabase', () => {
     db.prepare(
       "INSERT INTO selections (name, source, filter_groups, max_versions, keep, updated_at) VALUES ('lab', 'stable', '[[\"arch=amd64\"]]', 1, 0, '2025-01-01T00:00:00.000Z')",
     ).run();
-    expect(migrateDatabase(db, file)).toEqual({ from: 1, to: 4, applied: ['002-selection-path', '003-snapshot-selection', '004-exports'] });
+    expect(migrateDatabase(db, file)).toEqual({ from: 1, to: 5, applied: ['002-selection-path', '003-snapshot-selection', '004-exports', '005-selection-trust'] });
     expect(db.prepare('SELECT name, source, path, filter_groups FROM selections').all()).toEqual([
       { name: 'lab', source: 'stable', path: null, filter_groups: '[["arch=amd64"]]' },
     ]);
@@ -118,7 +118,7 @@ describe('migrateDatabase', () => {
     db.pragma('foreign_keys = ON');
     migrateDatabase(db, file, MIGRATIONS.slice(0, 3));
     db.prepare("INSERT INTO sources (url, entry_path, created_at) VALUES ('u', 'streams/v1/index.sjson', 'now')").run();
-    expect(migrateDatabase(db, file)).toEqual({ from: 3, to: 4, applied: ['004-exports'] });
+    expect(migrateDatabase(db, file)).toEqual({ from: 3, to: 5, applied: ['004-exports', '005-selection-trust'] });
     expect(db.prepare('SELECT count(*) AS n FROM exports').get()).toEqual({ n: 0 });
     expect(() => db.prepare("INSERT INTO export_blobs (bundle_id, sha256) VALUES ('x', ?)").run('a'.repeat(64))).toThrow(/FOREIGN KEY/);
     db.close();
@@ -141,7 +141,7 @@ describe('migrateDatabase', () => {
     migrateDatabase(db, file, MIGRATIONS.slice(0, 2));
     db.prepare("INSERT INTO sources (url, entry_path, created_at) VALUES ('u', 'streams/v1/index.sjson', 'now')").run();
     db.prepare("INSERT INTO snapshots (source_id, fetched_at, signed, keyring_fingerprints) VALUES (1, 'then', 1, '[]')").run();
-    expect(migrateDatabase(db, file)).toEqual({ from: 2, to: 4, applied: ['003-snapshot-selection', '004-exports'] });
+    expect(migrateDatabase(db, file)).toEqual({ from: 2, to: 5, applied: ['003-snapshot-selection', '004-exports', '005-selection-trust'] });
     expect(db.prepare('SELECT id, filter_groups, max_versions, keep FROM snapshots').all()).toEqual([
       { id: 1, filter_groups: null, max_versions: null, keep: null },
     ]);
@@ -157,6 +157,27 @@ describe('migrateDatabase', () => {
       expect(catalog.latestSnapshot(1)?.selection).toBeUndefined();
       catalog.recordSnapshot(1, [], true, [], { filterGroups: [['release=noble'], ['release=jammy', 'arch=amd64']], maxVersions: 1, keep: true });
       expect(catalog.latestSnapshot(1)?.selection).toEqual({ filterGroups: [['release=noble'], ['release=jammy', 'arch=amd64']], maxVersions: 1, keep: true });
+    } finally {
+      catalog.close();
+    }
+  });
+
+  it('005 keeps the selections saved before it, with the bundled keyring and verification', async () => {
+    const { db, file } = await rawDatabase();
+    migrateDatabase(db, file, MIGRATIONS.slice(0, 4));
+    db.prepare(
+      "INSERT INTO selections (name, source, filter_groups, max_versions, keep, updated_at) VALUES ('lab', 'stable', '[[\"arch=amd64\"]]', 1, 0, '2025-01-01T00:00:00.000Z')",
+    ).run();
+    expect(migrateDatabase(db, file)).toEqual({ from: 4, to: 5, applied: ['005-selection-trust'] });
+    expect(db.prepare('SELECT name, keyring_files, verify FROM selections').all()).toEqual([{ name: 'lab', keyring_files: null, verify: null }]);
+    const update = db.prepare("UPDATE selections SET keyring_files = ?, verify = ? WHERE name = 'lab'");
+    expect(() => update.run('"k.gpg"', null)).toThrow(/CHECK/);
+    expect(() => update.run(null, 2)).toThrow(/CHECK/);
+    update.run('["/k.gpg"]', 0);
+    db.close();
+    const catalog = Catalog.open(file);
+    try {
+      expect(catalog.getSelection('lab')).toMatchObject({ name: 'lab', keyringFiles: ['/k.gpg'], verify: false });
     } finally {
       catalog.close();
     }
@@ -185,7 +206,7 @@ describe('migrateDatabase', () => {
     expect(ferryError.code).toBe('FERRY_CATALOG_TOO_NEW');
     expect(ferryError.message).toContain(file);
     expect(ferryError.message).toContain('version 7');
-    expect(ferryError.message).toContain('up to 4');
+    expect(ferryError.message).toContain('up to 5');
     expect(ferryError.hint).toMatch(/upgrade stream ferry/i);
     expect(readSchemaVersion(db)).toBe(7);
     expect(tableNames(db)).toEqual([]);
@@ -297,12 +318,12 @@ describe('Catalog.open', () => {
         foreignKeys: true,
         busyTimeoutMs: 5000,
       });
-      expect(catalog.migration).toEqual({ from: 0, to: 4, applied: ['001-initial', '002-selection-path', '003-snapshot-selection', '004-exports'] });
+      expect(catalog.migration).toEqual({ from: 0, to: 5, applied: ['001-initial', '002-selection-path', '003-snapshot-selection', '004-exports', '005-selection-trust'] });
     } finally {
       catalog.close();
     }
     const reopened = Catalog.open(file);
-    expect(reopened.migration).toEqual({ from: 4, to: 4, applied: [] });
+    expect(reopened.migration).toEqual({ from: 5, to: 5, applied: [] });
     reopened.close();
   });
 

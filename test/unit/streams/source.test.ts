@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { joinMirrorUrl, resolveSource, type StreamSource } from '../../../src-main/streams/source.js';
+import { hostNameReading, joinMirrorUrl, resolveSource, type StreamSource } from '../../../src-main/streams/source.js';
 import { thrownFerryError } from '../../support/expect-ferry-error.js';
 
 describe('resolveSource', () => {
@@ -125,5 +125,28 @@ describe('joinMirrorUrl', () => {
 
   it('does not put credentials into the refusal message', () => {
     expect(thrownFerryError(() => joinMirrorUrl('https://u:secret@m/', '../x')).message).not.toContain('secret');
+  });
+
+  it('reads a location ending in streams/v1/ as the mirror above it', () => {
+    for (const input of ['https://m/stable/streams/v1/', 'https://m/stable/streams/v1']) {
+      const source = resolveSource(input);
+      expect(source.baseUrl).toBe('https://m/stable/');
+      expect(source.entryUrl).toBe('https://m/stable/streams/v1/index.sjson');
+    }
+    expect(resolveSource('/srv/mirror/streams/v1/', { cwd: '/' }).baseUrl).toBe('file:///srv/mirror/');
+  });
+});
+
+describe('hostNameReading', () => {
+  it('reads a scheme-less source that starts with a host name as https', () => {
+    expect(hostNameReading('images.maas.io/ephemeral-v3/stable')).toBe('https://images.maas.io/ephemeral-v3/stable');
+    expect(hostNameReading('mirror.lan:8080/maas')).toBe('https://mirror.lan:8080/maas');
+    expect(hostNameReading('127.0.0.1:8080/')).toBe('https://127.0.0.1:8080/');
+  });
+
+  it('leaves presets, URLs and paths alone', () => {
+    for (const input of ['stable', 'https://m/x', 'file:///x', './images.maas.io', '/srv/mirror', 'mirror', 'v1.2/x']) {
+      expect(hostNameReading(input), input).toBeUndefined();
+    }
   });
 });
