@@ -1,7 +1,8 @@
 import { createEngine, type LibrarySummary } from '../../engine/index.js';
 import { flagOption, stringOption, type CliIo, type CommandDefinition } from '../command.js';
 import { ExitCode } from '../exit-codes.js';
-import { formatBytesFixed, formatTable } from '../output.js';
+import { formatBytes } from '../../base/format.js';
+import { formatTable } from '../output.js';
 import { libraryOption } from './library-option.js';
 
 export const libraryCommand: CommandDefinition = {
@@ -40,14 +41,14 @@ function printSummary(summary: LibrarySummary, io: CliIo): void {
       product.product,
       product.versions.join(', '),
       String(product.itemCount),
-      formatBytesFixed(product.bytes),
+      formatBytes(product.bytes),
     ]);
     io.stdout.write(formatTable(['SOURCE', 'CONTENT ID', 'PRODUCT', 'VERSIONS', 'ITEMS', 'BYTES'], rows, new Set([4, 5])));
   }
   const { totals } = summary;
   io.stdout.write(
-    `Total: ${totals.products} product(s), ${totals.versions} version(s), ${totals.items} item(s), ${formatBytesFixed(totals.itemBytes)}; ` +
-      `${totals.blobs} blob(s) on disk, ${formatBytesFixed(totals.blobBytes)}.\n`,
+    `Total: ${totals.products} product(s), ${totals.versions} version(s), ${totals.items} item(s), ${formatBytes(totals.itemBytes)}; ` +
+      `${totals.blobs} blob(s) on disk, ${formatBytes(totals.blobBytes)}.\n`,
   );
   if (totals.blobsMissing > 0) {
     io.stderr.write(

@@ -8,7 +8,8 @@ import {
   type CommandDefinition,
 } from '../command.js';
 import { ExitCode } from '../exit-codes.js';
-import { formatBytesFixed, formatRetry, formatTable } from '../output.js';
+import { formatBytes } from '../../base/format.js';
+import { formatRetry, formatTable } from '../output.js';
 import { followJob } from '../progress-display.js';
 import { pythonDictRepr, pythonPercentFormat } from '../python-format.js';
 import { sourceOptions, streamInputFrom, trustNotice } from './source-options.js';
@@ -87,7 +88,7 @@ function printProducts(engine: Engine, streamId: string, request: SelectionReque
     product.kernel,
     String(product.versions.length),
     product.latestVersion,
-    formatBytesFixed(product.latestVersionBytes),
+    formatBytes(product.latestVersionBytes),
   ]);
   io.stdout.write(
     formatTable(['PRODUCT', 'OS', 'RELEASE', 'ARCH', 'SUBARCH/KERNEL', 'VERSIONS', 'LATEST', 'SIZE (LATEST)'], rows, new Set([5, 7])),
