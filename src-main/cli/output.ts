@@ -1,15 +1,21 @@
-import { formatBytes, formatSeconds } from '../base/format.js';
-import type { FerryError, RetryEvent } from '../engine/index.js';
+import { formatSeconds } from '../base/format.js';
+import { FerryError } from '../base/errors.js';
+import type { InternalErrorData, RetryEvent } from '../engine/index.js';
 import { cliHint } from './hints.js';
 
 /**
- * Sizes as the CLI prints them in tables, summaries and progress lines: base/'s formatBytes with the
- * decimal kept below 100 of a unit ("1.0 GiB"), as the CLI always has. Its own name, so that
- * `formatBytes` means one output everywhere.
+ * The environment variables ferry reads, as `ferry --help` and the man page list them:
+ * [name, what it does].
  */
-export function formatBytesFixed(bytes: number): string {
-  return formatBytes(bytes, { fixedDecimal: true });
-}
+export const environmentHelp: readonly (readonly [string, string])[] = [
+  ['FERRY_LIBRARY', 'the library directory when --library is not given'],
+  ['HTTPS_PROXY', 'proxy for https sources (also https_proxy); --proxy wins'],
+  ['HTTP_PROXY', 'proxy for http sources (also http_proxy); --proxy wins'],
+  ['NO_PROXY', 'hosts reached without the proxy (also no_proxy)'],
+  ['NODE_EXTRA_CA_CERTS', 'a PEM file of extra CAs to trust, as --ca-cert FILE'],
+  ['TERM', 'dumb: progress as plain lines, never redrawn'],
+  ['COLUMNS', 'the width of the live display when the terminal does not say'],
+];
 
 /** The message, the facts worth reading, the hint in the CLI's words (cli/hints.ts) and the code. */
 export function formatError(error: FerryError): string {
@@ -20,6 +26,16 @@ export function formatError(error: FerryError): string {
   if (hint !== undefined) lines.push(`  hint: ${hint}`);
   lines.push(`  (${error.code})`);
   return `${lines.join('\n')}\n`;
+}
+
+/**
+ * A fatal error as the last line of --json output on stdout:
+ * `{"type":"error","exitCode":N,"error":{code, message, hint, facts...}}` (a FerryError as its
+ * toJSON gives it, with the CLI's hint), or `{"name":"InternalError","message":…}` for a bug.
+ */
+export function formatErrorJson(error: FerryError | InternalErrorData, exitCode: number): string {
+  const plain = error instanceof FerryError ? { ...error.toJSON(), hint: cliHint(error) } : error;
+  return `${JSON.stringify({ type: 'error', exitCode, error: plain })}\n`;
 }
 
 /**

@@ -10,8 +10,8 @@ import {
   type ParsedOptions,
 } from '../command.js';
 import { ExitCode, exitCodeFor } from '../exit-codes.js';
-import { formatBytesFixed } from '../output.js';
-import { JobDisplay, displayModeFor, followJob } from '../progress-display.js';
+import { formatBytes } from '../../base/format.js';
+import { JobDisplay, displayModeFor, followJob, type DisplayMode } from '../progress-display.js';
 import { sourceOptions, streamInputFrom, trustNotice } from './source-options.js';
 
 /** Selection and transfer options shared by `ferry mirror` and `ferry sync`. */
@@ -32,6 +32,7 @@ export const transferOptions: OptionDefinition[] = [
   },
   { name: 'progress', type: 'boolean', description: 'print progress lines even when stderr is not a terminal' },
   { name: 'json', type: 'boolean', description: 'print one JSON event per line on stdout (the last is the result)' },
+  { name: 'quiet', short: 'q', type: 'boolean', description: 'print only failures, for cron and systemd timers (the exit status tells the rest)' },
   { name: 'verbose', short: 'v', type: 'count', description: 'say more: each file fetched, present or removed' },
 ];
 
@@ -71,22 +72,21 @@ export const mirrorCommand: CommandDefinition = {
       selection,
       fetchItems: !flagOption(options, 'no-item-download'),
     });
-    const outcome = await followJob(job, io, events.onEvent);
-    events.finish();
-    return reportOutcome(outcome, io, flagOption(options, 'json'));
+    const outcome = await followJob(job, io, events.onEvent).finally(events.finish);
+    return reportOutcome(outcome, io, events.mode);
   },
 };
 
 /** How `ferry mirror` and `ferry sync` show a running job: progress, the trust notice, the plan. */
-export function showJobEvents(options: ParsedOptions, io: CliIo): { onEvent: (event: JobEvent) => void; finish: () => void } {
-  const json = flagOption(options, 'json');
-  const display = new JobDisplay(io, displayModeFor(io, { json, progress: flagOption(options, 'progress') }), countOption(options, 'verbose'));
+export function showJobEvents(options: ParsedOptions, io: CliIo): { mode: DisplayMode; onEvent: (event: JobEvent) => void; finish: () => void } {
+  const mode = displayModeFor(io, { json: flagOption(options, 'json'), progress: flagOption(options, 'progress'), quiet: flagOption(options, 'quiet') });
+  const display = new JobDisplay(io, mode, countOption(options, 'verbose'));
   return {
+    mode,
     onEvent: (event) => {
       display.handle(event);
-      if (json) return;
-      if (event.type === 'loaded') io.stderr.write(trustNotice(event.trust, event.source, event.metadataFiles));
-      if (event.type === 'plan') printPlan(event.plan, io);
+      if (event.type === 'loaded') display.note(trustNotice(event.trust, event.source, event.metadataFiles));
+      if (event.type === 'plan') display.note(formatPlan(event.plan));
     },
     finish: () => {
       display.finish();
@@ -124,18 +124,18 @@ export function jobOptionsFrom(options: ParsedOptions): {
  * The plan as sstream-mirror prints it (on stderr, as it does, so scripts that parse it keep
  * working), then our totals in human units.
  */
-export function printPlan(plan: PlanSummary, io: CliIo): void {
-  io.stderr.write(`${plan.referenceLines.join('\n')}\n`);
-  io.stderr.write(
+export function formatPlan(plan: PlanSummary): string {
+  return (
+    `${plan.referenceLines.join('\n')}\n` +
     `Plan: ${plan.versionsAdded} version(s) to add, ${plan.versionsRemoved} to remove; ` +
-      `${plan.filesWanted} file(s) wanted (${formatBytesFixed(plan.bytesWanted)}), ` +
-      `${plan.filesToFetch} to fetch (${formatBytesFixed(plan.bytesToFetch)}), ` +
+      `${plan.filesWanted} file(s) wanted (${formatBytes(plan.bytesWanted)}), ` +
+      `${plan.filesToFetch} to fetch (${formatBytes(plan.bytesToFetch)}), ` +
       // --verify-existing re-hashes what is present and fetches again what proves wrong; say so
       // rather than promise "0 to fetch".
-      (plan.filesToVerify > 0 ? `${plan.filesToVerify} to re-verify (${formatBytesFixed(plan.bytesToVerify)}) and fetch again if wrong, ` : '') +
-      `${plan.filesToRemove} to remove (${formatBytesFixed(plan.bytesToRemove)}).\n`,
+      (plan.filesToVerify > 0 ? `${plan.filesToVerify} to re-verify (${formatBytes(plan.bytesToVerify)}) and fetch again if wrong, ` : '') +
+      `${plan.filesToRemove} to remove (${formatBytes(plan.bytesToRemove)}).\n` +
+    plan.rejected.map((rejected) => `Rejected: ${rejected.error.message}\n`).join('')
   );
-  for (const rejected of plan.rejected) io.stderr.write(`Rejected: ${rejected.error.message}\n`);
 }
 
 /** What the closing lines say about the metadata, which a mirror writes and the library records. */
@@ -151,10 +151,15 @@ const MIRROR_WORDING: MetadataWording = {
   updated: (files) => `Metadata written last: ${files} file(s).`,
 };
 
-export function reportOutcome(outcome: MirrorOutcome, io: CliIo, json: boolean, wording: MetadataWording = MIRROR_WORDING): number {
+/** The closing lines on stderr (with --quiet only the failures; with --json the result line on stdout); returns the exit status. */
+export function reportOutcome(outcome: MirrorOutcome, io: CliIo, mode: DisplayMode, wording: MetadataWording = MIRROR_WORDING): number {
   const exitCode = outcomeExitCode(outcome);
-  if (json) {
+  if (mode === 'json') {
     io.stdout.write(`${JSON.stringify({ type: 'result', exitCode, ...outcome })}\n`);
+    return exitCode;
+  }
+  if (mode === 'quiet') {
+    for (const failure of outcome.failures) io.stderr.write(`FAILED ${failure.url}\n  ${failure.error.message}\n`);
     return exitCode;
   }
   if (outcome.dryRun) {
@@ -162,7 +167,7 @@ export function reportOutcome(outcome: MirrorOutcome, io: CliIo, json: boolean, 
     return exitCode;
   }
   io.stderr.write(
-    `Fetched ${outcome.filesFetched} file(s) (${formatBytesFixed(outcome.bytesFetched)}); ${outcome.filesPresent} already present and verified; ` +
+    `Fetched ${outcome.filesFetched} file(s) (${formatBytes(outcome.bytesFetched)}); ${outcome.filesPresent} already present and verified; ` +
       `removed ${outcome.removedPaths.length}.\n`,
   );
   if (outcome.failures.length > 0) {

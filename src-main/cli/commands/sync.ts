@@ -64,8 +64,7 @@ export const syncCommand: CommandDefinition = {
       selection,
       profile,
     });
-    const outcome = await followJob(job, io, events.onEvent);
-    events.finish();
-    return reportOutcome(outcome, io, flagOption(options, 'json'), LIBRARY_WORDING);
+    const outcome = await followJob(job, io, events.onEvent).finally(events.finish);
+    return reportOutcome(outcome, io, events.mode, LIBRARY_WORDING);
   },
 };
