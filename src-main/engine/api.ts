@@ -18,6 +18,8 @@ export interface StreamSettings {
   verify?: boolean | undefined;
   /** http(s) proxy URL; default: HTTPS_PROXY / HTTP_PROXY of the engine's environment, honouring NO_PROXY. */
   proxy?: string | undefined;
+  /** PEM files of extra certificate authorities to trust for https (a private CA), relative to the engine's cwd. */
+  caCertFiles?: string[] | undefined;
   /** Retries of one failed request, metadata or file (0 or more; default JOB_DEFAULTS.retries). */
   retries?: number | undefined;
   /** Longest wait of one request for the answer or for more data, in ms (1000 to 2^31 - 1, Node's longest timer; default JOB_DEFAULTS.stallTimeoutMs). */
