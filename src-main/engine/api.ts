@@ -142,6 +142,19 @@ export interface PlanSummary {
   rejected: Array<{ item: string; error: SerializedFerryError }>;
 }
 
+/** A product a mirror or library holds after the run, by the fields MAAS selects images with (absent: not in the metadata). */
+export interface MirroredProduct {
+  contentId: string;
+  product: string;
+  os?: string;
+  release?: string;
+  arch?: string;
+  subarch?: string;
+  label?: string;
+  /** Set for bootloader products (e.g. `uefi`, `pxe`), which MAAS takes without a selection. */
+  bootloaderType?: string;
+}
+
 export interface MirrorOutcome {
   jobId: string;
   dryRun: boolean;
@@ -153,6 +166,14 @@ export interface MirrorOutcome {
   removedPaths: string[];
   failures: Array<{ path: string; url: string; error: SerializedFerryError }>;
   metadataWritten: string[];
+  /** The products the selection holds after the run (added and kept), in metadata order. */
+  mirrored: MirroredProduct[];
+  /**
+   * Products the stream's metadata lists that the selection left out. The metadata is copied
+   * verbatim (as sstream-mirror does), so MAAS lists them as available although their files are
+   * not in the mirror.
+   */
+  productsNotMirrored: number;
 }
 
 export interface SyncOutcome extends MirrorOutcome {

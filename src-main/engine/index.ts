@@ -20,6 +20,7 @@ export type {
   JobStatus,
   LoadOutcome,
   MirrorInput,
+  MirroredProduct,
   MirrorOutcome,
   PlanSummary,
   RetryEvent,
@@ -33,6 +34,8 @@ export type {
   TransferInput,
 } from './api.js';
 export { filterGroups } from './job-input.js';
+export { MAAS_PLACEHOLDERS, UBUNTU_CLOUDIMAGE_KEYRING, maasCommandsFor } from './maas.js';
+export type { MaasCommand, MaasCommandsInput } from './maas.js';
 export type { ProductSummary, QueryItem } from './query.js';
 export type { LibraryLocationOptions, LibraryProduct, LibraryProfile, LibrarySource, LibrarySummary } from './library.js';
 export { JOB_DEFAULTS } from './defaults.js';

@@ -18,7 +18,7 @@ import { downloadFile, type HttpClient } from '../net/index.js';
 import { joinMirrorUrl, type Selection } from '../streams/index.js';
 import { FerryError, redactUrl } from '../base/errors.js';
 import { formatBytes } from '../base/format.js';
-import type { MirrorInput, MirrorOutcome, PlanSummary, TransferInput } from './api.js';
+import type { MirrorInput, MirroredProduct, MirrorOutcome, PlanSummary, TransferInput } from './api.js';
 import { JOB_DEFAULTS } from './defaults.js';
 import { acquireStream, stepProgress, type JobContext } from './job-context.js';
 import { selectionFromGroups } from './job-input.js';
@@ -196,6 +196,7 @@ export async function syncInto(
   const summary = summarizePlan(plan, held, missing, fetchItems && options.verifyExisting === true);
   emit({ type: 'plan', plan: summary });
 
+  const mirrored = mirroredProducts(plan);
   const outcome: MirrorOutcome = {
     jobId,
     dryRun: options.dryRun === true,
@@ -207,6 +208,8 @@ export async function syncInto(
     removedPaths: [],
     failures: [],
     metadataWritten: [],
+    mirrored,
+    productsNotMirrored: stream.products.reduce((sum, products) => sum + products.document.products.length, 0) - mirrored.length,
   };
   if (options.dryRun === true) return outcome;
   await assertFreeSpace(store, summary.bytesToFetch);
@@ -275,6 +278,25 @@ export async function syncInto(
   outcome.removedPaths = published.removedPaths;
   for (const path of published.removedPaths) emit({ type: 'removed', path });
   return outcome;
+}
+
+/** One entry per product with a wanted file, with the fields MAAS selects by. */
+function mirroredProducts(plan: MirrorPlan): MirroredProduct[] {
+  const products = new Map<string, MirroredProduct>();
+  for (const file of plan.wanted.values()) {
+    for (const item of file.items) {
+      const key = `${item.contentId}\u0000${item.productName}`;
+      if (products.has(key)) continue;
+      const entry: MirroredProduct = { contentId: item.contentId, product: item.productName };
+      const fields = [['os', 'os'], ['release', 'release'], ['arch', 'arch'], ['subarch', 'subarch'], ['label', 'label'], ['bootloaderType', 'bootloader-type']] as const;
+      for (const [name, field] of fields) {
+        const value = item.flat[field];
+        if (value !== undefined) entry[name] = value;
+      }
+      products.set(key, entry);
+    }
+  }
+  return [...products.values()];
 }
 
 async function filesNotPresent(plan: MirrorPlan, store: FileStore): Promise<WantedFile[]> {

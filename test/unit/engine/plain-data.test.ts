@@ -51,6 +51,8 @@ const mirrorOutcome: MirrorOutcome = {
   removedPaths: ['old/file'],
   failures: [{ path: 'a/b', url: 'http://127.0.0.1:1/a/b', error }],
   metadataWritten: ['streams/v1/index.sjson'],
+  mirrored: [{ contentId: 'c', product: 'p', os: 'ubuntu', release: 'noble', arch: 'amd64', subarch: 'ga-24.04', label: 'stable' }],
+  productsNotMirrored: 2,
 };
 
 const eventSamples: { [T in JobEventType]: Extract<JobEvent, { type: T }> } = {

@@ -1,0 +1,34 @@
+import { describe, expect, it } from 'vitest';
+import { maasCommandsFor } from '../../../src-main/engine/maas.js';
+import type { MirroredProduct } from '../../../src-main/engine/api.js';
+
+const product = (fields: Omit<MirroredProduct, 'contentId'>): MirroredProduct => ({ contentId: 'com.ubuntu.maas:stable:v3:download', ...fields });
+
+describe('maasCommandsFor', () => {
+  it('adds or updates the boot source, selects each mirrored (os, release) with its arches, subarches and labels, then imports', () => {
+    const commands = maasCommandsFor({
+      url: 'http://mirror.lab/maas/stable/',
+      keyringFilename: '/usr/share/keyrings/ubuntu-cloudimage-keyring.gpg',
+      products: [
+        product({ product: 'noble-arm64', os: 'ubuntu', release: 'noble', arch: 'arm64', subarch: 'ga-24.04', label: 'stable' }),
+        product({ product: 'noble-amd64-hwe', os: 'ubuntu', release: 'noble', arch: 'amd64', subarch: 'hwe-24.04', label: 'stable' }),
+        product({ product: 'noble-amd64', os: 'ubuntu', release: 'noble', arch: 'amd64', subarch: 'ga-24.04', label: 'stable' }),
+        product({ product: 'jammy-amd64', os: 'ubuntu', release: 'jammy', arch: 'amd64' }),
+        product({ product: 'grub-efi-signed', os: 'grub-efi-signed', release: 'noble', arch: 'amd64', bootloaderType: 'uefi' }),
+      ],
+    });
+    expect(commands.map((command) => command.argv.join(' '))).toEqual([
+      'maas $PROFILE boot-sources create url=http://mirror.lab/maas/stable/ keyring_filename=/usr/share/keyrings/ubuntu-cloudimage-keyring.gpg',
+      'maas $PROFILE boot-source update $BOOT_SOURCE_ID url=http://mirror.lab/maas/stable/ keyring_filename=/usr/share/keyrings/ubuntu-cloudimage-keyring.gpg',
+      'maas $PROFILE boot-source-selections create $BOOT_SOURCE_ID os=ubuntu release=jammy arches=amd64 subarches=* labels=*',
+      'maas $PROFILE boot-source-selections create $BOOT_SOURCE_ID os=ubuntu release=noble arches=amd64 arches=arm64 subarches=ga-24.04 subarches=hwe-24.04 labels=stable',
+      'maas $PROFILE boot-resources import',
+    ]);
+    expect(commands.every((command) => command.purpose.length > 0)).toBe(true);
+  });
+
+  it('names no keyring for unsigned metadata and uses the profile given', () => {
+    const [create] = maasCommandsFor({ url: 'http://m/', keyringFilename: undefined, products: [], profile: 'admin' });
+    expect(create?.argv).toEqual(['maas', 'admin', 'boot-sources', 'create', 'url=http://m/']);
+  });
+});
