@@ -210,7 +210,8 @@ export function renderLive(progress: Progress, columns: number): string[] {
     const filled = Math.round(ratio * width);
     return `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}]`;
   };
-  const besideWidth = Math.min(40, room - displayWidth(summary) - 3);
+  // In steps of 5, so that the bar keeps its length while the numbers beside it change width.
+  const besideWidth = Math.min(40, Math.floor((room - displayWidth(summary) - 3) / 5) * 5);
   const lines =
     besideWidth >= 10 ? [`${bar(besideWidth)} ${summary}`] : room >= 12 ? [bar(Math.min(40, room - 2)), summary] : [summary];
   for (const file of progress.current.slice(0, MAX_FILES_SHOWN)) {

@@ -2,7 +2,7 @@ import { createEngine, type LibrarySummary } from '../../engine/index.js';
 import { flagOption, stringOption, type CliIo, type CommandDefinition } from '../command.js';
 import { ExitCode } from '../exit-codes.js';
 import { formatBytes } from '../../base/format.js';
-import { formatTable } from '../output.js';
+import { formatTable, shellWord } from '../output.js';
 import { libraryOption } from './library-option.js';
 
 export const libraryCommand: CommandDefinition = {
@@ -74,9 +74,4 @@ function printSummary(summary: LibrarySummary, io: CliIo): void {
       io.stdout.write(`  ${url}: ${snapshot.files.length} file(s) fetched ${snapshot.fetchedAt}, ${trust}\n`);
     }
   }
-}
-
-/** A word as a POSIX shell needs it, so that a saved selection can be pasted back into a command. */
-function shellWord(word: string): string {
-  return /^[\w@%+=:,./~-]+$/.test(word) ? word : `'${word.replaceAll("'", "'\\''")}'`;
 }

@@ -1,4 +1,15 @@
-import { JOB_DEFAULTS, createEngine, filterGroups, type JobEvent, type MirrorOutcome, type PlanSummary } from '../../engine/index.js';
+import {
+  JOB_DEFAULTS,
+  UBUNTU_CLOUDIMAGE_KEYRING,
+  bundledKeyringPath,
+  createEngine,
+  filterGroups,
+  maasCommandsFor,
+  type JobEvent,
+  type MirrorOutcome,
+  type PlanSummary,
+  type StreamTrust,
+} from '../../engine/index.js';
 import {
   countOption,
   flagOption,
@@ -11,6 +22,7 @@ import {
 } from '../command.js';
 import { ExitCode, exitCodeFor } from '../exit-codes.js';
 import { formatBytes } from '../../base/format.js';
+import { commandLine } from '../output.js';
 import { JobDisplay, displayModeFor, followJob, type DisplayMode } from '../progress-display.js';
 import { sourceOptions, streamInputFrom, trustNotice } from './source-options.js';
 
@@ -144,11 +156,14 @@ export interface MetadataWording {
   keptPrevious: string;
   /** After success, given how many metadata files were written or recorded. */
   updated: (files: number) => string;
+  /** What MIRROR_URL in the MAAS commands stands for. */
+  servedAt: string;
 }
 
 const MIRROR_WORDING: MetadataWording = {
   keptPrevious: 'the metadata was not updated, so MAAS still sees the previous state',
   updated: (files) => `Metadata written last: ${files} file(s).`,
+  servedAt: 'where TARGET is served, ending in / (e.g. by ferry serve TARGET)',
 };
 
 /** The closing lines on stderr (with --quiet only the failures; with --json the result line on stdout); returns the exit status. */
@@ -177,8 +192,46 @@ export function reportOutcome(outcome: MirrorOutcome, io: CliIo, mode: DisplayMo
     io.stderr.write('Run the same command again to retry; completed files are kept.\n');
   } else if (outcome.metadataWritten.length > 0) {
     io.stderr.write(`${wording.updated(outcome.metadataWritten.length)}\n`);
+    io.stderr.write(formatMaasAdvice(outcome, wording));
   }
   return exitCode;
+}
+
+/**
+ * The MAAS commands for what was mirrored (engine/maas.ts), with the variables to set, and what
+ * MAAS will show for the products the verbatim metadata lists but the mirror lacks.
+ */
+function formatMaasAdvice(outcome: MirrorOutcome, wording: MetadataWording): string {
+  const commands = maasCommandsFor({ url: '$MIRROR_URL', keyringFilename: maasKeyring(outcome.trust), products: outcome.mirrored });
+  const lines = [
+    '',
+    'To use it in MAAS, set these shell variables and run the commands below:',
+    '  PROFILE         your MAAS CLI profile',
+    `  MIRROR_URL      ${wording.servedAt}`,
+    '  BOOT_SOURCE_ID  the boot source id (maas $PROFILE boot-sources read)',
+    ...commands.flatMap((command) => [`  # ${command.purpose}`, `  ${commandLine(command.argv)}`]),
+  ];
+  if (outcome.productsNotMirrored > 0) {
+    lines.push(
+      '',
+      `The metadata, copied verbatim as sstream-mirror copies it, lists ${outcome.productsNotMirrored} more`,
+      'product(s) that were not mirrored: MAAS shows them as available to select, but',
+      'importing one fails, as their files are not here. Select only what is above.',
+    );
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+/**
+ * keyring_filename as a path on the MAAS region controller: Ubuntu's own keyring for the bundled
+ * key (the ubuntu-cloudimage-keyring package puts it there), else the --keyring file, to be copied
+ * there; none for unsigned (.json) metadata.
+ */
+function maasKeyring(trust: StreamTrust): string | undefined {
+  if (trust.kind === 'unsigned-source') return undefined;
+  const bundled = bundledKeyringPath();
+  const given = trust.kind === 'verified' ? trust.keyringFiles.find((file) => file !== bundled) : undefined;
+  return given ?? UBUNTU_CLOUDIMAGE_KEYRING;
 }
 
 function outcomeExitCode(outcome: MirrorOutcome): number {
