@@ -17,11 +17,20 @@ export const environmentHelp: readonly (readonly [string, string])[] = [
   ['COLUMNS', 'the width of the live display when the terminal does not say'],
 ];
 
+/**
+ * The expected and actual facts of an error (a checksum's two digests, a size's two counts), one
+ * line each under `indent`: every place a failure is told shows them, not only the fatal one.
+ */
+export function factLines(error: { expected?: string | undefined; actual?: string | undefined }, indent: string): string[] {
+  return [
+    ...(error.expected === undefined ? [] : [`${indent}expected: ${error.expected}`]),
+    ...(error.actual === undefined ? [] : [`${indent}actual:   ${error.actual}`]),
+  ];
+}
+
 /** The message, the facts worth reading, the hint in the CLI's words (cli/hints.ts) and the code. */
 export function formatError(error: FerryError): string {
-  const lines = [`ferry: ${error.message}`];
-  if (error.expected !== undefined) lines.push(`  expected: ${error.expected}`);
-  if (error.actual !== undefined) lines.push(`  actual:   ${error.actual}`);
+  const lines = [`ferry: ${error.message}`, ...factLines(error, '  ')];
   const hint = cliHint(error);
   if (hint !== undefined) lines.push(`  hint: ${hint}`);
   lines.push(`  (${error.code})`);

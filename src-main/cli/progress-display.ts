@@ -2,7 +2,7 @@ import { createLogUpdate } from 'log-update';
 import { formatBytes } from '../base/format.js';
 import { displayWidth, isFerryError, type JobEvent, type JobHandle, type JobKind, type JobListener, type JobOutcomes, type Progress } from '../engine/index.js';
 import type { CliIo } from './command.js';
-import { formatDuration, formatRetry } from './output.js';
+import { factLines, formatDuration, formatRetry } from './output.js';
 
 /**
  * live: a redrawn display (a terminal that can move the cursor); lines: a progress line every 5 s
@@ -79,7 +79,7 @@ export class JobDisplay {
         if (this.#verbose > 0) this.note(`${event.outcome === 'fetched' ? 'fetched' : 'present'} ${event.path}`);
         return;
       case 'file-failed':
-        this.failure(`FAILED ${event.path}: ${event.error.message}`);
+        this.failure([`FAILED ${event.path}: ${event.error.message}`, ...factLines(event.error, '  ')].join('\n'));
         return;
       case 'retry':
         // Shown in every mode but quiet: a wait nobody is told about looks like a hang.

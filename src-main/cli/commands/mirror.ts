@@ -22,7 +22,7 @@ import {
 } from '../command.js';
 import { ExitCode, exitCodeFor } from '../exit-codes.js';
 import { formatBytes } from '../../base/format.js';
-import { commandLine } from '../output.js';
+import { commandLine, factLines } from '../output.js';
 import { JobDisplay, displayModeFor, followJob, type DisplayMode } from '../progress-display.js';
 import { sourceOptions, streamInputFrom, trustNotice } from './source-options.js';
 
@@ -166,17 +166,15 @@ const MIRROR_WORDING: MetadataWording = {
   servedAt: 'where TARGET is served, ending in / (e.g. by ferry serve TARGET)',
 };
 
-/** The closing lines on stderr (with --quiet only the failures; with --json the result line on stdout); returns the exit status. */
+/** The closing lines on stderr (none with --quiet; with --json the result line on stdout); returns the exit status. */
 export function reportOutcome(outcome: MirrorOutcome, io: CliIo, mode: DisplayMode, wording: MetadataWording = MIRROR_WORDING): number {
   const exitCode = outcomeExitCode(outcome);
   if (mode === 'json') {
     io.stdout.write(`${JSON.stringify({ type: 'result', exitCode, ...outcome })}\n`);
     return exitCode;
   }
-  if (mode === 'quiet') {
-    for (const failure of outcome.failures) io.stderr.write(`FAILED ${failure.url}\n  ${failure.error.message}\n`);
-    return exitCode;
-  }
+  // Each failure was printed as it happened (a file-failed event, shown in every mode).
+  if (mode === 'quiet') return exitCode;
   if (outcome.dryRun) {
     io.stderr.write('Dry run: nothing was changed.\n');
     return exitCode;
@@ -188,7 +186,7 @@ export function reportOutcome(outcome: MirrorOutcome, io: CliIo, mode: DisplayMo
   if (outcome.failures.length > 0) {
     // Failed files and rejected items alike hold back every removal and the metadata (all or nothing).
     io.stderr.write(`${outcome.failures.length} file(s) or item(s) failed; nothing was removed and ${wording.keptPrevious}:\n`);
-    for (const failure of outcome.failures) io.stderr.write(`  ${failure.url}\n    ${failure.error.message}\n`);
+    for (const failure of outcome.failures) io.stderr.write(`${[`  ${failure.url}`, `    ${failure.error.message}`, ...factLines(failure.error, '    ')].join('\n')}\n`);
     io.stderr.write('Run the same command again to retry; completed files are kept.\n');
   } else if (outcome.metadataWritten.length > 0) {
     io.stderr.write(`${wording.updated(outcome.metadataWritten.length)}\n`);

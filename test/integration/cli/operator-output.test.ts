@@ -180,6 +180,29 @@ describe('--json', () => {
   });
 });
 
+describe('a checksum mismatch', () => {
+  it.each([
+    { mode: 'the default mode', flags: [] as string[] },
+    { mode: '--quiet', flags: ['--quiet'] },
+    { mode: '--json', flags: ['--json'] },
+  ])('shows the expected and the actual checksum in $mode', async ({ flags }) => {
+    const [file] = stream.files.filter((candidate) => candidate.path.startsWith('noble/amd64/') && candidate.path.endsWith('squashfs'));
+    if (file === undefined) throw new Error('no noble/amd64 squashfs in the generated stream');
+    server.setFaults((request) => (request.path === file.path ? { kind: 'corrupt' } : undefined));
+    const run = await runFerry(['mirror', ...flags, '--retries', '0', '--keyring', keyringFile, source, nextTarget(), 'release=noble', 'arch=amd64']);
+    server.setFaults(undefined);
+    expect(run.code).toBe(3);
+    const shown = flags.includes('--json') ? run.stdout : run.stderr;
+    expect(shown).toContain(file.sha256);
+    // The actual digest is of the bytes received: another 64-hex string next to the expected one.
+    const actual = flags.includes('--json')
+      ? (JSON.parse(run.stdout.trimEnd().split('\n').at(-1) ?? '{}') as { failures: Array<{ error: { actual?: string } }> }).failures[0]?.error.actual
+      : /actual: +([0-9a-f]{64})/.exec(run.stderr)?.[1];
+    expect(actual).toMatch(/^[0-9a-f]{64}$/);
+    expect(actual).not.toBe(file.sha256);
+  });
+});
+
 describe('ferry version', () => {
   it('prints what --version prints', async () => {
     const version = await runFerry(['--version']);
