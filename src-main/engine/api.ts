@@ -122,9 +122,23 @@ export interface LoadOutcome {
   productsFiles: Array<{ contentId: string; path: string; products: number }>;
 }
 
+/** One item of the plan, as structured data: a `+` or `-` line of referenceLines. */
+export interface PlanEntry {
+  change: 'add' | 'remove';
+  contentId: string;
+  product: string;
+  version: string;
+  item: string;
+  path: string;
+  /** Bytes. */
+  size: number;
+}
+
 export interface PlanSummary {
   /** sstream-mirror's lines: `+ product version item path N Mb`, `- ...`, then `N Mb change`. */
   referenceLines: string[];
+  /** The `+` and `-` lines as data, in the same order (what `--json` scripts read). */
+  entries: PlanEntry[];
   versionsAdded: number;
   versionsRemoved: number;
   /** Distinct files the selection wants after the run. */

@@ -22,6 +22,7 @@ export type {
   MirrorInput,
   MirroredProduct,
   MirrorOutcome,
+  PlanEntry,
   PlanSummary,
   RetryEvent,
   SelectionGroups,

@@ -18,7 +18,7 @@ import { downloadFile, type HttpClient } from '../net/index.js';
 import { joinMirrorUrl, type Selection } from '../streams/index.js';
 import { FerryError, redactUrl } from '../base/errors.js';
 import { formatBytes } from '../base/format.js';
-import type { MirrorInput, MirroredProduct, MirrorOutcome, PlanSummary, TransferInput } from './api.js';
+import type { MirrorInput, MirroredProduct, MirrorOutcome, PlanEntry, PlanSummary, TransferInput } from './api.js';
 import { JOB_DEFAULTS } from './defaults.js';
 import { acquireStream, stepProgress, type JobContext } from './job-context.js';
 import { selectionFromGroups } from './job-input.js';
@@ -318,17 +318,20 @@ async function assertFreeSpace(store: FileStore, bytesNeeded: number): Promise<v
 
 function summarizePlan(plan: MirrorPlan, held: readonly HeldEntry[], missing: readonly WantedFile[], rehash: boolean): PlanSummary {
   const lines: string[] = [];
+  const entries: PlanEntry[] = [];
   let bytesAdded = 0;
   for (const item of plan.added) {
     if (item.path === undefined || item.size === undefined) continue;
     bytesAdded += item.size;
     lines.push(`+ ${item.productName} ${item.versionName} ${item.itemName} ${item.path} ${Math.trunc(item.size / MIB)} Mb`);
+    entries.push({ change: 'add', contentId: item.contentId, product: item.productName, version: item.versionName, item: item.itemName, path: item.path, size: item.size });
   }
   let bytesRemoved = 0;
   for (const removal of plan.removals) {
     for (const entry of removal.items) {
       bytesRemoved += entry.size;
       lines.push(`- ${entry.product} ${entry.version} ${entry.item} ${entry.path} ${Math.trunc(entry.size / MIB)} Mb`);
+      entries.push({ change: 'remove', contentId: removal.contentId, product: entry.product, version: entry.version, item: entry.item, path: entry.path, size: entry.size });
     }
   }
   lines.push(`${Math.trunc((bytesAdded - bytesRemoved) / MIB)} Mb change`);
@@ -340,6 +343,7 @@ function summarizePlan(plan: MirrorPlan, held: readonly HeldEntry[], missing: re
   const toVerify = rehash ? wanted.filter((file) => !missingPaths.has(file.path)) : [];
   return {
     referenceLines: lines,
+    entries,
     versionsAdded: new Set(plan.added.map((item) => `${item.contentId}/${item.productName}/${item.versionName}`)).size,
     versionsRemoved: plan.removals.length,
     filesWanted: wanted.length,

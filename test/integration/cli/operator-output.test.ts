@@ -163,6 +163,24 @@ describe('--quiet', () => {
   });
 });
 
+describe('--json plan', () => {
+  it('gives the plan as structured entries, one per + line', async () => {
+    const run = await runFerry(['mirror', '--json', '--dry-run', '--keyring', keyringFile, source, nextTarget(), 'release=noble', 'arch=amd64']);
+    expect(run.code).toBe(0);
+    const events = run.stdout.trimEnd().split('\n').map((line) => JSON.parse(line) as { type: string; plan?: { referenceLines: string[]; entries: Array<Record<string, unknown>> } });
+    const plan = events.find((event) => event.type === 'plan')?.plan;
+    if (plan === undefined) throw new Error('no plan event');
+    const added = plan.referenceLines.filter((line) => line.startsWith('+ '));
+    expect(plan.entries).toHaveLength(added.length);
+    const noble = stream.files.filter((file) => file.path.startsWith('noble/amd64/'));
+    expect(plan.entries.map((entry) => entry['path']).sort()).toEqual(noble.map((file) => file.path).sort());
+    for (const entry of plan.entries) {
+      expect(entry).toMatchObject({ change: 'add', contentId: expect.any(String), product: expect.any(String), version: expect.any(String), item: expect.any(String) });
+      expect(entry['size']).toBe(noble.find((file) => file.path === entry['path'])?.size);
+    }
+  });
+});
+
 describe('--json', () => {
   it.each([
     { name: 'a usage error', args: () => ['mirror', '--json', '--nope', source, nextTarget()], code: 'FERRY_USAGE', exit: 2 },

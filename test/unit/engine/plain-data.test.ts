@@ -39,6 +39,7 @@ const plan = {
   filesToRemove: 0,
   bytesToRemove: 0,
   rejected: [{ item: 'c/p/v/i', error }],
+  entries: [{ change: 'add' as const, contentId: 'c', product: 'p', version: 'v', item: 'i', path: 'p/v/i', size: 10 }],
 };
 const mirrorOutcome: MirrorOutcome = {
   jobId,
