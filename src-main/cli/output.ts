@@ -78,18 +78,62 @@ export function commandLine(argv: readonly string[]): string {
   return argv.map((word) => (/^([\w.-]+=)?\$[A-Z_]+$/.test(word) ? word : shellWord(word))).join(' ');
 }
 
-/** A plain text table: columns padded to their widest cell, numbers right-aligned. */
-export function formatTable(header: string[], rows: string[][], rightAligned: ReadonlySet<number> = new Set()): string {
+/** Columns a text takes; the default counts code points (tables hold names and numbers). */
+export type TextWidth = (text: string) => number;
+const codePoints: TextWidth = (text) => [...text].length;
+
+/**
+ * The start of `text` that fits `width` columns, with … where the rest was cut (`keep: 'end'`
+ * keeps the end instead: a path's or product's last part tells more than its first).
+ */
+export function fitText(text: string, width: number, keep: 'start' | 'end' = 'start', measure: TextWidth = codePoints): string {
+  if (measure(text) <= width) return text;
+  if (width <= 0) return '';
+  const characters = [...text];
+  let kept = '';
+  while (characters.length > 0) {
+    const next = keep === 'start' ? characters.shift() : characters.pop();
+    const candidate = keep === 'start' ? `${kept}${next ?? ''}` : `${next ?? ''}${kept}`;
+    if (measure(`${candidate}…`) > width) break;
+    kept = candidate;
+  }
+  return keep === 'start' ? `${kept}…` : `…${kept}`;
+}
+
+/** The widest a table is drawn: a terminal of 80 columns shows it without wrapping. */
+export const TABLE_WIDTH = 80;
+
+/**
+ * A plain text table: columns padded to their widest cell, numbers right-aligned, at most
+ * `maxWidth` columns wide: past that the widest column narrows, step by step: a text column down
+ * to 6, its cells keeping their ends after a … (a header its start); a number column only down to
+ * its widest number, so that numbers are never cut.
+ */
+export function formatTable(header: string[], rows: string[][], rightAligned: ReadonlySet<number> = new Set(), maxWidth = TABLE_WIDTH): string {
   const widths = header.map((title, column) =>
-    Math.max(title.length, ...rows.map((row) => (row[column] ?? '').length)),
+    Math.max(codePoints(title), ...rows.map((row) => codePoints(row[column] ?? ''))),
   );
-  const render = (cells: string[]): string =>
+  const floors = header.map((_title, column) =>
+    rightAligned.has(column) ? Math.max(1, ...rows.map((row) => codePoints(row[column] ?? ''))) : Math.min(6, widths[column] ?? 0),
+  );
+  const total = (): number => widths.reduce((sum, width) => sum + width, 0) + 2 * (widths.length - 1);
+  while (total() > maxWidth) {
+    let widest = -1;
+    widths.forEach((width, column) => {
+      if (width > (floors[column] ?? 0) && (widest === -1 || width > (widths[widest] ?? 0))) widest = column;
+    });
+    if (widest === -1) break;
+    widths[widest] = (widths[widest] ?? 0) - 1;
+  }
+  const render = (cells: string[], keep: 'start' | 'end'): string =>
     cells
       .map((cell, column) => {
         const width = widths[column] ?? 0;
-        return rightAligned.has(column) ? cell.padStart(width) : cell.padEnd(width);
+        const fitted = fitText(cell, width, keep);
+        const pad = ' '.repeat(Math.max(0, width - codePoints(fitted)));
+        return rightAligned.has(column) ? `${pad}${fitted}` : `${fitted}${pad}`;
       })
       .join('  ')
       .trimEnd();
-  return [render(header), ...rows.map(render)].join('\n') + '\n';
+  return [render(header, 'start'), ...rows.map((row) => render(row, 'end'))].join('\n') + '\n';
 }

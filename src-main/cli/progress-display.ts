@@ -2,7 +2,7 @@ import { createLogUpdate } from 'log-update';
 import { formatBytes } from '../base/format.js';
 import { displayWidth, isFerryError, type JobEvent, type JobHandle, type JobKind, type JobListener, type JobOutcomes, type Progress } from '../engine/index.js';
 import type { CliIo } from './command.js';
-import { factLines, formatDuration, formatRetry } from './output.js';
+import { factLines, fitText, formatDuration, formatRetry } from './output.js';
 
 /**
  * live: a redrawn display (a terminal that can move the cursor); lines: a progress line every 5 s
@@ -217,31 +217,10 @@ export function renderLive(progress: Progress, columns: number): string[] {
   for (const file of progress.current.slice(0, MAX_FILES_SHOWN)) {
     const percent = file.bytesTotal === 0 ? 100 : Math.floor((file.bytesDone / file.bytesTotal) * 100);
     const head = `  ${String(percent).padStart(3)}% ${formatBytes(file.speed).padStart(9)}/s  `;
-    lines.push(`${head}${keepEnd(file.name, room - head.length)}`);
+    lines.push(`${head}${fitText(file.name, room - head.length, 'end', displayWidth)}`);
   }
   if (progress.current.length > MAX_FILES_SHOWN) lines.push(`  … and ${progress.current.length - MAX_FILES_SHOWN} more`);
-  return lines.map((line) => cutToWidth(line, room));
-}
-
-/** A path's end (the file name tells more than its folders), with … where the start was cut. */
-function keepEnd(text: string, width: number): string {
-  if (displayWidth(text) <= width) return text;
-  if (width <= 1) return width === 1 ? '…' : '';
-  const characters = [...text];
-  let kept = '';
-  while (characters.length > 0 && displayWidth(`…${characters.at(-1) ?? ''}${kept}`) <= width) kept = `${characters.pop() ?? ''}${kept}`;
-  return `…${kept}`;
-}
-
-/** The start of `text` that fits `width` columns, … marking a cut. */
-function cutToWidth(text: string, width: number): string {
-  if (displayWidth(text) <= width) return text;
-  let kept = '';
-  for (const character of text) {
-    if (displayWidth(`${kept}${character}…`) > width) break;
-    kept += character;
-  }
-  return `${kept}…`;
+  return lines.map((line) => fitText(line, room, 'start', displayWidth));
 }
 
 /** The repair report's counts in an operator's words; a field without words here is a bug the test catches. */

@@ -221,6 +221,16 @@ describe('a checksum mismatch', () => {
   });
 });
 
+describe('tables', () => {
+  it('ferry query --products fits 80 columns', async () => {
+    const run = await runFerry(['query', '--products', '--keyring', keyringFile, source]);
+    expect(run.code).toBe(0);
+    const lines = run.stdout.trimEnd().split('\n');
+    expect(lines.length).toBe(totalProducts + 1);
+    for (const line of lines) expect(line.length, line).toBeLessThanOrEqual(80);
+  });
+});
+
 describe('ferry version', () => {
   it('prints what --version prints', async () => {
     const version = await runFerry(['--version']);
