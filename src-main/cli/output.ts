@@ -80,7 +80,7 @@ export function commandLine(argv: readonly string[]): string {
 
 /** Columns a text takes; the default counts code points (tables hold names and numbers). */
 export type TextWidth = (text: string) => number;
-const codePoints: TextWidth = (text) => [...text].length;
+const codePoints: TextWidth = (text) => Array.from(text).length;
 
 /**
  * The start of `text` that fits `width` columns, with … where the rest was cut (`keep: 'end'`
@@ -89,7 +89,7 @@ const codePoints: TextWidth = (text) => [...text].length;
 export function fitText(text: string, width: number, keep: 'start' | 'end' = 'start', measure: TextWidth = codePoints): string {
   if (measure(text) <= width) return text;
   if (width <= 0) return '';
-  const characters = [...text];
+  const characters = Array.from(text);
   let kept = '';
   while (characters.length > 0) {
     const next = keep === 'start' ? characters.shift() : characters.pop();

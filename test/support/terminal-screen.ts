@@ -1,12 +1,43 @@
 // A tiny VT100 interpreter for the live display's tests: it plays the bytes a program wrote to a
 // pseudo-terminal onto a grid and returns the screen a person would see at the end. It knows what
 // log-update and our notes use (printing with autowrap, CR, LF, cursor up/down/column, erase in
-// line and below); any other escape sequence is skipped. The grid grows downward without a height
+// line and below); other CSI sequences are skipped. The grid grows downward without a height
 // limit (scrollback included), and lines do not reflow, as in xterm.
 
 export interface Screen {
   /** Every row, trailing spaces removed. */
   lines: string[];
+}
+
+const ESCAPE = '\u001b';
+
+/** The CSI sequence (ESC [ parameters final) starting at `index`, if one does. */
+function controlSequenceAt(bytes: string, index: number): { parameters: string; final: string; length: number } | undefined {
+  if (bytes.charAt(index) !== ESCAPE || bytes.charAt(index + 1) !== '[') return undefined;
+  let end = index + 2;
+  while (end < bytes.length && /[?0-9;]/.test(bytes.charAt(end))) end += 1;
+  const final = bytes.charAt(end);
+  if (!/[A-Za-z]/.test(final)) return undefined;
+  return { parameters: bytes.slice(index + 2, end), final, length: end + 1 - index };
+}
+
+/** The runs of printable text between line ends and control sequences, in order: each frame line as written. */
+export function writtenLines(bytes: string): string[] {
+  const lines: string[] = [];
+  let current = '';
+  for (let index = 0; index < bytes.length; index += 1) {
+    const csi = controlSequenceAt(bytes, index);
+    const character = bytes.charAt(index);
+    if (csi !== undefined || character === '\r' || character === '\n') {
+      if (current !== '') lines.push(current);
+      current = '';
+      if (csi !== undefined) index += csi.length - 1;
+    } else {
+      current += character;
+    }
+  }
+  if (current !== '') lines.push(current);
+  return lines;
 }
 
 export function playTerminal(bytes: string, columns: number): Screen {
@@ -20,14 +51,13 @@ export function playTerminal(bytes: string, columns: number): Screen {
   };
   for (let index = 0; index < bytes.length; index += 1) {
     const character = bytes.charAt(index);
-    if (character === '\u001b') {
-      const csi = /^\u001b\[([?0-9;]*)([A-Za-z])/.exec(bytes.slice(index));
-      const osc = /^\u001b\][^\u0007]*\u0007/.exec(bytes.slice(index));
-      if (csi !== null) {
-        index += csi[0].length - 1;
-        const count = Number((csi[1] ?? '').split(';')[0] || '0');
+    if (character === ESCAPE) {
+      const csi = controlSequenceAt(bytes, index);
+      if (csi !== undefined) {
+        index += csi.length - 1;
+        const count = Number(csi.parameters.split(';')[0] || '0');
         pendingWrap = false;
-        switch (csi[2]) {
+        switch (csi.final) {
           case 'A':
             row = Math.max(0, row - Math.max(1, count));
             break;
@@ -58,8 +88,6 @@ export function playTerminal(bytes: string, columns: number): Screen {
           default:
             break;
         }
-      } else if (osc !== null) {
-        index += osc[0].length - 1;
       }
       continue;
     }
