@@ -215,6 +215,7 @@ const NETWORK_WORDS: Readonly<Record<string, string>> = {
   CERT_HAS_EXPIRED: "the server's TLS certificate has expired",
   CERT_NOT_YET_VALID: "the server's TLS certificate is not valid yet (check this computer's clock)",
   ERR_TLS_CERT_ALTNAME_INVALID: "the server's TLS certificate is for another host name",
+  ERR_SSL_WRONG_VERSION_NUMBER: 'the server did not answer in TLS (an http:// server given as https://?)',
   UND_ERR_SOCKET: 'the connection closed unexpectedly',
   UND_ERR_CONNECT_TIMEOUT: 'connecting timed out',
   UND_ERR_HEADERS_TIMEOUT: 'the server did not answer in time',
@@ -232,13 +233,15 @@ const NETWORK_WORDS: Readonly<Record<string, string>> = {
 };
 
 /**
- * A failed request's cause in words: a known code's words, else the error's own message without
- * an `UND_ERR_` code. The code itself stays in the error's `errno` fact, for scripts.
+ * A failed request's cause in words: a known code's words; another OpenSSL failure (ERR_SSL_*,
+ * whose message is OpenSSL's internal text) as a failed TLS handshake; else the error's own
+ * message without an `UND_ERR_` code. The code itself stays in the error's `errno` fact, for scripts.
  */
 export function networkWords(error: unknown): string {
   const code = errnoCode(error);
   const words = code === undefined ? undefined : NETWORK_WORDS[code];
   if (words !== undefined) return words;
+  if (code?.startsWith('ERR_SSL_') === true) return 'the TLS handshake with the server failed';
   return code?.startsWith('UND_ERR_') === true && error instanceof Error ? error.message : describeError(error);
 }
 

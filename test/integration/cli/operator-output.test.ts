@@ -61,10 +61,18 @@ function slowSquashfs(ms = 1500): void {
  * Runs `ferry ARGS` in a pseudo-terminal (script(1)) sized `columns` wide; with `resizeTo`, the
  * terminal shrinks to that width two seconds in (while files stall), as a person dragging the window would.
  */
-async function inTerminal(args: readonly string[], columns: number, env: NodeJS.ProcessEnv, resizeTo?: number): Promise<{ code: number | null; output: string }> {
+async function inTerminal(
+  args: readonly string[],
+  columns: number,
+  env: NodeJS.ProcessEnv,
+  resizeTo?: number,
+  interrupt = false,
+): Promise<{ code: number | null; output: string }> {
   const ferry = ['node', join(repoRoot, 'bin/ferry.js'), ...args].map((word) => `'${word.replaceAll("'", "'\\''")}'`).join(' ');
   const resize = resizeTo === undefined ? '' : `sleep 2; stty cols ${resizeTo}; kill -WINCH $pid 2>/dev/null; `;
-  const shell = `stty cols ${columns} rows 40; ${ferry} & pid=$!; ${resize}wait $pid`;
+  // As Ctrl-C would: SIGINT to ferry while its display is drawn (script -e passes its status on).
+  const stop = interrupt ? 'sleep 2; kill -INT $pid; ' : '';
+  const shell = `stty cols ${columns} rows 40; ${ferry} & pid=$!; ${resize}${stop}wait $pid`;
   const child = spawn('script', ['-q', '-e', '-c', shell, '/dev/null'], {
     cwd: repoRoot,
     env: { ...process.env, HTTP_PROXY: '', HTTPS_PROXY: '', http_proxy: '', https_proxy: '', COLUMNS: '', ...env },
@@ -88,7 +96,6 @@ describe('the live display in a terminal', () => {
     expect(output).toContain(`${ESCAPE}[1A`);
     expect(output).toMatch(/\[#*\.*\]( |\r?\n)\d+% /);
     const screen = playTerminal(output, columns);
-    if (process.env['SHOW_SCREEN'] !== undefined) process.stderr.write(`${JSON.stringify(output)}\n${screen.lines.join('\n')}\n`);
     // The grid does not reflow, so lines printed before a resize keep their width there.
     for (const line of screen.lines) expect(line.length, line).toBeLessThanOrEqual(columns);
     // Nothing of the drawing is left once the run ends: no bar, no file-in-flight line.
@@ -100,6 +107,17 @@ describe('the live display in a terminal', () => {
       expect(frames.some((line) => line.length < resizeTo)).toBe(true);
       expect(frames.some((line) => line.length > resizeTo)).toBe(true);
     }
+  }, 60_000);
+
+  it('prints the Ctrl-C notice above the drawing and leaves no stale lines', async () => {
+    slowSquashfs(4000);
+    const { code, output } = await inTerminal(['mirror', '--keyring', keyringFile, source, nextTarget(), 'release=noble'], 80, { TERM: 'xterm-256color' }, undefined, true);
+    server.setFaults(undefined);
+    expect(code).toBe(130);
+    const screen = playTerminal(output, 80);
+    expect(screen.lines).toContain('SIGINT: stopping after the current writes; press Ctrl-C again to quit at once.');
+    expect(screen.lines.filter((line) => /\[[#.]{3,}\]|^\s+\d+%\s/.test(line))).toEqual([]);
+    for (const line of screen.lines) expect(line.length, line).toBeLessThanOrEqual(80);
   }, 60_000);
 
   it('prints plain lines without escape sequences when TERM=dumb', async () => {
