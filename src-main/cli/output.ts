@@ -105,16 +105,16 @@ export const TABLE_WIDTH = 80;
 
 /**
  * A plain text table: columns padded to their widest cell, numbers right-aligned, at most
- * `maxWidth` columns wide: past that the widest column narrows, step by step: a text column down
- * to 6, its cells keeping their ends after a … (a header its start); a number column only down to
- * its widest number, so that numbers are never cut.
+ * `maxWidth` columns wide where it can: past that the widest column narrows, step by step: a text
+ * column down to its header or 6, its cells keeping their ends after a …; a number column only to
+ * its widest number, and no header is cut, so that numbers and titles stay whole.
  */
 export function formatTable(header: string[], rows: string[][], rightAligned: ReadonlySet<number> = new Set(), maxWidth = TABLE_WIDTH): string {
   const widths = header.map((title, column) =>
     Math.max(codePoints(title), ...rows.map((row) => codePoints(row[column] ?? ''))),
   );
-  const floors = header.map((_title, column) =>
-    rightAligned.has(column) ? Math.max(1, ...rows.map((row) => codePoints(row[column] ?? ''))) : Math.min(6, widths[column] ?? 0),
+  const floors = header.map((title, column) =>
+    Math.max(codePoints(title), rightAligned.has(column) ? Math.max(0, ...rows.map((row) => codePoints(row[column] ?? ''))) : Math.min(6, widths[column] ?? 0)),
   );
   const total = (): number => widths.reduce((sum, width) => sum + width, 0) + 2 * (widths.length - 1);
   while (total() > maxWidth) {
@@ -125,15 +125,15 @@ export function formatTable(header: string[], rows: string[][], rightAligned: Re
     if (widest === -1) break;
     widths[widest] = (widths[widest] ?? 0) - 1;
   }
-  const render = (cells: string[], keep: 'start' | 'end'): string =>
+  const render = (cells: string[]): string =>
     cells
       .map((cell, column) => {
         const width = widths[column] ?? 0;
-        const fitted = fitText(cell, width, keep);
+        const fitted = fitText(cell, width, 'end');
         const pad = ' '.repeat(Math.max(0, width - codePoints(fitted)));
         return rightAligned.has(column) ? `${pad}${fitted}` : `${fitted}${pad}`;
       })
       .join('  ')
       .trimEnd();
-  return [render(header, 'start'), ...rows.map((row) => render(row, 'end'))].join('\n') + '\n';
+  return [render(header), ...rows.map(render)].join('\n') + '\n';
 }

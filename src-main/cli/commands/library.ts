@@ -34,21 +34,21 @@ function printSummary(summary: LibrarySummary, io: CliIo): void {
     return;
   }
   io.stderr.write(`Library ${summary.libraryDir}\n`);
-  if (summary.products.length > 0) {
-    const rows = summary.products.map((product) => [
-      product.sourceUrl,
-      product.contentId,
-      product.product,
-      product.versions.join(', '),
-      String(product.itemCount),
-      formatBytes(product.bytes),
-    ]);
-    io.stdout.write(formatTable(['SOURCE', 'CONTENT ID', 'PRODUCT', 'VERSIONS', 'ITEMS', 'BYTES'], rows, new Set([4, 5])));
+  // One table per source and content id, named above it: as columns they would take half of the
+  // 80 and cut the product names. A URL is never cut.
+  const groups = new Map<string, LibrarySummary['products']>();
+  for (const product of summary.products) {
+    const heading = `${product.sourceUrl}\n  ${product.contentId}`;
+    groups.set(heading, [...(groups.get(heading) ?? []), product]);
+  }
+  for (const [heading, products] of groups) {
+    const rows = products.map((product) => [product.product, product.versions.join(', '), String(product.itemCount), formatBytes(product.bytes)]);
+    io.stdout.write(`${heading}\n${formatTable(['PRODUCT', 'VERSIONS', 'ITEMS', 'BYTES'], rows, new Set([2, 3]))}\n`);
   }
   const { totals } = summary;
   io.stdout.write(
-    `Total: ${totals.products} product(s), ${totals.versions} version(s), ${totals.items} item(s), ${formatBytes(totals.itemBytes)}; ` +
-      `${totals.blobs} blob(s) on disk, ${formatBytes(totals.blobBytes)}.\n`,
+    `Total: ${totals.products} product(s), ${totals.versions} version(s), ${totals.items} item(s), ${formatBytes(totals.itemBytes)};\n` +
+      `       ${totals.blobs} blob(s) on disk, ${formatBytes(totals.blobBytes)}.\n`,
   );
   if (totals.blobsMissing > 0) {
     io.stderr.write(

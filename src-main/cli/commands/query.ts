@@ -91,7 +91,7 @@ function printProducts(engine: Engine, streamId: string, request: SelectionReque
     formatBytes(product.latestVersionBytes),
   ]);
   io.stdout.write(
-    formatTable(['PRODUCT', 'OS', 'RELEASE', 'ARCH', 'SUBARCH/KERNEL', 'VERSIONS', 'LATEST', 'SIZE (LATEST)'], rows, new Set([5, 7])),
+    formatTable(['PRODUCT', 'OS', 'RELEASE', 'ARCH', 'SUBARCH', 'VERSIONS', 'LATEST', 'SIZE'], rows, new Set([5, 7])),
   );
   io.stderr.write(`${rows.length} products\n`);
 }
