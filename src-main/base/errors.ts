@@ -174,6 +174,19 @@ export function redactUrl(url: string): string {
   }
 }
 
+/**
+ * OpenSSL's verification codes (as Node names them, X509_V_ERR_* without the prefix) that mean a
+ * server's certificate does not chain to a CA this process trusts: a private CA, most often. Here
+ * so that net/ words the error and a face words the remedy from the same list (`errno`).
+ */
+export const UNTRUSTED_CERTIFICATE_CODES: ReadonlySet<string> = new Set([
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+]);
+
 /** The `code` of a thrown error (ENOENT, ENOSPC, ENOTFOUND, UND_ERR_SOCKET...), if it carries one. */
 export function errnoCode(error: unknown): string | undefined {
   if (error instanceof Error && 'code' in error && typeof error.code === 'string') return error.code;

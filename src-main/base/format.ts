@@ -5,12 +5,12 @@
 const BYTE_UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB'] as const;
 
 /**
- * 1536 → "1.5 KiB", 67108864 → "64 MiB", 100 → "100 B": binary units (drives and file managers
- * disagree on decimal ones; MiB is exact), at most one decimal below 100 of a unit, none when it
- * would be ".0" — unless `fixedDecimal`, which keeps it ("1.0 GiB") so that a column or a live
- * progress line keeps its width as the numbers change (the CLI's tables and progress lines).
+ * 1536 → "1.5 KiB", 67108864 → "64.0 MiB", 100 → "100 B": the one size formatter of every face and
+ * message. Binary units (drives and file managers disagree on decimal ones; MiB is exact), one
+ * decimal below 100 of a unit, kept even when it is ".0" so that a table column or a live progress
+ * line keeps its width as the numbers change.
  */
-export function formatBytes(bytes: number, options: { readonly fixedDecimal?: boolean } = {}): string {
+export function formatBytes(bytes: number): string {
   let value = bytes;
   let unit = 0;
   while (Math.abs(value) >= 1024 && unit < BYTE_UNITS.length - 1) {
@@ -18,8 +18,7 @@ export function formatBytes(bytes: number, options: { readonly fixedDecimal?: bo
     unit += 1;
   }
   const digits = unit === 0 || Math.abs(value) >= 100 ? 0 : 1;
-  const text = value.toFixed(digits);
-  return `${options.fixedDecimal === true ? text : Number(text)} ${BYTE_UNITS[unit] ?? 'B'}`;
+  return `${value.toFixed(digits)} ${BYTE_UNITS[unit] ?? 'B'}`;
 }
 
 /** 1500 (ms) → "1.5 s", 30000 → "30 s": waits and timeouts, to a tenth of a second. */

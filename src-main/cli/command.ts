@@ -1,5 +1,5 @@
+import { FerryError } from '../base/errors.js';
 import { nearestNames } from '../base/suggest.js';
-import { FerryError } from '../engine/index.js';
 
 /** Where a command writes: stdout for results (one JSON document with --json), stderr for the rest. */
 export interface CliIo {
@@ -9,6 +9,35 @@ export interface CliIo {
   cwd: string;
   /** Aborted on Ctrl-C; commands pass it down to every long call. */
   signal: AbortSignal;
+  /** Where lines for a person go that are not a command's output (the Ctrl-C notice). */
+  notes: NoteChannel;
+}
+
+/**
+ * Lines for a person on stderr, from code that does not know whether a live display is drawing
+ * there (main's signal handler): while a display runs it routes them above its drawing.
+ */
+export class NoteChannel {
+  readonly #stream: NodeJS.WritableStream;
+  #route: ((line: string) => void) | undefined;
+
+  constructor(stream: NodeJS.WritableStream) {
+    this.#stream = stream;
+  }
+
+  /** Writes `line` (a newline is added), through the current route if any. */
+  say(line: string): void {
+    if (this.#route === undefined) this.#stream.write(`${line}\n`);
+    else this.#route(line);
+  }
+
+  /** Sends lines to `writer` until the returned function is called. */
+  route(writer: (line: string) => void): () => void {
+    this.#route = writer;
+    return () => {
+      if (this.#route === writer) this.#route = undefined;
+    };
+  }
 }
 
 export type OptionType = 'boolean' | 'string' | 'number' | 'strings' | 'count';

@@ -3,7 +3,7 @@
 // table says it as options and commands, as pnpm's reportError does for its codes. It is data
 // keyed by code, so the app can keep its own table (buttons) of the same shape.
 
-import type { FerryErrorCode, SerializedFerryError } from '../base/errors.js';
+import { UNTRUSTED_CERTIFICATE_CODES, type FerryErrorCode, type SerializedFerryError } from '../base/errors.js';
 
 /** The facts a rule may look at: an error as it crosses a process boundary. */
 export type ErrorFacts = Omit<SerializedFerryError, 'name' | 'message' | 'hint'>;
@@ -19,6 +19,7 @@ const settingHints: Readonly<Record<string, string>> = {
   maxAttempts: '--retries takes a number of retries, 0 or more.',
   connectionsPerHost: '--connections takes a whole number, 1 or more.',
   concurrency: '--concurrency takes a whole number, 1 or more.',
+  caCertFiles: '--ca-cert takes a PEM file holding the certificate of the CA that signed the server\'s certificate.',
   bind: '--bind takes an IP address: 127.0.0.1 (the default), an address of this computer, or 0.0.0.0 for every interface.',
 };
 
@@ -41,6 +42,9 @@ export const cliHints: Readonly<Partial<Record<FerryErrorCode, HintRule>>> = {
   FERRY_DOWNLOAD_STALLED:
     'The server or the network stopped delivering. It is retried; if it persists, check the source and any proxy, or raise --stall-timeout on a very slow link.',
   FERRY_FETCH_FAILED: ({ url, errno, expected }) => {
+    if (errno !== undefined && UNTRUSTED_CERTIFICATE_CODES.has(errno)) {
+      return "If the server uses a private certificate authority, pass that CA's certificate (PEM) with --ca-cert FILE, or set NODE_EXTRA_CA_CERTS=FILE; never turn verification off.";
+    }
     if (isHttp(url) && (errno === 'ENOTFOUND' || errno === 'EAI_AGAIN')) {
       return 'The host name does not resolve. On a machine without internet, use a local mirror or file:// source; behind a proxy, set --proxy or HTTPS_PROXY.';
     }

@@ -1,11 +1,15 @@
-import { FerryError, describeError, isFerryError, productVersion } from '../engine/index.js';
-import { didYouMean, formatCommandHelp, parseCommandLine, usageError, type CliIo, type CommandDefinition } from './command.js';
+// Start-up: this file and what it imports statically (base/errors, engine/install, the command
+// table, the output helpers) load no engine, openpgp, SQLite or undici; a command's module loads
+// when it runs. `npm run bench -- --only startup` measures it.
+import { FerryError, describeError, isFerryError } from '../base/errors.js';
+import { productVersion } from '../engine/install.js';
+import { NoteChannel, didYouMean, formatCommandHelp, parseCommandLine, usageError, type CliIo, type CommandDefinition } from './command.js';
 import { ExitCode, exitCodeFor, exitCodeHelp } from './exit-codes.js';
 import { commands } from './commands/index.js';
-import { formatError } from './output.js';
+import { environmentHelp, formatError, formatErrorJson } from './output.js';
 
-function findCommand(name: string): CommandDefinition | undefined {
-  return commands.find((command) => command.name === name);
+async function findCommand(name: string): Promise<CommandDefinition | undefined> {
+  return commands.find((command) => command.name === name)?.load();
 }
 
 function unknownCommand(name: string): FerryError {
@@ -27,6 +31,9 @@ function formatOverview(): string {
     'Exit codes:',
     ...exitCodeHelp.map((line) => `  ${line}`),
     '',
+    'Environment:',
+    ...environmentHelp.map(([name, text]) => `  ${name.padEnd(19)} ${text}`),
+    '',
   ].join('\n');
 }
 
@@ -42,7 +49,7 @@ type StopSignal = keyof typeof STOP_SIGNALS;
  * SIGINT (Ctrl-C) and SIGTERM abort the running job cleanly, each named as itself; the same signal
  * a second time leaves at once with its exit status (130 or 143).
  */
-function abortOnSignals(): { signal: AbortSignal; received(): StopSignal | undefined; dispose(): void } {
+function abortOnSignals(notes: NoteChannel): { signal: AbortSignal; received(): StopSignal | undefined; dispose(): void } {
   const controller = new AbortController();
   let received: StopSignal | undefined;
   const handlers = (Object.keys(STOP_SIGNALS) as StopSignal[]).map((name) => {
@@ -50,7 +57,7 @@ function abortOnSignals(): { signal: AbortSignal; received(): StopSignal | undef
       const { exitCode, cause, again } = STOP_SIGNALS[name];
       if (controller.signal.aborted) process.exit(exitCode);
       received = name;
-      process.stderr.write(`\n${name}: stopping after the current writes; ${again} to quit at once.\n`);
+      notes.say(`${name}: stopping after the current writes; ${again} to quit at once.`);
       controller.abort(new FerryError('FERRY_CANCELLED', cause));
     };
     process.on(name, onSignal);
@@ -66,29 +73,42 @@ function abortOnSignals(): { signal: AbortSignal; received(): StopSignal | undef
 }
 
 export async function main(argv: readonly string[], overrides: Partial<CliIo> = {}): Promise<number> {
-  const interrupt = overrides.signal === undefined ? abortOnSignals() : undefined;
+  const notes = overrides.notes ?? new NoteChannel(overrides.stderr ?? process.stderr);
+  const interrupt = overrides.signal === undefined ? abortOnSignals(notes) : undefined;
   const io: CliIo = {
     stdout: process.stdout,
     stderr: process.stderr,
     env: process.env,
     cwd: process.cwd(),
     signal: interrupt?.signal ?? new AbortController().signal,
+    notes,
     ...overrides,
   };
   try {
     return await dispatch(argv, io);
   } catch (error) {
     if (isFerryError(error)) {
-      io.stderr.write(formatError(error));
       const stoppedBy = error.code === 'FERRY_CANCELLED' ? interrupt?.received() : undefined;
-      return stoppedBy === undefined ? exitCodeFor(error.code) : STOP_SIGNALS[stoppedBy].exitCode;
+      const exitCode = stoppedBy === undefined ? exitCodeFor(error.code) : STOP_SIGNALS[stoppedBy].exitCode;
+      io.stderr.write(formatError(error));
+      // A script reading --json output gets the failure where it reads (stdout) as one JSON line,
+      // the last one, as a result line would have been; people still read it on stderr.
+      if (wantsJson(argv)) io.stdout.write(formatErrorJson(error, exitCode));
+      return exitCode;
     }
     // A bug, not an operator error: keep the stack so it can be reported.
     io.stderr.write(`ferry: internal error: ${describeError(error)}\n${error instanceof Error ? (error.stack ?? '') : ''}\n`);
+    if (wantsJson(argv)) io.stdout.write(formatErrorJson({ name: 'InternalError', message: describeError(error) }, ExitCode.failure));
     return ExitCode.failure;
   } finally {
     interrupt?.dispose();
   }
+}
+
+/** --json anywhere before a `--`: decided on the raw words, since a usage error happens before parsing ends. */
+function wantsJson(argv: readonly string[]): boolean {
+  const end = argv.indexOf('--');
+  return (end === -1 ? argv : argv.slice(0, end)).includes('--json');
 }
 
 async function dispatch(argv: readonly string[], io: CliIo): Promise<number> {
@@ -107,12 +127,12 @@ async function dispatch(argv: readonly string[], io: CliIo): Promise<number> {
       io.stdout.write(formatOverview());
       return ExitCode.ok;
     }
-    const command = findCommand(topic);
+    const command = await findCommand(topic);
     if (command === undefined) throw unknownCommand(topic);
     io.stdout.write(formatCommandHelp(command));
     return ExitCode.ok;
   }
-  const command = findCommand(first);
+  const command = await findCommand(first);
   if (command === undefined) throw unknownCommand(first);
   if (rest.includes('--help') || rest.includes('-h')) {
     io.stdout.write(formatCommandHelp(command));

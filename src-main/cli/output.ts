@@ -1,25 +1,50 @@
-import { formatBytes, formatSeconds } from '../base/format.js';
-import type { FerryError, RetryEvent } from '../engine/index.js';
+import { formatSeconds } from '../base/format.js';
+import { FerryError } from '../base/errors.js';
+import type { InternalErrorData, RetryEvent } from '../engine/index.js';
 import { cliHint } from './hints.js';
 
 /**
- * Sizes as the CLI prints them in tables, summaries and progress lines: base/'s formatBytes with the
- * decimal kept below 100 of a unit ("1.0 GiB"), as the CLI always has. Its own name, so that
- * `formatBytes` means one output everywhere.
+ * The environment variables ferry reads, as `ferry --help` and the man page list them:
+ * [name, what it does].
  */
-export function formatBytesFixed(bytes: number): string {
-  return formatBytes(bytes, { fixedDecimal: true });
+export const environmentHelp: readonly (readonly [string, string])[] = [
+  ['FERRY_LIBRARY', 'the library directory when --library is not given'],
+  ['HTTPS_PROXY', 'proxy for https sources (also https_proxy); --proxy wins'],
+  ['HTTP_PROXY', 'proxy for http sources (also http_proxy); --proxy wins'],
+  ['NO_PROXY', 'hosts reached without the proxy (also no_proxy)'],
+  ['NODE_EXTRA_CA_CERTS', 'a PEM file of extra CAs to trust, as --ca-cert FILE'],
+  ['TERM', 'dumb: progress as plain lines, never redrawn'],
+  ['COLUMNS', 'the width of the live display when the terminal does not say'],
+];
+
+/**
+ * The expected and actual facts of an error (a checksum's two digests, a size's two counts), one
+ * line each under `indent`: every place a failure is told shows them, not only the fatal one.
+ */
+export function factLines(error: { expected?: string | undefined; actual?: string | undefined }, indent: string): string[] {
+  return [
+    ...(error.expected === undefined ? [] : [`${indent}expected: ${error.expected}`]),
+    ...(error.actual === undefined ? [] : [`${indent}actual:   ${error.actual}`]),
+  ];
 }
 
 /** The message, the facts worth reading, the hint in the CLI's words (cli/hints.ts) and the code. */
 export function formatError(error: FerryError): string {
-  const lines = [`ferry: ${error.message}`];
-  if (error.expected !== undefined) lines.push(`  expected: ${error.expected}`);
-  if (error.actual !== undefined) lines.push(`  actual:   ${error.actual}`);
+  const lines = [`ferry: ${error.message}`, ...factLines(error, '  ')];
   const hint = cliHint(error);
   if (hint !== undefined) lines.push(`  hint: ${hint}`);
   lines.push(`  (${error.code})`);
   return `${lines.join('\n')}\n`;
+}
+
+/**
+ * A fatal error as the last line of --json output on stdout:
+ * `{"type":"error","exitCode":N,"error":{code, message, hint, facts...}}` (a FerryError as its
+ * toJSON gives it, with the CLI's hint), or `{"name":"InternalError","message":…}` for a bug.
+ */
+export function formatErrorJson(error: FerryError | InternalErrorData, exitCode: number): string {
+  const plain = error instanceof FerryError ? { ...error.toJSON(), hint: cliHint(error) } : error;
+  return `${JSON.stringify({ type: 'error', exitCode, error: plain })}\n`;
 }
 
 /**
@@ -43,16 +68,70 @@ export function formatDuration(seconds: number): string {
   return hours > 0 ? `${hours}:${mmss}` : mmss;
 }
 
-/** A plain text table: columns padded to their widest cell, numbers right-aligned. */
-export function formatTable(header: string[], rows: string[][], rightAligned: ReadonlySet<number> = new Set()): string {
+/** A word as a POSIX shell needs it, so that a printed command can be pasted back into a shell. */
+export function shellWord(word: string): string {
+  return /^[\w@%+=:,./~-]+$/.test(word) ? word : `'${word.replaceAll("'", "'\\''")}'`;
+}
+
+/** A command line to paste: words quoted, but a shell variable (`$PROFILE`, `url=$MIRROR_URL`) left for the shell to expand. */
+export function commandLine(argv: readonly string[]): string {
+  return argv.map((word) => (/^([\w.-]+=)?\$[A-Z_]+$/.test(word) ? word : shellWord(word))).join(' ');
+}
+
+/** Columns a text takes; the default counts code points (tables hold names and numbers). */
+export type TextWidth = (text: string) => number;
+const codePoints: TextWidth = (text) => Array.from(text).length;
+
+/**
+ * The start of `text` that fits `width` columns, with … where the rest was cut (`keep: 'end'`
+ * keeps the end instead: a path's or product's last part tells more than its first).
+ */
+export function fitText(text: string, width: number, keep: 'start' | 'end' = 'start', measure: TextWidth = codePoints): string {
+  if (measure(text) <= width) return text;
+  if (width <= 0) return '';
+  const characters = Array.from(text);
+  let kept = '';
+  while (characters.length > 0) {
+    const next = keep === 'start' ? characters.shift() : characters.pop();
+    const candidate = keep === 'start' ? `${kept}${next ?? ''}` : `${next ?? ''}${kept}`;
+    if (measure(`${candidate}…`) > width) break;
+    kept = candidate;
+  }
+  return keep === 'start' ? `${kept}…` : `…${kept}`;
+}
+
+/** The widest a table is drawn: a terminal of 80 columns shows it without wrapping. */
+export const TABLE_WIDTH = 80;
+
+/**
+ * A plain text table: columns padded to their widest cell, numbers right-aligned, at most
+ * `maxWidth` columns wide where it can: past that the widest column narrows, step by step: a text
+ * column down to its header or 6, its cells keeping their ends after a …; a number column only to
+ * its widest number, and no header is cut, so that numbers and titles stay whole.
+ */
+export function formatTable(header: string[], rows: string[][], rightAligned: ReadonlySet<number> = new Set(), maxWidth = TABLE_WIDTH): string {
   const widths = header.map((title, column) =>
-    Math.max(title.length, ...rows.map((row) => (row[column] ?? '').length)),
+    Math.max(codePoints(title), ...rows.map((row) => codePoints(row[column] ?? ''))),
   );
+  const floors = header.map((title, column) =>
+    Math.max(codePoints(title), rightAligned.has(column) ? Math.max(0, ...rows.map((row) => codePoints(row[column] ?? ''))) : Math.min(6, widths[column] ?? 0)),
+  );
+  const total = (): number => widths.reduce((sum, width) => sum + width, 0) + 2 * (widths.length - 1);
+  while (total() > maxWidth) {
+    let widest = -1;
+    widths.forEach((width, column) => {
+      if (width > (floors[column] ?? 0) && (widest === -1 || width > (widths[widest] ?? 0))) widest = column;
+    });
+    if (widest === -1) break;
+    widths[widest] = (widths[widest] ?? 0) - 1;
+  }
   const render = (cells: string[]): string =>
     cells
       .map((cell, column) => {
         const width = widths[column] ?? 0;
-        return rightAligned.has(column) ? cell.padStart(width) : cell.padEnd(width);
+        const fitted = fitText(cell, width, 'end');
+        const pad = ' '.repeat(Math.max(0, width - codePoints(fitted)));
+        return rightAligned.has(column) ? `${pad}${fitted}` : `${fitted}${pad}`;
       })
       .join('  ')
       .trimEnd();

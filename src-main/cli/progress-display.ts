@@ -1,14 +1,31 @@
-import { isFerryError, type JobEvent, type JobHandle, type JobKind, type JobListener, type JobOutcomes, type Progress } from '../engine/index.js';
+import { createLogUpdate } from 'log-update';
+import { formatBytes } from '../base/format.js';
+import { displayWidth, isFerryError, type JobEvent, type JobHandle, type JobKind, type JobListener, type JobOutcomes, type Progress } from '../engine/index.js';
 import type { CliIo } from './command.js';
-import { formatBytesFixed, formatDuration, formatRetry } from './output.js';
+import { factLines, fitText, formatDuration, formatRetry } from './output.js';
 
-export type DisplayMode = 'live' | 'lines' | 'json' | 'quiet';
+/**
+ * live: a redrawn display (a terminal that can move the cursor); lines: a progress line every 5 s
+ * (TERM=dumb, a terminal of unknown or zero width, or --progress off a terminal); notes: no progress,
+ * every note (off a terminal); json: events as JSON lines on stdout; quiet: failures only (--quiet).
+ */
+export type DisplayMode = 'live' | 'lines' | 'notes' | 'json' | 'quiet';
 
-/** Picks how a job's events are shown: a redrawn display on a terminal, plain lines elsewhere. */
-export function displayModeFor(io: CliIo, options: { json: boolean; progress: boolean }): DisplayMode {
+/**
+ * Picks how a job's events are shown. A live display needs a terminal that moves the cursor and
+ * says its width: TERM=dumb (Emacs shells, some CI consoles) and a zero width get plain lines.
+ */
+export function displayModeFor(io: CliIo, options: { json: boolean; progress: boolean; quiet: boolean }): DisplayMode {
   if (options.json) return 'json';
-  if (io.stderr.isTTY === true) return 'live';
-  return options.progress ? 'lines' : 'quiet';
+  if (options.quiet) return 'quiet';
+  if (io.stderr.isTTY === true) return io.env['TERM'] === 'dumb' || terminalColumns(io) === 0 ? 'lines' : 'live';
+  return options.progress ? 'lines' : 'notes';
+}
+
+/** The terminal's width: what the tty says, else COLUMNS, else 80; 0 for a terminal that says 0. */
+function terminalColumns(io: CliIo): number {
+  const fromEnv = Number(io.env['COLUMNS']);
+  return io.stderr.columns ?? (Number.isInteger(fromEnv) && fromEnv >= 0 && io.env['COLUMNS'] !== '' ? fromEnv : 80);
 }
 
 const PLAIN_LINE_INTERVAL_MS = 5_000;
@@ -17,23 +34,36 @@ const MAX_FILES_SHOWN = 4;
 
 /**
  * Renders job events. Results go to stdout; progress and notes to stderr, so that stdout stays
- * parseable. In json mode every event is one JSON line on stdout.
+ * parseable. In json mode every event is one JSON line on stdout. In live mode the progress is
+ * redrawn in place by log-update, every line cut to the terminal's width (read again on each
+ * resize), and notes print above it: io.notes is routed here while the display runs, so that a
+ * Ctrl-C notice does not land inside the drawing.
  */
 export class JobDisplay {
   readonly #io: CliIo;
-  readonly #mode: DisplayMode;
+  readonly mode: DisplayMode;
   readonly #verbose: number;
-  #drawnLines = 0;
+  readonly #live: ReturnType<typeof createLogUpdate> | undefined;
+  #lastProgress: Progress | undefined;
   #lastPlainLine = 0;
+  readonly #unroute: () => void;
+  readonly #onResize = (): void => {
+    if (this.#lastProgress !== undefined) this.#draw(this.#lastProgress);
+  };
 
   constructor(io: CliIo, mode: DisplayMode, verbose: number) {
     this.#io = io;
-    this.#mode = mode;
+    this.mode = mode;
     this.#verbose = verbose;
+    this.#live = mode === 'live' ? createLogUpdate(io.stderr, { showCursor: true }) : undefined;
+    if (this.#live !== undefined) io.stderr.on('resize', this.#onResize);
+    this.#unroute = io.notes.route((line) => {
+      this.#noteLine(line);
+    });
   }
 
   handle = (event: JobEvent): void => {
-    if (this.#mode === 'json') {
+    if (this.mode === 'json') {
       if (isJsonLine(event)) this.#io.stdout.write(`${JSON.stringify(event)}\n`);
       return;
     }
@@ -50,10 +80,10 @@ export class JobDisplay {
         if (this.#verbose > 0) this.note(`${event.outcome === 'fetched' ? 'fetched' : 'present'} ${event.path}`);
         return;
       case 'file-failed':
-        this.note(`FAILED ${event.path}: ${event.error.message}`);
+        this.failure([`FAILED ${event.path}: ${event.error.message}`, ...factLines(event.error, '  ')].join('\n'));
         return;
       case 'retry':
-        // Shown in every mode: a wait nobody is told about looks like a hang.
+        // Shown in every mode but quiet: a wait nobody is told about looks like a hang.
         this.note(formatRetry(event));
         return;
       case 'removed':
@@ -75,26 +105,41 @@ export class JobDisplay {
     }
   };
 
-  /** A line on stderr that does not collide with the live display. */
+  /** Lines on stderr for a person, above the live display; nothing with --quiet or --json. */
   note(text: string): void {
-    this.#clear();
-    this.#io.stderr.write(`${text}\n`);
+    if (this.mode === 'quiet' || this.mode === 'json') return;
+    this.#noteLine(text);
   }
 
+  /** A failure: printed in every mode but json (where the event itself is the line). */
+  failure(text: string): void {
+    if (this.mode === 'json') return;
+    this.#noteLine(text);
+  }
+
+  #noteLine(text: string): void {
+    this.#live?.clear();
+    this.#io.stderr.write(text.endsWith('\n') ? text : `${text}\n`);
+    if (this.#lastProgress !== undefined) this.#draw(this.#lastProgress);
+  }
+
+  /** Removes the live drawing and gives notes back to main; call once the job has settled. */
   finish(): void {
-    this.#clear();
+    this.#lastProgress = undefined;
+    this.#live?.clear();
+    this.#live?.done();
+    this.#io.stderr.off('resize', this.#onResize);
+    this.#unroute();
   }
 
   #progress(progress: Progress): void {
     if (progress.filesTotal === 0) return;
-    if (this.#mode === 'live') {
-      this.#clear();
-      const lines = renderLive(progress, this.#io.stderr.columns ?? 80);
-      this.#io.stderr.write(`${lines.join('\n')}\n`);
-      this.#drawnLines = lines.length;
+    if (this.#live !== undefined) {
+      this.#lastProgress = progress;
+      this.#draw(progress);
       return;
     }
-    if (this.#mode !== 'lines') return;
+    if (this.mode !== 'lines') return;
     const now = Date.now();
     const finished = progress.bytesDone >= progress.bytesTotal;
     if (!finished && now - this.#lastPlainLine < PLAIN_LINE_INTERVAL_MS) return;
@@ -102,11 +147,8 @@ export class JobDisplay {
     this.#io.stderr.write(`${summaryLine(progress)}\n`);
   }
 
-  #clear(): void {
-    if (this.#drawnLines === 0) return;
-    // Move up over the previous drawing and erase it (ANSI: cursor up, erase to end of screen).
-    this.#io.stderr.write(`\u001b[${this.#drawnLines}A\u001b[0J`);
-    this.#drawnLines = 0;
+  #draw(progress: Progress): void {
+    this.#live?.(renderLive(progress, terminalColumns(this.#io)).join('\n'));
   }
 }
 
@@ -153,22 +195,33 @@ export async function followJob<K extends JobKind>(handle: JobHandle<K>, io: Cli
 export function summaryLine(progress: Progress): string {
   const percent = progress.bytesTotal === 0 ? 100 : Math.floor((progress.bytesDone / progress.bytesTotal) * 100);
   const eta = progress.eta === null ? '--:--' : formatDuration(progress.eta);
-  return `${percent}% ${formatBytesFixed(progress.bytesDone)} of ${formatBytesFixed(progress.bytesTotal)}, files ${progress.filesDone}/${progress.filesTotal}, ${formatBytesFixed(progress.speed)}/s, ETA ${eta}`;
+  return `${percent}% ${formatBytes(progress.bytesDone)} of ${formatBytes(progress.bytesTotal)}, files ${progress.filesDone}/${progress.filesTotal}, ${formatBytes(progress.speed)}/s, ETA ${eta}`;
 }
 
-function renderLive(progress: Progress, columns: number): string[] {
-  const width = Math.max(10, Math.min(40, columns - 60));
+/**
+ * The live drawing for a terminal `columns` wide: the bar and the totals (on one line when they
+ * fit, the bar above them when not), then the files in flight. Every line is cut to columns - 1,
+ * so no line ever wraps: a wrapped line is one log-update could not erase exactly.
+ */
+export function renderLive(progress: Progress, columns: number): string[] {
+  const room = Math.max(1, columns - 1);
+  const summary = summaryLine(progress);
   const ratio = progress.bytesTotal === 0 ? 1 : Math.min(1, progress.bytesDone / progress.bytesTotal);
-  const filled = Math.round(ratio * width);
-  const bar = `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}]`;
-  const lines = [`${bar} ${summaryLine(progress)}`];
+  const bar = (width: number): string => {
+    const filled = Math.round(ratio * width);
+    return `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}]`;
+  };
+  // In steps of 5, so that the bar keeps its length while the numbers beside it change width.
+  const besideWidth = Math.min(40, Math.floor((room - displayWidth(summary) - 3) / 5) * 5);
+  const lines =
+    besideWidth >= 10 ? [`${bar(besideWidth)} ${summary}`] : room >= 12 ? [bar(Math.min(40, room - 2)), summary] : [summary];
   for (const file of progress.current.slice(0, MAX_FILES_SHOWN)) {
     const percent = file.bytesTotal === 0 ? 100 : Math.floor((file.bytesDone / file.bytesTotal) * 100);
-    const name = file.name.length > columns - 30 ? `…${file.name.slice(-(columns - 31))}` : file.name;
-    lines.push(`  ${String(percent).padStart(3)}% ${formatBytesFixed(file.speed).padStart(9)}/s  ${name}`);
+    const head = `  ${String(percent).padStart(3)}% ${formatBytes(file.speed).padStart(9)}/s  `;
+    lines.push(`${head}${fitText(file.name, room - head.length, 'end', displayWidth)}`);
   }
   if (progress.current.length > MAX_FILES_SHOWN) lines.push(`  … and ${progress.current.length - MAX_FILES_SHOWN} more`);
-  return lines;
+  return lines.map((line) => fitText(line, room, 'start', displayWidth));
 }
 
 /** The repair report's counts in an operator's words; a field without words here is a bug the test catches. */

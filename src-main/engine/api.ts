@@ -19,6 +19,8 @@ export interface StreamSettings {
   verify?: boolean | undefined;
   /** http(s) proxy URL; default: HTTPS_PROXY / HTTP_PROXY of the engine's environment, honouring NO_PROXY. */
   proxy?: string | undefined;
+  /** PEM files of extra certificate authorities to trust for https (a private CA), relative to the engine's cwd. */
+  caCertFiles?: string[] | undefined;
   /** Retries of one failed request, metadata or file (0 or more; default JOB_DEFAULTS.retries). */
   retries?: number | undefined;
   /** Longest wait of one request for the answer or for more data, in ms (1000 to 2^31 - 1, Node's longest timer; default JOB_DEFAULTS.stallTimeoutMs). */
@@ -198,11 +200,25 @@ export interface LoadOutcome {
   productsFiles: Array<{ contentId: string; path: string; products: number }>;
 }
 
+/** One item of the plan, as structured data: a `+` or `-` line of referenceLines. */
+export interface PlanEntry {
+  change: 'add' | 'remove';
+  contentId: string;
+  product: string;
+  version: string;
+  item: string;
+  path: string;
+  /** Bytes. */
+  size: number;
+}
+
 export interface PlanSummary {
   /** sstream-mirror's lines: `+ product version item path N Mb`, `- ...`, then `N Mb change`. */
   referenceLines: string[];
   /** The sizes of the `+` lines, summed as sstream-mirror sums them (a shared file once per item). */
   bytesAdded: number;
+  /** The `+` and `-` lines as data, in the same order (what `--json` scripts read). */
+  entries: PlanEntry[];
   versionsAdded: number;
   versionsRemoved: number;
   /** Distinct files the selection wants after the run. */
@@ -230,6 +246,19 @@ export interface SelectionAdvice {
   lacksBootloaders: boolean;
 }
 
+/** A product a mirror or library holds after the run, by the fields MAAS selects images with (absent: not in the metadata). */
+export interface MirroredProduct {
+  contentId: string;
+  product: string;
+  os?: string;
+  release?: string;
+  arch?: string;
+  subarch?: string;
+  label?: string;
+  /** Set for bootloader products (e.g. `uefi`, `pxe`), which MAAS takes without a selection. */
+  bootloaderType?: string;
+}
+
 export interface MirrorOutcome {
   jobId: string;
   dryRun: boolean;
@@ -241,6 +270,14 @@ export interface MirrorOutcome {
   removedPaths: string[];
   failures: Array<{ path: string; url: string; error: SerializedFerryError }>;
   metadataWritten: string[];
+  /** The products the selection holds after the run (added and kept), in metadata order. */
+  mirrored: MirroredProduct[];
+  /**
+   * Products the stream's metadata lists that the selection left out. The metadata is copied
+   * verbatim (as sstream-mirror does), so MAAS lists them as available although their files are
+   * not in the mirror.
+   */
+  productsNotMirrored: number;
 }
 
 export interface SyncOutcome extends MirrorOutcome {
@@ -315,9 +352,8 @@ export interface MaasCommands {
   keyringFilename: string;
   /** Why that keyring: the Ubuntu cloud image keyring MAAS ships, or the bundle's, to copy to the region controller. */
   keyringNote: string;
-  selections: Array<{ os: string; release: string; arches: string[]; subarches: string[]; labels: string[] }>;
-  /** The command lines, in order: the boot source first, then one selection per os and release. */
-  lines: string[];
+  /** In order (engine/maas.ts maasCommandsFor): the boot source, one selection per os and release, the import. */
+  commands: Array<{ purpose: string; argv: string[] }>;
 }
 
 export interface ImportOutcome extends BundleSummary {

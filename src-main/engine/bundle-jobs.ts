@@ -18,7 +18,7 @@ import type { BundleBlobProblem, BundleInput, BundleSummary, ImportInput, Import
 import { openVerifiedBundle, type VerifiedBundle } from './bundle-open.js';
 import { stepProgress, type JobContext } from './job-context.js';
 import { bundledKeyringPath } from './install.js';
-import { maasCommands } from './maas.js';
+import { importMaasCommands } from './maas.js';
 import { pruneTree } from './prune.js';
 
 async function openForJob(input: BundleInput, context: JobContext, target?: string): Promise<VerifiedBundle> {
@@ -208,7 +208,7 @@ export async function runImport(input: ImportInput, context: JobContext): Promis
     missing,
     metadataWritten,
     pruned,
-    maas: complete ? maasCommands({ url: input.serveUrl, keyringFile: await maasKeyring(verified), items: verified.items.values() }) : null,
+    maas: complete ? importMaasCommands({ url: input.serveUrl, keyringFile: await maasKeyring(verified), items: verified.items.values() }) : null,
   };
 }
 

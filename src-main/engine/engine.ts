@@ -74,9 +74,9 @@ async function runLoad(input: StreamInput, context: JobContext): Promise<LoadOut
   try {
     const stream = await loadWithProgress(input, context, client, undefined);
     context.emit({ type: 'loaded', source: stream.source.display, trust: stream.trust, metadataFiles: stream.metadataFiles.length });
-    const { keyringFiles, verify, proxy, retries, stallTimeoutMs } = input;
+    const { keyringFiles, verify, proxy, caCertFiles, retries, stallTimeoutMs } = input;
     return {
-      streamId: context.streams.add(stream, { keyringFiles, verify, proxy, retries, stallTimeoutMs }),
+      streamId: context.streams.add(stream, { keyringFiles, verify, proxy, caCertFiles, retries, stallTimeoutMs }),
       source: stream.source.display,
       trust: stream.trust,
       metadataFiles: stream.metadataFiles.length,

@@ -31,7 +31,9 @@ export type {
   JobStatus,
   LoadOutcome,
   MirrorInput,
+  MirroredProduct,
   MirrorOutcome,
+  PlanEntry,
   PlanSummary,
   RetryEvent,
   SelectionAdvice,
@@ -48,6 +50,8 @@ export type {
 export { filterGroups } from './job-input.js';
 export { BOOTLOADER_GROUP, SOURCE_PRESET_NAMES, hostNameReading } from '../streams/index.js';
 export type { NoMatchReport } from '../streams/index.js';
+export { MAAS_PLACEHOLDERS, UBUNTU_CLOUDIMAGE_KEYRING, maasCommandsFor } from './maas.js';
+export type { MaasCommand, MaasCommandsInput } from './maas.js';
 export type { ProductSummary, QueryItem } from './query.js';
 export type { LibraryLocationOptions, LibraryProduct, LibraryProfile, LibrarySource, LibrarySummary } from './library.js';
 export { JOB_DEFAULTS } from './defaults.js';

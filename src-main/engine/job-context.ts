@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { rm } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import { FerryError } from '../base/errors.js';
 import { ProgressTracker, type ProgressStep } from '../base/progress.js';
 import type { HttpClient } from '../net/index.js';
@@ -127,6 +128,7 @@ export async function acquireStream(
 export function createJobClient(settings: StreamSettings, context: JobContext, connectionsPerHost: number | undefined): HttpClient {
   return createStreamClient({
     proxy: settings.proxy,
+    caCertFiles: settings.caCertFiles?.map((file) => resolve(context.cwd, file)),
     retries: settings.retries,
     stallTimeoutMs: settings.stallTimeoutMs,
     env: context.env,

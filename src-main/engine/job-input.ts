@@ -129,6 +129,7 @@ function checkSettings(fields: Fields, prefix: string): void {
   optionalStrings(fields, 'keyringFiles', prefix);
   optionalBoolean(fields, 'verify', prefix);
   optionalString(fields, 'proxy', prefix);
+  optionalStrings(fields, 'caCertFiles', prefix);
   optionalWhole(fields, 'retries', prefix, 0);
   optionalWhole(fields, 'stallTimeoutMs', prefix, 1000, LONGEST_TIMER_MS);
 }

@@ -1,60 +1,129 @@
-// The MAAS commands that point a region controller at an imported tree: one boot source, then one
-// boot-source selection per os and release imported (MAAS CLI: `boot-sources create url=…
-// keyring_filename=…`, `boot-source-selections create SOURCE_ID os= release= arches= subarches=
-// labels=`; list fields are repeated, as the MAAS CLI takes them). Plain data, so the CLI prints
-// the lines and the app can show or copy them.
+// What MAAS needs to use a mirror: the boot source and the selections for what was mirrored, as
+// MAAS CLI commands in plain data (argv lists), so that every face (the CLI after `ferry mirror` and
+// `ferry sync`, `ferry import`, the app) prints the same commands. Source of the commands: MAAS's
+// "Mirror images locally" how-to (boot-sources create, boot-source update, boot-source-selections
+// create, boot-resources import).
 
 import { hostname } from 'node:os';
 import type { StreamItem } from '../streams/index.js';
-import type { MaasCommands } from './api.js';
+import type { MaasCommands, MirroredProduct } from './api.js';
 import { DEFAULT_SERVE_PORT } from './serve.js';
 
-/** Where MAAS looks for the Ubuntu cloud image keyring it ships (the keyring of images.maas.io). */
-export const UBUNTU_KEYRING_FILENAME = '/usr/share/keyrings/ubuntu-cloudimage-keyring.gpg';
+/** Shell variables the commands leave for the operator to set: MAAS CLI profile and source id. */
+export const MAAS_PLACEHOLDERS = { profile: '$PROFILE', bootSourceId: '$BOOT_SOURCE_ID' } as const;
 
-export interface MaasCommandOptions {
-  /** The URL the tree will be served at; default `http://<this host>:8080/`, flagged as a guess. */
+/** Where Ubuntu's `ubuntu-cloudimage-keyring` package puts the key MAAS checks images.maas.io with. */
+export const UBUNTU_CLOUDIMAGE_KEYRING = '/usr/share/keyrings/ubuntu-cloudimage-keyring.gpg';
+
+export interface MaasCommandsInput {
+  /**
+   * The URL MAAS reads the mirror from: the tree's root as served (`ferry serve`, nginx), the
+   * folder holding `streams/`, ending in `/`. A face that cannot know it passes a shell variable.
+   */
+  url: string;
+  /**
+   * The keyring file as a path on the MAAS region controller; undefined when the mirror's metadata
+   * is unsigned (.json), where MAAS takes no keyring.
+   */
+  keyringFilename: string | undefined;
+  /** What was mirrored: one entry per product (MirrorOutcome.mirrored). */
+  products: readonly MirroredProduct[];
+  /** MAAS CLI profile; default the shell variable `$PROFILE`. */
+  profile?: string | undefined;
+}
+
+export interface MaasCommand {
+  /** What running it does, in a sentence. */
+  purpose: string;
+  /** The words of the command, unquoted: `['maas', '$PROFILE', 'boot-sources', 'create', 'url=…']`. */
+  argv: string[];
+}
+
+/**
+ * The MAAS CLI commands that make MAAS import what a mirror holds: add the boot source (or point
+ * the existing one at it), one boot-source-selections create per (os, release) with the
+ * architectures, subarchitectures and labels that were mirrored, then start the import.
+ * Bootloader products (`bootloader-type`) get no selection: MAAS takes them from the source by
+ * itself. Pure: the same input gives the same commands, in a stable order. Throws nothing.
+ */
+export function maasCommandsFor(input: MaasCommandsInput): MaasCommand[] {
+  const profile = input.profile ?? MAAS_PLACEHOLDERS.profile;
+  const source = [`url=${input.url}`, ...(input.keyringFilename === undefined ? [] : [`keyring_filename=${input.keyringFilename}`])];
+  const commands: MaasCommand[] = [
+    { purpose: 'Add the mirror as a boot source (a MAAS with none yet)', argv: ['maas', profile, 'boot-sources', 'create', ...source] },
+    {
+      purpose: 'Or point the existing boot source at it',
+      argv: ['maas', profile, 'boot-source', 'update', MAAS_PLACEHOLDERS.bootSourceId, ...source],
+    },
+  ];
+  const groups = new Map<string, { os: string; release: string; arches: Set<string>; subarches: Set<string>; labels: Set<string> }>();
+  for (const product of input.products) {
+    if (product.bootloaderType !== undefined || product.os === undefined || product.release === undefined) continue;
+    const key = `${product.os}\u0000${product.release}`;
+    let group = groups.get(key);
+    if (group === undefined) {
+      group = { os: product.os, release: product.release, arches: new Set(), subarches: new Set(), labels: new Set() };
+      groups.set(key, group);
+    }
+    if (product.arch !== undefined) group.arches.add(product.arch);
+    if (product.subarch !== undefined) group.subarches.add(product.subarch);
+    if (product.label !== undefined) group.labels.add(product.label);
+  }
+  const listed = (name: string, values: ReadonlySet<string>): string[] => (values.size === 0 ? [`${name}=*`] : [...values].sort().map((value) => `${name}=${value}`));
+  for (const group of [...groups.values()].sort((a, b) => `${a.os} ${a.release}`.localeCompare(`${b.os} ${b.release}`))) {
+    commands.push({
+      purpose: `Select ${group.os} ${group.release} as mirrored`,
+      argv: [
+        'maas',
+        profile,
+        'boot-source-selections',
+        'create',
+        MAAS_PLACEHOLDERS.bootSourceId,
+        `os=${group.os}`,
+        `release=${group.release}`,
+        ...listed('arches', group.arches),
+        ...listed('subarches', group.subarches),
+        ...listed('labels', group.labels),
+      ],
+    });
+  }
+  commands.push({ purpose: 'Start the import', argv: ['maas', profile, 'boot-resources', 'import'] });
+  return commands;
+}
+
+export interface ImportMaasOptions {
+  /** The URL the imported tree will be served at; default `http://<this host>:8080/`, flagged as a guess. */
   url?: string | undefined;
-  /** The keyring MAAS should verify with: undefined means the Ubuntu keyring MAAS ships. */
+  /** The keyring MAAS should verify with, as a path on the region controller; default the Ubuntu keyring MAAS ships. */
   keyringFile?: string | undefined;
-  /** The signed items imported (their flat fields give os, release, arch, subarch, label). */
+  /** The signed items imported (their flat fields give os, release, arch, subarch, label, bootloader-type). */
   items: Iterable<StreamItem>;
 }
 
 /**
- * The commands for `options.items`: items without `os` or `release` (bootloaders) need no
- * selection. Values are shell-quoted where they hold anything but `[A-Za-z0-9._:/@%+=,-]`.
+ * The MAAS commands after `ferry import` (maasCommandsFor over the imported items), with the URL
+ * and keyring they use and why. Plain data for the CLI and the app. Throws nothing.
  */
-export function maasCommands(options: MaasCommandOptions): MaasCommands {
+export function importMaasCommands(options: ImportMaasOptions): MaasCommands {
   const url = options.url ?? `http://${hostname()}:${DEFAULT_SERVE_PORT}/`;
-  const groups = new Map<string, { os: string; release: string; arches: Set<string>; subarches: Set<string>; labels: Set<string> }>();
+  const keyringFilename = options.keyringFile ?? UBUNTU_CLOUDIMAGE_KEYRING;
+  const products = new Map<string, MirroredProduct>();
   for (const item of options.items) {
+    const key = `${item.contentId}\u0000${item.productName}`;
+    if (products.has(key)) continue;
     const { os, release, arch, subarch, label } = item.flat;
-    if (os === undefined || release === undefined) continue;
-    const key = `${os}\u0000${release}`;
-    const group = groups.get(key) ?? { os, release, arches: new Set(), subarches: new Set(), labels: new Set() };
-    if (arch !== undefined) group.arches.add(arch);
-    if (subarch !== undefined) group.subarches.add(subarch);
-    if (label !== undefined) group.labels.add(label);
-    groups.set(key, group);
+    const bootloaderType = item.flat['bootloader-type'];
+    products.set(key, {
+      contentId: item.contentId,
+      product: item.productName,
+      ...(os === undefined ? {} : { os }),
+      ...(release === undefined ? {} : { release }),
+      ...(arch === undefined ? {} : { arch }),
+      ...(subarch === undefined ? {} : { subarch }),
+      ...(label === undefined ? {} : { label }),
+      ...(bootloaderType === undefined ? {} : { bootloaderType }),
+    });
   }
-  const sorted = (values: Set<string>): string[] => (values.size === 0 ? ['*'] : [...values].sort());
-  const selections = [...groups.values()].map((group) => ({
-    os: group.os,
-    release: group.release,
-    arches: sorted(group.arches),
-    subarches: sorted(group.subarches),
-    labels: sorted(group.labels),
-  }));
-  const keyringFilename = options.keyringFile ?? UBUNTU_KEYRING_FILENAME;
-  const lines = [
-    `maas $PROFILE boot-sources create url=${quote(url)} keyring_filename=${quote(keyringFilename)}`,
-    ...selections.map(
-      (selection) =>
-        `maas $PROFILE boot-source-selections create $SOURCE_ID os=${quote(selection.os)} release=${quote(selection.release)} ` +
-        [...selection.arches.map((value) => `arches=${quote(value)}`), ...selection.subarches.map((value) => `subarches=${quote(value)}`), ...selection.labels.map((value) => `labels=${quote(value)}`)].join(' '),
-    ),
-  ];
   return {
     url,
     urlIsGuess: options.url === undefined,
@@ -63,11 +132,6 @@ export function maasCommands(options: MaasCommandOptions): MaasCommands {
       options.keyringFile === undefined
         ? 'the Ubuntu cloud image keyring, which MAAS ships'
         : 'the keyring the bundle was verified with: copy it to the same path on the MAAS region controller',
-    selections,
-    lines,
+    commands: maasCommandsFor({ url, keyringFilename, products: [...products.values()] }),
   };
-}
-
-function quote(value: string): string {
-  return /^[A-Za-z0-9._:/@%+=,-]+$/.test(value) ? value : `'${value.replace(/'/g, `'\\''`)}'`;
 }

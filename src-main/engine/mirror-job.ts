@@ -19,7 +19,7 @@ import { flattenProducts, joinMirrorUrl, resolveSource, type Selection } from '.
 import { readPublishedMetadata } from '../mirror/published.js';
 import { FerryError, redactUrl } from '../base/errors.js';
 import { formatBytes } from '../base/format.js';
-import type { MirrorInput, MirrorOutcome, PlanSummary, SelectionAdvice, TransferInput } from './api.js';
+import type { MirrorInput, MirroredProduct, MirrorOutcome, PlanEntry, PlanSummary, SelectionAdvice, TransferInput } from './api.js';
 import { adviseSelection } from './query.js';
 import { JOB_DEFAULTS } from './defaults.js';
 import { acquireStream, stepProgress, type JobContext } from './job-context.js';
@@ -279,6 +279,7 @@ export async function syncInto(
   const summary = summarizePlan(plan, referencePlan, held, missing, fetchItems && options.verifyExisting === true, advice);
   emit({ type: 'plan', plan: summary });
 
+  const mirrored = mirroredProducts(plan);
   const outcome: MirrorOutcome = {
     jobId,
     dryRun: options.dryRun === true,
@@ -290,6 +291,8 @@ export async function syncInto(
     removedPaths: [],
     failures: [],
     metadataWritten: [],
+    mirrored,
+    productsNotMirrored: stream.products.reduce((sum, products) => sum + products.document.products.length, 0) - mirrored.length,
   };
   if (options.dryRun === true) return outcome;
   await assertFreeSpace(store, summary.bytesToFetch);
@@ -380,6 +383,25 @@ async function fetchWithMirrors<T>(sourceBase: string, mirrors: readonly string[
   }
 }
 
+/** One entry per product with a wanted file, with the fields MAAS selects by. */
+function mirroredProducts(plan: MirrorPlan): MirroredProduct[] {
+  const products = new Map<string, MirroredProduct>();
+  for (const file of plan.wanted.values()) {
+    for (const item of file.items) {
+      const key = `${item.contentId}\u0000${item.productName}`;
+      if (products.has(key)) continue;
+      const entry: MirroredProduct = { contentId: item.contentId, product: item.productName };
+      const fields = [['os', 'os'], ['release', 'release'], ['arch', 'arch'], ['subarch', 'subarch'], ['label', 'label'], ['bootloaderType', 'bootloader-type']] as const;
+      for (const [name, field] of fields) {
+        const value = item.flat[field];
+        if (value !== undefined) entry[name] = value;
+      }
+      products.set(key, entry);
+    }
+  }
+  return [...products.values()];
+}
+
 async function filesNotPresent(plan: MirrorPlan, store: FileStore): Promise<WantedFile[]> {
   const missing: WantedFile[] = [];
   for (const file of plan.wanted.values()) if (!(await store.peek(file))) missing.push(file);
@@ -407,17 +429,20 @@ function summarizePlan(
   advice: SelectionAdvice,
 ): PlanSummary {
   const lines: string[] = [];
+  const entries: PlanEntry[] = [];
   let bytesAdded = 0;
   for (const item of referencePlan.added) {
     if (item.path === undefined || item.size === undefined) continue;
     bytesAdded += item.size;
     lines.push(`+ ${item.productName} ${item.versionName} ${item.itemName} ${item.path} ${Math.trunc(item.size / MIB)} Mb`);
+    entries.push({ change: 'add', contentId: item.contentId, product: item.productName, version: item.versionName, item: item.itemName, path: item.path, size: item.size });
   }
   let bytesRemoved = 0;
   for (const removal of referencePlan.removals) {
     for (const entry of removal.items) {
       bytesRemoved += entry.size;
       lines.push(`- ${entry.product} ${entry.version} ${entry.item} ${entry.path} ${Math.trunc(entry.size / MIB)} Mb`);
+      entries.push({ change: 'remove', contentId: removal.contentId, product: entry.product, version: entry.version, item: entry.item, path: entry.path, size: entry.size });
     }
   }
   lines.push(`${Math.trunc((bytesAdded - bytesRemoved) / MIB)} Mb change`);
@@ -430,6 +455,7 @@ function summarizePlan(
   return {
     referenceLines: lines,
     bytesAdded,
+    entries,
     versionsAdded: new Set(plan.added.map((item) => `${item.contentId}/${item.productName}/${item.versionName}`)).size,
     versionsRemoved: plan.removals.length,
     filesWanted: wanted.length,

@@ -43,7 +43,7 @@ export interface LoadStreamOptions {
   progress?: ProgressTracker | undefined;
 }
 
-export interface StreamClientOptions extends Pick<StreamSettings, 'proxy' | 'retries' | 'stallTimeoutMs'> {
+export interface StreamClientOptions extends Pick<StreamSettings, 'proxy' | 'caCertFiles' | 'retries' | 'stallTimeoutMs'> {
   env: NodeJS.ProcessEnv;
   connectionsPerHost?: number | undefined;
   /** Told of each wait before a request is tried again. */
@@ -60,6 +60,7 @@ export function createStreamClient(options: StreamClientOptions): HttpClient {
   return createHttpClient({
     userAgent: userAgent(),
     proxy: options.proxy,
+    caCertFiles: options.caCertFiles,
     env: options.env,
     connectionsPerHost: options.connectionsPerHost,
     stallTimeoutMs: options.stallTimeoutMs,

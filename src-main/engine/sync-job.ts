@@ -196,8 +196,8 @@ function recordingMainEvents(catalog: Catalog, jobId: string, emit: JobContext['
         return;
       case 'plan': {
         // The +/- lines list every item; the counts and rejections are what a history needs.
-        const { referenceLines, ...counts } = event.plan;
-        catalog.addJobEvent(jobId, 'plan', toJsonValue({ ...counts, changeLines: referenceLines.length }));
+        const { referenceLines, entries, ...counts } = event.plan;
+        catalog.addJobEvent(jobId, 'plan', toJsonValue({ ...counts, changeLines: referenceLines.length, changeItems: entries.length }));
         return;
       }
       case 'progress':

@@ -1,8 +1,10 @@
 // The one place where Stream Ferry's HTTP behaviour is assembled: connection pools, timeouts and
 // proxies. Everything else in net/ receives an HttpClient and never builds a dispatcher itself.
 
+import { readFileSync } from 'node:fs';
+import { rootCertificates } from 'node:tls';
 import { Agent, EnvHttpProxyAgent, type Dispatcher } from 'undici';
-import { FerryError, redactUrl } from '../base/errors.js';
+import { FerryError, describeError, errnoCode, redactUrl } from '../base/errors.js';
 import { DEFAULT_RETRY_POLICY, type RetryPolicy } from './retry.js';
 import { LONGEST_TIMER_MS } from '../base/cancel.js';
 
@@ -36,6 +38,12 @@ export interface HttpClientOptions {
   retry?: Partial<RetryPolicy> | undefined;
   /** Longest wait of an attempt for the answer or for body bytes (milliseconds). Default DEFAULT_STALL_TIMEOUT_MS. */
   stallTimeoutMs?: number | undefined;
+  /**
+   * PEM files of certificate authorities to trust for https besides Node's bundled ones (and
+   * NODE_EXTRA_CA_CERTS, which Node adds to them): a private CA's certificate (curl's --cacert adds
+   * instead of replacing here, so public mirrors keep working in the same run). Absolute paths.
+   */
+  caCertFiles?: readonly string[] | undefined;
 }
 
 export interface ProxySettings {
@@ -66,10 +74,16 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
       actual: String(connections),
     });
   }
+  const extraCas = (options.caCertFiles ?? []).flatMap(readCaCertificates);
   const poolOptions = {
     connections,
     headersTimeout: options.headersTimeoutMs ?? DEFAULT_HEADERS_TIMEOUT_MS,
-    connect: { timeout: options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS },
+    connect: {
+      timeout: options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
+      // `ca` replaces Node's default store, which holds the bundled roots and NODE_EXTRA_CA_CERTS'
+      // certificates; so both are given again, and ours after them.
+      ...(extraCas.length === 0 ? {} : { ca: [...rootCertificates, ...environmentCas(options.env ?? process.env), ...extraCas] }),
+    },
   };
   const stallTimeoutMs = options.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS;
   if (!Number.isFinite(stallTimeoutMs) || stallTimeoutMs <= 0 || stallTimeoutMs > LONGEST_TIMER_MS) {
@@ -103,6 +117,37 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
     stallTimeoutMs,
     close: () => dispatcher.close(),
   };
+}
+
+const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
+
+/**
+ * The certificates of a PEM file. Throws FERRY_SETTING_INVALID (setting `caCertFiles`, the path
+ * named) when the file cannot be read or holds no PEM certificate.
+ */
+function readCaCertificates(path: string): string[] {
+  let text: string;
+  try {
+    text = readFileSync(path, 'latin1');
+  } catch (error) {
+    throw new FerryError('FERRY_SETTING_INVALID', `The CA certificate file ${path} cannot be read: ${describeError(error)}`, { setting: 'caCertFiles', path, errno: errnoCode(error), cause: error });
+  }
+  const certificates = text.match(PEM_CERTIFICATE) ?? [];
+  if (certificates.length === 0) {
+    throw new FerryError('FERRY_SETTING_INVALID', `The CA certificate file ${path} holds no PEM certificate (-----BEGIN CERTIFICATE-----)`, { setting: 'caCertFiles', path });
+  }
+  return certificates;
+}
+
+/** NODE_EXTRA_CA_CERTS' certificates, which an explicit `ca` would otherwise drop; unreadable: none (Node warned at start). */
+function environmentCas(environment: NodeJS.ProcessEnv): string[] {
+  const file = nonEmpty(environment['NODE_EXTRA_CA_CERTS']);
+  if (file === undefined) return [];
+  try {
+    return readFileSync(file, 'latin1').match(PEM_CERTIFICATE) ?? [];
+  } catch {
+    return [];
+  }
 }
 
 /**

@@ -5,7 +5,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { request, type Dispatcher } from 'undici';
 import { cancelledError } from '../base/cancel.js';
-import { FerryError, describeError, errnoCode, redactUrl } from '../base/errors.js';
+import { FerryError, UNTRUSTED_CERTIFICATE_CODES, describeError, errnoCode, redactUrl } from '../base/errors.js';
 import { formatSeconds } from '../base/format.js';
 import type { HttpClient } from './agent.js';
 import { HttpStatusError } from './status-error.js';
@@ -206,11 +206,50 @@ export async function discardBody(body: ResponseBody): Promise<void> {
 export function networkError(url: string, error: unknown): FerryError {
   if (error instanceof FerryError) return error;
   const errno = errnoCode(error);
-  return new FerryError('FERRY_FETCH_FAILED', `${redactUrl(url)}: ${describeError(error)}`, { url, errno, cause: error, hint: networkHint(errno) });
+  return new FerryError('FERRY_FETCH_FAILED', `${redactUrl(url)}: ${networkWords(error)}`, { url, errno, cause: error, hint: networkHint(errno) });
+}
+
+/** What went wrong, for a person: undici's and OpenSSL's codes and texts are internal names. */
+const NETWORK_WORDS: Readonly<Record<string, string>> = {
+  ...Object.fromEntries([...UNTRUSTED_CERTIFICATE_CODES].map((code) => [code, "the server's TLS certificate is not signed by a certificate authority this computer trusts"])),
+  CERT_HAS_EXPIRED: "the server's TLS certificate has expired",
+  CERT_NOT_YET_VALID: "the server's TLS certificate is not valid yet (check this computer's clock)",
+  ERR_TLS_CERT_ALTNAME_INVALID: "the server's TLS certificate is for another host name",
+  ERR_SSL_WRONG_VERSION_NUMBER: 'the server did not answer in TLS (an http:// server given as https://?)',
+  UND_ERR_SOCKET: 'the connection closed unexpectedly',
+  UND_ERR_CONNECT_TIMEOUT: 'connecting timed out',
+  UND_ERR_HEADERS_TIMEOUT: 'the server did not answer in time',
+  UND_ERR_BODY_TIMEOUT: 'the server stopped sending data',
+  UND_ERR_RES_CONTENT_LENGTH_MISMATCH: 'the body was not as long as its Content-Length said',
+  UND_ERR_CLOSED: 'the connection was closed',
+  UND_ERR_DESTROYED: 'the connection was closed',
+  ECONNREFUSED: 'the connection was refused (nothing listens there)',
+  ECONNRESET: 'the connection was reset',
+  ENOTFOUND: 'the host name does not resolve',
+  EAI_AGAIN: 'the host name could not be resolved now (DNS)',
+  ETIMEDOUT: 'the connection timed out',
+  EHOSTUNREACH: 'the host is unreachable',
+  ENETUNREACH: 'the network is unreachable',
+};
+
+/**
+ * A failed request's cause in words: a known code's words; another OpenSSL failure (ERR_SSL_*,
+ * whose message is OpenSSL's internal text) as a failed TLS handshake; else the error's own
+ * message without an `UND_ERR_` code. The code itself stays in the error's `errno` fact, for scripts.
+ */
+export function networkWords(error: unknown): string {
+  const code = errnoCode(error);
+  const words = code === undefined ? undefined : NETWORK_WORDS[code];
+  if (words !== undefined) return words;
+  if (code?.startsWith('ERR_SSL_') === true) return 'the TLS handshake with the server failed';
+  return code?.startsWith('UND_ERR_') === true && error instanceof Error ? error.message : describeError(error);
 }
 
 /** Remedies in the network's terms; a face adds how to set a proxy there (cli/hints.ts). */
 function networkHint(errno: string | undefined): string {
+  if (errno !== undefined && UNTRUSTED_CERTIFICATE_CODES.has(errno)) {
+    return "If the server uses a private certificate authority, trust that CA's certificate (PEM) for this run, or add it to NODE_EXTRA_CA_CERTS; never turn verification off.";
+  }
   if (errno === 'ENOTFOUND' || errno === 'EAI_AGAIN') {
     return 'The host name does not resolve. On a machine without internet, use a local mirror or file:// source; behind a proxy, set the proxy (HTTPS_PROXY).';
   }

@@ -3,7 +3,8 @@ import { rm, writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { formatBytesFixed, formatTable } from '../../src-main/cli/output.js';
+import { formatBytes } from '../../src-main/base/format.js';
+import { formatTable } from '../../src-main/cli/output.js';
 import { JOB_DEFAULTS } from '../../src-main/engine/index.js';
 import { spawnFerry } from '../support/run-ferry.js';
 import type { BenchStream, ServerProcess } from './bench-stream.js';
@@ -128,7 +129,7 @@ export async function runDownloadBenchmark(context: DownloadContext): Promise<Be
   ];
 
   printSection(
-    `download: ${stream.files.length} files, ${formatBytesFixed(stream.totalBytes)}, ${context.rounds} rounds each, concurrency ${FERRY_DEFAULT_CONCURRENCY}, from ${context.server.url}`,
+    `download: ${stream.files.length} files, ${formatBytes(stream.totalBytes)}, ${context.rounds} rounds each, concurrency ${FERRY_DEFAULT_CONCURRENCY}, from ${context.server.url}`,
     formatTable(
       ['round', 'tool', 'transfer', 'throughput', 'whole command', 'peak RSS', 'CPU client', 'CPU server'],
       rounds.map((round) => [

@@ -5,7 +5,8 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
-import { formatBytesFixed, formatTable } from '../../src-main/cli/output.js';
+import { formatBytes } from '../../src-main/base/format.js';
+import { formatTable } from '../../src-main/cli/output.js';
 import { spawnFerry } from '../support/run-ferry.js';
 import type { BenchStream } from './bench-stream.js';
 import type { Cleanup } from './cleanup.js';
@@ -75,7 +76,7 @@ export async function runServeBenchmark(stream: BenchStream, rounds: number, cle
     `The clients are ${CLIENTS} lanes of curl (one process and connection per file, body to /dev/null) on 127.0.0.1. The machine's ${availableParallelism()} cores are shared by clients and server.`,
   ];
   printSection(
-    `serve: ${stream.files.length} files, ${formatBytesFixed(stream.totalBytes)}, ${CLIENTS} parallel clients, ${rounds} rounds each`,
+    `serve: ${stream.files.length} files, ${formatBytes(stream.totalBytes)}, ${CLIENTS} parallel clients, ${rounds} rounds each`,
     formatTable(
       ['round', 'server', 'transfer', 'throughput', 'CPU server'],
       measured.map((entry) => [

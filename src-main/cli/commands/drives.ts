@@ -1,7 +1,7 @@
 import { displayWidth, listDrives, safeText, type Drive, type DriveListing, type Volume } from '../../engine/index.js';
 import { flagOption, type CommandDefinition } from '../command.js';
 import { ExitCode } from '../exit-codes.js';
-import { formatBytesFixed } from '../output.js';
+import { formatBytes } from '../../base/format.js';
 
 export const drivesCommand: CommandDefinition = {
   name: 'drives',
@@ -92,16 +92,16 @@ export function formatDriveTable(drives: readonly Drive[]): string {
   for (const drive of drives) {
     // The notes take the place of the last three columns, which only volumes fill.
     const notesWidth = COLUMNS[3].width + COLUMNS[4].width + COLUMNS[5].width + 2;
-    const head = [drive.device, formatBytesFixed(drive.sizeBytes), drive.model ?? '(no model)'].map((text, column) => cell(text, column));
+    const head = [drive.device, formatBytes(drive.sizeBytes), drive.model ?? '(no model)'].map((text, column) => cell(text, column));
     text += `${[...head, safeText(driveNotes(drive), notesWidth)].join(' ').trimEnd()}\n`;
     for (const volume of drive.volumes) {
       text += line([
         volumeName(volume),
-        volume.sizeBytes === null ? '' : formatBytesFixed(volume.sizeBytes),
+        volume.sizeBytes === null ? '' : formatBytes(volume.sizeBytes),
         volume.label === null ? '' : `"${volume.label}"`,
         volume.fsType ?? '?',
         volume.mountPoints.join(', '),
-        volume.freeBytes === null ? '' : formatBytesFixed(volume.freeBytes),
+        volume.freeBytes === null ? '' : formatBytes(volume.freeBytes),
       ]);
     }
   }

@@ -1,7 +1,7 @@
 import { createEngine, filterGroups, type ExportOutcome } from '../../engine/index.js';
 import { countOption, flagOption, listOption, numberOption, stringOption, usageError, type CliIo, type CommandDefinition } from '../command.js';
 import { ExitCode } from '../exit-codes.js';
-import { formatBytesFixed } from '../output.js';
+import { formatBytes } from '../../base/format.js';
 import { JobDisplay, displayModeFor, followJob } from '../progress-display.js';
 import { libraryOption } from './library-option.js';
 
@@ -73,7 +73,7 @@ export const exportCommand: CommandDefinition = {
     if (profile !== undefined && positionals.length > 0) throw usageError(exportCommand, '--profile exports the saved selection as saved; give no SOURCE or filters with it.');
     const filters = tree !== undefined ? positionals : source === undefined ? [] : rest;
     const json = flagOption(options, 'json');
-    const display = new JobDisplay(io, displayModeFor(io, { json, progress: flagOption(options, 'progress') }), countOption(options, 'verbose'));
+    const display = new JobDisplay(io, displayModeFor(io, { json, progress: flagOption(options, 'progress'), quiet: false }), countOption(options, 'verbose'));
     const engine = createEngine({ env: io.env, cwd: io.cwd });
     const job = engine.startJob('export', {
       to,
@@ -107,9 +107,9 @@ function reportExport(outcome: ExportOutcome, io: CliIo, json: boolean): number 
   }
   const { plan } = outcome;
   io.stderr.write(
-    `Verdict: ${plan.files} file(s), ${plan.blobsCarried} of ${plan.blobs} blob(s) carried (${formatBytesFixed(plan.bytesCarried)})` +
+    `Verdict: ${plan.files} file(s), ${plan.blobsCarried} of ${plan.blobs} blob(s) carried (${formatBytes(plan.bytesCarried)})` +
       `${plan.base === null ? '' : `, incremental on ${plan.base.kind} ${plan.base.id}`}; ` +
-      `needs ${formatBytesFixed(plan.bytesNeeded)} + ${formatBytesFixed(plan.marginBytes)} margin, ${plan.freeBytes === null ? 'free space unknown' : `${formatBytesFixed(plan.freeBytes)} free`} on ${plan.fsType}; ` +
+      `needs ${formatBytes(plan.bytesNeeded)} + ${formatBytes(plan.marginBytes)} margin, ${plan.freeBytes === null ? 'free space unknown' : `${formatBytes(plan.freeBytes)} free`} on ${plan.fsType}; ` +
       `${plan.volumes} volume(s), ${plan.splitBlobs} blob(s) in parts.\n`,
   );
   for (const warning of plan.warnings) io.stderr.write(`Note: ${warning}\n`);
@@ -120,12 +120,12 @@ function reportExport(outcome: ExportOutcome, io: CliIo, json: boolean): number 
   }
   const written = outcome.written;
   if (written !== null) {
-    io.stderr.write(`Written: ${written.blobsWritten} file(s) (${formatBytesFixed(written.bytesWritten)}); ${written.blobsKept} already there and verified.\n`);
+    io.stderr.write(`Written: ${written.blobsWritten} file(s) (${formatBytes(written.bytesWritten)}); ${written.blobsKept} already there and verified.\n`);
   }
   const verified = outcome.verified;
   if (verified !== null) {
     const how = verified.method === 'direct' ? 'around the page cache (O_DIRECT)' : verified.method === 'cached' ? 'through the page cache (the file system refused O_DIRECT)' : 'partly around the page cache';
-    if (bad.length === 0) io.stderr.write(`Verified: ${verified.files} file(s) (${formatBytesFixed(verified.bytes)}) read back ${how}.\n`);
+    if (bad.length === 0) io.stderr.write(`Verified: ${verified.files} file(s) (${formatBytes(verified.bytes)}) read back ${how}.\n`);
     else {
       io.stderr.write(`Written, but ${bad.length} file(s) read back wrong; the drive may be failing. Export again to another drive:\n`);
       for (const file of bad) io.stderr.write(`  ${file.path}: expected ${file.expected}, read ${file.actual}\n`);

@@ -1,7 +1,7 @@
 import { createEngine } from '../../engine/index.js';
 import { flagOption, stringOption, type CommandDefinition } from '../command.js';
 import { ExitCode } from '../exit-codes.js';
-import { formatBytesFixed } from '../output.js';
+import { formatBytes } from '../../base/format.js';
 import { followJob } from '../progress-display.js';
 import { libraryOption } from './library-option.js';
 
@@ -32,13 +32,13 @@ export const gcCommand: CommandDefinition = {
       return ExitCode.ok;
     }
     const verb = outcome.dryRun ? 'would remove' : 'removed';
-    for (const blob of outcome.removedBlobs) io.stdout.write(`${verb} blob ${blob.sha256} (${formatBytesFixed(blob.size)})\n`);
-    for (const partial of outcome.removedPartials) io.stdout.write(`${verb} partial download ${partial.name} (${formatBytesFixed(partial.size)})\n`);
+    for (const blob of outcome.removedBlobs) io.stdout.write(`${verb} blob ${blob.sha256} (${formatBytes(blob.size)})\n`);
+    for (const partial of outcome.removedPartials) io.stdout.write(`${verb} partial download ${partial.name} (${formatBytes(partial.size)})\n`);
     const counts = `${outcome.removedBlobs.length} blob(s) and ${outcome.removedPartials.length} partial download(s)`;
     io.stdout.write(
       outcome.dryRun
-        ? `Dry run: would remove ${counts}, freeing ${formatBytesFixed(outcome.bytesFreed)}; nothing was changed.\n`
-        : `Removed ${counts}; freed ${formatBytesFixed(outcome.bytesFreed)}.\n`,
+        ? `Dry run: would remove ${counts}, freeing ${formatBytes(outcome.bytesFreed)}; nothing was changed.\n`
+        : `Removed ${counts}; freed ${formatBytes(outcome.bytesFreed)}.\n`,
     );
     if (outcome.partialsKept > 0) {
       io.stderr.write(`Kept ${outcome.partialsKept} partial download(s) of the last sync, which did not finish: run it again to resume them.\n`);

@@ -1,7 +1,8 @@
 import { createEngine, type ImportOutcome } from '../../engine/index.js';
 import { flagOption, listOption, stringOption, usageError, type CommandDefinition } from '../command.js';
 import { ExitCode } from '../exit-codes.js';
-import { formatBytesFixed } from '../output.js';
+import { formatBytes } from '../../base/format.js';
+import { commandLine } from '../output.js';
 import { followJob } from '../progress-display.js';
 import { bundleKeyringOption, describeBundle, describeProblem } from './verify.js';
 
@@ -47,7 +48,7 @@ export const importCommand: CommandDefinition = {
 
 function describeImport(outcome: ImportOutcome): string {
   const lines = [describeBundle(outcome)];
-  lines.push(`Wrote ${outcome.filesWritten.length} file(s) (${formatBytesFixed(outcome.bytesWritten)}) into ${outcome.target}; ${outcome.filesKept} already in place.\n`);
+  lines.push(`Wrote ${outcome.filesWritten.length} file(s) (${formatBytes(outcome.bytesWritten)}) into ${outcome.target}; ${outcome.filesKept} already in place.\n`);
   for (const problem of outcome.missing) lines.push(describeProblem('MISSING', problem));
   for (const path of outcome.pruned) lines.push(`pruned ${path}\n`);
   if (!outcome.complete) {
@@ -58,8 +59,8 @@ function describeImport(outcome: ImportOutcome): string {
   const maas = outcome.maas;
   if (maas !== null) {
     lines.push('\nTo have MAAS import from this tree, serve it (ferry serve DIR --bind ADDR) and run:\n');
-    for (const line of maas.lines) lines.push(`  ${line}\n`);
-    lines.push(`($SOURCE_ID is the id the first command prints. Keyring: ${maas.keyringNote}.${maas.urlIsGuess ? ` Adjust ${maas.url} to the address and port DIR is served at.` : ''})\n`);
+    for (const command of maas.commands) lines.push(`  # ${command.purpose}\n  ${commandLine(command.argv)}\n`);
+    lines.push(`($BOOT_SOURCE_ID is the id the first command prints. Keyring: ${maas.keyringNote}.${maas.urlIsGuess ? ` Adjust ${maas.url} to the address and port DIR is served at.` : ''})\n`);
   }
   return lines.join('');
 }

@@ -1,7 +1,8 @@
 import { createEngine, type LibrarySummary } from '../../engine/index.js';
 import { flagOption, stringOption, type CliIo, type CommandDefinition } from '../command.js';
 import { ExitCode } from '../exit-codes.js';
-import { formatBytesFixed, formatTable } from '../output.js';
+import { formatBytes } from '../../base/format.js';
+import { formatTable, shellWord } from '../output.js';
 import { libraryOption } from './library-option.js';
 
 export const libraryCommand: CommandDefinition = {
@@ -33,21 +34,21 @@ function printSummary(summary: LibrarySummary, io: CliIo): void {
     return;
   }
   io.stderr.write(`Library ${summary.libraryDir}\n`);
-  if (summary.products.length > 0) {
-    const rows = summary.products.map((product) => [
-      product.sourceUrl,
-      product.contentId,
-      product.product,
-      product.versions.join(', '),
-      String(product.itemCount),
-      formatBytesFixed(product.bytes),
-    ]);
-    io.stdout.write(formatTable(['SOURCE', 'CONTENT ID', 'PRODUCT', 'VERSIONS', 'ITEMS', 'BYTES'], rows, new Set([4, 5])));
+  // One table per source and content id, named above it: as columns they would take half of the
+  // 80 and cut the product names. A URL is never cut.
+  const groups = new Map<string, LibrarySummary['products']>();
+  for (const product of summary.products) {
+    const heading = `${product.sourceUrl}\n  ${product.contentId}`;
+    groups.set(heading, [...(groups.get(heading) ?? []), product]);
+  }
+  for (const [heading, products] of groups) {
+    const rows = products.map((product) => [product.product, product.versions.join(', '), String(product.itemCount), formatBytes(product.bytes)]);
+    io.stdout.write(`${heading}\n${formatTable(['PRODUCT', 'VERSIONS', 'ITEMS', 'BYTES'], rows, new Set([2, 3]))}\n`);
   }
   const { totals } = summary;
   io.stdout.write(
-    `Total: ${totals.products} product(s), ${totals.versions} version(s), ${totals.items} item(s), ${formatBytesFixed(totals.itemBytes)}; ` +
-      `${totals.blobs} blob(s) on disk, ${formatBytesFixed(totals.blobBytes)}.\n`,
+    `Total: ${totals.products} product(s), ${totals.versions} version(s), ${totals.items} item(s), ${formatBytes(totals.itemBytes)};\n` +
+      `       ${totals.blobs} blob(s) on disk, ${formatBytes(totals.blobBytes)}.\n`,
   );
   if (totals.blobsMissing > 0) {
     io.stderr.write(
@@ -75,9 +76,4 @@ function printSummary(summary: LibrarySummary, io: CliIo): void {
       io.stdout.write(`  ${url}: ${snapshot.files.length} file(s) fetched ${snapshot.fetchedAt}, ${trust}\n`);
     }
   }
-}
-
-/** A word as a POSIX shell needs it, so that a saved selection can be pasted back into a command. */
-function shellWord(word: string): string {
-  return /^[\w@%+=:,./~-]+$/.test(word) ? word : `'${word.replaceAll("'", "'\\''")}'`;
 }

@@ -1,12 +1,16 @@
 import {
   BOOTLOADER_GROUP,
   JOB_DEFAULTS,
+  UBUNTU_CLOUDIMAGE_KEYRING,
+  bundledKeyringPath,
   createEngine,
   filterGroups,
+  maasCommandsFor,
   type JobEvent,
   type MirrorOutcome,
   type PlanSummary,
   type SelectionGroups,
+  type StreamTrust,
 } from '../../engine/index.js';
 import { adviceLines } from '../advice.js';
 import {
@@ -21,8 +25,9 @@ import {
   type ParsedOptions,
 } from '../command.js';
 import { ExitCode, exitCodeFor } from '../exit-codes.js';
-import { formatBytesFixed } from '../output.js';
-import { JobDisplay, displayModeFor, followJob } from '../progress-display.js';
+import { formatBytes } from '../../base/format.js';
+import { commandLine, factLines } from '../output.js';
+import { JobDisplay, displayModeFor, followJob, type DisplayMode } from '../progress-display.js';
 import { sourceOptions, streamInputFrom, trustNotice } from './source-options.js';
 
 /** Selection and transfer options shared by `ferry mirror` and `ferry sync`. */
@@ -50,6 +55,7 @@ export const transferOptions: OptionDefinition[] = [
   },
   { name: 'progress', type: 'boolean', description: 'print progress lines even when stderr is not a terminal' },
   { name: 'json', type: 'boolean', description: 'print one JSON event per line on stdout (the last is the result)' },
+  { name: 'quiet', short: 'q', type: 'boolean', description: 'print only failures, for cron and systemd timers (the exit status tells the rest)' },
   { name: 'verbose', short: 'v', type: 'count', description: 'say more: each file fetched, present or removed' },
 ];
 
@@ -102,22 +108,21 @@ export const mirrorCommand: CommandDefinition = {
       fetchItems: !flagOption(options, 'no-item-download'),
       mirrors: listOption(options, 'mirror'),
     });
-    const outcome = await followJob(job, io, events.onEvent);
-    events.finish();
-    return reportOutcome(outcome, io, flagOption(options, 'json'));
+    const outcome = await followJob(job, io, events.onEvent).finally(events.finish);
+    return reportOutcome(outcome, io, events.mode);
   },
 };
 
 /** How `ferry mirror` and `ferry sync` show a running job: progress, the trust notice, the plan. */
-export function showJobEvents(options: ParsedOptions, io: CliIo): { onEvent: (event: JobEvent) => void; finish: () => void } {
-  const json = flagOption(options, 'json');
-  const display = new JobDisplay(io, displayModeFor(io, { json, progress: flagOption(options, 'progress') }), countOption(options, 'verbose'));
+export function showJobEvents(options: ParsedOptions, io: CliIo): { mode: DisplayMode; onEvent: (event: JobEvent) => void; finish: () => void } {
+  const mode = displayModeFor(io, { json: flagOption(options, 'json'), progress: flagOption(options, 'progress'), quiet: flagOption(options, 'quiet') });
+  const display = new JobDisplay(io, mode, countOption(options, 'verbose'));
   return {
+    mode,
     onEvent: (event) => {
       display.handle(event);
-      if (json) return;
-      if (event.type === 'loaded') io.stderr.write(trustNotice(event.trust, event.source, event.metadataFiles));
-      if (event.type === 'plan') printPlan(event.plan, io);
+      if (event.type === 'loaded') display.note(trustNotice(event.trust, event.source, event.metadataFiles));
+      if (event.type === 'plan') display.note(formatPlan(event.plan));
     },
     finish: () => {
       display.finish();
@@ -155,27 +160,25 @@ export function jobOptionsFrom(options: ParsedOptions): {
  * The plan as sstream-mirror prints it (on stderr, as it does, so scripts that parse it keep
  * working), then our totals in human units.
  */
-export function printPlan(plan: PlanSummary, io: CliIo): void {
-  io.stderr.write(`${plan.referenceLines.join('\n')}\n`);
-  io.stderr.write(
+export function formatPlan(plan: PlanSummary): string {
+  return (
+    `${plan.referenceLines.join('\n')}\n` +
     `Plan: ${plan.versionsAdded} version(s) to add, ${plan.versionsRemoved} to remove; ` +
-      `${plan.filesWanted} file(s) wanted (${formatBytesFixed(plan.bytesWanted)}), ` +
-      `${plan.filesToFetch} to fetch (${formatBytesFixed(plan.bytesToFetch)}), ` +
+      `${plan.filesWanted} file(s) wanted (${formatBytes(plan.bytesWanted)}), ` +
+      `${plan.filesToFetch} to fetch (${formatBytes(plan.bytesToFetch)}), ` +
       // --verify-existing re-hashes what is present and fetches again what proves wrong; say so
       // rather than promise "0 to fetch".
-      (plan.filesToVerify > 0 ? `${plan.filesToVerify} to re-verify (${formatBytesFixed(plan.bytesToVerify)}) and fetch again if wrong, ` : '') +
-      `${plan.filesToRemove} to remove (${formatBytesFixed(plan.bytesToRemove)}).\n`,
-  );
-  if (plan.bytesAdded > plan.bytesToFetch) {
+      (plan.filesToVerify > 0 ? `${plan.filesToVerify} to re-verify (${formatBytes(plan.bytesToVerify)}) and fetch again if wrong, ` : '') +
+      `${plan.filesToRemove} to remove (${formatBytes(plan.bytesToRemove)}).\n` +
     // The reference's "Mb change" counts every added item, against the published metadata; what is
     // fetched counts distinct files not yet here. Say why they differ rather than leave a contradiction.
-    io.stderr.write(
-      `The + lines add up to ${formatBytesFixed(plan.bytesAdded)} as sstream-mirror counts them; ` +
-        `${formatBytesFixed(plan.bytesAdded - plan.bytesToFetch)} of that is already here (files shared by items, or fetched by an unfinished earlier run) and is not fetched again.\n`,
-    );
-  }
-  for (const rejected of plan.rejected) io.stderr.write(`Rejected: ${rejected.error.message}\n`);
-  for (const line of adviceLines(plan.advice, '--bootloaders')) io.stderr.write(`${line}\n`);
+    (plan.bytesAdded > plan.bytesToFetch
+      ? `The + lines add up to ${formatBytes(plan.bytesAdded)} as sstream-mirror counts them; ` +
+        `${formatBytes(plan.bytesAdded - plan.bytesToFetch)} of that is already here (files shared by items, or fetched by an unfinished earlier run) and is not fetched again.\n`
+      : '') +
+    plan.rejected.map((rejected) => `Rejected: ${rejected.error.message}\n`).join('') +
+    adviceLines(plan.advice, '--bootloaders').map((line) => `${line}\n`).join('')
+  );
 }
 
 /** What the closing lines say about the metadata, which a mirror writes and the library records. */
@@ -184,36 +187,80 @@ export interface MetadataWording {
   keptPrevious: string;
   /** After success, given how many metadata files were written or recorded. */
   updated: (files: number) => string;
+  /** What MIRROR_URL in the MAAS commands stands for. */
+  servedAt: string;
 }
 
 const MIRROR_WORDING: MetadataWording = {
   keptPrevious: 'the metadata was not updated, so MAAS still sees the previous state',
   updated: (files) => `Metadata written last: ${files} file(s).`,
+  servedAt: 'where TARGET is served, ending in / (e.g. by ferry serve TARGET)',
 };
 
-export function reportOutcome(outcome: MirrorOutcome, io: CliIo, json: boolean, wording: MetadataWording = MIRROR_WORDING): number {
+/** The closing lines on stderr (none with --quiet; with --json the result line on stdout); returns the exit status. */
+export function reportOutcome(outcome: MirrorOutcome, io: CliIo, mode: DisplayMode, wording: MetadataWording = MIRROR_WORDING): number {
   const exitCode = outcomeExitCode(outcome);
-  if (json) {
+  if (mode === 'json') {
     io.stdout.write(`${JSON.stringify({ type: 'result', exitCode, ...outcome })}\n`);
     return exitCode;
   }
+  // Each failure was printed as it happened (a file-failed event, shown in every mode).
+  if (mode === 'quiet') return exitCode;
   if (outcome.dryRun) {
     io.stderr.write('Dry run: nothing was changed.\n');
     return exitCode;
   }
   io.stderr.write(
-    `Fetched ${outcome.filesFetched} file(s) (${formatBytesFixed(outcome.bytesFetched)}); ${outcome.filesPresent} already present and verified; ` +
+    `Fetched ${outcome.filesFetched} file(s) (${formatBytes(outcome.bytesFetched)}); ${outcome.filesPresent} already present and verified; ` +
       `removed ${outcome.removedPaths.length}.\n`,
   );
   if (outcome.failures.length > 0) {
     // Failed files and rejected items alike hold back every removal and the metadata (all or nothing).
     io.stderr.write(`${outcome.failures.length} file(s) or item(s) failed; nothing was removed and ${wording.keptPrevious}:\n`);
-    for (const failure of outcome.failures) io.stderr.write(`  ${failure.url}\n    ${failure.error.message}\n`);
+    for (const failure of outcome.failures) io.stderr.write(`${[`  ${failure.url}`, `    ${failure.error.message}`, ...factLines(failure.error, '    ')].join('\n')}\n`);
     io.stderr.write('Run the same command again to retry; completed files are kept.\n');
   } else if (outcome.metadataWritten.length > 0) {
     io.stderr.write(`${wording.updated(outcome.metadataWritten.length)}\n`);
+    io.stderr.write(formatMaasAdvice(outcome, wording));
   }
   return exitCode;
+}
+
+/**
+ * The MAAS commands for what was mirrored (engine/maas.ts), with the variables to set, and what
+ * MAAS will show for the products the verbatim metadata lists but the mirror lacks.
+ */
+function formatMaasAdvice(outcome: MirrorOutcome, wording: MetadataWording): string {
+  const commands = maasCommandsFor({ url: '$MIRROR_URL', keyringFilename: maasKeyring(outcome.trust), products: outcome.mirrored });
+  const lines = [
+    '',
+    'To use it in MAAS, set these shell variables and run the commands below:',
+    '  PROFILE         your MAAS CLI profile',
+    `  MIRROR_URL      ${wording.servedAt}`,
+    '  BOOT_SOURCE_ID  the boot source id (maas $PROFILE boot-sources read)',
+    ...commands.flatMap((command) => [`  # ${command.purpose}`, `  ${commandLine(command.argv)}`]),
+  ];
+  if (outcome.productsNotMirrored > 0) {
+    lines.push(
+      '',
+      `The metadata, copied verbatim as sstream-mirror copies it, lists ${outcome.productsNotMirrored} more`,
+      'product(s) that were not mirrored: MAAS shows them as available to select, but',
+      'importing one fails, as their files are not here. Select only what is above.',
+    );
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+/**
+ * keyring_filename as a path on the MAAS region controller: Ubuntu's own keyring for the bundled
+ * key (the ubuntu-cloudimage-keyring package puts it there), else the --keyring file, to be copied
+ * there; none for unsigned (.json) metadata.
+ */
+function maasKeyring(trust: StreamTrust): string | undefined {
+  if (trust.kind === 'unsigned-source') return undefined;
+  const bundled = bundledKeyringPath();
+  const given = trust.kind === 'verified' ? trust.keyringFiles.find((file) => file !== bundled) : undefined;
+  return given ?? UBUNTU_CLOUDIMAGE_KEYRING;
 }
 
 function outcomeExitCode(outcome: MirrorOutcome): number {

@@ -10,7 +10,8 @@ import {
 } from '../command.js';
 import { adviceLines } from '../advice.js';
 import { ExitCode } from '../exit-codes.js';
-import { formatBytesFixed, formatRetry, formatTable } from '../output.js';
+import { formatBytes } from '../../base/format.js';
+import { formatRetry, formatTable } from '../output.js';
 import { followJob } from '../progress-display.js';
 import { pythonDictRepr, pythonPercentFormat, pythonPrettyDict } from '../python-format.js';
 import { sourceOptions, streamInputFrom, trustNotice } from './source-options.js';
@@ -103,10 +104,10 @@ function printProducts(engine: Engine, streamId: string, request: SelectionReque
     product.kernel,
     String(product.versions.length),
     product.latestVersion,
-    formatBytesFixed(product.latestVersionBytes),
+    formatBytes(product.latestVersionBytes),
   ]);
   io.stdout.write(
-    formatTable(['PRODUCT', 'OS', 'RELEASE', 'ARCH', 'SUBARCH/KERNEL', 'VERSIONS', 'LATEST', 'SIZE (LATEST)'], rows, new Set([5, 7])),
+    formatTable(['PRODUCT', 'OS', 'RELEASE', 'ARCH', 'SUBARCH', 'VERSIONS', 'LATEST', 'SIZE'], rows, new Set([5, 7])),
   );
   io.stderr.write(`${rows.length} products\n`);
 }

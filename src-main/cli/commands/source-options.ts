@@ -10,6 +10,7 @@ export const sourceOptions: OptionDefinition[] = [
   { name: 'keyring', type: 'strings', valueName: 'FILE', description: 'OpenPGP keyring (binary, armored, or a GnuPG keybox) to verify signatures with; default: the bundled Ubuntu cloud image keyring' },
   { name: 'no-verify', short: 'U', type: 'boolean', description: 'do not check signatures (said on every run)' },
   { name: 'proxy', type: 'string', valueName: 'URL', description: 'HTTP(S) proxy; default: HTTPS_PROXY / HTTP_PROXY, honouring NO_PROXY' },
+  { name: 'ca-cert', type: 'strings', valueName: 'FILE', description: 'also trust this CA certificate (PEM) for https, e.g. a private CA; NODE_EXTRA_CA_CERTS works too' },
   {
     name: 'stall-timeout',
     type: 'number',
@@ -44,6 +45,7 @@ export function streamSettingsFrom(options: ParsedOptions): StreamSettings {
     keyringFiles: listOption(options, 'keyring'),
     verify: !flagOption(options, 'no-verify'),
     proxy: stringOption(options, 'proxy'),
+    caCertFiles: listOption(options, 'ca-cert'),
     stallTimeoutMs: stallSeconds === undefined ? undefined : stallSeconds * 1000,
     retries,
   };

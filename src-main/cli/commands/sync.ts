@@ -17,6 +17,7 @@ import { sourceOptions, streamInputFrom, streamSettingsFrom } from './source-opt
 const LIBRARY_WORDING: MetadataWording = {
   keptPrevious: 'no new snapshot was recorded, so the library still describes its previous state',
   updated: (files) => `The library is up to date; the verified metadata (${files} file(s)) is recorded as its latest snapshot.`,
+  servedAt: 'where an export of this library is served, ending in /',
 };
 
 export const syncCommand: CommandDefinition = {
@@ -66,8 +67,7 @@ export const syncCommand: CommandDefinition = {
       selection,
       profile,
     });
-    const outcome = await followJob(job, io, events.onEvent);
-    events.finish();
-    return reportOutcome(outcome, io, flagOption(options, 'json'), LIBRARY_WORDING);
+    const outcome = await followJob(job, io, events.onEvent).finally(events.finish);
+    return reportOutcome(outcome, io, events.mode, LIBRARY_WORDING);
   },
 };

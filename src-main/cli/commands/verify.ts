@@ -1,7 +1,7 @@
 import { createEngine, type BundleBlobProblem, type BundleSummary, type VerifyOutcome } from '../../engine/index.js';
 import { flagOption, listOption, usageError, type CommandDefinition } from '../command.js';
 import { ExitCode } from '../exit-codes.js';
-import { formatBytesFixed } from '../output.js';
+import { formatBytes } from '../../base/format.js';
 import { followJob } from '../progress-display.js';
 
 /** `--keyring FILE`: shared by verify, import and serve of a bundle. */
@@ -64,7 +64,7 @@ function describeVerify(outcome: VerifyOutcome): string {
   for (const problem of outcome.bad) lines.push(describeProblem('BAD', problem));
   for (const problem of outcome.missing) lines.push(describeProblem('MISSING', problem));
   if (outcome.atSite.length > 0) lines.push(`${outcome.atSite.length} blob(s) are not carried: the site holds them already (incremental bundle).\n`);
-  lines.push(`Checked ${outcome.blobsChecked} blob(s), ${formatBytesFixed(outcome.bytesChecked)}.\n`);
+  lines.push(`Checked ${outcome.blobsChecked} blob(s), ${formatBytes(outcome.bytesChecked)}.\n`);
   lines.push(`Complete: ${outcome.complete ? 'yes' : 'NO'}. Valid: ${outcome.valid ? 'yes' : 'NO'}.\n`);
   return lines.join('');
 }

@@ -204,8 +204,8 @@ describe('ferry import', () => {
     await expectSameTree(target, treeA);
     expect(await walkFiles(target, { includeState: true })).toEqual(await walkFiles(treeA));
     expect(run.stdout).toMatch(/maas \$PROFILE boot-sources create url=http:\/\/[^ ]+:8080\/ keyring_filename=\//);
-    expect(run.stdout).toContain('maas $PROFILE boot-source-selections create $SOURCE_ID os=ubuntu release=jammy arches=amd64');
-    expect(run.stdout).toContain('maas $PROFILE boot-source-selections create $SOURCE_ID os=ubuntu release=noble arches=amd64');
+    expect(run.stdout).toContain('maas $PROFILE boot-source-selections create $BOOT_SOURCE_ID os=ubuntu release=jammy arches=amd64');
+    expect(run.stdout).toContain('maas $PROFILE boot-source-selections create $BOOT_SOURCE_ID os=ubuntu release=noble arches=amd64');
 
     const before = await snapshotTree(target);
     const again = await runFerry(['import', good.folders[0] ?? '', '--into', target]);

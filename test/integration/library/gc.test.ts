@@ -1,7 +1,7 @@
 import { readdir, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { formatBytesFixed } from '../../../src-main/cli/output.js';
+import { formatBytes } from '../../../src-main/base/format.js';
 import { dataBytesSent, startFixtureServer, type FixtureServer } from '../../support/fixture-server.js';
 import { generateStream, type StreamOptions } from '../../support/stream-generator.js';
 import { KIB, exists, filesOf, listedItems, makeKey, makeWorkDir, removeQuietly, type TestKey } from '../mirror/helpers.js';
@@ -123,7 +123,7 @@ describe('ferry gc after ferry sync --max 1 follows a new upstream version', () 
     const gc = await ferryOk(['gc', '--library', library()]);
     const removedLines = gc.stdout.split('\n').filter((line) => line.startsWith('removed blob '));
     expect(removedLines.map((line) => line.split(' ')[2]).sort()).toEqual(unreferenced);
-    expect(gc.stdout).toContain(`Removed ${unreferenced.length} blob(s) and 2 partial download(s); freed ${formatBytesFixed(bytesFreed)}.`);
+    expect(gc.stdout).toContain(`Removed ${unreferenced.length} blob(s) and 2 partial download(s); freed ${formatBytes(bytesFreed)}.`);
 
     const blobs = await expectBlobsMatchTheirNames(library());
     expect(new Set(blobs.keys())).toEqual(new Set(after.keys()));

@@ -8,6 +8,7 @@ import { clearsign, createSigningKey, type SigningKey } from '../../../src-main/
 import { startFixtureServer, type FixtureServer, type RequestLogEntry } from '../../support/fixture-server.js';
 import { generateStream, type GeneratedStream, type StreamOptions } from '../../support/stream-generator.js';
 import type { FerryRun } from '../../support/run-ferry.js';
+import type { PlanEntry } from '../../../src-main/engine/index.js';
 
 // Shared by the `ferry mirror` integration tests. Expectations are derived from the upstream
 // metadata files on disk (the unsigned .json twins the generator writes beside each .sjson), never
@@ -34,14 +35,8 @@ export async function makeKey(workDir: string, name: string): Promise<TestKey> {
   return { key, keyringFile };
 }
 
-/** One item as upstream lists it, with its place in the reference's walk order. */
-export interface ListedItem {
-  contentId: string;
-  product: string;
-  version: string;
-  item: string;
-  path: string;
-  size: number;
+/** One item as upstream lists it, with its place in the reference's walk order (a plan entry's fields, and more). */
+export interface ListedItem extends Omit<PlanEntry, 'change'> {
   sha256: string;
   productFields: Readonly<Record<string, unknown>>;
 }

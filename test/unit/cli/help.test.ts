@@ -1,9 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { formatCommandHelp, parseCommandLine } from '../../../src-main/cli/command.js';
-import { commands } from '../../../src-main/cli/commands/index.js';
+import { commands as entries, loadCommands } from '../../../src-main/cli/commands/index.js';
 import { FerryError } from '../../../src-main/base/errors.js';
 
+const commands = await loadCommands();
+
 describe('command definitions', () => {
+  it('lists each command under the name and summary its definition gives (the lazy table repeats them)', () => {
+    expect(entries.map(({ name, summary }) => ({ name, summary }))).toEqual(commands.map(({ name, summary }) => ({ name, summary })));
+  });
+
   it.each(commands.map((command) => [command.name, command] as const))('%s documents every option it accepts', (_name, command) => {
     const help = formatCommandHelp(command);
     for (const option of command.options) {
@@ -58,7 +64,7 @@ describe('parseCommandLine', () => {
     [['--max'], '--max needs a value'],
     [['--dry-run=yes'], '--dry-run takes no value'],
     [['--nope'], "Unknown option '--nope'"],
-    [['-q'], "Unknown option '-q'"],
+    [['-Q'], "Unknown option '-Q'"],
   ])('refuses %j with a usage error', (argv, message) => {
     let caught: unknown;
     try {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { FerryError } from '../../../src-main/base/errors.js';
-import { commands } from '../../../src-main/cli/commands/index.js';
+import { loadCommands } from '../../../src-main/cli/commands/index.js';
 import { cliHint, cliHints } from '../../../src-main/cli/hints.js';
 import { formatError } from '../../../src-main/cli/output.js';
 import { loadKeyring } from '../../../src-main/pgp/keyring.js';
@@ -17,8 +17,8 @@ describe('the CLI hint table', () => {
     expect(formatError(error)).toContain('  hint: --keep needs --max: add --max N, or drop --keep.\n');
   });
 
-  it('names only options that some command accepts', () => {
-    const options = new Set(commands.flatMap((command) => command.options.map((option) => `--${option.name}`)));
+  it('names only options that some command accepts', async () => {
+    const options = new Set((await loadCommands()).flatMap((command) => command.options.map((option) => `--${option.name}`)));
     const hints = [
       ...SETTINGS.map((setting) => cliHint(new FerryError('FERRY_SETTING_INVALID', 'x', { setting }))),
       ...Object.values(cliHints).filter((rule): rule is string => typeof rule === 'string'),

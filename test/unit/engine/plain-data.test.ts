@@ -44,6 +44,7 @@ const plan = {
     noMatch: { unknownKeys: [{ filter: 'arches=amd64', key: 'arches', nearestKeys: ['arch'] }], unmatchedValues: [], andedAlternatives: [['release=jammy', 'release=noble']] },
     lacksBootloaders: true,
   },
+  entries: [{ change: 'add' as const, contentId: 'c', product: 'p', version: 'v', item: 'i', path: 'p/v/i', size: 10 }],
 };
 const mirrorOutcome: MirrorOutcome = {
   jobId,
@@ -56,6 +57,8 @@ const mirrorOutcome: MirrorOutcome = {
   removedPaths: ['old/file'],
   failures: [{ path: 'a/b', url: 'http://127.0.0.1:1/a/b', error }],
   metadataWritten: ['streams/v1/index.sjson'],
+  mirrored: [{ contentId: 'c', product: 'p', os: 'ubuntu', release: 'noble', arch: 'amd64', subarch: 'ga-24.04', label: 'stable' }],
+  productsNotMirrored: 2,
 };
 
 const eventSamples: { [T in JobEventType]: Extract<JobEvent, { type: T }> } = {

@@ -127,7 +127,7 @@ describe('parseJsonDocument', () => {
   it(`refuses text above MAX_METADATA_BYTES (${MAX_METADATA_BYTES}) naming the file and the limit`, () => {
     const error = thrownFerryError(() => parseJsonDocument(' '.repeat(MAX_METADATA_BYTES + 1), 'streams/v1/huge.json'));
     expect(error.code).toBe('FERRY_TOO_LARGE');
-    expect(error.message).toContain('streams/v1/huge.json is larger than the 64 MiB allowed');
+    expect(error.message).toContain('streams/v1/huge.json is larger than the 64.0 MiB allowed');
   });
 
   it('counts UTF-8 bytes, not characters, against the limit', () => {
