@@ -18,7 +18,8 @@ export interface WebSocketLike {
 /** What the transport needs of a MessagePort (DOM, or node:worker_threads). */
 export interface MessagePortLike {
   postMessage(message: unknown): void;
-  addEventListener(type: 'message', listener: (event: { data: unknown }) => void): void;
+  /** The event is a MessageEvent; typed loosely so that DOM and Node ports both fit. */
+  addEventListener(type: 'message', listener: (event: object) => void): void;
   start(): void;
   close(): void;
 }
@@ -87,7 +88,7 @@ export function messagePortTransport(port: MessagePortLike): Transport {
   let closedListener: ((reason: string) => void) | undefined;
   let receiver: ((message: ServerMessage) => void) | undefined;
   port.addEventListener('message', (event) => {
-    receiver?.(event.data as ServerMessage);
+    if ('data' in event) receiver?.(event.data as ServerMessage);
   });
   port.start();
   return {

@@ -86,9 +86,7 @@ function refusalFor(error: z.ZodError, value: unknown, root: string): FerryError
     issue = next;
   }
   if (issue === undefined) return refuse(root, 'valid', value);
-  const path: PropertyKey[] = [...issue.path];
-  // A discriminated union names the discriminator that matched no branch (`kind`).
-  if (issue.code === 'invalid_union' && 'discriminator' in issue && typeof issue.discriminator === 'string') path.push(issue.discriminator);
+  const path = issue.path;
   const listIndex = path.findIndex((key) => typeof key === 'number');
   const named = listIndex === -1 ? path : path.slice(0, listIndex);
   const expected = issue.code === 'invalid_type' && issue.expected === 'object' ? 'an object' : issue.message;

@@ -75,7 +75,8 @@ export function admit(request: { host: string | undefined; origin: string | unde
   if (request.host === undefined || !allowedHosts.has(request.host.toLowerCase())) return { status: 403, reason: 'this server answers only to its own address (Host)' };
   if (request.origin !== undefined && !allowedHosts.has(originHost(request.origin))) return { status: 403, reason: 'requests from other sites are refused (Origin)' };
   const [, first = '', ...rest] = request.path.split('/');
-  if (first === '') return { status: 401, reason: 'open the URL the server printed: it carries the access token' };
+  // A first segment that cannot be a token means none was given; one of a token's length, a wrong one.
+  if (first.length !== token.length) return { status: 401, reason: 'open the URL the server printed: it carries the access token' };
   if (!sameToken(first, token)) return { status: 403, reason: 'the access token is wrong' };
   return { status: 200, rest: rest.join('/') };
 }
