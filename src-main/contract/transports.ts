@@ -107,3 +107,29 @@ export function messagePortTransport(port: MessagePortLike): Transport {
     },
   };
 }
+
+/** The window message the desktop shell's preload hands the engine's port over with (desktop/policy.ts). */
+export const DESKTOP_PORT_MESSAGE = 'ferry:engine-port';
+
+/** What connectFromPage needs of the browser window (structural, so this folder needs no DOM types). */
+export interface PageLike {
+  location: { href: string; protocol: string; origin: string };
+  addEventListener(type: 'message', listener: (event: { data: unknown; origin: string; ports: readonly MessagePortLike[] }) => void): void;
+}
+
+/**
+ * The renderer's one way to connect: in the desktop shell (an app page, `ferry:`), the MessagePort
+ * its preload hands over; in browser mode, a WebSocket to the server that served the page.
+ * `openSocket` is `(url) => new WebSocket(url)`.
+ */
+export async function connectFromPage(page: PageLike, openSocket: (url: string) => WebSocketLike): Promise<Transport> {
+  if (page.location.protocol !== 'ferry:') return webSocketTransport(openSocket(socketUrl(page.location.href)));
+  const port = await new Promise<MessagePortLike>((resolve) => {
+    page.addEventListener('message', (event) => {
+      // Only the preload, posting from this very page, hands a port over.
+      const [first] = event.ports;
+      if (event.data === DESKTOP_PORT_MESSAGE && event.origin === page.location.origin && first !== undefined) resolve(first);
+    });
+  });
+  return messagePortTransport(port);
+}

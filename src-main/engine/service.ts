@@ -37,6 +37,8 @@ export interface ApiServiceOptions extends EngineOptions {
   library?: string | undefined;
   /** How drives.list runs its tools (tests pass recorded outputs). */
   drives?: Pick<ListDrivesOptions, 'platform' | 'run'> | undefined;
+  /** Sees every event of every job (the desktop shell's taskbar progress and end-of-job notification). */
+  observe?: ((event: JobEvent, job: Pick<JobStatus, 'kind' | 'startedAt'>) => void) | undefined;
 }
 
 /** One client's connection: what it receives goes to receive(); close() when the transport is gone. */
@@ -121,6 +123,7 @@ export async function createApiService(options: ApiServiceOptions = {}): Promise
       log.events.push(sequenced);
       if (log.events.length > EVENTS_KEPT_PER_JOB) log.events.shift();
       for (const follower of log.followers) follower(sequenced);
+      options.observe?.(event, { kind: handle.kind, startedAt: handle.status().startedAt });
       if (isOutcomeEvent(event)) record(handle.status());
     });
     return { jobId: handle.id };
