@@ -4,30 +4,7 @@
 // test/unit/engine/plain-data.test.ts proves it for every event type and every job kind.
 // This file imports only types, so every engine file can use it without an import cycle.
 
-import type {
-  GcInput,
-  GcOutcome,
-  InternalErrorData,
-  JobEvent,
-  JobInputs,
-  JobKind,
-  JobOutcomes,
-  JobState,
-  JobStatus,
-  LoadOutcome,
-  MirrorInput,
-  MirrorOutcome,
-  PlanSummary,
-  RetryEvent,
-  SelectionGroups,
-  StreamInput,
-  StreamRef,
-  StreamSettings,
-  StreamTrust,
-  SyncInput,
-  SyncOutcome,
-  TransferInput,
-} from '../contract/index.js';
+import type { JobEvent } from '../contract/index.js';
 
 // The shapes themselves are zod schemas in src-main/contract/ (inputs.ts, outputs.ts), the one
 // definition the engine validates with and the renderer imports; these are their z.infer types
@@ -55,7 +32,7 @@ export type {
   SyncInput,
   SyncOutcome,
   TransferInput,
-};
+} from '../contract/index.js';
 
 export type JobEventType = JobEvent['type'];
 

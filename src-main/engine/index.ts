@@ -9,31 +9,7 @@ export { createEngine } from './engine.js';
 export type { Engine, EngineOptions, SelectionRequest } from './engine.js';
 export type { JobHandle, JobListener } from './jobs.js';
 export { JOB_EVENT_TYPES, isOutcomeEvent } from './api.js';
-export type {
-  GcInput,
-  GcOutcome,
-  InternalErrorData,
-  JobEvent,
-  JobEventType,
-  JobInputs,
-  JobKind,
-  JobOutcomes,
-  JobState,
-  JobStatus,
-  LoadOutcome,
-  MirrorInput,
-  MirrorOutcome,
-  PlanSummary,
-  RetryEvent,
-  SelectionGroups,
-  StreamInput,
-  StreamRef,
-  StreamSettings,
-  StreamTrust,
-  SyncInput,
-  SyncOutcome,
-  TransferInput,
-} from './api.js';
+export type * from './api.js';
 export { filterGroups } from './job-input.js';
 export type { ProductSummary, QueryItem } from './query.js';
 export type { LibraryLocationOptions, LibraryProduct, LibraryProfile, LibrarySource, LibrarySummary } from './library.js';
