@@ -15,9 +15,8 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { FerryError } from '../base/errors.js';
 import { rendererContentSecurityPolicy, SOCKET_PATH } from '../contract/index.js';
-import type { ApiService } from '../engine/index.js';
+import { DEFAULT_BIND_ADDRESS, type ApiService } from '../engine/index.js';
 
-export const DEFAULT_UI_BIND = '127.0.0.1';
 /** The largest message a client may send (a call's input); a job input is a few kilobytes. */
 export const MAX_MESSAGE_BYTES = 1024 * 1024;
 
@@ -105,7 +104,7 @@ function hostsFor(bind: string, port: number): Set<string> {
   return new Set(names.map((name) => `${name}:${port}`.toLowerCase()));
 }
 
-function securityHeaders(port: number, host: string): Record<string, string> {
+function securityHeaders(host: string): Record<string, string> {
   return {
     'Content-Security-Policy': rendererContentSecurityPolicy([`ws://${host}`]),
     // The token is in every URL: no page may pass it on as a Referer.
@@ -115,7 +114,6 @@ function securityHeaders(port: number, host: string): Record<string, string> {
     'Cache-Control': 'no-store',
     'Cross-Origin-Opener-Policy': 'same-origin',
     'Cross-Origin-Resource-Policy': 'same-origin',
-    'X-Ferry-Port': String(port),
   };
 }
 
@@ -181,16 +179,16 @@ function headerOf(request: IncomingMessage, name: 'host' | 'origin'): string | u
  * (in use, not an address of this computer, not permitted).
  */
 export async function startUiServer(options: UiServerOptions): Promise<UiServer> {
-  const bind = options.bind ?? DEFAULT_UI_BIND;
+  const bind = options.bind ?? DEFAULT_BIND_ADDRESS;
   const token = options.token ?? randomBytes(32).toString('base64url');
   const root = normalize(options.rendererDir);
+  // Known once listening; until then no request can arrive.
   let allowedHosts = new Set<string>();
-  let port = 0;
 
   const sockets = new WebSocketServer({ noServer: true, maxPayload: MAX_MESSAGE_BYTES });
   const server = createServer((request, response) => {
     const host = headerOf(request, 'host') ?? '';
-    const headers = securityHeaders(port, host);
+    const headers = securityHeaders(host);
     const verdict = admit({ host: headerOf(request, 'host'), origin: headerOf(request, 'origin'), path: request.url ?? '/' }, allowedHosts, token);
     if (verdict.status !== 200) {
       answer(response, verdict.status, `Refused: ${verdict.reason}.`, headers);
@@ -232,7 +230,7 @@ export async function startUiServer(options: UiServerOptions): Promise<UiServer>
       resolve();
     });
   });
-  port = (server.address() as AddressInfo).port;
+  const { port } = server.address() as AddressInfo;
   allowedHosts = hostsFor(bind, port);
   const shownHost = isIP(bind) === 6 ? `[${bind}]` : bind;
   return {

@@ -113,7 +113,7 @@ describe.each([webSocketUnderTest, messagePortUnderTest])('the API contract over
   });
 
   it('runs a sync whose events arrive in order, each a valid JobEvent, progress in the one Progress shape', async () => {
-    const { jobId } = await client.call('jobs.start', { kind: 'sync', input: { stream: { streamId }, selection: [['release=jammy']], progressIntervalMs: 1 } });
+    const { jobId } = await client.call('jobs.start', { kind: 'sync', input: { stream: { streamId }, selection: [['release=jammy']], progressIntervalMs: 1, profile: 'jammy-lab' } });
     const seen = collector();
     await client.follow(jobId, seen.listener);
     const last = await seen.until(ended);
@@ -126,6 +126,16 @@ describe.each([webSocketUnderTest, messagePortUnderTest])('the API contract over
     const summary = await client.call('library.summary', {});
     expect(summary.products.map((product) => product.product)).toEqual([expect.stringContaining(':22.04:')]);
     expect((await client.call('jobs.get', { jobId })).state).toBe('succeeded');
+    expect(await client.call('profiles.list', {})).toEqual([expect.objectContaining({ name: 'jammy-lab', filters: ['release=jammy'] })]);
+  });
+
+  it('keeps the settings, refusing a bad one by its field', async () => {
+    const refused = await refusal(client.call('settings.set', { theme: 'blue' } as never));
+    expect(refused).toMatchObject({ code: 'FERRY_INPUT_INVALID', field: 'theme', message: 'theme must be system, light or dark, not the string "blue".' });
+    expect(await client.call('settings.set', { theme: 'dark', concurrency: 4 })).toEqual({ theme: 'dark', concurrency: 4 });
+    expect(await client.call('settings.get', {})).toEqual({ theme: 'dark', concurrency: 4 });
+    expect((await client.call('engine.info', {})).dataDir).toBe(service.dataDir);
+    expect(await refusal(client.call('jobs.subscribe', { jobId: 'never-ran' }))).toMatchObject({ code: 'FERRY_INPUT_INVALID', field: 'jobId' });
   });
 
   it('cancels a running job: it ends with `cancelled` and its state says so', async () => {
