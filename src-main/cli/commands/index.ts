@@ -9,7 +9,8 @@ import { queryCommand } from './query.js';
 import { receiptCommand } from './receipt.js';
 import { serveCommand } from './serve.js';
 import { syncCommand } from './sync.js';
+import { uiCommand } from './ui.js';
 import { verifyCommand } from './verify.js';
 
 /** Every command, in the order `ferry --help` lists them. */
-export const commands: readonly CommandDefinition[] = [queryCommand, mirrorCommand, syncCommand, libraryCommand, gcCommand, drivesCommand, serveCommand, exportCommand, verifyCommand, importCommand, receiptCommand];
+export const commands: readonly CommandDefinition[] = [queryCommand, mirrorCommand, syncCommand, libraryCommand, gcCommand, drivesCommand, serveCommand, exportCommand, verifyCommand, importCommand, receiptCommand, uiCommand];
