@@ -18,6 +18,11 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
     },
   },
+  {
+    // The Electron shell has its own project (electron's types, the DOM for the preload).
+    files: ['src-main/desktop/**/*.ts', 'src-main/desktop/**/*.cts'],
+    languageOptions: { parserOptions: { projectService: false, project: ['./tsconfig.desktop.json'], tsconfigRootDir: import.meta.dirname } },
+  },
   { files: ['*.js', '*.config.ts'], ...tseslint.configs.disableTypeChecked },
   ...layerConfigs,
   fileSizeConfig,

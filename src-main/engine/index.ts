@@ -2,51 +2,14 @@
 export { FerryError, ERROR_CODES, describeError, isFerryError, redactUrl } from '../base/errors.js';
 export type { FerryErrorCode, SerializedFerryError } from '../base/errors.js';
 export type { Progress, FileProgress, ProgressStep } from '../base/progress.js';
-export { bundledKeyringPath, productVersion, userAgent } from './install.js';
+export { bundledKeyringPath, productVersion, rendererDir, userAgent } from './install.js';
+export { attachPort, createApiService, toApiError, EVENTS_KEPT_PER_JOB } from './service.js';
+export type { ApiConnection, ApiService, ApiServiceOptions, PortEndpoint } from './service.js';
 export { createEngine } from './engine.js';
 export type { Engine, EngineOptions, SelectionRequest } from './engine.js';
 export type { JobHandle, JobListener } from './jobs.js';
 export { JOB_EVENT_TYPES, isOutcomeEvent } from './api.js';
-export type {
-  BundleBlobProblem,
-  BundleInput,
-  BundleSummary,
-  ImportInput,
-  ImportOutcome,
-  MaasCommands,
-  SignatureFact,
-  VerifyOutcome,
-  GcInput,
-  GcOutcome,
-  ExportInput,
-  ExportOutcome,
-  ExportPlanSummary,
-  InternalErrorData,
-  JobEvent,
-  JobEventType,
-  JobInputs,
-  JobKind,
-  JobOutcomes,
-  JobState,
-  JobStatus,
-  LoadOutcome,
-  MirrorInput,
-  MirroredProduct,
-  MirrorOutcome,
-  PlanEntry,
-  PlanSummary,
-  RetryEvent,
-  SelectionAdvice,
-  SelectionGroups,
-  StreamInput,
-  StreamRef,
-  StreamSettings,
-  StreamTrust,
-  SyncInput,
-  SyncOutcome,
-  TransferInput,
-  TrustWarning,
-} from './api.js';
+export type * from './api.js';
 export { filterGroups } from './job-input.js';
 export { BOOTLOADER_GROUP, SOURCE_PRESET_NAMES, hostNameReading } from '../streams/index.js';
 export type { NoMatchReport } from '../streams/index.js';

@@ -28,6 +28,7 @@ export const commands: readonly CommandEntry[] = [
   { name: 'verify', summary: 'Check a bundle: its signatures, then every blob against its manifest', load: async () => (await import('./verify.js')).verifyCommand },
   { name: 'import', summary: 'Build or update a mirror tree from a bundle, verifying as it copies', load: async () => (await import('./import.js')).importCommand },
   { name: 'receipt', summary: 'Record what a mirror tree holds, for the next incremental export', load: async () => (await import('./receipt.js')).receiptCommand },
+  { name: 'ui', summary: 'Open the app in a web browser (browser mode)', load: async () => (await import('./ui.js')).uiCommand },
   { name: 'completion', summary: 'Print a shell completion script for bash, zsh or fish', load: async () => (await import('./completion.js')).completionCommand(loadCommands) },
   { name: 'version', summary: 'Print the version of Stream Ferry', load: async () => (await import('./version.js')).versionCommand },
 ];

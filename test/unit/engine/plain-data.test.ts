@@ -2,7 +2,19 @@ import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { JOB_EVENT_TYPES, type JobEvent, type JobEventType, type JobInputs, type JobKind, type MirrorOutcome, type Progress, type StreamTrust } from '../../../src-main/engine/index.js';
+import { jobEventSchema, jobInputSchemas, jobStatusSchema } from '../../../src-main/contract/index.js';
+import {
+  JOB_EVENT_TYPES,
+  type JobEvent,
+  type JobEventType,
+  type JobInputs,
+  type JobKind,
+  type BundleSummary,
+  type JobOutcomes,
+  type MirrorOutcome,
+  type Progress,
+  type StreamTrust,
+} from '../../../src-main/engine/index.js';
 import { createEngine } from '../../../src-main/engine/index.js';
 import { expectPlainData } from './helpers.js';
 
@@ -59,6 +71,70 @@ const mirrorOutcome: MirrorOutcome = {
   metadataWritten: ['streams/v1/index.sjson'],
   mirrored: [{ contentId: 'c', product: 'p', os: 'ubuntu', release: 'noble', arch: 'amd64', subarch: 'ga-24.04', label: 'stable' }],
   productsNotMirrored: 2,
+};
+
+const bundleSummary: BundleSummary = {
+  bundleId: '20261130T054000Z-3fa9c2d1',
+  created: '2026-11-30T05:40:00.000Z',
+  volumes: { given: [1], missing: [2], count: 2 },
+  base: { kind: 'site', id: '20261101T054000Z-0a9c2d11' },
+  trust,
+  signatures: [{ path: 'streams/v1/index.sjson', keyFingerprint: 'ABCDEF', signedAt: null }],
+};
+const blobProblem = { sha256: 'a'.repeat(64), paths: ['a/b'], storagePath: 'blobs/sha256/aa/' + 'a'.repeat(64), volume: 2, error };
+
+/** A sample outcome of every kind of job: typed over JobKind, so a new kind needs one here. */
+const outcomeSamples: { [K in JobKind]: JobOutcomes[K] } = {
+  load: { streamId: jobId, source: 'stable', trust, metadataFiles: 3, productsFiles: [{ contentId: 'com.ubuntu.maas:stable:v3:download', path: 'streams/v1/x.sjson', products: 2 }] },
+  mirror: mirrorOutcome,
+  sync: { ...mirrorOutcome, libraryDir: '/lib', profile: 'lab', snapshotId: 4 },
+  gc: { libraryDir: '/lib', dryRun: false, jobId, removedBlobs: [{ sha256: 'b'.repeat(64), size: 3 }], removedPartials: [{ name: 'x.partial', size: 1 }], partialsKept: 0, bytesFreed: 4 },
+  verify: { ...bundleSummary, complete: false, valid: false, missing: [blobProblem], bad: [{ ...blobProblem, storagePath: null, volume: null }], atSite: [{ sha256: 'c'.repeat(64), paths: ['c/d'] }], blobsChecked: 3, bytesChecked: 30 },
+  import: {
+    ...bundleSummary,
+    target: '/tree',
+    complete: true,
+    filesWritten: ['a/b'],
+    filesKept: 1,
+    bytesWritten: 10,
+    missing: [],
+    metadataWritten: ['streams/v1/index.sjson'],
+    pruned: ['old/file'],
+    maas: {
+      url: 'http://10.0.0.1:8080/',
+      urlIsGuess: true,
+      keyringFilename: '/usr/share/keyrings/ubuntu-cloudimage-keyring.gpg',
+      keyringNote: 'the Ubuntu cloud image keyring MAAS ships',
+      commands: [{ purpose: 'Add the mirror as a boot source', argv: ['maas', '$PROFILE', 'boot-sources', 'create', 'url=http://10.0.0.1:8080/'] }],
+    },
+  },
+  export: {
+    jobId,
+    dryRun: false,
+    bundleId: bundleSummary.bundleId,
+    directories: ['/drive/FERRY/20261130T054000Z-3fa9c2d1'],
+    plan: {
+      layout: 'bundle',
+      files: 4,
+      blobs: 3,
+      blobsCarried: 2,
+      bytesCarried: 20,
+      bytesNeeded: 30,
+      marginBytes: 10,
+      freeBytes: null,
+      fsType: 'vfat',
+      filesystem: 'fat32',
+      volumes: 1,
+      splitBlobs: 0,
+      base: null,
+      warnings: ['a:b'],
+    },
+    written: { blobsWritten: 2, blobsKept: 0, bytesWritten: 20 },
+    verified: { files: 2, bytes: 20, method: 'mixed', bad: [{ path: 'blobs/x', expected: 'a', actual: 'b' }] },
+    ejected: 'not-requested',
+    signatures: [{ path: 'streams/v1/index.sjson', keyFingerprint: 'ABCDEF', signedAt: '2026-11-01T00:00:00.000Z' }],
+    ledgerSite: 'dc1',
+  },
 };
 
 const eventSamples: { [T in JobEventType]: Extract<JobEvent, { type: T }> } = {
@@ -126,6 +202,24 @@ describe('plain data', () => {
     expectPlainData(eventSamples[type], type);
   });
 
+  it.each(JOB_EVENT_TYPES)('event %s is what the contract describes, field for field', (type) => {
+    // zod drops fields a schema does not name, so equality proves the schema names them all.
+    expect(jobEventSchema.parse(eventSamples[type])).toEqual(eventSamples[type]);
+  });
+
+  it.each(Object.keys(outcomeSamples) as JobKind[])('the %s outcome survives structuredClone and JSON, and is what the contract describes', (kind) => {
+    const event = { type: 'result', jobId, kind, outcome: outcomeSamples[kind] } as const;
+    expectPlainData(event, kind);
+    expect(jobEventSchema.parse(event)).toEqual(event);
+  });
+
+  it.each(Object.keys(inputSamples) as JobKind[])('the %s input is what its contract schema describes, field for field', (kind) => {
+    expect(jobInputSchemas[kind].parse(inputSamples[kind])).toEqual(inputSamples[kind]);
+    // The job history (jobs.json) keeps it whole, so a resumed job runs the same input again.
+    const status = { id: jobId, kind, input: inputSamples[kind], state: 'interrupted', startedAt: '2026-11-30T05:40:00.000Z' } as const;
+    expect(jobStatusSchema.parse(status)).toEqual(status);
+  });
+
   it.each(Object.keys(inputSamples) as JobKind[])('the %s input survives structuredClone and JSON, and the engine accepts it', async (kind) => {
     expectPlainData(inputSamples[kind], kind);
     // Accepted means validation passed and a job exists; cancelled before it starts, it does nothing.
@@ -161,6 +255,19 @@ describe('plain data', () => {
     expect(refused(() => engine.startJob('load', { source: 'stable', retries: -1 }))).toMatchObject({ code: 'FERRY_INPUT_INVALID', field: 'retries' });
     expect(refused(() => engine.startJob('mirror', { ...inputSamples.mirror, selection: [['arch']] }))).toMatchObject({ code: 'FERRY_FILTER_INVALID' });
     expect(refused(() => engine.startJob('import', { ...inputSamples.import, bundles: [] }))).toMatchObject({ code: 'FERRY_INPUT_INVALID', field: 'bundles' });
+    expect(refused(() => engine.startJob('verify', { bundles: ['/a', ''] }))).toMatchObject({ code: 'FERRY_INPUT_INVALID', field: 'bundles', expected: 'a list of one or more bundle paths' });
+    // The export's cross-field rules: a tree has no ledger, the library needs something to read, one base, a plain tree is one volume.
+    const fromLibrary = { ...inputSamples.export, site: undefined };
+    expect(refused(() => engine.startJob('export', { ...inputSamples.export, tree: '/tree' }))).toMatchObject({ code: 'FERRY_INPUT_INVALID', field: 'site' });
+    expect(refused(() => engine.startJob('export', { to: '/drive' }))).toMatchObject({
+      code: 'FERRY_INPUT_INVALID',
+      field: 'source',
+      message: 'source must be a source synced into the library, unless profile or tree is given, not nothing.',
+    });
+    expect(refused(() => engine.startJob('export', { ...inputSamples.export, since: '/r.json' }))).toMatchObject({ code: 'FERRY_INPUT_INVALID', field: 'since' });
+    expect(refused(() => engine.startJob('export', { ...fromLibrary, layout: 'tree' }))).toMatchObject({ code: 'FERRY_INPUT_INVALID', field: 'layout', actual: 'the string "tree"' });
+    expect(refused(() => engine.startJob('export', { ...fromLibrary, layout: 'flat' as 'tree' }))).toMatchObject({ code: 'FERRY_INPUT_INVALID', field: 'layout', expected: 'bundle or tree' });
+    expect(refused(() => engine.startJob('export', { ...fromLibrary, max: 0 }))).toMatchObject({ code: 'FERRY_INPUT_INVALID', field: 'max', expected: 'a whole number, 1 or more' });
     expect(engine.jobs()).toEqual([]);
   });
 });
