@@ -12,16 +12,17 @@ import { runDownloadBenchmark } from './download.js';
 import { note, printSection, renderSummary, type SummaryRow } from './report.js';
 import { runRerunBenchmark } from './rerun.js';
 import { runServeBenchmark } from './serve.js';
+import { runUiBenchmark } from './ui.js';
 
 const USAGE = `usage: npm run bench -- [options]
   --json FILE     also write the results as JSON to FILE
   --keep          keep the generated download stream in the temp dir; a later run reuses it
-  --only NAME     run one group: catalog, download (the download rounds, then the rerun), or serve
-                  (ferry serve against nginx over the same stream)
+  --only NAME     run one group: catalog, download (the download rounds, then the rerun), serve
+                  (ferry serve against nginx over the same stream), or ui (the app in Chromium)
   --rounds N      download rounds per tool, alternating ferry and plain (default 3, at least 2)
 `;
 const DEFAULT_ROUNDS = 3;
-const GROUPS = ['catalog', 'download', 'serve'] as const;
+const GROUPS = ['catalog', 'download', 'serve', 'ui'] as const;
 type Group = (typeof GROUPS)[number];
 
 interface BenchOptions {
@@ -90,6 +91,12 @@ async function runBench(options: BenchOptions, cleanup: Cleanup): Promise<void> 
       rows.push(...serve.rows);
       benchmarks['serve'] = serve.details;
     }
+  }
+
+  if (options.groups.has('ui')) {
+    const ui = await runUiBenchmark(cleanup);
+    rows.push(...ui.rows);
+    benchmarks['ui'] = ui.details;
   }
 
   printSection('summary (ratio = measured / baseline)', renderSummary(rows));
