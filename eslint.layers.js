@@ -4,12 +4,15 @@
 import { builtinModules } from 'node:module';
 
 const domainFolders = ['streams', 'pgp', 'net', 'library', 'mirror', 'media', 'serve'];
-const allFolders = ['base', ...domainFolders, 'engine', 'cli', 'desktop', 'web'];
+const allFolders = ['base', 'contract', ...domainFolders, 'engine', 'cli', 'desktop', 'web'];
 
 /** folder → { folders it may import, packages it may import, whether Node built-ins are allowed } */
 // base/ is the ground floor: it imports nothing of ours, and every folder may import it.
 export const layers = {
   base: { folders: [], packages: [], node: true },
+  // The API contract, imported by the renderer too: pure (no Node built-ins), zod its one package,
+  // and of ours only base/errors.ts, base/progress.ts and base/cancel.ts (which import nothing).
+  contract: { folders: ['base'], packages: ['zod'], node: false },
   streams: { folders: ['base'], packages: [], node: false },
   pgp: { folders: ['base'], packages: ['openpgp'], node: true },
   net: { folders: ['base'], packages: ['undici'], node: true },
@@ -17,10 +20,11 @@ export const layers = {
   mirror: { folders: ['base', 'streams', 'net', 'library'], packages: [], node: true },
   media: { folders: ['base', 'streams', 'library'], packages: ['zod'], node: true },
   serve: { folders: ['base', 'streams', 'library'], packages: ['range-parser', 'fresh', 'etag'], node: true },
-  engine: { folders: ['base', ...domainFolders], packages: ['zod'], node: true },
-  cli: { folders: ['base', 'engine'], packages: ['log-update'], node: true },
-  web: { folders: ['base', 'engine'], packages: ['ws'], node: true },
-  desktop: { folders: ['base', 'engine'], packages: ['electron'], node: true },
+  engine: { folders: ['base', 'contract', ...domainFolders], packages: ['zod'], node: true },
+  // cli/ starts browser mode (`ferry ui`), so it may import web/, the face that serves it.
+  cli: { folders: ['base', 'engine', 'web'], packages: ['log-update'], node: true },
+  web: { folders: ['base', 'contract', 'engine'], packages: ['ws'], node: true },
+  desktop: { folders: ['base', 'contract', 'engine'], packages: ['electron'], node: true },
 };
 const thirdPartyPackages = ['openpgp', 'undici', 'better-sqlite3', 'electron', 'range-parser', 'fresh', 'etag', 'zod', 'ws', 'log-update'];
 

@@ -4,224 +4,58 @@
 // test/unit/engine/plain-data.test.ts proves it for every event type and every job kind.
 // This file imports only types, so every engine file can use it without an import cycle.
 
-import type { SerializedFerryError } from '../base/errors.js';
-import type { Progress } from '../base/progress.js';
-import type { LibraryRepairReport, TreeRepairReport } from '../library/index.js';
+import type {
+  GcInput,
+  GcOutcome,
+  InternalErrorData,
+  JobEvent,
+  JobInputs,
+  JobKind,
+  JobOutcomes,
+  JobState,
+  JobStatus,
+  LoadOutcome,
+  MirrorInput,
+  MirrorOutcome,
+  PlanSummary,
+  RetryEvent,
+  SelectionGroups,
+  StreamInput,
+  StreamRef,
+  StreamSettings,
+  StreamTrust,
+  SyncInput,
+  SyncOutcome,
+  TransferInput,
+} from '../contract/index.js';
 
-// Inputs
-
-/** How a stream's metadata and files are reached and trusted; kept with a loaded stream for its jobs. */
-export interface StreamSettings {
-  /** Keyring files; empty or absent means the bundled Ubuntu cloud image keyring. */
-  keyringFiles?: string[] | undefined;
-  /** false skips signature checks (the PGP framing of .sjson files is still required). Default true. */
-  verify?: boolean | undefined;
-  /** http(s) proxy URL; default: HTTPS_PROXY / HTTP_PROXY of the engine's environment, honouring NO_PROXY. */
-  proxy?: string | undefined;
-  /** Retries of one failed request, metadata or file (0 or more; default JOB_DEFAULTS.retries). */
-  retries?: number | undefined;
-  /** Longest wait of one request for the answer or for more data, in ms (1000 to 2^31 - 1, Node's longest timer; default JOB_DEFAULTS.stallTimeoutMs). */
-  stallTimeoutMs?: number | undefined;
-}
-
-/** A stream to load: a preset (`stable`, `candidate`), an http(s) or file URL, or a local path. */
-export interface StreamInput extends StreamSettings {
-  source: string;
-  /** Entry file relative to the mirror base: an index or a products file (sstream's --path). */
-  path?: string | undefined;
-}
-
-/** A stream a job works on: one loaded before (by a `load` job), or one the job loads itself. */
-export type StreamRef = { streamId: string } | StreamInput;
-
-/** Filter groups as text: each group's filters are ANDed, groups are ORed (sstream filter syntax). */
-export type SelectionGroups = string[][];
-
-export interface TransferInput {
-  /** Files downloading at once (default JOB_DEFAULTS.concurrency). */
-  concurrency?: number | undefined;
-  /** Connections kept per origin (default JOB_DEFAULTS.connectionsPerHost). */
-  connectionsPerHost?: number | undefined;
-  /** Time between progress events, in ms (1 to 2^31 - 1, Node's longest timer; default 200). */
-  progressIntervalMs?: number | undefined;
-  /** Write downloads around the page cache where the file system allows it (default true). */
-  directIo?: boolean | undefined;
-  /** Plan only: load, plan, emit the plan and change nothing. */
-  dryRun?: boolean | undefined;
-  /** Re-hash every file already present and fetch again what proves wrong. */
-  verifyExisting?: boolean | undefined;
-}
-
-export interface MirrorInput extends TransferInput {
-  stream: StreamRef;
-  /** The mirror tree's directory (relative to the engine's cwd); created if missing. */
-  target: string;
-  selection: SelectionGroups;
-  /** Keep the N newest versions of each product. */
-  max?: number | undefined;
-  /** With max: keep up to N versions even after they leave the source. */
-  keep?: boolean | undefined;
-  /** false records the metadata without fetching items (`--no-item-download`). Default true. */
-  fetchItems?: boolean | undefined;
-}
-
-export interface SyncInput extends TransferInput {
-  /** The library folder; default: $FERRY_LIBRARY, then the platform's folder for application data. */
-  library?: string | undefined;
-  /**
-   * The stream to sync from. Left out (or only settings given) with `profile`: the saved
-   * selection's source is loaded with these settings.
-   */
-  stream?: StreamRef | StreamSettings | undefined;
-  /** Required with a stream; an empty list selects everything. */
-  selection?: SelectionGroups | undefined;
-  max?: number | undefined;
-  keep?: boolean | undefined;
-  /** With a stream: the selection is saved under this name. Alone: the saved selection is run. */
-  profile?: string | undefined;
-}
-
-export interface GcInput {
-  library?: string | undefined;
-  /** List what would be removed and remove nothing. */
-  dryRun?: boolean | undefined;
-}
-
-/**
- * The kinds of job and the input each takes. Adding a kind (export, verify, import) is one line
- * here, one in JobOutcomes, and its runner in engine.ts.
- */
-export interface JobInputs {
-  /** Fetch, verify and parse a stream, and keep it for query, plan and later jobs. */
-  load: StreamInput;
-  mirror: MirrorInput;
-  sync: SyncInput;
-  gc: GcInput;
-}
-
-export type JobKind = keyof JobInputs;
-
-// Outcomes
-
-export type StreamTrust =
-  /** `expiredKeys`: signers whose key has expired since signing, with the expiry (ISO 8601), to warn about. */
-  | { kind: 'verified'; signers: string[]; keyringFiles: string[]; expiredKeys: { fingerprint: string; expiredAt: string }[] }
-  | { kind: 'unsigned-source' }
-  | { kind: 'skipped' };
-
-export interface LoadOutcome {
-  /** Hand this to query, products and jobs (`stream: { streamId }`). */
-  streamId: string;
-  /** The source as the operator named it (preset name or URL, credentials removed). */
-  source: string;
-  trust: StreamTrust;
-  metadataFiles: number;
-  /** Products files, in index order, and the products each lists. */
-  productsFiles: Array<{ contentId: string; path: string; products: number }>;
-}
-
-export interface PlanSummary {
-  /** sstream-mirror's lines: `+ product version item path N Mb`, `- ...`, then `N Mb change`. */
-  referenceLines: string[];
-  versionsAdded: number;
-  versionsRemoved: number;
-  /** Distinct files the selection wants after the run. */
-  filesWanted: number;
-  bytesWanted: number;
-  /** Of those, files that must be fetched (a dry run counts a file of the right size as present). */
-  filesToFetch: number;
-  bytesToFetch: number;
-  /** Files present that --verify-existing re-hashes; each that proves wrong is fetched again. */
-  filesToVerify: number;
-  bytesToVerify: number;
-  filesToRemove: number;
-  bytesToRemove: number;
-  /** Items that cannot be mirrored, with the reason. */
-  rejected: Array<{ item: string; error: SerializedFerryError }>;
-}
-
-export interface MirrorOutcome {
-  jobId: string;
-  dryRun: boolean;
-  trust: StreamTrust;
-  plan: PlanSummary;
-  filesFetched: number;
-  bytesFetched: number;
-  filesPresent: number;
-  removedPaths: string[];
-  failures: Array<{ path: string; url: string; error: SerializedFerryError }>;
-  metadataWritten: string[];
-}
-
-export interface SyncOutcome extends MirrorOutcome {
-  libraryDir: string;
-  /** The saved selection that was run or saved, if any. */
-  profile: string | undefined;
-  /** The snapshot recorded for this run's metadata; undefined after failures or in a dry run. */
-  snapshotId: number | undefined;
-}
-
-export interface GcOutcome {
-  libraryDir: string;
-  dryRun: boolean;
-  /** The job recorded in the catalog; undefined for a dry run, which records nothing. */
-  jobId: string | undefined;
-  removedBlobs: Array<{ sha256: string; size: number }>;
-  removedPartials: Array<{ name: string; size: number }>;
-  /** Partial downloads kept because the last sync did not finish and a rerun resumes them. */
-  partialsKept: number;
-  bytesFreed: number;
-}
-
-export interface JobOutcomes {
-  load: LoadOutcome;
-  mirror: MirrorOutcome;
-  sync: SyncOutcome;
-  gc: GcOutcome;
-}
-
-// Events
-
-/** A request is tried again after `delayMs`: what failed, and whether the server set the wait. */
-export interface RetryEvent {
-  type: 'retry';
-  jobId: string;
-  url: string;
-  /** The attempt that failed (1-based) and the most that will be made. */
-  attempt: number;
-  maxAttempts: number;
-  delayMs: number;
-  /** true: the server asked for this wait with Retry-After (capped at 120 s). */
-  retryAfter: boolean;
-  cause: SerializedFerryError;
-}
-
-/** A failure that is not a FerryError (a bug), as plain data. */
-export interface InternalErrorData {
-  name: 'InternalError';
-  message: string;
-}
-
-/**
- * Everything a job tells its subscribers, each stamped with the job's id. The last event of a job
- * is its outcome: `result`, `failed`, `cancelled` or `paused`; nothing follows it.
- */
-export type JobEvent =
-  | { type: 'loaded'; jobId: string; source: string; trust: StreamTrust; metadataFiles: number }
-  | { type: 'repaired'; jobId: string; report: TreeRepairReport | LibraryRepairReport }
-  | { type: 'plan'; jobId: string; plan: PlanSummary }
-  | { type: 'progress'; jobId: string; progress: Progress }
-  | { type: 'file-done'; jobId: string; path: string; outcome: 'fetched' | 'present' }
-  | { type: 'file-failed'; jobId: string; path: string; url: string; error: SerializedFerryError }
-  | { type: 'removed'; jobId: string; path: string }
-  | { type: 'metadata-written'; jobId: string; paths: string[] }
-  | RetryEvent
-  | { type: 'result'; jobId: string; kind: JobKind; outcome: JobOutcomes[JobKind] }
-  | { type: 'failed'; jobId: string; kind: JobKind; error: SerializedFerryError | InternalErrorData }
-  /** Stopped by cancel(): the partial downloads it started are deleted. */
-  | { type: 'cancelled'; jobId: string; kind: JobKind; reason: SerializedFerryError; partialsDiscarded: number }
-  /** Stopped by pause(): partial downloads are kept, and starting the job again continues them. */
-  | { type: 'paused'; jobId: string; kind: JobKind; reason: SerializedFerryError };
+// The shapes themselves are zod schemas in src-main/contract/ (inputs.ts, outputs.ts), the one
+// definition the engine validates with and the renderer imports; these are their z.infer types
+// under the names the engine has always used.
+export type {
+  GcInput,
+  GcOutcome,
+  InternalErrorData,
+  JobEvent,
+  JobInputs,
+  JobKind,
+  JobOutcomes,
+  JobState,
+  JobStatus,
+  LoadOutcome,
+  MirrorInput,
+  MirrorOutcome,
+  PlanSummary,
+  RetryEvent,
+  SelectionGroups,
+  StreamInput,
+  StreamRef,
+  StreamSettings,
+  StreamTrust,
+  SyncInput,
+  SyncOutcome,
+  TransferInput,
+};
 
 export type JobEventType = JobEvent['type'];
 
@@ -253,23 +87,4 @@ export const JOB_EVENT_TYPES = Object.keys(ENDS_JOB) as JobEventType[];
 
 export function isOutcomeEvent(event: JobEvent): event is Extract<JobEvent, { type: 'result' | 'failed' | 'cancelled' | 'paused' }> {
   return ENDS_JOB[event.type];
-}
-
-export type JobState = 'running' | 'succeeded' | 'failed' | 'cancelled' | 'paused';
-
-/** What a subscriber that attaches late needs to draw a job: its latest state, not its history. */
-export interface JobStatus {
-  id: string;
-  kind: JobKind;
-  input: JobInputs[JobKind];
-  state: JobState;
-  /** ISO 8601. */
-  startedAt: string;
-  /** The paused job this one resumes. */
-  resumes: string | undefined;
-  loaded: Extract<JobEvent, { type: 'loaded' }> | undefined;
-  plan: PlanSummary | undefined;
-  progress: Progress | undefined;
-  /** The last event, once the job has ended. */
-  outcome: Extract<JobEvent, { type: 'result' | 'failed' | 'cancelled' | 'paused' }> | undefined;
 }

@@ -1,4 +1,7 @@
-import type { JobInputs, JobKind, JobStatus, LoadOutcome, MirrorInput, PlanSummary, SelectionGroups, StreamInput, SyncInput } from './api.js';
+import type { LoadedSource, SelectionRequest } from '../contract/index.js';
+import type { JobInputs, JobKind, JobStatus, LoadOutcome, MirrorInput, PlanSummary, StreamInput, SyncInput } from './api.js';
+
+export type { SelectionRequest };
 import { createJobClient, loadWithProgress, StreamRegistry, type EngineContext, type JobContext } from './job-context.js';
 import { plannedKind, selectionRequest } from './job-input.js';
 import { JobRegistry, type JobHandle, type JobRunners } from './jobs.js';
@@ -14,12 +17,6 @@ export interface EngineOptions {
   cwd?: string | undefined;
 }
 
-/** What to select from a loaded stream: filter groups as text, and the newest N versions of each product. */
-export interface SelectionRequest {
-  selection: SelectionGroups;
-  max?: number | undefined;
-}
-
 /**
  * The one facade every face uses. Long operations are jobs (startJob); quick reads of a loaded
  * stream or of the library are calls. A stream loaded once (a `load` job) serves query, products,
@@ -29,9 +26,10 @@ export interface Engine {
   /**
    * Starts a job; its handle gives its id, events, cancel, pause and result. Throws
    * FERRY_INPUT_INVALID (naming the field) or FERRY_FILTER_INVALID for an input it cannot use,
-   * before the job exists; each runner's docstring lists what its job fails with.
+   * before the job exists; each runner's docstring lists what its job fails with. `resumes`
+   * names the paused or interrupted job this one continues (shown in its status).
    */
-  startJob<K extends JobKind>(kind: K, input: JobInputs[K]): JobHandle<K>;
+  startJob<K extends JobKind>(kind: K, input: JobInputs[K], resumes?: string): JobHandle<K>;
   /** Starts a paused job again from its input (see JobRegistry.resume). Throws FERRY_INPUT_INVALID. */
   resumeJob(jobId: string): JobHandle;
   /** A running or recently ended job, for a second subscriber. */
@@ -51,6 +49,8 @@ export interface Engine {
    */
   plan(kind: 'mirror', input: MirrorInput): Promise<PlanSummary>;
   plan(kind: 'sync', input: SyncInput): Promise<PlanSummary>;
+  /** The streams loaded so far, with their verification state. */
+  sources(): LoadedSource[];
   /** Forgets a loaded stream; false if the id was unknown. */
   releaseStream(streamId: string): boolean;
   /** `ferry library`. Throws FERRY_IO, FERRY_CATALOG_CORRUPT, FERRY_CATALOG_TOO_NEW. */
@@ -92,7 +92,7 @@ export function createEngine(options: EngineOptions = {}): Engine {
     return [context.streams.get(streamId).stream, selection, { max }];
   };
   return {
-    startJob: (kind, input) => registry.start(kind, input),
+    startJob: (kind, input, resumes) => registry.start(kind, input, resumes),
     resumeJob: (jobId) => registry.resume(jobId),
     job: (jobId) => registry.get(jobId),
     jobs: () => registry.list(),
@@ -102,6 +102,7 @@ export function createEngine(options: EngineOptions = {}): Engine {
       const handle = plannedKind(kind) === 'mirror' ? registry.start('mirror', { ...(input as MirrorInput), dryRun: true }) : registry.start('sync', { ...(input as SyncInput), dryRun: true });
       return (await handle.result).plan;
     },
+    sources: () => context.streams.list(),
     releaseStream: (streamId) => context.streams.release(streamId),
     librarySummary: (input) => runLibrarySummary({ library: input.library, env: context.env, cwd: context.cwd }),
   };

@@ -2,7 +2,9 @@
 export { FerryError, ERROR_CODES, describeError, isFerryError, redactUrl } from '../base/errors.js';
 export type { FerryErrorCode, SerializedFerryError } from '../base/errors.js';
 export type { Progress, FileProgress, ProgressStep } from '../base/progress.js';
-export { bundledKeyringPath, productVersion, userAgent } from './install.js';
+export { bundledKeyringPath, productVersion, rendererDir, userAgent } from './install.js';
+export { attachPort, createApiService, toApiError, EVENTS_KEPT_PER_JOB } from './service.js';
+export type { ApiConnection, ApiService, ApiServiceOptions, PortEndpoint } from './service.js';
 export { createEngine } from './engine.js';
 export type { Engine, EngineOptions, SelectionRequest } from './engine.js';
 export type { JobHandle, JobListener } from './jobs.js';

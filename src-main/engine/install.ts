@@ -45,3 +45,8 @@ export function userAgent(): string {
 export function bundledKeyringPath(): string {
   return join(installRoot(), 'resources', 'keyrings', 'ubuntu-cloudimage-keyring.gpg');
 }
+
+/** Where the built renderer (Vite's output) is: what `ferry ui` and the desktop shell serve. */
+export function rendererDir(): string {
+  return join(installRoot(), 'dist-renderer');
+}

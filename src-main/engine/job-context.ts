@@ -5,6 +5,7 @@ import { ProgressTracker, type ProgressStep } from '../base/progress.js';
 import type { HttpClient } from '../net/index.js';
 import { JOB_DEFAULTS } from './defaults.js';
 import { describeValue } from './job-input.js';
+import type { LoadedSource } from '../contract/index.js';
 import type { JobEventBody, StreamInput, StreamRef, StreamSettings } from './api.js';
 import { createStreamClient, loadStream, type LoadedStream } from './stream.js';
 
@@ -34,6 +35,8 @@ export interface JobContext extends EngineContext {
 interface RegisteredStream {
   stream: LoadedStream;
   settings: StreamSettings;
+  /** ISO 8601. */
+  loadedAt: string;
 }
 
 /**
@@ -45,8 +48,19 @@ export class StreamRegistry {
 
   add(stream: LoadedStream, settings: StreamSettings): string {
     const id = randomUUID();
-    this.#streams.set(id, { stream, settings });
+    this.#streams.set(id, { stream, settings, loadedAt: new Date().toISOString() });
     return id;
+  }
+
+  /** Every loaded stream with its verification state, oldest first: what a source screen lists. */
+  list(): LoadedSource[] {
+    return [...this.#streams].map(([streamId, { stream, loadedAt }]) => ({
+      streamId,
+      source: stream.source.display,
+      trust: stream.trust,
+      metadataFiles: stream.metadataFiles.length,
+      loadedAt,
+    }));
   }
 
   /** Throws FERRY_INPUT_INVALID (field `streamId`) for an id this engine has not loaded or has released. */

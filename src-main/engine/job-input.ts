@@ -1,13 +1,13 @@
+import type { z } from 'zod';
 import { describeError, FerryError } from '../base/errors.js';
+import { JOB_KINDS, jobInputSchemas, selectionGroupsSchema, selectionRequestSchema } from '../contract/index.js';
 import { OR_SEPARATOR, parseSelection, type Selection } from '../streams/index.js';
-import type { JobInputs, JobKind, SelectionGroups, TransferInput } from './api.js';
-import { LONGEST_TIMER_MS } from '../base/cancel.js';
+import type { JobInputs, JobKind, SelectionGroups } from './api.js';
 
-// Every input is checked here before a job starts, because it may come from a renderer that is
-// not trusted (product.md: "every API call validated in the engine"). A refusal is
+// Every input is checked here before a job starts or a call acts, because it may come from a
+// renderer that is not trusted (product.md: "every API call validated in the engine"), against the
+// contract's zod schemas (src-main/contract/), the one definition of each input. A refusal is
 // FERRY_INPUT_INVALID naming the field; only faces throw FERRY_USAGE, in their own words.
-
-type Fields = Readonly<Record<string, unknown>>;
 
 /** The longest description of a refused value: an input may be megabytes, and the message is shown whole. */
 const SHOWN_CHARS = 80;
@@ -49,14 +49,70 @@ function refuse(field: string, expected: string, actual: unknown): FerryError {
   return new FerryError('FERRY_INPUT_INVALID', `${field} must be ${expected}, not ${shown}.`, { field, expected, actual: shown });
 }
 
+/** The value at `path` inside `value`, for describing what was refused. */
+function valueAt(value: unknown, path: readonly PropertyKey[]): unknown {
+  let current = value;
+  for (const key of path) {
+    if (typeof current !== 'object' || current === null || !Object.hasOwn(current, key)) return undefined;
+    current = (current as Record<PropertyKey, unknown>)[key];
+  }
+  return current;
+}
+
+/**
+ * The issue to report for a value that matched no branch of a union (a stream given by id or by
+ * source): the branch that found fault with most fields the caller did give, as that is the branch
+ * they meant; on a tie, the first (the contract lists the fullest form first).
+ */
+function unionIssue(issue: z.core.$ZodIssueInvalidUnion, value: unknown): z.core.$ZodIssue {
+  const branches = issue.errors.filter((branch) => branch.length > 0);
+  const given = (branch: z.core.$ZodIssue[]): number => branch.filter((inner) => valueAt(value, [...issue.path, ...inner.path]) !== undefined).length;
+  let chosen = branches[0];
+  for (const branch of branches) if (chosen === undefined || given(branch) > given(chosen)) chosen = branch;
+  const inner = chosen?.[0];
+  return inner === undefined ? issue : { ...inner, path: [...issue.path, ...inner.path] };
+}
+
+/**
+ * The refusal for the first issue zod found: FERRY_INPUT_INVALID naming the field as a dotted path
+ * (`stream.retries`), cut before any list index so a list is named as a whole (`selection`), with
+ * the schema's own wording of what was expected (src-main/contract/inputs.ts).
+ */
+function refusalFor(error: z.ZodError, value: unknown, root: string): FerryError {
+  let issue: z.core.$ZodIssue | undefined = error.issues[0];
+  while (issue?.code === 'invalid_union' && issue.errors.length > 0) {
+    const next = unionIssue(issue, value);
+    if (next === issue) break;
+    issue = next;
+  }
+  if (issue === undefined) return refuse(root, 'valid', value);
+  const path: PropertyKey[] = [...issue.path];
+  // A discriminated union names the discriminator that matched no branch (`kind`).
+  if (issue.code === 'invalid_union' && 'discriminator' in issue && typeof issue.discriminator === 'string') path.push(issue.discriminator);
+  const listIndex = path.findIndex((key) => typeof key === 'number');
+  const named = listIndex === -1 ? path : path.slice(0, listIndex);
+  const expected = issue.code === 'invalid_type' && issue.expected === 'object' ? 'an object' : issue.message;
+  return refuse(named.length === 0 ? root : named.map(String).join('.'), expected, valueAt(value, named));
+}
+
+/**
+ * `value` checked against `schema` (one of the contract's, src-main/contract/): the parsed copy,
+ * which holds only the fields the schema names. Throws FERRY_INPUT_INVALID naming the field (`root`
+ * when the value as a whole is refused).
+ */
+export function checkInput<Schema extends z.ZodType>(schema: Schema, value: unknown, root = 'input'): z.infer<Schema> {
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) throw refusalFor(parsed.error, value, root);
+  return parsed.data;
+}
+
 /**
  * Checks what query() and products() take: `selection` (filter groups) and `max` (0 or more).
  * Throws FERRY_INPUT_INVALID naming the field (`request`, `selection`, `max`), FERRY_FILTER_INVALID.
  */
 export function selectionRequest(request: unknown): { selection: Selection; max: number | undefined } {
-  const fields = record(request, 'request');
-  optionalWhole(fields, 'max', '', 0);
-  return { selection: selectionFromGroups(fields.selection), max: fields.max as number | undefined };
+  const checked = checkInput(selectionRequestSchema, request, 'request');
+  return { selection: selectionFromGroups(checked.selection), max: checked.max };
 }
 
 /** The kinds of job plan() dry-runs, as FERRY_INPUT_INVALID (field `kind`) for any other. */
@@ -65,56 +121,10 @@ export function plannedKind(kind: unknown): 'mirror' | 'sync' {
   return kind;
 }
 
-/** Every index of a list holds an entry that passes `test`: a hole in a sparse list fails, where every() skips it. */
-function isListOf(value: unknown, test: (entry: unknown) => boolean): value is unknown[] {
-  if (!Array.isArray(value)) return false;
-  for (let index = 0; index < value.length; index++) {
-    if (!Object.hasOwn(value, index) || !test(value[index])) return false;
-  }
-  return true;
-}
-
-function record(value: unknown, field: string): Fields {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw refuse(field, 'an object', value);
-  return value as Fields;
-}
-
-function optionalString(fields: Fields, name: string, prefix: string): void {
-  const value = fields[name];
-  if (value !== undefined && typeof value !== 'string') throw refuse(prefix + name, 'a string', value);
-}
-
-function requiredString(fields: Fields, name: string, prefix: string): void {
-  const value = fields[name];
-  if (typeof value !== 'string' || value === '') throw refuse(prefix + name, 'a non-empty string', value);
-}
-
-function optionalBoolean(fields: Fields, name: string, prefix: string): void {
-  const value = fields[name];
-  if (value !== undefined && typeof value !== 'boolean') throw refuse(prefix + name, 'true or false', value);
-}
-
-
-function optionalWhole(fields: Fields, name: string, prefix: string, min: number, max = Number.MAX_SAFE_INTEGER): void {
-  const value = fields[name];
-  if (value === undefined) return;
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) {
-    throw refuse(prefix + name, max === Number.MAX_SAFE_INTEGER ? `a whole number, ${min} or more` : `a whole number from ${min} to ${max}`, value);
-  }
-}
-
-function optionalStrings(fields: Fields, name: string, prefix: string): void {
-  const value = fields[name];
-  if (value === undefined) return;
-  if (!isListOf(value, (entry) => typeof entry === 'string')) throw refuse(prefix + name, 'a list of strings', value);
-}
-
 /** Filter groups as text into a Selection. Throws FERRY_INPUT_INVALID for a malformed list, FERRY_FILTER_INVALID for a bad filter. */
 export function selectionFromGroups(groups: unknown, field = 'selection'): Selection {
-  if (!isListOf(groups, (group) => isListOf(group, (filter) => typeof filter === 'string'))) {
-    throw refuse(field, 'a list of filter groups, each a list of filter strings', groups);
-  }
-  return parseSelection((groups as string[][]).flatMap((group, index) => (index === 0 ? group : [OR_SEPARATOR, ...group])));
+  const checked = checkInput(selectionGroupsSchema, groups, field);
+  return parseSelection(checked.flatMap((group, index) => (index === 0 ? group : [OR_SEPARATOR, ...group])));
 }
 
 /**
@@ -125,94 +135,16 @@ export function filterGroups(args: readonly string[]): SelectionGroups {
   return parseSelection(args).groups.map((group) => group.map((filter) => filter.expression));
 }
 
-function checkSettings(fields: Fields, prefix: string): void {
-  optionalStrings(fields, 'keyringFiles', prefix);
-  optionalBoolean(fields, 'verify', prefix);
-  optionalString(fields, 'proxy', prefix);
-  optionalWhole(fields, 'retries', prefix, 0);
-  optionalWhole(fields, 'stallTimeoutMs', prefix, 1000, LONGEST_TIMER_MS);
-}
-
-function checkStreamRef(value: unknown, field: string, settingsAlone: boolean): void {
-  const fields = record(value, field);
-  if (Object.hasOwn(fields, 'streamId')) {
-    requiredString(fields, 'streamId', `${field}.`);
-    return;
-  }
-  if (settingsAlone && !Object.hasOwn(fields, 'source')) {
-    checkSettings(fields, `${field}.`);
-    return;
-  }
-  requiredString(fields, 'source', `${field}.`);
-  optionalString(fields, 'path', `${field}.`);
-  checkSettings(fields, `${field}.`);
-}
-
-function checkTransfer(fields: Fields): void {
-  const names: Array<keyof TransferInput> = ['concurrency', 'connectionsPerHost'];
-  for (const name of names) optionalWhole(fields, name, '', 1);
-  optionalWhole(fields, 'progressIntervalMs', '', 1, LONGEST_TIMER_MS);
-  optionalBoolean(fields, 'directIo', '');
-  optionalBoolean(fields, 'dryRun', '');
-  optionalBoolean(fields, 'verifyExisting', '');
-}
-
-function checkVersions(fields: Fields): void {
-  optionalWhole(fields, 'max', '', 0);
-  optionalBoolean(fields, 'keep', '');
-  if (fields.keep === true && fields.max === undefined) throw refuse('keep', 'false unless max is given (it keeps up to max versions)', true);
-}
-
-const checks: { [K in JobKind]: (fields: Fields) => void } = {
-  load(fields) {
-    requiredString(fields, 'source', '');
-    optionalString(fields, 'path', '');
-    checkSettings(fields, '');
-  },
-  mirror(fields) {
-    checkStreamRef(fields.stream, 'stream', false);
-    requiredString(fields, 'target', '');
-    selectionFromGroups(fields.selection);
-    checkVersions(fields);
-    optionalBoolean(fields, 'fetchItems', '');
-    checkTransfer(fields);
-  },
-  sync(fields) {
-    optionalString(fields, 'library', '');
-    optionalString(fields, 'profile', '');
-    checkTransfer(fields);
-    const hasSource = fields.stream !== undefined && (isRecordWith(fields.stream, 'streamId') || isRecordWith(fields.stream, 'source'));
-    if (fields.stream !== undefined) checkStreamRef(fields.stream, 'stream', true);
-    if (hasSource) {
-      if (fields.selection !== undefined) selectionFromGroups(fields.selection);
-      checkVersions(fields);
-      return;
-    }
-    if (fields.profile === undefined) throw refuse('stream', 'a stream to sync from, unless profile names a saved selection', fields.stream);
-    // A saved selection runs exactly as it was saved.
-    for (const name of ['selection', 'max', 'keep'] as const) {
-      if (fields[name] !== undefined && fields[name] !== false) throw refuse(name, 'left out when a saved selection runs without a stream', fields[name]);
-    }
-  },
-  gc(fields) {
-    optionalString(fields, 'library', '');
-    optionalBoolean(fields, 'dryRun', '');
-  },
-};
-
-function isRecordWith(value: unknown, key: string): boolean {
-  return typeof value === 'object' && value !== null && Object.hasOwn(value, key);
-}
-
 /**
- * A checked copy of `input` as a `kind` job's input. It is checked as a structuredClone taken
+ * A checked copy of `input` as a `kind` job's input, against the contract's schema for that kind
+ * (src-main/contract/inputs.ts), its filters parsed too. It is checked as a structuredClone taken
  * first, so the job runs with exactly what was checked: a getter or Proxy cannot answer
  * differently later, an inherited field is gone, and a caller's later edits stay out.
  * Throws FERRY_INPUT_INVALID (naming the field; field `input` for a value structuredClone cannot
  * carry: a function, symbol or Proxy) or FERRY_FILTER_INVALID.
  */
 export function validateJobInput<K extends JobKind>(kind: K, input: unknown): JobInputs[K] {
-  if (typeof kind !== 'string' || !Object.hasOwn(checks, kind)) throw refuse('kind', `one of ${Object.keys(checks).join(', ')}`, kind);
+  if (typeof kind !== 'string' || !Object.hasOwn(jobInputSchemas, kind)) throw refuse('kind', `one of ${JOB_KINDS.join(', ')}`, kind);
   let copy: unknown;
   try {
     copy = structuredClone(input);
@@ -225,6 +157,7 @@ export function validateJobInput<K extends JobKind>(kind: K, input: unknown): Jo
       cause: error,
     });
   }
-  checks[kind](record(copy, 'input'));
-  return copy as JobInputs[K];
+  const checked = checkInput(jobInputSchemas[kind], copy) as JobInputs[K];
+  if ('selection' in checked && checked.selection !== undefined) selectionFromGroups(checked.selection);
+  return checked;
 }

@@ -89,10 +89,10 @@ export interface LibraryProfile {
   name: string;
   source: string;
   /** The entry file relative to the source (--path), when the source does not name it. */
-  path: string | undefined;
+  path?: string | undefined;
   /** The filters as `ferry sync` takes them, groups joined by `--or`. */
   filters: string[];
-  max: number | undefined;
+  max?: number | undefined;
   keep: boolean;
   updatedAt: string;
 }
@@ -101,7 +101,7 @@ export interface LibrarySource {
   url: string;
   entryPath: string;
   /** The metadata the library was last brought up to date with; undefined before the first complete sync. */
-  latestSnapshot:
+  latestSnapshot?:
     | { id: number; fetchedAt: string; signed: boolean; keyringFingerprints: string[]; files: SnapshotFile[] }
     | undefined;
 }
