@@ -1,8 +1,13 @@
-// Browser mode's entry: connect to the engine that served this page (the token rides in the page
-// URL), then draw the app. A tab opened while a sync runs picks the sync up again.
+// Browser mode's entry: connect to the engine that served this page over its WebSocket (the token
+// is in the page's URL), then draw the app; a tab opened while a sync runs follows that sync.
 import { mount } from 'svelte';
+import { createClient, socketUrl, webSocketTransport } from '../src-main/contract/index.js';
 import App from './App.svelte';
 import './app.css';
+import { fromContract } from './lib/client.js';
 import { AppState } from './lib/state/app.svelte.js';
 
-mount(App, { target: document.getElementById('app') ?? document.body, props: { app: new AppState(await connect()) } });
+const transport = await webSocketTransport(new WebSocket(socketUrl(location.href)));
+const app = new AppState(fromContract(createClient(transport)));
+mount(App, { target: document.getElementById('app') ?? document.body, props: { app } });
+await app.reattach();

@@ -1,15 +1,12 @@
-// What the renderer needs from the engine, as one interface. The method names are the engine's
-// (src-main/engine/engine.ts Engine) and the data its plain types (api.ts), so the contract's client
-// (one client over WebSocket or Electron IPC) drops in without changing a screen. The renderer
-// imports only types from the engine: it never runs engine code.
-import type { SerializedFerryError } from '../../src-main/base/errors.js';
-import type { JobEvent, JobInputs, JobKind, JobStatus, PlanSummary, SelectionGroups, SyncInput } from '../../src-main/engine/api.js';
-import type { DriveListing } from '../../src-main/engine/drives.js';
-import type { SelectionRequest } from '../../src-main/engine/engine.js';
-import type { LibrarySummary } from '../../src-main/engine/library.js';
-import type { ProductSummary } from '../../src-main/engine/query.js';
+// What the screens need from the engine, as one small interface named after the engine's methods
+// (engine.ts Engine), and fromContract(), which provides it over the contract's one client
+// (src-main/contract/client.ts, WebSocket or MessagePort alike). The renderer runs no engine code.
+import type { DriveListingData, FerryClient as ContractClient, JobEvent, JobInputs, JobKind, JobStatus, LibrarySummaryData, PlanSummary, ProductSummary, SelectionGroups, SelectionRequest, SerializedError, SyncInput } from '../../src-main/contract/index.js';
 
-export type { DriveListing, JobEvent, JobKind, JobStatus, LibrarySummary, PlanSummary, ProductSummary, SelectionGroups, SerializedFerryError, SyncInput };
+export type { JobEvent, JobKind, JobStatus, PlanSummary, ProductSummary, SelectionGroups, SyncInput };
+export type SerializedFerryError = SerializedError;
+export type LibrarySummary = LibrarySummaryData;
+export type DriveListing = DriveListingData;
 
 /**
  * Inputs of the media jobs (issue 9), as docs/bundle.md and `ferry export|verify|import` describe
@@ -68,6 +65,27 @@ export interface FerryClient {
   plan(kind: 'sync', input: SyncInput): Promise<PlanSummary>;
   librarySummary(input: { library?: string | undefined }): Promise<LibrarySummary>;
   drives(input: { showSystem?: boolean | undefined }): Promise<DriveListing>;
+}
+
+/** The screens' client over the contract's: each method is one call of the contract's table. */
+export function fromContract(client: ContractClient): FerryClient {
+  return {
+    // Kinds the contract does not know yet (export, verify, import) are refused by its schema with FERRY_INPUT_INVALID.
+    startJob: (kind, input) => (kind === 'load' ? client.call('sources.load', input as JobInputs['load']) : client.call('jobs.start', { kind, input } as never)),
+    resumeJob: (jobId) => client.call('jobs.resume', { jobId }),
+    pauseJob: async (jobId) => { await client.call('jobs.pause', { jobId }); },
+    cancelJob: async (jobId) => { await client.call('jobs.cancel', { jobId }); },
+    jobs: () => client.call('jobs.list', {}),
+    onJobEvent: (jobId, listener) => {
+      // From the first event (since 0): a job that ended before this subscription still reports its outcome.
+      const following = client.follow(jobId, (event) => { listener(event); }, 0);
+      return () => { void following.then((handle) => handle.stop()).catch(() => undefined); };
+    },
+    products: (streamId, request) => client.call('catalog.products', { streamId, ...request }),
+    plan: (kind, input) => client.call('plan', { kind, input }),
+    librarySummary: (input) => client.call('library.summary', input),
+    drives: (input) => client.call('drives.list', input),
+  };
 }
 
 /** Reads `{code, message, hint}` out of whatever a call rejected with. */

@@ -2,7 +2,7 @@
 // outcome, fed by the job's events. Source, Sync, Export and Offline each hold one (a load, a sync,
 // an export, a verify or import); the pattern is svelte.dev's Bundler.svelte.ts, a class wrapping a
 // message stream and exposing the latest state.
-import type { Progress } from '../../../src-main/base/progress.js';
+import type { ProgressData as Progress } from '../../../src-main/contract/index.js';
 import { toClientError, type AnyJobInputs, type AnyJobKind, type ClientError, type FerryClient, type JobEvent, type SerializedFerryError } from '../client.js';
 
 export type RunState = 'idle' | 'starting' | 'running' | 'pausing' | 'paused' | 'succeeded' | 'failed' | 'cancelled';

@@ -1,7 +1,9 @@
 // The Export and Offline screens. Both drive the media jobs of issue 9 (export, verify, import),
 // whose inputs and outcomes are provisional here (client.ts MediaJobInputs/MediaOutcomes) until
 // that work is merged; the drive list and the space arithmetic are real already.
-import type { Drive } from '../../../src-main/media/drives.js';
+import type { DriveListingData } from '../../../src-main/contract/index.js';
+
+type Drive = DriveListingData['drives'][number];
 import { toClientError, type ClientError, type DriveListing, type FerryClient, type MediaOutcomes } from '../client.js';
 import type { CatalogState } from './catalog.svelte.js';
 import { JobRun } from './job.svelte.js';

@@ -1,6 +1,6 @@
 // The Source screen: which stream, which keyring, which proxy, and whether what was loaded is
 // signed. Loading is the engine's `load` job; its outcome's streamId feeds the catalog and plan.
-import type { LoadOutcome, StreamInput, StreamTrust } from '../../../src-main/engine/api.js';
+import type { LoadOutcome, StreamInput, StreamTrust } from '../../../src-main/contract/index.js';
 import type { FerryClient } from '../client.js';
 import { JobRun } from './job.svelte.js';
 

@@ -1,7 +1,7 @@
 // The Plan and Sync screens: what a sync of the catalog's selection would do, then doing it. The
 // plan is a dry run of the very input the sync gets, so what the operator approved is what runs;
 // Sync cannot start before a plan exists for the current selection (issue 10 §3).
-import type { SyncOutcome } from '../../../src-main/engine/api.js';
+import type { SyncOutcome } from '../../../src-main/contract/index.js';
 import { toClientError, type ClientError, type FerryClient, type LibrarySummary, type PlanSummary, type SyncInput } from '../client.js';
 import type { CatalogState } from './catalog.svelte.js';
 import { JobRun } from './job.svelte.js';
