@@ -30,13 +30,17 @@ export default defineConfig({
         },
       },
       {
-        plugins: [svelte(), svelteTesting()],
+        // Svelte's browser build, but every other package as Node resolves it: these tests talk to
+        // a real `ferry ui` through jsdom's WebSocket, whose `ws` has only a stub under `browser`.
+        plugins: [svelte(), svelteTesting({ resolveBrowser: false })],
+        resolve: { alias: [{ find: /^svelte$/, replacement: `${here}/node_modules/svelte/src/index-client.js` }] },
         test: {
           name: 'renderer',
           root: here,
           include: ['test/renderer/**/*.test.ts'],
           environment: 'jsdom',
           setupFiles: ['test/renderer/setup.ts'],
+          globalSetup: ['test/renderer/global-setup.ts'],
         },
       },
     ],

@@ -84,7 +84,9 @@ describe('the app in browser mode', () => {
 
     // The catalog: bootloaders are in by default; one click adds jammy amd64, as a filter line.
     expect(await page.getByRole('checkbox', { name: 'Include bootloaders' }).isChecked()).toBe(true);
-    await page.getByRole('checkbox', { name: 'Select ubuntu jammy amd64' }).check();
+    const jammy = page.getByRole('checkbox', { name: 'Select ubuntu jammy amd64' });
+    await jammy.click();
+    await expect.poll(() => jammy.isChecked()).toBe(true);
     const filterText = page.getByRole('textbox', { name: /Selection as sstream filters/ });
     await expect.poll(() => filterText.inputValue()).toBe('os~^(grub|pxelinux)\nos=ubuntu release=jammy arch=amd64');
     await expect.poll(async () => (await page.getByText(/products selected/).textContent()) ?? '').toMatch(/^[1-9]\d* of \d+ products selected/);

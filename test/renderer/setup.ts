@@ -6,3 +6,4 @@ class NoLayoutResizeObserver {
   disconnect(): void {}
 }
 if (!('ResizeObserver' in globalThis)) Object.assign(globalThis, { ResizeObserver: NoLayoutResizeObserver });
+

@@ -82,6 +82,15 @@ export class SourceState {
     };
   }
 
+  /** Fills the form from the page's query (`?source=URL&keyring=FILE`), as `npm run demo -- --ui` opens it. */
+  prefill(query: URLSearchParams): void {
+    const source = query.get('source');
+    if (source === null) return;
+    this.#preset = source === 'stable' || source === 'candidate' ? source : 'custom';
+    if (this.#preset === 'custom') this.#customUrl = source;
+    this.#keyring = query.get('keyring') ?? '';
+  }
+
   async submit(): Promise<boolean> {
     if (this.problem !== undefined) return false;
     const outcome = await this.load.start(this.input);
