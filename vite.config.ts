@@ -13,7 +13,7 @@ export default defineConfig({
   // Relative asset URLs: the same build is served over HTTP (browser mode) and loaded from a file (Electron).
   base: './',
   plugins: [svelte()],
-  build: { outDir: `${here}/dist-renderer`, emptyOutDir: true, target: 'es2022' },
+  build: { outDir: `${here}/dist-renderer`, emptyOutDir: true, target: 'es2022', rolldownOptions: { checks: { pluginTimings: false } } },
   test: {
     reporters: ['default', new ClosingLineReporter()],
     projects: [

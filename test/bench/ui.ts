@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Browser } from '@playwright/test';
@@ -6,8 +6,9 @@ import { svelte } from '@sveltejs/vite-plugin-svelte';
 import { build, preview } from 'vite';
 import { formatTable } from '../../src-main/cli/output.js';
 import { launchChromium } from '../e2e/browser.js';
+import { startFerryUi } from '../e2e/ferry-ui.js';
 import type { Cleanup } from './cleanup.js';
-import { median, note, printSection, type BenchmarkResult } from './report.js';
+import { MIB, median, note, printSection, type BenchmarkResult } from './report.js';
 
 // Issue 10 §5: the catalog screen's table with 25,000 rows in Chromium, windowed (the app's
 // VirtualList) against the same rows as one plain <table>, in the same run and the same browser:
@@ -32,6 +33,34 @@ interface TableRun {
 export interface UiDetails {
   rows: number;
   runs: Record<TableKind, TableRun[]>;
+  /** `ferry ui` with the app open in a tab and nothing running, after IDLE_MS. */
+  idleRssBytes: number | undefined;
+}
+
+/** How long the app sits open before its server's RSS is read. */
+const IDLE_MS = 5_000;
+
+/** Resident memory of a process from /proc (Linux), or undefined elsewhere. */
+async function residentBytes(pid: number): Promise<number | undefined> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => undefined);
+  const kib = status?.match(/^VmRSS:\s+(\d+) kB$/m)?.[1];
+  return kib === undefined ? undefined : Number(kib) * 1024;
+}
+
+/** Browser mode at rest: `ferry ui` serving the app to one open tab, nothing running. */
+async function measureIdleRss(browser: Browser, cleanup: Cleanup): Promise<number | undefined> {
+  const library = await mkdtemp(join(tmpdir(), 'ferry-bench-ui-library-'));
+  cleanup.defer(() => rm(library, { recursive: true, force: true }));
+  const ui = await startFerryUi(['--library', library]);
+  cleanup.track(ui.child);
+  const page = await browser.newPage({ viewport: VIEWPORT });
+  await page.goto(ui.url);
+  await page.getByRole('heading', { name: 'Source' }).waitFor();
+  await new Promise((done) => setTimeout(done, IDLE_MS));
+  const rss = ui.child.pid === undefined ? undefined : await residentBytes(ui.child.pid);
+  await page.close();
+  await ui.stop();
+  return rss;
 }
 
 /** Builds the bench page and serves it on loopback with Vite's preview server (Chromium runs no module script from a file:// page); answers its URL. */
@@ -53,7 +82,7 @@ async function measure(browser: Browser, pageUrl: string, kind: TableKind): Prom
     // The page measures itself (test/renderer/bench-page/main.ts); strings keep DOM code out of this Node file.
     const ready = await page.waitForFunction('window.benchReady', undefined, { timeout: 120_000 });
     const { renderMs, rowsInDom } = (await ready.jsonValue()) as { renderMs: number; rowsInDom: number };
-    const scroll = (await page.evaluate('window.benchScroll()')) as Pick<TableRun, 'scrollMs' | 'steps' | 'longestFrameMs'>;
+    const scroll = await page.evaluate<Pick<TableRun, 'scrollMs' | 'steps' | 'longestFrameMs'>>('window.benchScroll()');
     return { renderMs, rowsInDom, ...scroll };
   } finally {
     await page.close();
@@ -72,7 +101,10 @@ export async function runUiBenchmark(cleanup: Cleanup): Promise<BenchmarkResult<
       runs[kind].push(await measure(browser, pageUrl, kind));
     }
   }
+  note('ui: browser mode at rest (ferry ui with the app open in a tab)');
+  const idleRssBytes = await measureIdleRss(browser, cleanup);
   await browser.close();
+  if (idleRssBytes !== undefined) printSection('browser mode at rest', `ferry ui RSS with one tab open, idle ${IDLE_MS / 1000} s: ${(idleRssBytes / MIB).toFixed(1)} MiB`);
   const stat = (kind: TableKind, field: keyof TableRun): number => median(runs[kind].map((run) => run[field]));
   printSection(
     `catalog table, ${ROWS} rows, Chromium ${VIEWPORT.width}x${VIEWPORT.height} (median of ${ROUNDS})`,
@@ -87,8 +119,9 @@ export async function runUiBenchmark(cleanup: Cleanup): Promise<BenchmarkResult<
   return {
     rows: [
       { benchmark: `catalog first render, ${ROWS} rows (windowed vs plain table)`, measured: { value: stat('windowed', 'renderMs'), unit: 'ms' }, baseline: { label: 'plain <table>', quantity: { value: stat('plain', 'renderMs'), unit: 'ms' } }, ratio: renderRatio, target: 'below 1', met: renderRatio < 1 },
+      ...(idleRssBytes === undefined ? [] : [{ benchmark: 'browser mode idle RSS (ferry ui, one tab open)', measured: { value: idleRssBytes / MIB, unit: 'MiB' as const }, target: 'information', met: undefined }]),
       { benchmark: `catalog scroll of all ${ROWS} rows (windowed vs plain table)`, measured: { value: stat('windowed', 'scrollMs'), unit: 'ms' }, baseline: { label: 'plain <table>', quantity: { value: stat('plain', 'scrollMs'), unit: 'ms' } }, ratio: scrollRatio, target: 'below 1', met: scrollRatio < 1 },
     ],
-    details: { rows: ROWS, runs },
+    details: { rows: ROWS, runs, idleRssBytes },
   };
 }

@@ -27,7 +27,6 @@ async function runUi(source: string, keyring: string): Promise<number> {
   const child = spawn(process.execPath, [join(import.meta.dirname, '../../../bin/ferry.js'), 'ui', '--no-open', '--library', join(process.cwd(), 'demo-library')], { stdio: ['ignore', 'pipe', 'inherit'] });
   const stopped = once(child, 'exit');
   process.once('SIGINT', () => child.kill('SIGTERM'));
-  if (child.stdout === null) throw new Error('no stdout');
   const [firstLine] = (await once(createInterface({ input: child.stdout }), 'line')) as [string];
   const url = `${firstLine.trim()}?${new URLSearchParams({ source, keyring }).toString()}`;
   step(`The app: ${url}`);

@@ -25,9 +25,8 @@ export async function startFerryUi(args: readonly string[]): Promise<RunningUi> 
   const env = { ...process.env, HTTP_PROXY: '', HTTPS_PROXY: '', http_proxy: '', https_proxy: '' };
   const child = spawn(process.execPath, [join(REPO_ROOT, 'bin/ferry.js'), 'ui', '--no-open', ...(args.includes('--port') ? [] : ['--port', '0']), ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
-  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
   const exited = once(child, 'exit') as Promise<[number | null]>;
-  if (child.stdout === null) throw new Error('no stdout');
   const lines = createInterface({ input: child.stdout });
   let timer: NodeJS.Timeout | undefined;
   const url = await Promise.race([
