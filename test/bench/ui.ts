@@ -1,12 +1,13 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import type { Browser } from '@playwright/test';
 import { svelte } from '@sveltejs/vite-plugin-svelte';
 import { build, preview } from 'vite';
 import { formatTable } from '../../src-main/cli/output.js';
 import { launchChromium } from '../e2e/browser.js';
 import { startFerryUi } from '../e2e/ferry-ui.js';
+import { findRepoRoot } from '../support/repo-root.js';
 import type { Cleanup } from './cleanup.js';
 import { MIB, median, note, printSection, type BenchmarkResult } from './report.js';
 
@@ -18,7 +19,7 @@ import { MIB, median, note, printSection, type BenchmarkResult } from './report.
 const ROWS = 25_000;
 const ROUNDS = 2;
 const VIEWPORT = { width: 1280, height: 800 };
-const REPO_ROOT = resolve(import.meta.dirname, '../../..');
+const REPO_ROOT = findRepoRoot(import.meta.dirname);
 
 type TableKind = 'windowed' | 'plain';
 

@@ -1,15 +1,16 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { findRepoRoot } from '../support/repo-root.js';
 
 // `ferry ui` as an operator starts it (the built CLI in its own process): its first stdout line is
 // the app's URL with the access token. Self-contained (no run-ferry.ts, which loads the engine)
 // because the renderer tests use it from jsdom, where openpgp cannot load.
 
 const START_TIMEOUT_MS = 30_000;
-const REPO_ROOT = resolve(import.meta.dirname, '../..');
+const REPO_ROOT = findRepoRoot(import.meta.dirname);
 
 export interface RunningUi {
   child: ChildProcess;
