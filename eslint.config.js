@@ -5,7 +5,7 @@ import tseslint from 'typescript-eslint';
 import { fileSizeConfig, layerConfigs } from './eslint.layers.js';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'test/lint-fixtures/**', 'src-renderer/**', 'bin/**'] },
+  { ignores: ['dist/**', 'node_modules/**', 'test/lint-fixtures/**', 'dist-renderer/**', 'src-renderer/**', 'test/renderer/**', 'bin/**'] },
   js.configs.recommended,
   ...tseslint.configs.strictTypeChecked,
   {

@@ -1,6 +1,6 @@
 // `npm run bench`: measures Stream Ferry against the targets in docs product.md, each against a
 // baseline measured in the same run. Benchmarks report; they never fail on a number.
-//   npm run bench -- [--json FILE] [--keep] [--only catalog|download|serve|startup] [--rounds N]
+//   npm run bench -- [--json FILE] [--keep] [--only catalog|download|serve|startup|ui] [--rounds N]
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { arch, cpus, platform, tmpdir, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -13,17 +13,18 @@ import { note, printSection, renderSummary, type SummaryRow } from './report.js'
 import { runRerunBenchmark } from './rerun.js';
 import { runServeBenchmark } from './serve.js';
 import { runStartupBenchmark } from './startup.js';
+import { runUiBenchmark } from './ui.js';
 
 const USAGE = `usage: npm run bench -- [options]
   --json FILE     also write the results as JSON to FILE
   --keep          keep the generated download stream in the temp dir; a later run reuses it
-  --only NAME     run one group: catalog, download (the download rounds, then the rerun), or serve
-                  (ferry serve against nginx over the same stream), or startup (ferry --version and
-                  ferry help against node -e 0)
+  --only NAME     run one group: catalog, download (the download rounds, then the rerun), serve
+                  (ferry serve against nginx over the same stream), startup (ferry --version and
+                  ferry help against node -e 0), or ui (the app in Chromium)
   --rounds N      download rounds per tool, alternating ferry and plain (default 3, at least 2)
 `;
 const DEFAULT_ROUNDS = 3;
-const GROUPS = ['catalog', 'download', 'serve', 'startup'] as const;
+const GROUPS = ['catalog', 'download', 'serve', 'startup', 'ui'] as const;
 type Group = (typeof GROUPS)[number];
 
 interface BenchOptions {
@@ -98,6 +99,12 @@ async function runBench(options: BenchOptions, cleanup: Cleanup): Promise<void> 
       rows.push(...serve.rows);
       benchmarks['serve'] = serve.details;
     }
+  }
+
+  if (options.groups.has('ui')) {
+    const ui = await runUiBenchmark(cleanup);
+    rows.push(...ui.rows);
+    benchmarks['ui'] = ui.details;
   }
 
   printSection('summary (ratio = measured / baseline)', renderSummary(rows));

@@ -1,18 +1,42 @@
 // `npm run demo`: the main job end to end with no internet. It builds a small signed MAAS-shaped
 // stream, serves it on 127.0.0.1 like images.maas.io, and runs `ferry` against it: the product
 // table, a mirror of amd64 images plus bootloaders, then a rerun that has nothing to fetch.
+// `npm run demo -- --ui` serves the same stream and opens the app on it instead (browser mode), with
+// the Source screen filled in, so the whole job can be done by clicking.
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { main } from '../../src-main/cli/main.js';
 import { createSigningKey } from '../../src-main/pgp/index.js';
+import { openBrowser } from '../../src-main/web/open-browser.js';
 import { dataBytesSent, startFixtureServer } from '../support/fixture-server.js';
 import { generateStream } from '../support/stream-generator.js';
 
 const KIB = 1024;
 const MIB = 1024 * KIB;
 
-async function runDemo(): Promise<number> {
+/**
+ * Runs `ferry ui` on a library beside the demo mirror and opens the app with the demo source and
+ * keyring filled in (the Source screen reads `source` and `keyring` from the page's query); stops
+ * on Ctrl-C.
+ */
+async function runUi(source: string, keyring: string): Promise<number> {
+  const child = spawn(process.execPath, [join(import.meta.dirname, '../../../bin/ferry.js'), 'ui', '--no-open', '--library', join(process.cwd(), 'demo-library')], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const stopped = once(child, 'exit');
+  process.once('SIGINT', () => child.kill('SIGTERM'));
+  const [firstLine] = (await once(createInterface({ input: child.stdout }), 'line')) as [string];
+  const url = `${firstLine.trim()}?${new URLSearchParams({ source, keyring }).toString()}`;
+  step(`The app: ${url}`);
+  if (!(await openBrowser(url))) step('No browser could be opened here: open the URL above by hand.');
+  step('Press Enter on Load source, tick what you want, Review the plan, Start sync. Ctrl-C stops.');
+  const [code] = (await stopped) as [number | null];
+  return code ?? 0;
+}
+
+async function runDemo(ui: boolean): Promise<number> {
   const target = join(process.cwd(), 'demo-mirror');
   const workDir = await mkdtemp(join(tmpdir(), 'ferry-demo-'));
   try {
@@ -34,6 +58,7 @@ async function runDemo(): Promise<number> {
     try {
       const source = `${server.url}streams/v1/index.sjson`;
       step(`Serving it at ${source}`);
+      if (ui) return await runUi(source, keyring);
 
       step('ferry query --products (what the stream offers)');
       let status = await main(['query', '--products', '--keyring', keyring, source]);
@@ -65,4 +90,4 @@ function step(text: string): void {
   process.stderr.write(`\n== ${text}\n`);
 }
 
-process.exitCode = await runDemo();
+process.exitCode = await runDemo(process.argv.includes('--ui'));

@@ -1,7 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { recordFerryRun } from './published-state.js';
+import { findRepoRoot } from './repo-root.js';
 
 /** The checkout's root, found from test/support/ under vitest and from dist/test/support/ once built (the bench). */
 export const repoRoot = findRepoRoot(import.meta.dirname);
@@ -52,11 +53,4 @@ export function collect(child: ChildProcess, timeoutMs = 60_000): Promise<FerryR
 
 export function runFerry(args: readonly string[], options: FerryRunOptions = {}): Promise<FerryRun> {
   return collect(spawnFerry(args, options), options.timeoutMs);
-}
-
-function findRepoRoot(from: string): string {
-  for (let directory = from; ; directory = dirname(directory)) {
-    if (existsSync(join(directory, 'package.json'))) return directory;
-    if (dirname(directory) === directory) throw new Error(`no package.json above ${from}`);
-  }
 }

@@ -1,0 +1,173 @@
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { AxeBuilder } from '@axe-core/playwright';
+import type { Browser, Page } from '@playwright/test';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { WebSocket } from 'ws';
+import { KIB, MIB, makeKey, serveSignedStream, type ServedStream } from '../integration/mirror/helpers.js';
+import { rawRequest } from '../support/ferry-serve.js';
+import { launchChromium } from './browser.js';
+import { startFerryUi, type RunningUi } from './ferry-ui.js';
+
+// Issue 10 §4: the operator's whole job by clicking, in Debian's Chromium, against `ferry ui` (the
+// built CLI) and a signed fixture stream on loopback. Each screen is checked with axe-core and saved
+// to docs/images/ for the README.
+
+const IMAGES = resolve(import.meta.dirname, '../../docs/images');
+const SMALL = { width: 1280, height: 800 };
+const LARGE = { width: 1920, height: 1080 };
+
+let workDir: string;
+let served: ServedStream;
+let ui: RunningUi;
+let browser: Browser;
+
+async function seriousViolations(page: Page): Promise<string[]> {
+  const result = await new AxeBuilder({ page }).analyze();
+  return result.violations.filter((violation) => violation.impact === 'serious' || violation.impact === 'critical').map((violation) => `${violation.id}: ${violation.help} (${violation.nodes.map((node) => node.target.join(' ')).join(', ')})`);
+}
+
+/** Saves the screen and checks it for serious accessibility problems. */
+async function capture(page: Page, name: string): Promise<void> {
+  expect(await seriousViolations(page), `axe-core on ${name}`).toEqual([]);
+  await page.screenshot({ path: join(IMAGES, `${name}.png`) });
+}
+
+/** A page in a context of its own (axe-core needs a context made by newContext). */
+async function openApp(viewport: { width: number; height: number }, colorScheme: 'light' | 'dark'): Promise<Page> {
+  const context = await browser.newContext({ viewport, colorScheme });
+  const page = await context.newPage();
+  page.once('close', () => void context.close());
+  await page.goto(ui.url);
+  return page;
+}
+
+async function text(page: Page, role: 'status' | 'alert', name?: string): Promise<string> {
+  const locator = name === undefined ? page.getByRole(role).first() : page.getByRole(role, { name });
+  await locator.waitFor();
+  return (await locator.textContent()) ?? '';
+}
+
+beforeAll(async () => {
+  workDir = await mkdtemp(join(tmpdir(), 'ferry-e2e-'));
+  await mkdir(IMAGES, { recursive: true });
+  served = await serveSignedStream(workDir, 'e2e', {
+    contents: ['ubuntu', 'bootloaders'],
+    releases: ['jammy', 'noble'],
+    arches: ['amd64'],
+    versions: 2,
+    payloadSizes: { squashfs: 4 * MIB, 'boot-initrd': 256 * KIB, 'boot-kernel': 128 * KIB, manifest: 1 * KIB },
+  });
+  ui = await startFerryUi(['--library', join(workDir, 'library')]);
+  browser = await launchChromium();
+}, 120_000);
+
+afterAll(async () => {
+  await browser.close();
+  await ui.stop();
+  await served.server.close();
+  await rm(workDir, { recursive: true, force: true });
+});
+
+describe('the app in browser mode', () => {
+  it('loads a custom signed source, selects jammy amd64 with bootloaders, plans, syncs with progress, pauses and resumes', async () => {
+    // The first file of each squashfs stalls half-way, long enough to see progress and to pause.
+    served.server.setFaults((request) => (request.path.endsWith('squashfs') && request.attempt === 1 ? { kind: 'stall', afterBytes: 1 * MIB, ms: 4_000 } : undefined));
+    const page = await openApp(SMALL, 'light');
+
+    await page.getByRole('radio', { name: /Custom URL/ }).check();
+    await page.getByRole('textbox', { name: 'URL or folder' }).fill(served.source);
+    await page.getByRole('textbox', { name: /Keyring files/ }).fill(served.testKey.keyringFile);
+    await page.getByRole('button', { name: 'Load source' }).click();
+    await page.getByRole('heading', { name: 'Catalog' }).waitFor();
+
+    // The catalog: bootloaders are in by default; one click adds jammy amd64, as a filter line.
+    expect(await page.getByRole('checkbox', { name: 'Include bootloaders' }).isChecked()).toBe(true);
+    const jammy = page.getByRole('checkbox', { name: 'Select ubuntu jammy amd64' });
+    await jammy.click();
+    await expect.poll(() => jammy.isChecked()).toBe(true);
+    const filterText = page.getByRole('textbox', { name: /Selection as sstream filters/ });
+    await expect.poll(() => filterText.inputValue()).toBe('os~^(grub|pxelinux)\nos=ubuntu release=jammy arch=amd64');
+    await expect.poll(async () => (await page.getByText(/products selected/).textContent()) ?? '').toMatch(/^[1-9]\d* of \d+ products selected/);
+    await capture(page, 'catalog');
+
+    await page.getByRole('button', { name: 'Review the plan' }).click();
+    await page.getByRole('table', { name: 'Plan totals' }).waitFor();
+    const toDownload = (await page.getByRole('row', { name: /To download/ }).textContent()) ?? '';
+    expect(toDownload).toMatch(/To download\s*[1-9]/);
+    await capture(page, 'plan');
+
+    await page.getByRole('button', { name: /Start sync/ }).click();
+    const overall = page.getByRole('progressbar', { name: 'Overall' });
+    await overall.waitFor();
+    await expect.poll(async () => Number(await overall.getAttribute('aria-valuenow')), { timeout: 20_000 }).toBeGreaterThan(0);
+    await capture(page, 'sync');
+
+    await page.getByRole('button', { name: 'Pause' }).click();
+    await expect.poll(() => text(page, 'status', 'Sync state'), { timeout: 20_000 }).toMatch(/^Paused/);
+    served.server.setFaults(undefined);
+    await page.getByRole('button', { name: 'Resume' }).click();
+    await expect.poll(() => text(page, 'status', 'Sync state'), { timeout: 60_000 }).toBe('Done');
+    expect(await overall.getAttribute('aria-valuenow')).toBe('100');
+    await page.getByText(/^Fetched \d+ files/).waitFor();
+
+    // The screens of what comes after the sync, and the source's verification banner.
+    for (const screen of ['Export', 'Offline', 'History', 'Source'] as const) {
+      await page.getByRole('navigation', { name: 'Steps' }).getByRole('button', { name: screen }).click();
+      await page.getByRole('heading', { name: screen }).waitFor();
+      if (screen === 'History') await page.getByRole('cell', { name: 'sync' }).first().waitFor();
+      if (screen === 'Source') expect(await text(page, 'status', 'Verification')).toContain('Verified');
+      await capture(page, screen.toLowerCase());
+    }
+    await page.close();
+  }, 180_000);
+
+  it('reads at 1920x1080 in the dark colour scheme', async () => {
+    const page = await openApp(LARGE, 'dark');
+    const background = await page.evaluate('getComputedStyle(document.body).backgroundColor');
+    expect(background).toBe('rgb(21, 24, 28)');
+    await page.getByRole('heading', { name: 'Source' }).waitFor();
+    await capture(page, 'source-dark-1920');
+    await page.close();
+  });
+
+  it('says plainly what is wrong, and what to do, when the signature does not check out', async () => {
+    const stranger = await makeKey(join(workDir, 'stranger'), 'stranger').catch(async () => {
+      await mkdir(join(workDir, 'stranger'), { recursive: true });
+      return makeKey(join(workDir, 'stranger'), 'stranger');
+    });
+    const page = await openApp(SMALL, 'light');
+    await page.getByRole('radio', { name: /Custom URL/ }).check();
+    await page.getByRole('textbox', { name: 'URL or folder' }).fill(served.source);
+    await page.getByRole('textbox', { name: /Keyring files/ }).fill(stranger.keyringFile);
+    await page.getByRole('button', { name: 'Load source' }).click();
+    const alert = await text(page, 'alert');
+    expect(alert).toMatch(/FERRY_SIG_/);
+    expect(alert).toMatch(/What to do: \S+/);
+    await capture(page, 'source-bad-signature');
+    await page.close();
+  });
+
+  it('refuses requests and sockets without the token, or from a foreign Host or Origin', async () => {
+    const url = new URL(ui.url);
+    const tokenPath = url.pathname;
+    expect((await rawRequest(ui.url, '/')).status).toBe(401);
+    expect((await rawRequest(ui.url, '/not-the-token/')).status).toBe(403);
+    expect((await rawRequest(ui.url, tokenPath)).status).toBe(200);
+    expect((await rawRequest(ui.url, tokenPath, { headers: { Host: 'attacker.example' } })).status).toBe(403);
+    expect((await rawRequest(ui.url, tokenPath, { headers: { Origin: 'http://attacker.example' } })).status).toBe(403);
+
+    const socketStatus = (path: string, headers: Record<string, string> = {}): Promise<number> =>
+      new Promise((resolveStatus) => {
+        const socket = new WebSocket(`ws://${url.host}${path}`, { headers });
+        socket.once('open', () => { socket.close(); resolveStatus(101); });
+        socket.once('unexpected-response', (_request, response) => { resolveStatus(response.statusCode ?? 0); });
+        socket.once('error', () => undefined);
+      });
+    expect(await socketStatus(`${tokenPath}api`)).toBe(101);
+    expect(await socketStatus('/api')).not.toBe(101);
+    expect(await socketStatus(`${tokenPath}api`, { Origin: 'http://attacker.example' })).toBe(403);
+    expect(await socketStatus(`${tokenPath}api`, { Host: 'attacker.example' })).toBe(403);
+  });
+});
