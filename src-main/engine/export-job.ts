@@ -89,7 +89,7 @@ async function exportFrom(input: ExportInput, context: JobContext, library: Libr
     }
   }
   const plan = planExport({ ...planInput, freeBytes: target.freeBytes, presentBytes: present });
-  const summary = planSummary(plan, source, carried, target.fsType, base);
+  const summary = planSummary(plan, source, target.fsType, base);
   const directories = layout === 'tree' ? [to] : plan.volumes.map((_volume, index) => volumeDir(index + 1));
   const outcome: ExportOutcome = {
     jobId: context.jobId,
@@ -177,7 +177,7 @@ async function exportFrom(input: ExportInput, context: JobContext, library: Libr
   outcome.written = written;
   outcome.verified = await readBack(stored, input, context);
   if (source.library !== undefined && layout === 'bundle' && outcome.verified.bad.length === 0) {
-    source.library.catalog.recordExport({ bundleId, site: input.site ?? null, createdAt }, plan.volumes.flat().map((blob) => blob.sha256));
+    source.library.catalog.recordExport({ bundleId, site: input.site ?? null, createdAt }, [...new Set(plan.volumes.flat().map((blob) => blob.sha256))]);
     outcome.ledgerSite = input.site ?? null;
   }
   return outcome;
@@ -238,8 +238,10 @@ async function readBack(stored: ReadonlyArray<{ path: string; sha256: string; si
   return { files: stored.length, bytes, method, bad };
 }
 
-function planSummary(plan: ExportPlan, source: ExportSource, carried: ReadonlySet<string>, fsType: string, base: BundleManifest['base']): ExportPlanSummary {
+function planSummary(plan: ExportPlan, source: ExportSource, fsType: string, base: BundleManifest['base']): ExportPlanSummary {
   const blobs = new Map(source.files.map((file) => [file.sha256, file.size]));
+  // Metadata blobs are on every volume; each distinct blob counts once.
+  const carried = new Set(plan.volumes.flat().map((blob) => blob.sha256));
   return {
     layout: plan.layout,
     files: source.files.length,
