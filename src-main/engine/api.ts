@@ -96,8 +96,10 @@ export interface GcInput {
 /** The volumes of one bundle, in any order: bundle directories, or folders holding `FERRY/<bundle id>/`. */
 export interface BundleInput {
   bundles: string[];
-  /** Keyring files to verify the signed metadata with; default: the bundle's own keyrings/. */
+  /** Keyring files to verify the signed metadata with; default: the bundled Ubuntu cloud image keyring (as mirror). */
   keyringFiles?: string[] | undefined;
+  /** Also verify with the bundle's own keyrings/: only when the operator says so (a tampered drive can carry its signer's key). */
+  trustBundleKeyrings?: boolean | undefined;
   /** Time between progress events, in ms (default 200). */
   progressIntervalMs?: number | undefined;
 }

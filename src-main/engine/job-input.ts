@@ -233,6 +233,7 @@ function checkBundle(fields: Fields): void {
     throw refuse('bundles', 'a list of one or more bundle paths', fields.bundles);
   }
   optionalStrings(fields, 'keyringFiles', '');
+  optionalBoolean(fields, 'trustBundleKeyrings', '');
   optionalWhole(fields, 'progressIntervalMs', '', 1, LONGEST_TIMER_MS);
 }
 

@@ -3,12 +3,12 @@ import { flagOption, listOption, stringOption, usageError, type CommandDefinitio
 import { ExitCode } from '../exit-codes.js';
 import { formatBytesFixed } from '../output.js';
 import { followJob } from '../progress-display.js';
-import { bundleKeyringOption, describeBundle, describeProblem } from './verify.js';
+import { bundleKeyringOption, describeBundle, describeProblem, trustBundleKeyringsOption } from './verify.js';
 
 export const importCommand: CommandDefinition = {
   name: 'import',
   summary: 'Build or update a mirror tree from a bundle, verifying as it copies',
-  usage: ['BUNDLE... --into DIR [--prune] [--keyring FILE] [--url URL] [--json]'],
+  usage: ['BUNDLE... --into DIR [--prune] [--keyring FILE] [--trust-bundle-keyrings] [--url URL] [--json]'],
   description: [
     'Verifies the bundle\'s signatures first (as `ferry verify` does), then writes each file of the',
     'mirror tree into DIR through a temporary name, hashing it as it is written; nothing reaches its',
@@ -25,6 +25,7 @@ export const importCommand: CommandDefinition = {
     { name: 'url', type: 'string', valueName: 'URL', description: 'the URL MAAS will reach DIR at, for the printed commands (default http://<this host>:8080/)' },
     { name: 'json', type: 'boolean', description: 'print the outcome as one JSON document' },
     bundleKeyringOption,
+    trustBundleKeyringsOption,
   ],
   examples: ['ferry import /media/usb --into /srv/mirror', 'ferry import /media/usb2 /media/usb1 --into /srv/mirror --prune'],
   async run(options, positionals, io) {
@@ -36,6 +37,7 @@ export const importCommand: CommandDefinition = {
       target,
       prune: flagOption(options, 'prune'),
       keyringFiles: listOption(options, 'keyring'),
+      trustBundleKeyrings: flagOption(options, 'trust-bundle-keyrings'),
       serveUrl: stringOption(options, 'url'),
     });
     const outcome = await followJob(job, io, undefined);

@@ -9,28 +9,37 @@ export const bundleKeyringOption = {
   name: 'keyring',
   type: 'strings',
   valueName: 'FILE',
-  description: "keyring to verify the bundle's signed metadata with, instead of the bundle's own keyrings/",
+  description: "keyring to verify the bundle's signed metadata with (default: the bundled Ubuntu cloud image keyring); may be a file of the bundle's keyrings/ you have checked",
+} as const;
+
+/** `--trust-bundle-keyrings`: shared by verify, import and serve of a bundle. */
+export const trustBundleKeyringsOption = {
+  name: 'trust-bundle-keyrings',
+  type: 'boolean',
+  description:
+    "also trust the keyrings the bundle carries in keyrings/; anyone who could change the drive could have put their own key there, so compare its fingerprints with the publisher's first",
 } as const;
 
 export const verifyCommand: CommandDefinition = {
   name: 'verify',
   summary: 'Check a bundle: its signatures, then every blob against its manifest',
-  usage: ['BUNDLE... [--json] [--keyring FILE]'],
+  usage: ['BUNDLE... [--json] [--keyring FILE] [--trust-bundle-keyrings]'],
   description: [
     "BUNDLE is a bundle's directory (holding bundle.json) or a folder holding FERRY/<bundle id>/, such as",
     'a mounted drive. Give every volume of a multi-volume bundle, in any order. Signatures come first:',
-    "upstream's signed metadata is verified with the bundle's keyrings/ (or --keyring), and every file",
+    "upstream's signed metadata is verified with the bundled Ubuntu cloud image keyring (or --keyring; the",
+    "bundle's own keyrings/ only with --trust-bundle-keyrings or named with --keyring), and every file",
     'bundle.json lists must be one the signed metadata lists with the same size and sha256. Then every',
     'blob and part is read and re-hashed. Complete (every blob present) and valid (every hash',
     'matches) are reported apart, naming each missing or bad blob and the files it is for.',
     'Exit status: 0 complete and valid; 3 a signature or a blob did not verify; 1 incomplete.',
   ],
-  options: [{ name: 'json', type: 'boolean', description: 'print the outcome as one JSON document' }, bundleKeyringOption],
+  options: [{ name: 'json', type: 'boolean', description: 'print the outcome as one JSON document' }, bundleKeyringOption, trustBundleKeyringsOption],
   examples: ['ferry verify /media/usb', 'ferry verify /media/usb1/FERRY/20261130T054000Z-3fa9c2d1 /media/usb2'],
   async run(options, positionals, io) {
     if (positionals.length === 0) throw usageError(verifyCommand, 'ferry verify takes one or more BUNDLE paths.');
     const engine = createEngine({ env: io.env, cwd: io.cwd });
-    const job = engine.startJob('verify', { bundles: positionals, keyringFiles: listOption(options, 'keyring') });
+    const job = engine.startJob('verify', { bundles: positionals, keyringFiles: listOption(options, 'keyring'), trustBundleKeyrings: flagOption(options, 'trust-bundle-keyrings') });
     const outcome = await followJob(job, io, undefined);
     if (flagOption(options, 'json')) io.stdout.write(`${JSON.stringify(outcome, null, 2)}\n`);
     else io.stdout.write(describeVerify(outcome));
