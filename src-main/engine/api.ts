@@ -7,6 +7,7 @@
 import type { SerializedFerryError } from '../base/errors.js';
 import type { Progress } from '../base/progress.js';
 import type { LibraryRepairReport, TreeRepairReport } from '../library/index.js';
+import type { EjectOutcome } from '../media/index.js';
 import type { NoMatchReport } from '../streams/index.js';
 
 // Inputs
@@ -146,6 +147,8 @@ export interface ExportInput {
   layout?: 'bundle' | 'tree' | undefined;
   /** Plan only: the verdict, nothing written. */
   dryRun?: boolean | undefined;
+  /** Eject the target's drive once written and verified, when it is a removable drive (default true). */
+  eject?: boolean | undefined;
   progressIntervalMs?: number | undefined;
 }
 
@@ -377,8 +380,12 @@ export interface ExportOutcome {
    * null in a dry run.
    */
   verified: { files: number; bytes: number; method: 'direct' | 'cached' | 'mixed'; bad: Array<{ path: string; expected: string; actual: string }> } | null;
-  /** Ejecting a drive is not done yet by this job. */
-  ejected: 'not-requested';
+  /**
+   * After written and verified: the drive's eject (media/eject.ts: ejected, busy, failed, or
+   * not-a-drive for a plain folder); `not-requested` with `eject: false`; null in a dry run or when
+   * a blob read back wrong (the drive stays mounted to be looked at).
+   */
+  ejected: EjectOutcome | { kind: 'not-requested' } | null;
   /** Upstream's signatures as verified at export (the metadata files, their signers and dates). */
   signatures: Array<{ path: string; keyFingerprint: string; signedAt: string }>;
   /** The export was recorded in the library's ledger for this site. */

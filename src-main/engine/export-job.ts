@@ -1,6 +1,7 @@
 // The `export` job (issue 9 §2-3): plan (the verdict, before anything is written), write every
 // volume (blobs, then SHA256SUMS, README.txt, audit.jsonl, keyrings, import.sh, bundle.json last),
-// read every blob back around the page cache, and record the export in the library's ledger.
+// read every blob back around the page cache, record the export in the library's ledger, and eject
+// the drive (export-eject.ts) when the target is on one.
 import { createHash, randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join, resolve as resolvePath } from 'node:path';
@@ -25,6 +26,7 @@ import { inspectTarget } from '../media/bundle/target.js';
 import { findUnfinishedBundle, finishVolume, presentBytes, startVolume, writeBlob, writeFileDurably, writeTreeFile } from '../media/bundle/writer.js';
 import { readBackFile, type ReadBackMethod } from '../net/index.js';
 import type { ExportInput, ExportOutcome, ExportPlanSummary } from './api.js';
+import { ejectExportTarget } from './export-eject.js';
 import { gatherExportSource, type ExportedFile, type ExportSource } from './export-source.js';
 import { productVersion } from './install.js';
 import { stepProgress, type JobContext } from './job-context.js';
@@ -35,7 +37,8 @@ import { resolveLibraryDir } from './library.js';
  * (`since`), FERRY_TARGET_UNFIT, FERRY_NOT_ENOUGH_SPACE (before anything is written),
  * FERRY_SETTING_INVALID (partSize), FERRY_HASH_MISMATCH / FERRY_SIZE_MISMATCH (a source file that is
  * not what the signed metadata lists: nothing of it reaches a final path), FERRY_DISK_FULL, FERRY_IO,
- * FERRY_LIBRARY_BUSY, FERRY_CANCELLED. A blob that reads back wrong is reported in `verified.bad`.
+ * FERRY_LIBRARY_BUSY, FERRY_CANCELLED. A blob that reads back wrong is reported in `verified.bad`;
+ * the drive's eject (or why there was none) in `ejected`, never thrown.
  */
 export async function runExport(input: ExportInput, context: JobContext): Promise<ExportOutcome> {
   if (input.tree !== undefined) return exportFrom(input, context, undefined, undefined);
@@ -99,7 +102,7 @@ async function exportFrom(input: ExportInput, context: JobContext, library: Libr
     plan: summary,
     written: null,
     verified: null,
-    ejected: 'not-requested',
+    ejected: null,
     signatures: source.signatures,
     ledgerSite: null,
   };
@@ -180,6 +183,8 @@ async function exportFrom(input: ExportInput, context: JobContext, library: Libr
     source.library.catalog.recordExport({ bundleId, site: input.site ?? null, createdAt }, [...new Set(plan.volumes.flat().map((blob) => blob.sha256))]);
     outcome.ledgerSite = input.site ?? null;
   }
+  // Only a bundle written and read back right is ejected; a bad one stays mounted to be looked at.
+  if (outcome.verified.bad.length === 0) outcome.ejected = input.eject === false ? { kind: 'not-requested' } : await ejectExportTarget(to, target.mountPoint);
   return outcome;
 }
 

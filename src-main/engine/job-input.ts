@@ -216,6 +216,7 @@ const checks: { [K in JobKind]: (fields: Fields) => void } = {
     optionalWhole(fields, 'volumeSize', '', 1);
     optionalWhole(fields, 'partSize', '', 1);
     optionalBoolean(fields, 'dryRun', '');
+    optionalBoolean(fields, 'eject', '');
     optionalWhole(fields, 'progressIntervalMs', '', 1, LONGEST_TIMER_MS);
     if (fields.layout !== undefined && fields.layout !== 'bundle' && fields.layout !== 'tree') throw refuse('layout', 'bundle or tree', fields.layout);
     // A tree has no ledger; the library needs a source or a saved selection to read.
