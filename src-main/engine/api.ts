@@ -388,6 +388,8 @@ export interface ExportOutcome {
   ejected: EjectOutcome | { kind: 'not-requested' } | null;
   /** Upstream's signatures as verified at export (the metadata files, their signers and dates). */
   signatures: Array<{ path: string; keyFingerprint: string; signedAt: string }>;
+  /** How old those signatures are, and the keyring's expired or soon-expiring keys (as a stream's trust.warnings). */
+  trustWarnings: TrustWarning[];
   /** The export was recorded in the library's ledger for this site. */
   ledgerSite: string | null;
 }

@@ -104,6 +104,7 @@ async function exportFrom(input: ExportInput, context: JobContext, library: Libr
     verified: null,
     ejected: null,
     signatures: source.signatures,
+    trustWarnings: source.trustWarnings,
     ledgerSite: null,
   };
   if (input.dryRun === true) return outcome;

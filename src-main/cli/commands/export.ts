@@ -2,6 +2,7 @@ import { createEngine, filterGroups, type ExportOutcome } from '../../engine/ind
 import { countOption, flagOption, listOption, numberOption, stringOption, usageError, type CliIo, type CommandDefinition } from '../command.js';
 import { ejectWords } from '../eject-words.js';
 import { ExitCode } from '../exit-codes.js';
+import { trustWarningWords } from '../trust-words.js';
 import { formatBytesFixed } from '../output.js';
 import { JobDisplay, displayModeFor, followJob } from '../progress-display.js';
 import { libraryOption } from './library-option.js';
@@ -127,6 +128,7 @@ function reportExport(outcome: ExportOutcome, io: CliIo, json: boolean): number 
   );
   for (const warning of plan.warnings) io.stderr.write(`Note: ${warning}\n`);
   for (const signature of outcome.signatures) io.stderr.write(`Signed: ${signature.path} by ${signature.keyFingerprint} on ${signature.signedAt}\n`);
+  for (const warning of outcome.trustWarnings) io.stderr.write(`${trustWarningWords(warning)}\n`);
   if (outcome.dryRun) {
     io.stderr.write('Dry run: nothing was written.\n');
     return exitCode;

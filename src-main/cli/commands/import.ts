@@ -3,7 +3,7 @@ import { flagOption, listOption, stringOption, usageError, type CommandDefinitio
 import { ExitCode } from '../exit-codes.js';
 import { formatBytesFixed } from '../output.js';
 import { followJob } from '../progress-display.js';
-import { bundleKeyringOption, describeBundle, describeProblem, trustBundleKeyringsOption } from './verify.js';
+import { bundleKeyringOption, describeBundle, describeProblem, trustBundleKeyringsOption, writeTrustWarnings } from './verify.js';
 
 export const importCommand: CommandDefinition = {
   name: 'import',
@@ -42,7 +42,10 @@ export const importCommand: CommandDefinition = {
     });
     const outcome = await followJob(job, io, undefined);
     if (flagOption(options, 'json')) io.stdout.write(`${JSON.stringify(outcome, null, 2)}\n`);
-    else io.stdout.write(describeImport(outcome));
+    else {
+      writeTrustWarnings(outcome, io);
+      io.stdout.write(describeImport(outcome));
+    }
     return outcome.complete ? ExitCode.ok : ExitCode.failure;
   },
 };

@@ -1,8 +1,9 @@
 import { createEngine, type BundleBlobProblem, type BundleSummary, type VerifyOutcome } from '../../engine/index.js';
-import { flagOption, listOption, usageError, type CommandDefinition } from '../command.js';
+import { flagOption, listOption, usageError, type CliIo, type CommandDefinition } from '../command.js';
 import { ExitCode } from '../exit-codes.js';
 import { formatBytesFixed } from '../output.js';
 import { followJob } from '../progress-display.js';
+import { trustWarningLines } from './source-options.js';
 
 /** `--keyring FILE`: shared by verify, import and serve of a bundle. */
 export const bundleKeyringOption = {
@@ -42,11 +43,19 @@ export const verifyCommand: CommandDefinition = {
     const job = engine.startJob('verify', { bundles: positionals, keyringFiles: listOption(options, 'keyring'), trustBundleKeyrings: flagOption(options, 'trust-bundle-keyrings') });
     const outcome = await followJob(job, io, undefined);
     if (flagOption(options, 'json')) io.stdout.write(`${JSON.stringify(outcome, null, 2)}\n`);
-    else io.stdout.write(describeVerify(outcome));
+    else {
+      writeTrustWarnings(outcome, io);
+      io.stdout.write(describeVerify(outcome));
+    }
     if (!outcome.valid) return ExitCode.verificationFailed;
     return outcome.complete ? ExitCode.ok : ExitCode.failure;
   },
 };
+
+/** The signatures' age and the keyrings' expiring keys, on stderr as mirror prints them (in --json they are the outcome's trust.warnings). */
+export function writeTrustWarnings(summary: BundleSummary, io: CliIo): void {
+  if (summary.trust.kind === 'verified') for (const line of trustWarningLines(summary.trust)) io.stderr.write(line);
+}
 
 /** The bundle, its volumes and who signed its metadata when: the opening lines of verify and import. */
 export function describeBundle(summary: BundleSummary): string {
@@ -56,7 +65,6 @@ export function describeBundle(summary: BundleSummary): string {
   if (summary.trust.kind === 'verified') {
     for (const signature of summary.signatures) lines.push(`Signature good: ${signature.path} signed by ${signature.keyFingerprint} at ${signature.signedAt ?? '(no date)'}.`);
     lines.push(`Keyring(s) used: ${summary.trust.keyringFiles.join(', ')}.`);
-    for (const { fingerprint, expiredAt } of summary.trust.expiredKeys) lines.push(`WARNING: signing key ${fingerprint} expired on ${expiredAt}; the publisher must renew it.`);
   } else {
     lines.push('NOT VERIFIED: the bundle\'s metadata starts from an unsigned .json index; no signature was checked.');
   }
