@@ -2,13 +2,12 @@ import { createEngine, type ImportOutcome } from '../../engine/index.js';
 import { flagOption, listOption, stringOption, usageError, type CommandDefinition } from '../command.js';
 import { ExitCode } from '../exit-codes.js';
 import { formatBytesFixed } from '../output.js';
-import { followJob } from '../progress-display.js';
-import { bundleKeyringOption, describeBundle, describeProblem, trustBundleKeyringsOption, writeTrustWarnings } from './verify.js';
+import { bundleDisplayOptions, bundleKeyringOption, describeBundle, describeProblem, followBundleJob, trustBundleKeyringsOption } from './verify.js';
 
 export const importCommand: CommandDefinition = {
   name: 'import',
   summary: 'Build or update a mirror tree from a bundle, verifying as it copies',
-  usage: ['BUNDLE... --into DIR [--prune] [--keyring FILE] [--trust-bundle-keyrings] [--url URL] [--json]'],
+  usage: ['BUNDLE... --into DIR [--prune] [--keyring FILE] [--trust-bundle-keyrings] [--url URL] [--json | --progress]'],
   description: [
     'Verifies the bundle\'s signatures first (as `ferry verify` does), then writes each file of the',
     'mirror tree into DIR through a temporary name, hashing it as it is written; nothing reaches its',
@@ -23,7 +22,7 @@ export const importCommand: CommandDefinition = {
     { name: 'into', type: 'string', valueName: 'DIR', description: 'the mirror tree to build or update (created if missing)' },
     { name: 'prune', type: 'boolean', description: 'after a complete import, remove regular files no published metadata lists (never under streams/ or .ferry/)' },
     { name: 'url', type: 'string', valueName: 'URL', description: 'the URL MAAS will reach DIR at, for the printed commands (default http://<this host>:8080/)' },
-    { name: 'json', type: 'boolean', description: 'print the outcome as one JSON document' },
+    ...bundleDisplayOptions,
     bundleKeyringOption,
     trustBundleKeyringsOption,
   ],
@@ -40,13 +39,7 @@ export const importCommand: CommandDefinition = {
       trustBundleKeyrings: flagOption(options, 'trust-bundle-keyrings'),
       serveUrl: stringOption(options, 'url'),
     });
-    const outcome = await followJob(job, io, undefined);
-    if (flagOption(options, 'json')) io.stdout.write(`${JSON.stringify(outcome, null, 2)}\n`);
-    else {
-      writeTrustWarnings(outcome, io);
-      io.stdout.write(describeImport(outcome));
-    }
-    return outcome.complete ? ExitCode.ok : ExitCode.failure;
+    return followBundleJob(job, options, io, describeImport, (outcome) => (outcome.complete ? ExitCode.ok : ExitCode.failure));
   },
 };
 

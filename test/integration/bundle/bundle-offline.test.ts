@@ -8,6 +8,7 @@ import { rawRequest, startFerryServe } from '../../support/ferry-serve.js';
 import type { StreamOptions } from '../../support/stream-generator.js';
 import { collect, runFerry, spawnFerry } from '../../support/run-ferry.js';
 import { describeRun, KIB, makeKey, makeWorkDir, removeQuietly, serveSignedStream, sha256OfFile, sleep, walkFiles, type ServedStream } from '../mirror/helpers.js';
+import { lastLine } from '../export/helpers.js';
 import { expectSameTree, snapshotTree } from './offline-helpers.js';
 
 // The offline side of issue 9 (§5, §6): bundles laid out by test/support/bundle-builder.ts from a
@@ -66,7 +67,7 @@ describe('ferry verify', () => {
     expect(run.stdout).toContain('Complete: yes. Valid: yes.');
     expect(run.stdout).toMatch(/Signature good: streams\/v1\/index\.sjson signed by [0-9A-F]{40} at \d{4}-\d\d-\d\dT/);
     const json = await runFerry(['verify', ...keyring, '--json', good.dirs[0] ?? '']);
-    const outcome = JSON.parse(json.stdout) as { complete: boolean; valid: boolean; signatures: unknown[]; blobsChecked: number };
+    const outcome = JSON.parse(lastLine(json)) as { complete: boolean; valid: boolean; signatures: unknown[]; blobsChecked: number };
     expect(outcome).toMatchObject({ complete: true, valid: true });
     expect(outcome.signatures.length).toBe(good.files.filter((file) => file.role === 'metadata' && file.path.endsWith('.sjson')).length);
     expect(outcome.blobsChecked).toBe(new Set(good.files.map((file) => file.sha256)).size);

@@ -90,7 +90,7 @@ describe('ferry export from the library to a folder', () => {
     for (const [index, volume] of volumes.entries()) {
       const alone = await ferry(['verify', '--json', ...keyring, volume]);
       expect(alone.code, describeRun(alone)).toBe(1);
-      const outcome = JSON.parse(alone.stdout) as { valid: boolean; complete: boolean; signatures: unknown[]; volumes: { given: number[]; missing: number[] }; missing: unknown[] };
+      const outcome = JSON.parse(lastLine(alone)) as { valid: boolean; complete: boolean; signatures: unknown[]; volumes: { given: number[]; missing: number[] }; missing: unknown[] };
       expect(outcome).toMatchObject({ valid: true, complete: false, volumes: { given: [index + 1], missing: [2 - index] } });
       expect(outcome.signatures).toHaveLength(2);
       expect(outcome.missing.length).toBeGreaterThan(0);

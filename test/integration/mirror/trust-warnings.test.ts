@@ -6,6 +6,7 @@ import { createSigningKey, type SigningKey } from '../../../src-main/pgp/index.j
 import { startFixtureServer, type FixtureServer } from '../../support/fixture-server.js';
 import { runFerry } from '../../support/run-ferry.js';
 import { generateStream } from '../../support/stream-generator.js';
+import { lastLine } from '../export/helpers.js';
 
 // `ferry mirror`, `ferry sync` (and, across the air gap, export, verify and import) say how old the signatures are and warn about keys of the
 // keyring that expire within 90 days or have expired: a stream signed by a key made here to expire
@@ -73,18 +74,18 @@ describe('trust warnings across the air gap', () => {
     expect(exported.code, exported.stderr).toBe(0);
     expectWarnings(exported.stderr);
     const exportedJson = await runFerry(['export', '--json', '--dry-run', '--to', join(workDir, 'usb-dry'), '--tree', tree, '--keyring', keyringFile]);
-    expectWarned((JSON.parse(exportedJson.stdout.trimEnd().split('\n').at(-1) ?? '{}') as { trustWarnings: Warned[] }).trustWarnings);
+    expectWarned((JSON.parse(lastLine(exportedJson)) as { trustWarnings: Warned[] }).trustWarnings);
 
     const verified = await runFerry(['verify', '--keyring', keyringFile, target]);
     expect(verified.code, verified.stderr).toBe(0);
     expectWarnings(verified.stderr);
     const verifiedJson = await runFerry(['verify', '--json', '--keyring', keyringFile, target]);
-    expectWarned((JSON.parse(verifiedJson.stdout) as { trust: { warnings: Warned[] } }).trust.warnings);
+    expectWarned((JSON.parse(lastLine(verifiedJson)) as { trust: { warnings: Warned[] } }).trust.warnings);
 
     const imported = await runFerry(['import', '--keyring', keyringFile, target, '--into', join(workDir, 'imported')]);
     expect(imported.code, imported.stderr).toBe(0);
     expectWarnings(imported.stderr);
     const importedJson = await runFerry(['import', '--json', '--keyring', keyringFile, target, '--into', join(workDir, 'imported')]);
-    expectWarned((JSON.parse(importedJson.stdout) as { trust: { warnings: Warned[] } }).trust.warnings);
+    expectWarned((JSON.parse(lastLine(importedJson)) as { trust: { warnings: Warned[] } }).trust.warnings);
   });
 });
