@@ -1,8 +1,8 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { chmod, mkdir, readFile, readdir, readlink, writeFile } from 'node:fs/promises';
+import type { ChildProcess } from 'node:child_process';
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, type TestContext } from 'vitest';
-import { isMounted, mountExt4, mountFat32, requireDisk, unmountDisk, type MountedDisk } from '../../support/fuse-disks.js';
+import { holdOpen, isMounted, mountExt4, mountFat32, requireDisk, unmountDisk, type MountedDisk } from '../../support/fuse-disks.js';
 import { runFerry, type FerryRun } from '../../support/run-ferry.js';
 import { generateStream, type GeneratedStream } from '../../support/stream-generator.js';
 import { KIB, describeRun, makeKey, makeWorkDir, nobleShape, removeQuietly, type TestKey } from '../mirror/helpers.js';
@@ -80,18 +80,6 @@ function resultOf(run: FerryRun): ExportResult {
   return JSON.parse(lastLine(run)) as ExportResult;
 }
 
-/** A child process holding `file` open, once /proc shows the descriptor. */
-async function holdOpen(file: string): Promise<ChildProcess> {
-  const child = spawn('tail', ['-f', file], { stdio: 'ignore' });
-  children.push(child);
-  for (let attempt = 0; attempt < 100; attempt += 1) {
-    const fds = await readdir(`/proc/${child.pid}/fd`).catch(() => []);
-    const targets = await Promise.all(fds.map((fd) => readlink(`/proc/${child.pid}/fd/${fd}`).catch(() => '')));
-    if (targets.includes(file)) return child;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  throw new Error(`tail never opened ${file}`);
-}
 
 describe('ferry export ejects the drive it wrote to', () => {
   it('writes, verifies and unmounts a FUSE FAT32 stick for real, each said on its own line', async (context) => {
@@ -110,7 +98,7 @@ describe('ferry export ejects the drive it wrote to', () => {
     await recordStick(device, 'ext4', mountPoint);
     const held = join(mountPoint, 'notes.txt');
     await writeFile(held, 'an operator left this open\n');
-    const holder = await holdOpen(held);
+    const holder = await holdOpen(children, held);
     const run = await ferryWithDrives(['--to', mountPoint, '--json']);
     expect(run.code, describeRun(run)).toBe(1);
     const result = resultOf(run);
