@@ -53,6 +53,7 @@ export const ERROR_CODES = {
   FERRY_BUNDLE_INVALID: 'A bundle is damaged or not a Stream Ferry bundle',
   FERRY_BUNDLE_NOT_FOUND: 'No bundle, or more than one, is at the path given',
   FERRY_BUNDLE_INCOMPLETE: 'Files of a bundle are missing: a volume not given, or a blob neither in the bundle nor at the site',
+  FERRY_BUNDLE_KEY_UNTRUSTED: "A bundle's metadata is signed by a key only the bundle's own keyring holds",
   FERRY_BUNDLE_TOO_NEW: 'A bundle or receipt was written by a newer Stream Ferry',
   FERRY_RECEIPT_INVALID: 'A receipt is damaged or not a Stream Ferry receipt',
   FERRY_TARGET_UNFIT: 'The export target cannot hold the files as they would be written',

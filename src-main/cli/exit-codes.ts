@@ -24,6 +24,7 @@ const verificationCodes: ReadonlySet<FerryErrorCode> = new Set<FerryErrorCode>([
   'FERRY_SIG_KEY_EXPIRED',
   'FERRY_SIG_KEY_REVOKED',
   'FERRY_SIG_WEAK_HASH',
+  'FERRY_BUNDLE_KEY_UNTRUSTED',
   'FERRY_HASH_MISMATCH',
   'FERRY_SIZE_MISMATCH',
 ]);

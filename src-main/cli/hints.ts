@@ -83,6 +83,9 @@ export const cliHints: Readonly<Partial<Record<FerryErrorCode, HintRule>>> = {
           ? "Give an address of one of this computer's interfaces with --bind (0.0.0.0 for all)."
           : undefined,
   FERRY_BUNDLE_NOT_FOUND: 'Give the bundle directory (FERRY/<bundle id>) or the drive holding it; with several, name one.',
+  // The engine names the key and the bundle's keyring file; the CLI says which option trusts it.
+  FERRY_BUNDLE_KEY_UNTRUSTED: ({ keyId, path }) =>
+    `Compare the fingerprint ${keyId ?? ''} with the publisher's, learned out of band (on the online side: gpg --show-keys on the keyring the mirror was verified with), never from this drive. Only if they match, run again with --keyring ${path ?? 'BUNDLE/keyrings/NAME.gpg'} (or --trust-bundle-keyrings to trust every keyring the bundle carries).`,
   FERRY_BUNDLE_INCOMPLETE: 'Give every volume of the bundle (in any order); for an incremental bundle, import the base bundle into the same folder first.',
   FERRY_CATALOG_LOST:
     'Nothing was deleted. Run `ferry sync` for each source of this library: it hashes the stored files and records them again; then run the command again.',

@@ -29,7 +29,7 @@ function terminalColumns(io: CliIo): number {
 }
 
 const PLAIN_LINE_INTERVAL_MS = 5_000;
-const BAR_STEPS: ReadonlySet<Progress['step']> = new Set(['download', 'export', 'read-back']);
+const BAR_STEPS: ReadonlySet<Progress['step']> = new Set(['download', 'verify-existing', 'place', 'export', 'read-back']);
 const MAX_FILES_SHOWN = 4;
 
 /**
@@ -69,8 +69,9 @@ export class JobDisplay {
     }
     switch (event.type) {
       case 'progress':
-        // The bar has always shown the downloads (and an export's copy and read-back, its bulk);
-        // loading, re-hashing and metadata steps are quick next to them.
+        // The bulk of each job: downloads, re-hashing what is there (mirror --verify-existing, a
+        // bundle's verify), an import's copy, an export's copy and read-back; loading metadata and
+        // removing are quick next to them.
         if (BAR_STEPS.has(event.progress.step)) this.#progress(event.progress);
         return;
       case 'repaired':

@@ -136,8 +136,10 @@ const BUNDLE_PATHS = 'a list of one or more bundle paths';
 /** The volumes of one bundle, in any order: bundle directories, or folders holding `FERRY/<bundle id>/`. */
 export const bundleInputSchema = z.object({
   bundles: z.array(z.string({ error: BUNDLE_PATHS }).min(1, { error: BUNDLE_PATHS }), { error: BUNDLE_PATHS }).min(1, { error: BUNDLE_PATHS }),
-  /** Keyring files to verify the signed metadata with; default: the bundle's own keyrings/. */
+  /** Keyring files to verify the signed metadata with; default: the bundled Ubuntu cloud image keyring (as mirror). */
   keyringFiles: strings.optional(),
+  /** Also verify with the bundle's own keyrings/: only when the operator says so (a tampered drive can carry its signer's key). */
+  trustBundleKeyrings: flag.optional(),
   /** Time between progress events, in ms (default 200). */
   progressIntervalMs,
 });
@@ -187,6 +189,8 @@ export const exportInputSchema = z
     progressIntervalMs,
     /** `bundle` (default) or `tree`: a plain mirror tree at `to`, where its file system can hold it. */
     layout: z.enum(['bundle', 'tree'], { error: 'bundle or tree' }).optional(),
+    /** Eject the target's drive once written and verified, when it is a removable drive (default true). */
+    eject: flag.optional(),
   })
   .superRefine((value, context) => {
     const refuse = (field: 'site' | 'source' | 'since' | 'layout', message: string): void => {

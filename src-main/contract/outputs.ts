@@ -318,6 +318,24 @@ export const exportPlanSummarySchema = z.object({
   warnings: z.array(z.string()),
 });
 
+/** media/eject.ts EjectOutcome (checked equal in engine/contract-checks.ts). */
+export const ejectOutcomeSchema = z.discriminatedUnion('kind', [
+  /** Unmounted; `poweredOff` when the drive was also stopped. */
+  z.object({ kind: z.literal('ejected'), mountPoint: z.string(), device: z.string().nullable(), poweredOff: z.boolean(), tool: z.string() }),
+  /** Something still uses the drive; `holders` are the processes found (none where the platform cannot tell). */
+  z.object({
+    kind: z.literal('busy'),
+    mountPoint: z.string(),
+    holders: z.array(z.object({ pid: z.number(), command: z.string() })),
+    tool: z.string(),
+    message: z.string(),
+  }),
+  /** The tool refused or could not run; `message` is its own output. */
+  z.object({ kind: z.literal('failed'), mountPoint: z.string(), tool: z.string(), message: z.string() }),
+  /** A folder on a system disk, a network share or a RAM disk: there is nothing to eject. */
+  z.object({ kind: z.literal('not-a-drive'), path: z.string(), reason: z.string() }),
+]);
+
 export const exportOutcomeSchema = z.object({
   jobId: z.string(),
   dryRun: z.boolean(),
@@ -340,8 +358,14 @@ export const exportOutcomeSchema = z.object({
       bad: z.array(z.object({ path: z.string(), expected: z.string(), actual: z.string() })),
     })
     .nullable(),
-  /** Ejecting a drive is not done yet by this job. */
-  ejected: z.literal('not-requested'),
+  /**
+   * After written and verified: the drive's eject (ejected, busy, failed, or not-a-drive for a
+   * plain folder); `not-requested` with `eject: false`; null in a dry run or when a blob read back
+   * wrong (the drive stays mounted to be looked at).
+   */
+  ejected: z.union([ejectOutcomeSchema, z.object({ kind: z.literal('not-requested') })]).nullable(),
+  /** How old those signatures are, and the keyring's expired or soon-expiring keys (as a stream's trust.warnings). */
+  trustWarnings: z.array(trustWarningSchema),
   /** Upstream's signatures as verified at export (the metadata files, their signers and dates). */
   signatures: z.array(z.object({ path: z.string(), keyFingerprint: z.string(), signedAt: z.string() })),
   /** The export was recorded in the library's ledger for this site. */
@@ -470,6 +494,7 @@ export type MaasCommands = z.infer<typeof maasCommandsSchema>;
 export type ImportOutcome = z.infer<typeof importOutcomeSchema>;
 export type ExportPlanSummary = z.infer<typeof exportPlanSummarySchema>;
 export type ExportOutcome = z.infer<typeof exportOutcomeSchema>;
+export type EjectOutcomeData = z.infer<typeof ejectOutcomeSchema>;
 export type JobOutcomes = { [K in JobKind]: z.infer<(typeof jobOutcomeSchemas)[K]> };
 export type RetryEvent = z.infer<typeof retryEventSchema>;
 export type JobEvent = z.infer<typeof jobEventSchema>;

@@ -22,7 +22,7 @@ import { importMaasCommands } from './maas.js';
 import { pruneTree } from './prune.js';
 
 async function openForJob(input: BundleInput, context: JobContext, target?: string): Promise<VerifiedBundle> {
-  const verified = await openVerifiedBundle({ paths: input.bundles, keyringFiles: input.keyringFiles ?? [], cwd: context.cwd, signal: context.signal, target });
+  const verified = await openVerifiedBundle({ paths: input.bundles, keyringFiles: input.keyringFiles ?? [], trustBundleKeyrings: input.trustBundleKeyrings, cwd: context.cwd, signal: context.signal, target });
   context.emit({ type: 'loaded', source: verified.bundle.volumes.map((volume) => volume.dir).join(', '), trust: verified.trust, metadataFiles: verified.stream.metadataFiles.length });
   return verified;
 }

@@ -1,15 +1,18 @@
 // A bundle opened for verify, import and serve: its volumes grouped (media/bundle/reader.ts), and
-// upstream's signatures verified FIRST, with the bundle's keyrings or the operator's, by the same
-// loadStream every mirror uses; only then is `files` trusted, and only as far as the signed
+// upstream's signatures verified FIRST, by the same loadStream every mirror uses, with the keyrings
+// the operator names or else the bundled Ubuntu cloud image keyring, as `ferry mirror` does. The
+// bundle's own keyrings/ only when the operator says so: whoever can change a drive can re-sign
+// its metadata and bring their own key; only then is `files` trusted, and only as far as the signed
 // products metadata lists each item with the same path, size and sha256 (docs/bundle.md, rules).
 
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join, resolve as resolvePath } from 'node:path';
-import { FerryError } from '../base/errors.js';
+import { FerryError, isFerryError } from '../base/errors.js';
 import { checkTreePath } from '../mirror/tree-store.js';
 import type { BundleFile } from '../media/bundle/manifest.js';
 import { openBundle, readBlob, type OpenedBundle } from '../media/bundle/reader.js';
+import { fingerprintHolding, loadKeyring } from '../pgp/index.js';
 import { MAX_METADATA_BYTES, flattenProducts, type StreamItem } from '../streams/index.js';
 import type { SignatureFact, StreamTrust } from './api.js';
 import { loadStream, type LoadedStream } from './stream.js';
@@ -25,8 +28,10 @@ export interface VerifiedBundle {
 
 export interface OpenVerifiedOptions {
   paths: readonly string[];
-  /** Keyrings the operator names; empty: the bundle's own keyrings/ (checked against bundle.json). */
+  /** Keyrings the operator names (a bundle's keyrings/ file among them, if the operator says so). */
   keyringFiles: readonly string[];
+  /** Also verify with the bundle's own keyrings/ (checked against bundle.json). Neither: the bundled Ubuntu keyring. */
+  trustBundleKeyrings?: boolean | undefined;
   cwd: string;
   signal: AbortSignal;
   /** An import target: metadata an incremental bundle does not carry may be taken from there, when its sha256 matches. */
@@ -38,7 +43,9 @@ export interface OpenVerifiedOptions {
  * against bundle.json, its signature verified (loadStream, gpgv's verdict), the index and products
  * parsed; then every file of `files` must be metadata that was loaded or an item of the signed
  * products with the same path, size and sha256. Throws what openBundle and loadStream throw (the
- * FERRY_SIG_* codes, FERRY_KEYRING_INVALID...), FERRY_BUNDLE_INVALID (a file the signed metadata
+ * FERRY_SIG_* codes, FERRY_KEYRING_INVALID...), FERRY_BUNDLE_KEY_UNTRUSTED (FERRY_SIG_UNKNOWN_KEY
+ * where the bundle's own keyrings/, not trusted, hold the key: names its fingerprint and the
+ * keyring file), FERRY_BUNDLE_INVALID (a file the signed metadata
  * does not list, or lists otherwise; a keyring whose sha256 is not bundle.json's),
  * FERRY_BUNDLE_INCOMPLETE (a metadata file neither in the bundle nor in the target),
  * FERRY_HASH_MISMATCH / FERRY_SIZE_MISMATCH (a metadata blob changed).
@@ -49,7 +56,8 @@ export async function openVerifiedBundle(options: OpenVerifiedOptions): Promise<
   const byPath = new Map(manifest.files.map((file) => [file.path, file]));
   const [firstVolume] = bundle.volumes;
   if (firstVolume === undefined) throw new FerryError('FERRY_BUNDLE_NOT_FOUND', 'No bundle was given.', {});
-  const keyringFiles = options.keyringFiles.length > 0 ? options.keyringFiles.map((file) => resolvePath(options.cwd, file)) : await bundleKeyrings(bundle);
+  // Empty: loadStream verifies with the bundled Ubuntu cloud image keyring.
+  const keyringFiles = [...options.keyringFiles.map((file) => resolvePath(options.cwd, file)), ...(options.trustBundleKeyrings === true ? await bundleKeyrings(bundle) : [])];
   const signatures: SignatureFact[] = [];
   const readMetadata = async (path: string): Promise<Buffer> => {
     const file = byPath.get(path);
@@ -67,6 +75,9 @@ export async function openVerifiedBundle(options: OpenVerifiedOptions): Promise<
     signal: options.signal,
     client: { readMetadata },
     onSignature: (fact) => signatures.push({ path: fact.path, keyFingerprint: fact.keyFingerprint, signedAt: fact.signedAt?.toISOString() ?? null }),
+  }).catch(async (error: unknown) => {
+    if (isFerryError(error, 'FERRY_SIG_UNKNOWN_KEY') && error.keyId !== undefined && options.trustBundleKeyrings !== true) throw (await carriedKeyError(bundle, error.keyId)) ?? error;
+    throw error;
   });
   return { bundle, stream, trust: stream.trust, signatures, items: checkFilesAgainstMetadata(manifest.files, stream) };
 }
@@ -91,6 +102,30 @@ async function metadataBytes(bundle: OpenedBundle, file: BundleFile, options: Op
     expected: file.sha256,
     actual: 'missing',
   });
+}
+
+/**
+ * A signer's key the bundle's own keyrings/ hold (not trusted unasked): FERRY_BUNDLE_KEY_UNTRUSTED
+ * naming its fingerprint, to compare out of band, and the keyring file; undefined when none holds
+ * it (or the keyrings are not bundle.json's), so the caller's FERRY_SIG_UNKNOWN_KEY stands.
+ */
+async function carriedKeyError(bundle: OpenedBundle, keyId: string): Promise<FerryError | undefined> {
+  const paths = await bundleKeyrings(bundle).catch(() => []);
+  for (const path of paths) {
+    const keyring = await loadKeyring([{ name: path, bytes: await readFile(path) }]).catch(() => undefined);
+    const fingerprint = keyring === undefined ? undefined : fingerprintHolding(keyring, keyId);
+    if (fingerprint === undefined) continue;
+    return new FerryError(
+      'FERRY_BUNDLE_KEY_UNTRUSTED',
+      `The bundle's metadata is signed by key ${fingerprint}, which is not in the keyrings verified with; only the bundle's own keyring ${path} holds it. A bundle's own keys are not trusted unless you say so: whoever can change the drive can re-sign its metadata and bring their own key.`,
+      {
+        path,
+        keyId: fingerprint,
+        hint: `Compare the fingerprint ${fingerprint} with the publisher's, learned out of band (not from this drive); only if they match, verify with that keyring.`,
+      },
+    );
+  }
+  return undefined;
 }
 
 /** The bundle's keyrings/ files, each checked against the sha256 bundle.json lists for it. */

@@ -5,11 +5,12 @@
 import type { Progress } from '../base/progress.js';
 import type { SerializedFerryError } from '../base/errors.js';
 import type { LibraryRepairReport, TreeRepairReport } from '../library/index.js';
-import type { Drive } from '../media/index.js';
+import type { Drive, EjectOutcome } from '../media/index.js';
 import type { Receipt } from '../media/bundle/manifest.js';
 import type { NoMatchReport } from '../streams/index.js';
 import type {
   DriveListingData,
+  EjectOutcomeData,
   LibrarySummaryData,
   NoMatchReportData,
   ProductSummary as ContractProductSummary,
@@ -36,4 +37,5 @@ export const CONTRACT_MATCHES_DOMAIN: [
   Same<ProductSummary, ContractProductSummary>,
   Same<NoMatchReport, NoMatchReportData>,
   Same<Receipt, ReceiptData>,
-] = [true, true, true, true, true, true, true, true, true];
+  Same<EjectOutcome, EjectOutcomeData>,
+] = [true, true, true, true, true, true, true, true, true, true];

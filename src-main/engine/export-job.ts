@@ -1,6 +1,7 @@
 // The `export` job (issue 9 §2-3): plan (the verdict, before anything is written), write every
 // volume (blobs, then SHA256SUMS, README.txt, audit.jsonl, keyrings, import.sh, bundle.json last),
-// read every blob back around the page cache, and record the export in the library's ledger.
+// read every blob back around the page cache, record the export in the library's ledger, and eject
+// the drive (export-eject.ts) when the target is on one.
 import { createHash, randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join, resolve as resolvePath } from 'node:path';
@@ -25,6 +26,7 @@ import { inspectTarget } from '../media/bundle/target.js';
 import { findUnfinishedBundle, finishVolume, presentBytes, startVolume, writeBlob, writeFileDurably, writeTreeFile } from '../media/bundle/writer.js';
 import { readBackFile, type ReadBackMethod } from '../net/index.js';
 import type { ExportInput, ExportOutcome, ExportPlanSummary } from './api.js';
+import { ejectExportTarget } from './export-eject.js';
 import { gatherExportSource, type ExportedFile, type ExportSource } from './export-source.js';
 import { productVersion } from './install.js';
 import { stepProgress, type JobContext } from './job-context.js';
@@ -35,7 +37,8 @@ import { resolveLibraryDir } from './library.js';
  * (`since`), FERRY_TARGET_UNFIT, FERRY_NOT_ENOUGH_SPACE (before anything is written),
  * FERRY_SETTING_INVALID (partSize), FERRY_HASH_MISMATCH / FERRY_SIZE_MISMATCH (a source file that is
  * not what the signed metadata lists: nothing of it reaches a final path), FERRY_DISK_FULL, FERRY_IO,
- * FERRY_LIBRARY_BUSY, FERRY_CANCELLED. A blob that reads back wrong is reported in `verified.bad`.
+ * FERRY_LIBRARY_BUSY, FERRY_CANCELLED. A blob that reads back wrong is reported in `verified.bad`;
+ * the drive's eject (or why there was none) in `ejected`, never thrown.
  */
 export async function runExport(input: ExportInput, context: JobContext): Promise<ExportOutcome> {
   if (input.tree !== undefined) return exportFrom(input, context, undefined, undefined);
@@ -89,7 +92,7 @@ async function exportFrom(input: ExportInput, context: JobContext, library: Libr
     }
   }
   const plan = planExport({ ...planInput, freeBytes: target.freeBytes, presentBytes: present });
-  const summary = planSummary(plan, source, carried, target.fsType, base);
+  const summary = planSummary(plan, source, target.fsType, base);
   const directories = layout === 'tree' ? [to] : plan.volumes.map((_volume, index) => volumeDir(index + 1));
   const outcome: ExportOutcome = {
     jobId: context.jobId,
@@ -99,8 +102,9 @@ async function exportFrom(input: ExportInput, context: JobContext, library: Libr
     plan: summary,
     written: null,
     verified: null,
-    ejected: 'not-requested',
+    ejected: null,
     signatures: source.signatures,
+    trustWarnings: source.trustWarnings,
     ledgerSite: null,
   };
   if (input.dryRun === true) return outcome;
@@ -177,9 +181,11 @@ async function exportFrom(input: ExportInput, context: JobContext, library: Libr
   outcome.written = written;
   outcome.verified = await readBack(stored, input, context);
   if (source.library !== undefined && layout === 'bundle' && outcome.verified.bad.length === 0) {
-    source.library.catalog.recordExport({ bundleId, site: input.site ?? null, createdAt }, plan.volumes.flat().map((blob) => blob.sha256));
+    source.library.catalog.recordExport({ bundleId, site: input.site ?? null, createdAt }, [...new Set(plan.volumes.flat().map((blob) => blob.sha256))]);
     outcome.ledgerSite = input.site ?? null;
   }
+  // Only a bundle written and read back right is ejected; a bad one stays mounted to be looked at.
+  if (outcome.verified.bad.length === 0) outcome.ejected = input.eject === false ? { kind: 'not-requested' } : await ejectExportTarget(to, target.mountPoint);
   return outcome;
 }
 
@@ -238,8 +244,10 @@ async function readBack(stored: ReadonlyArray<{ path: string; sha256: string; si
   return { files: stored.length, bytes, method, bad };
 }
 
-function planSummary(plan: ExportPlan, source: ExportSource, carried: ReadonlySet<string>, fsType: string, base: BundleManifest['base']): ExportPlanSummary {
+function planSummary(plan: ExportPlan, source: ExportSource, fsType: string, base: BundleManifest['base']): ExportPlanSummary {
   const blobs = new Map(source.files.map((file) => [file.sha256, file.size]));
+  // Metadata blobs are on every volume; each distinct blob counts once.
+  const carried = new Set(plan.volumes.flat().map((blob) => blob.sha256));
   return {
     layout: plan.layout,
     files: source.files.length,

@@ -10,12 +10,13 @@ import type { BlobSource } from '../media/bundle/writer.js';
 import type { BundleFile } from '../media/bundle/manifest.js';
 import { readPublishedMetadata, wantedFromPublished, type PublishedProducts } from '../mirror/published.js';
 import type { WantedFile } from '../mirror/plan.js';
-import { loadKeyring, verifyClearsigned, type Keyring } from '../pgp/index.js';
+import { keyExpiries, loadKeyring, verifyClearsigned, type Keyring } from '../pgp/index.js';
 import { resolveSource, type Selection } from '../streams/index.js';
-import type { ExportInput } from './api.js';
+import type { ExportInput, TrustWarning } from './api.js';
 import { createJobClient, loadWithProgress, type JobContext } from './job-context.js';
 import { selectionFromGroups } from './job-input.js';
 import { keyringPaths, publishedMetadataText, readKeyrings } from './stream.js';
+import { trustWarnings } from './trust-warnings.js';
 
 /** A file of the exported tree with where its bytes come from. */
 export interface ExportedFile extends BundleFile {
@@ -32,6 +33,8 @@ export interface ExportSource {
   /** Sorted by path. */
   files: ExportedFile[];
   signatures: Array<{ path: string; keyFingerprint: string; signedAt: string }>;
+  /** The signatures' age and the keyring's expired or soon-expiring keys (trustWarnings). */
+  trustWarnings: TrustWarning[];
   keyrings: Array<{ name: string; bytes: Buffer; fingerprints: string[] }>;
   selection: string[][];
   max: number | null;
@@ -60,12 +63,16 @@ export async function gatherExportSource(input: ExportInput, context: JobContext
       return { name: keyringFileName(path), bytes, fingerprints: [...own.fingerprints] };
     }),
   );
-  if (input.tree !== undefined) return { ...(await fromTree(input, context, keyring)), keyrings, library: undefined, libraryDir: undefined };
+  const warned = async (gathered: Gathered): Promise<Gathered & { trustWarnings: TrustWarning[] }> => {
+    const now = new Date();
+    return { ...gathered, trustWarnings: trustWarnings(gathered.signatures.map((signature) => new Date(signature.signedAt)), await keyExpiries(keyring, now), now) };
+  };
+  if (input.tree !== undefined) return { ...(await warned(await fromTree(input, context, keyring))), keyrings, library: undefined, libraryDir: undefined };
   if (library === undefined || libraryDir === undefined) throw new Error('gatherExportSource: a library export needs the library open');
-  return { ...(await fromLibrary(input, context.cwd, library, libraryDir, keyring)), keyrings, library, libraryDir };
+  return { ...(await warned(await fromLibrary(input, context.cwd, library, libraryDir, keyring))), keyrings, library, libraryDir };
 }
 
-type Gathered = Omit<ExportSource, 'keyrings' | 'library' | 'libraryDir'>;
+type Gathered = Omit<ExportSource, 'keyrings' | 'library' | 'libraryDir' | 'trustWarnings'>;
 
 async function fromTree(input: ExportInput, context: JobContext, keyring: Keyring): Promise<Gathered> {
   const treeDir = resolvePath(context.cwd, input.tree ?? '.');

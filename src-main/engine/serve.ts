@@ -29,8 +29,10 @@ export interface ServeOptions {
   /** An IP address; default 127.0.0.1. 0.0.0.0 or :: serve every interface. */
   bind?: string;
   onRequest?: (record: RequestRecord) => void;
-  /** For a bundle: keyrings to verify its metadata with; default the bundle's own keyrings/. */
+  /** For a bundle: keyrings to verify its metadata with; default the bundled Ubuntu cloud image keyring. */
   keyringFiles?: string[];
+  /** For a bundle: also verify with its own keyrings/ (the operator said so). */
+  trustBundleKeyrings?: boolean;
 }
 
 export interface ServeHandle {
@@ -64,7 +66,7 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
       hint: `Use ${DEFAULT_BIND_ADDRESS} (loopback), an address of this computer, or 0.0.0.0 for every interface.`,
     });
   }
-  const bundle = await isBundlePath(options.path) ? await openBundleSource(options.path, options.keyringFiles ?? []) : undefined;
+  const bundle = await isBundlePath(options.path) ? await openBundleSource(options.path, options.keyringFiles ?? [], options.trustBundleKeyrings === true) : undefined;
   const source = bundle?.source ?? (await openTreeSource(options.path));
   const entryPath = bundle === undefined ? await publishedEntryPath(options.path) : bundle.entryPath;
   const server = await listen({ source, host: bind, port: options.port ?? DEFAULT_SERVE_PORT, ...(options.onRequest === undefined ? {} : { onRequest: options.onRequest }) });
@@ -117,8 +119,8 @@ async function isBundlePath(path: string): Promise<boolean> {
  * end to end. Items are not re-hashed here: a client verifies what it fetches (ferry mirror, MAAS),
  * and a part of the wrong size is refused by the parts source. Throws what openVerifiedBundle throws.
  */
-async function openBundleSource(path: string, keyringFiles: readonly string[]): Promise<{ id: string; source: FileSource; entryPath: string | undefined }> {
-  const verified = await openVerifiedBundle({ paths: [path], keyringFiles, cwd: process.cwd(), signal: new AbortController().signal });
+async function openBundleSource(path: string, keyringFiles: readonly string[], trustBundleKeyrings: boolean): Promise<{ id: string; source: FileSource; entryPath: string | undefined }> {
+  const verified = await openVerifiedBundle({ paths: [path], keyringFiles, trustBundleKeyrings, cwd: process.cwd(), signal: new AbortController().signal });
   const files = new Map<string, PartedFile>();
   for (const file of verified.bundle.manifest.files) {
     const location = verified.bundle.blobs.get(file.sha256);

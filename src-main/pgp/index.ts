@@ -1,5 +1,5 @@
 // OpenPGP for streams: keyrings, clearsigned verification, and signing (site keys, test fixtures).
-export { loadKeyring } from './keyring.js';
+export { fingerprintHolding, loadKeyring } from './keyring.js';
 export type { Keyring, KeyringSource } from './keyring.js';
 export { readClearsignedBody, verifyClearsigned } from './clearsigned.js';
 export type { VerifiedText } from './clearsigned.js';

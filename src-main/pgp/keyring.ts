@@ -20,6 +20,21 @@ export interface Keyring {
   readonly fingerprints: readonly string[];
 }
 
+/**
+ * The primary fingerprint (uppercase hex) of the key in `keyring` that holds `keyId`, a primary or
+ * subkey id (16 hex digits, as a signature's issuer names it) or fingerprint (40 hex); undefined
+ * when none does. Case-insensitive.
+ */
+export function fingerprintHolding(keyring: Keyring, keyId: string): string | undefined {
+  const wanted = keyId.toUpperCase();
+  for (const key of keyring.keys) {
+    for (const part of key.getKeys()) {
+      if (part.getKeyID().toHex().toUpperCase() === wanted || part.getFingerprint().toUpperCase() === wanted) return key.getFingerprint().toUpperCase();
+    }
+  }
+  return undefined;
+}
+
 const PUBLIC_KEY_BLOCK = /-----BEGIN PGP PUBLIC KEY BLOCK-----[\s\S]*?-----END PGP PUBLIC KEY BLOCK-----/g;
 const ANY_ARMOR_HEADER = /-----BEGIN PGP ([A-Z ,/0-9]+)-----/;
 const KEYBOX_MAGIC = 'KBXf';

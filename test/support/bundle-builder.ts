@@ -13,9 +13,22 @@ import {
 } from '../../src-main/media/bundle/manifest.js';
 import { sha256OfFile, walkFiles } from '../integration/mirror/helpers.js';
 
-// A test fixture, not the exporter: lays a mirror tree made by `ferry mirror` out as a bundle
-// (docs/bundle.md) with the format's own names and schema, so the offline side can be tested
-// before and apart from `ferry export`, and so hostile bundles can be made by editing one.
+// Test bundles, not the exporter: the fields of bundle.json no test varies, `buildBundle` (a mirror
+// tree made by `ferry mirror` laid out as a bundle, docs/bundle.md, with the format's own names and
+// schema), and `writeManifest`/`readManifest`, so the offline side and import.sh can be tested
+// apart from `ferry export`, and hostile bundles made by editing one.
+
+/** The fields of a test bundle.json that no test varies: format, tool, source, metadata mode, no signatures or keyrings. */
+export const MANIFEST_HEADER = {
+  format: 'stream-ferry-bundle',
+  formatVersion: 1,
+  created: '2026-11-30T05:40:00.000Z',
+  tool: { name: 'stream-ferry', version: '0.1.0' },
+  source: { url: 'http://127.0.0.1:1/', indexPath: 'streams/v1/index.sjson' },
+  metadataMode: 'verbatim',
+  signatures: [],
+  keyrings: [],
+} as const satisfies Partial<BundleManifest>;
 
 export interface BuiltBundle {
   id: string;
@@ -85,14 +98,8 @@ export async function buildBundle(options: BuildOptions): Promise<BuiltBundle> {
       }
     }
     const manifest: BundleManifest = {
-      format: 'stream-ferry-bundle',
-      formatVersion: 1,
+      ...MANIFEST_HEADER,
       id,
-      created: '2026-11-30T05:40:00.000Z',
-      tool: { name: 'bundle-builder (test)', version: '0' },
-      source: { url: 'http://127.0.0.1/test/', indexPath: 'streams/v1/index.sjson' },
-      metadataMode: 'verbatim',
-      signatures: [],
       keyrings: [{ file: keyringName, sha256: keyringSha, fingerprints: [] }],
       selection: [],
       max: null,
@@ -109,7 +116,7 @@ export async function buildBundle(options: BuildOptions): Promise<BuiltBundle> {
   return { id, dirs, folders: options.folders, files };
 }
 
-/** Writes bundle.json (checked by the format's own parser first) and the matching SHA256SUMS. */
+/** Writes bundle.json (checked by the format's own parser first, unless `check: false` for a hostile one) and the matching SHA256SUMS. */
 export async function writeManifest(dir: string, manifest: BundleManifest, options: { check?: boolean } = {}): Promise<void> {
   const text = `${JSON.stringify(manifest, null, 2)}\n`;
   if (options.check !== false) parseBundleManifest(text, 'bundle-builder');

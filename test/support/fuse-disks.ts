@@ -1,5 +1,5 @@
-import { execFile } from 'node:child_process';
-import { mkdir, readFile } from 'node:fs/promises';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { mkdir, readdir, readFile, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { TestContext } from 'vitest';
@@ -129,4 +129,20 @@ export async function unmountDisk(mounted: MountedDisk): Promise<void> {
 export function requireDisk(mounted: MountedDisk, context: TestContext): string {
   if (!mounted.ok) context.skip(`cannot mount a small ${mounted.kind} file system: ${mounted.reason}`);
   return mounted.mountPoint;
+}
+
+/**
+ * A child process (`tail -f`) holding `file` open, once /proc shows the descriptor: what keeps a
+ * drive busy. It is added to `children`, which the test kills afterwards.
+ */
+export async function holdOpen(children: ChildProcess[], file: string): Promise<ChildProcess> {
+  const child = spawn('tail', ['-f', file], { stdio: 'ignore' });
+  children.push(child);
+  for (let attempt = 0; attempt < 100; attempt += 1) {
+    const fds = await readdir(`/proc/${child.pid}/fd`).catch(() => []);
+    const targets = await Promise.all(fds.map((fd) => readlink(`/proc/${child.pid}/fd/${fd}`).catch(() => '')));
+    if (targets.includes(file)) return child;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  throw new Error(`tail never opened ${file}`);
 }

@@ -1,7 +1,9 @@
 import { createEngine, filterGroups, type ExportOutcome } from '../../engine/index.js';
 import { countOption, flagOption, listOption, numberOption, stringOption, usageError, type CliIo, type CommandDefinition } from '../command.js';
+import { ejectWords } from '../eject-words.js';
 import { ExitCode } from '../exit-codes.js';
 import { formatBytes } from '../../base/format.js';
+import { trustWarningWords } from '../trust-words.js';
 import { JobDisplay, displayModeFor, followJob } from '../progress-display.js';
 import { libraryOption } from './library-option.js';
 
@@ -33,6 +35,10 @@ export const exportCommand: CommandDefinition = {
     'From --tree every file is re-hashed against the signed metadata as it is copied. --site NAME',
     'carries only what earlier exports to NAME did not; --since RECEIPT only what the receipt lacks.',
     'With --volume-size, volume N goes to <PATH>/volume-N/FERRY/<bundle id>/.',
+    'When PATH is on a removable drive, the drive is then ejected (unless --no-eject); written, verified',
+    'and ejected are reported on lines of their own. Exit status: 0 written and verified (and ejected',
+    'where there was a drive); 3 a blob read back wrong; 1 the eject failed (the drive is busy: the',
+    'processes holding it are named), the bundle itself being complete.',
     "The last line on stdout is the bundle's directory.",
   ],
   options: [
@@ -48,7 +54,7 @@ export const exportCommand: CommandDefinition = {
     { name: 'volume-size', type: 'string', valueName: 'SIZE', description: 'split the bundle into volumes of at most SIZE (700M, 4G)' },
     { name: 'part-size', type: 'string', valueName: 'SIZE', description: "largest part of a blob; default: the file system's largest file" },
     { name: 'layout', type: 'string', valueName: 'bundle|tree', description: 'a bundle (default), or a plain mirror tree where the file system holds it', default: 'bundle' },
-    { name: 'no-eject', type: 'boolean', description: 'leave the drive mounted afterwards' },
+    { name: 'no-eject', type: 'boolean', description: 'leave the drive mounted afterwards (by default a removable drive is ejected once written and verified)' },
     { name: 'dry-run', type: 'boolean', description: 'print the verdict and write nothing' },
     { name: 'progress', type: 'boolean', description: 'print progress lines even when stderr is not a terminal' },
     { name: 'json', type: 'boolean', description: 'print one JSON event per line on stdout (the last is the result)' },
@@ -91,6 +97,7 @@ export const exportCommand: CommandDefinition = {
       partSize: parseSizeOption(exportCommand, 'part-size', stringOption(options, 'part-size')),
       layout,
       dryRun: flagOption(options, 'dry-run'),
+      eject: !flagOption(options, 'no-eject'),
     });
     const outcome = await followJob(job, io, display.handle);
     display.finish();
@@ -98,9 +105,16 @@ export const exportCommand: CommandDefinition = {
   },
 };
 
+/** 3 when a blob read back wrong; 1 when the bundle is whole but its drive could not be ejected. */
+function exportExitCode(outcome: ExportOutcome): number {
+  if ((outcome.verified?.bad ?? []).length > 0) return ExitCode.verificationFailed;
+  const kind = outcome.ejected?.kind;
+  return kind === 'busy' || kind === 'failed' ? ExitCode.failure : ExitCode.ok;
+}
+
 function reportExport(outcome: ExportOutcome, io: CliIo, json: boolean): number {
   const bad = outcome.verified?.bad ?? [];
-  const exitCode = bad.length === 0 ? ExitCode.ok : ExitCode.verificationFailed;
+  const exitCode = exportExitCode(outcome);
   if (json) {
     io.stdout.write(`${JSON.stringify({ type: 'result', exitCode, ...outcome })}\n`);
     return exitCode;
@@ -114,6 +128,7 @@ function reportExport(outcome: ExportOutcome, io: CliIo, json: boolean): number 
   );
   for (const warning of plan.warnings) io.stderr.write(`Note: ${warning}\n`);
   for (const signature of outcome.signatures) io.stderr.write(`Signed: ${signature.path} by ${signature.keyFingerprint} on ${signature.signedAt}\n`);
+  for (const warning of outcome.trustWarnings) io.stderr.write(`${trustWarningWords(warning)}\n`);
   if (outcome.dryRun) {
     io.stderr.write('Dry run: nothing was written.\n');
     return exitCode;
@@ -132,6 +147,8 @@ function reportExport(outcome: ExportOutcome, io: CliIo, json: boolean): number 
     }
   }
   if (outcome.ledgerSite !== null) io.stderr.write(`Recorded as exported to site ${outcome.ledgerSite}.\n`);
+  const ejected = outcome.ejected;
+  if (ejected !== null) io.stderr.write(`Written and verified; ${ejected.kind === 'not-requested' ? 'not ejected (--no-eject): unmount the drive before removing it' : ejectWords(ejected)}.\n`);
   for (const directory of outcome.directories) io.stdout.write(`${directory}\n`);
   return exitCode;
 }

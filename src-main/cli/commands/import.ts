@@ -3,13 +3,12 @@ import { flagOption, listOption, stringOption, usageError, type CommandDefinitio
 import { ExitCode } from '../exit-codes.js';
 import { formatBytes } from '../../base/format.js';
 import { commandLine } from '../output.js';
-import { followJob } from '../progress-display.js';
-import { bundleKeyringOption, describeBundle, describeProblem } from './verify.js';
+import { bundleDisplayOptions, bundleKeyringOption, describeBundle, describeProblem, followBundleJob, trustBundleKeyringsOption } from './verify.js';
 
 export const importCommand: CommandDefinition = {
   name: 'import',
   summary: 'Build or update a mirror tree from a bundle, verifying as it copies',
-  usage: ['BUNDLE... --into DIR [--prune] [--keyring FILE] [--url URL] [--json]'],
+  usage: ['BUNDLE... --into DIR [--prune] [--keyring FILE] [--trust-bundle-keyrings] [--url URL] [--json | --progress]'],
   description: [
     'Verifies the bundle\'s signatures first (as `ferry verify` does), then writes each file of the',
     'mirror tree into DIR through a temporary name, hashing it as it is written; nothing reaches its',
@@ -24,8 +23,9 @@ export const importCommand: CommandDefinition = {
     { name: 'into', type: 'string', valueName: 'DIR', description: 'the mirror tree to build or update (created if missing)' },
     { name: 'prune', type: 'boolean', description: 'after a complete import, remove regular files no published metadata lists (never under streams/ or .ferry/)' },
     { name: 'url', type: 'string', valueName: 'URL', description: 'the URL MAAS will reach DIR at, for the printed commands (default http://<this host>:8080/)' },
-    { name: 'json', type: 'boolean', description: 'print the outcome as one JSON document' },
+    ...bundleDisplayOptions,
     bundleKeyringOption,
+    trustBundleKeyringsOption,
   ],
   examples: ['ferry import /media/usb --into /srv/mirror', 'ferry import /media/usb2 /media/usb1 --into /srv/mirror --prune'],
   async run(options, positionals, io) {
@@ -37,12 +37,10 @@ export const importCommand: CommandDefinition = {
       target,
       prune: flagOption(options, 'prune'),
       keyringFiles: listOption(options, 'keyring'),
+      trustBundleKeyrings: flagOption(options, 'trust-bundle-keyrings'),
       serveUrl: stringOption(options, 'url'),
     });
-    const outcome = await followJob(job, io, undefined);
-    if (flagOption(options, 'json')) io.stdout.write(`${JSON.stringify(outcome, null, 2)}\n`);
-    else io.stdout.write(describeImport(outcome));
-    return outcome.complete ? ExitCode.ok : ExitCode.failure;
+    return followBundleJob(job, options, io, describeImport, (outcome) => (outcome.complete ? ExitCode.ok : ExitCode.failure));
   },
 };
 

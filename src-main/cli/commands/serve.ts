@@ -1,14 +1,14 @@
 import { DEFAULT_BIND_ADDRESS, DEFAULT_SERVE_PORT, STOP_GRACE_MS, startServe, type RequestRecord, type ServeHandle } from '../../engine/index.js';
 import { isIP } from 'node:net';
-import { listOption, numberOption, stringOption, usageError, type CommandDefinition } from '../command.js';
+import { flagOption, listOption, numberOption, stringOption, usageError, type CommandDefinition } from '../command.js';
 import { ExitCode } from '../exit-codes.js';
 import { formatError } from '../output.js';
-import { bundleKeyringOption } from './verify.js';
+import { bundleKeyringOption, trustBundleKeyringsOption } from './verify.js';
 
 export const serveCommand: CommandDefinition = {
   name: 'serve',
   summary: 'Serve a mirror tree read-only over HTTP, as a MAAS boot source',
-  usage: ['PATH [--port N] [--bind ADDR] [--keyring FILE]'],
+  usage: ['PATH [--port N] [--bind ADDR] [--keyring FILE] [--trust-bundle-keyrings]'],
   description: [
     'Serves the mirror tree in PATH (the directory holding streams/v1/) with GET, HEAD, byte ranges',
     'and conditional requests, until Ctrl-C or SIGTERM. Nothing outside PATH can be reached (no',
@@ -28,6 +28,7 @@ export const serveCommand: CommandDefinition = {
       default: DEFAULT_BIND_ADDRESS,
     },
     bundleKeyringOption,
+    trustBundleKeyringsOption,
   ],
   examples: ['ferry serve /srv/mirror/maas/images/ephemeral-v3/stable', 'ferry serve /media/usb/mirror --bind 0.0.0.0 --port 8080'],
   async run(options, positionals, io) {
@@ -44,6 +45,7 @@ export const serveCommand: CommandDefinition = {
       ...(port === undefined ? {} : { port }),
       ...(bind === undefined ? {} : { bind }),
       keyringFiles: listOption(options, 'keyring'),
+      trustBundleKeyrings: flagOption(options, 'trust-bundle-keyrings'),
       onRequest: (record) => {
         io.stderr.write(formatRequest(record));
       },

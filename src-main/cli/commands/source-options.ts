@@ -71,21 +71,28 @@ export function streamInputFrom(options: ParsedOptions, source: string, io: Pick
   return { source: understood, path: stringOption(options, 'path'), ...streamSettingsFrom(options) };
 }
 
+/**
+ * The warning lines (each ending in a newline) of verified metadata: each signer whose key has
+ * expired since, then the signatures' age and the keyring's expired or expiring keys not said above.
+ * Printed on stderr by mirror, sync, query, verify and import.
+ */
+export function trustWarningLines(trust: Extract<StreamTrust, { kind: 'verified' }>): string[] {
+  const expiredSigners = new Set(trust.expiredKeys.map(({ fingerprint }) => fingerprint));
+  return [
+    ...trust.expiredKeys.map(
+      ({ fingerprint, expiredAt }) =>
+        `WARNING: signing key ${fingerprint} expired on ${expiredAt}; its signatures were made before that and are still good (gpgv accepts them), but the publisher must renew the key.\n`,
+    ),
+    // A signer's expiry has its own line above.
+    ...trust.warnings.filter((warning) => warning.kind !== 'key-expired' || !expiredSigners.has(warning.fingerprint)).map((warning) => `${trustWarningWords(warning)}\n`),
+  ];
+}
+
 /** One line on stderr about what was (not) verified; an operator must never have to guess. */
 export function trustNotice(trust: StreamTrust, source: string, files: number): string {
   switch (trust.kind) {
-    case 'verified': {
-      const expiredSigners = new Set(trust.expiredKeys.map(({ fingerprint }) => fingerprint));
-      return [
-        `Verified ${files} signed metadata file(s) from ${source} (signed by ${trust.signers.join(', ')}).\n`,
-        ...trust.expiredKeys.map(
-          ({ fingerprint, expiredAt }) =>
-            `WARNING: signing key ${fingerprint} expired on ${expiredAt}; its signatures were made before that and are still good (gpgv accepts them), but the publisher must renew the key.\n`,
-        ),
-        // A signer's expiry has its own line above.
-        ...trust.warnings.filter((warning) => warning.kind !== 'key-expired' || !expiredSigners.has(warning.fingerprint)).map((warning) => `${trustWarningWords(warning)}\n`),
-      ].join('');
-    }
+    case 'verified':
+      return [`Verified ${files} signed metadata file(s) from ${source} (signed by ${trust.signers.join(', ')}).\n`, ...trustWarningLines(trust)].join('');
     case 'unsigned-source':
       return `NOT VERIFIED: ${source} starts from an unsigned .json file, so no signature was checked.\n`;
     case 'skipped':

@@ -19,7 +19,7 @@ export interface PlannedBlob {
 export interface ExportPlanInput {
   /** Every file of the tree the bundle describes (docs/bundle.md `files`). */
   files: readonly BundleFile[];
-  /** The sha256 of the blobs to carry (all of them for a full export). */
+  /** The sha256 of the item blobs to carry (all of them for a full export); metadata blobs are always carried. */
   carried: ReadonlySet<string>;
   layout: ExportLayout;
   bundleId: string;
@@ -41,7 +41,7 @@ export interface ExportPlanInput {
 
 export interface ExportPlan {
   layout: ExportLayout;
-  /** Blobs per volume (index 0 is volume 1); one volume unless volumeSize asks for more. Empty for the tree layout. */
+  /** Blobs per volume (index 0 is volume 1), in sha256 order; one volume unless volumeSize asks for more. Every volume holds every metadata blob. Empty for the tree layout. */
   volumes: PlannedBlob[][];
   bytesNeeded: number;
   marginBytes: number;
@@ -65,9 +65,10 @@ function roundUp(bytes: number, unit: number): number {
 }
 
 /**
- * Plans an export. Bundle layout: each carried blob once (files sharing contents share it), split
- * where it exceeds the part size (checkFilesForFilesystem on the bundle's own paths), volumes
- * filled in blob order up to volumeSize. Tree layout: every file at its tree path, which the file
+ * Plans an export. Bundle layout: each carried blob once per volume (files sharing contents share
+ * it), split where it exceeds the part size (checkFilesForFilesystem on the bundle's own paths);
+ * the blobs of every `role: "metadata"` file on every volume, carried or not, so that each volume
+ * verifies on its own (docs/bundle.md, Layout); item blobs filled in sha256 order up to volumeSize. Tree layout: every file at its tree path, which the file
  * system must hold. Throws FERRY_TARGET_UNFIT (a name the file system refuses, each path and rule
  * named; a blob larger than a volume), FERRY_SETTING_INVALID (partSize), FERRY_NOT_ENOUGH_SPACE
  * (bytes needed with the margin exceed the free space; expected and actual in bytes).
@@ -84,8 +85,9 @@ export function planExport(input: ExportPlanInput): ExportPlan {
     return finish(input, [], written, 0, verdict.problems);
   }
   const blobs = new Map<string, number>();
-  for (const file of input.files) if (input.carried.has(file.sha256)) blobs.set(file.sha256, file.size);
-  const ordered = [...blobs].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  const metadata = new Set(input.files.filter((file) => file.role === 'metadata').map((file) => file.sha256));
+  for (const file of input.files) if (input.carried.has(file.sha256) || metadata.has(file.sha256)) blobs.set(file.sha256, file.size);
+  const ordered = [...blobs].sort(([a], [b]) => compareText(a, b));
   const prefix = `${BUNDLES_FOLDER}/${input.bundleId}`;
   const planned: PlannedFile[] = [
     ...ordered.map(([sha256, size]) => ({ path: `${prefix}/${blobFilePath(sha256)}`, size })),
@@ -99,8 +101,8 @@ export function planExport(input: ExportPlanInput): ExportPlan {
     const split = splits.get(`${prefix}/${blobFilePath(sha256)}`);
     return split === undefined ? { sha256, size, partSize: undefined, parts: 1 } : { sha256, size, partSize: split.partSize, parts: split.parts };
   });
-  const volumes = fillVolumes(plannedBlobs, block, input.volumeSize, input.volumeOverheadBytes);
-  const written = plannedBlobs.reduce((sum, blob) => sum + storageBytes(blob, block), 0);
+  const volumes = fillVolumes(plannedBlobs, metadata, block, input.volumeSize, input.volumeOverheadBytes);
+  const written = volumes.flat().reduce((sum, blob) => sum + storageBytes(blob, block), 0);
   return finish(input, volumes, written, plannedBlobs.filter((blob) => blob.partSize !== undefined).length, verdict.problems);
 }
 
@@ -137,29 +139,38 @@ function storageBytes(blob: PlannedBlob, block: number): number {
   return (blob.parts - 1) * roundUp(blob.partSize, block) + roundUp(last, block);
 }
 
-/** Blobs in order, each volume filled until the next blob would pass volumeSize (counting each volume's small files). */
-function fillVolumes(blobs: PlannedBlob[], block: number, volumeSize: number | undefined, overhead: number): PlannedBlob[][] {
+/**
+ * Blobs in order: the metadata blobs on every volume, and each volume filled with item blobs until
+ * the next would pass volumeSize (counting each volume's small files and its metadata blobs).
+ */
+function fillVolumes(blobs: PlannedBlob[], metadata: ReadonlySet<string>, block: number, volumeSize: number | undefined, overhead: number): PlannedBlob[][] {
   if (volumeSize === undefined) return [blobs];
-  const capacity = volumeSize - overhead;
-  const volumes: PlannedBlob[][] = [[]];
+  const shared = blobs.filter((blob) => metadata.has(blob.sha256));
+  const fixed = overhead + shared.reduce((sum, blob) => sum + storageBytes(blob, block), 0);
+  const capacity = volumeSize - fixed;
+  const filled: PlannedBlob[][] = [[]];
   let used = 0;
-  for (const blob of blobs) {
+  for (const blob of blobs.filter((candidate) => !metadata.has(candidate.sha256))) {
     const bytes = storageBytes(blob, block);
     if (bytes > capacity) {
-      throw new FerryError('FERRY_TARGET_UNFIT', `A blob of ${blob.size} bytes (${blob.sha256}) does not fit a volume of ${volumeSize} bytes.`, {
-        expected: `a volume size above ${bytes + overhead} bytes`,
+      throw new FerryError('FERRY_TARGET_UNFIT', `A blob of ${blob.size} bytes (${blob.sha256}) does not fit a volume of ${volumeSize} bytes beside the metadata every volume carries.`, {
+        expected: `a volume size above ${bytes + fixed} bytes`,
         actual: String(volumeSize),
         hint: 'Choose a larger volume size.',
       });
     }
     if (used + bytes > capacity) {
-      volumes.push([]);
+      filled.push([]);
       used = 0;
     }
-    volumes.at(-1)?.push(blob);
+    filled.at(-1)?.push(blob);
     used += bytes;
   }
-  return volumes;
+  return filled.map((items) => [...shared, ...items].sort((a, b) => compareText(a.sha256, b.sha256)));
+}
+
+function compareText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 function treeRefused(kind: FilesystemKind, problems: FilesystemProblem[], tooLarge: string[]): FerryError {

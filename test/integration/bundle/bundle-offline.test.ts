@@ -5,29 +5,36 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { blobFilePath, parseReceipt } from '../../../src-main/media/bundle/manifest.js';
 import { buildBundle, readManifest, writeManifest, type BuiltBundle } from '../../support/bundle-builder.js';
 import { rawRequest, startFerryServe } from '../../support/ferry-serve.js';
+import type { StreamOptions } from '../../support/stream-generator.js';
 import { collect, runFerry, spawnFerry } from '../../support/run-ferry.js';
 import { describeRun, KIB, makeKey, makeWorkDir, removeQuietly, serveSignedStream, sha256OfFile, sleep, walkFiles, type ServedStream } from '../mirror/helpers.js';
+import { lastLine } from '../export/helpers.js';
 import { expectSameTree, snapshotTree } from './offline-helpers.js';
 
 // The offline side of issue 9 (§5, §6): bundles laid out by test/support/bundle-builder.ts from a
 // tree `ferry mirror` made, checked by `ferry verify`, turned back into that tree by `ferry import`,
 // and served straight from the drive by `ferry serve` — all through the CLI as a subprocess.
 
+const offlineShape = {
+  contents: ['ubuntu'],
+  releases: ['jammy', 'noble'],
+  arches: ['amd64'],
+  versions: 2,
+  payloadSizes: { squashfs: 96 * KIB + 5, 'boot-initrd': 24 * KIB, 'boot-kernel': 8 * KIB, manifest: 1 * KIB },
+} satisfies Omit<StreamOptions, 'signingKey'>;
+
 let workDir: string;
 let upstream: ServedStream;
 /** The tree `ferry mirror` made: what every import must reproduce byte for byte. */
 let treeA: string;
 let good: BuiltBundle;
+/** The upstream key, passed explicitly: a bundle's own keyrings/ are not trusted unasked. */
+let keyring: string[];
 
 beforeAll(async () => {
   workDir = await makeWorkDir('bundle-offline');
-  upstream = await serveSignedStream(workDir, 'Bundle offline', {
-    contents: ['ubuntu'],
-    releases: ['jammy', 'noble'],
-    arches: ['amd64'],
-    versions: 2,
-    payloadSizes: { squashfs: 96 * KIB + 5, 'boot-initrd': 24 * KIB, 'boot-kernel': 8 * KIB, manifest: 1 * KIB },
-  });
+  upstream = await serveSignedStream(workDir, 'Bundle offline', offlineShape);
+  keyring = ['--keyring', upstream.testKey.keyringFile];
   treeA = join(workDir, 'tree-a');
   const mirrored = await runFerry(['mirror', '--keyring', upstream.testKey.keyringFile, upstream.source, treeA]);
   expect(mirrored.code, describeRun(mirrored)).toBe(0);
@@ -55,12 +62,12 @@ function itemBlob(bundle: BuiltBundle, index = 0): { sha256: string; path: strin
 
 describe('ferry verify', () => {
   it('passes a good bundle, reporting who signed its metadata and when', async () => {
-    const run = await runFerry(['verify', good.folders[0] ?? '']);
+    const run = await runFerry(['verify', ...keyring, good.folders[0] ?? '']);
     expect(run.code, describeRun(run)).toBe(0);
     expect(run.stdout).toContain('Complete: yes. Valid: yes.');
     expect(run.stdout).toMatch(/Signature good: streams\/v1\/index\.sjson signed by [0-9A-F]{40} at \d{4}-\d\d-\d\dT/);
-    const json = await runFerry(['verify', '--json', good.dirs[0] ?? '']);
-    const outcome = JSON.parse(json.stdout) as { complete: boolean; valid: boolean; signatures: unknown[]; blobsChecked: number };
+    const json = await runFerry(['verify', ...keyring, '--json', good.dirs[0] ?? '']);
+    const outcome = JSON.parse(lastLine(json)) as { complete: boolean; valid: boolean; signatures: unknown[]; blobsChecked: number };
     expect(outcome).toMatchObject({ complete: true, valid: true });
     expect(outcome.signatures.length).toBe(good.files.filter((file) => file.role === 'metadata' && file.path.endsWith('.sjson')).length);
     expect(outcome.blobsChecked).toBe(new Set(good.files.map((file) => file.sha256)).size);
@@ -73,7 +80,7 @@ describe('ferry verify', () => {
     const bytes = await readFile(blobPath);
     bytes[100] = (bytes[100] ?? 0) ^ 0xff;
     await writeFile(blobPath, bytes);
-    const run = await runFerry(['verify', folder]);
+    const run = await runFerry(['verify', ...keyring, folder]);
     expect(run.code, describeRun(run)).toBe(3);
     expect(run.stdout).toContain(`BAD blob ${victim.sha256}`);
     expect(run.stdout).toContain(victim.path);
@@ -85,7 +92,7 @@ describe('ferry verify', () => {
     await rm(join(target, victim.path));
     await writeFile(join(target, 'local-note.txt'), 'mine');
     const before = await snapshotTree(target);
-    const imported = await runFerry(['import', folder, '--into', target]);
+    const imported = await runFerry(['import', ...keyring, folder, '--into', target]);
     expect(imported.code, describeRun(imported)).toBe(3);
     expect(imported.stderr).toContain(victim.path);
     expect(imported.stderr).toContain('FERRY_HASH_MISMATCH');
@@ -98,7 +105,8 @@ describe('ferry verify', () => {
     const other = await makeKey(otherDir, 'Someone else');
     const unknown = await runFerry(['verify', '--keyring', other.keyringFile, good.folders[0] ?? '']);
     expect(unknown.code, describeRun(unknown)).toBe(3);
-    expect(unknown.stderr).toContain('FERRY_SIG_UNKNOWN_KEY');
+    // The signer is not in the keyring given; the bundle's own keyring holds it, which is said, not trusted.
+    expect(unknown.stderr).toContain('FERRY_BUNDLE_KEY_UNTRUSTED');
 
     const { folder, dir } = await copyOfGood('tampered-metadata');
     const index = good.files.find((file) => file.path === 'streams/v1/index.sjson');
@@ -122,17 +130,54 @@ describe('ferry verify', () => {
       if (entry.sha256 === index?.sha256) Object.assign(entry, { sha256: digest, size: tampered.length });
     }
     await writeManifest(dir, manifest);
-    const forged = await runFerry(['import', folder, '--into', target]);
+    const forged = await runFerry(['import', ...keyring, folder, '--into', target]);
     expect(forged.code, describeRun(forged)).toBe(3);
     expect(forged.stderr).toContain('FERRY_SIG_BAD');
     expect(await walkFiles(target)).toEqual([]);
+  });
+
+  it("does not trust the bundle's own keyrings unasked: metadata re-signed by an attacker who put their key in keyrings/ is refused (exit 3)", async () => {
+    const attackerDir = join(workDir, 'attacker');
+    await mkdir(attackerDir);
+    const attacker = await makeKey(attackerDir, 'Attacker');
+    // The same tree, its metadata re-signed with the attacker's key, and that key in the bundle's keyrings/.
+    const { generateStream } = await import('../../support/stream-generator.js');
+    const evilTree = join(workDir, 'evil-tree');
+    await generateStream(evilTree, { ...offlineShape, signingKey: attacker.key });
+    // As ferry mirror left tree A: the signed files only.
+    for (const path of await walkFiles(evilTree)) if (path.startsWith('streams/v1/') && path.endsWith('.json')) await rm(join(evilTree, path));
+    const evil = await buildBundle({ tree: evilTree, folders: [join(workDir, 'usb-evil')], keyringFile: attacker.keyringFile, id: '20261130T054000Z-0000eeee' });
+    const folder = evil.folders[0] ?? '';
+    const carriedKeyring = join(evil.dirs[0] ?? '', 'keyrings', 'test-keyring.gpg');
+    const target = join(workDir, 'evil-target');
+    // By default (the bundled Ubuntu keyring, as ferry mirror) and with the publisher's keyring: refused,
+    // naming the key's fingerprint to compare and exactly which option would trust the bundle's keyring.
+    for (const args of [['verify', folder], ['verify', ...keyring, folder], ['import', folder, '--into', target]]) {
+      const run = await runFerry(args);
+      expect(run.code, describeRun(run)).toBe(3);
+      expect(run.stderr).toContain('FERRY_BUNDLE_KEY_UNTRUSTED');
+      expect(run.stderr).toContain(attacker.key.fingerprint);
+      expect(run.stderr).toContain(`--keyring ${carriedKeyring}`);
+      expect(run.stderr).toContain('--trust-bundle-keyrings');
+    }
+    expect(await walkFiles(target)).toEqual([]);
+    const refusedServe = await runFerry(['serve', folder, '--port', '0']);
+    expect(refusedServe.code, describeRun(refusedServe)).toBe(3);
+    expect(refusedServe.stderr).toContain('FERRY_BUNDLE_KEY_UNTRUSTED');
+    // Only when the operator says so.
+    for (const args of [['verify', '--trust-bundle-keyrings', folder], ['verify', '--keyring', carriedKeyring, folder]]) {
+      const run = await runFerry(args);
+      expect(run.code, describeRun(run)).toBe(0);
+      expect(run.stdout).toContain(`signed by ${attacker.key.fingerprint}`);
+    }
+    expect((await runFerry(['verify', '--help'])).stdout).toMatch(/--trust-bundle-keyrings[\s\S]*could have put their own key/);
   });
 
   it('reports a missing blob as incomplete, naming it (exit 1)', async () => {
     const { folder, dir } = await copyOfGood('missing');
     const victim = itemBlob(good, 1);
     await rm(join(dir, blobFilePath(victim.sha256)));
-    const run = await runFerry(['verify', folder]);
+    const run = await runFerry(['verify', ...keyring, folder]);
     expect(run.code, describeRun(run)).toBe(1);
     expect(run.stdout).toContain(`MISSING blob ${victim.sha256}`);
     expect(run.stdout).toContain(victim.path);
@@ -158,11 +203,11 @@ describe('ferry verify', () => {
       edit(manifest);
       await writeManifest(dir, manifest, { check: false });
       const target = join(workDir, `hostile-${name}-target`);
-      const run = await runFerry(['verify', folder]);
+      const run = await runFerry(['verify', ...keyring, folder]);
       expect(run.code, `${name}: ${describeRun(run)}`).toBe(1);
       expect(run.stderr, name).toContain('FERRY_BUNDLE_INVALID');
       expect(run.stderr, name).toMatch(expected);
-      const imported = await runFerry(['import', folder, '--into', target]);
+      const imported = await runFerry(['import', ...keyring, folder, '--into', target]);
       expect(imported.code, name).toBe(1);
       expect(await walkFiles(target), name).toEqual([]);
     }
@@ -173,23 +218,23 @@ describe('ferry verify', () => {
     const folder = join(workDir, 'two-bundles');
     await cp(good.dirs[0] ?? '', join(folder, 'FERRY', good.id), { recursive: true });
     await cp(good.dirs[0] ?? '', join(folder, 'FERRY', '20261130T060000Z-00000002'), { recursive: true });
-    const run = await runFerry(['verify', folder]);
+    const run = await runFerry(['verify', ...keyring, folder]);
     expect(run.code, describeRun(run)).toBe(1);
     expect(run.stderr).toContain('FERRY_BUNDLE_NOT_FOUND');
     expect(run.stderr).toContain(join(folder, 'FERRY', good.id));
     expect(run.stderr).toContain('20261130T060000Z-00000002');
-    const none = await runFerry(['verify', upstream.stream.baseDir]);
+    const none = await runFerry(['verify', ...keyring, upstream.stream.baseDir]);
     expect(none.code).toBe(1);
     expect(none.stderr).toContain('holds no bundle');
   });
 
   it('names a part of the wrong size', async () => {
     const parted = await buildBundle({ tree: treeA, folders: [join(workDir, 'parted')], keyringFile: upstream.testKey.keyringFile, partSize: 40 * KIB, id: '20261130T054000Z-0000aaaa' });
-    const ok = await runFerry(['verify', parted.folders[0] ?? '']);
+    const ok = await runFerry(['verify', ...keyring, parted.folders[0] ?? '']);
     expect(ok.code, describeRun(ok)).toBe(0);
     const victim = itemBlob(parted);
     await truncate(join(parted.dirs[0] ?? '', `${blobFilePath(victim.sha256)}.part-2`), 100);
-    const run = await runFerry(['verify', parted.folders[0] ?? '']);
+    const run = await runFerry(['verify', ...keyring, parted.folders[0] ?? '']);
     expect(run.code, describeRun(run)).toBe(3);
     expect(run.stdout).toContain(`${blobFilePath(victim.sha256)}.part-2`);
     expect(run.stdout).toContain('FERRY_SIZE_MISMATCH');
@@ -199,7 +244,7 @@ describe('ferry verify', () => {
 describe('ferry import', () => {
   it('rebuilds the mirror tree byte for byte, is idempotent, and prints the MAAS commands', async () => {
     const target = join(workDir, 'import-fresh');
-    const run = await runFerry(['import', good.folders[0] ?? '', '--into', target]);
+    const run = await runFerry(['import', ...keyring, good.folders[0] ?? '', '--into', target]);
     expect(run.code, describeRun(run)).toBe(0);
     await expectSameTree(target, treeA);
     expect(await walkFiles(target, { includeState: true })).toEqual(await walkFiles(treeA));
@@ -208,7 +253,7 @@ describe('ferry import', () => {
     expect(run.stdout).toContain('maas $PROFILE boot-source-selections create $BOOT_SOURCE_ID os=ubuntu release=noble arches=amd64');
 
     const before = await snapshotTree(target);
-    const again = await runFerry(['import', good.folders[0] ?? '', '--into', target]);
+    const again = await runFerry(['import', ...keyring, good.folders[0] ?? '', '--into', target]);
     expect(again.code, describeRun(again)).toBe(0);
     expect(again.stdout).toContain('Wrote 0 file(s)');
     expect(await snapshotTree(target)).toEqual(before);
@@ -222,7 +267,7 @@ describe('ferry import', () => {
     await writeFile(join(target, items[1]?.path ?? ''), 'damaged');
     const kept = join(target, items[2]?.path ?? '');
     const keptBefore = (await snapshotTree(target)).get(items[2]?.path ?? '');
-    const run = await runFerry(['import', good.folders[0] ?? '', '--into', target, '--url', 'http://10.0.0.5:8080/']);
+    const run = await runFerry(['import', ...keyring, good.folders[0] ?? '', '--into', target, '--url', 'http://10.0.0.5:8080/']);
     expect(run.code, describeRun(run)).toBe(0);
     expect(run.stdout).toContain('Wrote 2 file(s)');
     expect(run.stdout).toContain('url=http://10.0.0.5:8080/');
@@ -240,21 +285,21 @@ describe('ferry import', () => {
     });
     const [vol1 = '', vol2 = ''] = twoVolumes.folders;
     const alone = join(workDir, 'import-volumes-alone');
-    const lone = await runFerry(['import', vol2, '--into', alone]);
+    const lone = await runFerry(['import', ...keyring, vol2, '--into', alone]);
     expect(lone.code, describeRun(lone)).toBe(1);
     expect(lone.stdout).toContain('Missing volume(s): 1 of 2');
     expect(lone.stdout).toContain('metadata was not written');
     expect((await walkFiles(alone)).some((path) => path.startsWith('streams/'))).toBe(false);
-    const verifyLone = await runFerry(['verify', vol2]);
+    const verifyLone = await runFerry(['verify', ...keyring, vol2]);
     expect(verifyLone.code).toBe(1);
     expect(verifyLone.stdout).toContain('Complete: NO');
     // The other volume completes the tree that the first run began.
-    const rest = await runFerry(['import', vol1, '--into', alone]);
+    const rest = await runFerry(['import', ...keyring, vol1, '--into', alone]);
     expect(rest.code, describeRun(rest)).toBe(0);
     await expectSameTree(alone, treeA);
 
     const both = join(workDir, 'import-volumes-both');
-    const reversed = await runFerry(['import', vol2, vol1, '--into', both]);
+    const reversed = await runFerry(['import', ...keyring, vol2, vol1, '--into', both]);
     expect(reversed.code, describeRun(reversed)).toBe(0);
     await expectSameTree(both, treeA);
   });
@@ -264,11 +309,11 @@ describe('ferry import', () => {
     const listed = new Map(good.files.map((file) => [file.path, file]));
     // Kill moments spread over a whole import's duration, measured here.
     const started = Date.now();
-    expect((await runFerry(['import', good.folders[0] ?? '', '--into', join(workDir, 'import-timed')])).code).toBe(0);
+    expect((await runFerry(['import', ...keyring, good.folders[0] ?? '', '--into', join(workDir, 'import-timed')])).code).toBe(0);
     const duration = Date.now() - started;
     let interrupted = 0;
     for (let round = 0; round < 6; round += 1) {
-      const child = spawnFerry(['import', good.folders[0] ?? '', '--into', target]);
+      const child = spawnFerry(['import', ...keyring, good.folders[0] ?? '', '--into', target]);
       const finished = collect(child);
       await sleep(Math.floor(duration * (0.2 + Math.random() * 0.8)));
       child.kill('SIGKILL');
@@ -281,14 +326,14 @@ describe('ferry import', () => {
       }
     }
     expect(interrupted, 'no round was killed before it ended').toBeGreaterThan(0);
-    const rerun = await runFerry(['import', good.folders[0] ?? '', '--into', target]);
+    const rerun = await runFerry(['import', ...keyring, good.folders[0] ?? '', '--into', target]);
     expect(rerun.code, describeRun(rerun)).toBe(0);
     await expectSameTree(target, treeA);
   });
 
   it('imports an incremental bundle on top of the previous import, taking what the site holds from the tree', async () => {
     const base = join(workDir, 'import-base');
-    expect((await runFerry(['import', good.folders[0] ?? '', '--into', base])).code).toBe(0);
+    expect((await runFerry(['import', ...keyring, good.folders[0] ?? '', '--into', base])).code).toBe(0);
     // Upstream publishes one more version; the online side mirrors it again.
     const { generateStream } = await import('../../support/stream-generator.js');
     await generateStream(upstream.stream.baseDir, {
@@ -310,16 +355,16 @@ describe('ferry import', () => {
     });
     const manifest = await readManifest(incremental.dirs[0] ?? '');
     expect(manifest.blobs.length).toBeLessThan(new Set(incremental.files.map((file) => file.sha256)).size);
-    const verified = await runFerry(['verify', incremental.folders[0] ?? '']);
+    const verified = await runFerry(['verify', ...keyring, incremental.folders[0] ?? '']);
     expect(verified.code, describeRun(verified)).toBe(0);
     expect(verified.stdout).toMatch(/\d+ blob\(s\) are not carried: the site holds them/);
-    const run = await runFerry(['import', incremental.folders[0] ?? '', '--into', base]);
+    const run = await runFerry(['import', ...keyring, incremental.folders[0] ?? '', '--into', base]);
     expect(run.code, describeRun(run)).toBe(0);
     await expectSameTree(base, treeB);
 
     // On an empty target the same bundle cannot complete: it names what the site should have held.
     const empty = join(workDir, 'import-incremental-empty');
-    const refused = await runFerry(['import', incremental.folders[0] ?? '', '--into', empty]);
+    const refused = await runFerry(['import', ...keyring, incremental.folders[0] ?? '', '--into', empty]);
     expect(refused.code).toBe(1);
     expect(refused.stdout).toContain(`expected at the site (base site ${good.id})`);
   });
@@ -330,7 +375,7 @@ describe('ferry import', () => {
     await mkdir(join(target, 'server', 'stale'), { recursive: true });
     await writeFile(join(target, 'server', 'stale', 'old.img'), 'old');
     await writeFile(join(target, 'streams', 'v1', 'keep-me.json'), '{}');
-    const run = await runFerry(['import', good.folders[0] ?? '', '--into', target, '--prune']);
+    const run = await runFerry(['import', ...keyring, good.folders[0] ?? '', '--into', target, '--prune']);
     expect(run.code, describeRun(run)).toBe(0);
     expect(run.stdout).toContain('pruned server/stale/old.img');
     const files = await walkFiles(target, { includeState: true });
@@ -349,7 +394,7 @@ describe('ferry import and links', () => {
     await mkdir(target, { recursive: true });
     const firstFolder = good.files.find((file) => file.role === 'item')?.path.split('/')[0] ?? '';
     await symlink(outside, join(target, firstFolder));
-    const run = await runFerry(['import', good.folders[0] ?? '', '--into', target]);
+    const run = await runFerry(['import', ...keyring, good.folders[0] ?? '', '--into', target]);
     expect(run.code, describeRun(run)).toBe(1);
     expect(run.stderr).toContain('FERRY_PATH_BLOCKED');
     expect((await walkFiles(outside)).sort()).toEqual(['precious.txt']);
@@ -357,7 +402,7 @@ describe('ferry import and links', () => {
     // With the way clear, --prune leaves links (and what they point at) alone.
     await rm(join(target, firstFolder));
     await symlink(join(outside, 'precious.txt'), join(target, 'link-to-outside'));
-    const pruned = await runFerry(['import', good.folders[0] ?? '', '--into', target, '--prune']);
+    const pruned = await runFerry(['import', ...keyring, good.folders[0] ?? '', '--into', target, '--prune']);
     expect(pruned.code, describeRun(pruned)).toBe(0);
     expect(await readFile(join(outside, 'precious.txt'), 'utf8')).toBe('keep');
     expect(await readFile(join(target, 'link-to-outside'), 'utf8')).toBe('keep');
@@ -380,7 +425,7 @@ describe('ferry receipt', () => {
 
 describe('ferry serve of a bundle', () => {
   it('serves the tree from blobs so that ferry mirror mirrors it with every signature and hash checked; traversal is refused', async () => {
-    const served = await startFerryServe([good.folders[0] ?? '', '--port', '0']);
+    const served = await startFerryServe([good.folders[0] ?? '', '--port', '0', ...keyring]);
     let run;
     try {
       expect(served.bootSourceUrl).toMatch(/\/streams\/v1\/index\.sjson$/);

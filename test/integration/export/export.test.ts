@@ -66,7 +66,7 @@ describe('ferry export from the library to a folder', () => {
     expect(await exists(target)).toBe(false);
   });
 
-  it('splits a bundle into two volumes with --volume-size, each verifying on its own', async () => {
+  it('splits a bundle into two volumes with --volume-size, each carrying the metadata and verifying on its own with ferry verify', async () => {
     const target = join(workDir, 'volumes');
     const run = expectOk(await ferry(['export', '--to', target, '--volume-size', '300K', '--library', library, ...keyring, served.source]));
     const volumes = [join(target, 'volume-1'), join(target, 'volume-2')];
@@ -79,11 +79,23 @@ describe('ferry export from the library to a folder', () => {
       { index: 2, count: 2 },
     ]);
     expect(manifests[0]?.id).toBe(manifests[1]?.id);
-    // Each blob on exactly one volume, and together every file's blob.
-    const carried = blobSet(manifests);
-    expect(new Set(carried).size).toBe(carried.length);
-    expect(carried).toEqual([...new Set(manifests[0]?.files.map((file) => file.sha256))].sort());
+    // Every metadata blob on both volumes (docs/bundle.md), each item blob on exactly one, and together every file's blob.
+    const metadata = [...new Set(manifests[0]?.files.filter((file) => file.role === 'metadata').map((file) => file.sha256))].sort();
+    for (const manifest of manifests) expect(metadata.filter((sha256) => !manifest.blobs.some((blob) => blob.sha256 === sha256))).toEqual([]);
+    const items = blobSet(manifests).filter((sha256) => !metadata.includes(sha256));
+    expect(new Set(items).size).toBe(items.length);
+    expect([...new Set([...items, ...metadata])].sort()).toEqual([...new Set(manifests[0]?.files.map((file) => file.sha256))].sort());
     expect(await exists(join(target, 'FERRY'))).toBe(false);
+    // Each volume alone: its signatures verify and its own blobs are valid; only the other volume is missing (exit 1, not 3).
+    for (const [index, volume] of volumes.entries()) {
+      const alone = await ferry(['verify', '--json', ...keyring, volume]);
+      expect(alone.code, describeRun(alone)).toBe(1);
+      const outcome = JSON.parse(lastLine(alone)) as { valid: boolean; complete: boolean; signatures: unknown[]; volumes: { given: number[]; missing: number[] }; missing: unknown[] };
+      expect(outcome).toMatchObject({ valid: true, complete: false, volumes: { given: [index + 1], missing: [2 - index] } });
+      expect(outcome.signatures).toHaveLength(2);
+      expect(outcome.missing.length).toBeGreaterThan(0);
+    }
+    expectOk(await ferry(['verify', ...keyring, volumes[1] ?? '', volumes[0] ?? '']));
   });
 });
 

@@ -1,11 +1,11 @@
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { mkdir, mkdtemp, readlink, readdir, rm, writeFile } from 'node:fs/promises';
+import { execFile, type ChildProcess } from 'node:child_process';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, afterEach, beforeAll, describe, expect, it, type TestContext } from 'vitest';
 import { ejectDrive, runCommand, type CommandRunner, type EjectOutcome } from '../../../src-main/media/index.js';
-import { isMounted, mountExt4, mountFat32, requireDisk, unmountDisk, type MountedDisk } from '../../support/fuse-disks.js';
+import { holdOpen, isMounted, mountExt4, mountFat32, requireDisk, unmountDisk, type MountedDisk } from '../../support/fuse-disks.js';
 
 // ejectDrive on real mounts made here: a loop-mounted ext4 and a FUSE FAT32 are unmounted for real
 // (checked in /proc/self/mountinfo), a file held open by a child process makes the drive busy
@@ -49,18 +49,6 @@ function withUdisks(answer: (args: readonly string[]) => Promise<{ stdout: strin
   return { run, calls };
 }
 
-/** A child process holding `file` open, once /proc shows the descriptor. */
-async function holdOpen(file: string): Promise<ChildProcess> {
-  const child = spawn('tail', ['-f', file], { stdio: 'ignore' });
-  children.push(child);
-  for (let attempt = 0; attempt < 100; attempt += 1) {
-    const fds = await readdir(`/proc/${child.pid}/fd`).catch(() => []);
-    const targets = await Promise.all(fds.map((fd) => readlink(`/proc/${child.pid}/fd/${fd}`).catch(() => '')));
-    if (targets.includes(file)) return child;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  throw new Error(`tail never opened ${file}`);
-}
 
 describe('ejectDrive on Linux, for real', () => {
   it('unmounts a loop-mounted ext4 with umount (no udisksctl here), given a folder on it', async (context) => {
@@ -84,7 +72,7 @@ describe('ejectDrive on Linux, for real', () => {
     const mountPoint = await mountedDisk(context, () => mountExt4(workDir, 'busy', 16));
     const file = join(mountPoint, 'held.txt');
     await writeFile(file, 'held\n');
-    const holder = await holdOpen(file);
+    const holder = await holdOpen(children, file);
     const busy = await ejectDrive({ mountPoint });
     expect(busy).toMatchObject({ kind: 'busy', mountPoint, tool: 'umount', holders: [{ pid: holder.pid, command: 'tail' }] });
     expect(await isMounted(mountPoint)).toBe(true);

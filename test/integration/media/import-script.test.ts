@@ -10,12 +10,10 @@ import {
   BUNDLES_FOLDER,
   PARTIAL_SUFFIX,
   blobStoragePaths,
-  formatChecksums,
-  parseBundleManifest,
   type BundleBlob,
   type BundleManifest,
 } from '../../../src-main/media/index.js';
-import { MANIFEST_HEADER } from '../../support/bundle-manifest.js';
+import { MANIFEST_HEADER, writeManifest } from '../../support/bundle-builder.js';
 
 // import.sh (src-main/media/bundle/import-script.ts) run for real under dash and busybox sh on
 // bundles written here with the manifest's helpers: one blob in parts, paths with ':' and spaces,
@@ -99,11 +97,8 @@ async function writeBundle(root: string, spec: BundleSpec): Promise<string[]> {
       volumes: [],
       signature: null,
     };
-    const text = JSON.stringify(manifest, null, 2);
-    parseBundleManifest(text, 'bundle.json');
-    await writeFile(join(directory, BUNDLE_FILES.checksums), formatChecksums(stored));
     await writeFile(join(directory, BUNDLE_FILES.importScript), importScriptText(manifest));
-    await writeFile(join(directory, BUNDLE_FILES.manifest), text);
+    await writeManifest(directory, manifest);
     directories.push(directory);
   }
   return directories;

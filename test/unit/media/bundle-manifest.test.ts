@@ -9,7 +9,7 @@ import {
   parseReceipt,
   type BundleManifest,
 } from '../../../src-main/media/index.js';
-import { MANIFEST_HEADER } from '../../support/bundle-manifest.js';
+import { MANIFEST_HEADER } from '../../support/bundle-builder.js';
 
 const A = 'a'.repeat(64);
 const B = 'b'.repeat(64);

@@ -52,15 +52,22 @@ describe('planExport', () => {
     expect(plan.splitBlobs).toBe(1);
   });
 
-  it('fills volumes in order up to the volume size, and refuses a blob no volume can hold', () => {
+  it('fills volumes in order up to the volume size, every volume with the metadata blobs, and refuses a blob no volume can hold', () => {
     const plan = planExport(input({ volumeSize: 7 * MIB }));
-    expect(plan.volumes.map((volume) => volume.map((blob) => blob.sha256))).toEqual([[digest('a'), digest('b'), digest('c')], [digest('d')]]);
+    expect(plan.volumes.map((volume) => volume.map((blob) => blob.sha256))).toEqual([
+      [digest('a'), digest('b'), digest('c')],
+      [digest('a'), digest('b'), digest('d')],
+    ]);
+    // Each volume's space counts its own copy of the metadata (12 + 4 KiB) and small files.
+    expect(plan.bytesNeeded).toBe(2 * (12 * KIB + 4 * KIB + 64 * KIB) + 6 * MIB + 1 * MIB);
+    // 6 MiB of squashfs plus the metadata and small files pass a 6 MiB volume.
+    refused(() => planExport(input({ volumeSize: 6 * MIB + 16 * KIB })), 'FERRY_TARGET_UNFIT');
     refused(() => planExport(input({ volumeSize: 5 * MIB })), 'FERRY_TARGET_UNFIT');
   });
 
-  it('carries only the blobs asked for (an incremental bundle), and keys plans by what they write', () => {
+  it('carries only the item blobs asked for (an incremental bundle) and always the metadata, and keys plans by what they write', () => {
     const incremental = planExport(input({ carried: new Set([digest('d')]) }));
-    expect(incremental.volumes[0]?.map((blob) => blob.sha256)).toEqual([digest('d')]);
+    expect(incremental.volumes[0]?.map((blob) => blob.sha256)).toEqual([digest('a'), digest('b'), digest('d')]);
     expect(incremental.key).not.toBe(planExport(input()).key);
     expect(planExport(input({ bundleId: '20261130T060000Z-00000000' })).key).toBe(planExport(input()).key);
   });

@@ -1,0 +1,82 @@
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { repoRoot, runFerry } from '../../support/run-ferry.js';
+import { generateStream, type GeneratedStream } from '../../support/stream-generator.js';
+import { KIB, describeRun, makeKey, makeWorkDir, nobleShape, removeQuietly, type TestKey } from '../mirror/helpers.js';
+
+// How export, verify and import show a running job (issue 9 §5), as mirror does: a redrawn display
+// on a terminal (a real pseudo-terminal from util-linux `script`), plain progress lines with
+// --progress, and one JSON event per line with --json, the result last.
+
+const execFileAsync = promisify(execFile);
+/** The escape character that starts ANSI control sequences. */
+const ESC = String.fromCharCode(0x1b);
+
+let workDir: string;
+let testKey: TestKey;
+let stream: GeneratedStream;
+let usb: string;
+
+beforeAll(async () => {
+  workDir = await makeWorkDir('bundle-display');
+  testKey = await makeKey(workDir, 'Display test');
+  const sizes = { squashfs: 512 * KIB, 'boot-initrd': 64 * KIB, 'boot-kernel': 16 * KIB, manifest: 1 * KIB };
+  stream = await generateStream(join(workDir, 'stream'), { ...nobleShape(['amd64'], sizes), signingKey: testKey.key });
+  usb = join(workDir, 'usb');
+  const exported = await runFerry(['export', '--progress', '--to', usb, '--tree', stream.baseDir, '--keyring', testKey.keyringFile]);
+  expect(exported.code, describeRun(exported)).toBe(0);
+  // Plain lines for export too: the copy's and the read-back's last line says 100%.
+  expect(exported.stderr.split('\n').filter((line) => /^100% .* files \d+\/\d+, /.test(line)).length).toBeGreaterThanOrEqual(2);
+});
+
+afterAll(async () => {
+  await removeQuietly(workDir);
+});
+
+/** The CLI on a pseudo-terminal 100 columns wide: stdout and stderr are the terminal, as for an operator. */
+async function onTerminal(args: readonly string[]): Promise<string> {
+  const quoted = [process.execPath, join(repoRoot, 'bin/ferry.js'), ...args].map((word) => `'${word.replace(/'/g, "'\\''")}'`).join(' ');
+  const { stdout } = await execFileAsync('script', ['-qefc', `stty cols 100; exec ${quoted}`, '/dev/null'], { cwd: workDir, timeout: 60_000, env: { ...process.env, TERM: 'xterm' } });
+  return stdout;
+}
+
+describe('the job display of verify and import', () => {
+  it('prints plain progress lines with --progress when stderr is not a terminal', async () => {
+    for (const args of [['verify', usb], ['import', usb, '--into', join(workDir, 'lines')]]) {
+      const run = await runFerry([...args, '--progress', '--keyring', testKey.keyringFile]);
+      expect(run.code, describeRun(run)).toBe(0);
+      expect(run.stderr, args[0]).toMatch(/^100% .* files \d+\/\d+, .*\/s, ETA/m);
+    }
+  });
+
+  it('prints one JSON event per line with --json: loaded first, the re-hashing or copying as progress, the result last', async () => {
+    for (const [args, step] of [
+      [['verify', usb], 'verify-existing'],
+      [['import', usb, '--into', join(workDir, 'json')], 'place'],
+    ] as const) {
+      const run = await runFerry([...args, '--json', '--keyring', testKey.keyringFile]);
+      expect(run.code, describeRun(run)).toBe(0);
+      const events = run.stdout.trimEnd().split('\n').map((line) => JSON.parse(line) as { type: string; exitCode?: number; progress?: { step: string } });
+      expect(events[0]?.type).toBe('loaded');
+      expect(events.some((event) => event.type === 'progress' && event.progress?.step === step), step).toBe(true);
+      expect(events.at(-1)).toMatchObject({ type: 'result', exitCode: 0 });
+    }
+  });
+
+  it('draws and clears a live display on a terminal for export, verify and import', async () => {
+    const runs = {
+      export: await onTerminal(['export', '--to', join(workDir, 'usb-terminal'), '--tree', stream.baseDir, '--keyring', testKey.keyringFile]),
+      verify: await onTerminal(['verify', usb, '--keyring', testKey.keyringFile]),
+      import: await onTerminal(['import', usb, '--into', join(workDir, 'terminal'), '--keyring', testKey.keyringFile]),
+    };
+    for (const [command, output] of Object.entries(runs)) {
+      // A bar, redrawn in place: the cursor moves up over the last drawing to erase it (ANSI CSI n A).
+      expect(output, command).toMatch(/\[#+\.*\] \d+% /);
+      expect(output, command).toMatch(new RegExp(`${ESC}\\[\\d*A`));
+    }
+    expect(runs.verify).toContain('Complete: yes. Valid: yes.');
+    expect(runs.import).toContain('Metadata written:');
+  });
+});
