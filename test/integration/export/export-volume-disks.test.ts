@@ -1,7 +1,7 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, type TestContext } from 'vitest';
-import { mountExfat, mountFat32, mountNtfs, requireDisk, unmountDisk, type MountedDisk } from '../../support/fuse-disks.js';
+import { mountExfat, mountFat32, mountForTest, mountNtfs, unmountDisk, type MountedDisk } from '../../support/fuse-disks.js';
 import { runFerry, type FerryRun } from '../../support/run-ferry.js';
 import { generateStream, type GeneratedStream } from '../../support/stream-generator.js';
 import { ELEVEN_MIB_SIZES, KIB, describeRun, makeKey, makeWorkDir, nobleShape, removeQuietly, type TestKey } from '../mirror/helpers.js';
@@ -35,11 +35,7 @@ afterAll(async () => {
   await removeQuietly(workDir);
 });
 
-async function disk(mount: (dir: string, name: string) => Promise<MountedDisk>, name: string, context: TestContext): Promise<string> {
-  const mounted = await mount(workDir, name);
-  mounts.push(mounted);
-  return requireDisk(mounted, context);
-}
+const disk = (mount: (dir: string, name: string) => Promise<MountedDisk>, name: string, context: TestContext): Promise<string> => mountForTest(mounts, mount, workDir, name, context);
 
 describe('volumes on two real file systems', () => {
   it('FAT32 and exFAT drives take one volume each; each verifies alone; ferry import takes them in reverse order', async (context) => {
