@@ -10,6 +10,7 @@ import { dirname, join, resolve as resolvePath } from 'node:path';
 import { FerryError, isFerryError } from '../base/errors.js';
 import { checkFinishedFile, ensureDirectoryDurably, lstatIfExists, renameIntoPlace, withFileErrors } from '../base/files.js';
 import { hashFile } from '../base/hashing.js';
+import { writeFully } from '../base/pipeline.js';
 import { throwIfCancelled } from '../base/cancel.js';
 import { checkTreePath } from '../mirror/tree-store.js';
 import { PARTIAL_SUFFIX, blobStoragePaths, type BundleFile } from '../media/bundle/manifest.js';
@@ -152,6 +153,9 @@ export async function runImport(input: ImportInput, context: JobContext): Promis
 
   const progress = stepProgress(context, 'place', { files: toWrite.length, bytes: toWrite.reduce((sum, entry) => sum + entry.file.size, 0) }, input.progressIntervalMs);
   const staged: Array<{ file: BundleFile; partial: string; final: string }> = [];
+  // The last file's flush runs while the next file is copied: the drive writes back one file as
+  // the next is read and hashed, and at most one file's flush is under way.
+  let flushing: Promise<void> | undefined;
   try {
     for (const { file, supply } of toWrite) {
       const { path: final } = await checkTreePath(target, file.path, 'file');
@@ -159,18 +163,25 @@ export async function runImport(input: ImportInput, context: JobContext): Promis
       await checkTreePath(target, file.path + PARTIAL_SUFFIX, 'replace');
       const tracked = progress.startFile(file.path, file.size);
       try {
-        await writeVerified(partial, file, supply, (bytes) => {
+        const { flush } = await writeVerified(partial, file, supply, (bytes) => {
           tracked.addBytes(bytes);
         }, context.signal);
+        staged.push({ file, partial, final });
+        const previous = flushing;
+        flushing = flush();
+        // Its failure is taken when the next file waits for it, or after the last.
+        flushing.catch(() => undefined);
+        await previous;
         tracked.done();
       } catch (error) {
         tracked.failed();
         throw error;
       }
-      staged.push({ file, partial, final });
     }
+    await flushing;
   } catch (error) {
     // Nothing of this run reaches a final path: the target stays as it was.
+    await flushing?.catch(() => undefined);
     await Promise.all(staged.map((entry) => rm(entry.partial, { force: true })));
     throw error;
   } finally {
@@ -191,7 +202,7 @@ export async function runImport(input: ImportInput, context: JobContext): Promis
       if (file === undefined || (await holdsBytes(target, file))) continue;
       const { path: final } = await checkTreePath(target, file.path, 'file');
       await checkTreePath(target, file.path + PARTIAL_SUFFIX, 'replace');
-      await writeVerified(final + PARTIAL_SUFFIX, file, { kind: 'bytes', bytes: metadata.bytes }, () => undefined, context.signal);
+      await (await writeVerified(final + PARTIAL_SUFFIX, file, { kind: 'bytes', bytes: metadata.bytes }, () => undefined, context.signal)).flush();
       await renameIntoPlace(final + PARTIAL_SUFFIX, final);
       metadataWritten.push(file.path);
     }
@@ -221,7 +232,9 @@ async function holdsBytes(target: string, file: BundleFile): Promise<boolean> {
 
 /**
  * Writes `file`'s bytes to `partial` (a new file: whatever was at that name, a link included, is
- * removed first), checked as they are written (readStored), then fsyncs it. Throws
+ * removed first), checked as they are written (readStored); answers `flush`, which fsyncs and
+ * closes it (and removes it if that fails), so that the drive writes one file back while the next
+ * is copied. Throws (and `flush` rejects with FERRY_DISK_FULL, FERRY_IO, FERRY_SIZE_MISMATCH)
  * FERRY_HASH_MISMATCH or FERRY_SIZE_MISMATCH naming the blob and the file (the partial is
  * removed), FERRY_BUNDLE_INCOMPLETE, FERRY_DISK_FULL, FERRY_IO, FERRY_CANCELLED.
  */
@@ -231,29 +244,38 @@ async function writeVerified(
   supply: Supply | { kind: 'bytes'; bytes: Buffer },
   onBytes: (bytes: number) => void,
   signal: AbortSignal,
-): Promise<void> {
+): Promise<{ flush: () => Promise<void> }> {
   await ensureDirectoryDurably(dirname(partial));
   await withFileErrors(partial, 'remove', () => rm(partial, { force: true }));
   const handle = await withFileErrors(partial, 'create', () => open(partial, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL, 0o644));
-  const write = async (chunk: Buffer): Promise<void> => {
-    await withFileErrors(partial, 'write', () => handle.write(chunk, 0, chunk.length));
+  const write = async (chunk: Buffer, position: number): Promise<void> => {
+    await withFileErrors(partial, 'write', () => writeFully(handle, chunk, position));
     onBytes(chunk.length);
   };
   try {
     // readStored checks sizes and sha256 as the bytes pass, before they can reach a final path;
     // metadata bytes were checked against bundle.json when they were read for the signatures.
     if (supply.kind === 'blob') await readBlob(supply.location, write, signal);
-    else if (supply.kind === 'bytes') await write(supply.bytes);
+    else if (supply.kind === 'bytes') await write(supply.bytes, 0);
     else await readStored([{ path: supply.path, name: supply.path, size: file.size, sha256: file.sha256 }], { name: supply.path, sha256: file.sha256 }, write, signal);
-    await withFileErrors(partial, 'flush', () => handle.sync());
   } catch (error) {
     await handle.close().catch(() => undefined);
     await rm(partial, { force: true });
     throw namedForFile(error, file, supply);
   }
-  await withFileErrors(partial, 'close', () => handle.close());
-  // A short write would leave fewer bytes than were checked.
-  await checkFinishedFile(partial, file.size, file.path, { flush: false });
+  const flush = async (): Promise<void> => {
+    try {
+      await withFileErrors(partial, 'flush', () => handle.sync());
+    } catch (error) {
+      await handle.close().catch(() => undefined);
+      await rm(partial, { force: true });
+      throw error;
+    }
+    await withFileErrors(partial, 'close', () => handle.close());
+    // A short write would leave fewer bytes than were checked.
+    await checkFinishedFile(partial, file.size, file.path, { flush: false });
+  };
+  return { flush };
 }
 
 /** A blob's failure, reworded to name the tree file it was for and the stored file that failed. */

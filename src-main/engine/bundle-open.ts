@@ -86,7 +86,8 @@ async function metadataBytes(bundle: OpenedBundle, file: BundleFile, options: Op
   const location = bundle.blobs.get(file.sha256);
   if (location !== undefined) {
     const chunks: Buffer[] = [];
-    await readBlob(location, (chunk) => void chunks.push(chunk), options.signal);
+    // A copy: the reader reuses its buffers.
+    await readBlob(location, (chunk) => void chunks.push(Buffer.from(chunk)), options.signal);
     return Buffer.concat(chunks);
   }
   if (options.target !== undefined) {

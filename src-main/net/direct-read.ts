@@ -6,10 +6,10 @@
 import { createHash } from 'node:crypto';
 import { constants as fsConstants } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
-import { throwIfCancelled } from '../base/cancel.js';
 import { withFileErrors } from '../base/files.js';
 import { hashOpenFile } from '../base/hashing.js';
-import { DIRECT_ALIGNMENT, returnStage, takeStage } from './file-sink.js';
+import { pumpChunks } from '../base/pipeline.js';
+import { returnStage, takeStage } from './file-sink.js';
 
 /** How a file was read back: around the page cache (`direct`) or through it (`cached`). */
 export type ReadBackMethod = 'direct' | 'cached';
@@ -63,25 +63,28 @@ async function openDirectForReading(path: string): Promise<{ handle: FileHandle 
 }
 
 async function readDirect(direct: { handle: FileHandle }, options: { signal?: AbortSignal; onBytes?: (delta: number) => void }): Promise<ReadBack> {
-  const stage = takeStage();
+  // Two aligned stages: the drive reads the next while this thread hashes the last.
+  const stages = [takeStage(), takeStage()];
   const hash = createHash('sha256');
   let position = 0;
   try {
-    for (;;) {
-      if (options.signal !== undefined) throwIfCancelled(options.signal);
-      // Whole aligned lengths at aligned offsets; the read at the end of the file comes back short.
-      const { bytesRead } = await direct.handle.read(stage, 0, stage.length, position);
-      if (bytesRead === 0) break;
-      hash.update(stage.subarray(0, bytesRead));
-      position += bytesRead;
-      options.onBytes?.(bytesRead);
-      if (bytesRead % DIRECT_ALIGNMENT !== 0 || bytesRead < stage.length) break;
-    }
+    // Whole aligned lengths at aligned offsets; the read at the end of the file comes back short.
+    await pumpChunks({
+      read: async (buffer, length, offset) => (await direct.handle.read(buffer, 0, length, offset)).bytesRead,
+      shortReadEnds: true,
+      inspect: (chunk) => {
+        hash.update(chunk);
+        position += chunk.length;
+        options.onBytes?.(chunk.length);
+      },
+      buffers: stages,
+      signal: options.signal,
+    });
   } catch (error) {
     if (position > 0) options.onBytes?.(-position);
     throw error;
   } finally {
-    returnStage(stage);
+    for (const stage of stages) returnStage(stage);
   }
   return { sha256: hash.digest('hex'), size: position, method: 'direct' };
 }

@@ -1,6 +1,6 @@
 // `npm run bench`: measures Stream Ferry against the targets in docs product.md, each against a
 // baseline measured in the same run. Benchmarks report; they never fail on a number.
-//   npm run bench -- [--json FILE] [--keep] [--only catalog|download|serve|startup|ui] [--rounds N]
+//   npm run bench -- [--json FILE] [--keep] [--only catalog|download|serve|startup|ui|export|import|serve-bundle] [--rounds N]
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { arch, cpus, platform, tmpdir, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -9,6 +9,7 @@ import { prepareBenchStream, startServerProcess } from './bench-stream.js';
 import { runCatalogBenchmark } from './catalog.js';
 import { Cleanup } from './cleanup.js';
 import { runDownloadBenchmark } from './download.js';
+import { bundleWorkDir, runExportBenchmark, runImportBenchmark, runServeBundleBenchmark } from './bundle.js';
 import { note, printSection, renderSummary, type SummaryRow } from './report.js';
 import { runRerunBenchmark } from './rerun.js';
 import { runServeBenchmark } from './serve.js';
@@ -20,11 +21,14 @@ const USAGE = `usage: npm run bench -- [options]
   --keep          keep the generated download stream in the temp dir; a later run reuses it
   --only NAME     run one group: catalog, download (the download rounds, then the rerun), serve
                   (ferry serve against nginx over the same stream), startup (ferry --version and
-                  ferry help against node -e 0), or ui (the app in Chromium)
+                  ferry help against node -e 0), ui (the app in Chromium), export (ferry export
+                  with its read-back against cp -r + sync), import (ferry import against cp -r +
+                  sync), or serve-bundle (ferry serve of a bundle against nginx over the imported tree)
   --rounds N      download rounds per tool, alternating ferry and plain (default 3, at least 2)
 `;
 const DEFAULT_ROUNDS = 3;
-const GROUPS = ['catalog', 'download', 'serve', 'startup', 'ui'] as const;
+const GROUPS = ['catalog', 'download', 'serve', 'startup', 'ui', 'export', 'import', 'serve-bundle'] as const;
+const BUNDLE_GROUPS: ReadonlySet<Group> = new Set(['export', 'import', 'serve-bundle']);
 type Group = (typeof GROUPS)[number];
 
 interface BenchOptions {
@@ -77,8 +81,9 @@ async function runBench(options: BenchOptions, cleanup: Cleanup): Promise<void> 
     benchmarks['catalog'] = catalog.details;
   }
 
-  // The download and serve groups share one generated stream.
-  const stream = options.groups.has('download') || options.groups.has('serve') ? await prepareBenchStream(cleanup, options.keep) : undefined;
+  // The download, serve and bundle groups share one generated stream.
+  const wantsBundle = [...options.groups].some((group) => BUNDLE_GROUPS.has(group));
+  const stream = options.groups.has('download') || options.groups.has('serve') || wantsBundle ? await prepareBenchStream(cleanup, options.keep) : undefined;
   if (stream !== undefined && options.groups.has('download')) {
     const workDir = await mkdtemp(join(tmpdir(), 'ferry-bench-'));
     cleanup.defer(() => rm(workDir, { recursive: true, force: true }));
@@ -107,7 +112,30 @@ async function runBench(options: BenchOptions, cleanup: Cleanup): Promise<void> 
     benchmarks['ui'] = ui.details;
   }
 
-  printSection('summary (ratio = measured / baseline)', renderSummary(rows));
+  if (stream !== undefined && wantsBundle) {
+    const server = await startServerProcess(stream.mirrorDir, cleanup);
+    const context = { stream, server, workDir: await bundleWorkDir(cleanup), rounds: options.rounds, cleanup };
+    if (options.groups.has('export')) {
+      const exported = await runExportBenchmark(context);
+      rows.push(...exported.rows);
+      benchmarks['export'] = exported.details;
+    }
+    if (options.groups.has('import')) {
+      const imported = await runImportBenchmark(context);
+      rows.push(...imported.rows);
+      benchmarks['import'] = imported.details;
+    }
+    if (options.groups.has('serve-bundle')) {
+      const served = await runServeBundleBenchmark(context);
+      if (served !== undefined) {
+        rows.push(...served.rows);
+        benchmarks['serveBundle'] = served.details;
+      }
+    }
+    await server.stop();
+  }
+
+  printSection('summary (ratio = measured / baseline; for export and import, plain copy time over ferry time)', renderSummary(rows));
   if (options.jsonFile !== undefined) {
     const cpuList = cpus();
     const report = {

@@ -18,7 +18,7 @@ import { MIB, median, note, printSection, type BenchmarkResult } from './report.
 // prefix on 127.0.0.1, never a system configuration). The clients are 4 curl lanes sharing one
 // list of the stream's files, bodies dropped, so the figure is the server's.
 
-const CLIENTS = 4;
+export const CLIENTS = 4;
 const execFileAsync = promisify(execFile);
 const START_TIMEOUT_MS = 20_000;
 const NGINX_BINARY = '/usr/sbin/nginx';
@@ -116,7 +116,7 @@ function throughput(bytes: number, ms: number): number {
  * the milliseconds taken. curl (C, one process per transfer, body to /dev/null) is used rather
  * than a Node client in this process, which saturated one core at ~200 MiB/s and measured itself.
  */
-async function fetchAll(baseUrl: string, paths: readonly string[], expectedBytes: number): Promise<number> {
+export async function fetchAll(baseUrl: string, paths: readonly string[], expectedBytes: number): Promise<number> {
   const queue = paths.values();
   let bytes = 0;
   const lane = async (): Promise<void> => {
@@ -132,7 +132,7 @@ async function fetchAll(baseUrl: string, paths: readonly string[], expectedBytes
   return elapsed;
 }
 
-async function startFerryServe(dir: string, cleanup: Cleanup): Promise<RunningServer> {
+export async function startFerryServe(dir: string, cleanup: Cleanup): Promise<RunningServer> {
   const child = cleanup.track(spawnFerry(['serve', dir, '--port', '0']));
   // The access log goes to stderr; measureProcess drains it.
   const finished = measureProcess(child);
@@ -141,7 +141,7 @@ async function startFerryServe(dir: string, cleanup: Cleanup): Promise<RunningSe
 }
 
 /** nginx-light from Debian with a throw-away prefix; undefined (with a note) when it is not installed. */
-async function startNginx(dir: string, cleanup: Cleanup): Promise<RunningServer | undefined> {
+export async function startNginx(dir: string, cleanup: Cleanup): Promise<RunningServer | undefined> {
   const installed = await readFile(NGINX_BINARY).then(
     () => true,
     () => false,

@@ -146,3 +146,14 @@ export async function holdOpen(children: ChildProcess[], file: string): Promise<
   }
   throw new Error(`tail never opened ${file}`);
 }
+
+/**
+ * Mounts a disk with `mount` (one of the helpers above) at `<workDir>/<name>`, records it in
+ * `mounted` for the afterAll that unmounts, and answers its mount point; skips the test with the
+ * reason where the file system cannot be mounted here.
+ */
+export async function mountForTest(mounted: MountedDisk[], mount: (workDir: string, name: string) => Promise<MountedDisk>, workDir: string, name: string, context: TestContext): Promise<string> {
+  const disk = await mount(workDir, name);
+  mounted.push(disk);
+  return requireDisk(disk, context);
+}

@@ -9,7 +9,7 @@ import { open, readFile, readdir, realpath } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { FerryError, describeError, errnoCode } from '../../base/errors.js';
 import { lstatIfExists, withFileErrors } from '../../base/files.js';
-import { throwIfCancelled } from '../../base/cancel.js';
+import { PIPELINE_CHUNK_BYTES, PIPELINE_DEPTH, pumpChunks } from '../../base/pipeline.js';
 import {
   BUNDLE_FILES,
   BUNDLES_FOLDER,
@@ -49,7 +49,6 @@ export interface OpenedBundle {
 }
 
 /** Read-ahead of one blob file. */
-const READ_CHUNK_BYTES = 2 * 1024 * 1024;
 const NO_FOLLOW = (fsConstants.O_NOFOLLOW as number | undefined) ?? 0;
 
 /**
@@ -163,14 +162,16 @@ export interface StoredFile {
  * Throws as readStored does; a missing stored file is FERRY_BUNDLE_INCOMPLETE naming it relative to
  * the volume (`path`).
  */
-export function readBlob(location: BlobLocation, onChunk: (chunk: Buffer) => Promise<void> | void, signal: AbortSignal): Promise<void> {
+export function readBlob(location: BlobLocation, onChunk: (chunk: Buffer, position: number) => Promise<void> | void, signal: AbortSignal): Promise<void> {
   const volume = `volume ${location.volume.manifest.volume.index}`;
   const stored = blobStoragePaths(location.blob).map((entry) => ({ path: join(location.volume.dir, entry.path), name: entry.path, size: entry.size, sha256: entry.sha256 }));
   return readStored(stored, { name: `${blobFilePath(location.blob.sha256)} on ${volume}`, sha256: location.blob.sha256 }, onChunk, signal);
 }
 
 /**
- * Reads `stored` files laid end to end, handing each chunk to `onChunk` and checking each file's
+ * Reads `stored` files laid end to end, handing each chunk and its position in the whole to
+ * `onChunk` (up to three calls may be under way at once, so a writer writes at that position; the
+ * chunk's buffer is reused once its call has settled, so keeping it needs a copy), checking each file's
  * size and sha256, and the sha256 of the whole, as it goes (the one read-and-check loop of the
  * offline side: blobs, parts, and files an import copies from its target). Files are opened
  * without following links. Throws FERRY_BUNDLE_INCOMPLETE (a file missing; `path` is its name),
@@ -180,11 +181,12 @@ export function readBlob(location: BlobLocation, onChunk: (chunk: Buffer) => Pro
 export async function readStored(
   stored: readonly StoredFile[],
   whole: { name: string; sha256: string },
-  onChunk: (chunk: Buffer) => Promise<void> | void,
+  onChunk: (chunk: Buffer, position: number) => Promise<void> | void,
   signal: AbortSignal,
 ): Promise<void> {
   const wholeHash = createHash('sha256');
-  const buffer = Buffer.allocUnsafe(READ_CHUNK_BYTES);
+  const buffers = Array.from({ length: PIPELINE_DEPTH }, () => Buffer.allocUnsafe(PIPELINE_CHUNK_BYTES));
+  let offset = 0;
   for (const file of stored) {
     const handle = await open(file.path, fsConstants.O_RDONLY | NO_FOLLOW).catch((error: unknown) => {
       if (errnoCode(error) === 'ENOENT') {
@@ -194,33 +196,31 @@ export async function readStored(
     });
     // A blob stored whole is its own only part: one hash serves both checks.
     const part = stored.length === 1 && file.sha256 === whole.sha256 ? undefined : createHash('sha256');
-    let size = 0;
-    // The next read is under way while a chunk is hashed and handed on: reading the drive and
-    // writing the target overlap.
-    let reading: Promise<{ bytesRead: number }> | undefined;
+    let size: number;
     try {
-      reading = handle.read(buffer, 0, buffer.length, 0);
-      for (;;) {
-        throwIfCancelled(signal);
-        const { bytesRead } = await reading;
-        if (bytesRead === 0) break;
-        // A copy: the buffer takes the next read while a writer may still hold the chunk.
-        const chunk = Buffer.from(buffer.subarray(0, bytesRead));
-        size += bytesRead;
-        if (size > file.size) break;
-        reading = handle.read(buffer, 0, buffer.length, size);
-        part?.update(chunk);
-        wholeHash.update(chunk);
-        await onChunk(chunk);
-      }
+      // Reading the drive, hashing and writing the target overlap (pumpChunks); positions are
+      // the whole's, so a writer can place each chunk where it belongs.
+      const base = offset;
+      size = await pumpChunks({
+        read: async (buffer, length, position) => (await handle.read(buffer, 0, length, position)).bytesRead,
+        limit: file.size,
+        inspect: (chunk) => {
+          part?.update(chunk);
+          wholeHash.update(chunk);
+        },
+        write: (chunk, position) => Promise.resolve(onChunk(chunk, base + position)),
+        buffers,
+        signal,
+      });
+      // One byte past the listed size tells a longer file from a whole one.
+      if (size === file.size && (await handle.read(Buffer.alloc(1), 0, 1, size)).bytesRead > 0) size = file.size + 1;
     } catch (error) {
       if (error instanceof FerryError) throw error;
       throw new FerryError('FERRY_IO', `Cannot read ${file.path}: ${describeError(error)}.`, { path: file.name, errno: errnoCode(error), cause: error });
     } finally {
-      // A read still under way (the loop left early) ends before its file is closed.
-      await reading?.catch(() => undefined);
       await handle.close();
     }
+    offset += Math.min(size, file.size);
     if (size !== file.size) {
       throw new FerryError('FERRY_SIZE_MISMATCH', `${file.name} does not have the size bundle.json lists.`, {
         path: file.name,

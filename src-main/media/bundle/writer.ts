@@ -7,18 +7,16 @@ import { createHash } from 'node:crypto';
 import { constants as fsConstants } from 'node:fs';
 import { open, readFile, rm, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { throwIfCancelled } from '../../base/cancel.js';
 import { FerryError } from '../../base/errors.js';
 import { ensureDirectoryDurably, fsyncDirectory, lstatIfExists, readdirIfExists, renameIntoPlace, withFileErrors } from '../../base/files.js';
 import { hashOpenFile } from '../../base/hashing.js';
+import { PIPELINE_CHUNK_BYTES, PIPELINE_DEPTH, pumpChunks, writeFully } from '../../base/pipeline.js';
 import { BUNDLE_FILES, PARTIAL_SUFFIX, blobFilePath, blobPartPath, type BundleBlob } from './manifest.js';
 import type { PlannedBlob } from './plan.js';
 
 /** Marks an unfinished bundle directory with the plan it belongs to; removed once bundle.json is in place. */
 export const PLAN_MARKER = 'export-plan.json';
 const BUNDLE_ID = /^\d{8}T\d{6}Z-[0-9a-f]{8}$/;
-
-const COPY_CHUNK_BYTES = 1024 * 1024;
 
 /** Where a blob's bytes come from: a file (re-hashed while copied, never trusted), or bytes in memory. */
 export type BlobSource = { kind: 'file'; path: string } | { kind: 'bytes'; bytes: Buffer };
@@ -103,28 +101,33 @@ async function writeVerified(dir: string, paths: string[], blob: PlannedBlob, so
   const whole = createHash('sha256');
   const parts: Array<{ size: number; sha256: string }> = [];
   let copied = 0;
+  let reported = 0;
   const reader = await openSource(source, describe);
+  const buffers = ringBuffers();
   try {
     for (const [index, path] of paths.entries()) {
       const partBytes = blob.partSize === undefined ? blob.size : Math.min(blob.partSize, blob.size - index * blob.partSize);
       const partial = join(dir, path + PARTIAL_SUFFIX);
       // A whole blob is its one part: hashing the bytes twice would halve the copy's speed.
       const partHash = paths.length === 1 ? undefined : createHash('sha256');
+      const start = copied;
       await withFileErrors(partial, 'write', async () => {
         const handle = await open(partial, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_TRUNC | fsConstants.O_NOFOLLOW, 0o644);
         try {
-          let written = 0;
-          while (written < partBytes) {
-            throwIfCancelled(options.signal);
-            const chunk = await reader.read(Math.min(COPY_CHUNK_BYTES, partBytes - written));
-            if (chunk.length === 0) break;
-            whole.update(chunk);
-            partHash?.update(chunk);
-            await handle.write(chunk, 0, chunk.length, written);
-            written += chunk.length;
-            copied += chunk.length;
-            options.onBytes(chunk.length);
-          }
+          copied += await pumpChunks({
+            read: (buffer, length, position) => reader.read(buffer, length, start + position),
+            limit: partBytes,
+            inspect: (chunk) => {
+              whole.update(chunk);
+              partHash?.update(chunk);
+              reported += chunk.length;
+              options.onBytes(chunk.length);
+            },
+            write: (chunk, position) => writeFully(handle, chunk, position),
+            buffers,
+            signal: options.signal,
+          });
+          // Once per file: the whole blob reaches the drive before its name can become final.
           await handle.sync();
         } finally {
           await handle.close();
@@ -132,7 +135,7 @@ async function writeVerified(dir: string, paths: string[], blob: PlannedBlob, so
       });
       parts.push({ size: partBytes, sha256: partHash?.digest('hex') ?? '' });
     }
-    const extra = (await reader.read(1)).length;
+    const extra = await reader.read(Buffer.alloc(1), 1, copied);
     const actual = whole.digest('hex');
     if (copied !== blob.size || extra > 0) {
       throw new FerryError('FERRY_SIZE_MISMATCH', `${describe} is ${extra > 0 ? 'larger' : `${copied} bytes`}; the signed metadata lists ${blob.size} bytes. It was not exported.`, {
@@ -149,7 +152,7 @@ async function writeVerified(dir: string, paths: string[], blob: PlannedBlob, so
       });
     }
   } catch (error) {
-    options.onBytes(-copied);
+    options.onBytes(-reported);
     await Promise.all(paths.map((path) => rm(join(dir, path + PARTIAL_SUFFIX), { force: true }).catch(() => undefined)));
     throw error;
   } finally {
@@ -209,34 +212,31 @@ async function hashExisting(dir: string, blob: PlannedBlob, paths: string[], opt
 }
 
 interface SourceReader {
-  /** Up to `length` bytes, empty at the end. */
-  read(length: number): Promise<Buffer>;
+  /** Reads up to `length` bytes at `position` into `buffer`; answers the bytes read, 0 at the end. */
+  read(buffer: Buffer, length: number, position: number): Promise<number>;
   close(): Promise<void>;
 }
 
 async function openSource(source: BlobSource, describe: string): Promise<SourceReader> {
   if (source.kind === 'bytes') {
-    let position = 0;
     return {
-      read: (length) => {
-        const chunk = source.bytes.subarray(position, position + length);
-        position += chunk.length;
-        return Promise.resolve(chunk);
-      },
+      read: (buffer, length, position) => Promise.resolve(source.bytes.copy(buffer, 0, Math.min(position, source.bytes.length), Math.min(position + length, source.bytes.length))),
       close: () => Promise.resolve(),
     };
   }
   const handle: FileHandle = await withFileErrors(describe, 'read', () => open(source.path, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW));
-  const buffer = Buffer.allocUnsafe(COPY_CHUNK_BYTES);
-  let position = 0;
   return {
-    read: async (length) => {
-      const { bytesRead } = await withFileErrors(describe, 'read', () => handle.read(buffer, 0, Math.min(length, buffer.length), position));
-      position += bytesRead;
-      return buffer.subarray(0, bytesRead);
-    },
+    read: async (buffer, length, position) => (await withFileErrors(describe, 'read', () => handle.read(buffer, 0, length, position))).bytesRead,
     close: () => handle.close(),
   };
+}
+
+/**
+ * The copy ring of one blob: fresh buffers, since a kept buffer pool would hold 16 MiB after the
+ * export; the garbage collector takes them back between blobs.
+ */
+function ringBuffers(): Buffer[] {
+  return Array.from({ length: PIPELINE_DEPTH }, () => Buffer.allocUnsafe(PIPELINE_CHUNK_BYTES));
 }
 
 /** Writes `bytes` at `path` through `<path>.partial`, fsynced, renamed, the directory flushed. Throws FERRY_IO, FERRY_DISK_FULL. */
