@@ -105,6 +105,7 @@ describe('the app in browser mode', () => {
     const filterText = page.getByRole('textbox', { name: /Selection as sstream filters/ });
     await expect.poll(() => filterText.inputValue()).toBe('os~^(grub|pxelinux)\nos=ubuntu release=jammy arch=amd64');
     await expect.poll(async () => (await page.getByText(/products selected/).textContent()) ?? '').toMatch(/^[1-9]\d* of \d+ products selected/);
+    await page.getByRole('textbox', { name: 'Save as profile' }).fill('site-a');
     await capture(page, 'catalog');
 
     await page.getByRole('button', { name: 'Review the plan' }).click();
@@ -169,6 +170,13 @@ describe('the app in browser mode', () => {
       if (screen === 'Source') expect(await text(page, 'status', 'Verification')).toContain('Verified');
       await capture(page, screen.toLowerCase());
     }
+
+    // Loaded again, the catalog offers the selection the sync saved (profiles.list); a click puts it back in the form.
+    await page.getByRole('button', { name: 'Load source' }).click();
+    await page.getByRole('heading', { name: 'Catalog' }).waitFor();
+    await filterText.fill('os=ubuntu');
+    await page.getByRole('group', { name: 'Saved profiles' }).getByRole('button', { name: 'site-a' }).click();
+    await expect.poll(() => filterText.inputValue()).toBe('os~^(grub|pxelinux)\nos=ubuntu release=jammy arch=amd64');
     syncedPage = page;
   }, 240_000);
 
