@@ -25,3 +25,13 @@ export function formatBytes(bytes: number): string {
 export function formatSeconds(ms: number): string {
   return `${Number((ms / 1000).toFixed(1))} s`;
 }
+
+/** A word as a POSIX shell needs it, so that a printed command can be pasted back into a shell. */
+export function shellWord(word: string): string {
+  return /^[\w@%+=:,./~-]+$/.test(word) ? word : `'${word.replaceAll("'", "'\\''")}'`;
+}
+
+/** A command line to paste: words quoted, but a shell variable (`$PROFILE`, `url=$MIRROR_URL`) left for the shell to expand. */
+export function commandLine(argv: readonly string[]): string {
+  return argv.map((word) => (/^([\w.-]+=)?\$[A-Z_]+$/.test(word) ? word : shellWord(word))).join(' ');
+}

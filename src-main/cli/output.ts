@@ -68,16 +68,6 @@ export function formatDuration(seconds: number): string {
   return hours > 0 ? `${hours}:${mmss}` : mmss;
 }
 
-/** A word as a POSIX shell needs it, so that a printed command can be pasted back into a shell. */
-export function shellWord(word: string): string {
-  return /^[\w@%+=:,./~-]+$/.test(word) ? word : `'${word.replaceAll("'", "'\\''")}'`;
-}
-
-/** A command line to paste: words quoted, but a shell variable (`$PROFILE`, `url=$MIRROR_URL`) left for the shell to expand. */
-export function commandLine(argv: readonly string[]): string {
-  return argv.map((word) => (/^([\w.-]+=)?\$[A-Z_]+$/.test(word) ? word : shellWord(word))).join(' ');
-}
-
 /** Columns a text takes; the default counts code points (tables hold names and numbers). */
 export type TextWidth = (text: string) => number;
 const codePoints: TextWidth = (text) => Array.from(text).length;

@@ -1,50 +1,13 @@
 // What the screens need from the engine, as one small interface named after the engine's methods
 // (engine.ts Engine), and fromContract(), which provides it over the contract's one client
 // (src-main/contract/client.ts, WebSocket or MessagePort alike). The renderer runs no engine code.
-import type { DriveListingData, FerryClient as ContractClient, JobEvent, JobInputs, JobKind, JobStatus, LibrarySummaryData, PlanSummary, ProductSummary, SelectionGroups, SelectionRequest, SerializedError, SyncInput } from '../../src-main/contract/index.js';
+import type { CallOutput, DriveListingData, FerryClient as ContractClient, JobEvent, JobInputs, JobKind, JobOutcomes, JobStatus, LibrarySummaryData, PlanSummary, ProductSummary, SelectionGroups, SelectionRequest, SerializedError, SyncInput } from '../../src-main/contract/index.js';
 
-export type { JobEvent, JobKind, JobStatus, PlanSummary, ProductSummary, SelectionGroups, SyncInput };
+export type { JobEvent, JobInputs, JobKind, JobOutcomes, JobStatus, PlanSummary, ProductSummary, SelectionGroups, SyncInput };
 export type SerializedFerryError = SerializedError;
 export type LibrarySummary = LibrarySummaryData;
 export type DriveListing = DriveListingData;
-
-/**
- * Inputs of the media jobs (issue 9), as docs/bundle.md and `ferry export|verify|import` describe
- * them. They are built on other branches; at merge these give way to the engine's JobInputs.
- */
-export interface MediaJobInputs {
-  export: {
-    to: string;
-    library?: string | undefined;
-    selection?: SelectionGroups | undefined;
-    profile?: string | undefined;
-    site?: string | undefined;
-    since?: string | undefined;
-    eject?: boolean | undefined;
-  };
-  verify: { bundles: string[] };
-  import: { bundles: string[]; into: string; prune?: boolean | undefined };
-}
-
-/** What the media jobs end with, as far as the screens read it (provisional, like their inputs). */
-export interface MediaOutcomes {
-  export: {
-    bundleDir: string;
-    /** Written, verified and ejected are separate outcomes (prior art §0.4); each failure says what to do. */
-    written: { ok: boolean; message: string };
-    verified: { ok: boolean; message: string };
-    ejected: { ok: boolean; message: string } | undefined;
-  };
-  verify: {
-    complete: boolean;
-    valid: boolean;
-    files: Array<{ path: string; state: 'ok' | 'missing' | 'bad'; message?: string | undefined }>;
-  };
-  import: { into: string; maasCommands: string[] };
-}
-
-export type AnyJobKind = JobKind | keyof MediaJobInputs;
-export type AnyJobInputs = JobInputs & MediaJobInputs;
+export type LibraryProfile = CallOutput<'profiles.list'>[number];
 
 /** An error as it crosses the contract: `{code, message, hint}` (issue 10 §1). */
 export interface ClientError {
@@ -54,7 +17,7 @@ export interface ClientError {
 }
 
 export interface FerryClient {
-  startJob<K extends AnyJobKind>(kind: K, input: AnyJobInputs[K]): Promise<{ jobId: string }>;
+  startJob<K extends JobKind>(kind: K, input: JobInputs[K]): Promise<{ jobId: string }>;
   resumeJob(jobId: string): Promise<{ jobId: string }>;
   pauseJob(jobId: string): Promise<void>;
   cancelJob(jobId: string): Promise<void>;
@@ -65,12 +28,13 @@ export interface FerryClient {
   plan(kind: 'sync', input: SyncInput): Promise<PlanSummary>;
   librarySummary(input: { library?: string | undefined }): Promise<LibrarySummary>;
   drives(input: { showSystem?: boolean | undefined }): Promise<DriveListing>;
+  profiles(input: { library?: string | undefined }): Promise<LibraryProfile[]>;
 }
 
 /** The screens' client over the contract's: each method is one call of the contract's table. */
 export function fromContract(client: ContractClient): FerryClient {
   return {
-    // Kinds the contract does not know yet (export, verify, import) are refused by its schema with FERRY_INPUT_INVALID.
+    // TypeScript cannot narrow a generic K to one branch of the {kind, input} union; the engine checks the pair against its schema.
     startJob: (kind, input) => (kind === 'load' ? client.call('sources.load', input as JobInputs['load']) : client.call('jobs.start', { kind, input } as never)),
     resumeJob: (jobId) => client.call('jobs.resume', { jobId }),
     pauseJob: async (jobId) => { await client.call('jobs.pause', { jobId }); },
@@ -85,6 +49,7 @@ export function fromContract(client: ContractClient): FerryClient {
     plan: (kind, input) => client.call('plan', { kind, input }),
     librarySummary: (input) => client.call('library.summary', input),
     drives: (input) => client.call('drives.list', input),
+    profiles: (input) => client.call('profiles.list', input),
   };
 }
 

@@ -1,6 +1,7 @@
 // Quantities for the screens. Byte sizes come from base/format.ts, the one formatter the CLI and
-// engine messages use too, so the app and the terminal say the same "1.5 GiB".
-export { formatBytes } from '../../src-main/base/format.js';
+// engine messages use too, so the app and the terminal say the same "1.5 GiB" (and quote a
+// command line the same way).
+export { commandLine, formatBytes } from '../../src-main/base/format.js';
 
 /** Seconds left as words: "less than a minute", "about 12 min", "about 2 h 5 min"; null: not known yet. */
 export function formatEta(seconds: number | null): string {

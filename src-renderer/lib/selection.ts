@@ -3,6 +3,7 @@
 // Parsing a filter itself (key=value, key~regex, key!=value) is the engine's job: it refuses a bad
 // one with FERRY_FILTER_INVALID, which the catalog shows next to the text.
 import type { SelectionGroups } from './client.js';
+import { shellWord } from '../../src-main/base/format.js';
 
 export function groupsToText(groups: SelectionGroups): string {
   return groups.map((group) => group.join(' ')).join('\n');
@@ -17,11 +18,17 @@ export function textToGroups(text: string): SelectionGroups {
 
 /** The same selection as `ferry sync` arguments, for the operator to copy into a script. */
 export function groupsToArguments(groups: SelectionGroups): string {
-  return groups.map((group) => group.map(quoteArgument).join(' ')).join(' --or ');
+  return groups.map((group) => group.map(shellWord).join(' ')).join(' --or ');
 }
 
-function quoteArgument(argument: string): string {
-  return /^[\w.=:,/@+-]+$/.test(argument) ? argument : `'${argument.replaceAll("'", `'\\''`)}'`;
+/** `ferry sync` filter arguments (a saved profile's `filters`, groups joined by `--or`) as filter groups. */
+export function argumentsToGroups(filters: readonly string[]): SelectionGroups {
+  const groups: SelectionGroups = [[]];
+  for (const filter of filters) {
+    if (filter === '--or') groups.push([]);
+    else groups.at(-1)?.push(filter);
+  }
+  return groups.filter((group) => group.length > 0);
 }
 
 export function sameGroup(a: readonly string[], b: readonly string[]): boolean {

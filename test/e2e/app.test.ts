@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { AxeBuilder } from '@axe-core/playwright';
@@ -7,6 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { KIB, MIB, makeKey, serveSignedStream, type ServedStream } from '../integration/mirror/helpers.js';
 import { rawRequest } from '../support/ferry-serve.js';
+import { mountSmallExt4, requireMount, unmount } from '../support/loop-disk.js';
+import { runFerry } from '../support/run-ferry.js';
 import { launchChromium } from './browser.js';
 import { startFerryUi, type RunningUi } from './ferry-ui.js';
 
@@ -22,6 +24,10 @@ let workDir: string;
 let served: ServedStream;
 let ui: RunningUi;
 let browser: Browser;
+let exportDir: string;
+let importDir: string;
+/** The page the sync test leaves on its last screen, for the export error path that follows it. */
+let syncedPage: Page | undefined;
 
 async function seriousViolations(page: Page): Promise<string[]> {
   const result = await new AxeBuilder({ page }).analyze();
@@ -43,6 +49,11 @@ async function openApp(viewport: { width: number; height: number }, colorScheme:
   return page;
 }
 
+async function goTo(page: Page, screen: string): Promise<void> {
+  await page.getByRole('navigation', { name: 'Steps' }).getByRole('button', { name: screen }).click();
+  await page.getByRole('heading', { name: screen }).waitFor();
+}
+
 async function text(page: Page, role: 'status' | 'alert', name?: string): Promise<string> {
   const locator = name === undefined ? page.getByRole(role).first() : page.getByRole(role, { name });
   await locator.waitFor();
@@ -52,6 +63,10 @@ async function text(page: Page, role: 'status' | 'alert', name?: string): Promis
 beforeAll(async () => {
   workDir = await mkdtemp(join(tmpdir(), 'ferry-e2e-'));
   await mkdir(IMAGES, { recursive: true });
+  // The export goes to a folder the operator picked (it exists); the import creates its own.
+  exportDir = join(workDir, 'export');
+  importDir = join(workDir, 'imported');
+  await mkdir(exportDir);
   served = await serveSignedStream(workDir, 'e2e', {
     contents: ['ubuntu', 'bootloaders'],
     releases: ['jammy', 'noble'],
@@ -71,7 +86,7 @@ afterAll(async () => {
 });
 
 describe('the app in browser mode', () => {
-  it('loads a custom signed source, selects jammy amd64 with bootloaders, plans, syncs with progress, pauses and resumes', async () => {
+  it('loads a custom signed source, selects jammy amd64 with bootloaders, plans, syncs with progress, pauses and resumes, exports, verifies and imports', async () => {
     // The first file of each squashfs stalls half-way, long enough to see progress and to pause.
     served.server.setFaults((request) => (request.path.endsWith('squashfs') && request.attempt === 1 ? { kind: 'stall', afterBytes: 1 * MIB, ms: 4_000 } : undefined));
     const page = await openApp(SMALL, 'light');
@@ -90,6 +105,7 @@ describe('the app in browser mode', () => {
     const filterText = page.getByRole('textbox', { name: /Selection as sstream filters/ });
     await expect.poll(() => filterText.inputValue()).toBe('os~^(grub|pxelinux)\nos=ubuntu release=jammy arch=amd64');
     await expect.poll(async () => (await page.getByText(/products selected/).textContent()) ?? '').toMatch(/^[1-9]\d* of \d+ products selected/);
+    await page.getByRole('textbox', { name: 'Save as profile' }).fill('site-a');
     await capture(page, 'catalog');
 
     await page.getByRole('button', { name: 'Review the plan' }).click();
@@ -112,16 +128,78 @@ describe('the app in browser mode', () => {
     expect(await overall.getAttribute('aria-valuenow')).toBe('100');
     await page.getByText(/^Fetched \d+ files/).waitFor();
 
-    // The screens of what comes after the sync, and the source's verification banner.
-    for (const screen of ['Export', 'Offline', 'History', 'Source'] as const) {
-      await page.getByRole('navigation', { name: 'Steps' }).getByRole('button', { name: screen }).click();
-      await page.getByRole('heading', { name: screen }).waitFor();
-      if (screen === 'History') await page.getByRole('cell', { name: 'sync' }).first().waitFor();
+    // Export to a folder: the verdict (a dry run) first, then the export, each outcome on its own line.
+    await goTo(page, 'Export');
+    await page.getByRole('textbox', { name: 'Or a folder' }).fill(exportDir);
+    await page.getByRole('button', { name: 'Check space' }).click();
+    expect(await text(page, 'status', 'Verdict'), (await page.getByRole('alert').allTextContents()).join('\n')).toMatch(/^Fits: \d/);
+    expect(await page.getByRole('img', { name: /for this export/ }).getAttribute('aria-label')).toMatch(/\d.* for this export, .*free after it/);
+    await page.getByRole('button', { name: /^Export \d/ }).click();
+    const outcome = page.getByRole('list', { name: 'Export outcome' });
+    await outcome.waitFor({ timeout: 60_000 });
+    const lines = await outcome.getByRole('listitem').allTextContents();
+    expect(lines[0]).toMatch(/^Written: [1-9]\d* blobs/);
+    expect(lines[1]).toMatch(/^\s*Verified: [1-9]\d* files .*all match/);
+    expect(lines.at(-1)).toMatch(/^Ejected: /);
+    await capture(page, 'export');
+
+    // The air-gapped side: verify the bundle, import it into a folder, and the MAAS commands to run.
+    await goTo(page, 'Offline');
+    await page.getByRole('textbox', { name: 'Bundle folder' }).fill(exportDir);
+    await page.getByRole('button', { name: 'Verify' }).click();
+    expect(await text(page, 'status', 'Verify result')).toMatch(/^\s*Complete: every file is present\.\s+Valid: every hash matches\./);
+    await page.getByRole('textbox', { name: 'Into folder' }).fill(importDir);
+    await page.getByRole('button', { name: 'Import' }).click();
+    expect(await text(page, 'status', 'Import result')).toMatch(/Imported into .*: [1-9]\d* files written/);
+    const commands = await page.getByRole('list', { name: 'MAAS commands' }).locator('code').allTextContents();
+    expect(commands[0]).toMatch(/^maas \S+ boot-sources create /);
+    expect(commands.at(-1)).toMatch(/^maas \S+ boot-resources import/);
+    expect(await page.getByText(/^ferry serve /).textContent()).toBe(`ferry serve ${importDir} --bind 0.0.0.0 --port 8080`);
+    await capture(page, 'offline');
+
+    // The CLI as judge: the bundle verifies, and the imported tree mirrors (signatures and hashes checked) with the same selection.
+    const verified = await runFerry(['verify', '--keyring', served.testKey.keyringFile, exportDir]);
+    expect(verified.code, verified.stderr).toBe(0);
+    const mirrored = await runFerry(['mirror', '--max', '1', '--keyring', served.testKey.keyringFile, importDir, join(workDir, 'from-import'), 'os~^(grub|pxelinux)', '--or', 'os=ubuntu', 'release=jammy', 'arch=amd64']);
+    expect(mirrored.code, mirrored.stderr).toBe(0);
+
+    // The history, and the source's verification banner.
+    for (const screen of ['History', 'Source'] as const) {
+      await goTo(page, screen);
+      if (screen === 'History') await page.getByRole('cell', { name: 'export' }).first().waitFor();
       if (screen === 'Source') expect(await text(page, 'status', 'Verification')).toContain('Verified');
       await capture(page, screen.toLowerCase());
     }
-    await page.close();
-  }, 180_000);
+
+    // Loaded again, the catalog offers the selection the sync saved (profiles.list); a click puts it back in the form.
+    await page.getByRole('button', { name: 'Load source' }).click();
+    await page.getByRole('heading', { name: 'Catalog' }).waitFor();
+    await filterText.fill('os=ubuntu');
+    await page.getByRole('group', { name: 'Saved profiles' }).getByRole('button', { name: 'site-a' }).click();
+    await expect.poll(() => filterText.inputValue()).toBe('os~^(grub|pxelinux)\nos=ubuntu release=jammy arch=amd64');
+    syncedPage = page;
+  }, 240_000);
+
+  it('refuses an export to a target too small before writing anything', async (context) => {
+    const page = syncedPage;
+    expect(page, 'the page of the sync test').toBeDefined();
+    if (page === undefined) return;
+    const mounted = await mountSmallExt4(workDir, 'tiny', 4);
+    try {
+      const tiny = requireMount(mounted, context);
+      await goTo(page, 'Export');
+      await page.getByRole('textbox', { name: 'Or a folder' }).fill(tiny);
+      await page.getByRole('button', { name: 'Check space' }).click();
+      expect(await text(page, 'status', 'Verdict')).toBe('Does not fit: nothing was written.');
+      expect(await text(page, 'alert')).toMatch(/FERRY_NOT_ENOUGH_SPACE/);
+      expect(await page.getByRole('button', { name: /^Export \d/ }).count()).toBe(0);
+      expect((await readdir(tiny)).filter((name) => name !== 'lost+found')).toEqual([]);
+    } finally {
+      await unmount(mounted);
+      // The context, not only the page: its close must end before afterAll closes the browser.
+      await page.context().close();
+    }
+  });
 
   it('reads at 1920x1080 in the dark colour scheme', async () => {
     const page = await openApp(LARGE, 'dark');
@@ -153,10 +231,10 @@ describe('the app in browser mode', () => {
     const url = new URL(ui.url);
     const tokenPath = url.pathname;
     expect((await rawRequest(ui.url, '/')).status).toBe(401);
-    // A wrong token of the right length is refused as wrong (403); anything else reads as no token (401).
-    const wrongToken = `/${'A'.repeat(tokenPath.length - 2)}/`;
-    expect((await rawRequest(ui.url, wrongToken)).status).toBe(403);
+    // A first segment of another length is no token at all (401); one of the token's length that differs is a wrong token (403).
     expect((await rawRequest(ui.url, '/not-the-token/')).status).toBe(401);
+    const token = tokenPath.split('/')[1] ?? '';
+    expect((await rawRequest(ui.url, `/${token.replace(/^./, token.startsWith('a') ? 'b' : 'a')}/`)).status).toBe(403);
     expect((await rawRequest(ui.url, tokenPath)).status).toBe(200);
     expect((await rawRequest(ui.url, tokenPath, { headers: { Host: 'attacker.example' } })).status).toBe(403);
     expect((await rawRequest(ui.url, tokenPath, { headers: { Origin: 'http://attacker.example' } })).status).toBe(403);

@@ -1,8 +1,7 @@
 import { createEngine, type ImportOutcome } from '../../engine/index.js';
 import { flagOption, listOption, stringOption, usageError, type CommandDefinition } from '../command.js';
 import { ExitCode } from '../exit-codes.js';
-import { formatBytes } from '../../base/format.js';
-import { commandLine } from '../output.js';
+import { commandLine, formatBytes } from '../../base/format.js';
 import { bundleDisplayOptions, bundleKeyringOption, describeBundle, describeProblem, followBundleJob, trustBundleKeyringsOption } from './verify.js';
 
 export const importCommand: CommandDefinition = {

@@ -1,8 +1,8 @@
 import { createEngine, type LibrarySummary } from '../../engine/index.js';
 import { flagOption, stringOption, type CliIo, type CommandDefinition } from '../command.js';
 import { ExitCode } from '../exit-codes.js';
-import { formatBytes } from '../../base/format.js';
-import { formatTable, shellWord } from '../output.js';
+import { shellWord, formatBytes } from '../../base/format.js';
+import { formatTable } from '../output.js';
 import { libraryOption } from './library-option.js';
 
 export const libraryCommand: CommandDefinition = {

@@ -25,8 +25,8 @@ import {
   type ParsedOptions,
 } from '../command.js';
 import { ExitCode, exitCodeFor } from '../exit-codes.js';
-import { formatBytes } from '../../base/format.js';
-import { commandLine, factLines } from '../output.js';
+import { commandLine, formatBytes } from '../../base/format.js';
+import { factLines } from '../output.js';
 import { JobDisplay, displayModeFor, followJob, type DisplayMode } from '../progress-display.js';
 import { sourceOptions, streamInputFrom, trustNotice } from './source-options.js';
 

@@ -36,8 +36,16 @@ export class AppState {
     this.source = new SourceState(client);
     this.catalog = new CatalogState(client);
     this.transfer = new TransferState(client, this.catalog);
-    this.export = new ExportState(client, this.catalog);
-    this.offline = new OfflineState(client);
+    // The export reads what the sync wrote: the loaded source's selection in the same library,
+    // verified with the keyrings the source was loaded with (the bundle carries them).
+    this.export = new ExportState(client, () => ({
+      source: this.source.loaded?.source,
+      keyringFiles: this.source.input.keyringFiles,
+      library: this.transfer.library,
+      selection: this.catalog.groups,
+      max: this.catalog.max,
+    }));
+    this.offline = new OfflineState(client, () => this.source.input.keyringFiles);
     this.history = new HistoryState(client);
   }
 
@@ -61,6 +69,7 @@ export class AppState {
     const loaded = this.source.loaded;
     if (loaded === undefined) return;
     await this.catalog.open(loaded.streamId);
+    void this.catalog.loadProfiles(this.transfer.library);
     this.go('catalog');
   }
 

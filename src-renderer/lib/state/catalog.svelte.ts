@@ -3,8 +3,8 @@
 // clicks rewrite lines of it, typing in it changes what the table ticks, so the two never drift.
 // Which products a selection picks is asked of the engine (products()), never re-implemented here.
 import { formatBytes } from '../format.js';
-import { groupsToArguments, groupsToText, sameGroup, textToGroups } from '../selection.js';
-import { toClientError, type ClientError, type FerryClient, type ProductSummary, type SelectionGroups } from '../client.js';
+import { argumentsToGroups, groupsToArguments, groupsToText, sameGroup, textToGroups } from '../selection.js';
+import { toClientError, type ClientError, type FerryClient, type LibraryProfile, type ProductSummary, type SelectionGroups } from '../client.js';
 
 /** Bootloaders are their own products file (prior art §0.3); this line picks all of them. */
 export const BOOTLOADER_GROUP: readonly string[] = ['os~^(grub|pxelinux)'];
@@ -54,6 +54,7 @@ export class CatalogState {
   #search = $state('');
   #max = $state<number | undefined>(1);
   #profile = $state('');
+  #profiles = $state.raw<LibraryProfile[]>([]);
   #collapsed = $state.raw<ReadonlySet<string>>(new Set());
   #loading = $state(false);
   #error = $state.raw<ClientError | undefined>(undefined);
@@ -89,6 +90,24 @@ export class CatalogState {
   /** A name to save this selection under with the sync (a profile), or empty. */
   get profile(): string { return this.#profile; }
   set profile(value: string) { this.#profile = value; }
+  /** The library's saved selections (profiles.list). */
+  get profiles(): readonly LibraryProfile[] { return this.#profiles; }
+
+  /** Reads the saved selections of `library` (empty: the engine's default library). */
+  async loadProfiles(library: string): Promise<void> {
+    try {
+      this.#profiles = await this.#client.profiles(library.trim() === '' ? {} : { library: library.trim() });
+    } catch (error) {
+      this.#error = toClientError(error);
+    }
+  }
+
+  /** Puts a saved selection's filters and max in the form under its name, so the sync saves it again. */
+  useProfile(profile: LibraryProfile): void {
+    this.#profile = profile.name;
+    this.#max = profile.max;
+    this.text = groupsToText(argumentsToGroups(profile.filters));
+  }
   get includesBootloaders(): boolean { return this.groups.some((group) => sameGroup(group, BOOTLOADER_GROUP)); }
   set includesBootloaders(value: boolean) { this.#toggleLine([...BOOTLOADER_GROUP], value); }
 

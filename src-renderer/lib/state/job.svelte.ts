@@ -3,7 +3,7 @@
 // an export, a verify or import); the pattern is svelte.dev's Bundler.svelte.ts, a class wrapping a
 // message stream and exposing the latest state.
 import type { ProgressData as Progress } from '../../../src-main/contract/index.js';
-import { toClientError, type AnyJobInputs, type AnyJobKind, type ClientError, type FerryClient, type JobEvent, type SerializedFerryError } from '../client.js';
+import { toClientError, type ClientError, type FerryClient, type JobEvent, type JobInputs, type JobKind, type JobOutcomes, type SerializedFerryError } from '../client.js';
 
 export type RunState = 'idle' | 'starting' | 'running' | 'pausing' | 'paused' | 'succeeded' | 'failed' | 'cancelled';
 
@@ -18,10 +18,10 @@ export interface FailedFile {
   error: SerializedFerryError;
 }
 
-export class JobRun<K extends AnyJobKind> {
+export class JobRun<K extends JobKind> {
   readonly #client: FerryClient;
   readonly #kind: K;
-  #input: AnyJobInputs[K] | undefined;
+  #input: JobInputs[K] | undefined;
   #unsubscribe: (() => void) | undefined;
   #settle: ((event: OutcomeEvent) => void) | undefined;
 
@@ -57,14 +57,14 @@ export class JobRun<K extends AnyJobKind> {
   get events(): readonly JobEvent[] { return this.#events; }
   get active(): boolean { return this.#state === 'starting' || this.#state === 'running' || this.#state === 'pausing'; }
 
-  /** The result's outcome, typed by the caller who knows the job kind. */
-  result<T>(): T | undefined {
+  /** The result's outcome: this run's kind's (the event's union of outcomes is narrowed by the kind it was started with). */
+  result(): JobOutcomes[K] | undefined {
     const outcome = this.#outcome;
-    return outcome?.type === 'result' ? (outcome.outcome as T) : undefined;
+    return outcome?.type === 'result' ? (outcome.outcome as JobOutcomes[K]) : undefined;
   }
 
   /** Starts the job; resolves with its last event (result, failed, cancelled or paused). */
-  start(input: AnyJobInputs[K]): Promise<OutcomeEvent | undefined> {
+  start(input: JobInputs[K]): Promise<OutcomeEvent | undefined> {
     this.#input = input;
     this.#reset();
     return this.#begin(() => this.#client.startJob(this.#kind, input));

@@ -1,24 +1,14 @@
-// The Export and Offline screens. Both drive the media jobs of issue 9 (export, verify, import),
-// whose inputs and outcomes are provisional here (client.ts MediaJobInputs/MediaOutcomes) until
-// that work is merged; the drive list and the space arithmetic are real already.
-import type { DriveListingData } from '../../../src-main/contract/index.js';
-
-type Drive = DriveListingData['drives'][number];
-import { toClientError, type ClientError, type DriveListing, type FerryClient, type MediaOutcomes } from '../client.js';
-import type { CatalogState } from './catalog.svelte.js';
+// The Export and Offline screens: the engine's export, verify and import jobs (`ferry export`,
+// `ferry verify`, `ferry import`). The export verdict is the engine's own, from a dry run of the
+// same input (ExportOutcome.plan), so the screen never judges space or file systems by itself.
+import type { DriveListingData, ExportInput, ExportPlanSummary } from '../../../src-main/contract/index.js';
+import { commandLine } from '../format.js';
+import { toClientError, type ClientError, type DriveListing, type FerryClient } from '../client.js';
 import { JobRun } from './job.svelte.js';
 
-/** The file systems that cannot hold a MAAS mirror as plain files, and why (issue 9 §2, prior art §0.1). */
-export function fileSystemProblems(fsType: string | null, largestFileBytes: number): string[] {
-  const problems: string[] = [];
-  const fs = fsType ?? '';
-  if (['vfat', 'fat32', 'exfat', 'ntfs'].includes(fs)) problems.push(`${fs} cannot hold ':' in file names: the export is written as a bundle (blobs by hash), which it can hold.`);
-  if ((fs === 'vfat' || fs === 'fat32') && largestFileBytes >= 4 * 1024 ** 3) problems.push('FAT32 holds no file of 4 GiB or more: the largest files are split into parts, which the importer joins.');
-  if (fs === '') problems.push('The drive has no mounted file system: format it (ext4, exFAT or NTFS) and plug it in again.');
-  return problems;
-}
+type Drive = DriveListingData['drives'][number];
 
-/** Where an export goes: a detected drive's mounted volume, or a folder typed in. */
+/** Where an export goes: a detected drive's mounted volume, or a folder typed in (sizes unknown). */
 export interface ExportTarget {
   path: string;
   label: string;
@@ -27,6 +17,7 @@ export interface ExportTarget {
   freeBytes: number | null;
 }
 
+/** The mounted volumes of a drive the engine listed (drives.list): one target each. */
 export function targetsOf(drive: Drive): ExportTarget[] {
   return drive.volumes
     .filter((volume) => volume.mountPoints.length > 0 && volume.mountPoints[0] !== '[SWAP]')
@@ -39,20 +30,63 @@ export function targetsOf(drive: Drive): ExportTarget[] {
     }));
 }
 
+/** What the export starts from: the loaded source as synced into the library, and that library. */
+export interface ExportOrigin {
+  source: string | undefined;
+  /** Keyring files the metadata verifies with; undefined: the bundled one. */
+  keyringFiles: string[] | undefined;
+  library: string;
+  selection: string[][];
+  /** The newest N versions of each product; undefined: all the library holds. */
+  max: number | undefined;
+}
+
+/** The space bar's parts in bytes: used by other files (null: not known for a folder), this export, free after it. */
+export interface SpaceBar {
+  used: number | null;
+  export: number;
+  freeAfter: number;
+}
+
+/**
+ * An outcome line of any shape as `{kind, message}`: the eject outcome is a plain string today and
+ * a `{kind, ...}` object once drives are ejected, so the screen shows whichever arrives.
+ */
+const KIND_KEYS = ['kind', 'outcome', 'status', 'state'] as const;
+
+export function describeOutcome(value: unknown): { kind: string; message: string } {
+  if (typeof value === 'string') return { kind: value, message: value === 'not-requested' ? 'not asked for' : value };
+  if (typeof value === 'object' && value !== null) {
+    const record = value as Record<string, unknown>;
+    const kindKey = KIND_KEYS.find((key) => typeof record[key] === 'string');
+    const kind = kindKey === undefined ? 'unknown' : String(record[kindKey]);
+    const rest = Object.entries(record).filter(([key]) => key !== kindKey);
+    const message = typeof record['message'] === 'string' ? record['message'] : rest.map(([key, field]) => `${key}: ${typeof field === 'string' ? field : JSON.stringify(field)}`).join('; ');
+    return { kind, message: message === '' ? kind : message };
+  }
+  return { kind: 'unknown', message: String(value) };
+}
+
 export class ExportState {
   readonly #client: FerryClient;
-  readonly #catalog: CatalogState;
+  readonly #origin: () => ExportOrigin;
   #drives = $state.raw<DriveListing | undefined>(undefined);
   #target = $state.raw<ExportTarget | undefined>(undefined);
   #folder = $state('');
-  #incremental = $state(false);
+  #base = $state<'full' | 'site' | 'since'>('full');
   #site = $state('');
+  #since = $state('');
   #error = $state.raw<ClientError | undefined>(undefined);
+  /** The verdict's key: the input it was made for; a changed input needs a new check. */
+  #checkedFor = $state<string | undefined>(undefined);
+  /** The dry run that gives the verdict. */
+  readonly check: JobRun<'export'>;
   readonly job: JobRun<'export'>;
 
-  constructor(client: FerryClient, catalog: CatalogState) {
+  constructor(client: FerryClient, origin: () => ExportOrigin) {
     this.#client = client;
-    this.#catalog = catalog;
+    this.#origin = origin;
+    this.check = new JobRun(client, 'export');
     this.job = new JobRun(client, 'export');
   }
 
@@ -63,29 +97,52 @@ export class ExportState {
     this.#folder = value;
     this.#target = value.trim() === '' ? undefined : { path: value.trim(), label: 'Folder', fsType: null, sizeBytes: null, freeBytes: null };
   }
-  get incremental(): boolean { return this.#incremental; }
-  set incremental(value: boolean) { this.#incremental = value; }
-  /** The site an incremental export is for: only blobs it lacks are carried. */
+  /** Full, or incremental against a site's ledger or a site's receipt file. */
+  get base(): 'full' | 'site' | 'since' { return this.#base; }
+  set base(value: 'full' | 'site' | 'since') { this.#base = value; }
   get site(): string { return this.#site; }
   set site(value: string) { this.#site = value; }
+  /** A receipt file written on the site (`ferry receipt`). */
+  get since(): string { return this.#since; }
+  set since(value: string) { this.#since = value; }
   get error(): ClientError | undefined { return this.#error; }
-  get outcome(): MediaOutcomes['export'] | undefined { return this.job.result<MediaOutcomes['export']>(); }
 
-  /** Bytes this export writes: the selection's size (a full export; an incremental one writes less). */
-  get exportBytes(): number { return this.#catalog.selectedBytes; }
-  get largestFileBytes(): number { return Math.max(0, ...this.#catalog.selected.map((product) => product.latestVersionBytes)); }
+  /** The engine's verdict for the current input, once checked. */
+  get verdict(): ExportPlanSummary | undefined {
+    return this.#checkedFor === this.#key() ? this.check.result()?.plan : undefined;
+  }
+  /** The dry run refused the export (too little space, a file system that cannot hold it). */
+  get refusal(): ClientError | undefined {
+    return this.#checkedFor === this.#key() ? this.check.error : undefined;
+  }
+  get outcome(): ReturnType<JobRun<'export'>['result']> { return this.job.result(); }
 
-  /** The space bar's three parts and the verdict, before anything is written. */
-  get space(): { used: number; export: number; free: number; fits: boolean } | undefined {
-    const target = this.#target;
-    if (target?.sizeBytes == null || target.freeBytes === null) return undefined;
-    const used = target.sizeBytes - target.freeBytes;
-    return { used, export: this.exportBytes, free: target.freeBytes, fits: this.exportBytes <= target.freeBytes };
+  /** The space bar, from the verdict: bytes needed against the free bytes the engine measured. */
+  get space(): SpaceBar | undefined {
+    const verdict = this.verdict;
+    if (verdict?.freeBytes == null) return undefined;
+    const size = this.#target?.sizeBytes ?? null;
+    return { used: size === null ? null : Math.max(0, size - verdict.freeBytes), export: verdict.bytesNeeded, freeAfter: Math.max(0, verdict.freeBytes - verdict.bytesNeeded) };
   }
 
-  get problems(): string[] {
+  /** The export's input, or why there is none yet. */
+  get input(): ExportInput | string {
     const target = this.#target;
-    return target === undefined || target.label === 'Folder' ? [] : fileSystemProblems(target.fsType, this.largestFileBytes);
+    if (target === undefined) return 'Choose a drive or type a folder to export to.';
+    const origin = this.#origin();
+    if (origin.source === undefined) return 'Load the source you synced first (Source screen).';
+    if (this.#base === 'site' && this.#site.trim() === '') return 'Type the site name, or choose a full export.';
+    if (this.#base === 'since' && this.#since.trim() === '') return "Type the path of the site's receipt file, or choose a full export.";
+    return {
+      to: target.path,
+      source: origin.source,
+      selection: origin.selection,
+      ...(origin.max === undefined ? {} : { max: origin.max }),
+      ...(origin.keyringFiles === undefined ? {} : { keyringFiles: origin.keyringFiles }),
+      ...(origin.library.trim() === '' ? {} : { library: origin.library.trim() }),
+      ...(this.#base === 'site' ? { site: this.#site.trim() } : {}),
+      ...(this.#base === 'since' ? { since: this.#since.trim() } : {}),
+    };
   }
 
   choose(target: ExportTarget): void {
@@ -102,54 +159,89 @@ export class ExportState {
     }
   }
 
-  async start(): Promise<void> {
-    const target = this.#target;
-    if (target === undefined) {
-      this.#error = { code: 'FERRY_INPUT_INVALID', message: 'Choose a drive or type a folder to export to.' };
-      return;
-    }
-    if (this.space?.fits === false) {
-      this.#error = { code: 'FERRY_NO_SPACE', message: 'The export does not fit on this drive.', hint: 'Free some space, choose a larger drive, or select fewer products.' };
+  /** Asks the engine for the verdict: a dry run of the export, which writes nothing. */
+  async checkFit(): Promise<void> {
+    const input = this.input;
+    if (typeof input === 'string') {
+      this.#error = { code: 'FERRY_INPUT_INVALID', message: input };
       return;
     }
     this.#error = undefined;
-    await this.job.start({
-      to: target.path,
-      selection: this.#catalog.groups,
-      ...(this.#incremental && this.#site.trim() !== '' ? { site: this.#site.trim() } : {}),
-    });
+    this.#checkedFor = this.#key();
+    await this.check.start({ ...input, dryRun: true });
   }
+
+  /** The real export; only after a verdict that it fits, for this same input. */
+  async start(): Promise<void> {
+    const input = this.input;
+    if (typeof input === 'string' || this.verdict === undefined) {
+      this.#error = { code: 'FERRY_INPUT_INVALID', message: typeof input === 'string' ? input : 'Check the space first: the export starts after the verdict.' };
+      return;
+    }
+    this.#error = undefined;
+    await this.job.start(input);
+  }
+
+  #key(): string {
+    const input = this.input;
+    return typeof input === 'string' ? '' : JSON.stringify(input);
+  }
+}
+
+/** A shell line for each MAAS command, in order, with what it is for. */
+export interface CommandLine {
+  purpose: string;
+  line: string;
 }
 
 export class OfflineState {
   #bundle = $state('');
-  #into = $state('');
+  #target = $state('');
   readonly verify: JobRun<'verify'>;
   readonly import: JobRun<'import'>;
+  /** The Source screen's keyring files (undefined: the bundled Ubuntu keyring). */
+  readonly #keyringFiles: () => string[] | undefined;
 
-  constructor(client: FerryClient) {
+  constructor(client: FerryClient, keyringFiles: () => string[] | undefined) {
+    this.#keyringFiles = keyringFiles;
     this.verify = new JobRun(client, 'verify');
     this.import = new JobRun(client, 'import');
   }
 
-  /** The bundle's folder (on the drive, or copied off it). */
+  /** The bundle's folder (on the drive, or copied off it): `FERRY/<bundle id>/` or a folder holding it. */
   get bundle(): string { return this.#bundle; }
   set bundle(value: string) { this.#bundle = value; }
-  get into(): string { return this.#into; }
-  set into(value: string) { this.#into = value; }
-  get verifyOutcome(): MediaOutcomes['verify'] | undefined { return this.verify.result<MediaOutcomes['verify']>(); }
-  get importOutcome(): MediaOutcomes['import'] | undefined { return this.import.result<MediaOutcomes['import']>(); }
+  /** The mirror tree to build or update. */
+  get target(): string { return this.#target; }
+  set target(value: string) { this.#target = value; }
+  get verifyOutcome(): ReturnType<JobRun<'verify'>['result']> { return this.verify.result(); }
+  get importOutcome(): ReturnType<JobRun<'import'>['result']> { return this.import.result(); }
 
-  /** The command that serves the imported tree to MAAS over HTTP. */
+  /** The command that serves the imported tree to MAAS over HTTP, on the port the MAAS commands' URL guesses. */
   get serveCommand(): string {
-    return `ferry serve ${this.#into.trim() === '' ? 'MIRROR_DIR' : this.#into.trim()} --bind 0.0.0.0`;
+    return commandLine(['ferry', 'serve', this.#target.trim() === '' ? 'MIRROR_DIR' : this.#target.trim(), '--bind', '0.0.0.0', '--port', '8080']);
+  }
+
+  /** The MAAS commands of a complete import, each as a line to paste into a shell. */
+  get maasCommands(): CommandLine[] {
+    return (this.importOutcome?.maas?.commands ?? []).map((command) => ({ purpose: command.purpose, line: commandLine(command.argv) }));
+  }
+
+  /**
+   * The keyring a bundle's signatures are checked with: the Source screen's (the bundled Ubuntu one
+   * when none is given). A bundle's own keyrings/ are never trusted by default (a tampered drive can
+   * carry its forger's key), as `ferry verify` and `ferry import` decide.
+   */
+  #bundleKeyring(): { keyringFiles?: string[] } {
+    const keyringFiles = this.#keyringFiles();
+    return keyringFiles === undefined ? {} : { keyringFiles };
   }
 
   async runVerify(): Promise<void> {
-    await this.verify.start({ bundles: [this.#bundle.trim()] });
+    await this.verify.start({ bundles: [this.#bundle.trim()], ...this.#bundleKeyring() });
   }
 
   async runImport(): Promise<void> {
-    await this.import.start({ bundles: [this.#bundle.trim()], into: this.#into.trim(), target: this.#into.trim() });
+    await this.import.start({ bundles: [this.#bundle.trim()], target: this.#target.trim(), ...this.#bundleKeyring() });
   }
 }

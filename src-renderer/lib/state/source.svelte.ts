@@ -60,7 +60,7 @@ export class SourceState {
   get verify(): boolean { return this.#verify; }
   set verify(value: boolean) { this.#verify = value; }
 
-  get loaded(): LoadOutcome | undefined { return this.load.result<LoadOutcome>(); }
+  get loaded(): LoadOutcome | undefined { return this.load.result(); }
   get trust(): TrustNotice | undefined {
     const loaded = this.loaded;
     return loaded === undefined ? undefined : describeTrust(loaded.trust);

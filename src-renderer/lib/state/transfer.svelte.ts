@@ -30,7 +30,7 @@ export class TransferState {
   get planning(): boolean { return this.#planning; }
   get error(): ClientError | undefined { return this.#error; }
   get librarySummary(): LibrarySummary | undefined { return this.#librarySummary; }
-  get outcome(): SyncOutcome | undefined { return this.sync.result<SyncOutcome>(); }
+  get outcome(): SyncOutcome | undefined { return this.sync.result(); }
 
   /** The sync the catalog describes, or why there is none yet. */
   get input(): SyncInput | string {
