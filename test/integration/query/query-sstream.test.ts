@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FixtureServer } from '../../support/fixture-server.js';
-import { runFerry } from '../../support/run-ferry.js';
+import { collect, runFerry, spawnFerry } from '../../support/run-ferry.js';
 import { makeWorkDir, removeQuietly, serveSignedStream } from '../mirror/helpers.js';
 
 // Issue 11: `ferry query` as sstream-query (-o over items that lack a key, --pretty, its option
@@ -131,5 +131,17 @@ describe('typos and refused options', () => {
     expect(run.code).toBe(2);
     expect(run.stderr).toContain('--log-file is not supported by ferry: ferry logs to stderr; use the shell instead: ferry ... 2>>FILE');
     expect(run.stderr).not.toMatch(/unknown option/i);
+  });
+});
+
+describe('a reader that closes stdout early (issue: `ferry query … | head -1`)', () => {
+  it('exits 0 without a stack trace when the pipe is gone before query prints', async () => {
+    // The read end closes before query has fetched anything, so its first write meets EPIPE every
+    // time (with `| head -1` it depended on timing: 3 of 5 runs crashed).
+    const child = spawnFerry(['query', '--keyring', keyringFile, '-o', '%(path)s', indexUrl]);
+    child.stdout?.destroy();
+    const run = await collect(child);
+    expect(run.stderr).not.toMatch(/EPIPE|Error:|at /);
+    expect(run.code).toBe(0);
   });
 });
