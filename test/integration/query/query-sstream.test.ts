@@ -96,11 +96,28 @@ describe('when nothing matches', () => {
     expect(value.stderr).toContain("release=nobel: no item matches; existing values of 'release' include: noble.");
   });
 
-  it('suggests --or for two filters that match apart but were ANDed', async () => {
-    const run = await query(indexUrl, 'release=jammy', 'release=noble');
+  it('suggests one search filter for two values of one key, keeping the other filters, and no --or', async () => {
+    const run = await query(indexUrl, 'arch=amd64', 'release=noble', 'release=jammy');
     expect(run.code).toBe(0);
-    expect(run.stderr).toContain('release=jammy release=noble: each matches alone');
-    expect(run.stderr).toContain('release=jammy --or release=noble');
+    expect(run.stderr).toContain("release=noble release=jammy: an item has one value of 'release', so it cannot match all of them; for any of them, use one filter: arch=amd64 'release~^(noble|jammy)$'");
+    expect(run.stderr).not.toContain('--or');
+    // The suggestion, pasted back, selects images of both releases.
+    const suggested = await query('-o', '%(release)s', indexUrl, 'arch=amd64', 'release~^(noble|jammy)$');
+    expect(new Set(suggested.stdout.trim().split('\n'))).toEqual(new Set(['jammy', 'noble']));
+  });
+
+  it('suggests --or for filters on different keys that match apart but were ANDed', async () => {
+    // Only bootloaders have `bootloader-type`; only images have `release`.
+    const run = await query(indexUrl, 'bootloader-type=uefi', 'release=noble');
+    expect(run.code).toBe(0);
+    expect(run.stderr).toContain('bootloader-type=uefi release=noble: each matches alone');
+    expect(run.stderr).toContain('bootloader-type=uefi --or release=noble');
+  });
+
+  it("explains both of MAAS's words in arches=amd64 releases=noble", async () => {
+    const run = await query(indexUrl, 'arches=amd64', 'releases=noble');
+    expect(run.stderr).toContain("arches=amd64: 'arches' is MAAS's word; this stream's images call it 'arch' (e.g. arch=amd64).");
+    expect(run.stderr).toContain("releases=noble: 'releases' is MAAS's word; this stream's images call it 'release' (e.g. release=noble).");
   });
 
   it('says nothing of the kind when items matched', async () => {
