@@ -93,7 +93,7 @@ export const cliHints: Readonly<Partial<Record<FerryErrorCode, HintRule>>> = {
   // serve/ says the folder is a library; the commands that make something servable of it are the CLI's.
   FERRY_SERVE_ROOT_INVALID: ({ actual }) =>
     actual === 'library'
-      ? 'Serve a mirror tree or a bundle. To serve the library, export it first (`ferry export --to DIR SOURCE [filters]` writes a bundle; `--layout tree` a plain mirror tree where the file system holds it) and serve DIR.'
+      ? 'Serve a mirror tree or a bundle. To serve what the library holds, export it first (`ferry export --to DIR SOURCE [filters]`, or `--profile NAME`) and serve DIR: serve reads the bundle.'
       : undefined,
   FERRY_BUNDLE_NOT_FOUND: 'Give the bundle directory (FERRY/<bundle id>) or the drive holding it; with several, name one.',
   FERRY_BUNDLE_INCOMPLETE: 'Give every volume of the bundle (in any order); for an incremental bundle, import the base bundle into the same folder first.',
