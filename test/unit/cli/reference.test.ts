@@ -30,6 +30,12 @@ describe('the man page', () => {
     expect(committed).toBe(formatManPage(commands, productVersion()));
   });
 
+  it('leaves descriptions to man to fill: .nf only around examples and the exit-status table', () => {
+    const page = formatManPage(commands, productVersion());
+    const unfilled = page.split('\n').filter((line) => line === '.nf').length;
+    expect(unfilled).toBe(commands.filter((command) => (command.examples?.length ?? 0) > 0).length + 1);
+  });
+
   it('documents every command and option', () => {
     const page = formatManPage(commands, productVersion());
     for (const command of commands) {
