@@ -53,6 +53,11 @@ export interface OptionDefinition {
   /** For a number: the smallest value accepted; a smaller one is refused when parsed (exit 2). */
   min?: number;
   /**
+   * The only values the option takes, for completion to offer. Without it, a valueName of the form
+   * `a|b` (`bundle|tree`) says the same.
+   */
+  values?: readonly string[];
+  /**
    * An option of sstream-mirror or sstream-query that ferry refuses rather than mis-reads: what to
    * use instead. Given, it is refused when parsed with "not supported by ferry: <this>".
    */
@@ -68,6 +73,8 @@ export interface CommandDefinition {
   usage: string[];
   /** Longer explanation printed under the usage lines. */
   description?: string[];
+  /** Words the first argument may be besides a path (SOURCE's presets, a shell's name), for completion to offer. */
+  argumentWords?: readonly string[];
   options: OptionDefinition[];
   examples?: string[];
   run(options: ParsedOptions, positionals: string[], io: CliIo): Promise<number>;

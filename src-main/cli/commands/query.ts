@@ -1,4 +1,4 @@
-import { createEngine, filterGroups, type Engine, type SelectionRequest } from '../../engine/index.js';
+import { SOURCE_PRESET_NAMES, createEngine, filterGroups, type Engine, type SelectionRequest } from '../../engine/index.js';
 import {
   countOption,
   flagOption,
@@ -19,6 +19,7 @@ import { sourceOptions, streamInputFrom, trustNotice } from './source-options.js
 export const queryCommand: CommandDefinition = {
   name: 'query',
   summary: 'List the items of a stream that match filters (like sstream-query)',
+  argumentWords: SOURCE_PRESET_NAMES,
   usage: [
     '[--max N] [--json | -o FORMAT | --pretty] [--keyring FILE] [--no-verify] SOURCE [filters...] [--or filters...]',
     '--products [--max N] SOURCE [filters...] [--or filters...]',
