@@ -47,16 +47,12 @@ export interface OptionDefinition {
   short?: string;
   type: OptionType;
   description: string;
+  /** The value's name in help (FILE, N); `a|b` (`bundle|tree`) lists the only values taken, which completion offers. */
   valueName?: string;
   /** What the command uses when the option is absent, in the option's own unit; help prints it after the description. */
   default?: string | number;
   /** For a number: the smallest value accepted; a smaller one is refused when parsed (exit 2). */
   min?: number;
-  /**
-   * The only values the option takes, for completion to offer. Without it, a valueName of the form
-   * `a|b` (`bundle|tree`) says the same.
-   */
-  values?: readonly string[];
   /**
    * An option of sstream-mirror or sstream-query that ferry refuses rather than mis-reads: what to
    * use instead. Given, it is refused when parsed with "not supported by ferry: <this>".

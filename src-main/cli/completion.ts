@@ -10,9 +10,8 @@ const takesValue = (option: OptionDefinition): boolean => option.type !== 'boole
 /** Options whose value is a file or directory, completed as paths by the shell. */
 const takesPath = (option: OptionDefinition): boolean => takesValue(option) && /^(FILE|DIR|PATH)$/.test(option.valueName ?? '');
 
-/** The values an option takes (OptionDefinition.values, else a valueName `a|b`); empty when free. */
+/** The values an option takes, as its valueName lists them (`bundle|tree`); empty when free. */
 function optionValues(option: OptionDefinition): readonly string[] {
-  if (option.values !== undefined) return option.values;
   const name = option.valueName ?? '';
   return takesValue(option) && /^[\w-]+(\|[\w-]+)+$/.test(name) ? name.split('|') : [];
 }
