@@ -11,7 +11,7 @@ import {
 import { adviceLines } from '../advice.js';
 import { ExitCode } from '../exit-codes.js';
 import { formatBytes } from '../../base/format.js';
-import { formatRetry, formatTable } from '../output.js';
+import { TABLE_WIDTH, formatRetry, formatTable } from '../output.js';
 import { followJob } from '../progress-display.js';
 import { pythonDictRepr, pythonPercentFormat, pythonPrettyDict } from '../python-format.js';
 import { sourceOptions, streamInputFrom, trustNotice } from './source-options.js';
@@ -108,7 +108,8 @@ function printProducts(engine: Engine, streamId: string, request: SelectionReque
     formatBytes(product.latestVersionBytes),
   ]);
   io.stdout.write(
-    formatTable(['PRODUCT', 'OS', 'RELEASE', 'ARCH', 'SUBARCH', 'VERSIONS', 'LATEST', 'SIZE'], rows, new Set([5, 7])),
+    // The product name and its latest version are what a reader looks for: never cut.
+    formatTable(['PRODUCT', 'OS', 'RELEASE', 'ARCH', 'SUBARCH', 'VERSIONS', 'LATEST', 'SIZE'], rows, new Set([5, 7]), TABLE_WIDTH, { whole: new Set([6]), ownLine: 0 }),
   );
   io.stderr.write(`${rows.length} products\n`);
 }
