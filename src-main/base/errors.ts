@@ -48,7 +48,7 @@ export const ERROR_CODES = {
   FERRY_DRIVE_TOOL_FAILED: 'The tool that lists drives could not be run or failed',
   FERRY_DRIVE_OUTPUT_INVALID: 'The tool that lists drives printed something that cannot be read',
   FERRY_DRIVES_UNSUPPORTED: 'Listing drives is not supported on this platform',
-  FERRY_SERVE_ROOT_INVALID: 'The folder to serve is missing or not a directory',
+  FERRY_SERVE_ROOT_INVALID: 'The folder to serve is missing, not a directory, or not a mirror tree or bundle',
   FERRY_LISTEN_FAILED: 'The server could not listen on the address asked for',
   FERRY_BUNDLE_INVALID: 'A bundle is damaged or not a Stream Ferry bundle',
   FERRY_BUNDLE_NOT_FOUND: 'No bundle, or more than one, is at the path given',

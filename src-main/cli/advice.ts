@@ -3,6 +3,7 @@
 // `subarches`, `releases`, `labels`) is mapped to the keys SimpleStreams items carry.
 
 import type { NoMatchReport, SelectionAdvice } from '../engine/index.js';
+import { shellWord } from './output.js';
 
 /** MAAS's words (boot-source-selection fields, UI labels) → the stream's item keys. */
 const MAAS_WORDS: Readonly<Record<string, string>> = {
@@ -46,12 +47,15 @@ function noMatchLines(report: NoMatchReport): string[] {
   for (const { filter, key, nearestValues } of report.unmatchedValues) {
     lines.push(`  ${filter}: no item matches; existing values of '${key}' include: ${nearestValues.join(', ')}.`);
   }
+  for (const { filters, regex, group } of report.sameKeyAlternatives) {
+    lines.push(`  ${filters.join(' ')}: an item has one value of '${regex.slice(0, regex.indexOf('~'))}', so it cannot match all of them; for any of them, use one filter: ${group.map(shellWord).join(' ')}`);
+  }
   for (const group of report.andedAlternatives) {
     lines.push(`  ${group.join(' ')}: each matches alone, but an item must match all of them; for either, separate them with --or: ${group.join(' --or ')}`);
   }
-  // MAAS's words, whether no item has them or only bootloaders do (their `arches` lists).
-  const filters = new Set([...report.unknownKeys.map((entry) => entry.filter), ...report.unmatchedValues.map((entry) => entry.filter), ...report.andedAlternatives.flat()]);
-  for (const filter of filters) {
+  // MAAS's words, whether no item has them or only bootloaders do (their `arches` lists): every
+  // one in the selection, since one that matches bootloaders alone is in none of the lists above.
+  for (const filter of report.filters) {
     const key = /^[^=!~ ]+/.exec(filter)?.[0] ?? '';
     const streamKey = MAAS_WORDS[key.toLowerCase()];
     if (streamKey !== undefined) {

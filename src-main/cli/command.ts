@@ -47,6 +47,7 @@ export interface OptionDefinition {
   short?: string;
   type: OptionType;
   description: string;
+  /** The value's name in help (FILE, N); `a|b` (`bundle|tree`) lists the only values taken, which completion offers. */
   valueName?: string;
   /** What the command uses when the option is absent, in the option's own unit; help prints it after the description. */
   default?: string | number;
@@ -68,6 +69,8 @@ export interface CommandDefinition {
   usage: string[];
   /** Longer explanation printed under the usage lines. */
   description?: string[];
+  /** Words the first argument may be besides a path (SOURCE's presets, a shell's name), for completion to offer. */
+  argumentWords?: readonly string[];
   options: OptionDefinition[];
   examples?: string[];
   run(options: ParsedOptions, positionals: string[], io: CliIo): Promise<number>;

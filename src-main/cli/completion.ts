@@ -10,6 +10,12 @@ const takesValue = (option: OptionDefinition): boolean => option.type !== 'boole
 /** Options whose value is a file or directory, completed as paths by the shell. */
 const takesPath = (option: OptionDefinition): boolean => takesValue(option) && /^(FILE|DIR|PATH)$/.test(option.valueName ?? '');
 
+/** The values an option takes, as its valueName lists them (`bundle|tree`); empty when free. */
+function optionValues(option: OptionDefinition): readonly string[] {
+  const name = option.valueName ?? '';
+  return takesValue(option) && /^[\w-]+(\|[\w-]+)+$/.test(name) ? name.split('|') : [];
+}
+
 function optionWords(command: CommandDefinition): string[] {
   return [...command.options.flatMap((option) => [`--${option.name}`, ...(option.short === undefined ? [] : [`-${option.short}`])]), '--help'];
 }
@@ -33,12 +39,16 @@ function bashScript(commands: readonly CommandDefinition[]): string {
   const names = commands.map((command) => command.name).join(' ');
   const cases = commands.map((command) => {
     const paths = command.options.filter(takesPath).map((option) => `--${option.name}`);
-    const valued = command.options.filter((option) => takesValue(option) && !takesPath(option)).map((option) => `--${option.name}`);
+    const enumerated = command.options.filter((option) => optionValues(option).length > 0);
+    const valued = command.options.filter((option) => takesValue(option) && !takesPath(option) && optionValues(option).length === 0).map((option) => `--${option.name}`);
+    const words = command.argumentWords ?? [];
     return [
       `    ${command.name})`,
       ...(paths.length > 0 ? [`      case "$prev" in ${paths.join('|')}) COMPREPLY=($(compgen -f -- "$cur")); return;; esac`] : []),
+      ...enumerated.map((option) => `      case "$prev" in --${option.name}) COMPREPLY=($(compgen -W "${optionValues(option).join(' ')}" -- "$cur")); return;; esac`),
       ...(valued.length > 0 ? [`      case "$prev" in ${valued.join('|')}) return;; esac`] : []),
       `      COMPREPLY=($(compgen -W "${optionWords(command).join(' ')}" -- "$cur"))`,
+      ...(words.length > 0 ? [`      [[ "$cur" == -* ]] || COMPREPLY+=($(compgen -W "${words.join(' ')}" -- "$cur"))`] : []),
       `      [[ "$cur" == -* ]] || COMPREPLY+=($(compgen -f -- "$cur"))`,
       '      ;;',
     ].join('\n');
@@ -66,12 +76,17 @@ function zshScript(commands: readonly CommandDefinition[]): string {
   const quote = (text: string): string => text.replaceAll("'", "'\\''").replaceAll('[', '\\[').replaceAll(']', '\\]').replaceAll(':', '\\:');
   const cases = commands.map((command) => {
     const specs = command.options.map((option) => {
-      const value = takesValue(option) ? `:${option.valueName ?? 'VALUE'}:${takesPath(option) ? '_files' : ' '}` : '';
+      const values = optionValues(option);
+      const action = values.length > 0 ? `(${values.join(' ')})` : takesPath(option) ? '_files' : ' ';
+      const value = takesValue(option) ? `:${(option.valueName ?? 'VALUE').replaceAll('|', ' or ')}:${action}` : '';
       const repeat = option.type === 'strings' || option.type === 'count' ? '*' : '';
       const names = option.short === undefined ? `${repeat}--${option.name}` : `${repeat}{-${option.short},--${option.name}}`;
       return `        '${names}[${quote(option.description)}]${value}'`;
     });
-    return [`    ${command.name})`, '      _arguments \\', ...specs.map((spec) => `${spec} \\`), "        '*:file:_files'", '      ;;'].join('\n');
+    // The first argument: its words (presets) or a path.
+    const words = command.argumentWords ?? [];
+    const first = words.length > 0 ? [`        '1:argument:_alternative "words:word:(${words.join(' ')})" "files:file:_files"' \\`] : [];
+    return [`    ${command.name})`, '      _arguments \\', ...specs.map((spec) => `${spec} \\`), ...first, "        '*:file:_files'", '      ;;'].join('\n');
   });
   return [
     '#compdef ferry',
@@ -109,8 +124,13 @@ function fishScript(commands: readonly CommandDefinition[]): string {
   for (const command of commands) {
     for (const option of command.options) {
       const short = option.short === undefined ? '' : ` -s ${option.short}`;
-      const value = takesValue(option) ? (takesPath(option) ? ' -r -F' : ' -r') : '';
+      const values = optionValues(option);
+      const value = takesValue(option) ? (values.length > 0 ? ` -r -a '${values.join(' ')}'` : takesPath(option) ? ' -r -F' : ' -r') : '';
       lines.push(`complete -c ferry -n '__fish_seen_subcommand_from ${command.name}' -l ${option.name}${short}${value} -d ${quote(option.description)}`);
+    }
+    // Its argument words, with files still offered (-F), since `complete -c ferry -f` turned them off.
+    if (command.argumentWords !== undefined && command.argumentWords.length > 0) {
+      lines.push(`complete -c ferry -n '__fish_seen_subcommand_from ${command.name}' -F -a '${command.argumentWords.join(' ')}'`);
     }
   }
   return `${lines.join('\n')}\n`;

@@ -46,5 +46,5 @@ export const exitCodeHelp = [
   '2    the command line was wrong',
   '3    a signature, size or checksum did not verify',
   '130  cancelled (Ctrl-C); a rerun resumes',
-  '143  stopped by SIGTERM; a rerun resumes',
+  '143  stopped by SIGTERM; a rerun resumes (serve exits 0)',
 ];

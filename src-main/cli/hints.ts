@@ -25,6 +25,9 @@ const settingHints: Readonly<Record<string, string>> = {
 
 const isHttp = (url: string | undefined): boolean => url !== undefined && /^https?:/i.test(url);
 
+/** The http:// mirror base of an https:// metadata URL: `https://h:8099/streams/v1/index.sjson` → `http://h:8099/`. */
+const httpBase = (url: string): string => url.replace(/^https:/i, 'http:').replace(/streams\/v1\/[^/]*$/, '');
+
 export const cliHints: Readonly<Partial<Record<FerryErrorCode, HintRule>>> = {
   FERRY_SETTING_INVALID: ({ setting }) => (setting === undefined ? undefined : settingHints[setting]),
   // No file at all: the operator gave none where one was needed. A file that cannot be read (errno)
@@ -48,8 +51,13 @@ export const cliHints: Readonly<Partial<Record<FerryErrorCode, HintRule>>> = {
     if (isHttp(url) && (errno === 'ENOTFOUND' || errno === 'EAI_AGAIN')) {
       return 'The host name does not resolve. On a machine without internet, use a local mirror or file:// source; behind a proxy, set --proxy or HTTPS_PROXY.';
     }
+    // `127.0.0.1:8099/` without a scheme is read as https; a local mirror or ferry serve speaks http.
+    if (url !== undefined && /^https:/i.test(url) && errno === 'ERR_SSL_WRONG_VERSION_NUMBER') {
+      return `The server speaks plain HTTP: give ${httpBase(url)} as the source.`;
+    }
     if (isHttp(url) && errno !== undefined && errno !== 'ECONNREFUSED') {
-      return 'Check the network and any proxy (--proxy, HTTPS_PROXY, NO_PROXY); a rerun resumes where this one stopped.';
+      // Only a download resumes; a query or a plan fetched nothing to resume from.
+      return 'Check the network and any proxy (--proxy, HTTPS_PROXY, NO_PROXY), then run the command again; downloads resume where they stopped.';
     }
     // A local mirror lacks a file its metadata lists (its size is the expected fact).
     if (url?.startsWith('file:') === true && errno === 'ENOENT' && expected !== undefined) {
@@ -82,6 +90,11 @@ export const cliHints: Readonly<Partial<Record<FerryErrorCode, HintRule>>> = {
         : errno === 'EADDRNOTAVAIL'
           ? "Give an address of one of this computer's interfaces with --bind (0.0.0.0 for all)."
           : undefined,
+  // serve/ says the folder is a library; the commands that make something servable of it are the CLI's.
+  FERRY_SERVE_ROOT_INVALID: ({ actual }) =>
+    actual === 'library'
+      ? 'Serve a mirror tree or a bundle. To serve what the library holds, export it first (`ferry export --to DIR SOURCE [filters]`, or `--profile NAME`) and serve DIR: serve reads the bundle.'
+      : undefined,
   FERRY_BUNDLE_NOT_FOUND: 'Give the bundle directory (FERRY/<bundle id>) or the drive holding it; with several, name one.',
   // The engine names the key and the bundle's keyring file; the CLI says which option trusts it.
   FERRY_BUNDLE_KEY_UNTRUSTED: ({ keyId, path }) =>

@@ -72,7 +72,22 @@ function abortOnSignals(notes: NoteChannel): { signal: AbortSignal; received(): 
   };
 }
 
+/**
+ * When the reader of stdout goes away (`ferry query … | head -1`), the next write fails with EPIPE;
+ * Node reports it as an unhandled 'error' event with a stack trace. The output was wanted only up to
+ * there, so leave at once with status 0 rather than 141 (128 + SIGPIPE), so that a script under
+ * `set -o pipefail` does not fail for reading only the head (docs/errors.md). Any other stdout
+ * error stays fatal.
+ */
+function exitQuietlyOnClosedStdout(stdout: NodeJS.WriteStream): void {
+  stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(ExitCode.ok);
+    throw error;
+  });
+}
+
 export async function main(argv: readonly string[], overrides: Partial<CliIo> = {}): Promise<number> {
+  if (overrides.stdout === undefined) exitQuietlyOnClosedStdout(process.stdout);
   const notes = overrides.notes ?? new NoteChannel(overrides.stderr ?? process.stderr);
   const interrupt = overrides.signal === undefined ? abortOnSignals(notes) : undefined;
   const io: CliIo = {

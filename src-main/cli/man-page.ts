@@ -37,7 +37,9 @@ export function formatManPage(commands: readonly CommandDefinition[], version: s
   for (const command of commands) {
     lines.push(`.SS ${command.name}`, roff(command.summary));
     for (const usage of command.usage) lines.push('.PP', `\\fBferry ${command.name}\\fR ${roff(usage)}`.trimEnd());
-    if (command.description !== undefined) lines.push('.PP', '.nf', ...command.description.map(roff), '.fi');
+    // Filled, not .nf: the description is wrapped for `--help` at about 100 columns, and man
+    // refills it to the reader's terminal (no line overflows 80 columns).
+    if (command.description !== undefined) lines.push('.PP', ...command.description.map((line) => roff(line.trim())));
     for (const option of command.options) {
       const fallback = option.default === undefined ? '' : ` (default ${option.default})`;
       const repeat = option.type === 'strings' ? ' (repeatable)' : '';

@@ -93,18 +93,29 @@ export function fitText(text: string, width: number, keep: 'start' | 'end' = 'st
 /** The widest a table is drawn: a terminal of 80 columns shows it without wrapping. */
 export const TABLE_WIDTH = 80;
 
+/** Columns a table must not cut: `whole` ones keep every cell entire; `ownLine`, when the row cannot hold it, goes on a line of its own. */
+export interface TableLayout {
+  readonly whole?: ReadonlySet<number>;
+  readonly ownLine?: number;
+}
+
 /**
  * A plain text table: columns padded to their widest cell, numbers right-aligned, at most
  * `maxWidth` columns wide where it can: past that the widest column narrows, step by step: a text
  * column down to its header or 6, its cells keeping their ends after a …; a number column only to
- * its widest number, and no header is cut, so that numbers and titles stay whole.
+ * its widest number, a `whole` column not at all, and no header is cut, so that numbers and titles
+ * stay whole. When that is still too wide, the `ownLine` column (a long name) is printed on a line
+ * of its own above the rest of its row, indented by 2: a name cut to its last characters names nothing.
  */
-export function formatTable(header: string[], rows: string[][], rightAligned: ReadonlySet<number> = new Set(), maxWidth = TABLE_WIDTH): string {
+export function formatTable(header: string[], rows: string[][], rightAligned: ReadonlySet<number> = new Set(), maxWidth = TABLE_WIDTH, layout: TableLayout = {}): string {
+  const { whole = new Set<number>(), ownLine } = layout;
   const widths = header.map((title, column) =>
     Math.max(codePoints(title), ...rows.map((row) => codePoints(row[column] ?? ''))),
   );
   const floors = header.map((title, column) =>
-    Math.max(codePoints(title), rightAligned.has(column) ? Math.max(0, ...rows.map((row) => codePoints(row[column] ?? ''))) : Math.min(6, widths[column] ?? 0)),
+    whole.has(column) || column === ownLine
+      ? (widths[column] ?? 0)
+      : Math.max(codePoints(title), rightAligned.has(column) ? Math.max(0, ...rows.map((row) => codePoints(row[column] ?? ''))) : Math.min(6, widths[column] ?? 0)),
   );
   const total = (): number => widths.reduce((sum, width) => sum + width, 0) + 2 * (widths.length - 1);
   while (total() > maxWidth) {
@@ -114,6 +125,12 @@ export function formatTable(header: string[], rows: string[][], rightAligned: Re
     });
     if (widest === -1) break;
     widths[widest] = (widths[widest] ?? 0) - 1;
+  }
+  if (ownLine !== undefined && total() > maxWidth) {
+    const others = (cells: string[]): string[] => cells.filter((_, column) => column !== ownLine);
+    const shifted = (columns: ReadonlySet<number>): Set<number> => new Set([...columns].filter((column) => column !== ownLine).map((column) => (column > ownLine ? column - 1 : column)));
+    const rest = formatTable(others(header), rows.map(others), shifted(rightAligned), maxWidth - 2, { whole: shifted(whole) }).trimEnd().split('\n');
+    return [header, ...rows].map((cells, row) => `${cells[ownLine] ?? ''}\n  ${rest[row] ?? ''}`).join('\n') + '\n';
   }
   const render = (cells: string[]): string =>
     cells

@@ -117,12 +117,16 @@ export const loadOutcomeSchema = z.object({
 /** Why a selection matched nothing (streams/diagnose.ts), as data for the faces to word. */
 // Read-only lists, as streams/ hands them out (engine/contract-checks.ts compares the two).
 export const noMatchReportSchema = z.object({
+  /** Every filter of the selection, in order, once each. */
+  filters: z.array(z.string()).readonly(),
   /** Filters on a key no item has (a missing key reads as '', as in the reference), with the nearest keys items have. */
   unknownKeys: z.array(z.object({ filter: z.string(), key: z.string(), nearestKeys: z.array(z.string()).readonly() })).readonly(),
   /** Filters on a key that exists, that match no item even alone, with near or first existing values. */
   unmatchedValues: z.array(z.object({ filter: z.string(), key: z.string(), nearestValues: z.array(z.string()).readonly() })).readonly(),
-  /** Groups whose filters each match some item alone but none together: likely meant as alternatives (--or). */
+  /** Groups whose filters on different keys each match some item alone but none together: likely meant as alternatives (--or). */
   andedAlternatives: z.array(z.array(z.string()).readonly()).readonly(),
+  /** `=` filters on one key ANDed in a group, with the one search filter that takes any of their values and the group rewritten with it. */
+  sameKeyAlternatives: z.array(z.object({ filters: z.array(z.string()).readonly(), regex: z.string(), group: z.array(z.string()).readonly() })).readonly(),
 });
 
 /** Advice on a selection of a stream, as data for the faces to word (see streams/diagnose.ts). */

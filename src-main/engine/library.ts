@@ -37,7 +37,8 @@ export function resolveLibraryDir(options: LibraryLocationOptions): string {
   return defaultLibraryDir(env, process.platform, homedir());
 }
 
-async function libraryExists(dir: string): Promise<boolean> {
+/** True when `dir` holds a library (its catalog database, catalog.db). */
+export async function libraryExists(dir: string): Promise<boolean> {
   return pathExists(join(dir, CATALOG_FILE_NAME));
 }
 

@@ -8,6 +8,7 @@ import { lstatIfExists } from '../base/files.js';
 import { BUNDLE_FILES, BUNDLES_FOLDER, blobStoragePaths } from '../media/bundle/manifest.js';
 import { createPartsSource, listen, openTreeSource, type FileSource, type PartedFile, type RequestRecord } from '../serve/index.js';
 import { openVerifiedBundle } from './bundle-open.js';
+import { libraryExists } from './library.js';
 
 // `ferry serve`: a mirror tree over read-only HTTP, for MAAS to use as its boot source (issue 9
 // §5), or a bundle straight from the drive: its verified manifest maps each tree path to the
@@ -53,7 +54,8 @@ export interface ServeHandle {
 
 /**
  * Serves the mirror tree at `options.path` read-only until stop(). Throws FerryError
- * FERRY_SERVE_ROOT_INVALID (not a directory), FERRY_SETTING_INVALID (setting `bind`: not an IP address) or
+ * FERRY_SERVE_ROOT_INVALID (not a directory, or a folder holding no streams/v1 index: a library, an
+ * empty folder), FERRY_SETTING_INVALID (setting `bind`: not an IP address) or
  * FERRY_LISTEN_FAILED (port in use, address not on this host).
  */
 export async function startServe(options: ServeOptions): Promise<ServeHandle> {
@@ -69,6 +71,7 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
   const bundle = await isBundlePath(options.path) ? await openBundleSource(options.path, options.keyringFiles ?? [], options.trustBundleKeyrings === true) : undefined;
   const source = bundle?.source ?? (await openTreeSource(options.path));
   const entryPath = bundle === undefined ? await publishedEntryPath(options.path) : bundle.entryPath;
+  if (bundle === undefined && entryPath === undefined) throw await notAMirrorTree(options.path);
   const server = await listen({ source, host: bind, port: options.port ?? DEFAULT_SERVE_PORT, ...(options.onRequest === undefined ? {} : { onRequest: options.onRequest }) });
   return {
     bindAddress: server.host,
@@ -79,6 +82,24 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
     bundleId: bundle?.id,
     stop: () => server.close(STOP_GRACE_MS),
   };
+}
+
+/**
+ * A folder with no streams/v1 index would start a server MAAS finds nothing on, so it is refused;
+ * the library's folder is the likely mistake (its blobs are not laid out as a mirror) and is named.
+ */
+async function notAMirrorTree(path: string): Promise<FerryError> {
+  const isLibrary = await libraryExists(path);
+  const problem = isLibrary ? 'it is a Stream Ferry library, not a mirror tree' : 'it holds no streams/v1/index.sjson or index.json, so MAAS would find nothing there';
+  return new FerryError('FERRY_SERVE_ROOT_INVALID', `Cannot serve ${path}: ${problem}.`, {
+    path,
+    expected: 'streams/v1/index.sjson',
+    // 'library' lets a face word the export that makes a servable tree from it.
+    actual: isLibrary ? 'library' : 'no index',
+    hint: isLibrary
+      ? 'Serve a mirror tree or a bundle; to serve what the library holds, export it first and serve the export.'
+      : 'Serve a mirror tree (the directory holding streams/v1/) or a bundle (a folder holding bundle.json or FERRY/).',
+  });
 }
 
 function isLoopback(address: string): boolean {

@@ -254,7 +254,9 @@ function networkHint(errno: string | undefined): string {
     return 'The host name does not resolve. On a machine without internet, use a local mirror or file:// source; behind a proxy, set the proxy (HTTPS_PROXY).';
   }
   if (errno === 'ECONNREFUSED') return 'Nothing listens at that address; check the URL and port, or the proxy.';
-  return 'Check the network and any proxy (HTTPS_PROXY, NO_PROXY); a rerun resumes where this one stopped.';
+  if (errno === 'ERR_SSL_WRONG_VERSION_NUMBER') return 'The server speaks plain HTTP: give the URL with http:// instead of https://.';
+  // Only a download resumes; a query or a plan fetched nothing to resume from.
+  return 'Check the network and any proxy (HTTPS_PROXY, NO_PROXY), then run the command again; downloads resume where they stopped.';
 }
 
 export function headerValue(headers: IncomingHttpHeaders, name: string): string | undefined {

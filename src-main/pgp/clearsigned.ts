@@ -118,7 +118,7 @@ export async function verifyClearsigned(file: Uint8Array | string, keyring: Keyr
       throw malformed(where, `a signature uses ${hashAlgorithmName(packet.hashAlgorithm)}, which its "Hash:" header does not announce (gpgv: signature digest conflict)`);
     }
     const signer = findSigner(keyring, packet.issuerKeyID);
-    if (signer === undefined) throw unknownKeyError(where, keyIdHex(packet.issuerKeyID), keyring);
+    if (signer === undefined) throw unknownKeyError(where, keyIdHex(packet.issuerKeyID), packet.issuerFingerprint, keyring);
     good.push(await judgeSignature(packet, signer, literal, now, where));
   }
   const [first] = good;
@@ -288,12 +288,20 @@ function findSigner(keyring: Keyring, keyId: KeyID): Signer | undefined {
   return undefined;
 }
 
-function unknownKeyError(where: string, issuer: string, keyring: Keyring): FerryError {
+/**
+ * The signer compared with the keyring like with like: its fingerprint against the keyring's
+ * fingerprints when the signature carries one (Issuer Fingerprint subpacket, RFC 9580 5.2.3.35),
+ * else its key ID, said as such, against the keyring's key IDs (primary keys and subkeys).
+ */
+function unknownKeyError(where: string, issuer: string, issuerFingerprint: Uint8Array | null, keyring: Keyring): FerryError {
   const tried = keyring.sourceNames.join(', ');
-  return new FerryError('FERRY_SIG_UNKNOWN_KEY', `${where} is signed by key ${issuer}, which is not in the keyring (tried: ${tried})`, {
+  const fingerprint = issuerFingerprint === null ? undefined : Buffer.from(issuerFingerprint).toString('hex').toUpperCase();
+  const signer = fingerprint === undefined ? `key ID ${issuer}` : `the key with fingerprint ${fingerprint} (key ID ${issuer})`;
+  const keyIds = keyring.keys.flatMap((key) => key.getKeyIDs().map((keyId) => keyId.toHex().toUpperCase()));
+  return new FerryError('FERRY_SIG_UNKNOWN_KEY', `${where} is signed by ${signer}, which is not in the keyring (tried: ${tried})`, {
     ...locationDetails(where),
-    actual: issuer,
-    expected: keyring.fingerprints.join(', '),
+    actual: fingerprint ?? `key ID ${issuer}`,
+    expected: fingerprint === undefined ? `key IDs ${keyIds.join(', ')}` : keyring.fingerprints.join(', '),
     keyId: issuer,
     hint: `If you trust this publisher, add its public key to the keyrings verified with (binary, ASCII-armored or a GnuPG keybox). Every signature must be checkable, as gpgv requires. Keyrings tried: ${tried}.`,
   });

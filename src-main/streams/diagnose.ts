@@ -24,20 +24,35 @@ export interface UnmatchedValue {
   readonly nearestValues: readonly string[];
 }
 
+export interface SameKeyAlternatives {
+  /** The `=` filters on one key that were ANDed, so no item can match them all: `release=noble`, `release=jammy`. */
+  readonly filters: readonly string[];
+  /** One search filter that takes any of their values: `release~^(noble|jammy)$`. */
+  readonly regex: string;
+  /** The group again with `filters` replaced by `regex` and its other filters kept. */
+  readonly group: readonly string[];
+}
+
 export interface NoMatchReport {
+  /** Every filter of the selection, in order, once each: the faces explain MAAS's words among them. */
+  readonly filters: readonly string[];
   /** Filters on a key no item has (a missing key reads as '', as in the reference). */
   readonly unknownKeys: readonly UnknownKey[];
   /** Filters on a key that exists, that match no item even alone. */
   readonly unmatchedValues: readonly UnmatchedValue[];
-  /** Groups whose filters each match some item alone but none together: likely meant as alternatives (--or). */
+  /** Groups whose filters on different keys each match some item alone but none together: likely meant as alternatives (--or). */
   readonly andedAlternatives: readonly (readonly string[])[];
+  /** Groups that AND two or more values of one key: meant as one filter taking any of them (a search filter, not --or). */
+  readonly sameKeyAlternatives: readonly SameKeyAlternatives[];
 }
 
 /**
  * Why `selection` selects none of `items` (flat views of every item of the stream): filter keys
  * no item has, with near keys; positive filters whose value no item has, with near values; and
- * groups whose filters match apart but not together. Empty lists when nothing stands out.
- * Throws nothing.
+ * groups whose filters match apart but not together. Two `=` values of one key in a group are
+ * one filter's alternatives (`release~^(noble|jammy)$`); --or is offered only between different
+ * keys, since splitting `arch=amd64 release=noble release=jammy` at each filter selects far more.
+ * Empty lists when nothing stands out. Throws nothing.
  */
 export function explainNoMatch(items: readonly FlatItem[], selection: Selection): NoMatchReport {
   const keys = new Set<string>();
@@ -45,10 +60,13 @@ export function explainNoMatch(items: readonly FlatItem[], selection: Selection)
   const unknownKeys: UnknownKey[] = [];
   const unmatchedValues: UnmatchedValue[] = [];
   const andedAlternatives: string[][] = [];
+  const sameKeyAlternatives: SameKeyAlternatives[] = [];
   const seen = new Set<string>();
   for (const group of selection.groups) {
     const matchingAlone = group.filter((filter) => items.some((item) => filterMatches(item, filter)));
-    if (group.length > 1 && matchingAlone.length === group.length) andedAlternatives.push(group.map((filter) => filter.expression));
+    const sameKey = sameKeyEqualities(group);
+    sameKeyAlternatives.push(...sameKey);
+    if (sameKey.length === 0 && group.length > 1 && matchingAlone.length === group.length) andedAlternatives.push(group.map((filter) => filter.expression));
     for (const filter of group) {
       if (seen.has(filter.expression) || matchingAlone.includes(filter)) continue;
       seen.add(filter.expression);
@@ -59,7 +77,29 @@ export function explainNoMatch(items: readonly FlatItem[], selection: Selection)
       }
     }
   }
-  return { unknownKeys, unmatchedValues, andedAlternatives };
+  const filters = [...new Set(selection.groups.flat().map((filter) => filter.expression))];
+  return { filters, unknownKeys, unmatchedValues, andedAlternatives, sameKeyAlternatives };
+}
+
+/** Python `re` and JavaScript agree on these escapes; a value may hold '.' (`20.04`) or '+'. */
+const REGEX_SPECIAL = /[.*+?^${}()|[\]\\]/g;
+
+/** Each key that a group tests with `=` for two or more different values, as one search filter. */
+function sameKeyEqualities(group: readonly ItemFilter[]): SameKeyAlternatives[] {
+  const byKey = new Map<string, ItemFilter[]>();
+  for (const filter of group) {
+    if (filter.operator === '=') byKey.set(filter.key, [...(byKey.get(filter.key) ?? []), filter]);
+  }
+  const found: SameKeyAlternatives[] = [];
+  for (const [key, filters] of byKey) {
+    const values = [...new Set(filters.map((filter) => filter.value))];
+    if (values.length < 2) continue;
+    const regex = `${key}~^(${values.map((value) => value.replace(REGEX_SPECIAL, '\\$&')).join('|')})$`;
+    const replaced = new Set(filters);
+    const merged = group.flatMap((filter) => (filter === filters[0] ? [regex] : replaced.has(filter) ? [] : [filter.expression]));
+    found.push({ filters: filters.map((filter) => filter.expression), regex, group: merged });
+  }
+  return found;
 }
 
 function valuesNear(items: readonly FlatItem[], filter: ItemFilter): string[] {

@@ -37,9 +37,10 @@ const DEFAULT_ENTRY_PATH = 'streams/v1/index.sjson';
 // copy it from a browser's directory listing. The reference would look for streams/v1/streams/v1/.
 const METADATA_FOLDER_AT_END = /(?:^|\/)streams\/v1\/?$/;
 // host.domain[:port]/… without a scheme: a DNS name with at least one dot and a letter-led top
-// label, or an IPv4 address.
+// label, or an IPv4 address; or a one-label name with a port (`localhost:8099/`), which URL parsing
+// would otherwise take for the scheme 'localhost:'.
 const HOST_NAME_START =
-  /^(?:(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z][A-Za-z0-9-]*[A-Za-z0-9]|\d{1,3}(?:\.\d{1,3}){3})(?::\d{1,5})?(?:\/|$)/;
+  /^(?:(?:(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z][A-Za-z0-9-]*[A-Za-z0-9]|\d{1,3}(?:\.\d{1,3}){3})(?::\d{1,5})?|[A-Za-z](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?:\d{1,5})(?:\/|$)/;
 
 // The reference's rule (util.path_from_mirror_url): a location naming a metadata file under
 // streams/v1/ is split there into mirror base and entry path. Python's '.' stops only at '\n'.

@@ -11,7 +11,7 @@ const START_TIMEOUT_MS = 20_000;
 
 export interface ServingFerry {
   child: ChildProcess;
-  /** The first line ferry printed: the boot-source URL. */
+  /** The first line ferry printed: the boot-source URL, the mirror's base ending in '/'. */
   bootSourceUrl: string;
   /** The mirror base, ending in '/'. */
   baseUrl: string;
@@ -52,7 +52,7 @@ export async function startFerryServe(args: readonly string[]): Promise<ServingF
   return {
     child,
     bootSourceUrl,
-    baseUrl: bootSourceUrl.replace(/streams\/v1\/index\.s?json$/, ''),
+    baseUrl: bootSourceUrl,
     banner: lines.join('\n'),
     stop: (signal = 'SIGTERM') => {
       child.kill(signal);

@@ -14,6 +14,7 @@ export function completionCommand(loadAll: () => Promise<CommandDefinition[]>): 
     name: 'completion',
     summary: 'Print a shell completion script for bash, zsh or fish',
     usage: ['bash|zsh|fish'],
+    argumentWords: COMPLETION_SHELLS,
     description: ['Load it from the shell\'s startup file:', '  bash: source <(ferry completion bash)', '  zsh:  source <(ferry completion zsh)', '  fish: ferry completion fish | source'],
     options: [],
     examples: ['ferry completion bash > /etc/bash_completion.d/ferry', 'ferry completion fish > ~/.config/fish/completions/ferry.fish'],

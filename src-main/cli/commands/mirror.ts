@@ -1,6 +1,7 @@
 import {
   BOOTLOADER_GROUP,
   JOB_DEFAULTS,
+  SOURCE_PRESET_NAMES,
   UBUNTU_CLOUDIMAGE_KEYRING,
   bundledKeyringPath,
   createEngine,
@@ -62,6 +63,7 @@ export const transferOptions: OptionDefinition[] = [
 export const mirrorCommand: CommandDefinition = {
   name: 'mirror',
   summary: 'Mirror a stream into a directory MAAS can use (a drop-in for sstream-mirror)',
+  argumentWords: SOURCE_PRESET_NAMES,
   usage: ['[--max N] [--keep] [--dry-run] [--progress] [--keyring FILE] [--no-verify] [--no-item-download] [-v] SOURCE TARGET [filters...] [--or filters...]'],
   description: [
     'Writes the same tree sstream-mirror writes: every selected item at its path, then the upstream',

@@ -1,4 +1,4 @@
-import { createEngine, filterGroups, type Engine, type SelectionRequest } from '../../engine/index.js';
+import { SOURCE_PRESET_NAMES, createEngine, filterGroups, type Engine, type SelectionRequest } from '../../engine/index.js';
 import {
   countOption,
   flagOption,
@@ -11,7 +11,7 @@ import {
 import { adviceLines } from '../advice.js';
 import { ExitCode } from '../exit-codes.js';
 import { formatBytes } from '../../base/format.js';
-import { formatRetry, formatTable } from '../output.js';
+import { TABLE_WIDTH, formatRetry, formatTable } from '../output.js';
 import { followJob } from '../progress-display.js';
 import { pythonDictRepr, pythonPercentFormat, pythonPrettyDict } from '../python-format.js';
 import { sourceOptions, streamInputFrom, trustNotice } from './source-options.js';
@@ -19,6 +19,7 @@ import { sourceOptions, streamInputFrom, trustNotice } from './source-options.js
 export const queryCommand: CommandDefinition = {
   name: 'query',
   summary: 'List the items of a stream that match filters (like sstream-query)',
+  argumentWords: SOURCE_PRESET_NAMES,
   usage: [
     '[--max N] [--json | -o FORMAT | --pretty] [--keyring FILE] [--no-verify] SOURCE [filters...] [--or filters...]',
     '--products [--max N] SOURCE [filters...] [--or filters...]',
@@ -107,7 +108,8 @@ function printProducts(engine: Engine, streamId: string, request: SelectionReque
     formatBytes(product.latestVersionBytes),
   ]);
   io.stdout.write(
-    formatTable(['PRODUCT', 'OS', 'RELEASE', 'ARCH', 'SUBARCH', 'VERSIONS', 'LATEST', 'SIZE'], rows, new Set([5, 7])),
+    // The product name and its latest version are what a reader looks for: never cut.
+    formatTable(['PRODUCT', 'OS', 'RELEASE', 'ARCH', 'SUBARCH', 'VERSIONS', 'LATEST', 'SIZE'], rows, new Set([5, 7]), TABLE_WIDTH, { whole: new Set([6]), ownLine: 0 }),
   );
   io.stderr.write(`${rows.length} products\n`);
 }

@@ -13,8 +13,10 @@ export const serveCommand: CommandDefinition = {
     'Serves the mirror tree in PATH (the directory holding streams/v1/) with GET, HEAD, byte ranges',
     'and conditional requests, until Ctrl-C or SIGTERM. Nothing outside PATH can be reached (no',
     '`..`, no links leaving PATH), directories are not listed and `.ferry/` is never served.',
-    'The first line printed is the URL to give MAAS as its boot source; one line per request',
-    'follows on stderr. Only this computer can connect unless --bind says otherwise.',
+    "The first line printed is the URL to give MAAS as its boot source (the mirror's base, ending in",
+    '/); one line per request follows on stderr. Only this computer can connect unless --bind says',
+    'otherwise. A folder with no streams/v1/ index (a library, say) is refused. Being stopped is how',
+    'serve ends: Ctrl-C and SIGTERM exit 0, not 130 or 143.',
     'PATH may also be a bundle (a folder holding bundle.json or FERRY/<bundle id>/): its signatures are',
     'verified first, then the tree it describes is served straight from its blobs and parts.',
   ],
@@ -67,18 +69,20 @@ export const serveCommand: CommandDefinition = {
  * server is reachable from, said plainly when that is more than this computer.
  */
 export function describeServing(handle: ServeHandle, path: string): string {
-  const entry = handle.entryPath ?? 'streams/v1/index.sjson';
+  // MAAS's boot-source url is the mirror's base, ending in '/' (as mirror, sync and import print
+  // it in url=$MIRROR_URL; MAAS docs: "boot-sources create url=http://images.maas.io/ephemeral-v3/stable/");
+  // MAAS appends streams/v1/index.sjson itself.
   const [first = '', ...others] = handle.baseUrls;
   const where = handle.bindAddress.includes(':') ? `[${handle.bindAddress}]:${handle.port}` : `${handle.bindAddress}:${handle.port}`;
-  const lines = [`${first}${entry}`];
+  const lines = [first];
   lines.push(
     handle.loopbackOnly
       ? `Serving ${path} read-only on ${where} (loopback only: other hosts cannot connect; use --bind ADDR to serve them).`
       : `Serving ${path} read-only on ${where} — reachable from other hosts.`,
   );
-  for (const url of others) lines.push(`Also reachable as ${url}${entry}`);
+  for (const url of others) lines.push(`Also reachable as ${url}`);
   if (handle.entryPath === undefined) lines.push(`Warning: ${path} holds no streams/v1/index.sjson or index.json; MAAS will find nothing to import there.`);
-  lines.push(`Give MAAS the first line as its boot source URL. Ctrl-C or SIGTERM stops (open transfers get ${STOP_GRACE_MS / 1000} s to finish).`);
+  lines.push(`Give MAAS the first line as its boot source URL (maas $PROFILE boot-sources create url=URL keyring_filename=…). Ctrl-C or SIGTERM stops (open transfers get ${STOP_GRACE_MS / 1000} s to finish) and exits 0.`);
   return `${lines.join('\n')}\n`;
 }
 

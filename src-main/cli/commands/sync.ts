@@ -1,4 +1,4 @@
-import { createEngine } from '../../engine/index.js';
+import { SOURCE_PRESET_NAMES, createEngine } from '../../engine/index.js';
 import { flagOption, stringOption, usageError, type CommandDefinition } from '../command.js';
 import { followJob } from '../progress-display.js';
 import { libraryOption } from './library-option.js';
@@ -23,6 +23,7 @@ const LIBRARY_WORDING: MetadataWording = {
 export const syncCommand: CommandDefinition = {
   name: 'sync',
   summary: 'Bring the library up to date with a selection of a stream',
+  argumentWords: SOURCE_PRESET_NAMES,
   usage: [
     '[--library DIR] [--profile NAME] [--max N] [--keep] [--dry-run] [--keyring FILE] [--no-verify] [-v] SOURCE [filters...] [--or filters...]',
     '[--library DIR] [--dry-run] [--max N] --profile NAME',

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FixtureServer } from '../../support/fixture-server.js';
-import { runFerry } from '../../support/run-ferry.js';
+import { collect, runFerry, spawnFerry } from '../../support/run-ferry.js';
 import { makeWorkDir, removeQuietly, serveSignedStream } from '../mirror/helpers.js';
 
 // Issue 11: `ferry query` as sstream-query (-o over items that lack a key, --pretty, its option
@@ -96,11 +96,28 @@ describe('when nothing matches', () => {
     expect(value.stderr).toContain("release=nobel: no item matches; existing values of 'release' include: noble.");
   });
 
-  it('suggests --or for two filters that match apart but were ANDed', async () => {
-    const run = await query(indexUrl, 'release=jammy', 'release=noble');
+  it('suggests one search filter for two values of one key, keeping the other filters, and no --or', async () => {
+    const run = await query(indexUrl, 'arch=amd64', 'release=noble', 'release=jammy');
     expect(run.code).toBe(0);
-    expect(run.stderr).toContain('release=jammy release=noble: each matches alone');
-    expect(run.stderr).toContain('release=jammy --or release=noble');
+    expect(run.stderr).toContain("release=noble release=jammy: an item has one value of 'release', so it cannot match all of them; for any of them, use one filter: arch=amd64 'release~^(noble|jammy)$'");
+    expect(run.stderr).not.toContain('--or');
+    // The suggestion, pasted back, selects images of both releases.
+    const suggested = await query('-o', '%(release)s', indexUrl, 'arch=amd64', 'release~^(noble|jammy)$');
+    expect(new Set(suggested.stdout.trim().split('\n'))).toEqual(new Set(['jammy', 'noble']));
+  });
+
+  it('suggests --or for filters on different keys that match apart but were ANDed', async () => {
+    // Only bootloaders have `bootloader-type`; only images have `release`.
+    const run = await query(indexUrl, 'bootloader-type=uefi', 'release=noble');
+    expect(run.code).toBe(0);
+    expect(run.stderr).toContain('bootloader-type=uefi release=noble: each matches alone');
+    expect(run.stderr).toContain('bootloader-type=uefi --or release=noble');
+  });
+
+  it("explains both of MAAS's words in arches=amd64 releases=noble", async () => {
+    const run = await query(indexUrl, 'arches=amd64', 'releases=noble');
+    expect(run.stderr).toContain("arches=amd64: 'arches' is MAAS's word; this stream's images call it 'arch' (e.g. arch=amd64).");
+    expect(run.stderr).toContain("releases=noble: 'releases' is MAAS's word; this stream's images call it 'release' (e.g. release=noble).");
   });
 
   it('says nothing of the kind when items matched', async () => {
@@ -131,5 +148,17 @@ describe('typos and refused options', () => {
     expect(run.code).toBe(2);
     expect(run.stderr).toContain('--log-file is not supported by ferry: ferry logs to stderr; use the shell instead: ferry ... 2>>FILE');
     expect(run.stderr).not.toMatch(/unknown option/i);
+  });
+});
+
+describe('a reader that closes stdout early (issue: `ferry query … | head -1`)', () => {
+  it('exits 0 without a stack trace when the pipe is gone before query prints', async () => {
+    // The read end closes before query has fetched anything, so its first write meets EPIPE every
+    // time (with `| head -1` it depended on timing: 3 of 5 runs crashed).
+    const child = spawnFerry(['query', '--keyring', keyringFile, '-o', '%(path)s', indexUrl]);
+    child.stdout?.destroy();
+    const run = await collect(child);
+    expect(run.stderr).not.toMatch(/EPIPE|Error:|at /);
+    expect(run.code).toBe(0);
   });
 });

@@ -55,7 +55,7 @@ const get = (target: string, headers: Record<string, string> = {}, method = 'GET
 
 describe('ferry serve: what it prints', () => {
   it('prints the boot-source URL first, on loopback with the port it picked', () => {
-    expect(ferry.bootSourceUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/streams\/v1\/index\.sjson$/);
+    expect(ferry.bootSourceUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
     expect(ferry.bootSourceUrl).not.toContain(':0/');
     expect(ferry.banner).toContain('loopback only');
   });
@@ -243,7 +243,7 @@ describe('ferry serve: start and stop', () => {
   it('binds another loopback address only when asked, and says so', async () => {
     const own = await startFerryServe([tree, '--port', '0', '--bind', '127.0.0.2']);
     try {
-      expect(own.bootSourceUrl).toMatch(/^http:\/\/127\.0\.0\.2:\d+\/streams\/v1\/index\.sjson$/);
+      expect(own.bootSourceUrl).toMatch(/^http:\/\/127\.0\.0\.2:\d+\/$/);
       expect(own.banner).toContain('on 127.0.0.2:');
       expect((await rawRequest(own.baseUrl, '/streams/v1/index.sjson')).status).toBe(200);
     } finally {

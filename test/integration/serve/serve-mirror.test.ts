@@ -42,7 +42,7 @@ describe('ferry mirror → ferry serve → ferry mirror', () => {
     let second;
     try {
       // The signed entry point: every metadata file is checked against the keyring, every item by size and sha256.
-      expect(served.bootSourceUrl).toMatch(/\/streams\/v1\/index\.sjson$/);
+      expect(served.bootSourceUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
       second = await runFerry(['mirror', '--keyring', upstream.testKey.keyringFile, served.bootSourceUrl, treeB]);
     } finally {
       const stopped = await served.stop();
@@ -75,5 +75,28 @@ describe('ferry mirror → ferry serve → ferry mirror', () => {
     } finally {
       await served.stop();
     }
+  });
+});
+
+describe('ferry serve of a folder that is not a mirror tree', () => {
+  it('refuses a library folder, naming it and saying to export first', async () => {
+    const library = join(workDir, 'library');
+    const sync = await runFerry(['sync', '--library', library, '--keyring', upstream.testKey.keyringFile, '--max', '1', upstream.source, 'release=noble', 'arch=amd64']);
+    expect(sync.code, describeRun(sync)).toBe(0);
+    const run = await runFerry(['serve', library, '--port', '0']);
+    expect(run.code, run.stderr).toBe(1);
+    expect(run.stdout).toBe('');
+    expect(run.stderr).toContain('it is a Stream Ferry library, not a mirror tree');
+    expect(run.stderr).toContain('ferry export --to DIR');
+    expect(run.stderr).toContain('FERRY_SERVE_ROOT_INVALID');
+  });
+
+  it('refuses an empty folder instead of serving nothing', async () => {
+    const empty = join(workDir, 'empty');
+    await mkdir(empty);
+    const run = await runFerry(['serve', empty, '--port', '0']);
+    expect(run.code, run.stderr).toBe(1);
+    expect(run.stderr).toContain('holds no streams/v1/index.sjson or index.json');
+    expect(run.stderr).toContain('FERRY_SERVE_ROOT_INVALID');
   });
 });

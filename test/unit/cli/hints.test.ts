@@ -64,3 +64,16 @@ describe('a listen that fails', () => {
     }
   });
 });
+
+describe('a host:port source read as https that answers in plain HTTP', () => {
+  it('suggests the http:// mirror base and says nothing about resuming', () => {
+    const hint = cliHint(new FerryError('FERRY_FETCH_FAILED', 'x', { url: 'https://localhost:8099/streams/v1/index.sjson', errno: 'ERR_SSL_WRONG_VERSION_NUMBER' }));
+    expect(hint).toBe('The server speaks plain HTTP: give http://localhost:8099/ as the source.');
+  });
+
+  it('no longer promises a resume for a failure that downloaded nothing', () => {
+    const hint = cliHint(new FerryError('FERRY_FETCH_FAILED', 'x', { url: 'https://m/streams/v1/index.sjson', errno: 'ECONNRESET' }));
+    expect(hint).not.toContain('a rerun resumes where this one stopped');
+    expect(hint).toContain('run the command again');
+  });
+});

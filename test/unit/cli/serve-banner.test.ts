@@ -15,7 +15,7 @@ const handle = (fields: Partial<ServeHandle>): ServeHandle => ({
 describe('ferry serve banner', () => {
   it('starts with the boot-source URL and says loopback only by default', () => {
     const lines = describeServing(handle({}), '/srv/mirror').split('\n');
-    expect(lines[0]).toBe('http://127.0.0.1:8080/streams/v1/index.sjson');
+    expect(lines[0]).toBe('http://127.0.0.1:8080/');
     expect(lines[1]).toContain('loopback only');
   });
 
@@ -25,12 +25,12 @@ describe('ferry serve banner', () => {
       '/media/usb/mirror',
     );
     const lines = text.split('\n');
-    expect(lines[0]).toBe('http://192.0.2.10:8080/streams/v1/index.sjson');
+    expect(lines[0]).toBe('http://192.0.2.10:8080/');
     expect(lines[1]).toBe('Serving /media/usb/mirror read-only on 0.0.0.0:8080 — reachable from other hosts.');
-    expect(text).toContain('Also reachable as http://198.51.100.7:8080/streams/v1/index.sjson');
+    expect(text).toContain('Also reachable as http://198.51.100.7:8080/\n');
   });
 
-  it('brackets an IPv6 address and warns when the tree has no index', () => {
+  it('brackets an IPv6 address and warns when a bundle volume has no index', () => {
     const text = describeServing(handle({ bindAddress: '::', loopbackOnly: false, baseUrls: ['http://[2001:db8::1]:8080/'], entryPath: undefined }), '/empty');
     expect(text).toContain('on [::]:8080 — reachable from other hosts');
     expect(text).toContain('Warning: /empty holds no streams/v1/index.sjson or index.json');

@@ -32,3 +32,26 @@ describe('fitText', () => {
     expect(fitText(text, width, keep)).toBe(expected);
   });
 });
+
+describe('formatTable with columns that must stay whole', () => {
+  const header = ['PRODUCT', 'OS', 'RELEASE', 'ARCH', 'SUBARCH', 'VERSIONS', 'LATEST', 'SIZE'];
+  const long = ['com.ubuntu.maas.stable:v3:boot:24.04:amd64:ga-24.04', 'ubuntu', 'noble', 'amd64', 'ga-24.04', '2', '20250622.0', '1.2 GiB'];
+  const short = ['p1', 'ubuntu', 'noble', 'amd64', 'ga-24.04', '2', '20250622.0', '1.2 GiB'];
+
+  it('puts a product name that does not fit on its own line, and cuts neither it nor LATEST', () => {
+    const lines = formatTable(header, [long], new Set([5, 7]), 80, { whole: new Set([6]), ownLine: 0 }).trimEnd().split('\n');
+    expect(lines).toEqual([
+      'PRODUCT',
+      '  OS      RELEASE  ARCH   SUBARCH   VERSIONS  LATEST         SIZE',
+      'com.ubuntu.maas.stable:v3:boot:24.04:amd64:ga-24.04',
+      '  ubuntu  noble    amd64  ga-24.04         2  20250622.0  1.2 GiB',
+    ]);
+    for (const line of lines) expect(line.length, line).toBeLessThanOrEqual(80);
+  });
+
+  it('keeps one line per row when everything fits', () => {
+    const lines = formatTable(header, [short], new Set([5, 7]), 80, { whole: new Set([6]), ownLine: 0 }).trimEnd().split('\n');
+    expect(lines).toHaveLength(2);
+    expect(lines[1]).toMatch(/^p1 +ubuntu +noble +amd64 +ga-24\.04 +2 +20250622\.0 +1\.2 GiB$/);
+  });
+});

@@ -53,7 +53,7 @@ const plan = {
   bytesToRemove: 0,
   rejected: [{ item: 'c/p/v/i', error }],
   advice: {
-    noMatch: { unknownKeys: [{ filter: 'arches=amd64', key: 'arches', nearestKeys: ['arch'] }], unmatchedValues: [], andedAlternatives: [['release=jammy', 'release=noble']] },
+    noMatch: { filters: ['arches=amd64', 'release=jammy', 'arch=arm64'], unknownKeys: [{ filter: 'arches=amd64', key: 'arches', nearestKeys: ['arch'] }], unmatchedValues: [], andedAlternatives: [['release=jammy', 'arch=arm64']], sameKeyAlternatives: [] },
     lacksBootloaders: true,
   },
   entries: [{ change: 'add' as const, contentId: 'c', product: 'p', version: 'v', item: 'i', path: 'p/v/i', size: 10 }],

@@ -90,6 +90,10 @@ describe('verifyClearsigned', () => {
     expect(error.message).toContain(WHERE);
     expect(error.message).toContain('stranger.gpg, ubuntu-cloudimage-keyring.gpg');
     expect(error.keyId).toBe(issuerKeyId);
+    // Like with like: openpgp.js signatures carry the issuer's fingerprint, so both sides are fingerprints.
+    expect(error.actual).toBe(publisher.fingerprint);
+    expect(error.expected).toMatch(/^[0-9A-F]{40}(, [0-9A-F]{40})*$/);
+    expect(error.message).toContain(`fingerprint ${publisher.fingerprint}`);
     expect(cliHint(error)).toContain('--keyring');
   });
 
@@ -245,7 +249,8 @@ describe('verifyClearsigned', () => {
     const signingKeys = await Promise.all([readPrivateKey({ armoredKey: stranger.privateKeyArmored }), readPrivateKey({ armoredKey: publisher.privateKeyArmored })]);
     const signed = await sign({ message: await createCleartextMessage({ text: PRODUCTS_JSON }), signingKeys });
     const error = await expectFerryError(verifyClearsigned(signed, publisherKeyring, WHERE), 'FERRY_SIG_UNKNOWN_KEY');
-    expect(error.actual).toBe(stranger.fingerprint.slice(-16));
+    expect(error.actual).toBe(stranger.fingerprint);
+    expect(error.keyId).toBe(stranger.fingerprint.slice(-16));
   });
 
   it('refuses a forged second signed message appended after a valid one (gpgv: multiple plaintexts)', async () => {

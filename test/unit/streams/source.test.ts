@@ -142,10 +142,13 @@ describe('hostNameReading', () => {
     expect(hostNameReading('images.maas.io/ephemeral-v3/stable')).toBe('https://images.maas.io/ephemeral-v3/stable');
     expect(hostNameReading('mirror.lan:8080/maas')).toBe('https://mirror.lan:8080/maas');
     expect(hostNameReading('127.0.0.1:8080/')).toBe('https://127.0.0.1:8080/');
+    // A one-label host needs its port to be told from a scheme.
+    expect(hostNameReading('localhost:8099/')).toBe('https://localhost:8099/');
+    expect(hostNameReading('localhost:8099')).toBe('https://localhost:8099');
   });
 
   it('leaves presets, URLs and paths alone', () => {
-    for (const input of ['stable', 'https://m/x', 'file:///x', './images.maas.io', '/srv/mirror', 'mirror', 'v1.2/x']) {
+    for (const input of ['stable', 'https://m/x', 'file:///x', './images.maas.io', '/srv/mirror', 'mirror', 'v1.2/x', 'localhost', 'ftp://m/x']) {
       expect(hostNameReading(input), input).toBeUndefined();
     }
   });
