@@ -5,7 +5,8 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join, resolve as resolvePath } from 'node:path';
-import { withFileErrors } from '../base/files.js';
+import { FerryError } from '../base/errors.js';
+import { lstatIfExists, withFileErrors } from '../base/files.js';
 import { lockLibrary, openLibrary, openLibraryForReading, type Library } from '../library/index.js';
 import { importScriptText } from '../media/bundle/import-script.js';
 import {
@@ -33,7 +34,8 @@ import { stepProgress, type JobContext } from './job-context.js';
 import { resolveLibraryDir } from './library.js';
 
 /**
- * Runs an export. Throws what gatherExportSource throws, FERRY_RECEIPT_INVALID / FERRY_BUNDLE_TOO_NEW
+ * Runs an export. Throws FERRY_TARGET_MISSING (`to` is not an existing folder: never created, a
+ * mistyped mount point would fill the system disk), what gatherExportSource throws, FERRY_RECEIPT_INVALID / FERRY_BUNDLE_TOO_NEW
  * (`since`), FERRY_TARGET_UNFIT, FERRY_NOT_ENOUGH_SPACE (before anything is written),
  * FERRY_SETTING_INVALID (partSize), FERRY_HASH_MISMATCH / FERRY_SIZE_MISMATCH (a source file that is
  * not what the signed metadata lists: nothing of it reaches a final path), FERRY_DISK_FULL, FERRY_IO,
@@ -59,8 +61,15 @@ export async function runExport(input: ExportInput, context: JobContext): Promis
 }
 
 async function exportFrom(input: ExportInput, context: JobContext, library: Library | undefined, libraryDir: string | undefined): Promise<ExportOutcome> {
-  const source = await gatherExportSource(input, context, library, libraryDir);
   const to = resolvePath(context.cwd, input.to);
+  const toStats = await lstatIfExists(to);
+  if (toStats?.isDirectory() !== true) {
+    throw new FerryError('FERRY_TARGET_MISSING', `The export target ${to} ${toStats === undefined ? 'does not exist' : 'is not a folder'}; nothing was written.`, {
+      path: to,
+      hint: 'Create the folder, or check the drive is mounted there (ferry drives lists drives and their mount points).',
+    });
+  }
+  const source = await gatherExportSource(input, context, library, libraryDir);
   const layout = input.layout ?? 'bundle';
   const { carried, base } = await carriedBlobs(input, context, source);
   const target = await inspectTarget(to);
