@@ -203,3 +203,20 @@ describe('refused before anything is written', () => {
     expect(siteFromTree.stderr).not.toContain('FERRY_INPUT_INVALID');
   });
 });
+
+describe('a second identical export', () => {
+  it('finds the finished bundle of the same plan and verifies it again instead of writing another', async () => {
+    const target = await targetFolder(join(workDir, 'twice'));
+    const args = ['export', '--to', target, '--library', library, ...keyring, served.source, 'arch=amd64'];
+    const first = expectOk(await ferry(args));
+    const again = expectOk(await ferry(args));
+    expect(await bundleDirs(target)).toEqual([lastLine(first)]);
+    expect(lastLine(again)).toBe(lastLine(first));
+    expect(again.stderr).toContain('is already here');
+    expect(again.stderr).toMatch(/Verified: \d+ file\(s\)/);
+    // Another selection is another plan: a bundle of its own beside the first.
+    const other = expectOk(await ferry([...args, '--max', '1']));
+    expect(await bundleDirs(target)).toHaveLength(2);
+    expect(other.stderr).not.toContain('is already here');
+  });
+});
