@@ -362,7 +362,7 @@ function planSummary(plan: ExportPlan, source: ExportSource, fsType: string, bas
     volumes: Math.max(plan.volumes.length, 1),
     splitBlobs: plan.splitBlobs,
     base,
-    warnings: plan.warnings.map((warning) => `${warning.path}: ${warning.message}`),
+    warnings: [...source.notes, ...plan.warnings.map((warning) => `${warning.path}: ${warning.message}`)],
   };
 }
 

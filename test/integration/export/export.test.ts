@@ -220,3 +220,27 @@ describe('a second identical export', () => {
     expect(other.stderr).not.toContain('is already here');
   });
 });
+
+describe('a tree mirrored with filters', () => {
+  it('exports without filters the items present, saying how many are not; with filters a missing file is refused before anything is written', async () => {
+    const tree = join(workDir, 'noble-tree');
+    expectOk(await ferry(['mirror', ...keyring, served.source, tree, 'release=noble']));
+    const target = await targetFolder(join(workDir, 'from-noble-tree'));
+    const run = expectOk(await ferry(['export', '--to', target, '--tree', tree, ...keyring]));
+    expect(run.stderr).toMatch(/Note: \d+ item file\(s\) the tree's metadata lists are not in .*release=noble/);
+    const manifest = await expectCompleteVolume(lastLine(run));
+    const items = manifest.files.filter((file) => file.role === 'item');
+    expect(items.length).toBeGreaterThan(0);
+    for (const file of items) expect(await exists(join(tree, file.path)), file.path).toBe(true);
+    expect(items.length).toBe([...served.listed.values()].filter((file) => file.path.includes('noble')).length);
+
+    const filteredTarget = await targetFolder(join(workDir, 'from-noble-tree-filtered'));
+    const refused = await ferry(['export', '--to', filteredTarget, '--tree', tree, ...keyring, 'arch=amd64']);
+    expect(refused.code, describeRun(refused)).toBe(1);
+    expect(refused.stderr).toContain('FERRY_EXPORT_UNAVAILABLE');
+    expect(refused.stderr).toMatch(/lacks \d+ file\(s\) the selection wants: \S*jammy/);
+    expect(refused.stderr).toContain('release=noble');
+    expect(refused.stderr).not.toContain('ENOENT');
+    expect(await readdir(filteredTarget)).toEqual([]);
+  });
+});
