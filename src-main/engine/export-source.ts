@@ -16,6 +16,7 @@ import type { ExportInput, TrustWarning } from './api.js';
 import { createJobClient, loadWithProgress, type JobContext } from './job-context.js';
 import { selectionFromGroups } from './job-input.js';
 import { keyringPaths, publishedMetadataText, readKeyrings } from './stream.js';
+import { profileKeyringFiles } from './sync-job.js';
 import { trustWarnings } from './trust-warnings.js';
 
 /** A file of the exported tree with where its bytes come from. */
@@ -56,8 +57,12 @@ export interface ExportSource {
  * without sha256), the loadStream and signature codes, FERRY_IO, FERRY_CANCELLED.
  */
 export async function gatherExportSource(input: ExportInput, context: JobContext, library: Library | undefined, libraryDir: string | undefined): Promise<ExportSource> {
-  const paths = keyringPaths(input.keyringFiles ?? [], context.cwd);
-  const keyring = await readKeyrings(input.keyringFiles ?? [], context.cwd);
+  // A saved selection carries the trust it was synced with (its keyring files, or no verification), as `sync --profile` uses it.
+  const saved = input.tree === undefined && input.source === undefined && input.profile !== undefined ? library?.catalog.getSelection(input.profile) : undefined;
+  const keyringFiles = (saved === undefined ? input.keyringFiles : profileKeyringFiles(input.keyringFiles, saved)) ?? [];
+  const verify = saved?.verify !== false;
+  const paths = keyringPaths(keyringFiles, context.cwd);
+  const keyring = await readKeyrings(keyringFiles, context.cwd);
   const keyrings = await Promise.all(
     paths.map(async (path) => {
       const bytes = await withFileErrors(path, 'read the keyring', () => readFile(path));
@@ -71,7 +76,7 @@ export async function gatherExportSource(input: ExportInput, context: JobContext
   };
   if (input.tree !== undefined) return { ...(await warned(await fromTree(input, context, keyring))), keyrings, library: undefined, libraryDir: undefined };
   if (library === undefined || libraryDir === undefined) throw new Error('gatherExportSource: a library export needs the library open');
-  return { ...(await warned(await fromLibrary(input, context.cwd, library, libraryDir, keyring))), keyrings, library, libraryDir };
+  return { ...(await warned(await fromLibrary(input, context.cwd, library, libraryDir, verify ? keyring : undefined))), keyrings, library, libraryDir };
 }
 
 type Gathered = Omit<ExportSource, 'keyrings' | 'library' | 'libraryDir' | 'trustWarnings'>;
@@ -106,7 +111,8 @@ async function fromTree(input: ExportInput, context: JobContext, keyring: Keyrin
   }
 }
 
-async function fromLibrary(input: ExportInput, cwd: string, library: Library, libraryDir: string, keyring: Keyring): Promise<Gathered> {
+/** `keyring` undefined: the saved selection skips verification (--no-verify), so no signature is checked or reported. */
+async function fromLibrary(input: ExportInput, cwd: string, library: Library, libraryDir: string, keyring: Keyring | undefined): Promise<Gathered> {
   const { catalog, blobs } = library;
   let request: { source: string; path: string | undefined; selection: string[][]; max: number | undefined };
   if (input.source === undefined) {
@@ -132,7 +138,7 @@ async function fromLibrary(input: ExportInput, cwd: string, library: Library, li
   const metadata = new Map<string, Buffer>();
   for (const file of snapshot.files) metadata.set(file.path, await blobs.readBytes(file.sha256));
   // Signatures first: the snapshot was verified when synced, and is verified again before it is carried.
-  const signatures = await signaturesOf(metadata, keyring);
+  const signatures = keyring === undefined ? [] : await signaturesOf(metadata, keyring);
   const published = await readPublishedMetadata(source.entryPath, (path) => {
     const bytes = metadata.get(path);
     return bytes === undefined ? undefined : publishedMetadataText(path, bytes);

@@ -244,3 +244,15 @@ describe('a tree mirrored with filters', () => {
     expect(await readdir(filteredTarget)).toEqual([]);
   });
 });
+
+describe('export --profile', () => {
+  it('verifies with the keyring the saved selection remembers, as sync --profile does, and carries it', async () => {
+    expectOk(await ferry(['sync', '--library', library, ...keyring, '--profile', 'lab', served.source, 'release=noble']));
+    const target = await targetFolder(join(workDir, 'profile'));
+    const run = expectOk(await ferry(['export', '--to', target, '--library', library, '--profile', 'lab']));
+    const manifest = await expectCompleteVolume(lastLine(run));
+    expect(manifest.keyrings).toHaveLength(1);
+    expect(await readFile(join(lastLine(run), manifest.keyrings[0]?.file ?? ''))).toEqual(await readFile(served.testKey.keyringFile));
+    expect(manifest.files.filter((file) => file.role === 'item').every((file) => file.path.includes('noble'))).toBe(true);
+  });
+});
