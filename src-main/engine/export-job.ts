@@ -224,7 +224,7 @@ async function findFinishedBundle(
   const folder = (index: number): string => (count > 1 ? join(to, `volume-${index}`, BUNDLES_FOLDER) : join(to, BUNDLES_FOLDER));
   const sameVolume = (manifest: BundleManifest, planned: readonly PlannedBlob[]): boolean =>
     manifest.blobs.length === planned.length &&
-    manifest.blobs.every((blob, index) => blob.sha256 === planned[index]?.sha256 && (blob.parts?.length ?? 1) === planned[index]?.parts);
+    manifest.blobs.every((blob, index) => blob.sha256 === planned[index]?.sha256 && (blob.parts === undefined ? 1 : blob.parts.length) === planned[index].parts);
   for (const entry of await readdirIfExists(folder(1))) {
     if (!entry.isDirectory()) continue;
     const directories = volumes.map((_blobs, index) => join(folder(index + 1), entry.name));
