@@ -106,19 +106,7 @@ async function exportFrom(input: ExportInput, context: JobContext, library: Libr
   const plan = planExport({ ...planInput, freeBytes: target.freeBytes, presentBytes: present });
   const summary = planSummary(plan, source, target.fsType, base);
   const directories = layout === 'tree' ? [to] : plan.volumes.map((_volume, index) => volumeDir(index + 1));
-  const outcome: ExportOutcome = {
-    jobId: context.jobId,
-    dryRun: input.dryRun === true,
-    bundleId,
-    directories,
-    plan: summary,
-    written: null,
-    verified: null,
-    ejected: null,
-    signatures: source.signatures,
-    trustWarnings: source.trustWarnings,
-    ledgerSite: null,
-  };
+  const outcome = outcomeBefore(input, context, source, { bundleId, directories, plan: summary });
   if (input.dryRun === true) return outcome;
 
   const bySha = new Map<string, ExportedFile>();
@@ -269,12 +257,25 @@ async function reverifyFinished(
   plan: ExportPlanSummary,
 ): Promise<ExportOutcome> {
   const where = finished.directories.length > 1 ? `${finished.directories.length} volumes` : finished.directories[0] ?? '';
-  const outcome: ExportOutcome = {
-    jobId: context.jobId,
-    dryRun: input.dryRun === true,
+  const outcome = outcomeBefore(input, context, source, {
     bundleId: finished.id,
     directories: finished.directories,
     plan: { ...plan, warnings: [...plan.warnings, `a finished bundle of this same plan, ${finished.id}, is already here (${where}): it is verified again instead of written twice`] },
+  });
+
+  if (input.dryRun === true) return outcome;
+  outcome.written = { blobsWritten: 0, blobsKept: finished.stored.length, bytesWritten: 0 };
+  outcome.verified = await readBack(finished.stored, input, context);
+  if (outcome.verified.bad.length === 0) outcome.ejected = input.eject === false ? { kind: 'not-requested' } : await ejectExportTarget(to, target.mountPoint);
+  return outcome;
+}
+
+/** The outcome as the verdict leaves it: nothing written, verified or ejected yet. */
+function outcomeBefore(input: ExportInput, context: JobContext, source: ExportSource, what: Pick<ExportOutcome, 'bundleId' | 'directories' | 'plan'>): ExportOutcome {
+  return {
+    jobId: context.jobId,
+    dryRun: input.dryRun === true,
+    ...what,
     written: null,
     verified: null,
     ejected: null,
@@ -282,11 +283,6 @@ async function reverifyFinished(
     trustWarnings: source.trustWarnings,
     ledgerSite: null,
   };
-  if (input.dryRun === true) return outcome;
-  outcome.written = { blobsWritten: 0, blobsKept: finished.stored.length, bytesWritten: 0 };
-  outcome.verified = await readBack(finished.stored, input, context);
-  if (outcome.verified.bad.length === 0) outcome.ejected = input.eject === false ? { kind: 'not-requested' } : await ejectExportTarget(to, target.mountPoint);
-  return outcome;
 }
 
 function countWritten(written: { blobsWritten: number; blobsKept: number; bytesWritten: number }, kept: boolean, size: number): void {
