@@ -5,7 +5,8 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join, resolve as resolvePath } from 'node:path';
-import { withFileErrors } from '../base/files.js';
+import { FerryError } from '../base/errors.js';
+import { lstatIfExists, readdirIfExists, withFileErrors } from '../base/files.js';
 import { lockLibrary, openLibrary, openLibraryForReading, type Library } from '../library/index.js';
 import { importScriptText } from '../media/bundle/import-script.js';
 import {
@@ -16,13 +17,14 @@ import {
   blobStoragePaths,
   formatChecksums,
   newRecordId,
+  parseBundleManifest,
   parseReceipt,
   type BundleBlob,
   type BundleManifest,
 } from '../media/bundle/manifest.js';
-import { planExport, type ExportPlan } from '../media/bundle/plan.js';
+import { planExport, type ExportPlan, type PlannedBlob } from '../media/bundle/plan.js';
 import { readmeText } from '../media/bundle/readme.js';
-import { inspectTarget } from '../media/bundle/target.js';
+import { inspectTarget, type TargetFilesystem } from '../media/bundle/target.js';
 import { findUnfinishedBundle, finishVolume, presentBytes, startVolume, writeBlob, writeFileDurably, writeTreeFile } from '../media/bundle/writer.js';
 import { readBackFile, type ReadBackMethod } from '../net/index.js';
 import type { ExportInput, ExportOutcome, ExportPlanSummary } from './api.js';
@@ -33,7 +35,8 @@ import { stepProgress, type JobContext } from './job-context.js';
 import { resolveLibraryDir } from './library.js';
 
 /**
- * Runs an export. Throws what gatherExportSource throws, FERRY_RECEIPT_INVALID / FERRY_BUNDLE_TOO_NEW
+ * Runs an export. Throws FERRY_TARGET_MISSING (`to` is not an existing folder: never created, a
+ * mistyped mount point would fill the system disk), what gatherExportSource throws, FERRY_RECEIPT_INVALID / FERRY_BUNDLE_TOO_NEW
  * (`since`), FERRY_TARGET_UNFIT, FERRY_NOT_ENOUGH_SPACE (before anything is written),
  * FERRY_SETTING_INVALID (partSize), FERRY_HASH_MISMATCH / FERRY_SIZE_MISMATCH (a source file that is
  * not what the signed metadata lists: nothing of it reaches a final path), FERRY_DISK_FULL, FERRY_IO,
@@ -59,8 +62,15 @@ export async function runExport(input: ExportInput, context: JobContext): Promis
 }
 
 async function exportFrom(input: ExportInput, context: JobContext, library: Library | undefined, libraryDir: string | undefined): Promise<ExportOutcome> {
-  const source = await gatherExportSource(input, context, library, libraryDir);
   const to = resolvePath(context.cwd, input.to);
+  const toStats = await lstatIfExists(to);
+  if (toStats?.isDirectory() !== true) {
+    throw new FerryError('FERRY_TARGET_MISSING', `The export target ${to} ${toStats === undefined ? 'does not exist' : 'is not a folder'}; nothing was written.`, {
+      path: to,
+      hint: 'Create the folder, or check the drive is mounted there (ferry drives lists drives and their mount points).',
+    });
+  }
+  const source = await gatherExportSource(input, context, library, libraryDir);
   const layout = input.layout ?? 'bundle';
   const { carried, base } = await carriedBlobs(input, context, source);
   const target = await inspectTarget(to);
@@ -84,6 +94,8 @@ async function exportFrom(input: ExportInput, context: JobContext, library: Libr
   const count = shape.volumes.length;
   const volumeDir = (index: number): string => (count > 1 ? join(to, `volume-${index}`, BUNDLES_FOLDER, bundleId) : join(to, BUNDLES_FOLDER, bundleId));
   let present = 0;
+  const finished = layout === 'bundle' ? await findFinishedBundle(to, shape.volumes, planInput.files, input.site ?? null, base) : undefined;
+  if (finished !== undefined) return reverifyFinished(finished, to, input, context, source, target, planSummary(shape, source, target.fsType, base));
   if (layout === 'bundle') {
     const unfinished = await findUnfinishedBundle(count > 1 ? join(to, 'volume-1', BUNDLES_FOLDER) : join(to, BUNDLES_FOLDER), shape.key, input.dryRun !== true);
     if (unfinished !== undefined) {
@@ -94,19 +106,7 @@ async function exportFrom(input: ExportInput, context: JobContext, library: Libr
   const plan = planExport({ ...planInput, freeBytes: target.freeBytes, presentBytes: present });
   const summary = planSummary(plan, source, target.fsType, base);
   const directories = layout === 'tree' ? [to] : plan.volumes.map((_volume, index) => volumeDir(index + 1));
-  const outcome: ExportOutcome = {
-    jobId: context.jobId,
-    dryRun: input.dryRun === true,
-    bundleId,
-    directories,
-    plan: summary,
-    written: null,
-    verified: null,
-    ejected: null,
-    signatures: source.signatures,
-    trustWarnings: source.trustWarnings,
-    ledgerSite: null,
-  };
+  const outcome = outcomeBefore(input, context, source, { bundleId, directories, plan: summary });
   if (input.dryRun === true) return outcome;
 
   const bySha = new Map<string, ExportedFile>();
@@ -189,6 +189,102 @@ async function exportFrom(input: ExportInput, context: JobContext, library: Libr
   return outcome;
 }
 
+/** A finished bundle of this same plan: its id, each volume's directory and the files stored there. */
+interface FinishedBundle {
+  id: string;
+  directories: string[];
+  stored: Array<{ path: string; sha256: string; size: number }>;
+}
+
+/**
+ * The finished bundle in `to` (bundle.json written) of the same plan: the same files, the same
+ * site and base, and on every volume the same blobs in the same parts. A second identical export
+ * re-verifies it rather than writing a second copy that `ferry verify TARGET` would count.
+ */
+async function findFinishedBundle(
+  to: string,
+  volumes: readonly PlannedBlob[][],
+  files: readonly BundleManifest['files'][number][],
+  site: string | null,
+  base: BundleManifest['base'],
+): Promise<FinishedBundle | undefined> {
+  const count = volumes.length;
+  const folder = (index: number): string => (count > 1 ? join(to, `volume-${index}`, BUNDLES_FOLDER) : join(to, BUNDLES_FOLDER));
+  const sameVolume = (manifest: BundleManifest, planned: readonly PlannedBlob[]): boolean =>
+    manifest.blobs.length === planned.length &&
+    manifest.blobs.every((blob, index) => blob.sha256 === planned[index]?.sha256 && (blob.parts === undefined ? 1 : blob.parts.length) === planned[index].parts);
+  for (const entry of await readdirIfExists(folder(1))) {
+    if (!entry.isDirectory()) continue;
+    const directories = volumes.map((_blobs, index) => join(folder(index + 1), entry.name));
+    const stored: FinishedBundle['stored'] = [];
+    let same = true;
+    for (const [index, dir] of directories.entries()) {
+      const path = join(dir, BUNDLE_FILES.manifest);
+      const text = await readFile(path, 'utf8').catch(() => undefined);
+      // No bundle.json: unfinished (findUnfinishedBundle's case) or not a bundle; a damaged one is not this plan's.
+      let manifest: BundleManifest | undefined;
+      try {
+        manifest = text === undefined ? undefined : parseBundleManifest(text, path);
+      } catch {
+        manifest = undefined;
+      }
+      if (
+        manifest?.id !== entry.name ||
+        manifest.volume.count !== count ||
+        manifest.site !== site ||
+        JSON.stringify(manifest.base) !== JSON.stringify(base) ||
+        JSON.stringify(manifest.files) !== JSON.stringify(files) ||
+        !sameVolume(manifest, volumes[index] ?? [])
+      ) {
+        same = false;
+        break;
+      }
+      for (const file of manifest.blobs.flatMap(blobStoragePaths)) stored.push({ path: join(dir, file.path), sha256: file.sha256, size: file.size });
+    }
+    if (same) return { id: entry.name, directories, stored };
+  }
+  return undefined;
+}
+
+/** Reads a finished bundle of the same plan back around the page cache, as after writing it; nothing is written. */
+async function reverifyFinished(
+  finished: FinishedBundle,
+  to: string,
+  input: ExportInput,
+  context: JobContext,
+  source: ExportSource,
+  target: TargetFilesystem,
+  plan: ExportPlanSummary,
+): Promise<ExportOutcome> {
+  const where = finished.directories.length > 1 ? `${finished.directories.length} volumes` : finished.directories[0] ?? '';
+  const outcome = outcomeBefore(input, context, source, {
+    bundleId: finished.id,
+    directories: finished.directories,
+    plan: { ...plan, warnings: [...plan.warnings, `a finished bundle of this same plan, ${finished.id}, is already here (${where}): it is verified again instead of written twice`] },
+  });
+
+  if (input.dryRun === true) return outcome;
+  outcome.written = { blobsWritten: 0, blobsKept: finished.stored.length, bytesWritten: 0 };
+  outcome.verified = await readBack(finished.stored, input, context);
+  if (outcome.verified.bad.length === 0) outcome.ejected = input.eject === false ? { kind: 'not-requested' } : await ejectExportTarget(to, target.mountPoint);
+  return outcome;
+}
+
+/** The outcome as the verdict leaves it: nothing written, verified or ejected yet. */
+function outcomeBefore(input: ExportInput, context: JobContext, source: ExportSource, what: Pick<ExportOutcome, 'bundleId' | 'directories' | 'plan'>): ExportOutcome {
+  return {
+    jobId: context.jobId,
+    dryRun: input.dryRun === true,
+    ...what,
+    written: null,
+    verified: null,
+    ejected: null,
+    signatures: source.signatures,
+    trustWarnings: source.trustWarnings,
+    ledgerSite: null,
+  };
+}
+
 function countWritten(written: { blobsWritten: number; blobsKept: number; bytesWritten: number }, kept: boolean, size: number): void {
   if (kept) written.blobsKept += 1;
   else {
@@ -262,7 +358,7 @@ function planSummary(plan: ExportPlan, source: ExportSource, fsType: string, bas
     volumes: Math.max(plan.volumes.length, 1),
     splitBlobs: plan.splitBlobs,
     base,
-    warnings: plan.warnings.map((warning) => `${warning.path}: ${warning.message}`),
+    warnings: [...source.notes, ...plan.warnings.map((warning) => `${warning.path}: ${warning.message}`)],
   };
 }
 

@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { basename, join, resolve as resolvePath } from 'node:path';
 import { redactUrl, FerryError } from '../base/errors.js';
-import { withFileErrors } from '../base/files.js';
+import { lstatIfExists, withFileErrors } from '../base/files.js';
 import type { Library } from '../library/index.js';
 import type { BlobSource } from '../media/bundle/writer.js';
 import type { BundleFile } from '../media/bundle/manifest.js';
@@ -16,6 +16,7 @@ import type { ExportInput, TrustWarning } from './api.js';
 import { createJobClient, loadWithProgress, type JobContext } from './job-context.js';
 import { selectionFromGroups } from './job-input.js';
 import { keyringPaths, publishedMetadataText, readKeyrings } from './stream.js';
+import { profileKeyringFiles } from './sync-job.js';
 import { trustWarnings } from './trust-warnings.js';
 
 /** A file of the exported tree with where its bytes come from. */
@@ -38,6 +39,8 @@ export interface ExportSource {
   keyrings: Array<{ name: string; bytes: Buffer; fingerprints: string[] }>;
   selection: string[][];
   max: number | null;
+  /** Said to the operator with the verdict (items a tree's metadata lists that the tree lacks). */
+  notes: string[];
   /** When the metadata was fetched (the library's snapshot), for the audit log. */
   fetchedAt: string | undefined;
   /** The library, open for the ledger (locked unless a dry run); undefined for a tree. */
@@ -54,8 +57,12 @@ export interface ExportSource {
  * without sha256), the loadStream and signature codes, FERRY_IO, FERRY_CANCELLED.
  */
 export async function gatherExportSource(input: ExportInput, context: JobContext, library: Library | undefined, libraryDir: string | undefined): Promise<ExportSource> {
-  const paths = keyringPaths(input.keyringFiles ?? [], context.cwd);
-  const keyring = await readKeyrings(input.keyringFiles ?? [], context.cwd);
+  // A saved selection carries the trust it was synced with (its keyring files, or no verification), as `sync --profile` uses it.
+  const saved = input.tree === undefined && input.source === undefined && input.profile !== undefined ? library?.catalog.getSelection(input.profile) : undefined;
+  const keyringFiles = (saved === undefined ? input.keyringFiles : profileKeyringFiles(input.keyringFiles, saved)) ?? [];
+  const verify = saved?.verify !== false;
+  const paths = keyringPaths(keyringFiles, context.cwd);
+  const keyring = await readKeyrings(keyringFiles, context.cwd);
   const keyrings = await Promise.all(
     paths.map(async (path) => {
       const bytes = await withFileErrors(path, 'read the keyring', () => readFile(path));
@@ -69,7 +76,7 @@ export async function gatherExportSource(input: ExportInput, context: JobContext
   };
   if (input.tree !== undefined) return { ...(await warned(await fromTree(input, context, keyring))), keyrings, library: undefined, libraryDir: undefined };
   if (library === undefined || libraryDir === undefined) throw new Error('gatherExportSource: a library export needs the library open');
-  return { ...(await warned(await fromLibrary(input, context.cwd, library, libraryDir, keyring))), keyrings, library, libraryDir };
+  return { ...(await warned(await fromLibrary(input, context.cwd, library, libraryDir, verify ? keyring : undefined))), keyrings, library, libraryDir };
 }
 
 type Gathered = Omit<ExportSource, 'keyrings' | 'library' | 'libraryDir' | 'trustWarnings'>;
@@ -82,7 +89,12 @@ async function fromTree(input: ExportInput, context: JobContext, keyring: Keyrin
     const metadata = new Map(stream.metadataFiles.map((file) => [file.path, file.bytes]));
     const products: PublishedProducts[] = stream.products.map((entry) => ({ contentId: entry.contentId, path: entry.file.path, document: entry.document }));
     const selection = selectionFromGroups(input.selection ?? []);
-    const items = wantedItems(products, selection, input.max, (file) => ({ source: { kind: 'file', path: join(treeDir, file.path) }, describe: join(treeDir, file.path) }));
+    const listed = new Map<string, WantedFile>();
+    const wanted = wantedItems(products, selection, input.max, (file) => {
+      listed.set(file.path, file);
+      return { source: { kind: 'file', path: join(treeDir, file.path) }, describe: join(treeDir, file.path) };
+    });
+    const { items, notes } = await presentInTree(treeDir, wanted, listed, (input.selection ?? []).some((group) => group.length > 0) || input.max !== undefined);
     return {
       kind: 'tree',
       url: stream.source.baseUrl,
@@ -91,6 +103,7 @@ async function fromTree(input: ExportInput, context: JobContext, keyring: Keyrin
       signatures: await signaturesOf(metadata, keyring),
       selection: input.selection ?? [],
       max: input.max ?? null,
+      notes,
       fetchedAt: undefined,
     };
   } finally {
@@ -98,7 +111,8 @@ async function fromTree(input: ExportInput, context: JobContext, keyring: Keyrin
   }
 }
 
-async function fromLibrary(input: ExportInput, cwd: string, library: Library, libraryDir: string, keyring: Keyring): Promise<Gathered> {
+/** `keyring` undefined: the saved selection skips verification (--no-verify), so no signature is checked or reported. */
+async function fromLibrary(input: ExportInput, cwd: string, library: Library, libraryDir: string, keyring: Keyring | undefined): Promise<Gathered> {
   const { catalog, blobs } = library;
   let request: { source: string; path: string | undefined; selection: string[][]; max: number | undefined };
   if (input.source === undefined) {
@@ -124,7 +138,7 @@ async function fromLibrary(input: ExportInput, cwd: string, library: Library, li
   const metadata = new Map<string, Buffer>();
   for (const file of snapshot.files) metadata.set(file.path, await blobs.readBytes(file.sha256));
   // Signatures first: the snapshot was verified when synced, and is verified again before it is carried.
-  const signatures = await signaturesOf(metadata, keyring);
+  const signatures = keyring === undefined ? [] : await signaturesOf(metadata, keyring);
   const published = await readPublishedMetadata(source.entryPath, (path) => {
     const bytes = metadata.get(path);
     return bytes === undefined ? undefined : publishedMetadataText(path, bytes);
@@ -151,8 +165,61 @@ async function fromLibrary(input: ExportInput, cwd: string, library: Library, li
     signatures,
     selection: request.selection,
     max: request.max ?? null,
+    notes: [],
     fetchedAt: snapshot.fetchedAt,
   };
+}
+
+/** The `expected` fact of a tree export refused for a selected file the tree lacks (the CLI keeps the engine's hint). */
+export const TREE_HOLDS_SELECTION = 'a tree holding every selected file';
+
+/**
+ * A tree mirrored with filters keeps the upstream metadata verbatim, which lists items it never
+ * fetched. Without filters the export carries the items whose files are in the tree (each still
+ * re-hashed against the signed metadata as it is copied) and says how many are not. With filters or
+ * max the operator asked for those files: a missing one is refused before anything is written
+ * (FERRY_EXPORT_UNAVAILABLE), naming the files and the filters that match what the tree holds.
+ */
+async function presentInTree(
+  treeDir: string,
+  wanted: ExportedFile[],
+  listed: ReadonlyMap<string, WantedFile>,
+  filtered: boolean,
+): Promise<{ items: ExportedFile[]; notes: string[] }> {
+  const absent = new Set<string>();
+  for (const file of wanted) if ((await lstatIfExists(join(treeDir, file.path)))?.isFile() !== true) absent.add(file.path);
+  if (absent.size === 0) return { items: wanted, notes: [] };
+  const items = wanted.filter((file) => !absent.has(file.path));
+  const suggestion = treeFilters(items, wanted, listed);
+  if (filtered) {
+    const named = [...absent].slice(0, 5);
+    throw new FerryError(
+      'FERRY_EXPORT_UNAVAILABLE',
+      `The tree ${treeDir} lacks ${absent.size} file(s) the selection wants: ${named.join(', ')}${absent.size > named.length ? `, and ${absent.size - named.length} more` : ''}. Nothing was written.`,
+      {
+        path: join(treeDir, named[0] ?? ''),
+        expected: TREE_HOLDS_SELECTION,
+        hint: `Select only what the tree holds: use the filters it was mirrored with${suggestion === '' ? '' : ` (its files match ${suggestion})`}, or mirror the missing files into it first.`,
+      },
+    );
+  }
+  return {
+    items,
+    notes: [`${absent.size} item file(s) the tree's metadata lists are not in ${treeDir} (it was mirrored with filters${suggestion === '' ? '' : ` such as ${suggestion}`}); the bundle carries the ${items.length} that are`],
+  };
+}
+
+/** Filters (`arch=amd64`, `release~^(jammy|noble)$`) matching the present items and not all listed ones; '' when none tell them apart. */
+function treeFilters(present: readonly ExportedFile[], wanted: readonly ExportedFile[], listed: ReadonlyMap<string, WantedFile>): string {
+  const values = (files: readonly ExportedFile[], key: string): Set<string> =>
+    new Set(files.flatMap((file) => (listed.get(file.path)?.items ?? []).map((item) => item.flat[key]).filter((value): value is string => typeof value === 'string')));
+  const filters: string[] = [];
+  for (const key of ['os', 'release', 'arch', 'subarch']) {
+    const held = [...values(present, key)].sort();
+    if (held.length === 0 || held.length === values(wanted, key).size) continue;
+    filters.push(held.length === 1 ? `${key}=${held[0] ?? ''}` : `${key}~^(${held.join('|')})$`);
+  }
+  return filters.join(' ');
 }
 
 function metadataFiles(metadata: ReadonlyMap<string, Buffer>): ExportedFile[] {

@@ -20,7 +20,8 @@ export type { LibraryLocationOptions, LibraryProduct, LibraryProfile, LibrarySou
 export { JOB_DEFAULTS } from './defaults.js';
 export { listDrives } from './drives.js';
 export type { DriveListing, HiddenDrive, ListDrivesOptions } from './drives.js';
-export { displayWidth, safeText } from '../media/index.js';
+export { displayWidth, MIN_PART_BYTES, safeText } from '../media/index.js';
+export { TREE_HOLDS_SELECTION } from './export-source.js';
 export type { CommandResult, CommandRunner, Drive, EjectOutcome, Volume } from '../media/index.js';
 export { DEFAULT_BIND_ADDRESS, DEFAULT_SERVE_PORT, STOP_GRACE_MS, startServe } from './serve.js';
 export type { ServeHandle, ServeOptions } from './serve.js';

@@ -5,6 +5,7 @@
 // create, boot-resources import).
 
 import { hostname } from 'node:os';
+import { basename } from 'node:path';
 import type { StreamItem } from '../streams/index.js';
 import type { MaasCommands, MirroredProduct } from './api.js';
 import { DEFAULT_SERVE_PORT } from './serve.js';
@@ -14,6 +15,9 @@ export const MAAS_PLACEHOLDERS = { profile: '$PROFILE', bootSourceId: '$BOOT_SOU
 
 /** Where Ubuntu's `ubuntu-cloudimage-keyring` package puts the key MAAS checks images.maas.io with. */
 export const UBUNTU_CLOUDIMAGE_KEYRING = '/usr/share/keyrings/ubuntu-cloudimage-keyring.gpg';
+
+/** Where the MAAS commands ask for any other keyring to be copied: a path that outlives the drive it came on. */
+export const MAAS_KEYRINGS_DIR = '/etc/maas/keyrings';
 
 export interface MaasCommandsInput {
   /**
@@ -94,7 +98,7 @@ export function maasCommandsFor(input: MaasCommandsInput): MaasCommand[] {
 export interface ImportMaasOptions {
   /** The URL the imported tree will be served at; default `http://<this host>:8080/`, flagged as a guess. */
   url?: string | undefined;
-  /** The keyring MAAS should verify with, as a path on the region controller; default the Ubuntu keyring MAAS ships. */
+  /** The keyring the bundle was verified with, where it is now (often on the drive); MAAS is told to read it from MAAS_KEYRINGS_DIR. Default: the Ubuntu keyring MAAS ships. */
   keyringFile?: string | undefined;
   /** The signed items imported (their flat fields give os, release, arch, subarch, label, bootloader-type). */
   items: Iterable<StreamItem>;
@@ -106,7 +110,8 @@ export interface ImportMaasOptions {
  */
 export function importMaasCommands(options: ImportMaasOptions): MaasCommands {
   const url = options.url ?? `http://${hostname()}:${DEFAULT_SERVE_PORT}/`;
-  const keyringFilename = options.keyringFile ?? UBUNTU_CLOUDIMAGE_KEYRING;
+  // A path on the drive (/media/usb/FERRY/<id>/keyrings/x.gpg) is gone once the drive is ejected.
+  const keyringFilename = options.keyringFile === undefined ? UBUNTU_CLOUDIMAGE_KEYRING : `${MAAS_KEYRINGS_DIR}/${basename(options.keyringFile)}`;
   const products = new Map<string, MirroredProduct>();
   for (const item of options.items) {
     const key = `${item.contentId}\u0000${item.productName}`;
@@ -131,7 +136,7 @@ export function importMaasCommands(options: ImportMaasOptions): MaasCommands {
     keyringNote:
       options.keyringFile === undefined
         ? 'the Ubuntu cloud image keyring, which MAAS ships'
-        : 'the keyring the bundle was verified with: copy it to the same path on the MAAS region controller',
+        : `the keyring the bundle was verified with: copy it there on the MAAS region controller first (sudo install -D -m 0644 ${options.keyringFile} ${keyringFilename})`,
     commands: maasCommandsFor({ url, keyringFilename, products: [...products.values()] }),
   };
 }

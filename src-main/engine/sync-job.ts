@@ -101,6 +101,11 @@ async function syncLibrary(
   }
 }
 
+/** The keyring files a run of a saved selection verifies with: the run's own (`--keyring`) when it names any, else the saved ones (undefined: the bundled keyring). Shared by sync and export. */
+export function profileKeyringFiles(given: readonly string[] | undefined, saved: { readonly keyringFiles?: readonly string[] | undefined }): string[] | undefined {
+  return given !== undefined && given.length > 0 ? [...given] : saved.keyringFiles?.slice();
+}
+
 function syncRequest(input: SyncInput, catalog: Catalog, libraryDir: string): SyncRequest {
   const given = input.stream;
   if (given !== undefined && (isStreamId(given) || 'source' in given)) {
@@ -127,7 +132,7 @@ function syncRequest(input: SyncInput, catalog: Catalog, libraryDir: string): Sy
   }
   // The saved trust applies unless this run names its own keyring or skips verification; --max may
   // be given for one run (validateJobInput refuses the rest of a selection).
-  const keyringFiles = given?.keyringFiles !== undefined && given.keyringFiles.length > 0 ? given.keyringFiles : saved.keyringFiles?.slice();
+  const keyringFiles = profileKeyringFiles(given?.keyringFiles, saved);
   return {
     stream: { ...given, keyringFiles, verify: given?.verify === false ? false : saved.verify, source: saved.source, path: saved.path ?? undefined },
     selection: selectionFromGroups(saved.filterGroups.map((group) => [...group])),

@@ -31,3 +31,4 @@ export {
   parseReceipt,
 } from './bundle/manifest.js';
 export type { BundleBlob, BundleFile, BundleManifest, BundlePart, Receipt } from './bundle/manifest.js';
+export { MAX_PART_FILES, MIN_PART_BYTES } from './bundle/plan.js';

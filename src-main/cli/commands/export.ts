@@ -1,4 +1,4 @@
-import { createEngine, filterGroups, type ExportOutcome } from '../../engine/index.js';
+import { createEngine, filterGroups, MIN_PART_BYTES, type ExportOutcome } from '../../engine/index.js';
 import { countOption, flagOption, listOption, numberOption, stringOption, usageError, type CliIo, type CommandDefinition } from '../command.js';
 import { ejectWords } from '../eject-words.js';
 import { ExitCode } from '../exit-codes.js';
@@ -75,6 +75,11 @@ export const exportCommand: CommandDefinition = {
     // From the library the first positional is the source, as in ferry sync; from a tree, all are filters.
     const [first, ...rest] = positionals;
     const source = tree === undefined && profile === undefined ? first : undefined;
+    if (tree !== undefined && stringOption(options, 'site') !== undefined) {
+      throw usageError(exportCommand, '--site keeps its ledger in the library, and --tree exports without one; to carry only what a site lacks from a tree, bring its receipt (ferry receipt) and use --since RECEIPT.');
+    }
+    const partSize = parseSizeOption(exportCommand, 'part-size', stringOption(options, 'part-size'));
+    if (partSize !== undefined && partSize < MIN_PART_BYTES) throw usageError(exportCommand, `--part-size must be at least 4K (${MIN_PART_BYTES} bytes); the default, the largest file the target holds, suits most drives.`);
     if (tree === undefined && profile === undefined && source === undefined) throw usageError(exportCommand, 'Name a SOURCE synced into the library, --profile NAME, or --tree DIR.');
     if (profile !== undefined && positionals.length > 0) throw usageError(exportCommand, '--profile exports the saved selection as saved; give no SOURCE or filters with it.');
     const filters = tree !== undefined ? positionals : source === undefined ? [] : rest;
@@ -94,7 +99,7 @@ export const exportCommand: CommandDefinition = {
       site: stringOption(options, 'site'),
       since: stringOption(options, 'since'),
       volumeSize: parseSizeOption(exportCommand, 'volume-size', stringOption(options, 'volume-size')),
-      partSize: parseSizeOption(exportCommand, 'part-size', stringOption(options, 'part-size')),
+      partSize,
       layout,
       dryRun: flagOption(options, 'dry-run'),
       eject: !flagOption(options, 'no-eject'),

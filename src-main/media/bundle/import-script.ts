@@ -6,6 +6,7 @@
 // needs no JSON parser.
 import { FerryError } from '../../base/errors.js';
 import { BUNDLE_FILES, PARTIAL_SUFFIX, type BundleFile, type BundleManifest } from './manifest.js';
+import { baseWords } from './readme.js';
 
 /** import.sh's exit statuses (also in docs/bundle.md): 3 and 4 tell "damaged" from "not all here yet". */
 export const IMPORT_SCRIPT_EXIT = {
@@ -43,19 +44,23 @@ export function importScriptText(manifest: BundleManifest): string {
     return `${file.role} ${file.sha256} ${file.size} ${blobsHere.get(file.sha256) ?? '-'} ${file.path}`;
   });
   const { volume } = manifest;
-  const base = manifest.base === null ? '' : `${manifest.base.kind} ${manifest.base.id}`;
+  const base = baseWords(manifest);
   return [
     '#!/bin/sh',
     `# Stream Ferry bundle ${manifest.id}, volume ${volume.index} of ${volume.count}: imports this volume's`,
     '# files into a SimpleStreams mirror tree, byte for byte the tree Stream Ferry builds from the same bundle.',
     '#',
-    '#   sh import.sh TARGET_DIR',
+    '#   sh import.sh TARGET_DIR      (TARGET_DIR outside this bundle; sh import.sh --help for this text)',
     '#',
     '# Needs POSIX sh and coreutils only. Every file is checked with sha256sum before it is renamed',
     '# into place; metadata (streams/v1/) is written last, once every file is in place, so MAAS never',
     '# sees an index whose files are not all there. Safe to run again after an interruption.',
+    "# It checks sha256 against this bundle's own table and does NOT check signatures: when the",
+    "# bundle's origin matters, run `ferry verify` first (or gpgv on the streams/v1 .sjson files).",
     `# Exit status: ${IMPORT_SCRIPT_EXIT.complete} complete; ${IMPORT_SCRIPT_EXIT.badBlob} a damaged blob (named);`,
-    `# ${IMPORT_SCRIPT_EXIT.incomplete} files still missing (named: import the other volumes); ${IMPORT_SCRIPT_EXIT.failed} another failure; ${IMPORT_SCRIPT_EXIT.usage} usage.`,
+    `# ${IMPORT_SCRIPT_EXIT.incomplete} files still missing (named: other volumes, or a blob missing from this bundle);`,
+    `# ${IMPORT_SCRIPT_EXIT.failed} another failure (a write to the target disk failed: full?); ${IMPORT_SCRIPT_EXIT.usage} usage.`,
+    '#---',
     'set -u',
     'unset CDPATH',
     `BUNDLE_ID=${manifest.id}`,
@@ -98,12 +103,27 @@ const SCRIPT_TEMPLATE = String.raw`
 say() { printf '%s\n' "$*"; }
 fail() { status=$1; shift; printf 'import.sh: %s\n' "$*" >&2; exit "$status"; }
 
-[ $# -eq 1 ] && [ -n "$1" ] || fail @USAGE@ "usage: sh import.sh TARGET_DIR"
 case $0 in */*) here=$\{0%/*} ;; *) here=. ;; esac
-here=$(cd -- "$here" && pwd) || fail @FAILED@ "cannot find this script's folder from $0"
+here=$(cd -- "$here" && pwd -P) || fail @FAILED@ "cannot find this script's folder from $0"
+case $\{1-} in
+  -h | --help)
+    # The header comment, up to its end mark, is the usage text.
+    while IFS= read -r line; do
+      case $line in '#!'*) continue ;; '#---') break ;; esac
+      say "$\{line#\#}"
+    done < "$here/import.sh"
+    exit @COMPLETE@ ;;
+esac
+[ $# -eq 1 ] && [ -n "$1" ] || fail @USAGE@ "usage: sh import.sh TARGET_DIR (sh import.sh --help says more)"
+case $1 in -*) fail @USAGE@ "TARGET_DIR '$1' starts with '-': an option this script does not take (sh import.sh --help); write ./$1 for a folder of that name" ;; esac
+case $1 in /*) asked=$1 ;; *) asked=$(pwd -P)/$1 ;; esac
+# A target inside the bundle would put the mirror on the drive, in the bundle's own folder.
+inside_bundle() { case $1/ in "$here"/*) return 0 ;; *) return 1 ;; esac; }
+inside_bundle "$asked" && fail @USAGE@ "TARGET_DIR $1 is inside this bundle ($here); name a folder outside it, such as the mirror's folder on this machine"
 [ -f "$here/$MANIFEST" ] || fail @FAILED@ "$here has no $MANIFEST: that export did not finish; export it again"
 mkdir -p -- "$1" || fail @FAILED@ "cannot create the target folder $1"
-target=$(cd -- "$1" && pwd) || fail @FAILED@ "cannot enter the target folder $1"
+target=$(cd -- "$1" && pwd -P) || fail @FAILED@ "cannot enter the target folder $1"
+inside_bundle "$target" && fail @USAGE@ "TARGET_DIR $1 is inside this bundle ($here); name a folder outside it"
 
 # The partial file being written, removed if the script is stopped (kill -9 leaves it for the next
 # run, which writes it again from the start).
@@ -155,8 +175,17 @@ write_from_blob() {
   : > "$current" || fail @FAILED@ "cannot write $current"
   files=$(storage "$1" "$2")
   while IFS= read -r part; do
+    if [ ! -f "$part" ]; then
+      rm -f -- "$current"
+      fail @INCOMPLETE@ "blob $1 for $3: $part is missing from this bundle; nothing was written at $3. Copy the bundle again from the online side."
+    fi
     if ! cat -- "$part" >> "$current"; then
       rm -f -- "$current"
+      # A part that reads whole on its own was not the trouble: the write was.
+      if cat -- "$part" > /dev/null 2>&1; then
+        disk=$(df -P -- "$target" 2>/dev/null | tail -n 1)
+        fail @FAILED@ "cannot write $3 to $target (the disk mounted at $\{disk##* }): is it full? nothing was written at $3; free space there and run again"
+      fi
       fail @BAD_BLOB@ "blob $1 for $3: cannot read $part; nothing was written at $3"
     fi
   done <<FERRY_PARTS
@@ -228,7 +257,7 @@ while IFS= read -r line; do
   donor=$(donor_of "$sha" "$size")
   if [ -n "$donor" ]; then write_from_donor "$sha" "$size" "$path" "$donor"; continue; fi
   if [ -n "$BASE" ] && [ "$VOLUMES" = 1 ]; then
-    fail @INCOMPLETE@ "blob $sha for $path is not in this bundle and no file in $target has it; this incremental bundle expects the site to hold it already ($BASE). Import that bundle first, or export a full bundle."
+    fail @INCOMPLETE@ "blob $sha for $path is not in this bundle and no file in $target has it; this incremental bundle expects the site to hold it already (its base: $BASE). Import that bundle first, or export a full bundle."
   fi
   note_missing "$sha" "$path"
 done <<FERRY_TABLE
@@ -242,6 +271,12 @@ while IFS= read -r line; do
   [ "$role" = metadata ] || continue
   in_place "$path" "$sha" && continue
   if [ "$where" = - ]; then note_missing "$sha" "$path"; continue; fi
+  files=$(storage "$sha" "$where")
+  while IFS= read -r part; do
+    [ -f "$part" ] || fail @INCOMPLETE@ "blob $sha for $path: $part is missing from this bundle; no metadata was written. Copy the bundle again from the online side."
+  done <<FERRY_PARTS
+$files
+FERRY_PARTS
   blob_ok "$sha" "$where" || fail @BAD_BLOB@ "blob $sha for $path is damaged; no metadata was written. Copy the bundle again from the online side."
 done <<FERRY_TABLE
 $TABLE
@@ -252,7 +287,7 @@ if [ "$missing_count" -gt 0 ]; then
   printf '%s' "$missing"
   if [ "$missing_count" -gt 20 ]; then say "  ... and $((missing_count - 20)) more"; fi
   if [ -n "$BASE" ]; then
-    say "Import the bundle's other volumes (this is volume $VOLUME of $VOLUMES) into $target; this incremental bundle also expects the site to hold what its base ($BASE) carried."
+    say "Import the bundle's other volumes (this is volume $VOLUME of $VOLUMES) into $target; this incremental bundle also expects the site to hold what its base ($BASE) shows it has."
   else
     say "Import the bundle's other volumes (this is volume $VOLUME of $VOLUMES) into $target. The metadata is written by the run that finds every file present."
   fi

@@ -56,6 +56,11 @@ export interface ExportPlan {
 }
 
 /** Free space kept beyond the plan: 1 MiB, or 2% of what is written when that is more. */
+/** The smallest part size: one page, so that a part never costs more in inodes than in bytes. */
+export const MIN_PART_BYTES = 4096;
+/** The most part files one plan may write: beyond it a drive holds more inodes than data (a mistyped part size). */
+export const MAX_PART_FILES = 100_000;
+
 function marginFor(bytes: number): number {
   return Math.max(1024 * 1024, Math.ceil(bytes * 0.02));
 }
@@ -70,12 +75,20 @@ function roundUp(bytes: number, unit: number): number {
  * the blobs of every `role: "metadata"` file on every volume, carried or not, so that each volume
  * verifies on its own (docs/bundle.md, Layout); item blobs filled in sha256 order up to volumeSize. Tree layout: every file at its tree path, which the file
  * system must hold. Throws FERRY_TARGET_UNFIT (a name the file system refuses, each path and rule
- * named; a blob larger than a volume), FERRY_SETTING_INVALID (partSize), FERRY_NOT_ENOUGH_SPACE
+ * named; a blob larger than a volume), FERRY_SETTING_INVALID (partSize below MIN_PART_BYTES or
+ * unfit for the file system; more than MAX_PART_FILES blobs and parts), FERRY_NOT_ENOUGH_SPACE
  * (bytes needed with the margin exceed the free space; expected and actual in bytes).
  */
 export function planExport(input: ExportPlanInput): ExportPlan {
   const kind = input.filesystem ?? 'ext4';
   const block = Math.max(input.blockSize, 1);
+  if (input.partSize !== undefined && input.partSize < MIN_PART_BYTES) {
+    throw new FerryError('FERRY_SETTING_INVALID', `A part size of ${input.partSize} bytes is below the smallest part, ${MIN_PART_BYTES} bytes.`, {
+      setting: 'partSize',
+      expected: `at least ${MIN_PART_BYTES} bytes`,
+      actual: String(input.partSize),
+    });
+  }
   if (input.layout === 'tree') {
     const treeFiles: PlannedFile[] = input.files.map((file) => ({ path: file.path, size: file.size }));
     const verdict = checkFilesForFilesystem(treeFiles, kind, input.partSize === undefined ? {} : { partSize: input.partSize });
@@ -101,6 +114,15 @@ export function planExport(input: ExportPlanInput): ExportPlan {
     const split = splits.get(`${prefix}/${blobFilePath(sha256)}`);
     return split === undefined ? { sha256, size, partSize: undefined, parts: 1 } : { sha256, size, partSize: split.partSize, parts: split.parts };
   });
+  const partFiles = plannedBlobs.reduce((sum, blob) => sum + blob.parts, 0);
+  if (partFiles > MAX_PART_FILES) {
+    throw new FerryError('FERRY_SETTING_INVALID', `The part size would split the blobs into ${partFiles} part files; a bundle holds at most ${MAX_PART_FILES}.`, {
+      setting: 'partSize',
+      expected: `at most ${MAX_PART_FILES} part files`,
+      actual: String(partFiles),
+      hint: 'Choose a larger part size (the default, the largest file the file system holds, suits most drives).',
+    });
+  }
   const volumes = fillVolumes(plannedBlobs, metadata, block, input.volumeSize, input.volumeOverheadBytes);
   const written = volumes.flat().reduce((sum, blob) => sum + storageBytes(blob, block), 0);
   return finish(input, volumes, written, plannedBlobs.filter((blob) => blob.partSize !== undefined).length, verdict.problems);

@@ -2,6 +2,18 @@
 // offline side, who may have nothing but this drive (plain ASCII, LF line ends: docs/bundle.md).
 import type { BundleManifest } from './manifest.js';
 
+/**
+ * What an incremental bundle is judged against, for people: "bundle <id>, the last exported to site
+ * <name>" (`--site`, the library's ledger) or "receipt <id> from site <name>" (`--since`); '' for a
+ * full bundle. README.txt and import.sh both say it.
+ */
+export function baseWords(manifest: BundleManifest): string {
+  const { base, site } = manifest;
+  if (base === null) return '';
+  if (base.kind === 'site') return `bundle ${base.id}, the last exported to site ${site ?? '(unnamed)'}`;
+  return `receipt ${base.id}${site === null ? '' : ` from site ${site}`}`;
+}
+
 /** The README.txt text of one volume. */
 export function readmeText(manifest: BundleManifest): string {
   return [
@@ -9,12 +21,15 @@ export function readmeText(manifest: BundleManifest): string {
     '',
     `SimpleStreams boot images from ${manifest.source.url}, exported ${manifest.created}`,
     `by Stream Ferry ${manifest.tool.version}: ${manifest.files.length} file(s), ${manifest.blobs.length} blob(s) on this volume.`,
-    manifest.base === null ? 'A full bundle.' : `An incremental bundle: it carries only what ${manifest.base.kind} ${manifest.base.id} showed the site lacks.`,
+    manifest.base === null ? 'A full bundle.' : `An incremental bundle: it carries only what the site lacks according to its base, ${baseWords(manifest)}.`,
     '',
     'Check this volume:      sha256sum -c SHA256SUMS   (run in this directory)',
     'Verify the bundle:      ferry verify .',
     'Import into a mirror:   ferry import . --into TARGET_DIR',
     '                        or, with POSIX sh and coreutils only: sh import.sh TARGET_DIR',
+    "import.sh checks every file's sha256 against this bundle's own table; it does NOT check",
+    'signatures. When the origin of this bundle matters, run ferry verify first (or gpgv on the',
+    'streams/v1/*.sjson files, with the keyring you trust).',
     '',
     `Signed by: ${[...new Set(manifest.signatures.map((signature) => signature.keyFingerprint))].join(', ') || '(unsigned)'}.`,
     'Stream Ferry checks signatures with the Ubuntu cloud image keyring it ships, or a keyring you name.',

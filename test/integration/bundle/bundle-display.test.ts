@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -25,6 +26,8 @@ beforeAll(async () => {
   const sizes = { squashfs: 512 * KIB, 'boot-initrd': 64 * KIB, 'boot-kernel': 16 * KIB, manifest: 1 * KIB };
   stream = await generateStream(join(workDir, 'stream'), { ...nobleShape(['amd64'], sizes), signingKey: testKey.key });
   usb = join(workDir, 'usb');
+  await mkdir(usb);
+  await mkdir(join(workDir, 'usb-terminal'));
   const exported = await runFerry(['export', '--progress', '--to', usb, '--tree', stream.baseDir, '--keyring', testKey.keyringFile]);
   expect(exported.code, describeRun(exported)).toBe(0);
   // Plain lines for export too: the copy's and the read-back's last line says 100%.

@@ -150,6 +150,7 @@ async function expectNoWrongFinalBlob(dir: string): Promise<void> {
 describe('kill -9', () => {
   it('at random moments: nothing looks complete that is not, nothing final is partial, a rerun completes in the same directory', async () => {
     const target = join(workDir, 'killed');
+    await mkdir(target);
     let interrupted = 0;
     // Spread over the run (node starts in about 0.2 s), with jitter; a run that finished before
     // its kill is checked whole and removed, so that every round starts from what a kill left.
@@ -184,6 +185,7 @@ describe('the export job', () => {
   it('pauses and cancels like a mirror: no bundle.json, and starting it again completes the same directory', async () => {
     const engine = createEngine({ cwd: workDir });
     const target = join(workDir, 'paused');
+    await mkdir(target);
     const input = { to: target, tree: large.baseDir, keyringFiles: [testKey.keyringFile], progressIntervalMs: 5 };
     for (const how of ['pause', 'cancel'] as const) {
       const job = engine.startJob('export', input);

@@ -121,6 +121,7 @@ describe('ferry export ejects the drive it wrote to', () => {
     expect(await isMounted(mountPoint)).toBe(true);
 
     const folder = join(workDir, 'plain-folder');
+    await mkdir(folder);
     const plain = expectOk(await ferryWithDrives(['--to', folder, '--json']));
     expect(resultOf(plain).ejected).toMatchObject({ kind: 'not-a-drive', reason: expect.stringContaining('no removable drive is mounted at') as unknown });
   });

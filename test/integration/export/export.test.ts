@@ -1,10 +1,10 @@
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateStream, tamperFile } from '../../support/stream-generator.js';
 import { runFerry, type FerryRun } from '../../support/run-ferry.js';
 import { describeRun, exists, makeWorkDir, removeQuietly, serveSignedStream, twoProductShape, walkFiles, type ServedStream } from '../mirror/helpers.js';
-import { blobSet, bundleDirs, expectCompleteVolume, expectOk, fileSet, lastLine, readManifest } from './helpers.js';
+import { blobSet, bundleDirs, expectCompleteVolume, expectOk, fileSet, lastLine, readManifest, targetFolder } from './helpers.js';
 
 // `ferry export` (issue 9 §2, §3, §5) as an operator runs it, against a signed stream served on
 // loopback: from the library and from a tree made by `ferry mirror`, into plain folders. Real
@@ -32,7 +32,7 @@ afterAll(async () => {
 
 describe('ferry export from the library to a folder', () => {
   it('writes a complete bundle, read back and verified, and prints its directory last', async () => {
-    const target = join(workDir, 'folder');
+    const target = await targetFolder(join(workDir, 'folder'));
     const run = expectOk(await ferry(['export', '--to', target, '--library', library, ...keyring, served.source]));
     const [dir] = await bundleDirs(target);
     expect(lastLine(run)).toBe(dir);
@@ -58,16 +58,16 @@ describe('ferry export from the library to a folder', () => {
   });
 
   it('says the verdict and writes nothing in a dry run', async () => {
-    const target = join(workDir, 'dry');
+    const target = await targetFolder(join(workDir, 'dry'));
     const run = expectOk(await ferry(['export', '--dry-run', '--json', '--to', target, '--library', library, ...keyring, served.source]));
     const result = JSON.parse(lastLine(run)) as { dryRun: boolean; plan: { files: number; blobsCarried: number }; written: unknown };
     expect(result).toMatchObject({ dryRun: true, written: null, verified: null });
     expect(result.plan.files).toBe(served.listed.size + 2);
-    expect(await exists(target)).toBe(false);
+    expect(await readdir(target)).toEqual([]);
   });
 
   it('splits a bundle into two volumes with --volume-size, each carrying the metadata and verifying on its own with ferry verify', async () => {
-    const target = join(workDir, 'volumes');
+    const target = await targetFolder(join(workDir, 'volumes'));
     const run = expectOk(await ferry(['export', '--to', target, '--volume-size', '300K', '--library', library, ...keyring, served.source]));
     const volumes = [join(target, 'volume-1'), join(target, 'volume-2')];
     const dirs = (await Promise.all(volumes.map(bundleDirs))).flat();
@@ -103,8 +103,8 @@ describe('ferry export from a mirror tree', () => {
   it('equals the export of the same selection from the library (files and blobs)', async () => {
     const tree = join(workDir, 'tree');
     expectOk(await ferry(['mirror', ...keyring, served.source, tree]));
-    const fromTree = join(workDir, 'from-tree');
-    const fromLibrary = join(workDir, 'from-library');
+    const fromTree = await targetFolder(join(workDir, 'from-tree'));
+    const fromLibrary = await targetFolder(join(workDir, 'from-library'));
     expectOk(await ferry(['export', '--to', fromTree, '--tree', tree, ...keyring, 'arch=amd64']));
     expectOk(await ferry(['export', '--to', fromLibrary, '--library', library, ...keyring, served.source, 'arch=amd64']));
     const [treeManifest, libraryManifest] = await Promise.all([fromTree, fromLibrary].map(async (target) => expectCompleteVolume((await bundleDirs(target))[0] ?? '')));
@@ -120,7 +120,7 @@ describe('ferry export from a mirror tree', () => {
     const [victim] = [...served.listed.values()];
     if (victim === undefined) throw new Error('the stream lists files');
     await tamperFile(tree, victim.path);
-    const target = join(workDir, 'from-tampered');
+    const target = await targetFolder(join(workDir, 'from-tampered'));
     const run = await ferry(['export', '--json', '--to', target, '--tree', tree, ...keyring]);
     expect(run.code, describeRun(run)).toBe(3);
     expect(run.stderr).toContain('FERRY_HASH_MISMATCH');
@@ -134,7 +134,7 @@ describe('ferry export from a mirror tree', () => {
 
 describe('incremental exports', () => {
   it('--site carries only blobs earlier exports to that site did not, naming its base', async () => {
-    const site = join(workDir, 'site-1');
+    const site = await targetFolder(join(workDir, 'site-1'));
     expectOk(await ferry(['export', '--to', site, '--site', 'dc1', '--library', library, ...keyring, served.source]));
     const [first] = await Promise.all((await bundleDirs(site)).map(readManifest));
     if (first === undefined) throw new Error('a first bundle');
@@ -143,7 +143,7 @@ describe('incremental exports', () => {
     // Upstream publishes a third version of each product; the library syncs it.
     await generateStream(served.stream.baseDir, { ...twoProductShape(3), signingKey: served.testKey.key });
     expectOk(await ferry(['sync', '--library', library, ...keyring, served.source]));
-    const next = join(workDir, 'site-2');
+    const next = await targetFolder(join(workDir, 'site-2'));
     expectOk(await ferry(['export', '--to', next, '--site', 'dc1', '--library', library, ...keyring, served.source]));
     const [second] = await Promise.all((await bundleDirs(next)).map(expectCompleteVolume));
     if (second === undefined) throw new Error('a second bundle');
@@ -153,7 +153,7 @@ describe('incremental exports', () => {
     expect(lacking.length).toBeGreaterThan(0);
     expect(blobSet([second])).toEqual(lacking);
     // A full export stays possible at any time.
-    const full = join(workDir, 'site-full');
+    const full = await targetFolder(join(workDir, 'site-full'));
     expectOk(await ferry(['export', '--to', full, '--library', library, ...keyring, served.source]));
     const [whole] = await Promise.all((await bundleDirs(full)).map(readManifest));
     expect(whole?.base).toBeNull();
@@ -173,12 +173,86 @@ describe('incremental exports', () => {
     };
     const receiptFile = join(workDir, 'receipt.json');
     await writeFile(receiptFile, JSON.stringify(receipt));
-    const sinceTarget = join(workDir, 'since');
+    const sinceTarget = await targetFolder(join(workDir, 'since'));
     expectOk(await ferry(['export', '--to', sinceTarget, '--since', receiptFile, '--library', library, ...keyring, served.source]));
     const [since] = await Promise.all((await bundleDirs(sinceTarget)).map(expectCompleteVolume));
     expect(since?.base).toEqual({ kind: 'receipt', id: receipt.id });
     const siteHolds = new Set(receipt.blobs.map((blob) => blob.sha256));
     expect(blobSet(since === undefined ? [] : [since])).toEqual([...new Set(second.files.map((file) => file.sha256))].filter((sha256) => !siteHolds.has(sha256)).sort());
     expect(blobSet(since === undefined ? [] : [since])).toContain(held?.sha256);
+  });
+});
+
+describe('refused before anything is written', () => {
+  it('a part size below 4K at parse time (exit 2), a --to folder that does not exist, and --site with --tree', async () => {
+    const tiny = await ferry(['export', '--to', await targetFolder(join(workDir, 'tiny-parts')), '--part-size', '1', '--library', library, ...keyring, served.source]);
+    expect(tiny.code, describeRun(tiny)).toBe(2);
+    expect(tiny.stderr).toContain('--part-size must be at least 4K');
+    expect(await readdir(join(workDir, 'tiny-parts'))).toEqual([]);
+
+    const typo = join(workDir, 'media', 'usbb');
+    const missing = await ferry(['export', '--to', typo, '--library', library, ...keyring, served.source]);
+    expect(missing.code, describeRun(missing)).toBe(1);
+    expect(missing.stderr).toContain('FERRY_TARGET_MISSING');
+    expect(missing.stderr).toContain('ferry drives');
+    expect(await exists(join(workDir, 'media'))).toBe(false);
+
+    const siteFromTree = await ferry(['export', '--to', await targetFolder(join(workDir, 'site-tree')), '--tree', served.stream.baseDir, '--site', 'dc1', ...keyring]);
+    expect(siteFromTree.code, describeRun(siteFromTree)).toBe(2);
+    expect(siteFromTree.stderr).toContain('--since RECEIPT');
+    expect(siteFromTree.stderr).not.toContain('FERRY_INPUT_INVALID');
+  });
+});
+
+describe('a second identical export', () => {
+  it('finds the finished bundle of the same plan and verifies it again instead of writing another', async () => {
+    const target = await targetFolder(join(workDir, 'twice'));
+    const args = ['export', '--to', target, '--library', library, ...keyring, served.source, 'arch=amd64'];
+    const first = expectOk(await ferry(args));
+    const again = expectOk(await ferry(args));
+    expect(await bundleDirs(target)).toEqual([lastLine(first)]);
+    expect(lastLine(again)).toBe(lastLine(first));
+    expect(again.stderr).toContain('is already here');
+    expect(again.stderr).toMatch(/Verified: \d+ file\(s\)/);
+    // Another selection is another plan: a bundle of its own beside the first.
+    const other = expectOk(await ferry([...args, '--max', '1']));
+    expect(await bundleDirs(target)).toHaveLength(2);
+    expect(other.stderr).not.toContain('is already here');
+  });
+});
+
+describe('a tree mirrored with filters', () => {
+  it('exports without filters the items present, saying how many are not; with filters a missing file is refused before anything is written', async () => {
+    const tree = join(workDir, 'noble-tree');
+    expectOk(await ferry(['mirror', ...keyring, served.source, tree, 'release=noble']));
+    const target = await targetFolder(join(workDir, 'from-noble-tree'));
+    const run = expectOk(await ferry(['export', '--to', target, '--tree', tree, ...keyring]));
+    expect(run.stderr).toMatch(/Note: \d+ item file\(s\) the tree's metadata lists are not in .*release=noble/);
+    const manifest = await expectCompleteVolume(lastLine(run));
+    const items = manifest.files.filter((file) => file.role === 'item');
+    expect(items.length).toBeGreaterThan(0);
+    for (const file of items) expect(await exists(join(tree, file.path)), file.path).toBe(true);
+    expect(items.every((file) => file.path.startsWith('noble/'))).toBe(true);
+
+    const filteredTarget = await targetFolder(join(workDir, 'from-noble-tree-filtered'));
+    const refused = await ferry(['export', '--to', filteredTarget, '--tree', tree, ...keyring, 'arch=amd64']);
+    expect(refused.code, describeRun(refused)).toBe(1);
+    expect(refused.stderr).toContain('FERRY_EXPORT_UNAVAILABLE');
+    expect(refused.stderr).toMatch(/lacks \d+ file\(s\) the selection wants: \S*jammy/);
+    expect(refused.stderr).toContain('release=noble');
+    expect(refused.stderr).not.toContain('ENOENT');
+    expect(await readdir(filteredTarget)).toEqual([]);
+  });
+});
+
+describe('export --profile', () => {
+  it('verifies with the keyring the saved selection remembers, as sync --profile does, and carries it', async () => {
+    expectOk(await ferry(['sync', '--library', library, ...keyring, '--profile', 'lab', served.source, 'release=noble']));
+    const target = await targetFolder(join(workDir, 'profile'));
+    const run = expectOk(await ferry(['export', '--to', target, '--library', library, '--profile', 'lab']));
+    const manifest = await expectCompleteVolume(lastLine(run));
+    expect(manifest.keyrings).toHaveLength(1);
+    expect(await readFile(join(lastLine(run), manifest.keyrings[0]?.file ?? ''))).toEqual(await readFile(served.testKey.keyringFile));
+    expect(manifest.files.filter((file) => file.role === 'item').every((file) => file.path.includes('noble'))).toBe(true);
   });
 });

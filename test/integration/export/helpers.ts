@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { readFile, readdir } from 'node:fs/promises';
+import { mkdir, readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { expect } from 'vitest';
@@ -58,4 +58,10 @@ export function fileSet(manifest: BundleManifest): string[] {
 
 export function blobSet(manifests: readonly BundleManifest[]): string[] {
   return manifests.flatMap((manifest) => manifest.blobs.map((blob) => blob.sha256)).sort();
+}
+
+/** An export target folder, made first: `ferry export --to` never creates one (a mistyped mount point). */
+export async function targetFolder(path: string): Promise<string> {
+  await mkdir(path, { recursive: true });
+  return path;
 }

@@ -14,6 +14,7 @@ import {
   type BundleManifest,
 } from '../../../src-main/media/index.js';
 import { MANIFEST_HEADER, writeManifest } from '../../support/bundle-builder.js';
+import { fillUntilFree, mountSmallExt4, requireMount, unmount } from '../../support/loop-disk.js';
 
 // import.sh (src-main/media/bundle/import-script.ts) run for real under dash and busybox sh on
 // bundles written here with the manifest's helpers: one blob in parts, paths with ':' and spaces,
@@ -237,6 +238,68 @@ describe.each(SHELLS)('import.sh under $name', (shell) => {
     expect([...tree.keys()].filter((path) => path.endsWith(PARTIAL_SUFFIX) || path.startsWith('streams/'))).toEqual([]);
   });
 
+  it('prints its usage for -h and --help, and refuses a TARGET that starts with - or lies inside the bundle, writing nothing', async (context) => {
+    requireShell(shell, context);
+    const dir = await caseDir();
+    const [bundle = ''] = await writeBundle(dir, { files: FULL });
+    for (const option of ['-h', '--help']) {
+      const help = await runImport(shell, bundle, option);
+      expect(help.status, help.stderr).toBe(IMPORT_SCRIPT_EXIT.complete);
+      expect(help.stdout).toContain('sh import.sh TARGET_DIR');
+      expect(help.stdout).toMatch(/does NOT check signatures/);
+      expect(help.stdout).not.toContain('FERRY_TABLE_END');
+    }
+    const before = (await readdir(bundle)).sort();
+    const dashed = await runImport(shell, bundle, '-x');
+    expect(dashed.status).toBe(IMPORT_SCRIPT_EXIT.usage);
+    expect(dashed.stderr).toContain("starts with '-'");
+    for (const inside of [join(bundle, 'mirror'), relative(workDir, join(bundle, 'a', 'b'))]) {
+      const run = await runImport(shell, bundle, inside);
+      expect(run.status, run.stderr).toBe(IMPORT_SCRIPT_EXIT.usage);
+      expect(run.stderr).toContain('inside this bundle');
+    }
+    expect((await readdir(bundle)).sort()).toEqual(before);
+  });
+
+  it('exits 4 naming a blob missing from the bundle, and writes nothing from it', async (context) => {
+    requireShell(shell, context);
+    const dir = await caseDir();
+    const [bundle = ''] = await writeBundle(dir, { files: FULL });
+    const squashfs = ITEMS[0];
+    if (squashfs === undefined) throw new Error('no squashfs item');
+    const digest = sha256(squashfs.bytes);
+    await rm(join(bundle, BUNDLE_FILES.blobs, digest.slice(0, 2), digest));
+    const target = join(dir, 'mirror');
+    const run = await runImport(shell, bundle, target);
+    expect(run.status).toBe(IMPORT_SCRIPT_EXIT.incomplete);
+    expect(run.stderr).toContain(`blob ${digest} for ${squashfs.path}`);
+    expect(run.stderr).toContain('missing from this bundle');
+    expect((await readTree(target)).has(squashfs.path)).toBe(false);
+  });
+
+  it('exits 1 naming the target disk when a write fails (disk full), not 3 (a damaged blob)', async (context) => {
+    requireShell(shell, context);
+    const dir = await caseDir();
+    const [bundle = ''] = await writeBundle(dir, { files: FULL });
+    const disk = await mountSmallExt4(dir, 'small-disk', 8);
+    try {
+      const target = requireMount(disk, context);
+      const squashfs = ITEMS[0];
+      if (squashfs === undefined) throw new Error('no squashfs item');
+      // The folders first, so that the first thing to fail is the write of the file itself.
+      await mkdir(dirname(join(target, squashfs.path)), { recursive: true });
+      await fillUntilFree(target, join(target, 'ballast'), 1024);
+      const run = await runImport(shell, bundle, target);
+      expect(run.status, run.stderr).toBe(IMPORT_SCRIPT_EXIT.failed);
+      expect(run.stderr).toContain(`the disk mounted at ${target}`);
+      expect(run.stderr).toContain('full');
+      expect(run.stderr).not.toContain('cannot read');
+      expect((await readTree(target)).has(squashfs.path)).toBe(false);
+    } finally {
+      await unmount(disk);
+    }
+  });
+
   it('checks every metadata blob before writing any metadata', async (context) => {
     requireShell(shell, context);
     const dir = await caseDir();
@@ -315,7 +378,7 @@ describe.each(SHELLS)('import.sh under $name', (shell) => {
     const refused = await runImport(shell, broken, target);
     expect(refused.status).toBe(IMPORT_SCRIPT_EXIT.incomplete);
     expect(refused.stderr).toContain(`blob ${sha256(lost.bytes)} for server/lost is not in this bundle`);
-    expect(refused.stderr).toContain(`site ${base.id}`);
+    expect(refused.stderr).toContain(`bundle ${base.id}, the last exported to site dc1`);
   });
 
   it('completes on a rerun after kill -9 of its process group midway, with nothing partial at a final path', async (context) => {

@@ -1,4 +1,4 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -70,10 +70,11 @@ describe('trust warnings across the air gap', () => {
     };
 
     const target = join(workDir, 'usb');
+    await mkdir(target);
     const exported = await runFerry(['export', '--to', target, '--tree', tree, '--keyring', keyringFile]);
     expect(exported.code, exported.stderr).toBe(0);
     expectWarnings(exported.stderr);
-    const exportedJson = await runFerry(['export', '--json', '--dry-run', '--to', join(workDir, 'usb-dry'), '--tree', tree, '--keyring', keyringFile]);
+    const exportedJson = await runFerry(['export', '--json', '--dry-run', '--to', target, '--tree', tree, '--keyring', keyringFile]);
     expectWarned((JSON.parse(lastLine(exportedJson)) as { trustWarnings: Warned[] }).trustWarnings);
 
     const verified = await runFerry(['verify', '--keyring', keyringFile, target]);

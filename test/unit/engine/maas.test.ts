@@ -61,4 +61,11 @@ describe('maasCommandsFor', () => {
     expect(commands.url).toMatch(/^http:\/\/.+:8080\/$/);
     expect(commands.keyringNote).toMatch(/copy it/);
   });
+
+  it("names a stable keyring path on the region controller, never the bundle's path on the drive", () => {
+    const commands = importMaasCommands({ url: 'http://m/', keyringFile: '/tmp/usb/FERRY/20261130T054000Z-3fa9c2d1/keyrings/site.gpg', items: [] });
+    expect(commands.keyringFilename).toBe('/etc/maas/keyrings/site.gpg');
+    expect(JSON.stringify(commands.commands)).not.toContain('/tmp/usb');
+    expect(commands.keyringNote).toContain('install -D -m 0644 /tmp/usb/FERRY/20261130T054000Z-3fa9c2d1/keyrings/site.gpg /etc/maas/keyrings/site.gpg');
+  });
 });

@@ -46,6 +46,15 @@ describe('planExport', () => {
     expect(plan.bytesNeeded).toBe(12 * KIB + 4 * KIB + 6 * MIB + 1 * MIB + 64 * KIB);
   });
 
+  it('refuses a part size below 4 KiB, and a plan of more than 100,000 part files (FERRY_SETTING_INVALID)', () => {
+    expect(refused(() => planExport(input({ partSize: 1 })), 'FERRY_SETTING_INVALID').message).toContain('below the smallest part, 4096 bytes');
+    expect(planExport(input({ partSize: 4 * KIB })).splitBlobs).toBe(3);
+    // 4 KiB parts of a 400 MiB blob: 102,400 files.
+    const large: BundleFile[] = [...files, { path: 'noble/amd64/20250615/root.tgz', size: 400 * MIB, sha256: digest('e'), role: 'item' }];
+    const tooMany = refused(() => planExport(input({ files: large, carried: new Set(large.map((file) => file.sha256)), partSize: 4 * KIB })), 'FERRY_SETTING_INVALID');
+    expect(tooMany.message).toContain('at most 100000');
+  });
+
   it('splits a blob larger than the part size into parts, the last one shorter', () => {
     const plan = planExport(input({ partSize: 4 * MIB }));
     expect(plan.volumes[0]?.find((blob) => blob.sha256 === digest('c'))).toEqual({ sha256: digest('c'), size: 6 * MIB, partSize: 4 * MIB, parts: 2 });
