@@ -8,7 +8,7 @@ import { bundleDisplayOptions, bundleKeyringOption, describeBundle, describeProb
 export const importCommand: CommandDefinition = {
   name: 'import',
   summary: 'Build or update a mirror tree from a bundle, verifying as it copies',
-  usage: ['BUNDLE... --into DIR [--prune] [--keyring FILE] [--trust-bundle-keyrings] [--url URL] [--json | --progress]'],
+  usage: ['BUNDLE... --into DIR [--prune] [--allow-older] [--keyring FILE] [--trust-bundle-keyrings] [--url URL] [--json | --progress]'],
   description: [
     'Verifies the bundle\'s signatures first (as `ferry verify` does), then writes each file of the',
     'mirror tree into DIR through a temporary name, hashing it as it is written; nothing reaches its',
@@ -22,6 +22,7 @@ export const importCommand: CommandDefinition = {
   options: [
     { name: 'into', type: 'string', valueName: 'DIR', description: 'the mirror tree to build or update (created if missing)' },
     { name: 'prune', type: 'boolean', description: 'after a complete import, remove regular files no published metadata lists (never under streams/ or .ferry/)' },
+    { name: 'allow-older', type: 'boolean', description: 'import even when DIR already publishes newer metadata (rolls it back on purpose)' },
     { name: 'url', type: 'string', valueName: 'URL', description: 'the URL MAAS will reach DIR at, for the printed commands (default http://<this host>:8080/)' },
     ...bundleDisplayOptions,
     bundleKeyringOption,
@@ -36,11 +37,12 @@ export const importCommand: CommandDefinition = {
       bundles: positionals,
       target,
       prune: flagOption(options, 'prune'),
+      allowOlder: flagOption(options, 'allow-older'),
       keyringFiles: listOption(options, 'keyring'),
       trustBundleKeyrings: flagOption(options, 'trust-bundle-keyrings'),
       serveUrl: stringOption(options, 'url'),
     });
-    return followBundleJob(job, options, io, describeImport, (outcome) => (outcome.complete ? ExitCode.ok : ExitCode.failure));
+    return followBundleJob(job, options, io, describeImport, (outcome) => (outcome.complete ? ExitCode.ok : ExitCode.incomplete));
   },
 };
 

@@ -173,7 +173,7 @@ describe('ferry verify', () => {
     expect((await runFerry(['verify', '--help'])).stdout).toMatch(/--trust-bundle-keyrings[\s\S]*could have put their own key/);
   });
 
-  it('reports a missing blob as incomplete, naming it (exit 1)', async () => {
+  it('reports a missing blob as incomplete, naming it (verify exit 1; import writes the rest and exits 4, as import.sh)', async () => {
     const { folder, dir } = await copyOfGood('missing');
     const victim = itemBlob(good, 1);
     await rm(join(dir, blobFilePath(victim.sha256)));
@@ -182,6 +182,14 @@ describe('ferry verify', () => {
     expect(run.stdout).toContain(`MISSING blob ${victim.sha256}`);
     expect(run.stdout).toContain(victim.path);
     expect(run.stdout).toContain('Complete: NO. Valid: yes.');
+    const target = join(workDir, 'missing-target');
+    const imported = await runFerry(['import', ...keyring, folder, '--into', target]);
+    expect(imported.code, describeRun(imported)).toBe(4);
+    expect(imported.stdout).toContain(`MISSING blob ${victim.sha256}`);
+    const written = await walkFiles(target);
+    expect(written).not.toContain(victim.path);
+    expect(written.length).toBeGreaterThan(0);
+    expect(written.some((path) => path.startsWith('streams/'))).toBe(false);
   });
 
   it('refuses manifests that list a traversal path, an item the signed metadata lacks, or another size', async () => {
@@ -286,7 +294,8 @@ describe('ferry import', () => {
     const [vol1 = '', vol2 = ''] = twoVolumes.folders;
     const alone = join(workDir, 'import-volumes-alone');
     const lone = await runFerry(['import', ...keyring, vol2, '--into', alone]);
-    expect(lone.code, describeRun(lone)).toBe(1);
+    // 4: files still missing, as import.sh says it.
+    expect(lone.code, describeRun(lone)).toBe(4);
     expect(lone.stdout).toContain('Missing volume(s): 1 of 2');
     expect(lone.stdout).toContain('metadata was not written');
     expect((await walkFiles(alone)).some((path) => path.startsWith('streams/'))).toBe(false);
@@ -365,7 +374,7 @@ describe('ferry import', () => {
     // On an empty target the same bundle cannot complete: it names what the site should have held.
     const empty = join(workDir, 'import-incremental-empty');
     const refused = await runFerry(['import', ...keyring, incremental.folders[0] ?? '', '--into', empty]);
-    expect(refused.code).toBe(1);
+    expect(refused.code).toBe(4);
     expect(refused.stdout).toContain(`expected at the site (base site ${good.id})`);
   });
 
