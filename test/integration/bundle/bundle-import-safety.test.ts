@@ -5,22 +5,15 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { blobFilePath } from '../../../src-main/media/bundle/manifest.js';
 import { buildBundle, readManifest, writeManifest, type BuiltBundle } from '../../support/bundle-builder.js';
-import type { StreamOptions } from '../../support/stream-generator.js';
 import { runFerry } from '../../support/run-ferry.js';
-import { describeRun, KIB, makeWorkDir, removeQuietly, serveSignedStream, walkFiles, type ServedStream } from '../mirror/helpers.js';
-import { expectSameTree, snapshotTree } from './offline-helpers.js';
+import { describeRun, makeWorkDir, removeQuietly, serveSignedStream, walkFiles, type ServedStream } from '../mirror/helpers.js';
+import { expectSameTree, offlineShape, snapshotTree } from './offline-helpers.js';
 
 // What an adversarial tester broke on the offline side (issue 9 follow-up): an older bundle
 // rolling a newer tree back, volumes imported before the last one arrives, a FIFO in place of a
 // blob, a blob changed together with its SHA256SUMS line, and the words of a bad signature.
 
-const shape = {
-  contents: ['ubuntu'],
-  releases: ['jammy', 'noble'],
-  arches: ['amd64'],
-  versions: 1,
-  payloadSizes: { squashfs: 32 * KIB + 3, 'boot-initrd': 8 * KIB, 'boot-kernel': 4 * KIB, manifest: 1 * KIB },
-} satisfies Omit<StreamOptions, 'signingKey'>;
+const shape = { ...offlineShape, versions: 1 };
 
 let workDir: string;
 let older: ServedStream;

@@ -5,23 +5,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { blobFilePath, parseReceipt } from '../../../src-main/media/bundle/manifest.js';
 import { buildBundle, readManifest, writeManifest, type BuiltBundle } from '../../support/bundle-builder.js';
 import { rawRequest, startFerryServe } from '../../support/ferry-serve.js';
-import type { StreamOptions } from '../../support/stream-generator.js';
 import { collect, runFerry, spawnFerry } from '../../support/run-ferry.js';
 import { describeRun, KIB, makeKey, makeWorkDir, removeQuietly, serveSignedStream, sha256OfFile, sleep, walkFiles, type ServedStream } from '../mirror/helpers.js';
 import { lastLine } from '../export/helpers.js';
-import { expectSameTree, snapshotTree } from './offline-helpers.js';
+import { expectSameTree, offlineShape, snapshotTree } from './offline-helpers.js';
 
 // The offline side of issue 9 (§5, §6): bundles laid out by test/support/bundle-builder.ts from a
 // tree `ferry mirror` made, checked by `ferry verify`, turned back into that tree by `ferry import`,
 // and served straight from the drive by `ferry serve` — all through the CLI as a subprocess.
-
-const offlineShape = {
-  contents: ['ubuntu'],
-  releases: ['jammy', 'noble'],
-  arches: ['amd64'],
-  versions: 2,
-  payloadSizes: { squashfs: 96 * KIB + 5, 'boot-initrd': 24 * KIB, 'boot-kernel': 8 * KIB, manifest: 1 * KIB },
-} satisfies Omit<StreamOptions, 'signingKey'>;
 
 let workDir: string;
 let upstream: ServedStream;
