@@ -3,10 +3,11 @@ import { createHash } from 'node:crypto';
 import { cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fillUntilFree, mountSmallExt4, requireMount, unmount } from '../../support/loop-disk.js';
 import { blobFilePath } from '../../../src-main/media/bundle/manifest.js';
 import { buildBundle, readManifest, writeManifest, type BuiltBundle } from '../../support/bundle-builder.js';
 import { runFerry } from '../../support/run-ferry.js';
-import { describeRun, makeWorkDir, removeQuietly, serveSignedStream, walkFiles, type ServedStream } from '../mirror/helpers.js';
+import { describeRun, KIB, makeWorkDir, removeQuietly, serveSignedStream, walkFiles, type ServedStream } from '../mirror/helpers.js';
 import { expectSameTree, offlineShape, snapshotTree } from './offline-helpers.js';
 
 // What an adversarial tester broke on the offline side (issue 9 follow-up): an older bundle
@@ -174,5 +175,24 @@ describe('a bad signature in a bundle', () => {
     expect(run.stderr).toContain(blobFilePath(digest));
     expect(run.stderr).toContain('streams/v1/index.sjson');
     expect(run.stderr).toMatch(/copy the bundle again/i);
+  });
+});
+
+describe('ferry import onto a full disk', () => {
+  it('says that nothing of the run was kept (FERRY_DISK_FULL), not that partial files were', async (context) => {
+    const mounted = await mountSmallExt4(workDir, 'small', 8);
+    try {
+      const mountPoint = requireMount(mounted, context);
+      await fillUntilFree(mountPoint, join(mountPoint, 'ballast'), 16 * KIB);
+      const target = join(mountPoint, 'tree');
+      const run = await runFerry(['import', ...keyring, bundle.folders[0] ?? '', '--into', target]);
+      expect(run.code, describeRun(run)).toBe(1);
+      expect(run.stderr).toContain('FERRY_DISK_FULL');
+      expect(run.stderr).toContain('partial files of this run were removed');
+      expect(run.stderr).not.toContain('partial downloads are kept');
+      expect((await walkFiles(target)).filter((path) => path.endsWith('.partial'))).toEqual([]);
+    } finally {
+      await unmount(mounted);
+    }
   });
 });
