@@ -16,7 +16,9 @@ export const importCommand: CommandDefinition = {
     'was. Files already in DIR with the right sha256 are kept (hashed, not trusted): an import merges',
     'with a tree made by ferry mirror or sstream-mirror, and a second run writes nothing. The signed',
     'metadata is written last, products files before the index, once every file is in place. Give',
-    'every volume; with some missing, their files are named and the metadata waits for a later run.',
+    'every volume; with some missing, their files are named, the metadata waits for a later run and',
+    'the exit status is 4 (as import.sh). A bundle older than the metadata DIR publishes is refused',
+    '(FERRY_BUNDLE_OLDER) before anything is written or pruned, unless --allow-older.',
     'Nothing but the tree\'s files is written into DIR. Ends with the `maas` commands for MAAS.',
   ],
   options: [
