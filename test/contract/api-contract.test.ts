@@ -161,9 +161,9 @@ describe.each([webSocketUnderTest, messagePortUnderTest])('the API contract over
     if (exported.kind !== 'export') throw new Error('an export result');
     const exportOutcome = exported.outcome as { verified: { bad: unknown[] } | null; directories: string[] };
     expect(exportOutcome.verified?.bad).toEqual([]);
-    const verified = await run({ kind: 'verify', input: { bundles: [drive] } });
+    const verified = await run({ kind: 'verify', input: { bundles: [drive], keyringFiles: [upstream.testKey.keyringFile] } });
     expect(verified.outcome).toMatchObject({ complete: true, valid: true, missing: [], bad: [] });
-    const imported = await run({ kind: 'import', input: { bundles: exportOutcome.directories, target: join(workDir, 'imported') } });
+    const imported = await run({ kind: 'import', input: { bundles: exportOutcome.directories, target: join(workDir, 'imported'), keyringFiles: [upstream.testKey.keyringFile] } });
     expect(imported.outcome).toMatchObject({ complete: true, missing: [], target: join(workDir, 'imported') });
     const advice = await client.call('catalog.advise', { streamId, selection: [['release=jamy']] });
     expect(advice.noMatch?.unmatchedValues).toEqual([expect.objectContaining({ filter: 'release=jamy', nearestValues: expect.arrayContaining(['jammy']) as unknown })]);
