@@ -55,6 +55,7 @@ export const ERROR_CODES = {
   FERRY_BUNDLE_INCOMPLETE: 'Files of a bundle are missing: a volume not given, or a blob neither in the bundle nor at the site',
   FERRY_BUNDLE_KEY_UNTRUSTED: "A bundle's metadata is signed by a key only the bundle's own keyring holds",
   FERRY_BUNDLE_TOO_NEW: 'A bundle or receipt was written by a newer Stream Ferry',
+  FERRY_BUNDLE_OLDER: "A bundle's metadata is older than what the import target publishes",
   FERRY_RECEIPT_INVALID: 'A receipt is damaged or not a Stream Ferry receipt',
   FERRY_TARGET_MISSING: 'The export target folder does not exist',
   FERRY_TARGET_UNFIT: 'The export target cannot hold the files as they would be written',

@@ -3,7 +3,7 @@
 // `subarches`, `releases`, `labels`) is mapped to the keys SimpleStreams items carry.
 
 import type { NoMatchReport, SelectionAdvice } from '../engine/index.js';
-import { shellWord } from './output.js';
+import { shellWord } from '../base/format.js';
 
 /** MAAS's words (boot-source-selection fields, UI labels) → the stream's item keys. */
 const MAAS_WORDS: Readonly<Record<string, string>> = {

@@ -6,6 +6,8 @@ export const ExitCode = {
   failure: 1,
   usage: 2,
   verificationFailed: 3,
+  /** `ferry import`: files still missing (other volumes, or an incremental bundle's base), as import.sh exits. */
+  incomplete: 4,
   cancelled: 130,
   /** 128 + 15, as shells report a process ended by SIGTERM. */
   terminated: 143,
@@ -45,6 +47,7 @@ export const exitCodeHelp = [
   '1    something failed (the summary names each file and the cause)',
   '2    the command line was wrong',
   '3    a signature, size or checksum did not verify',
+  '4    ferry import: files still missing (other volumes); the metadata waits (as import.sh)',
   '130  cancelled (Ctrl-C); a rerun resumes',
   '143  stopped by SIGTERM; a rerun resumes (serve exits 0)',
 ];

@@ -102,6 +102,7 @@ export const cliHints: Readonly<Partial<Record<FerryErrorCode, HintRule>>> = {
   FERRY_BUNDLE_KEY_UNTRUSTED: ({ keyId, path }) =>
     `Compare the fingerprint ${keyId ?? ''} with the publisher's, learned out of band (on the online side: gpg --show-keys on the keyring the mirror was verified with), never from this drive. Only if they match, run again with --keyring ${path ?? 'BUNDLE/keyrings/NAME.gpg'} (or --trust-bundle-keyrings to trust every keyring the bundle carries).`,
   FERRY_BUNDLE_INCOMPLETE: 'Give every volume of the bundle (in any order); for an incremental bundle, import the base bundle into the same folder first.',
+  FERRY_BUNDLE_OLDER: 'Import a newer bundle. Only to roll the metadata back on purpose, run again with --allow-older (and without --prune, unless the newer files should go).',
   FERRY_CATALOG_LOST:
     'Nothing was deleted. Run `ferry sync` for each source of this library: it hashes the stored files and records them again; then run the command again.',
 };

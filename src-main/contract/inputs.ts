@@ -149,6 +149,8 @@ export const importInputSchema = bundleInputSchema.extend({
   target: nonEmptyText,
   /** After a complete import, remove files under target that no published metadata lists. */
   prune: flag.optional(),
+  /** Import even when the target's published metadata is newer than the bundle's (a deliberate rollback). */
+  allowOlder: flag.optional(),
   /** The URL MAAS will reach the tree at, for the printed commands; default http://<host name>:8080/. */
   serveUrl: text.optional(),
 });

@@ -21,6 +21,8 @@ import { stepProgress, type JobContext } from './job-context.js';
 import { bundledKeyringPath } from './install.js';
 import { importMaasCommands } from './maas.js';
 import { pruneTree } from './prune.js';
+import { publishedMetadataText } from './stream.js';
+import { parseStreamDocument } from '../streams/index.js';
 
 async function openForJob(input: BundleInput, context: JobContext, target?: string): Promise<VerifiedBundle> {
   const verified = await openVerifiedBundle({ paths: input.bundles, keyringFiles: input.keyringFiles ?? [], trustBundleKeyrings: input.trustBundleKeyrings, cwd: context.cwd, signal: context.signal, target });
@@ -128,6 +130,9 @@ export async function runImport(input: ImportInput, context: JobContext): Promis
   await ensureDirectoryDurably(target);
   const verified = await openForJob(input, context, target);
   const { bundle } = verified;
+  // Before anything is written: an older bundle would roll the published metadata back, and a
+  // prune after it would delete the newer versions' files.
+  if (input.allowOlder !== true) await refuseOlderBundle(target, verified);
   const itemFiles = bundle.manifest.files.filter((file) => file.role === 'item');
 
   // Which files are in place already; they are also what an incremental bundle copies from.
@@ -175,7 +180,10 @@ export async function runImport(input: ImportInput, context: JobContext): Promis
         tracked.done();
       } catch (error) {
         tracked.failed();
-        throw error;
+        // A blob file deleted from the drive is missing, as on a volume not given: the rest is written, the metadata waits.
+        if (!isFerryError(error, 'FERRY_BUNDLE_INCOMPLETE') || supply.kind !== 'blob') throw error;
+        missing.push(problem(file.sha256, [file.path], error, supply.location));
+        continue;
       }
     }
     await flushing;
@@ -221,6 +229,32 @@ export async function runImport(input: ImportInput, context: JobContext): Promis
     pruned,
     maas: complete ? importMaasCommands({ url: input.serveUrl, keyringFile: await maasKeyring(verified), items: verified.items.values() }) : null,
   };
+}
+
+/**
+ * Throws FERRY_BUNDLE_OLDER when any products file (or the index) the target publishes at a path
+ * the bundle also carries has a later signed `updated` date than the bundle's copy (dates as
+ * simplestreams writes them, RFC 2822; parsed with Date.parse). The target's metadata is read
+ * without verifying its signature again: it only ever makes the import refuse. A file that is
+ * absent, unreadable or has no date cannot be judged and does not refuse.
+ */
+async function refuseOlderBundle(target: string, verified: VerifiedBundle): Promise<void> {
+  const ours = [...verified.stream.products.map((products) => ({ path: products.file.path, updated: products.document.updated })), ...(verified.stream.index === undefined ? [] : [{ path: verified.stream.index.file.path, updated: verified.stream.index.document.updated }])];
+  for (const { path, updated } of ours) {
+    const { path: final, stats } = await checkTreePath(target, path, 'file');
+    if (stats?.isFile() !== true) continue;
+    const theirs = await readFile(final)
+      .then((bytes) => parseStreamDocument(publishedMetadataText(path, bytes), final).updated)
+      .catch(() => undefined);
+    const targetTime = theirs === undefined ? Number.NaN : Date.parse(theirs);
+    const bundleTime = updated === undefined ? Number.NaN : Date.parse(updated);
+    if (!(targetTime > bundleTime)) continue;
+    throw new FerryError(
+      'FERRY_BUNDLE_OLDER',
+      `The target publishes newer metadata than this bundle carries: ${path} in ${target} is dated ${theirs ?? ''}, the bundle's (${verified.bundle.id}) ${updated ?? ''}. Importing it would roll the metadata back; nothing was written.`,
+      { path: final, expected: `updated after ${theirs ?? ''}`, actual: updated ?? 'no date', hint: 'Import a newer bundle; roll back only on purpose.' },
+    );
+  }
 }
 
 /** The file is at its final path, a regular file with the listed size and sha256 (hashed). */
@@ -280,6 +314,14 @@ async function writeVerified(
 
 /** A blob's failure, reworded to name the tree file it was for and the stored file that failed. */
 function namedForFile(error: unknown, file: BundleFile, supply: Supply | { kind: 'bytes' }): unknown {
+  if (isFerryError(error, 'FERRY_DISK_FULL')) {
+    // The generic hint promises kept partial files; an import removes its own and keeps only what reached a final path.
+    return new FerryError(error.code, `${error.message} (importing ${file.path}).`, {
+      path: error.path ?? file.path,
+      cause: error,
+      hint: 'Free space on the target\'s disk, then run the import again: files already in place are kept, the partial files of this run were removed, and nothing of it was moved into place.',
+    });
+  }
   if (!isFerryError(error) || (error.code !== 'FERRY_HASH_MISMATCH' && error.code !== 'FERRY_SIZE_MISMATCH')) return error;
   const from = supply.kind === 'blob' ? `the blob ${supply.location.blob.sha256} (${blobStoragePaths(supply.location.blob).map((stored) => stored.path).join(', ')})` : 'its source';
   return new FerryError(error.code, `Refusing ${file.path}: ${from} is damaged: ${error.message} Nothing of this import was moved into place.`, {

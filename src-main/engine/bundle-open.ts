@@ -10,7 +10,7 @@ import { readFile } from 'node:fs/promises';
 import { join, resolve as resolvePath } from 'node:path';
 import { FerryError, isFerryError } from '../base/errors.js';
 import { checkTreePath } from '../mirror/tree-store.js';
-import type { BundleFile } from '../media/bundle/manifest.js';
+import { blobFilePath, type BundleFile } from '../media/bundle/manifest.js';
 import { openBundle, readBlob, type OpenedBundle } from '../media/bundle/reader.js';
 import { fingerprintHolding, loadKeyring } from '../pgp/index.js';
 import { MAX_METADATA_BYTES, flattenProducts, type StreamItem } from '../streams/index.js';
@@ -77,9 +77,36 @@ export async function openVerifiedBundle(options: OpenVerifiedOptions): Promise<
     onSignature: (fact) => signatures.push({ path: fact.path, keyFingerprint: fact.keyFingerprint, signedAt: fact.signedAt?.toISOString() ?? null }),
   }).catch(async (error: unknown) => {
     if (isFerryError(error, 'FERRY_SIG_UNKNOWN_KEY') && error.keyId !== undefined && options.trustBundleKeyrings !== true) throw (await carriedKeyError(bundle, error.keyId)) ?? error;
-    throw error;
+    throw namedInBundle(error, bundle);
   });
   return { bundle, stream, trust: stream.trust, signatures, items: checkFilesAgainstMetadata(manifest.files, stream) };
+}
+
+/** Signature verdicts that mean the metadata's bytes on the drive are not what was signed. */
+const CHANGED_METADATA_CODES = new Set(['FERRY_SIG_BAD', 'FERRY_SIG_MALFORMED', 'FERRY_SIG_MISSING']);
+
+/**
+ * A signature error from loadStream, which names the metadata by a URL inside the bundle directory
+ * (no such file exists: the bytes are a blob), reworded to name the blob file on its volume and the
+ * tree path it is for; a changed file is to be copied or exported again, not fetched.
+ */
+function namedInBundle(error: unknown, bundle: OpenedBundle): unknown {
+  if (!isFerryError(error) || !error.code.startsWith('FERRY_SIG_')) return error;
+  const where = error.url ?? error.path;
+  const file = where === undefined ? undefined : bundle.manifest.files.find((entry) => entry.role === 'metadata' && where.endsWith(`/${entry.path}`));
+  const location = file === undefined ? undefined : bundle.blobs.get(file.sha256);
+  if (where === undefined || file === undefined || location === undefined) return error;
+  const blob = join(location.volume.dir, blobFilePath(file.sha256));
+  return new FerryError(error.code, error.message.split(where).join(`${blob} (the bundle's ${file.path})`), {
+    path: blob,
+    keyId: error.keyId,
+    expected: error.expected,
+    actual: error.actual,
+    cause: error,
+    hint: CHANGED_METADATA_CODES.has(error.code)
+      ? "The bundle's metadata is not what its publisher signed: it was changed or damaged on the drive. Copy the bundle again from the online side, or export it again."
+      : error.hint,
+  });
 }
 
 async function metadataBytes(bundle: OpenedBundle, file: BundleFile, options: OpenVerifiedOptions): Promise<Buffer> {

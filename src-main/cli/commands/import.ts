@@ -7,7 +7,7 @@ import { bundleDisplayOptions, bundleKeyringOption, describeBundle, describeProb
 export const importCommand: CommandDefinition = {
   name: 'import',
   summary: 'Build or update a mirror tree from a bundle, verifying as it copies',
-  usage: ['BUNDLE... --into DIR [--prune] [--keyring FILE] [--trust-bundle-keyrings] [--url URL] [--json | --progress]'],
+  usage: ['BUNDLE... --into DIR [--prune] [--allow-older] [--keyring FILE] [--trust-bundle-keyrings] [--url URL] [--json | --progress]'],
   description: [
     'Verifies the bundle\'s signatures first (as `ferry verify` does), then writes each file of the',
     'mirror tree into DIR through a temporary name, hashing it as it is written; nothing reaches its',
@@ -15,12 +15,15 @@ export const importCommand: CommandDefinition = {
     'was. Files already in DIR with the right sha256 are kept (hashed, not trusted): an import merges',
     'with a tree made by ferry mirror or sstream-mirror, and a second run writes nothing. The signed',
     'metadata is written last, products files before the index, once every file is in place. Give',
-    'every volume; with some missing, their files are named and the metadata waits for a later run.',
+    'every volume; with some missing, their files are named, the metadata waits for a later run and',
+    'the exit status is 4 (as import.sh). A bundle older than the metadata DIR publishes is refused',
+    '(FERRY_BUNDLE_OLDER) before anything is written or pruned, unless --allow-older.',
     'Nothing but the tree\'s files is written into DIR. Ends with the `maas` commands for MAAS.',
   ],
   options: [
     { name: 'into', type: 'string', valueName: 'DIR', description: 'the mirror tree to build or update (created if missing)' },
     { name: 'prune', type: 'boolean', description: 'after a complete import, remove regular files no published metadata lists (never under streams/ or .ferry/)' },
+    { name: 'allow-older', type: 'boolean', description: 'import even when DIR already publishes newer metadata (rolls it back on purpose)' },
     { name: 'url', type: 'string', valueName: 'URL', description: 'the URL MAAS will reach DIR at, for the printed commands (default http://<this host>:8080/)' },
     ...bundleDisplayOptions,
     bundleKeyringOption,
@@ -35,11 +38,12 @@ export const importCommand: CommandDefinition = {
       bundles: positionals,
       target,
       prune: flagOption(options, 'prune'),
+      allowOlder: flagOption(options, 'allow-older'),
       keyringFiles: listOption(options, 'keyring'),
       trustBundleKeyrings: flagOption(options, 'trust-bundle-keyrings'),
       serveUrl: stringOption(options, 'url'),
     });
-    return followBundleJob(job, options, io, describeImport, (outcome) => (outcome.complete ? ExitCode.ok : ExitCode.failure));
+    return followBundleJob(job, options, io, describeImport, (outcome) => (outcome.complete ? ExitCode.ok : ExitCode.incomplete));
   },
 };
 

@@ -4,8 +4,8 @@
 // module answers "which volumes, which blobs where, and are these bytes the ones named".
 
 import { createHash } from 'node:crypto';
-import { constants as fsConstants } from 'node:fs';
-import { open, readFile, readdir, realpath } from 'node:fs/promises';
+import { constants as fsConstants, type Stats } from 'node:fs';
+import { lstat, open, readFile, readdir, realpath, type FileHandle } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { FerryError, describeError, errnoCode } from '../../base/errors.js';
 import { lstatIfExists, withFileErrors } from '../../base/files.js';
@@ -50,6 +50,8 @@ export interface OpenedBundle {
 
 /** Read-ahead of one blob file. */
 const NO_FOLLOW = (fsConstants.O_NOFOLLOW as number | undefined) ?? 0;
+/** Opening a FIFO for reading blocks until a writer comes; O_NONBLOCK makes open() answer at once. */
+const NON_BLOCK = (fsConstants.O_NONBLOCK as number | undefined) ?? 0;
 
 /**
  * The bundle directories `path` names: itself when it holds bundle.json, else the one bundle in its
@@ -78,9 +80,10 @@ export async function findBundleDirectory(path: string): Promise<string> {
 /**
  * Opens the volumes at `paths` (bundle directories or folders holding `FERRY/<id>/`, in any order)
  * as one bundle: each manifest parsed (parseBundleManifest) and its SHA256SUMS checked to list
- * exactly the volume's blob and part files with the manifest's digests. Throws
- * FERRY_BUNDLE_NOT_FOUND, FERRY_BUNDLE_TOO_NEW, FERRY_BUNDLE_INVALID (volumes of different
- * bundles, or disagreeing; a volume given twice; SHA256SUMS not matching bundle.json), FERRY_IO.
+ * exactly the volume's blob and part files (their digests are not trusted: each blob is hashed
+ * against bundle.json when read). Throws FERRY_BUNDLE_NOT_FOUND, FERRY_BUNDLE_TOO_NEW,
+ * FERRY_BUNDLE_INVALID (volumes of different bundles, or disagreeing; a volume given twice;
+ * SHA256SUMS listing other files than bundle.json), FERRY_IO.
  */
 export async function openBundle(paths: readonly string[]): Promise<OpenedBundle> {
   const volumes: BundleVolume[] = [];
@@ -126,8 +129,10 @@ async function readVolume(dir: string): Promise<BundleVolume> {
   });
   const checksums = parseChecksums(text, checksumsPath);
   const stored = manifest.blobs.flatMap(blobStoragePaths);
+  // bundle.json's sha256 is what each blob is checked against as it is read: a line of SHA256SUMS
+  // changed along with its blob must not hide the blob's damage behind a format error.
   for (const file of stored) {
-    if (checksums.get(file.path) !== file.sha256) throw invalid(checksumsPath, BUNDLE_FILES.checksums, `${file.path} is listed with another sha256 than bundle.json's, or not at all`);
+    if (!checksums.has(file.path)) throw invalid(checksumsPath, BUNDLE_FILES.checksums, `${file.path} is not listed`);
   }
   if (checksums.size !== stored.length) throw invalid(checksumsPath, BUNDLE_FILES.checksums, `lists ${checksums.size} files where bundle.json has ${stored.length} on this volume`);
   return { dir, manifest };
@@ -163,9 +168,8 @@ export interface StoredFile {
  * the volume (`path`).
  */
 export function readBlob(location: BlobLocation, onChunk: (chunk: Buffer, position: number) => Promise<void> | void, signal: AbortSignal): Promise<void> {
-  const volume = `volume ${location.volume.manifest.volume.index}`;
   const stored = blobStoragePaths(location.blob).map((entry) => ({ path: join(location.volume.dir, entry.path), name: entry.path, size: entry.size, sha256: entry.sha256 }));
-  return readStored(stored, { name: `${blobFilePath(location.blob.sha256)} on ${volume}`, sha256: location.blob.sha256 }, onChunk, signal);
+  return readStored(stored, { name: blobFilePath(location.blob.sha256), sha256: location.blob.sha256 }, onChunk, signal);
 }
 
 /**
@@ -188,12 +192,7 @@ export async function readStored(
   const buffers = Array.from({ length: PIPELINE_DEPTH }, () => Buffer.allocUnsafe(PIPELINE_CHUNK_BYTES));
   let offset = 0;
   for (const file of stored) {
-    const handle = await open(file.path, fsConstants.O_RDONLY | NO_FOLLOW).catch((error: unknown) => {
-      if (errnoCode(error) === 'ENOENT') {
-        throw new FerryError('FERRY_BUNDLE_INCOMPLETE', `${file.name} is missing (${file.path}).`, { path: file.name, expected: `${file.size} bytes`, actual: 'missing' });
-      }
-      throw new FerryError('FERRY_IO', `Cannot read ${file.path}: ${describeError(error)}.`, { path: file.name, errno: errnoCode(error), cause: error });
-    });
+    const handle = await openRegularFile(file);
     // A blob stored whole is its own only part: one hash serves both checks.
     const part = stored.length === 1 && file.sha256 === whole.sha256 ? undefined : createHash('sha256');
     let size: number;
@@ -235,6 +234,56 @@ export async function readStored(
   }
   const digest = wholeHash.digest('hex');
   if (digest !== whole.sha256) throw hashMismatch(whole.name, whole.sha256, digest);
+}
+
+/**
+ * Opens a stored file for reading, refusing anything but a regular file: lstat first (a FIFO,
+ * socket or device would block open() or read() forever, and a directory is no blob), then
+ * O_NOFOLLOW|O_NONBLOCK so that a file swapped for a FIFO or link in between cannot block or
+ * redirect the open, and fstat again on the open descriptor (what is read is what was checked).
+ * Throws FERRY_BUNDLE_INCOMPLETE (missing), FERRY_HASH_MISMATCH (not a regular file: a bad blob,
+ * named), FERRY_IO.
+ */
+async function openRegularFile(file: StoredFile): Promise<FileHandle> {
+  const notRegular = (kind: string): FerryError =>
+    new FerryError('FERRY_HASH_MISMATCH', `${file.name} is not a regular file but ${kind} (${file.path}): it was changed or damaged.`, {
+      path: file.name,
+      expected: 'a regular file',
+      actual: kind,
+    });
+  const found = await lstat(file.path).catch((error: unknown) => {
+    if (errnoCode(error) === 'ENOENT') {
+      throw new FerryError('FERRY_BUNDLE_INCOMPLETE', `${file.name} is missing (${file.path}).`, { path: file.name, expected: `${file.size} bytes`, actual: 'missing' });
+    }
+    throw new FerryError('FERRY_IO', `Cannot read ${file.path}: ${describeError(error)}.`, { path: file.name, errno: errnoCode(error), cause: error });
+  });
+  if (!found.isFile()) throw notRegular(fileKind(found));
+  const handle = await open(file.path, fsConstants.O_RDONLY | NO_FOLLOW | NON_BLOCK).catch((error: unknown) => {
+    const code = errnoCode(error);
+    if (code === 'ENOENT') {
+      throw new FerryError('FERRY_BUNDLE_INCOMPLETE', `${file.name} is missing (${file.path}).`, { path: file.name, expected: `${file.size} bytes`, actual: 'missing' });
+    }
+    if (code === 'ELOOP' || code === 'ENXIO' || code === 'EISDIR') throw notRegular('replaced while it was opened');
+    throw new FerryError('FERRY_IO', `Cannot read ${file.path}: ${describeError(error)}.`, { path: file.name, errno: code, cause: error });
+  });
+  const opened = await handle.stat().catch(async (error: unknown) => {
+    await handle.close();
+    throw new FerryError('FERRY_IO', `Cannot read ${file.path}: ${describeError(error)}.`, { path: file.name, errno: errnoCode(error), cause: error });
+  });
+  if (!opened.isFile()) {
+    await handle.close();
+    throw notRegular(fileKind(opened));
+  }
+  return handle;
+}
+
+function fileKind(stats: Stats): string {
+  if (stats.isDirectory()) return 'a directory';
+  if (stats.isFIFO()) return 'a FIFO';
+  if (stats.isSocket()) return 'a socket';
+  if (stats.isSymbolicLink()) return 'a symbolic link';
+  if (stats.isBlockDevice() || stats.isCharacterDevice()) return 'a device';
+  return 'not a regular file';
 }
 
 function hashMismatch(name: string, expected: string, actual: string): FerryError {

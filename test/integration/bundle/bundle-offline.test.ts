@@ -5,23 +5,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { blobFilePath, parseReceipt } from '../../../src-main/media/bundle/manifest.js';
 import { buildBundle, readManifest, writeManifest, type BuiltBundle } from '../../support/bundle-builder.js';
 import { rawRequest, startFerryServe } from '../../support/ferry-serve.js';
-import type { StreamOptions } from '../../support/stream-generator.js';
 import { collect, runFerry, spawnFerry } from '../../support/run-ferry.js';
 import { describeRun, KIB, makeKey, makeWorkDir, removeQuietly, serveSignedStream, sha256OfFile, sleep, walkFiles, type ServedStream } from '../mirror/helpers.js';
 import { lastLine } from '../export/helpers.js';
-import { expectSameTree, snapshotTree } from './offline-helpers.js';
+import { expectSameTree, offlineShape, snapshotTree } from './offline-helpers.js';
 
 // The offline side of issue 9 (§5, §6): bundles laid out by test/support/bundle-builder.ts from a
 // tree `ferry mirror` made, checked by `ferry verify`, turned back into that tree by `ferry import`,
 // and served straight from the drive by `ferry serve` — all through the CLI as a subprocess.
-
-const offlineShape = {
-  contents: ['ubuntu'],
-  releases: ['jammy', 'noble'],
-  arches: ['amd64'],
-  versions: 2,
-  payloadSizes: { squashfs: 96 * KIB + 5, 'boot-initrd': 24 * KIB, 'boot-kernel': 8 * KIB, manifest: 1 * KIB },
-} satisfies Omit<StreamOptions, 'signingKey'>;
 
 let workDir: string;
 let upstream: ServedStream;
@@ -173,7 +164,7 @@ describe('ferry verify', () => {
     expect((await runFerry(['verify', '--help'])).stdout).toMatch(/--trust-bundle-keyrings[\s\S]*could have put their own key/);
   });
 
-  it('reports a missing blob as incomplete, naming it (exit 1)', async () => {
+  it('reports a missing blob as incomplete, naming it (verify exit 1; import writes the rest and exits 4, as import.sh)', async () => {
     const { folder, dir } = await copyOfGood('missing');
     const victim = itemBlob(good, 1);
     await rm(join(dir, blobFilePath(victim.sha256)));
@@ -182,6 +173,14 @@ describe('ferry verify', () => {
     expect(run.stdout).toContain(`MISSING blob ${victim.sha256}`);
     expect(run.stdout).toContain(victim.path);
     expect(run.stdout).toContain('Complete: NO. Valid: yes.');
+    const target = join(workDir, 'missing-target');
+    const imported = await runFerry(['import', ...keyring, folder, '--into', target]);
+    expect(imported.code, describeRun(imported)).toBe(4);
+    expect(imported.stdout).toContain(`MISSING blob ${victim.sha256}`);
+    const written = await walkFiles(target);
+    expect(written).not.toContain(victim.path);
+    expect(written.length).toBeGreaterThan(0);
+    expect(written.some((path) => path.startsWith('streams/'))).toBe(false);
   });
 
   it('refuses manifests that list a traversal path, an item the signed metadata lacks, or another size', async () => {
@@ -286,7 +285,8 @@ describe('ferry import', () => {
     const [vol1 = '', vol2 = ''] = twoVolumes.folders;
     const alone = join(workDir, 'import-volumes-alone');
     const lone = await runFerry(['import', ...keyring, vol2, '--into', alone]);
-    expect(lone.code, describeRun(lone)).toBe(1);
+    // 4: files still missing, as import.sh says it.
+    expect(lone.code, describeRun(lone)).toBe(4);
     expect(lone.stdout).toContain('Missing volume(s): 1 of 2');
     expect(lone.stdout).toContain('metadata was not written');
     expect((await walkFiles(alone)).some((path) => path.startsWith('streams/'))).toBe(false);
@@ -365,7 +365,7 @@ describe('ferry import', () => {
     // On an empty target the same bundle cannot complete: it names what the site should have held.
     const empty = join(workDir, 'import-incremental-empty');
     const refused = await runFerry(['import', ...keyring, incremental.folders[0] ?? '', '--into', empty]);
-    expect(refused.code).toBe(1);
+    expect(refused.code).toBe(4);
     expect(refused.stdout).toContain(`expected at the site (base site ${good.id})`);
   });
 

@@ -1,9 +1,19 @@
 import { lstat, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { expect } from 'vitest';
-import { walkFiles } from '../mirror/helpers.js';
+import type { StreamOptions } from '../../support/stream-generator.js';
+import { KIB, walkFiles } from '../mirror/helpers.js';
 
 // Shared by the offline-side tests (verify, import, receipt, serve of a bundle).
+
+/** The stream the offline tests mirror and bundle: two releases, small payloads. */
+export const offlineShape = {
+  contents: ['ubuntu'],
+  releases: ['jammy', 'noble'],
+  arches: ['amd64'],
+  versions: 2,
+  payloadSizes: { squashfs: 96 * KIB + 5, 'boot-initrd': 24 * KIB, 'boot-kernel': 8 * KIB, manifest: 1 * KIB },
+} satisfies Omit<StreamOptions, 'signingKey'>;
 
 /** Every file under root (`.ferry/` included) with its bytes, inode and mtime: "left as it was" compares these. */
 export async function snapshotTree(root: string): Promise<Map<string, { bytes: Buffer; ino: number; mtimeMs: number }>> {
