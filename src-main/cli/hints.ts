@@ -69,6 +69,7 @@ export const cliHints: Readonly<Partial<Record<FerryErrorCode, HintRule>>> = {
   // Only the index-depth refusal carries a limit; other format refusals keep their own words.
   FERRY_FORMAT_UNSUPPORTED: ({ limit }) =>
     limit === undefined ? undefined : 'Start from a products file with --path, or fix the index chain on the server.',
+  FERRY_TARGET_MISSING: 'Create the folder, or check the drive is mounted there: ferry drives lists the drives and their mount points.',
   FERRY_NOT_ENOUGH_SPACE: 'Free some space, choose another target, or narrow the selection (filters, --max).',
   FERRY_TARGET_UNFIT: ({ actual }) =>
     actual === undefined || /^\d+$/.test(actual)

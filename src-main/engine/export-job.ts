@@ -67,7 +67,7 @@ async function exportFrom(input: ExportInput, context: JobContext, library: Libr
   if (toStats?.isDirectory() !== true) {
     throw new FerryError('FERRY_TARGET_MISSING', `The export target ${to} ${toStats === undefined ? 'does not exist' : 'is not a folder'}; nothing was written.`, {
       path: to,
-      hint: 'Create the folder, or check the drive is mounted there (ferry drives lists drives and their mount points).',
+      hint: 'Create the folder, or check the drive is mounted there (the list of drives shows where each is mounted).',
     });
   }
   const source = await gatherExportSource(input, context, library, libraryDir);

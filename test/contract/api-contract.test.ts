@@ -156,6 +156,8 @@ describe.each([webSocketUnderTest, messagePortUnderTest])('the API contract over
       return last;
     };
     const drive = join(workDir, 'drive');
+    // An export writes only into a folder that exists (a typo must not land on the system disk).
+    await mkdir(drive, { recursive: true });
     // No library named: the service's own, which the sync above filled.
     const exported = await run({ kind: 'export', input: { to: drive, source: upstream.source, selection: [['release=jammy']], keyringFiles: [upstream.testKey.keyringFile] } });
     if (exported.kind !== 'export') throw new Error('an export result');
