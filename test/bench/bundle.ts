@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnFerry } from '../support/run-ferry.js';
@@ -58,6 +58,8 @@ async function prepare(context: BundleBenchContext): Promise<Prepared> {
   note('bundle: syncing the stream into a library');
   await ferryOk('sync', ['sync', '--library', library, '--keyring', context.stream.keyringPath, source]);
   note('bundle: exporting it once, and importing that bundle once');
+  // An export writes only into a folder that exists, as a mounted drive does.
+  await mkdir(join(context.workDir, 'bundle'), { recursive: true });
   const exported = await ferryOk('export', exportArgs(library, join(context.workDir, 'bundle'), context));
   const bundle = exported.stdoutLines.at(-1)?.text ?? '';
   const tree = join(context.workDir, 'imported');
@@ -142,7 +144,10 @@ export async function runExportBenchmark(context: BundleBenchContext): Promise<B
   const times = await alternate(
     context,
     'export',
-    (dir) => ferryOk('export', exportArgs(library, dir, context)),
+    async (dir) => {
+      await mkdir(dir, { recursive: true });
+      return ferryOk('export', exportArgs(library, dir, context));
+    },
     (dir) => plainCopy(blobsOf(library), dir),
   );
   printTimes('export: ferry export (written, fsynced, read back around the cache) vs cp -r of the library blobs + sync', times, context.stream.totalBytes);

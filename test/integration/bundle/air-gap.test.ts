@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { cp, readFile, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IMPORT_SCRIPT_EXIT } from '../../../src-main/media/bundle/import-script.js';
@@ -60,6 +60,8 @@ beforeAll(async () => {
   mirrorTree = join(workDir, 'mirror');
   expectOk(await ferry(['mirror', ...keyring, served.source, mirrorTree]));
   expectOk(await ferry(['sync', '--library', library, ...keyring, served.source]));
+  // Exports go into folders that exist, as mounted drives do.
+  await Promise.all(['drive', 'drive-2', 'drive-3'].map((name) => mkdir(join(workDir, name))));
   const exported = expectOk(await ferry(['export', '--to', join(workDir, 'drive'), '--site', 'lab', '--library', library, ...keyring, served.source]));
   bundle = lastLine(exported);
   trees.ferry = join(workDir, 'site-ferry');
@@ -88,7 +90,7 @@ describe('across the air gap with the real exporter', () => {
 
   it('ferry serve of the imported tree and of the bundle are each mirrored back, signatures and hashes checked; traversal is refused', async () => {
     for (const [name, path] of [['tree', trees.ferry], ['bundle', bundle]] as const) {
-      const serving = await startFerryServe([path, '--port', '0']);
+      const serving = await startFerryServe([path, '--port', '0', ...keyring]);
       const back = join(workDir, `back-from-${name}`);
       let run: FerryRun;
       try {
