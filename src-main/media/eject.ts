@@ -5,6 +5,7 @@ import { errnoCode, isFerryError } from '../base/errors.js';
 import { runCommand, type CommandResult, type CommandRunner } from './detect.js';
 import { parseDiskutilInfo } from './diskutil.js';
 import { systemMountReason } from './drives.js';
+import { isInside, mountOf, readMounts, type Mount } from './mounts.js';
 import { asString } from './plist.js';
 
 /** A process holding a file, its working directory or its root on the drive. */
@@ -56,43 +57,9 @@ export async function ejectDrive(options: EjectOptions): Promise<EjectOutcome> {
 
 // Linux
 
-export interface Mount {
-  mountPoint: string;
-  fsType: string;
-  /** The mount source: a device such as /dev/sdb1, or a name (`fusefat`, `tmpfs`). */
-  source: string;
-}
-
-/** `/proc/self/mountinfo` (proc(5)): mount point in field 5, then after " - " the type and the source; octal escapes undone. */
-export function parseMountinfo(text: string): Mount[] {
-  const unescape = (field: string): string => field.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(parseInt(octal, 8)));
-  return text.split('\n').flatMap((line) => {
-    const [before, after] = line.split(' - ');
-    const fields = before?.split(' ') ?? [];
-    const [fsType, source] = after?.split(' ') ?? [];
-    const mountPoint = fields[4];
-    if (mountPoint === undefined || fsType === undefined || source === undefined) return [];
-    return [{ mountPoint: unescape(mountPoint), fsType, source: unescape(source) }];
-  });
-}
-
-/** The mount a path lies on: the last mounted of the longest mount point containing it. */
-function mountOf(mounts: readonly Mount[], path: string): Mount | undefined {
-  let best: Mount | undefined;
-  for (const mount of mounts) {
-    if (!isInside(path, mount.mountPoint)) continue;
-    if (best === undefined || mount.mountPoint.length >= best.mountPoint.length) best = mount;
-  }
-  return best;
-}
-
-function isInside(path: string, folder: string): boolean {
-  return path === folder || path.startsWith(folder === '/' ? '/' : `${folder}/`);
-}
-
 async function ejectLinux(options: EjectOptions, run: CommandRunner): Promise<EjectOutcome> {
   const asked = options.mountPoint ?? options.device ?? '';
-  const mounts = parseMountinfo(await readFile('/proc/self/mountinfo', 'utf8'));
+  const mounts = await readMounts();
   const mount =
     options.mountPoint === undefined
       ? mounts.find((candidate) => candidate.source === options.device)

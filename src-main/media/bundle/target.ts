@@ -1,11 +1,12 @@
 // Where an export goes: the file system holding a target folder, its type and its free space,
 // read before anything is written (issue 9 §2: the verdict comes first).
 import { execFile } from 'node:child_process';
-import { readFile, realpath, statfs } from 'node:fs/promises';
+import { realpath, statfs } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { promisify } from 'node:util';
 import { lstatIfExists, withFileErrors } from '../../base/files.js';
 import { filesystemKind, type FilesystemKind } from '../fs-rules.js';
+import { mountOf, readMounts } from '../mounts.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -38,7 +39,7 @@ export async function inspectTarget(target: string): Promise<TargetFilesystem> {
   while ((await lstatIfExists(existing)) === undefined && dirname(existing) !== existing) existing = dirname(existing);
   const real = await withFileErrors(existing, 'inspect', () => realpath(existing));
   const stats = await withFileErrors(existing, 'read the free space of', () => statfs(real));
-  const mount = process.platform === 'linux' ? await mountOf(real) : undefined;
+  const mount = process.platform === 'linux' ? mountOf(await readMounts().catch(() => []), real) : undefined;
   const fsType = mount === undefined ? 'unknown' : await fuseDeviceType(mount.fsType, mount.source);
   return {
     existing,
@@ -48,33 +49,6 @@ export async function inspectTarget(target: string): Promise<TargetFilesystem> {
     freeBytes: stats.blocks === 0 ? null : stats.bavail * stats.bsize,
     blockSize: stats.bsize,
   };
-}
-
-interface MountEntry {
-  mountPoint: string;
-  fsType: string;
-  source: string;
-}
-
-/** mountinfo escapes space, tab, newline and backslash in paths as \ooo octal. */
-function unescapeMountPath(text: string): string {
-  return text.replace(/\\([0-7]{3})/g, (_match, octal: string) => String.fromCharCode(Number.parseInt(octal, 8)));
-}
-
-async function mountOf(path: string): Promise<MountEntry | undefined> {
-  const text = await readFile('/proc/self/mountinfo', 'utf8').catch(() => '');
-  let best: MountEntry | undefined;
-  for (const line of text.split('\n')) {
-    // "id parent major:minor root mountpoint options [optional fields...] - fstype source superoptions"
-    const [before, after] = line.split(' - ');
-    if (before === undefined || after === undefined) continue;
-    const mountPoint = unescapeMountPath(before.split(' ')[4] ?? '');
-    const [fsType = '', source = ''] = after.split(' ');
-    const inside = mountPoint === '/' || path === mountPoint || path.startsWith(`${mountPoint}/`);
-    // Later lines are mounted over earlier ones at the same point.
-    if (inside && (best === undefined || mountPoint.length >= best.mountPoint.length)) best = { mountPoint, fsType, source: unescapeMountPath(source) };
-  }
-  return best;
 }
 
 /** FUSE drivers by the subtype they mount with (`fuse.<subtype>`), as the file system they serve. */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ejectDrive } from '../../../src-main/media/index.js';
-import { parseMountinfo } from '../../../src-main/media/eject.js';
+import { parseMountinfo } from '../../../src-main/media/mounts.js';
 import { recordedRunner } from '../../support/recorded-commands.js';
 
 // The macOS and Windows eject paths fed with answers in the form diskutil and PowerShell print
