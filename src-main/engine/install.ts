@@ -1,5 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 // The engine runs from src-main/ under vitest and from dist/src-main/ once built (and from an
@@ -41,9 +41,19 @@ export function userAgent(): string {
   return `stream-ferry/${productVersion()}`;
 }
 
+/**
+ * The folder of the keyrings shipped with Stream Ferry, for an install root `root`: `<root>/resources/keyrings`
+ * in a checkout or an npm install; beside the archive (`<resources>/keyrings`) when `root` is an
+ * Electron app.asar, where electron-builder.yml's extraResources puts them once, readable by the
+ * operator and by gpgv outside the archive.
+ */
+export function keyringsDirFor(root: string): string {
+  return basename(root) === 'app.asar' ? join(dirname(root), 'keyrings') : join(root, 'resources', 'keyrings');
+}
+
 /** The Ubuntu cloud image keyring shipped with the app: the default trust root for images.maas.io. */
 export function bundledKeyringPath(): string {
-  return join(installRoot(), 'resources', 'keyrings', 'ubuntu-cloudimage-keyring.gpg');
+  return join(keyringsDirFor(installRoot()), 'ubuntu-cloudimage-keyring.gpg');
 }
 
 /** Where the built renderer (Vite's output) is: what `ferry ui` and the desktop shell serve. */

@@ -5,6 +5,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { keyringsDirFor } from '../../../src-main/engine/install.js';
 
 const root = join(import.meta.dirname, '..', '..', '..');
 
@@ -45,5 +46,12 @@ describe('electron-builder.yml', () => {
     const keyrings = config.extraResources.find((resource) => resource.to === 'keyrings');
     expect(keyrings?.from).toBe('resources/keyrings');
     expect((await readdir(join(root, keyrings?.from ?? 'missing'))).filter((name) => name.endsWith('.gpg')).length).toBeGreaterThan(0);
+    // Once: not inside the archive as well.
+    expect(packed(config.files, 'resources/keyrings/ubuntu-cloudimage-keyring.gpg')).toBe(false);
+  });
+
+  it('finds the keyrings where each kind of install puts them', () => {
+    expect(keyringsDirFor('/opt/Stream Ferry/resources/app.asar')).toBe('/opt/Stream Ferry/resources/keyrings');
+    expect(keyringsDirFor('/home/op/stream-ferry')).toBe('/home/op/stream-ferry/resources/keyrings');
   });
 });
