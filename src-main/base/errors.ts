@@ -59,7 +59,7 @@ export const ERROR_CODES = {
   FERRY_RECEIPT_INVALID: 'A receipt is damaged or not a Stream Ferry receipt',
   FERRY_TARGET_MISSING: 'The export target folder does not exist',
   FERRY_TARGET_UNFIT: 'The export target cannot hold the files as they would be written',
-  FERRY_EXPORT_UNAVAILABLE: 'The library does not hold what the export asks for',
+  FERRY_EXPORT_UNAVAILABLE: 'The library or mirror tree does not hold what the export asks for',
   FERRY_INPUT_INVALID: 'A job or call was given an input it cannot use',
   FERRY_CANCELLED: 'The operation was cancelled',
 } as const;
