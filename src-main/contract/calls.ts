@@ -6,6 +6,7 @@
 
 import { z } from 'zod';
 import { JOB_KINDS, jobInputSchemas, selectionGroupsSchema, selectionRequestSchema, streamInputSchema, whole } from './inputs.js';
+import { historyCalls } from './history-calls.js';
 import { receiptSchema } from './records.js';
 import { jobEventSchema, jobStatusSchema, planSummarySchema, selectionAdviceSchema, streamTrustSchema } from './outputs.js';
 
@@ -194,6 +195,7 @@ export const calls = {
   'drives.list': call(z.object({ showSystem: z.boolean({ error: 'true or false' }).optional() }), driveListingSchema, 'Drives to export to; system drives hidden unless showSystem.'),
   'settings.get': call(nothing, settingsSchema, 'The saved settings.'),
   'settings.set': call(settingsSchema, settingsSchema, 'Replaces the saved settings; answers them as saved.'),
+  ...historyCalls,
 } as const;
 
 export type CallName = keyof typeof calls;

@@ -4,6 +4,7 @@ export * from './inputs.js';
 export * from './outputs.js';
 export * from './calls.js';
 export * from './records.js';
+export * from './history-calls.js';
 export * from './protocol.js';
 export * from './client.js';
 export * from './transports.js';
