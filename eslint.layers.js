@@ -18,7 +18,9 @@ export const layers = {
   net: { folders: ['base'], packages: ['undici'], node: true },
   library: { folders: ['base'], packages: ['better-sqlite3'], node: true },
   mirror: { folders: ['base', 'streams', 'net', 'library'], packages: [], node: true },
-  media: { folders: ['base', 'streams', 'library'], packages: ['zod'], node: true },
+  // media/ parses receipts with the contract's schema (contract/records.ts), the one definition the
+  // API answers receipts.write with; the contract imports nothing of media/, so no cycle.
+  media: { folders: ['base', 'contract', 'streams', 'library'], packages: ['zod'], node: true },
   serve: { folders: ['base', 'streams', 'library'], packages: ['range-parser', 'fresh', 'etag'], node: true },
   engine: { folders: ['base', 'contract', ...domainFolders], packages: ['zod'], node: true },
   // cli/ starts browser mode (`ferry ui`), so it may import web/, the face that serves it.

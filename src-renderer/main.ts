@@ -9,6 +9,8 @@ import { AppState } from './lib/state/app.svelte.js';
 
 const transport = await webSocketTransport(new WebSocket(socketUrl(location.href)));
 const app = new AppState(fromContract(createClient(transport)));
-app.source.prefill(new URLSearchParams(location.search));
+const query = new URLSearchParams(location.search);
+app.source.prefill(query);
+app.offline.prefill(query);
 mount(App, { target: document.getElementById('app') ?? document.body, props: { app } });
 await app.reattach();

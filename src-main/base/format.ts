@@ -26,9 +26,13 @@ export function formatSeconds(ms: number): string {
   return `${Number((ms / 1000).toFixed(1))} s`;
 }
 
-/** A word as a POSIX shell needs it, so that a printed command can be pasted back into a shell. */
+/**
+ * A word as a POSIX shell needs it, so that a printed command can be pasted back into a shell.
+ * A `~` starting the word, or following `=` or `:` (bash expands those in any word, POSIX in
+ * assignments), is quoted: unquoted, the shell would put a home folder there.
+ */
 export function shellWord(word: string): string {
-  return /^[\w@%+=:,./~-]+$/.test(word) ? word : `'${word.replaceAll("'", "'\\''")}'`;
+  return /^[\w@%+=:,./~-]+$/.test(word) && !/(?:^|[=:])~/.test(word) ? word : `'${word.replaceAll("'", "'\\''")}'`;
 }
 
 /** A command line to paste: words quoted, but a shell variable (`$PROFILE`, `url=$MIRROR_URL`) left for the shell to expand. */

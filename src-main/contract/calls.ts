@@ -6,6 +6,8 @@
 
 import { z } from 'zod';
 import { JOB_KINDS, jobInputSchemas, selectionGroupsSchema, selectionRequestSchema, streamInputSchema, whole } from './inputs.js';
+import { historyCalls } from './history-calls.js';
+import { receiptSchema } from './records.js';
 import { jobEventSchema, jobStatusSchema, planSummarySchema, selectionAdviceSchema, streamTrustSchema } from './outputs.js';
 
 const nonEmpty = z.string({ error: 'a non-empty string' }).min(1, { error: 'a non-empty string' });
@@ -146,19 +148,6 @@ export const settingsSchema = z.object({
   theme: z.enum(['system', 'light', 'dark'], { error: 'system, light or dark' }).optional(),
 });
 
-/** A site's receipt (`ferry receipt`, docs/bundle.md): what its mirror tree holds, for an incremental export's `since`. */
-export const receiptSchema = z.object({
-  format: z.literal('stream-ferry-receipt'),
-  formatVersion: z.literal(1),
-  id: z.string(),
-  /** ISO 8601. */
-  created: z.string(),
-  tool: z.object({ name: z.string(), version: z.string() }),
-  site: z.string().nullable(),
-  metadata: z.array(z.object({ path: z.string(), sha256: z.string(), size: z.number() })),
-  blobs: z.array(z.object({ sha256: z.string(), size: z.number() })),
-});
-
 /** One event of a job with its sequence number (1, 2, ... per job), for reattaching after a reconnect. */
 export const sequencedEventSchema = z.object({ seq: z.number(), event: jobEventSchema });
 
@@ -206,6 +195,7 @@ export const calls = {
   'drives.list': call(z.object({ showSystem: z.boolean({ error: 'true or false' }).optional() }), driveListingSchema, 'Drives to export to; system drives hidden unless showSystem.'),
   'settings.get': call(nothing, settingsSchema, 'The saved settings.'),
   'settings.set': call(settingsSchema, settingsSchema, 'Replaces the saved settings; answers them as saved.'),
+  ...historyCalls,
 } as const;
 
 export type CallName = keyof typeof calls;
@@ -219,5 +209,4 @@ export type LoadedSource = z.infer<typeof loadedSourceSchema>;
 export type ProductSummary = z.infer<typeof productSummarySchema>;
 export type LibrarySummaryData = z.infer<typeof librarySummarySchema>;
 export type DriveListingData = z.infer<typeof driveListingSchema>;
-export type ReceiptData = z.infer<typeof receiptSchema>;
 export type SequencedEvent = z.infer<typeof sequencedEventSchema>;

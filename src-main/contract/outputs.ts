@@ -103,6 +103,12 @@ export const streamTrustSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('skipped') }),
 ]);
 
+/**
+ * One verified signature of a metadata file (a stream's or a bundle's): which file, by which key,
+ * made when (ISO 8601: the signature packet's creation time, which gpgv prints as "Signature made").
+ */
+export const signatureFactSchema = z.object({ path: z.string(), keyFingerprint: z.string(), signedAt: z.string() });
+
 export const loadOutcomeSchema = z.object({
   /** Hand this to query, products and jobs (`stream: { streamId }`). */
   streamId: z.string(),
@@ -112,6 +118,8 @@ export const loadOutcomeSchema = z.object({
   metadataFiles: z.number(),
   /** Products files, in index order, and the products each lists. */
   productsFiles: z.array(z.object({ contentId: z.string(), path: z.string(), products: z.number() })),
+  /** Each metadata file's verified signature, in the order they were read (the entry file first); empty when not verified. */
+  signatures: z.array(signatureFactSchema),
 });
 
 /** Why a selection matched nothing (streams/diagnose.ts), as data for the faces to word. */
@@ -228,9 +236,6 @@ export const gcOutcomeSchema = z.object({
   partialsKept: z.number(),
   bytesFreed: z.number(),
 });
-
-/** One verified signature of a bundle's metadata: which file, by which key, made when (ISO 8601, or null). */
-export const signatureFactSchema = z.object({ path: z.string(), keyFingerprint: z.string(), signedAt: z.string().nullable() });
 
 /** A blob of a bundle that is missing or bad, and the tree files it is for. */
 export const bundleBlobProblemSchema = z.object({
@@ -371,7 +376,7 @@ export const exportOutcomeSchema = z.object({
   /** How old those signatures are, and the keyring's expired or soon-expiring keys (as a stream's trust.warnings). */
   trustWarnings: z.array(trustWarningSchema),
   /** Upstream's signatures as verified at export (the metadata files, their signers and dates). */
-  signatures: z.array(z.object({ path: z.string(), keyFingerprint: z.string(), signedAt: z.string() })),
+  signatures: z.array(signatureFactSchema),
   /** The export was recorded in the library's ledger for this site. */
   ledgerSite: z.string().nullable(),
 });

@@ -20,7 +20,7 @@ export const JOBS_KEPT = 200;
 const journalSchema = z.object({ version: z.literal(1), jobs: z.array(jobStatusSchema) });
 
 /** The JSON in `path`, checked by `schema`; undefined when the file does not exist. Throws FERRY_SETTING_INVALID for a damaged file, FERRY_IO. */
-async function readJson<Schema extends z.ZodType>(path: string, schema: Schema): Promise<z.infer<Schema> | undefined> {
+export async function readJson<Schema extends z.ZodType>(path: string, schema: Schema): Promise<z.infer<Schema> | undefined> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
@@ -45,7 +45,7 @@ async function readJson<Schema extends z.ZodType>(path: string, schema: Schema):
 }
 
 /** Writes `value` as JSON to `path` through a temporary name and a rename. Throws FERRY_IO, FERRY_DISK_FULL. */
-async function writeJson(path: string, value: unknown): Promise<void> {
+export async function writeJson(path: string, value: unknown): Promise<void> {
   const draft = `${path}.${process.pid}.draft`;
   try {
     await writeFile(draft, `${JSON.stringify(value, null, 1)}\n`);

@@ -58,7 +58,6 @@ export async function openVerifiedBundle(options: OpenVerifiedOptions): Promise<
   if (firstVolume === undefined) throw new FerryError('FERRY_BUNDLE_NOT_FOUND', 'No bundle was given.', {});
   // Empty: loadStream verifies with the bundled Ubuntu cloud image keyring.
   const keyringFiles = [...options.keyringFiles.map((file) => resolvePath(options.cwd, file)), ...(options.trustBundleKeyrings === true ? await bundleKeyrings(bundle) : [])];
-  const signatures: SignatureFact[] = [];
   const readMetadata = async (path: string): Promise<Buffer> => {
     const file = byPath.get(path);
     if (file?.role !== 'metadata') {
@@ -74,12 +73,11 @@ export async function openVerifiedBundle(options: OpenVerifiedOptions): Promise<
     cwd: options.cwd,
     signal: options.signal,
     client: { readMetadata },
-    onSignature: (fact) => signatures.push({ path: fact.path, keyFingerprint: fact.keyFingerprint, signedAt: fact.signedAt?.toISOString() ?? null }),
   }).catch(async (error: unknown) => {
     if (isFerryError(error, 'FERRY_SIG_UNKNOWN_KEY') && error.keyId !== undefined && options.trustBundleKeyrings !== true) throw (await carriedKeyError(bundle, error.keyId)) ?? error;
     throw namedInBundle(error, bundle);
   });
-  return { bundle, stream, trust: stream.trust, signatures, items: checkFilesAgainstMetadata(manifest.files, stream) };
+  return { bundle, stream, trust: stream.trust, signatures: stream.signatures, items: checkFilesAgainstMetadata(manifest.files, stream) };
 }
 
 /** Signature verdicts that mean the metadata's bytes on the drive are not what was signed. */

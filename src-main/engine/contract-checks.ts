@@ -6,7 +6,6 @@ import type { Progress } from '../base/progress.js';
 import type { SerializedFerryError } from '../base/errors.js';
 import type { LibraryRepairReport, TreeRepairReport } from '../library/index.js';
 import type { Drive, EjectOutcome } from '../media/index.js';
-import type { Receipt } from '../media/bundle/manifest.js';
 import type { NoMatchReport } from '../streams/index.js';
 import type {
   DriveListingData,
@@ -15,7 +14,6 @@ import type {
   NoMatchReportData,
   ProductSummary as ContractProductSummary,
   ProgressData,
-  ReceiptData,
   RepairReport,
   SerializedError,
 } from '../contract/index.js';
@@ -36,6 +34,5 @@ export const CONTRACT_MATCHES_DOMAIN: [
   Same<LibrarySummary, LibrarySummaryData>,
   Same<ProductSummary, ContractProductSummary>,
   Same<NoMatchReport, NoMatchReportData>,
-  Same<Receipt, ReceiptData>,
   Same<EjectOutcome, EjectOutcomeData>,
-] = [true, true, true, true, true, true, true, true, true, true];
+] = [true, true, true, true, true, true, true, true, true];

@@ -81,6 +81,7 @@ async function runLoad(input: StreamInput, context: JobContext): Promise<LoadOut
       trust: stream.trust,
       metadataFiles: stream.metadataFiles.length,
       productsFiles: stream.products.map((products) => ({ contentId: products.contentId, path: products.file.path, products: products.document.products.length })),
+      signatures: stream.signatures,
     };
   } finally {
     await client.close();

@@ -24,6 +24,7 @@ import { isOutcomeEvent, type JobEvent, type JobInputs, type JobKind, type JobSt
 import { JobJournal, readSettings, writeSettings } from './app-data.js';
 import { listDrives, type ListDrivesOptions } from './drives.js';
 import { createEngine, type Engine, type EngineOptions } from './engine.js';
+import { createHistory } from './history.js';
 import { productVersion } from './install.js';
 import { checkInput, filterGroups, selectionFromGroups } from './job-input.js';
 import type { JobHandle } from './jobs.js';
@@ -148,6 +149,9 @@ export async function createApiService(options: ApiServiceOptions = {}): Promise
     return handle;
   };
 
+  // The History and Plan screens' calls (engine/history.ts); the jobs are the journal's, as jobs.list.
+  const history = createHistory({ engine, dataDir, cwd, jobs: () => journal.list() });
+
   const handlers: Handlers = {
     'engine.info': () => ({ version: productVersion(), dataDir, libraryDir: dataDir }),
     'sources.load': (input) => track(engine.startJob('load', input)),
@@ -213,7 +217,7 @@ export async function createApiService(options: ApiServiceOptions = {}): Promise
     },
     'library.summary': ({ library }) => engine.librarySummary({ library: library ?? dataDir }),
     'profiles.list': async ({ library }) => (await engine.librarySummary({ library: library ?? dataDir })).profiles,
-    'receipts.write': (input) => engine.writeReceipt(input),
+    'receipts.write': (input) => history.writeReceipt(input),
     'drives.list': ({ showSystem }) => listDrives({ ...options.drives, ...(showSystem === undefined ? {} : { showSystem }) }),
     'settings.get': () => readSettings(dataDir),
     'settings.set': async (settings) => {
@@ -221,6 +225,10 @@ export async function createApiService(options: ApiServiceOptions = {}): Promise
       await writeSettings(dataDir, stored);
       return stored;
     },
+    'library.space': (input) => history.space(input),
+    'history.exports': (input) => history.exports(input),
+    'history.receipts': () => history.receipts(),
+    'history.audit': () => history.audit(),
   };
 
   const dispatch = async (raw: unknown, connection: ConnectionState): Promise<void> => {

@@ -16,7 +16,7 @@ import {
 } from '../streams/index.js';
 import { FerryError, describeError, errnoCode } from '../base/errors.js';
 import type { ProgressTracker } from '../base/progress.js';
-import type { RetryEvent, StreamSettings, StreamTrust } from './api.js';
+import type { RetryEvent, SignatureFact, StreamSettings, StreamTrust } from './api.js';
 import { bundledKeyringPath, userAgent } from './install.js';
 import { trustWarnings } from './trust-warnings.js';
 
@@ -37,8 +37,6 @@ export interface LoadStreamOptions {
    * against the bundle's sha256; the signatures are verified here all the same).
    */
   client: HttpClient | { readMetadata(path: string): Promise<Buffer> };
-  /** Told of each verified signature: the file, the signer's fingerprint and the signature's creation time. */
-  onSignature?: ((fact: { path: string; keyFingerprint: string; signedAt: Date | undefined }) => void) | undefined;
   /** Told of each metadata file, step `load`: the index adds its products files to the total as it is read. */
   progress?: ProgressTracker | undefined;
 }
@@ -95,6 +93,8 @@ export interface LoadedStream {
   products: LoadedProductsFile[];
   /** Every metadata file in the order a mirror writes them: products files first, the index last. */
   metadataFiles: MetadataFile[];
+  /** Each verified signature in the order the files were read (the entry file first); empty when nothing was verified. */
+  signatures: SignatureFact[];
 }
 
 /**
@@ -127,6 +127,7 @@ export async function loadStream(options: LoadStreamOptions): Promise<LoadedStre
   const signers = new Set<string>();
   const expiredKeys = new Map<string, string>();
   const signedAt: Date[] = [];
+  const signatures: SignatureFact[] = [];
 
   const readText: TextReader = async (path) => {
     const url = joinMirrorUrl(source.baseUrl, path);
@@ -154,7 +155,7 @@ export async function loadStream(options: LoadStreamOptions): Promise<LoadedStre
     throwIfCancelled(signal);
     signers.add(verified.signerFingerprint);
     signedAt.push(verified.signedAt);
-    options.onSignature?.({ path, keyFingerprint: verified.signerFingerprint, signedAt: verified.signedAt });
+    signatures.push({ path, keyFingerprint: verified.signerFingerprint, signedAt: verified.signedAt.toISOString() });
     if (verified.keyExpiredAt !== undefined) expiredKeys.set(verified.signerFingerprint, verified.keyExpiredAt.toISOString());
     return verified.body;
   };
@@ -175,7 +176,7 @@ export async function loadStream(options: LoadStreamOptions): Promise<LoadedStre
             warnings: trustWarnings(signedAt, await keyExpiries(keyring, now), now),
           };
     const metadataFiles = [...loaded.products.map((products) => products.file), ...loaded.indexFiles];
-    return { source, trust, index: loaded.index, products: loaded.products, metadataFiles };
+    return { source, trust, index: loaded.index, products: loaded.products, metadataFiles, signatures };
   } finally {
     progress?.finish();
   }

@@ -11,6 +11,7 @@ import { JOB_SQL, JobQueries } from './catalog/jobs.js';
 import type {
   BlobRecord,
   ExportRecord,
+  ExportSummary,
   HeldFile,
   HeldItem,
   HeldItemKey,
@@ -314,6 +315,11 @@ export class Catalog {
   /** The sha256 of every blob some export to `site` carried. */
   blobsExportedTo(site: string): Set<string> {
     return this.exports.blobsExportedTo(site);
+  }
+
+  /** Every export of the ledger, newest first, with the blobs it carried and their bytes (History). */
+  listExports(): ExportSummary[] {
+    return this.exports.listExports();
   }
 
   // Jobs

@@ -1,9 +1,11 @@
 // What the screens need from the engine, as one small interface named after the engine's methods
 // (engine.ts Engine), and fromContract(), which provides it over the contract's one client
 // (src-main/contract/client.ts, WebSocket or MessagePort alike). The renderer runs no engine code.
+import type { AuditRecord, ExportRecordData, LibrarySpace, Receipt, ReceiptRecord, SelectionAdvice } from '../../src-main/contract/index.js';
 import type { CallOutput, DriveListingData, FerryClient as ContractClient, JobEvent, JobInputs, JobKind, JobOutcomes, JobStatus, LibrarySummaryData, PlanSummary, ProductSummary, SelectionGroups, SelectionRequest, SerializedError, SyncInput } from '../../src-main/contract/index.js';
 
 export type { JobEvent, JobInputs, JobKind, JobOutcomes, JobStatus, PlanSummary, ProductSummary, SelectionGroups, SyncInput };
+export type { AuditRecord, ExportRecordData, LibrarySpace, Receipt, ReceiptRecord, SelectionAdvice };
 export type SerializedFerryError = SerializedError;
 export type LibrarySummary = LibrarySummaryData;
 export type DriveListing = DriveListingData;
@@ -29,6 +31,13 @@ export interface FerryClient {
   librarySummary(input: { library?: string | undefined }): Promise<LibrarySummary>;
   drives(input: { showSystem?: boolean | undefined }): Promise<DriveListing>;
   profiles(input: { library?: string | undefined }): Promise<LibraryProfile[]>;
+  // Source, Catalog, Plan, Offline and History screens
+  advise(streamId: string, request: SelectionRequest): Promise<SelectionAdvice>;
+  librarySpace(input: { library?: string | undefined }): Promise<LibrarySpace>;
+  writeReceipt(input: { dir: string; out: string; site?: string | undefined }): Promise<Receipt>;
+  exports(input: { library?: string | undefined }): Promise<ExportRecordData[]>;
+  receipts(): Promise<ReceiptRecord[]>;
+  audit(): Promise<AuditRecord[]>;
 }
 
 /** The screens' client over the contract's: each method is one call of the contract's table. */
@@ -50,6 +59,12 @@ export function fromContract(client: ContractClient): FerryClient {
     librarySummary: (input) => client.call('library.summary', input),
     drives: (input) => client.call('drives.list', input),
     profiles: (input) => client.call('profiles.list', input),
+    advise: (streamId, request) => client.call('catalog.advise', { streamId, ...request }),
+    librarySpace: (input) => client.call('library.space', input),
+    writeReceipt: (input) => client.call('receipts.write', input),
+    exports: (input) => client.call('history.exports', input),
+    receipts: () => client.call('history.receipts', {}),
+    audit: () => client.call('history.audit', {}),
   };
 }
 

@@ -174,6 +174,20 @@ describe.each([webSocketUnderTest, messagePortUnderTest])('the API contract over
     const receipt = await client.call('receipts.write', { dir: join(workDir, 'imported'), out: join(workDir, 'site.receipt.json'), site: 'lab' });
     expect(receipt).toMatchObject({ format: 'stream-ferry-receipt', site: 'lab' });
     expect(receipt.blobs.length).toBeGreaterThan(0);
+
+    // The History and Plan screens' records (engine/history.ts): the ledger's export, the receipt
+    // just written (read again from its file), the bundle's audit log, and the library disk's space.
+    const { bundleId } = exported.outcome as { bundleId: string };
+    expect(await client.call('history.exports', {})).toEqual([expect.objectContaining({ bundleId, site: null, blobs: expect.any(Number) as unknown })]);
+    expect(await client.call('history.receipts', {})).toEqual([{ path: join(workDir, 'site.receipt.json'), use: 'written', at: receipt.created, jobId: null, receipt, problem: null }]);
+    const [audit, ...others] = await client.call('history.audit', {});
+    expect(others).toEqual([]);
+    expect(audit).toMatchObject({ bundleId, directory: exportOutcome.directories[0], problem: null });
+    const events = audit?.entries.map((entry) => entry['event']);
+    expect([events?.[0], events?.at(-1)]).toEqual(['fetched', 'exported']);
+    expect(events).toContain('verified');
+    const space = await client.call('library.space', {});
+    expect(space).toMatchObject({ libraryDir: service.dataDir, freeBytes: expect.any(Number) as unknown });
   });
 
   it('keeps the settings, refusing a bad one by its field', async () => {

@@ -146,6 +146,10 @@ describe('the app in browser mode', () => {
     // The air-gapped side: verify the bundle, import it into a folder, and the MAAS commands to run.
     await goTo(page, 'Offline');
     await page.getByRole('textbox', { name: 'Bundle folder' }).fill(exportDir);
+    // The offline side's own keyring: empty means the bundled Ubuntu one, which did not sign this test stream.
+    const offlineKeyring = page.getByRole('textbox', { name: /Keyring files for the bundle's signatures/ });
+    expect(await offlineKeyring.inputValue()).toBe('');
+    await offlineKeyring.fill(served.testKey.keyringFile);
     await page.getByRole('button', { name: 'Verify' }).click();
     expect(await text(page, 'status', 'Verify result')).toMatch(/^\s*Complete: every file is present\.\s+Valid: every hash matches\./);
     await page.getByRole('textbox', { name: 'Into folder' }).fill(importDir);
@@ -166,7 +170,14 @@ describe('the app in browser mode', () => {
     // The history, and the source's verification banner.
     for (const screen of ['History', 'Source'] as const) {
       await goTo(page, screen);
-      if (screen === 'History') await page.getByRole('cell', { name: 'export' }).first().waitFor();
+      if (screen === 'History') {
+        await page.getByRole('cell', { name: 'export' }).first().waitFor();
+        // The export is in the library's ledger and its audit log reads back from the bundle.
+        const ledger = page.getByRole('table', { name: /exports ledger/ });
+        await ledger.getByRole('row').nth(1).waitFor();
+        expect(await ledger.getByRole('row').nth(1).textContent()).toMatch(/\d{8}T\d{6}Z-[0-9a-f]{8}.*[1-9]\d* files/);
+        expect(await page.getByRole('table', { name: /^Bundle / }).first().getByRole('cell', { name: 'exported' }).count()).toBe(1);
+      }
       if (screen === 'Source') expect(await text(page, 'status', 'Verification')).toContain('Verified');
       await capture(page, screen.toLowerCase());
     }

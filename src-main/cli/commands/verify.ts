@@ -91,7 +91,7 @@ export function describeBundle(summary: BundleSummary): string {
   if (summary.volumes.missing.length > 0) lines.push(`Missing volume(s): ${summary.volumes.missing.join(', ')} of ${summary.volumes.count}.`);
   if (summary.base !== null) lines.push(`Incremental: built on ${summary.base.kind} ${summary.base.id}.`);
   if (summary.trust.kind === 'verified') {
-    for (const signature of summary.signatures) lines.push(`Signature good: ${signature.path} signed by ${signature.keyFingerprint} at ${signature.signedAt ?? '(no date)'}.`);
+    for (const signature of summary.signatures) lines.push(`Signature good: ${signature.path} signed by ${signature.keyFingerprint} at ${signature.signedAt}.`);
     lines.push(`Keyring(s) used: ${summary.trust.keyringFiles.join(', ')}.`);
   } else {
     lines.push('NOT VERIFIED: the bundle\'s metadata starts from an unsigned .json index; no signature was checked.');

@@ -138,3 +138,9 @@ export interface ExportRecord {
   /** ISO 8601, the bundle's creation time. */
   readonly createdAt: string;
 }
+
+/** An export of the ledger with what it carried: its blobs, and their bytes as the library records them. */
+export interface ExportSummary extends ExportRecord {
+  readonly blobs: number;
+  readonly bytes: number;
+}

@@ -1,15 +1,26 @@
-// The bundle's manifest (bundle.json), the site receipt, and the names of everything in a bundle's
-// directory: the one definition of docs/bundle.md that the exporter, both importers, verify and
-// serve share. Schemas are zod's, and the types are derived from them, so what is parsed and what
+// The bundle's manifest (bundle.json), the site receipt (its schema is the contract's, in
+// contract/records.ts), and the names of everything in a bundle's directory: the one definition of
+// docs/bundle.md that the exporter, both importers, verify and serve share. Schemas are zod's, and the types are derived from them, so what is parsed and what
 // is written cannot drift apart.
 import { z } from 'zod';
 import { FerryError, type FerryErrorCode } from '../../base/errors.js';
 import { assertSafeItemPath } from '../../streams/paths.js';
+import {
+  BUNDLE_FORMAT_VERSION,
+  RECEIPT_FORMAT,
+  byteCountSchema as byteCount,
+  isoTimeSchema as isoTime,
+  receiptSchema,
+  recordIdSchema as recordId,
+  sha256Schema as sha256,
+  toolSchema as tool,
+  type Receipt,
+} from '../../contract/records.js';
+
+// The receipt's schema and the shapes it shares with the manifest are the contract's (one definition).
+export { BUNDLE_FORMAT_VERSION, RECEIPT_FORMAT, receiptSchema, type Receipt };
 
 export const BUNDLE_FORMAT = 'stream-ferry-bundle';
-export const RECEIPT_FORMAT = 'stream-ferry-receipt';
-/** The manifest and receipt format this build writes and the newest it reads. */
-export const BUNDLE_FORMAT_VERSION = 1;
 
 /** Names inside a bundle's directory (docs/bundle.md, "Layout"). */
 export const BUNDLE_FILES = {
@@ -29,12 +40,7 @@ export const BUNDLES_FOLDER = 'FERRY';
 /** Suffix of a file being written, in a bundle and in an import target; renamed away when complete. */
 export const PARTIAL_SUFFIX = '.partial';
 
-const sha256 = z.string().regex(/^[0-9a-f]{64}$/, 'a sha256 digest: 64 lower-case hex characters');
-const byteCount = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
 const fingerprint = z.string().regex(/^[0-9A-F]{40}$|^[0-9A-F]{64}$/, 'an OpenPGP fingerprint: 40 or 64 upper-case hex characters');
-const isoTime = z.iso.datetime();
-const recordId = z.string().regex(/^\d{8}T\d{6}Z-[0-9a-f]{8}$/, 'an id of the form YYYYMMDDTHHMMSSZ-xxxxxxxx');
-const tool = z.object({ name: z.string().min(1), version: z.string().min(1) });
 
 const treeFile = z.object({
   path: z.string().min(1),
@@ -77,24 +83,10 @@ export const bundleManifestSchema = z
   })
   .strict();
 
-export const receiptSchema = z
-  .object({
-    format: z.literal(RECEIPT_FORMAT),
-    formatVersion: z.literal(BUNDLE_FORMAT_VERSION),
-    id: recordId,
-    created: isoTime,
-    tool,
-    site: z.string().min(1).nullable(),
-    metadata: z.array(z.object({ path: z.string().min(1), sha256, size: byteCount })),
-    blobs: z.array(z.object({ sha256, size: byteCount })),
-  })
-  .strict();
-
 export type BundleManifest = z.infer<typeof bundleManifestSchema>;
 export type BundleFile = BundleManifest['files'][number];
 export type BundleBlob = BundleManifest['blobs'][number];
 export type BundlePart = z.infer<typeof blobPart>;
-export type Receipt = z.infer<typeof receiptSchema>;
 
 /**
  * Parses and checks a bundle.json's text beyond its schema: a known format, no newer version,

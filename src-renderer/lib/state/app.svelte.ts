@@ -5,7 +5,8 @@ import { getContext, setContext } from 'svelte';
 import type { FerryClient } from '../client.js';
 import { CatalogState } from './catalog.svelte.js';
 import { HistoryState } from './history.svelte.js';
-import { ExportState, OfflineState } from './media.svelte.js';
+import { ExportState } from './media.svelte.js';
+import { OfflineState } from './offline.svelte.js';
 import { SourceState } from './source.svelte.js';
 import { TransferState } from './transfer.svelte.js';
 
@@ -45,8 +46,8 @@ export class AppState {
       selection: this.catalog.groups,
       max: this.catalog.max,
     }));
-    this.offline = new OfflineState(client, () => this.source.input.keyringFiles);
-    this.history = new HistoryState(client);
+    this.offline = new OfflineState(client);
+    this.history = new HistoryState(client, () => this.transfer.library);
   }
 
   get screen(): ScreenId { return this.#screen; }

@@ -4,7 +4,7 @@
 // Which products a selection picks is asked of the engine (products()), never re-implemented here.
 import { formatBytes } from '../format.js';
 import { argumentsToGroups, groupsToArguments, groupsToText, sameGroup, textToGroups } from '../selection.js';
-import { toClientError, type ClientError, type FerryClient, type LibraryProfile, type ProductSummary, type SelectionGroups } from '../client.js';
+import { toClientError, type ClientError, type FerryClient, type LibraryProfile, type ProductSummary, type SelectionAdvice, type SelectionGroups } from '../client.js';
 
 /** Bootloaders are their own products file (prior art §0.3); this line picks all of them. */
 export const BOOTLOADER_GROUP: readonly string[] = ['os~^(grub|pxelinux)'];
@@ -45,6 +45,32 @@ export function groupLine(product: Pick<ProductSummary, 'os' | 'release' | 'arch
   ];
 }
 
+/**
+ * The engine's advice on a selection that matched nothing (catalog.advise: streams/diagnose.ts's
+ * facts), in this screen's words: each line of the filter text is one group, so "use --or" reads
+ * "put it on a line of its own". Empty when nothing stands out.
+ */
+export function adviceLines(advice: SelectionAdvice): string[] {
+  const lines: string[] = [];
+  const report = advice.noMatch;
+  if (report !== undefined) {
+    for (const { filter, key, nearestKeys } of report.unknownKeys) {
+      lines.push(`${filter}: no item has the key '${key}'.${nearestKeys.length === 0 ? '' : ` Did you mean ${nearestKeys.join(' or ')}?`}`);
+    }
+    for (const { filter, key, nearestValues } of report.unmatchedValues) {
+      lines.push(`${filter}: no item matches; values of '${key}' include ${nearestValues.join(', ')}.`);
+    }
+    for (const { filters, group } of report.sameKeyAlternatives) {
+      lines.push(`${filters.join(' ')}: an item has one value of each key, so it cannot match all of these; for any of them, write: ${group.join(' ')}`);
+    }
+    for (const group of report.andedAlternatives) {
+      lines.push(`${group.join(' ')}: each matches alone, but an item must match all filters of a line; for either, put each on a line of its own.`);
+    }
+  }
+  if (advice.lacksBootloaders) lines.push('MAAS images are selected but no bootloader: tick "Include bootloaders", or MAAS cannot boot machines from this mirror.');
+  return lines;
+}
+
 export class CatalogState {
   readonly #client: FerryClient;
   #streamId = $state<string | undefined>(undefined);
@@ -59,6 +85,7 @@ export class CatalogState {
   #loading = $state(false);
   #error = $state.raw<ClientError | undefined>(undefined);
   #note = $state<string | undefined>(undefined);
+  #advice = $state.raw<string[]>([]);
   #asked = 0;
 
   constructor(client: FerryClient) {
@@ -70,6 +97,8 @@ export class CatalogState {
   get error(): ClientError | undefined { return this.#error; }
   /** Why a click did not change the selection (a broader line picks the product). */
   get note(): string | undefined { return this.#note; }
+  /** Why the filter text selects nothing (the engine's catalog.advise), in this screen's words; empty otherwise. */
+  get advice(): readonly string[] { return this.#advice; }
   get products(): readonly ProductSummary[] { return this.#all; }
   get text(): string { return this.#text; }
   set text(value: string) {
@@ -214,13 +243,18 @@ export class CatalogState {
     // An empty selection means "everything" to the engine; here it means nothing is ticked yet.
     if (streamId === undefined || groups.length === 0) {
       this.#selectedKeys = new Set();
+      this.#advice = [];
       return;
     }
     const asked = ++this.#asked;
     try {
-      const picked = await this.#client.products(streamId, { selection: groups, ...(this.#max === undefined ? {} : { max: this.#max }) });
+      const request = { selection: groups, ...(this.#max === undefined ? {} : { max: this.#max }) };
+      const picked = await this.#client.products(streamId, request);
+      // Only a selection that picks nothing needs the reasons, which cost the engine a diagnosis.
+      const advice = picked.length === 0 ? adviceLines(await this.#client.advise(streamId, request)) : [];
       if (asked !== this.#asked) return;
       this.#selectedKeys = new Set(picked.map(productKey));
+      this.#advice = advice;
       this.#error = undefined;
     } catch (error) {
       if (asked === this.#asked) this.#error = toClientError(error);

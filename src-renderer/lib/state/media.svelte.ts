@@ -1,8 +1,7 @@
-// The Export and Offline screens: the engine's export, verify and import jobs (`ferry export`,
-// `ferry verify`, `ferry import`). The export verdict is the engine's own, from a dry run of the
+// The Export screen: the engine's export job (`ferry export`; the Offline screen's verify and
+// import are offline.svelte.ts's). The export verdict is the engine's own, from a dry run of the
 // same input (ExportOutcome.plan), so the screen never judges space or file systems by itself.
 import type { DriveListingData, ExportInput, ExportPlanSummary } from '../../../src-main/contract/index.js';
-import { commandLine } from '../format.js';
 import { toClientError, type ClientError, type DriveListing, type FerryClient } from '../client.js';
 import { JobRun } from './job.svelte.js';
 
@@ -185,63 +184,5 @@ export class ExportState {
   #key(): string {
     const input = this.input;
     return typeof input === 'string' ? '' : JSON.stringify(input);
-  }
-}
-
-/** A shell line for each MAAS command, in order, with what it is for. */
-export interface CommandLine {
-  purpose: string;
-  line: string;
-}
-
-export class OfflineState {
-  #bundle = $state('');
-  #target = $state('');
-  readonly verify: JobRun<'verify'>;
-  readonly import: JobRun<'import'>;
-  /** The Source screen's keyring files (undefined: the bundled Ubuntu keyring). */
-  readonly #keyringFiles: () => string[] | undefined;
-
-  constructor(client: FerryClient, keyringFiles: () => string[] | undefined) {
-    this.#keyringFiles = keyringFiles;
-    this.verify = new JobRun(client, 'verify');
-    this.import = new JobRun(client, 'import');
-  }
-
-  /** The bundle's folder (on the drive, or copied off it): `FERRY/<bundle id>/` or a folder holding it. */
-  get bundle(): string { return this.#bundle; }
-  set bundle(value: string) { this.#bundle = value; }
-  /** The mirror tree to build or update. */
-  get target(): string { return this.#target; }
-  set target(value: string) { this.#target = value; }
-  get verifyOutcome(): ReturnType<JobRun<'verify'>['result']> { return this.verify.result(); }
-  get importOutcome(): ReturnType<JobRun<'import'>['result']> { return this.import.result(); }
-
-  /** The command that serves the imported tree to MAAS over HTTP, on the port the MAAS commands' URL guesses. */
-  get serveCommand(): string {
-    return commandLine(['ferry', 'serve', this.#target.trim() === '' ? 'MIRROR_DIR' : this.#target.trim(), '--bind', '0.0.0.0', '--port', '8080']);
-  }
-
-  /** The MAAS commands of a complete import, each as a line to paste into a shell. */
-  get maasCommands(): CommandLine[] {
-    return (this.importOutcome?.maas?.commands ?? []).map((command) => ({ purpose: command.purpose, line: commandLine(command.argv) }));
-  }
-
-  /**
-   * The keyring a bundle's signatures are checked with: the Source screen's (the bundled Ubuntu one
-   * when none is given). A bundle's own keyrings/ are never trusted by default (a tampered drive can
-   * carry its forger's key), as `ferry verify` and `ferry import` decide.
-   */
-  #bundleKeyring(): { keyringFiles?: string[] } {
-    const keyringFiles = this.#keyringFiles();
-    return keyringFiles === undefined ? {} : { keyringFiles };
-  }
-
-  async runVerify(): Promise<void> {
-    await this.verify.start({ bundles: [this.#bundle.trim()], ...this.#bundleKeyring() });
-  }
-
-  async runImport(): Promise<void> {
-    await this.import.start({ bundles: [this.#bundle.trim()], target: this.#target.trim(), ...this.#bundleKeyring() });
   }
 }

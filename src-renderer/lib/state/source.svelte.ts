@@ -1,6 +1,7 @@
 // The Source screen: which stream, which keyring, which proxy, and whether what was loaded is
 // signed. Loading is the engine's `load` job; its outcome's streamId feeds the catalog and plan.
-import type { LoadOutcome, StreamInput, StreamTrust } from '../../../src-main/contract/index.js';
+import type { LoadOutcome, SignatureFact, StreamInput, StreamTrust } from '../../../src-main/contract/index.js';
+import { formatTime } from '../format.js';
 import type { FerryClient } from '../client.js';
 import { JobRun } from './job.svelte.js';
 
@@ -12,27 +13,60 @@ export const PRESETS: ReadonlyArray<{ id: Preset; label: string; detail: string 
   { id: 'custom', label: 'Custom URL', detail: 'an http(s) or file URL, or a folder on this machine' },
 ];
 
-/** What the verification banner says: one line of plain words, and how loud. */
+/** One verified signature as the banner lists it: the file, when upstream signed it, and by which key. */
+export interface SignatureLine {
+  path: string;
+  /** The signature's creation time, in the operator's local time, and how long ago. */
+  signed: string;
+  key: string;
+}
+
+/** What the verification banner says: one line of plain words, how loud, and each file's signature. */
 export interface TrustNotice {
   level: 'ok' | 'warning' | 'danger';
   title: string;
   details: string[];
+  signatures: SignatureLine[];
 }
 
-export function describeTrust(trust: StreamTrust): TrustNotice {
+/** Keyring file paths typed one a line, blank lines dropped. */
+export function keyringLines(text: string): string[] {
+  return text.split('\n').map((line) => line.trim()).filter((line) => line !== '');
+}
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+/** How long before `now` an ISO 8601 time was, in whole days: "today", "1 day ago", "12 days ago". */
+export function daysAgo(iso: string, now: Date): string {
+  const days = Math.floor((now.getTime() - new Date(iso).getTime()) / DAY_MS);
+  if (days <= 0) return 'today';
+  return days === 1 ? '1 day ago' : `${days} days ago`;
+}
+
+/**
+ * The banner for a loaded stream: who signed (`trust.signers`) and when (each file's signature,
+ * `signatures`, the load outcome's), or a loud NOT VERIFIED when nothing was checked.
+ */
+export function describeTrust(trust: StreamTrust, signatures: readonly SignatureFact[], now = new Date()): TrustNotice {
   switch (trust.kind) {
     case 'verified': {
+      const times = signatures.map((signature) => signature.signedAt).sort();
+      const newest = times.at(-1);
+      const oldest = times[0];
+      const when = newest === undefined || oldest === undefined ? [] : [oldest === newest ? `Upstream signed on ${formatTime(newest)} (${daysAgo(newest, now)})` : `Upstream signed between ${formatTime(oldest)} and ${formatTime(newest)} (newest ${daysAgo(newest, now)})`];
       const details = [
         `Signed by key ${trust.signers.join(', ')}`,
+        ...when,
         `Checked against ${trust.keyringFiles.length === 0 ? 'the bundled Ubuntu cloud image keyring' : trust.keyringFiles.join(', ')}`,
         ...trust.expiredKeys.map((key) => `Key ${key.fingerprint} expired on ${key.expiredAt}: ask upstream for its new key before you trust new images`),
       ];
-      return { level: trust.expiredKeys.length > 0 ? 'warning' : 'ok', title: 'Verified: every metadata file carries a good signature', details };
+      const lines = signatures.map((signature) => ({ path: signature.path, signed: `${formatTime(signature.signedAt)} (${daysAgo(signature.signedAt, now)})`, key: signature.keyFingerprint }));
+      return { level: trust.expiredKeys.length > 0 ? 'warning' : 'ok', title: 'Verified: every metadata file carries a good signature', details, signatures: lines };
     }
     case 'unsigned-source':
-      return { level: 'danger', title: 'NOT VERIFIED: this source publishes no signatures', details: ['Anyone who can change the files on the way could change the images. Use a signed source (.sjson) for anything you boot.'] };
+      return { level: 'danger', title: 'NOT VERIFIED: this source publishes no signatures', details: ['Anyone who can change the files on the way could change the images. Use a signed source (.sjson) for anything you boot.'], signatures: [] };
     case 'skipped':
-      return { level: 'danger', title: 'NOT VERIFIED: signature checks were turned off', details: ['Turn "Check signatures" back on and load again before you sync.'] };
+      return { level: 'danger', title: 'NOT VERIFIED: signature checks were turned off', details: ['Turn "Check signatures" back on and load again before you sync.'], signatures: [] };
   }
 }
 
@@ -63,7 +97,7 @@ export class SourceState {
   get loaded(): LoadOutcome | undefined { return this.load.result(); }
   get trust(): TrustNotice | undefined {
     const loaded = this.loaded;
-    return loaded === undefined ? undefined : describeTrust(loaded.trust);
+    return loaded === undefined ? undefined : describeTrust(loaded.trust, loaded.signatures);
   }
 
   /** What is wrong with the form before anything is sent, or undefined. */
@@ -73,7 +107,7 @@ export class SourceState {
   }
 
   get input(): StreamInput {
-    const keyringFiles = this.#keyring.split('\n').map((line) => line.trim()).filter((line) => line !== '');
+    const keyringFiles = keyringLines(this.#keyring);
     return {
       source: this.#preset === 'custom' ? this.#customUrl.trim() : this.#preset,
       ...(keyringFiles.length > 0 ? { keyringFiles } : {}),

@@ -2,7 +2,8 @@
 // plan is a dry run of the very input the sync gets, so what the operator approved is what runs;
 // Sync cannot start before a plan exists for the current selection (issue 10 §3).
 import type { SyncOutcome } from '../../../src-main/contract/index.js';
-import { toClientError, type ClientError, type FerryClient, type LibrarySummary, type PlanSummary, type SyncInput } from '../client.js';
+import { toClientError, type ClientError, type FerryClient, type LibrarySpace, type LibrarySummary, type PlanSummary, type SyncInput } from '../client.js';
+import { formatBytes } from '../format.js';
 import type { CatalogState } from './catalog.svelte.js';
 import { JobRun } from './job.svelte.js';
 
@@ -14,6 +15,7 @@ export class TransferState {
   #planned = $state.raw<string | undefined>(undefined);
   #planning = $state(false);
   #librarySummary = $state.raw<LibrarySummary | undefined>(undefined);
+  #space = $state.raw<LibrarySpace | undefined>(undefined);
   #error = $state.raw<ClientError | undefined>(undefined);
   readonly sync: JobRun<'sync'>;
 
@@ -30,6 +32,24 @@ export class TransferState {
   get planning(): boolean { return this.#planning; }
   get error(): ClientError | undefined { return this.#error; }
   get librarySummary(): LibrarySummary | undefined { return this.#librarySummary; }
+  /** The free space of the library's file system, measured with the plan. */
+  get space(): LibrarySpace | undefined { return this.#space; }
+
+  /**
+   * The plan's downloads do not fit in the library's free space: the sync would be refused at its
+   * start (FERRY_NOT_ENOUGH_SPACE, the engine's own check of the same numbers), so it is refused
+   * here before it starts, with what to do. undefined when it fits or the space is unknown.
+   */
+  get notEnoughSpace(): ClientError | undefined {
+    const free = this.#space?.freeBytes;
+    const plan = this.#plan;
+    if (free == null || plan === undefined || plan.bytesToFetch <= free) return undefined;
+    return {
+      code: 'FERRY_NOT_ENOUGH_SPACE',
+      message: `Not enough space: the sync downloads ${formatBytes(plan.bytesToFetch)} but only ${formatBytes(free)} is free on the library's disk (${this.#space?.mountPoint ?? ''}).`,
+      hint: 'Free some space there, choose a library folder on a larger disk, or select fewer products or versions.',
+    };
+  }
   get outcome(): SyncOutcome | undefined { return this.sync.result(); }
 
   /** The sync the catalog describes, or why there is none yet. */
@@ -69,12 +89,14 @@ export class TransferState {
     this.#planning = true;
     this.#error = undefined;
     try {
-      const [plan, summary] = await Promise.all([
+      const [plan, summary, space] = await Promise.all([
         this.#client.plan('sync', input),
         this.#client.librarySummary({ library: input.library }),
+        this.#client.librarySpace({ library: input.library }),
       ]);
       this.#plan = plan;
       this.#librarySummary = summary;
+      this.#space = space;
       this.#planned = JSON.stringify(input);
     } catch (error) {
       this.#error = toClientError(error);
@@ -85,7 +107,7 @@ export class TransferState {
 
   async startSync(): Promise<void> {
     const input = this.input;
-    if (typeof input === 'string' || !this.planIsCurrent) return;
+    if (typeof input === 'string' || !this.planIsCurrent || this.notEnoughSpace !== undefined) return;
     await this.sync.start(input);
   }
 }

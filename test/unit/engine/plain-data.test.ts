@@ -79,13 +79,13 @@ const bundleSummary: BundleSummary = {
   volumes: { given: [1], missing: [2], count: 2 },
   base: { kind: 'site', id: '20261101T054000Z-0a9c2d11' },
   trust,
-  signatures: [{ path: 'streams/v1/index.sjson', keyFingerprint: 'ABCDEF', signedAt: null }],
+  signatures: [{ path: 'streams/v1/index.sjson', keyFingerprint: 'ABCDEF', signedAt: '2026-11-29T05:40:00.000Z' }],
 };
 const blobProblem = { sha256: 'a'.repeat(64), paths: ['a/b'], storagePath: 'blobs/sha256/aa/' + 'a'.repeat(64), volume: 2, error };
 
 /** A sample outcome of every kind of job: typed over JobKind, so a new kind needs one here. */
 const outcomeSamples: { [K in JobKind]: JobOutcomes[K] } = {
-  load: { streamId: jobId, source: 'stable', trust, metadataFiles: 3, productsFiles: [{ contentId: 'com.ubuntu.maas:stable:v3:download', path: 'streams/v1/x.sjson', products: 2 }] },
+  load: { streamId: jobId, source: 'stable', trust, metadataFiles: 3, productsFiles: [{ contentId: 'com.ubuntu.maas:stable:v3:download', path: 'streams/v1/x.sjson', products: 2 }], signatures: bundleSummary.signatures },
   mirror: mirrorOutcome,
   sync: { ...mirrorOutcome, libraryDir: '/lib', profile: 'lab', snapshotId: 4 },
   gc: { libraryDir: '/lib', dryRun: false, jobId, removedBlobs: [{ sha256: 'b'.repeat(64), size: 3 }], removedPartials: [{ name: 'x.partial', size: 1 }], partialsKept: 0, bytesFreed: 4 },
