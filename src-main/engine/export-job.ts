@@ -354,9 +354,17 @@ class ReadBackLedger {
 }
 
 /**
- * Stages item i+1 (its kernel copy runs on libuv's threads) while item i is read back and hashed on
- * this thread: at most two in flight, in order. `onDone` sees each result in order. On a failure,
- * what the next item staged is removed before the error is thrown.
+ * Items staged (copied and flushed) but not yet read back, at most. Blob sizes vary 30-fold (a
+ * kernel, then a squashfs): with one, a squashfs's copy could only start once the small blob
+ * before it was read back, and the read-back then waited for it.
+ */
+const STAGED_AHEAD = 2;
+
+/**
+ * Stages the items one after another (their kernel copies and flushes run on libuv's threads, one
+ * at a time), at most STAGED_AHEAD ahead of the item read back and hashed on this thread; each is
+ * finished in order and `onDone` sees its result. On a failure, nothing more is staged and what
+ * was staged ahead is removed before the error is thrown.
  */
 async function inPipeline<T extends { path: string; size: number }>(
   items: readonly T[],
@@ -364,29 +372,38 @@ async function inPipeline<T extends { path: string; size: number }>(
   progress: ProgressTracker,
   onDone: (item: T, result: WrittenBlob) => void,
 ): Promise<void> {
-  const start = (item: T): { tracked: TrackedFile; staging: Promise<StagedBlob> } => {
-    const tracked = progress.startFile(item.path, item.size);
-    const staging = stage(item, tracked.addBytes);
-    // Its failure is taken when its turn comes, or when an earlier item fails.
-    staging.catch(() => undefined);
-    return { tracked, staging };
+  const ahead: Array<{ tracked: TrackedFile; staging: Promise<StagedBlob | undefined> }> = [];
+  let started = 0;
+  let stopped = false;
+  // Each stage starts when the one before it has settled: one copy at a time.
+  let previous: Promise<unknown> = Promise.resolve();
+  const topUp = (): void => {
+    for (let item = items[started]; item !== undefined && ahead.length < STAGED_AHEAD; item = items[started]) {
+      started += 1;
+      const tracked = progress.startFile(item.path, item.size);
+      const next = item;
+      const staging = previous.then(() => (stopped ? undefined : stage(next, tracked.addBytes)));
+      // Its failure is taken when its turn comes, or when an earlier item fails.
+      previous = staging.catch(() => undefined);
+      ahead.push({ tracked, staging });
+    }
   };
-  let next = items[0] === undefined ? undefined : start(items[0]);
-  for (const [index, item] of items.entries()) {
-    const current = next;
-    next = undefined;
+  topUp();
+  for (const item of items) {
+    const current = ahead.shift();
     if (current === undefined) break;
     try {
       const staged = await current.staging;
-      const following = items[index + 1];
-      if (following !== undefined) next = start(following);
+      topUp();
+      if (staged === undefined) throw new Error('a stage was skipped while the export went on');
       onDone(item, await staged.finish());
       current.tracked.done();
     } catch (error) {
+      stopped = true;
       current.tracked.failed();
-      if (next !== undefined) {
+      for (const next of ahead.splice(0)) {
         next.tracked.failed();
-        await next.staging.then((staged) => staged.abandon(), () => undefined);
+        await next.staging.then((staged) => staged?.abandon(), () => undefined);
       }
       throw error;
     }

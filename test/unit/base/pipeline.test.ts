@@ -1,9 +1,11 @@
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { open, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { constants as fsConstants } from 'node:fs';
+import { open, mkdtemp, readFile, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { pumpChunks, writeFully } from '../../../src-main/base/pipeline.js';
+import { copyInKernel, pumpChunks, writeFully } from '../../../src-main/base/pipeline.js';
 
 // The copy ring of exports and imports on real files: every byte lands once at its place, in
 // order for the hash, and a failing write or read is the pump's failure, with nothing in flight
@@ -77,5 +79,31 @@ describe('pumpChunks', () => {
     const after = settled;
     await new Promise((resolveLater) => setTimeout(resolveLater, 20));
     expect(settled).toBe(after);
+  });
+});
+
+describe('copyInKernel', () => {
+  it('copies the file its descriptor names, even once a FIFO took its path, and never writes through a link at the target name', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'ferry-kernel-copy-'));
+    try {
+      await writeFile(join(dir, 'in'), source);
+      const input = await open(join(dir, 'in'), fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK);
+      try {
+        // The path now names a FIFO: opening it by name would block; the descriptor's name reopens the checked file.
+        await rename(join(dir, 'in'), join(dir, 'moved'));
+        execFileSync('mkfifo', [join(dir, 'in')]);
+        expect(await copyInKernel(input, join(dir, 'out'))).toBe(true);
+        expect(await readFile(join(dir, 'out'))).toEqual(source);
+
+        await writeFile(join(dir, 'outside'), 'keep');
+        await symlink(join(dir, 'outside'), join(dir, 'linked'));
+        await expect(copyInKernel(input, join(dir, 'linked'))).rejects.toMatchObject({ code: 'EEXIST' });
+        expect(await readFile(join(dir, 'outside'), 'utf8')).toBe('keep');
+      } finally {
+        await input.close();
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
