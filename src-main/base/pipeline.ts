@@ -138,3 +138,52 @@ export async function copyInKernel(source: FileHandle, to: string): Promise<bool
   }
   return true;
 }
+
+/**
+ * Items inStages keeps staged ahead of the one being finished, for exports and imports. Blob sizes
+ * vary 30-fold (a kernel, then a squashfs): with one ahead, a squashfs's copy could start only once
+ * the small blob before it was finished, and the hashing then waited for it (waits fell ~20% with two).
+ */
+export const STAGES_AHEAD = 2;
+
+/**
+ * Runs `stage` over `items` one after another (each starts when the one before it has settled:
+ * one kernel copy at a time on libuv's threads), at most `ahead` items ahead of the one `finish`
+ * is working on (on this thread: hashing), and `finish` over them in order; `finish` is handed
+ * the item's staging, so it takes that failure too (and may swallow it to go on). When `finish`
+ * throws, nothing more is staged, what was staged ahead is abandoned (its `abandon` removes it),
+ * and the error is thrown.
+ */
+export async function inStages<T, S extends { abandon(): Promise<void> }>(
+  items: readonly T[],
+  ahead: number,
+  stage: (item: T) => Promise<S>,
+  finish: (item: T, staging: Promise<S>) => Promise<void>,
+): Promise<void> {
+  const queue: Array<{ item: T; staging: Promise<S | undefined> }> = [];
+  let started = 0;
+  let stopped = false;
+  let previous: Promise<unknown> = Promise.resolve();
+  const topUp = (): void => {
+    for (let item = items[started]; item !== undefined && queue.length < ahead; item = items[started]) {
+      started += 1;
+      const next = item;
+      const staging = previous.then(() => (stopped ? undefined : stage(next)));
+      // Its failure is taken by finish when its turn comes, or dropped when an earlier item fails.
+      previous = staging.catch(() => undefined);
+      queue.push({ item: next, staging });
+    }
+  };
+  topUp();
+  while (queue.length > 0) {
+    const current = queue.shift() as { item: T; staging: Promise<S | undefined> };
+    topUp();
+    try {
+      await finish(current.item, current.staging.then((staged) => staged ?? Promise.reject(new Error('a stage was skipped while the run went on'))));
+    } catch (error) {
+      stopped = true;
+      for (const next of queue.splice(0)) await (await next.staging.catch(() => undefined))?.abandon();
+      throw error;
+    }
+  }
+}

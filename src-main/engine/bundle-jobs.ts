@@ -10,7 +10,7 @@ import { dirname, join, resolve as resolvePath } from 'node:path';
 import { FerryError, isFerryError } from '../base/errors.js';
 import { checkFinishedFile, ensureDirectoryDurably, lstatIfExists, renameIntoPlace, withFileErrors } from '../base/files.js';
 import { hashFile } from '../base/hashing.js';
-import { writeFully } from '../base/pipeline.js';
+import { STAGES_AHEAD, inStages, writeFully } from '../base/pipeline.js';
 import { throwIfCancelled } from '../base/cancel.js';
 import { checkTreePath } from '../mirror/tree-store.js';
 import { PARTIAL_SUFFIX, blobStoragePaths, type BundleFile } from '../media/bundle/manifest.js';
@@ -159,58 +159,60 @@ export async function runImport(input: ImportInput, context: JobContext): Promis
 
   const progress = stepProgress(context, 'place', { files: toWrite.length, bytes: toWrite.reduce((sum, entry) => sum + entry.file.size, 0) }, input.progressIntervalMs);
   const staged: Array<{ file: BundleFile; partial: string; final: string }> = [];
-  // File i+1 is copied (in the kernel, on libuv's threads) while file i is hashed on this thread,
-  // and file i's flush (where it was copied through user space) runs while the next is copied: at
-  // most two files in flight, and one flush.
-  const start = (entry: { file: BundleFile; supply: Supply }): { tracked: TrackedFile; staging: Promise<StagedFile> } => {
-    const tracked = progress.startFile(entry.file.path, entry.file.size);
-    const staging = (async () => {
-      const { path: final } = await checkTreePath(target, entry.file.path, 'file');
-      await checkTreePath(target, entry.file.path + PARTIAL_SUFFIX, 'replace');
-      return stageVerified(final + PARTIAL_SUFFIX, final, entry.file, entry.supply, (bytes) => {
-        tracked.addBytes(bytes);
-      }, context.signal);
-    })();
-    // Its failure is taken when its turn comes.
-    staging.catch(() => undefined);
-    return { tracked, staging };
-  };
+  // Files are copied (in the kernel, on libuv's threads) up to STAGES_AHEAD ahead of the file
+  // hashed on this thread, and a file's flush (where it was copied through user space) runs while
+  // the next is copied: at most one flush.
   let flushing: Promise<void> | undefined;
-  let next = toWrite[0] === undefined ? undefined : start(toWrite[0]);
   try {
-    for (const [index, { file, supply }] of toWrite.entries()) {
-      const current = next;
-      next = undefined;
-      if (current === undefined) break;
-      try {
-        const stagedFile = await current.staging.finally(() => {
-          const following = toWrite[index + 1];
-          if (following !== undefined) next = start(following);
-        });
-        const { flush } = await stagedFile.finish();
-        staged.push({ file, partial: stagedFile.partial, final: stagedFile.final });
-        const previous = flushing;
-        flushing = flush();
-        // Its failure is taken when the next file waits for it, or after the last.
-        flushing.catch(() => undefined);
-        await previous;
-        current.tracked.done();
-      } catch (error) {
-        current.tracked.failed();
-        // A blob file deleted from the drive is missing, as on a volume not given: the rest is written, the metadata waits.
-        if (!isFerryError(error, 'FERRY_BUNDLE_INCOMPLETE') || supply.kind !== 'blob') throw error;
-        missing.push(problem(file.sha256, [file.path], error, supply.location));
-        continue;
-      }
-    }
+    await inStages(
+      toWrite,
+      STAGES_AHEAD,
+      async ({ file, supply }) => {
+        const tracked = progress.startFile(file.path, file.size);
+        try {
+          const { path: final } = await checkTreePath(target, file.path, 'file');
+          await checkTreePath(target, file.path + PARTIAL_SUFFIX, 'replace');
+          const stagedFile = await stageVerified(final + PARTIAL_SUFFIX, final, file, supply, (bytes) => {
+            tracked.addBytes(bytes);
+          }, context.signal);
+          return {
+            ...stagedFile,
+            tracked,
+            abandon: async () => {
+              tracked.failed();
+              await stagedFile.abandon();
+            },
+          };
+        } catch (error) {
+          tracked.failed();
+          throw error;
+        }
+      },
+      async ({ file, supply }, staging) => {
+        let tracked: TrackedFile | undefined;
+        try {
+          const stagedFile = await staging;
+          tracked = stagedFile.tracked;
+          const { flush } = await stagedFile.finish();
+          staged.push({ file, partial: stagedFile.partial, final: stagedFile.final });
+          const previous = flushing;
+          flushing = flush();
+          // Its failure is taken when the next file waits for it, or after the last.
+          flushing.catch(() => undefined);
+          await previous;
+          tracked.done();
+        } catch (error) {
+          tracked?.failed();
+          // A blob file deleted from the drive is missing, as on a volume not given: the rest is written, the metadata waits.
+          if (!isFerryError(error, 'FERRY_BUNDLE_INCOMPLETE') || supply.kind !== 'blob') throw error;
+          missing.push(problem(file.sha256, [file.path], error, supply.location));
+        }
+      },
+    );
     await flushing;
   } catch (error) {
     // Nothing of this run reaches a final path: the target stays as it was.
     await flushing?.catch(() => undefined);
-    if (next !== undefined) {
-      next.tracked.failed();
-      await next.staging.then((stagedFile) => stagedFile.abandon(), () => undefined);
-    }
     await Promise.all(staged.map((entry) => rm(entry.partial, { force: true })));
     throw error;
   } finally {

@@ -32,7 +32,8 @@ import { ejectExportTarget } from './export-eject.js';
 import { gatherExportSource, type ExportedFile, type ExportSource } from './export-source.js';
 import { productVersion } from './install.js';
 import { stepProgress, type JobContext } from './job-context.js';
-import type { ProgressTracker, TrackedFile } from '../base/progress.js';
+import { STAGES_AHEAD, inStages } from '../base/pipeline.js';
+import type { ProgressTracker } from '../base/progress.js';
 import { resolveLibraryDir } from './library.js';
 
 /**
@@ -354,17 +355,10 @@ class ReadBackLedger {
 }
 
 /**
- * Items staged (copied and flushed) but not yet read back, at most. Blob sizes vary 30-fold (a
- * kernel, then a squashfs): with one, a squashfs's copy could only start once the small blob
- * before it was read back, and the read-back then waited for it.
- */
-const STAGED_AHEAD = 2;
-
-/**
- * Stages the items one after another (their kernel copies and flushes run on libuv's threads, one
- * at a time), at most STAGED_AHEAD ahead of the item read back and hashed on this thread; each is
- * finished in order and `onDone` sees its result. On a failure, nothing more is staged and what
- * was staged ahead is removed before the error is thrown.
+ * Writes `items` through inStages: each staged (a kernel copy and flush on libuv's threads) up to
+ * STAGES_AHEAD ahead of the one read back and hashed on this thread, finished in order; `onDone`
+ * sees each result in order. Throws what `stage` or the finish throws, after removing what was
+ * staged ahead.
  */
 async function inPipeline<T extends { path: string; size: number }>(
   items: readonly T[],
@@ -372,42 +366,37 @@ async function inPipeline<T extends { path: string; size: number }>(
   progress: ProgressTracker,
   onDone: (item: T, result: WrittenBlob) => void,
 ): Promise<void> {
-  const ahead: Array<{ tracked: TrackedFile; staging: Promise<StagedBlob | undefined> }> = [];
-  let started = 0;
-  let stopped = false;
-  // Each stage starts when the one before it has settled: one copy at a time.
-  let previous: Promise<unknown> = Promise.resolve();
-  const topUp = (): void => {
-    for (let item = items[started]; item !== undefined && ahead.length < STAGED_AHEAD; item = items[started]) {
-      started += 1;
+  await inStages(
+    items,
+    STAGES_AHEAD,
+    async (item) => {
       const tracked = progress.startFile(item.path, item.size);
-      const next = item;
-      const staging = previous.then(() => (stopped ? undefined : stage(next, tracked.addBytes)));
-      // Its failure is taken when its turn comes, or when an earlier item fails.
-      previous = staging.catch(() => undefined);
-      ahead.push({ tracked, staging });
-    }
-  };
-  topUp();
-  for (const item of items) {
-    const current = ahead.shift();
-    if (current === undefined) break;
-    try {
-      const staged = await current.staging;
-      topUp();
-      if (staged === undefined) throw new Error('a stage was skipped while the export went on');
-      onDone(item, await staged.finish());
-      current.tracked.done();
-    } catch (error) {
-      stopped = true;
-      current.tracked.failed();
-      for (const next of ahead.splice(0)) {
-        next.tracked.failed();
-        await next.staging.then((staged) => staged?.abandon(), () => undefined);
+      try {
+        const staged = await stage(item, tracked.addBytes);
+        return {
+          finish: () => staged.finish(),
+          abandon: async () => {
+            tracked.failed();
+            await staged.abandon();
+          },
+          tracked,
+        };
+      } catch (error) {
+        tracked.failed();
+        throw error;
       }
-      throw error;
-    }
-  }
+    },
+    async (item, staging) => {
+      const staged = await staging;
+      try {
+        onDone(item, await staged.finish());
+      } catch (error) {
+        staged.tracked.failed();
+        throw error;
+      }
+      staged.tracked.done();
+    },
+  );
 }
 
 /** Reads back what the ledger has pending, and sums up every file read back: how, how many, which were wrong. */
