@@ -5,7 +5,7 @@ import { open, mkdtemp, readFile, rename, rm, symlink, writeFile } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { copyInKernel, pumpChunks, writeFully } from '../../../src-main/base/pipeline.js';
+import { copyInKernel, inStages, pumpChunks, writeFully } from '../../../src-main/base/pipeline.js';
 
 // The copy ring of exports and imports on real files: every byte lands once at its place, in
 // order for the hash, and a failing write or read is the pump's failure, with nothing in flight
@@ -105,5 +105,44 @@ describe('copyInKernel', () => {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('inStages', () => {
+  it('stages one item at a time, at most `ahead` past the one finishing, finishes in order, and abandons what was staged ahead of a failure', async () => {
+    const events: string[] = [];
+    let staging = 0;
+    let mostAtOnce = 0;
+    let unfinished = 0;
+    let mostUnfinished = 0;
+    const stage = async (item: number): Promise<{ abandon: () => Promise<void> }> => {
+      staging += 1;
+      mostAtOnce = Math.max(mostAtOnce, staging);
+      unfinished += 1;
+      mostUnfinished = Math.max(mostUnfinished, unfinished);
+      await new Promise((resolve) => setTimeout(resolve, 2));
+      staging -= 1;
+      events.push(`staged ${item}`);
+      return {
+        abandon: () => {
+          events.push(`abandoned ${item}`);
+          return Promise.resolve();
+        },
+      };
+    };
+    const finish = async (item: number, staged: Promise<unknown>): Promise<void> => {
+      await staged;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      unfinished -= 1;
+      if (item === 3) throw new Error('item 3 failed');
+      events.push(`finished ${item}`);
+    };
+    await expect(inStages([0, 1, 2, 3, 4, 5, 6], 2, stage, finish)).rejects.toThrow('item 3 failed');
+    expect(mostAtOnce).toBe(1);
+    // The item finishing and two staged ahead of it.
+    expect(mostUnfinished).toBe(3);
+    expect(events.filter((event) => event.startsWith('finished'))).toEqual(['finished 0', 'finished 1', 'finished 2']);
+    expect(events.filter((event) => event.startsWith('abandoned'))).toEqual(['abandoned 4', 'abandoned 5']);
+    expect(events).not.toContain('staged 6');
   });
 });
