@@ -3,8 +3,10 @@
 // than at the sum of the three. Measured on a 315 MB blob here: 1 MiB read, hash, write in turn
 // ran at ~210 MB/s; the ring keeps the drive and the hash busy at once. Part of base/.
 
-import type { FileHandle } from 'node:fs/promises';
+import { constants as fsConstants, existsSync } from 'node:fs';
+import { copyFile, open, type FileHandle } from 'node:fs/promises';
 import { throwIfCancelled } from './cancel.js';
+import { errnoCode } from './errors.js';
 
 /** Bytes per read: large enough that a USB drive sees long sequential reads and writes. */
 export const PIPELINE_CHUNK_BYTES = 4 * 1024 * 1024;
@@ -95,5 +97,93 @@ export async function writeFully(handle: FileHandle, chunk: Buffer, position: nu
     // A write that lands nothing would repeat for ever; the kernel says so only as ENOSPC.
     if (bytesWritten === 0) throw Object.assign(new Error('no space left on the device'), { code: 'ENOSPC' });
     done += bytesWritten;
+  }
+}
+
+/**
+ * Where an open descriptor has a name that reopens the same file: Linux's /proc/self/fd. Elsewhere
+ * (macOS, Windows, a Linux without /proc) there is no kernel copy of an opened file.
+ */
+const OPEN_FILE_NAMES = process.platform === 'linux' && existsSync('/proc/self/fd') ? '/proc/self/fd' : undefined;
+/** copyFile failures that mean "this file system will not copy that way" (fchmod refused on FUSE, no copy_file_range): pump instead. */
+const COPY_REFUSED: ReadonlySet<string> = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'EINVAL', 'ENOSYS', 'EXDEV']);
+
+/**
+ * Copies the regular file open at `source` to the new file `to` inside the kernel (Node's copyFile:
+ * libuv's copy_file_range, else sendfile, on Linux), so no byte passes through this process, then
+ * flushes `to` (fsync). Measured here (docs/ARCHITECTURE.md, "Copying blobs"): 1.3 GB/s against
+ * ~0.6 GB/s for read, hash and write through user space. The caller opened `source` with
+ * O_NOFOLLOW|O_NONBLOCK and checked with fstat that it is a regular file; copyFile reopens it by
+ * its descriptor's name (/proc/self/fd/N), which names that same inode, so a FIFO or link swapped
+ * in at the path afterwards can neither block the copy nor redirect it. `to` is created with
+ * O_EXCL (COPYFILE_EXCL): a link planted at that name fails the copy (EEXIST) rather than being
+ * written through. Answers false, having written nothing, where the kernel copy is not available
+ * or the file system refuses it: the caller copies through user space. Throws Node's errors
+ * (ENOSPC, EEXIST...) for the caller to word; copyFile removes its partial copy on failure.
+ */
+export async function copyInKernel(source: FileHandle, to: string): Promise<boolean> {
+  if (OPEN_FILE_NAMES === undefined) return false;
+  try {
+    await copyFile(`${OPEN_FILE_NAMES}/${String(source.fd)}`, to, fsConstants.COPYFILE_EXCL);
+  } catch (error) {
+    if (COPY_REFUSED.has(errnoCode(error) ?? '')) return false;
+    throw error;
+  }
+  // Read-only: the copy has the source's mode, which may not allow writing; fsync needs no write access.
+  const handle = await open(to, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW);
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  return true;
+}
+
+/**
+ * Items inStages keeps staged ahead of the one being finished, for exports and imports. Blob sizes
+ * vary 30-fold (a kernel, then a squashfs): with one ahead, a squashfs's copy could start only once
+ * the small blob before it was finished, and the hashing then waited for it (waits fell ~20% with two).
+ */
+export const STAGES_AHEAD = 2;
+
+/**
+ * Runs `stage` over `items` one after another (each starts when the one before it has settled:
+ * one kernel copy at a time on libuv's threads), at most `ahead` items ahead of the one `finish`
+ * is working on (on this thread: hashing), and `finish` over them in order; `finish` is handed
+ * the item's staging, so it takes that failure too (and may swallow it to go on). When `finish`
+ * throws, nothing more is staged, what was staged ahead is abandoned (its `abandon` removes it),
+ * and the error is thrown.
+ */
+export async function inStages<T, S extends { abandon(): Promise<void> }>(
+  items: readonly T[],
+  ahead: number,
+  stage: (item: T) => Promise<S>,
+  finish: (item: T, staging: Promise<S>) => Promise<void>,
+): Promise<void> {
+  const queue: Array<{ item: T; staging: Promise<S | undefined> }> = [];
+  let started = 0;
+  let stopped = false;
+  let previous: Promise<unknown> = Promise.resolve();
+  const topUp = (): void => {
+    for (let item = items[started]; item !== undefined && queue.length < ahead; item = items[started]) {
+      started += 1;
+      const next = item;
+      const staging = previous.then(() => (stopped ? undefined : stage(next)));
+      // Its failure is taken by finish when its turn comes, or dropped when an earlier item fails.
+      previous = staging.catch(() => undefined);
+      queue.push({ item: next, staging });
+    }
+  };
+  topUp();
+  while (queue.length > 0) {
+    const current = queue.shift() as { item: T; staging: Promise<S | undefined> };
+    topUp();
+    try {
+      await finish(current.item, current.staging.then((staged) => staged ?? Promise.reject(new Error('a stage was skipped while the run went on'))));
+    } catch (error) {
+      stopped = true;
+      for (const next of queue.splice(0)) await (await next.staging.catch(() => undefined))?.abandon();
+      throw error;
+    }
   }
 }

@@ -10,14 +10,15 @@ import { dirname, join, resolve as resolvePath } from 'node:path';
 import { FerryError, isFerryError } from '../base/errors.js';
 import { checkFinishedFile, ensureDirectoryDurably, lstatIfExists, renameIntoPlace, withFileErrors } from '../base/files.js';
 import { hashFile } from '../base/hashing.js';
-import { writeFully } from '../base/pipeline.js';
+import { STAGES_AHEAD, inStages, writeFully } from '../base/pipeline.js';
 import { throwIfCancelled } from '../base/cancel.js';
 import { checkTreePath } from '../mirror/tree-store.js';
 import { PARTIAL_SUFFIX, blobStoragePaths, type BundleFile } from '../media/bundle/manifest.js';
-import { filesByBlob, readBlob, readStored, type BlobLocation } from '../media/bundle/reader.js';
+import { copyStoredInKernel, filesByBlob, readBlob, readStored, type BlobLocation, type StoredFile } from '../media/bundle/reader.js';
 import type { BundleBlobProblem, BundleInput, BundleSummary, ImportInput, ImportOutcome, VerifyOutcome } from './api.js';
 import { openVerifiedBundle, type VerifiedBundle } from './bundle-open.js';
 import { stepProgress, type JobContext } from './job-context.js';
+import type { TrackedFile } from '../base/progress.js';
 import { bundledKeyringPath } from './install.js';
 import { importMaasCommands } from './maas.js';
 import { pruneTree } from './prune.js';
@@ -158,34 +159,56 @@ export async function runImport(input: ImportInput, context: JobContext): Promis
 
   const progress = stepProgress(context, 'place', { files: toWrite.length, bytes: toWrite.reduce((sum, entry) => sum + entry.file.size, 0) }, input.progressIntervalMs);
   const staged: Array<{ file: BundleFile; partial: string; final: string }> = [];
-  // The last file's flush runs while the next file is copied: the drive writes back one file as
-  // the next is read and hashed, and at most one file's flush is under way.
+  // Files are copied (in the kernel, on libuv's threads) up to STAGES_AHEAD ahead of the file
+  // hashed on this thread, and a file's flush (where it was copied through user space) runs while
+  // the next is copied: at most one flush.
   let flushing: Promise<void> | undefined;
   try {
-    for (const { file, supply } of toWrite) {
-      const { path: final } = await checkTreePath(target, file.path, 'file');
-      const partial = final + PARTIAL_SUFFIX;
-      await checkTreePath(target, file.path + PARTIAL_SUFFIX, 'replace');
-      const tracked = progress.startFile(file.path, file.size);
-      try {
-        const { flush } = await writeVerified(partial, file, supply, (bytes) => {
-          tracked.addBytes(bytes);
-        }, context.signal);
-        staged.push({ file, partial, final });
-        const previous = flushing;
-        flushing = flush();
-        // Its failure is taken when the next file waits for it, or after the last.
-        flushing.catch(() => undefined);
-        await previous;
-        tracked.done();
-      } catch (error) {
-        tracked.failed();
-        // A blob file deleted from the drive is missing, as on a volume not given: the rest is written, the metadata waits.
-        if (!isFerryError(error, 'FERRY_BUNDLE_INCOMPLETE') || supply.kind !== 'blob') throw error;
-        missing.push(problem(file.sha256, [file.path], error, supply.location));
-        continue;
-      }
-    }
+    await inStages(
+      toWrite,
+      STAGES_AHEAD,
+      async ({ file, supply }) => {
+        const tracked = progress.startFile(file.path, file.size);
+        try {
+          const { path: final } = await checkTreePath(target, file.path, 'file');
+          await checkTreePath(target, file.path + PARTIAL_SUFFIX, 'replace');
+          const stagedFile = await stageVerified(final + PARTIAL_SUFFIX, final, file, supply, (bytes) => {
+            tracked.addBytes(bytes);
+          }, context.signal);
+          return {
+            ...stagedFile,
+            tracked,
+            abandon: async () => {
+              tracked.failed();
+              await stagedFile.abandon();
+            },
+          };
+        } catch (error) {
+          tracked.failed();
+          throw error;
+        }
+      },
+      async ({ file, supply }, staging) => {
+        let tracked: TrackedFile | undefined;
+        try {
+          const stagedFile = await staging;
+          tracked = stagedFile.tracked;
+          const { flush } = await stagedFile.finish();
+          staged.push({ file, partial: stagedFile.partial, final: stagedFile.final });
+          const previous = flushing;
+          flushing = flush();
+          // Its failure is taken when the next file waits for it, or after the last.
+          flushing.catch(() => undefined);
+          await previous;
+          tracked.done();
+        } catch (error) {
+          tracked?.failed();
+          // A blob file deleted from the drive is missing, as on a volume not given: the rest is written, the metadata waits.
+          if (!isFerryError(error, 'FERRY_BUNDLE_INCOMPLETE') || supply.kind !== 'blob') throw error;
+          missing.push(problem(file.sha256, [file.path], error, supply.location));
+        }
+      },
+    );
     await flushing;
   } catch (error) {
     // Nothing of this run reaches a final path: the target stays as it was.
@@ -262,6 +285,77 @@ async function holdsBytes(target: string, file: BundleFile): Promise<boolean> {
   const { path, stats } = await checkTreePath(target, file.path, 'file');
   if (stats?.isFile() !== true || stats.size !== file.size) return false;
   return (await hashFile(path, 'sha256')).sha256 === file.sha256;
+}
+
+/** A file on its way to its partial name: `finish` checks what landed (answering its flush); `abandon` removes the partial. */
+interface StagedFile {
+  partial: string;
+  final: string;
+  finish(): Promise<{ flush: () => Promise<void> }>;
+  abandon(): Promise<void>;
+}
+
+/**
+ * Starts writing `file` to `partial`. A blob stored whole, or a file already in the target, is
+ * copied in the kernel (copyStoredInKernel, flushed) and `finish` hashes what landed at `partial`
+ * (readStored; the page cache is fine here: it is what the rename publishes); when that is wrong,
+ * the source is read through readStored to name the fault (a damaged blob, as writeVerified names
+ * it), and a right source means the target's disk returned other bytes (FERRY_IO). Anything else
+ * (parts, no kernel copy) is writeVerified's, whole, in this step. Throws what writeVerified throws.
+ */
+async function stageVerified(partial: string, final: string, file: BundleFile, supply: Supply, onBytes: (bytes: number) => void, signal: AbortSignal): Promise<StagedFile> {
+  const stored = wholeStoredFile(file, supply);
+  const abandon = async (): Promise<void> => {
+    await rm(partial, { force: true }).catch(() => undefined);
+  };
+  if (stored !== undefined) {
+    await ensureDirectoryDurably(dirname(partial));
+    await withFileErrors(partial, 'remove', () => rm(partial, { force: true }));
+    let copied: boolean;
+    try {
+      copied = await copyStoredInKernel(stored, partial);
+    } catch (error) {
+      throw namedForFile(error, file, supply);
+    }
+    if (copied) {
+      const finish = async (): Promise<{ flush: () => Promise<void> }> => {
+        let reported = 0;
+        try {
+          await readStored([{ path: partial, name: file.path, size: file.size, sha256: file.sha256 }], { name: file.path, sha256: file.sha256 }, (chunk) => {
+            reported += chunk.length;
+            onBytes(chunk.length);
+          }, signal);
+        } catch (error) {
+          onBytes(-reported);
+          await abandon();
+          if (!isFerryError(error, 'FERRY_HASH_MISMATCH') && !isFerryError(error, 'FERRY_SIZE_MISMATCH')) throw error;
+          // Whose fault: the source, read again, throws naming the damaged blob.
+          await readStored([stored], { name: stored.name, sha256: file.sha256 }, () => undefined, signal).catch((sourceError: unknown) => {
+            throw namedForFile(sourceError, file, supply);
+          });
+          throw new FerryError('FERRY_IO', `${partial} holds other bytes than were copied to it from a sound source: the target's disk is failing.`, {
+            path: partial,
+            expected: file.sha256,
+            actual: error.actual,
+            cause: error,
+            hint: 'Check the target\'s disk, then rerun the import: files already in place are kept.',
+          });
+        }
+        return { flush: () => Promise.resolve() };
+      };
+      return { partial, final, finish, abandon };
+    }
+  }
+  const written = await writeVerified(partial, file, supply, onBytes, signal);
+  return { partial, final, finish: () => Promise.resolve(written), abandon };
+}
+
+/** The one stored file holding all of `file`'s bytes (a blob stored whole, a file in the target), or undefined for parts. */
+function wholeStoredFile(file: BundleFile, supply: Supply): StoredFile | undefined {
+  if (supply.kind === 'local') return { path: supply.path, name: supply.path, size: file.size, sha256: file.sha256 };
+  if (supply.location.blob.parts !== undefined) return undefined;
+  const [only] = blobStoragePaths(supply.location.blob);
+  return only === undefined ? undefined : { path: join(supply.location.volume.dir, only.path), name: only.path, size: file.size, sha256: file.sha256 };
 }
 
 /**

@@ -25,13 +25,15 @@ import {
 import { planExport, type ExportPlan, type PlannedBlob } from '../media/bundle/plan.js';
 import { readmeText } from '../media/bundle/readme.js';
 import { inspectTarget, type TargetFilesystem } from '../media/bundle/target.js';
-import { findUnfinishedBundle, finishVolume, presentBytes, startVolume, writeBlob, writeFileDurably, writeTreeFile } from '../media/bundle/writer.js';
+import { findUnfinishedBundle, finishVolume, presentBytes, stageBlob, stageTreeFile, startVolume, writeFileDurably, type ReadBack, type StagedBlob, type WrittenBlob } from '../media/bundle/writer.js';
 import { readBackFile, type ReadBackMethod } from '../net/index.js';
 import type { ExportInput, ExportOutcome, ExportPlanSummary } from './api.js';
 import { ejectExportTarget } from './export-eject.js';
 import { gatherExportSource, type ExportedFile, type ExportSource } from './export-source.js';
 import { productVersion } from './install.js';
 import { stepProgress, type JobContext } from './job-context.js';
+import { STAGES_AHEAD, inStages } from '../base/pipeline.js';
+import type { ProgressTracker } from '../base/progress.js';
 import { resolveLibraryDir } from './library.js';
 
 /**
@@ -113,18 +115,20 @@ async function exportFrom(input: ExportInput, context: JobContext, library: Libr
   for (const file of source.files) if (!bySha.has(file.sha256)) bySha.set(file.sha256, file);
   const progress = stepProgress(context, 'export', { files: 0, bytes: 0 }, input.progressIntervalMs);
   const written = { blobsWritten: 0, blobsKept: 0, bytesWritten: 0 };
-  const stored: Array<{ path: string; sha256: string; size: number }> = [];
+  const checked = new ReadBackLedger();
   try {
     if (layout === 'tree') {
       const ordered = [...source.files.filter((file) => file.role === 'item'), ...metadataInWriteOrder(source.files)];
       progress.addToTotals(ordered.length, ordered.reduce((sum, file) => sum + file.size, 0));
-      for (const file of ordered) {
-        const tracked = progress.startFile(file.path, file.size);
-        const result = await writeTreeFile(to, file, file.source, file.describe, { signal: context.signal, onBytes: tracked.addBytes });
-        tracked.done();
-        countWritten(written, result.kept, file.size);
-        stored.push({ path: join(to, file.path), sha256: file.sha256, size: file.size });
-      }
+      await inPipeline(
+        ordered,
+        (file, onBytes) => stageTreeFile(to, file, file.source, file.describe, { signal: context.signal, onBytes, readBack: readBackFile }),
+        progress,
+        (file, result) => {
+          countWritten(written, result.kept, file.size);
+          checked.add({ path: join(to, file.path), sha256: file.sha256, size: file.size }, result.readBack);
+        },
+      );
     } else {
       const volumesSummary = plan.volumes.map((blobs, index) => ({ index: index + 1, blobs: blobs.length, bytes: blobs.reduce((sum, blob) => sum + blob.size, 0) }));
       progress.addToTotals(
@@ -135,17 +139,22 @@ async function exportFrom(input: ExportInput, context: JobContext, library: Libr
         const dir = volumeDir(index + 1);
         await startVolume(dir, { key: plan.key, id: bundleId, created: createdAt });
         const entries: BundleBlob[] = [];
-        for (const blob of blobs) {
+        const sourced = blobs.map((blob) => {
           const file = bySha.get(blob.sha256);
           if (file === undefined) throw new Error(`export plan names a blob no file has: ${blob.sha256}`);
-          const tracked = progress.startFile(file.path, blob.size);
-          const result = await writeBlob(dir, blob, file.source, file.describe, { signal: context.signal, onBytes: tracked.addBytes });
-          tracked.done();
-          countWritten(written, result.kept, blob.size);
-          entries.push(result.entry);
-        }
+          return { blob, file, path: file.path, size: blob.size };
+        });
+        await inPipeline(
+          sourced,
+          ({ blob, file }, onBytes) => stageBlob(dir, blob, file.source, file.describe, { signal: context.signal, onBytes, readBack: readBackFile }),
+          progress,
+          ({ blob }, result) => {
+            countWritten(written, result.kept, blob.size);
+            entries.push(result.entry);
+            for (const entry of blobStoragePaths(result.entry)) checked.add({ path: join(dir, entry.path), sha256: entry.sha256, size: entry.size }, result.readBack);
+          },
+        );
         const storage = entries.flatMap(blobStoragePaths);
-        for (const entry of storage) stored.push({ path: join(dir, entry.path), sha256: entry.sha256, size: entry.size });
         const manifest: BundleManifest = {
           format: BUNDLE_FORMAT,
           formatVersion: BUNDLE_FORMAT_VERSION,
@@ -166,12 +175,19 @@ async function exportFrom(input: ExportInput, context: JobContext, library: Libr
           volumes: volumesSummary,
           signature: null,
         };
-        await writeFileDurably(join(dir, BUNDLE_FILES.checksums), formatChecksums(storage));
-        await writeFileDurably(join(dir, BUNDLE_FILES.readme), readmeText(manifest));
-        await writeFileDurably(join(dir, BUNDLE_FILES.audit), auditLines(manifest, source, entries));
-        for (const keyring of source.keyrings) await writeFileDurably(join(dir, BUNDLE_FILES.keyrings, keyring.name), keyring.bytes);
-        await writeFileDurably(join(dir, BUNDLE_FILES.importScript), importScriptText(manifest));
-        await writeFileDurably(join(dir, BUNDLE_FILES.manifest), `${JSON.stringify(manifest, null, 2)}\n`);
+        const small: Array<[string, string | Buffer]> = [
+          [BUNDLE_FILES.checksums, formatChecksums(storage)],
+          [BUNDLE_FILES.readme, readmeText(manifest)],
+          [BUNDLE_FILES.audit, auditLines(manifest, source, entries)],
+          ...source.keyrings.map((keyring): [string, Buffer] => [join(BUNDLE_FILES.keyrings, keyring.name), keyring.bytes]),
+          [BUNDLE_FILES.importScript, importScriptText(manifest)],
+          [BUNDLE_FILES.manifest, `${JSON.stringify(manifest, null, 2)}\n`],
+        ];
+        for (const [path, bytes] of small) {
+          await writeFileDurably(join(dir, path), bytes);
+          const buffer = typeof bytes === 'string' ? Buffer.from(bytes) : bytes;
+          checked.add({ path: join(dir, path), sha256: sha256Of(buffer), size: buffer.length }, undefined);
+        }
         await finishVolume(dir);
       }
     }
@@ -179,7 +195,7 @@ async function exportFrom(input: ExportInput, context: JobContext, library: Libr
     progress.finish();
   }
   outcome.written = written;
-  outcome.verified = await readBack(stored, input, context);
+  outcome.verified = await readBack(checked, input, context);
   if (source.library !== undefined && layout === 'bundle' && outcome.verified.bad.length === 0) {
     source.library.catalog.recordExport({ bundleId, site: input.site ?? null, createdAt }, [...new Set(plan.volumes.flat().map((blob) => blob.sha256))]);
     outcome.ledgerSite = input.site ?? null;
@@ -265,7 +281,9 @@ async function reverifyFinished(
 
   if (input.dryRun === true) return outcome;
   outcome.written = { blobsWritten: 0, blobsKept: finished.stored.length, bytesWritten: 0 };
-  outcome.verified = await readBack(finished.stored, input, context);
+  const ledger = new ReadBackLedger();
+  for (const file of finished.stored) ledger.add(file, undefined);
+  outcome.verified = await readBack(ledger, input, context);
   if (outcome.verified.bad.length === 0) outcome.ejected = input.eject === false ? { kind: 'not-requested' } : await ejectExportTarget(to, target.mountPoint);
   return outcome;
 }
@@ -319,25 +337,86 @@ async function carriedBlobs(input: ExportInput, context: JobContext, source: Exp
   return { carried: all, base: null };
 }
 
-async function readBack(stored: ReadonlyArray<{ path: string; sha256: string; size: number }>, input: ExportInput, context: JobContext): Promise<NonNullable<ExportOutcome['verified']>> {
-  const progress = stepProgress(context, 'read-back', { files: stored.length, bytes: stored.reduce((sum, file) => sum + file.size, 0) }, input.progressIntervalMs);
-  const methods = new Set<ReadBackMethod>();
-  const bad: Array<{ path: string; expected: string; actual: string }> = [];
-  let bytes = 0;
+type StoredFile = { path: string; sha256: string; size: number };
+
+/**
+ * What the export has read back around the page cache, and what it has still to read back: a
+ * whole blob copied in the kernel is read back before its rename (stageBlob), so only parts, the
+ * small files (SHA256SUMS, bundle.json...) and what no kernel copy wrote are left for readBack.
+ */
+class ReadBackLedger {
+  readonly done: Array<{ file: StoredFile; read: ReadBack }> = [];
+  readonly pending: StoredFile[] = [];
+
+  add(file: StoredFile, read: ReadBack | undefined): void {
+    if (read === undefined) this.pending.push(file);
+    else this.done.push({ file, read });
+  }
+}
+
+/**
+ * Writes `items` through inStages: each staged (a kernel copy and flush on libuv's threads) up to
+ * STAGES_AHEAD ahead of the one read back and hashed on this thread, finished in order; `onDone`
+ * sees each result in order. Throws what `stage` or the finish throws, after removing what was
+ * staged ahead.
+ */
+async function inPipeline<T extends { path: string; size: number }>(
+  items: readonly T[],
+  stage: (item: T, onBytes: (delta: number) => void) => Promise<StagedBlob>,
+  progress: ProgressTracker,
+  onDone: (item: T, result: WrittenBlob) => void,
+): Promise<void> {
+  await inStages(
+    items,
+    STAGES_AHEAD,
+    async (item) => {
+      const tracked = progress.startFile(item.path, item.size);
+      try {
+        const staged = await stage(item, tracked.addBytes);
+        return {
+          finish: () => staged.finish(),
+          abandon: async () => {
+            tracked.failed();
+            await staged.abandon();
+          },
+          tracked,
+        };
+      } catch (error) {
+        tracked.failed();
+        throw error;
+      }
+    },
+    async (item, staging) => {
+      const staged = await staging;
+      try {
+        onDone(item, await staged.finish());
+      } catch (error) {
+        staged.tracked.failed();
+        throw error;
+      }
+      staged.tracked.done();
+    },
+  );
+}
+
+/** Reads back what the ledger has pending, and sums up every file read back: how, how many, which were wrong. */
+async function readBack(ledger: ReadBackLedger, input: ExportInput, context: JobContext): Promise<NonNullable<ExportOutcome['verified']>> {
+  const pending = ledger.pending;
+  const progress = stepProgress(context, 'read-back', { files: pending.length, bytes: pending.reduce((sum, file) => sum + file.size, 0) }, input.progressIntervalMs);
+  const results = [...ledger.done];
   try {
-    for (const file of stored) {
+    for (const file of pending) {
       const tracked = progress.startFile(file.path, file.size);
-      const result = await readBackFile(file.path, { signal: context.signal, onBytes: tracked.addBytes });
+      results.push({ file, read: await readBackFile(file.path, { signal: context.signal, onBytes: tracked.addBytes }) });
       tracked.done();
-      methods.add(result.method);
-      bytes += result.size;
-      if (result.sha256 !== file.sha256 || result.size !== file.size) bad.push({ path: file.path, expected: file.sha256, actual: result.sha256 });
     }
   } finally {
     progress.finish();
   }
+  const methods = new Set<ReadBackMethod>(results.map(({ read }) => read.method));
+  const bad = results.filter(({ file, read }) => read.sha256 !== file.sha256 || read.size !== file.size).map(({ file, read }) => ({ path: file.path, expected: file.sha256, actual: read.sha256 }));
   const method = methods.size > 1 ? 'mixed' : methods.has('cached') ? 'cached' : 'direct';
-  return { files: stored.length, bytes, method, bad };
+  return { files: results.length, bytes: results.reduce((sum, { read }) => sum + read.size, 0), method, bad };
 }
 
 function planSummary(plan: ExportPlan, source: ExportSource, fsType: string, base: BundleManifest['base']): ExportPlanSummary {

@@ -39,7 +39,7 @@ export async function readBackFile(path: string, options: { signal?: AbortSignal
         await direct.handle.close();
       }
     }
-    const handle = await open(path, fsConstants.O_RDONLY);
+    const handle = await open(path, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW);
     try {
       const hash = createHash('sha256');
       const size = await hashOpenFile(handle, [hash], { signal: options.signal });

@@ -9,7 +9,7 @@ import { lstat, open, readFile, readdir, realpath, type FileHandle } from 'node:
 import { join, resolve } from 'node:path';
 import { FerryError, describeError, errnoCode } from '../../base/errors.js';
 import { lstatIfExists, withFileErrors } from '../../base/files.js';
-import { PIPELINE_CHUNK_BYTES, PIPELINE_DEPTH, pumpChunks } from '../../base/pipeline.js';
+import { PIPELINE_CHUNK_BYTES, PIPELINE_DEPTH, copyInKernel, pumpChunks } from '../../base/pipeline.js';
 import {
   BUNDLE_FILES,
   BUNDLES_FOLDER,
@@ -220,13 +220,7 @@ export async function readStored(
       await handle.close();
     }
     offset += Math.min(size, file.size);
-    if (size !== file.size) {
-      throw new FerryError('FERRY_SIZE_MISMATCH', `${file.name} does not have the size bundle.json lists.`, {
-        path: file.name,
-        expected: String(file.size),
-        actual: size > file.size ? `more than ${file.size}` : String(size),
-      });
-    }
+    if (size !== file.size) throw sizeMismatch(file, size);
     if (part !== undefined) {
       const digest = part.digest('hex');
       if (digest !== file.sha256) throw hashMismatch(file.name, file.sha256, digest);
@@ -234,6 +228,35 @@ export async function readStored(
   }
   const digest = wholeHash.digest('hex');
   if (digest !== whole.sha256) throw hashMismatch(whole.name, whole.sha256, digest);
+}
+
+function sizeMismatch(file: StoredFile, size: number): FerryError {
+  return new FerryError('FERRY_SIZE_MISMATCH', `${file.name} does not have the size bundle.json lists.`, {
+    path: file.name,
+    expected: String(file.size),
+    actual: size > file.size ? `more than ${file.size}` : String(size),
+  });
+}
+
+/**
+ * Copies the stored file `file` (a blob stored whole, or a file in an import's target) to the new
+ * file `to` inside the kernel (copyInKernel: no byte passes through this process) and flushes it,
+ * having opened it as readStored does (a regular file, not followed through a link, never
+ * blocking) and found it of its listed size. Nothing is hashed here: the caller hashes what landed
+ * at `to` (readStored), and reads the source through readStored to name it when that is wrong.
+ * Answers false, having written nothing, where the kernel copy is refused. Throws
+ * FERRY_BUNDLE_INCOMPLETE (missing), FERRY_HASH_MISMATCH (not a regular file), FERRY_SIZE_MISMATCH
+ * naming it, FERRY_DISK_FULL, FERRY_IO naming `to`.
+ */
+export async function copyStoredInKernel(file: StoredFile, to: string): Promise<boolean> {
+  const handle = await openRegularFile(file);
+  try {
+    const { size } = await handle.stat();
+    if (size !== file.size) throw sizeMismatch(file, size);
+    return await withFileErrors(to, 'write', () => copyInKernel(handle, to));
+  } finally {
+    await handle.close();
+  }
 }
 
 /**

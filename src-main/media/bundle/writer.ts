@@ -8,29 +8,57 @@ import { constants as fsConstants } from 'node:fs';
 import { open, readFile, rm, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { FerryError } from '../../base/errors.js';
-import { ensureDirectoryDurably, fsyncDirectory, lstatIfExists, readdirIfExists, renameIntoPlace, withFileErrors } from '../../base/files.js';
+import { ensureDirectoryDurably, fileKindOf, fsyncDirectory, lstatIfExists, readdirIfExists, renameIntoPlace, withFileErrors } from '../../base/files.js';
 import { hashOpenFile } from '../../base/hashing.js';
-import { PIPELINE_CHUNK_BYTES, PIPELINE_DEPTH, pumpChunks, writeFully } from '../../base/pipeline.js';
+import { PIPELINE_CHUNK_BYTES, PIPELINE_DEPTH, copyInKernel, pumpChunks, writeFully } from '../../base/pipeline.js';
 import { BUNDLE_FILES, PARTIAL_SUFFIX, blobFilePath, blobPartPath, type BundleBlob } from './manifest.js';
 import type { PlannedBlob } from './plan.js';
 
 /** Marks an unfinished bundle directory with the plan it belongs to; removed once bundle.json is in place. */
 export const PLAN_MARKER = 'export-plan.json';
 const BUNDLE_ID = /^\d{8}T\d{6}Z-[0-9a-f]{8}$/;
+/** Opening a FIFO for reading blocks until a writer comes; O_NONBLOCK makes open() answer at once. */
+const NON_BLOCK = (fsConstants.O_NONBLOCK as number | undefined) ?? 0;
 
 /** Where a blob's bytes come from: a file (re-hashed while copied, never trusted), or bytes in memory. */
 export type BlobSource = { kind: 'file'; path: string } | { kind: 'bytes'; bytes: Buffer };
+
+/** A file read back around the page cache: what it holds and how it was read ('cached' where the file system refused O_DIRECT). */
+export interface ReadBack {
+  sha256: string;
+  size: number;
+  method: 'direct' | 'cached';
+}
+
+/**
+ * Reads the file at `path` back around the page cache and hashes it (the engine passes net's
+ * readBackFile: media/ does not reach net/). Throws FERRY_IO, FERRY_CANCELLED.
+ */
+export type ReadBackFile = (path: string, options: { signal: AbortSignal; onBytes: (delta: number) => void }) => Promise<ReadBack>;
 
 export interface CopyOptions {
   signal: AbortSignal;
   /** Told of each chunk copied or re-hashed (negative to take back bytes of a copy that failed). */
   onBytes: (delta: number) => void;
+  readBack: ReadBackFile;
 }
 
 /** A blob written (or found) on a volume: its manifest entry and whether a previous run had written it. */
 export interface WrittenBlob {
   entry: BundleBlob;
   kept: boolean;
+  /**
+   * Its file as read back around the page cache once at its final path's partial name (or, kept,
+   * at its final path), `path` absolute; undefined when it was not read back yet (parts, bytes
+   * from memory, no kernel copy here): the caller reads those back afterwards.
+   */
+  readBack: (ReadBack & { path: string }) | undefined;
+}
+
+/** A blob whose bytes are on their way to the volume: `finish` reads them back and renames them into place; `abandon` removes what is staged. */
+export interface StagedBlob {
+  finish(): Promise<WrittenBlob>;
+  abandon(): Promise<void>;
 }
 
 /**
@@ -75,28 +103,153 @@ export async function startVolume(dir: string, marker: { key: string; id: string
 }
 
 /**
- * Writes one planned blob into the volume at `dir` from `source`, hashing the source as it is copied:
- * its sha256 and size must be the plan's (the signed metadata's), else nothing reaches a final path
- * and FERRY_HASH_MISMATCH / FERRY_SIZE_MISMATCH names `describe` (the source file). Parts are
- * fsynced and renamed only after the whole blob proved right. A blob whose files are already at
- * their final paths with the right bytes (an interrupted run of the same plan) is kept, after
- * hashing them. Throws those codes, FERRY_IO, FERRY_DISK_FULL, FERRY_CANCELLED.
+ * Starts writing one planned blob into the volume at `dir` from `source`; the answer's `finish`
+ * completes it. Its sha256 and size must be the plan's (the signed metadata's), else nothing
+ * reaches a final path and FERRY_HASH_MISMATCH / FERRY_SIZE_MISMATCH names `describe` (the source
+ * file). A whole blob from a file is copied in the kernel (copyInKernel) to `<path>.partial`,
+ * fsynced, and `finish` reads it back around the page cache and hashes it (issue 9 §3's read-back,
+ * done before the rename, so nothing unproven reaches a final path): when those bytes are wrong,
+ * the source is hashed to tell whose fault it is: a wrong source throws, a right one means the
+ * drive returned other bytes than it was given, and the blob is renamed into place and reported
+ * with the bytes read (the caller lists it as bad, as a later read-back would). Parts and bytes
+ * from memory are hashed while copied through user space, and read back by the caller afterwards.
+ * A blob whose files are already at their final paths with the right bytes (an interrupted run of
+ * the same plan) is kept, after reading them back. Throws those codes, FERRY_IO, FERRY_DISK_FULL,
+ * FERRY_CANCELLED (from either step).
  */
-export function writeBlob(dir: string, blob: PlannedBlob, source: BlobSource, describe: string, options: CopyOptions): Promise<WrittenBlob> {
-  return writeVerified(dir, storagePaths(blob), blob, source, describe, options);
+export function stageBlob(dir: string, blob: PlannedBlob, source: BlobSource, describe: string, options: CopyOptions): Promise<StagedBlob> {
+  return stageVerified(dir, storagePaths(blob), blob, source, describe, options);
 }
 
 /**
- * Writes one file of a plain mirror tree (`--layout tree`) at `path` under `root`, as writeBlob
- * writes a whole blob: hashed while copied, through a partial name, kept when already right.
+ * Starts writing one file of a plain mirror tree (`--layout tree`) at `path` under `root`, as
+ * stageBlob starts a whole blob: copied, read back and hashed before its rename, kept when already right.
  */
-export function writeTreeFile(root: string, file: { path: string; size: number; sha256: string }, source: BlobSource, describe: string, options: CopyOptions): Promise<WrittenBlob> {
-  return writeVerified(root, [file.path], { sha256: file.sha256, size: file.size, partSize: undefined, parts: 1 }, source, describe, options);
+export function stageTreeFile(root: string, file: { path: string; size: number; sha256: string }, source: BlobSource, describe: string, options: CopyOptions): Promise<StagedBlob> {
+  return stageVerified(root, [file.path], { sha256: file.sha256, size: file.size, partSize: undefined, parts: 1 }, source, describe, options);
 }
 
+function settled(result: WrittenBlob): StagedBlob {
+  return { finish: () => Promise.resolve(result), abandon: () => Promise.resolve() };
+}
+
+async function stageVerified(dir: string, paths: string[], blob: PlannedBlob, source: BlobSource, describe: string, options: CopyOptions): Promise<StagedBlob> {
+  const [only] = paths;
+  if (only === undefined || paths.length > 1 || source.kind !== 'file') {
+    const found = await hashExisting(dir, blob, paths, options);
+    return settled(found !== undefined ? { entry: found, kept: true, readBack: undefined } : await writeVerified(dir, paths, blob, source, describe, options));
+  }
+  const final = join(dir, only);
+  const kept = await readBackExisting(final, blob, options);
+  if (kept !== undefined) return settled({ entry: { sha256: blob.sha256, size: blob.size }, kept: true, readBack: kept });
+  await ensureDirectoryDurably(dirname(final));
+  const partial = final + PARTIAL_SUFFIX;
+  // The copy creates the partial (O_EXCL): a stale one, or a link planted at its name, goes first.
+  await withFileErrors(partial, 'remove', () => rm(partial, { force: true }));
+  const copied = await copySourceInKernel(source.path, partial, blob, describe);
+  if (!copied) return settled(await writeVerified(dir, paths, blob, source, describe, options));
+  const abandon = (): Promise<void> => rm(partial, { force: true }).catch(() => undefined);
+  return {
+    abandon,
+    finish: async () => {
+      let reported = 0;
+      const onBytes = (delta: number): void => {
+        reported += delta;
+        options.onBytes(delta);
+      };
+      try {
+        const read = await options.readBack(partial, { signal: options.signal, onBytes });
+        if (read.size !== blob.size || read.sha256 !== blob.sha256) {
+          // Whose fault: a source that is not the signed bytes throws (naming it); a right one means the drive's.
+          await hashSource(source, blob, describe, options.signal);
+        }
+        await renameIntoPlace(partial, final);
+        return { entry: { sha256: blob.sha256, size: blob.size }, kept: false, readBack: { ...read, path: final } };
+      } catch (error) {
+        options.onBytes(-reported);
+        await abandon();
+        throw error;
+      }
+    },
+  };
+}
+
+/**
+ * Copies the source file at `path` to the new file `partial` in the kernel and flushes it, after
+ * opening the source without following links or blocking and checking it is a regular file of the
+ * planned size. Answers false (nothing written) where the kernel copy is refused. Throws
+ * FERRY_HASH_MISMATCH (not a regular file), FERRY_SIZE_MISMATCH naming `describe`, FERRY_IO,
+ * FERRY_DISK_FULL.
+ */
+async function copySourceInKernel(path: string, partial: string, blob: PlannedBlob, describe: string): Promise<boolean> {
+  const handle = await withFileErrors(describe, 'read', () => open(path, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW | NON_BLOCK));
+  try {
+    const stats = await withFileErrors(describe, 'read', () => handle.stat());
+    if (!stats.isFile()) {
+      throw new FerryError('FERRY_HASH_MISMATCH', `${describe} is not a regular file but ${fileKindOf(stats).toLowerCase()}; it was not exported.`, {
+        path: describe,
+        expected: 'a regular file',
+        actual: fileKindOf(stats),
+      });
+    }
+    if (stats.size !== blob.size) throw sizeMismatch(describe, blob, stats.size);
+    return await withFileErrors(partial, 'write', () => copyInKernel(handle, partial));
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Hashes the source again (its copy read back wrong); throws FERRY_SIZE_MISMATCH / FERRY_HASH_MISMATCH naming `describe` when it is not the planned bytes. */
+async function hashSource(source: BlobSource, blob: PlannedBlob, describe: string, signal: AbortSignal): Promise<void> {
+  const hash = createHash('sha256');
+  const reader = await openSource(source, describe);
+  let size: number;
+  try {
+    size = await pumpChunks({ read: (buffer, length, position) => reader.read(buffer, length, position), inspect: (chunk) => hash.update(chunk), signal });
+  } finally {
+    await reader.close();
+  }
+  if (size !== blob.size) throw sizeMismatch(describe, blob, size);
+  const actual = hash.digest('hex');
+  if (actual !== blob.sha256) throw hashMismatch(describe, blob, actual);
+}
+
+function sizeMismatch(describe: string, blob: PlannedBlob, size: number): FerryError {
+  const larger = size > blob.size;
+  return new FerryError('FERRY_SIZE_MISMATCH', `${describe} is ${larger ? 'larger' : `${size} bytes`}; the signed metadata lists ${blob.size} bytes. It was not exported.`, {
+    path: describe,
+    expected: String(blob.size),
+    actual: larger ? `more than ${blob.size}` : String(size),
+  });
+}
+
+function hashMismatch(describe: string, blob: PlannedBlob, actual: string): FerryError {
+  return new FerryError('FERRY_HASH_MISMATCH', `${describe} does not have the sha256 the signed metadata lists; it was not exported.`, {
+    path: describe,
+    expected: blob.sha256,
+    actual,
+  });
+}
+
+/** A whole blob already at its final path `final` (an interrupted run of the same plan), read back around the page cache; undefined when absent or not its bytes. */
+async function readBackExisting(final: string, blob: PlannedBlob, options: CopyOptions): Promise<(ReadBack & { path: string }) | undefined> {
+  const stats = await lstatIfExists(final);
+  if (stats?.isFile() !== true || stats.size !== blob.size) return undefined;
+  let reported = 0;
+  const read = await options.readBack(final, {
+    signal: options.signal,
+    onBytes: (delta) => {
+      reported += delta;
+      options.onBytes(delta);
+    },
+  });
+  if (read.size === blob.size && read.sha256 === blob.sha256) return { ...read, path: final };
+  options.onBytes(-reported);
+  return undefined;
+}
+
+/** Copies a blob through user space, hashing it as it passes (parts, bytes from memory, no kernel copy). */
 async function writeVerified(dir: string, paths: string[], blob: PlannedBlob, source: BlobSource, describe: string, options: CopyOptions): Promise<WrittenBlob> {
-  const found = await hashExisting(dir, blob, paths, options);
-  if (found !== undefined) return { entry: found, kept: true };
   for (const folder of new Set(paths.map((path) => dirname(join(dir, path))))) await ensureDirectoryDurably(folder);
   const whole = createHash('sha256');
   const parts: Array<{ size: number; sha256: string }> = [];
@@ -137,20 +290,8 @@ async function writeVerified(dir: string, paths: string[], blob: PlannedBlob, so
     }
     const extra = await reader.read(Buffer.alloc(1), 1, copied);
     const actual = whole.digest('hex');
-    if (copied !== blob.size || extra > 0) {
-      throw new FerryError('FERRY_SIZE_MISMATCH', `${describe} is ${extra > 0 ? 'larger' : `${copied} bytes`}; the signed metadata lists ${blob.size} bytes. It was not exported.`, {
-        path: describe,
-        expected: String(blob.size),
-        actual: extra > 0 ? `more than ${blob.size}` : String(copied),
-      });
-    }
-    if (actual !== blob.sha256) {
-      throw new FerryError('FERRY_HASH_MISMATCH', `${describe} does not have the sha256 the signed metadata lists; it was not exported.`, {
-        path: describe,
-        expected: blob.sha256,
-        actual,
-      });
-    }
+    if (copied !== blob.size || extra > 0) throw sizeMismatch(describe, blob, extra > 0 ? blob.size + 1 : copied);
+    if (actual !== blob.sha256) throw hashMismatch(describe, blob, actual);
   } catch (error) {
     options.onBytes(-reported);
     await Promise.all(paths.map((path) => rm(join(dir, path + PARTIAL_SUFFIX), { force: true }).catch(() => undefined)));
@@ -159,7 +300,7 @@ async function writeVerified(dir: string, paths: string[], blob: PlannedBlob, so
     await reader.close();
   }
   for (const path of paths) await renameIntoPlace(join(dir, path + PARTIAL_SUFFIX), join(dir, path));
-  return { entry: blob.partSize === undefined ? { sha256: blob.sha256, size: blob.size } : { sha256: blob.sha256, size: blob.size, parts }, kept: false };
+  return { entry: blob.partSize === undefined ? { sha256: blob.sha256, size: blob.size } : { sha256: blob.sha256, size: blob.size, parts }, kept: false, readBack: undefined };
 }
 
 /**

@@ -1,5 +1,5 @@
-import { readFile, readdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, readFile, readdir, symlink, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateStream, tamperFile } from '../../support/stream-generator.js';
 import { runFerry, type FerryRun } from '../../support/run-ferry.js';
@@ -129,6 +129,22 @@ describe('ferry export from a mirror tree', () => {
       expect(await exists(join(dir, 'bundle.json'))).toBe(false);
       expect((await walkFiles(dir)).filter((file) => file.endsWith(victim.sha256))).toEqual([]);
     }
+  });
+
+  it('never writes through a link planted at a partial name', async () => {
+    const [linked] = [...served.listed.values()];
+    if (linked === undefined) throw new Error('the stream lists files');
+    // The kernel copy creates each partial with O_EXCL: a link at that name is removed, not followed.
+    const good = join(workDir, 'link-tree');
+    expectOk(await ferry(['mirror', ...keyring, served.source, good]));
+    const plain = await targetFolder(join(workDir, 'plain-tree'));
+    const outside = join(workDir, 'outside.txt');
+    await writeFile(outside, 'keep');
+    await mkdir(dirname(join(plain, linked.path)), { recursive: true });
+    await symlink(outside, join(plain, `${linked.path}.partial`));
+    expectOk(await ferry(['export', '--to', plain, '--layout', 'tree', '--tree', good, ...keyring]));
+    expect(await readFile(outside, 'utf8')).toBe('keep');
+    expect(await readFile(join(plain, linked.path))).toEqual(await readFile(join(good, linked.path)));
   });
 });
 

@@ -1,9 +1,11 @@
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { open, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { constants as fsConstants } from 'node:fs';
+import { open, mkdtemp, readFile, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { pumpChunks, writeFully } from '../../../src-main/base/pipeline.js';
+import { copyInKernel, inStages, pumpChunks, writeFully } from '../../../src-main/base/pipeline.js';
 
 // The copy ring of exports and imports on real files: every byte lands once at its place, in
 // order for the hash, and a failing write or read is the pump's failure, with nothing in flight
@@ -77,5 +79,70 @@ describe('pumpChunks', () => {
     const after = settled;
     await new Promise((resolveLater) => setTimeout(resolveLater, 20));
     expect(settled).toBe(after);
+  });
+});
+
+describe('copyInKernel', () => {
+  it('copies the file its descriptor names, even once a FIFO took its path, and never writes through a link at the target name', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'ferry-kernel-copy-'));
+    try {
+      await writeFile(join(dir, 'in'), source);
+      const input = await open(join(dir, 'in'), fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK);
+      try {
+        // The path now names a FIFO: opening it by name would block; the descriptor's name reopens the checked file.
+        await rename(join(dir, 'in'), join(dir, 'moved'));
+        execFileSync('mkfifo', [join(dir, 'in')]);
+        expect(await copyInKernel(input, join(dir, 'out'))).toBe(true);
+        expect(await readFile(join(dir, 'out'))).toEqual(source);
+
+        await writeFile(join(dir, 'outside'), 'keep');
+        await symlink(join(dir, 'outside'), join(dir, 'linked'));
+        await expect(copyInKernel(input, join(dir, 'linked'))).rejects.toMatchObject({ code: 'EEXIST' });
+        expect(await readFile(join(dir, 'outside'), 'utf8')).toBe('keep');
+      } finally {
+        await input.close();
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('inStages', () => {
+  it('stages one item at a time, at most `ahead` past the one finishing, finishes in order, and abandons what was staged ahead of a failure', async () => {
+    const events: string[] = [];
+    let staging = 0;
+    let mostAtOnce = 0;
+    let unfinished = 0;
+    let mostUnfinished = 0;
+    const stage = async (item: number): Promise<{ abandon: () => Promise<void> }> => {
+      staging += 1;
+      mostAtOnce = Math.max(mostAtOnce, staging);
+      unfinished += 1;
+      mostUnfinished = Math.max(mostUnfinished, unfinished);
+      await new Promise((resolve) => setTimeout(resolve, 2));
+      staging -= 1;
+      events.push(`staged ${item}`);
+      return {
+        abandon: () => {
+          events.push(`abandoned ${item}`);
+          return Promise.resolve();
+        },
+      };
+    };
+    const finish = async (item: number, staged: Promise<unknown>): Promise<void> => {
+      await staged;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      unfinished -= 1;
+      if (item === 3) throw new Error('item 3 failed');
+      events.push(`finished ${item}`);
+    };
+    await expect(inStages([0, 1, 2, 3, 4, 5, 6], 2, stage, finish)).rejects.toThrow('item 3 failed');
+    expect(mostAtOnce).toBe(1);
+    // The item finishing and two staged ahead of it.
+    expect(mostUnfinished).toBe(3);
+    expect(events.filter((event) => event.startsWith('finished'))).toEqual(['finished 0', 'finished 1', 'finished 2']);
+    expect(events.filter((event) => event.startsWith('abandoned'))).toEqual(['abandoned 4', 'abandoned 5']);
+    expect(events).not.toContain('staged 6');
   });
 });
