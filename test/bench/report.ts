@@ -9,7 +9,7 @@ export const GIB = 1024 * MIB;
 
 export interface Quantity {
   value: number;
-  unit: 'ms' | 's' | 'MiB/s' | 'MiB' | 'bytes' | 'events/s' | 'frames/s';
+  unit: 'ms' | 's' | 'MiB/s' | 'MiB' | 'bytes' | 'events/s' | 'redraws/s';
 }
 
 export interface SummaryRow {
@@ -49,7 +49,7 @@ export function formatQuantity(quantity: Quantity): string {
     case 'bytes':
       return `${quantity.value} B`;
     case 'events/s':
-    case 'frames/s':
+    case 'redraws/s':
       return `${quantity.value.toFixed(1)} ${quantity.unit}`;
   }
 }
