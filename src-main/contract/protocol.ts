@@ -39,3 +39,10 @@ export const UNREADABLE_CALL_ID = -1;
  * the page's relative URLs (assets, and this socket) all carry the token without a cookie.
  */
 export const SOCKET_PATH = 'api';
+
+/**
+ * The close code of a WebSocket whose client read so slowly that the engine would have had to hold
+ * more than its limit for it (web/outbox.ts): reconnect, and reattach to each job with
+ * jobs.subscribe from the last seq seen. (4000-4999: codes for applications, RFC 6455 §7.4.2.)
+ */
+export const SLOW_CLIENT_CLOSE_CODE = 4008;

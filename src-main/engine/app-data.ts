@@ -17,7 +17,13 @@ export const SETTINGS_FILE_NAME = 'settings.json';
 /** How many jobs the history keeps, newest last; older ones are dropped when a job starts. */
 export const JOBS_KEPT = 200;
 
-const journalSchema = z.object({ version: z.literal(1), jobs: z.array(jobStatusSchema) });
+/**
+ * A job as the history keeps it: its status, and the input that runs it again in a later engine
+ * process (`rerun`, see Engine.portableInput; the engine checks it again when it starts the job).
+ */
+const journalEntrySchema = jobStatusSchema.extend({ rerun: z.unknown().optional() });
+const journalSchema = z.object({ version: z.literal(1), jobs: z.array(journalEntrySchema) });
+type JournalEntry = z.infer<typeof journalEntrySchema>;
 
 /** The JSON in `path`, checked by `schema`; undefined when the file does not exist. Throws FERRY_SETTING_INVALID for a damaged file, FERRY_IO. */
 export async function readJson<Schema extends z.ZodType>(path: string, schema: Schema): Promise<z.infer<Schema> | undefined> {
@@ -62,7 +68,7 @@ export async function writeJson(path: string, value: unknown): Promise<void> {
  */
 export class JobJournal {
   readonly #path: string;
-  readonly #jobs = new Map<string, JobStatus>();
+  readonly #jobs = new Map<string, JournalEntry>();
   #writing: Promise<void> = Promise.resolve();
 
   private constructor(path: string) {
@@ -89,26 +95,44 @@ export class JobJournal {
 
   /** Every recorded job, oldest first. */
   list(): JobStatus[] {
-    return [...this.#jobs.values()];
+    return [...this.#jobs.values()].map(statusOf);
   }
 
   get(jobId: string): JobStatus | undefined {
-    return this.#jobs.get(jobId);
+    const entry = this.#jobs.get(jobId);
+    return entry === undefined ? undefined : statusOf(entry);
   }
 
-  /** Records a job's latest status (started, or ended) and writes the file; writes never overlap. */
-  record(status: JobStatus): Promise<void> {
+  /** The input that runs a recorded job again (recorded with it), else the input of its status. */
+  rerunInput(jobId: string): unknown {
+    const entry = this.#jobs.get(jobId);
+    return entry?.rerun ?? entry?.input;
+  }
+
+  /**
+   * Records a job's latest status (started, or ended) and writes the file; writes never overlap.
+   * `rerun` is the input that runs it again, given when it starts and kept through later records.
+   */
+  record(status: JobStatus, rerun?: JobStatus['input']): Promise<void> {
+    const kept = rerun ?? this.#jobs.get(status.id)?.rerun;
     this.#jobs.delete(status.id);
-    this.#jobs.set(status.id, status);
+    this.#jobs.set(status.id, kept === undefined ? status : { ...status, rerun: kept });
     for (const id of [...this.#jobs.keys()].slice(0, Math.max(0, this.#jobs.size - JOBS_KEPT))) this.#jobs.delete(id);
     return this.#save();
   }
 
   #save(): Promise<void> {
-    const snapshot = { version: 1 as const, jobs: this.list() };
+    const snapshot = { version: 1 as const, jobs: [...this.#jobs.values()] };
     this.#writing = this.#writing.catch(() => undefined).then(() => writeJson(this.#path, snapshot));
     return this.#writing;
   }
+}
+
+/** An entry without its rerun input, which stays in the engine (a job's status shows what it was given). */
+function statusOf(entry: JournalEntry): JobStatus {
+  const status: JournalEntry = { ...entry };
+  delete status.rerun;
+  return status;
 }
 
 /** The saved settings in `dataDir` ({} before any are saved). Throws FERRY_SETTING_INVALID for a damaged file, FERRY_IO. */

@@ -4,6 +4,7 @@ import type { JobInputs, JobKind, JobStatus, LoadOutcome, MirrorInput, PlanSumma
 export type { SelectionRequest };
 import { createJobClient, loadWithProgress, StreamRegistry, type EngineContext, type JobContext } from './job-context.js';
 import { plannedKind, selectionRequest } from './job-input.js';
+import { portableInput } from './job-rerun.js';
 import { JobRegistry, type JobHandle, type JobRunners } from './jobs.js';
 import { runGc, runLibrarySummary, type LibrarySummary } from './library.js';
 import { runExport } from './export-job.js';
@@ -36,6 +37,12 @@ export interface Engine {
   startJob<K extends JobKind>(kind: K, input: JobInputs[K], resumes?: string): JobHandle<K>;
   /** Starts a paused job again from its input (see JobRegistry.resume). Throws FERRY_INPUT_INVALID. */
   resumeJob(jobId: string): JobHandle;
+  /**
+   * `input` in a form that runs the job again in another engine process, after a restart (see
+   * portableInput): a stream given by id as its source and settings, relative paths absolute.
+   * Throws FERRY_INPUT_INVALID (field `streamId`) for a stream this engine does not hold.
+   */
+  portableInput<K extends JobKind>(kind: K, input: JobInputs[K]): JobInputs[K];
   /** A running or recently ended job, for a second subscriber. */
   job(jobId: string): JobHandle | undefined;
   jobs(): JobStatus[];
@@ -109,6 +116,7 @@ export function createEngine(options: EngineOptions = {}): Engine {
   return {
     startJob: (kind, input, resumes) => registry.start(kind, input, resumes),
     resumeJob: (jobId) => registry.resume(jobId),
+    portableInput: (kind, input) => portableInput(kind, input, context),
     job: (jobId) => registry.get(jobId),
     jobs: () => registry.list(),
     query: (streamId, request) => queryItems(...selected(streamId, request)),

@@ -8,7 +8,7 @@ import { JOB_DEFAULTS } from './defaults.js';
 import { describeValue } from './job-input.js';
 import type { LoadedSource } from '../contract/index.js';
 import type { JobEventBody, StreamInput, StreamRef, StreamSettings } from './api.js';
-import { createStreamClient, loadStream, type LoadedStream } from './stream.js';
+import { createStreamClient, loadStream, reloadableSource, type LoadedStream } from './stream.js';
 
 /** What the engine as a whole holds for its jobs: where it runs, and the streams loaded so far. */
 export interface EngineContext {
@@ -77,6 +77,16 @@ export class StreamRegistry {
     return found;
   }
 
+  /**
+   * What loads stream `streamId` again in another engine process (the app restarted): its source
+   * as reloadableSource names it, and its settings with file names made absolute against `cwd`.
+   * Throws FERRY_INPUT_INVALID as get() does.
+   */
+  reloadInput(streamId: string, cwd: string): StreamInput {
+    const { stream, settings } = this.get(streamId);
+    return { ...absoluteSettings(settings, cwd), ...reloadableSource(stream.source) };
+  }
+
   /** Forgets a stream (its metadata bytes are the bulk of an engine's memory); jobs running on it keep their copy. */
   release(streamId: string): boolean {
     return this.#streams.delete(streamId);
@@ -110,6 +120,12 @@ export class PartialDownloads {
     await Promise.all(paths.map((path) => rm(path, { force: true })));
     this.#discarded += paths.length;
   }
+}
+
+/** `settings` with its keyring and certificate files made absolute against `cwd`, so that they name the same files from any directory. */
+export function absoluteSettings<Settings extends StreamSettings>(settings: Settings, cwd: string): Settings {
+  const absolute = (files: readonly string[] | undefined): string[] | undefined => files?.map((file) => resolve(cwd, file));
+  return { ...settings, keyringFiles: absolute(settings.keyringFiles), caCertFiles: absolute(settings.caCertFiles) };
 }
 
 export function isStreamId(ref: StreamRef | StreamSettings): ref is { streamId: string } {

@@ -106,19 +106,29 @@ export async function createApiService(options: ApiServiceOptions = {}): Promise
   const logs = new Map<string, JobLog>();
   const recording = new Set<Promise<void>>();
 
-  const record = (status: JobStatus): void => {
+  const record = (status: JobStatus, rerun?: JobStatus['input']): void => {
     // A history that cannot be written must not stop the job; the warning says why.
-    const write = journal.record(status).catch((error: unknown) => {
+    const write = journal.record(status, rerun).catch((error: unknown) => {
       process.emitWarning(`The job history could not be written: ${toApiError(error).message}`, { type: 'FerryJournalWarning' });
     });
     recording.add(write);
     void write.finally(() => recording.delete(write));
   };
 
+  /** What runs the job again after a restart; a stream this engine no longer holds leaves it as given (the job itself then fails naming it). */
+  const rerunInput = <K extends JobKind>(handle: JobHandle<K>): JobInputs[K] | undefined => {
+    try {
+      return engine.portableInput(handle.kind, handle.input);
+    } catch {
+      return undefined;
+    }
+  };
+
   const track = <K extends JobKind>(handle: JobHandle<K>): { jobId: string } => {
     const log: JobLog = { events: [], nextSeq: 1, followers: new Set() };
     logs.set(handle.id, log);
-    record(handle.status());
+    // Recorded while the job's stream is surely loaded: a stream given by id cannot be named later.
+    record(handle.status(), rerunInput(handle));
     handle.subscribe((event: JobEvent) => {
       const sequenced = { seq: log.nextSeq++, event };
       log.events.push(sequenced);
@@ -212,8 +222,9 @@ export async function createApiService(options: ApiServiceOptions = {}): Promise
       if (recorded === undefined || (recorded.state !== 'paused' && recorded.state !== 'interrupted') || engine.job(jobId) !== undefined) {
         throw unknownJob(jobId, 'the id of a paused or interrupted job', engine.job(jobId)?.status().state ?? recorded?.state ?? 'unknown');
       }
-      // A job from an engine that stopped: its input runs again; present files are kept and partial downloads continue.
-      return track(engine.startJob(recorded.kind, recorded.input, jobId));
+      // A job from an engine that stopped: its input runs again as recorded to run anywhere (its
+      // stream loaded again from its source); present files are kept and partial downloads continue.
+      return track(engine.startJob(recorded.kind, journal.rerunInput(jobId) as JobInputs[typeof recorded.kind], jobId));
     },
     'library.summary': ({ library }) => engine.librarySummary({ library: library ?? dataDir }),
     'profiles.list': async ({ library }) => (await engine.librarySummary({ library: library ?? dataDir })).profiles,

@@ -72,6 +72,18 @@ export function createStreamClient(options: StreamClientOptions): HttpClient {
   });
 }
 
+/**
+ * How to name `source` so that another run, from any directory (or of a preset whose address
+ * changes one day), reads the very same stream: the URL of its entry file, or, for an entry file
+ * that its URL alone does not find again (one given with a path outside streams/v1/), the mirror
+ * base and the path (sstream's --path).
+ */
+export function reloadableSource(source: StreamSource): { source: string; path: string | undefined } {
+  const { baseUrl, entryPath, entryUrl } = source;
+  const reread = resolveSource(entryUrl);
+  return reread.baseUrl === baseUrl && reread.entryPath === entryPath ? { source: entryUrl, path: undefined } : { source: baseUrl, path: entryPath };
+}
+
 /** A metadata file exactly as fetched: mirrors write these bytes unmodified. */
 export interface MetadataFile {
   path: string;

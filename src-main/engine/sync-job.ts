@@ -1,6 +1,6 @@
 import { lockLibrary, openLibrary, openLibraryForReading, type Catalog, type JsonValue, type Library, type SnapshotFile, type SnapshotSelection } from '../library/index.js';
 import { LibraryStore } from '../mirror/library-store.js';
-import { resolveSource, type Selection } from '../streams/index.js';
+import type { Selection } from '../streams/index.js';
 import { resolve as resolvePath } from 'node:path';
 import { FerryError } from '../base/errors.js';
 import type { StreamRef, StreamSettings, SyncInput, SyncOutcome } from './api.js';
@@ -8,7 +8,7 @@ import { acquireStream, isStreamId, type JobContext } from './job-context.js';
 import { selectionFromGroups } from './job-input.js';
 import { recordJobFailure, resolveLibraryDir, toJsonValue } from './library.js';
 import { eachMetadataFile, hasRepairs, recordStreamSource, syncInto, type Publish } from './mirror-job.js';
-import type { LoadedStream } from './stream.js';
+import { reloadableSource, type LoadedStream } from './stream.js';
 
 /** What one run syncs, from the command line or from a saved selection. */
 interface SyncRequest {
@@ -142,23 +142,16 @@ function syncRequest(input: SyncInput, catalog: Catalog, libraryDir: string): Sy
   };
 }
 
-/**
- * Saves the source as the URL of its entry file, so that a rerun from another directory (or of a
- * preset whose address changes one day) reads the very same stream. An entry file that its URL
- * alone does not find again (one given with --path outside streams/v1/) is saved as the mirror
- * base and the path.
- */
+/** Saves the source as reloadableSource names it, so that a rerun from another directory reads the very same stream. */
 function saveProfile(catalog: Catalog, name: string, request: SyncRequest, stream: LoadedStream, cwd: string): void {
-  const { baseUrl, entryPath, entryUrl } = stream.source;
-  const reread = resolveSource(entryUrl);
-  const foundByUrl = reread.baseUrl === baseUrl && reread.entryPath === entryPath;
+  const { source, path } = reloadableSource(stream.source);
   // Keyring files by absolute path, so that a rerun from another directory checks the same keys.
   const settings: StreamSettings = isStreamId(request.stream) ? {} : request.stream;
   const keyringFiles = settings.keyringFiles === undefined || settings.keyringFiles.length === 0 ? undefined : settings.keyringFiles.map((file) => resolvePath(cwd, file));
   catalog.saveSelection({
     name,
-    source: foundByUrl ? entryUrl : baseUrl,
-    path: foundByUrl ? null : entryPath,
+    source,
+    path: path ?? null,
     ...snapshotSelection(request),
     keyringFiles,
     verify: settings.verify === false ? false : undefined,

@@ -16,6 +16,7 @@ import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { FerryError } from '../base/errors.js';
 import { rendererContentSecurityPolicy, SOCKET_PATH } from '../contract/index.js';
 import { DEFAULT_BIND_ADDRESS, type ApiService } from '../engine/index.js';
+import { Outbox, type OutboxLimits } from './outbox.js';
 
 /** The largest message a client may send (a call's input); a job input is a few kilobytes. */
 export const MAX_MESSAGE_BYTES = 1024 * 1024;
@@ -30,6 +31,8 @@ export interface UiServerOptions {
   rendererDir: string;
   /** A fixed token, for tests; default: 32 random bytes, base64url. */
   token?: string | undefined;
+  /** When a slow client's messages are held and coalesced, and when it is closed (default SOFT_BUFFER_BYTES, HARD_BUFFER_BYTES; lowered in tests). */
+  sendLimits?: OutboxLimits | undefined;
 }
 
 export interface UiServer {
@@ -37,6 +40,8 @@ export interface UiServer {
   readonly url: string;
   readonly port: number;
   readonly token: string;
+  /** Bytes waiting for the clients, each: in its socket's buffer, and held for it (see Outbox). */
+  pendingBytes(): number[];
   /** Closes every socket and the server; the service's jobs are the caller's to stop. */
   close(): Promise<void>;
 }
@@ -186,6 +191,7 @@ export async function startUiServer(options: UiServerOptions): Promise<UiServer>
   let allowedHosts = new Set<string>();
 
   const sockets = new WebSocketServer({ noServer: true, maxPayload: MAX_MESSAGE_BYTES });
+  const outboxes = new Set<Outbox>();
   const server = createServer((request, response) => {
     const host = headerOf(request, 'host') ?? '';
     const headers = securityHeaders(host);
@@ -213,7 +219,7 @@ export async function startUiServer(options: UiServerOptions): Promise<UiServer>
     else if (verdict.rest !== SOCKET_PATH) refuseUpgrade(socket, 404, `the API is at /<token>/${SOCKET_PATH}`);
     else
       sockets.handleUpgrade(request, socket, head, (client) => {
-      attach(client, options.service);
+      attach(client, options.service, outboxes, options.sendLimits);
     });
   });
 
@@ -237,6 +243,7 @@ export async function startUiServer(options: UiServerOptions): Promise<UiServer>
     url: `http://${shownHost}:${port}/${token}/`,
     port,
     token,
+    pendingBytes: () => [...outboxes].map((outbox) => outbox.pendingBytes),
     close: async () => {
       for (const client of sockets.clients) client.terminate();
       sockets.close();
@@ -250,10 +257,12 @@ export async function startUiServer(options: UiServerOptions): Promise<UiServer>
   };
 }
 
-/** One WebSocket as one connection of the service: JSON text frames both ways. */
-function attach(client: WebSocket, service: ApiService): void {
+/** One WebSocket as one connection of the service: JSON text frames both ways, sent through an Outbox. */
+function attach(client: WebSocket, service: ApiService, outboxes: Set<Outbox>, limits: OutboxLimits | undefined): void {
+  const outbox = new Outbox(client, limits);
+  outboxes.add(outbox);
   const connection = service.connect((message) => {
-    if (client.readyState === client.OPEN) client.send(JSON.stringify(message));
+    if (client.readyState === client.OPEN) outbox.push(message);
   });
   client.on('message', (data: RawData, isBinary: boolean) => {
     let message: unknown = 'a binary frame';
@@ -267,10 +276,11 @@ function attach(client: WebSocket, service: ApiService): void {
     }
     connection.receive(message);
   });
-  client.on('close', () => {
+  const closed = (): void => {
+    outbox.close();
+    outboxes.delete(outbox);
     connection.close();
-  });
-  client.on('error', () => {
-    connection.close();
-  });
+  };
+  client.on('close', closed);
+  client.on('error', closed);
 }

@@ -9,7 +9,7 @@ export const GIB = 1024 * MIB;
 
 export interface Quantity {
   value: number;
-  unit: 'ms' | 's' | 'MiB/s' | 'MiB' | 'bytes';
+  unit: 'ms' | 's' | 'MiB/s' | 'MiB' | 'bytes' | 'events/s' | 'redraws/s';
 }
 
 export interface SummaryRow {
@@ -48,6 +48,9 @@ export function formatQuantity(quantity: Quantity): string {
       return `${quantity.value.toFixed(1)} MiB`;
     case 'bytes':
       return `${quantity.value} B`;
+    case 'events/s':
+    case 'redraws/s':
+      return `${quantity.value.toFixed(1)} ${quantity.unit}`;
   }
 }
 

@@ -24,7 +24,8 @@ const USAGE = `usage: npm run bench -- [options]
                   ferry help against node -e 0), ui (the app in Chromium), export (ferry export
                   with its read-back against cp -r + sync), import (ferry import against cp -r +
                   sync), or serve-bundle (ferry serve of a bundle against nginx over the imported tree)
-  --rounds N      download rounds per tool, alternating ferry and plain (default 3, at least 2)
+  --rounds N      download rounds per tool, alternating ferry and plain, and ui rounds of the sync
+                  through the app and of ferry sync (default 3, at least 2)
 `;
 const DEFAULT_ROUNDS = 3;
 const GROUPS = ['catalog', 'download', 'serve', 'startup', 'ui', 'export', 'import', 'serve-bundle'] as const;
@@ -107,7 +108,7 @@ async function runBench(options: BenchOptions, cleanup: Cleanup): Promise<void> 
   }
 
   if (options.groups.has('ui')) {
-    const ui = await runUiBenchmark(cleanup);
+    const ui = await runUiBenchmark(options.rounds, cleanup);
     rows.push(...ui.rows);
     benchmarks['ui'] = ui.details;
   }

@@ -10,11 +10,14 @@ import { startFerryUi } from '../e2e/ferry-ui.js';
 import { findRepoRoot } from '../support/repo-root.js';
 import type { Cleanup } from './cleanup.js';
 import { MIB, median, note, printSection, type BenchmarkResult } from './report.js';
+import { runUiSyncBenchmark, type UiSyncDetails } from './ui-sync.js';
 
 // Issue 10 §5: the catalog screen's table with 25,000 rows in Chromium, windowed (the app's
 // VirtualList) against the same rows as one plain <table>, in the same run and the same browser:
-// time to the first painted frame, and a scroll of the whole table four screenfuls at a time, each
-// step waiting for the frame that shows it.
+// time to the first painted frame, a scroll of the whole table four screenfuls at a time, each
+// step waiting for the frame that shows it, and a filter typed into the Find box (and cleared) to
+// the painted table. Then browser mode at rest, and a sync through the app
+// against `ferry sync` (ui-sync.ts).
 
 const ROWS = 25_000;
 const ROUNDS = 2;
@@ -29,13 +32,21 @@ interface TableRun {
   scrollMs: number;
   steps: number;
   longestFrameMs: number;
+  /** Typing FILTER_TEXT into the Find box to the painted, filtered table; then clearing it to all rows painted again. */
+  filterMs: number;
+  clearMs: number;
 }
+
+/** Matches 1,111 of the 25,000 rows (boot:12, boot:120-129, boot:1200-1299, boot:12000-12999). */
+const FILTER_TEXT = 'boot:12';
 
 export interface UiDetails {
   rows: number;
   runs: Record<TableKind, TableRun[]>;
   /** `ferry ui` with the app open in a tab and nothing running, after IDLE_MS. */
   idleRssBytes: number | undefined;
+  /** The sync through the app against `ferry sync` (ui-sync.ts). */
+  sync: UiSyncDetails;
 }
 
 /** How long the app sits open before its server's RSS is read. */
@@ -84,13 +95,17 @@ async function measure(browser: Browser, pageUrl: string, kind: TableKind): Prom
     const ready = await page.waitForFunction('window.benchReady', undefined, { timeout: 120_000 });
     const { renderMs, rowsInDom } = (await ready.jsonValue()) as { renderMs: number; rowsInDom: number };
     const scroll = await page.evaluate<Pick<TableRun, 'scrollMs' | 'steps' | 'longestFrameMs'>>('window.benchScroll()');
-    return { renderMs, rowsInDom, ...scroll };
+    const filter = (text: string): Promise<{ filterMs: number }> => page.evaluate<{ filterMs: number }>(`window.benchFilter(${JSON.stringify(text)})`);
+    const { filterMs } = await filter(FILTER_TEXT);
+    const { filterMs: clearMs } = await filter('');
+    return { renderMs, rowsInDom, ...scroll, filterMs, clearMs };
   } finally {
     await page.close();
   }
 }
 
-export async function runUiBenchmark(cleanup: Cleanup): Promise<BenchmarkResult<UiDetails>> {
+/** `syncRounds`: rounds of the sync through the app and of `ferry sync` each (the bench's --rounds). */
+export async function runUiBenchmark(syncRounds: number, cleanup: Cleanup): Promise<BenchmarkResult<UiDetails>> {
   const pageUrl = await serveBenchPage(cleanup);
   const browser = await launchChromium();
   cleanup.defer(() => browser.close());
@@ -104,25 +119,38 @@ export async function runUiBenchmark(cleanup: Cleanup): Promise<BenchmarkResult<
   }
   note('ui: browser mode at rest (ferry ui with the app open in a tab)');
   const idleRssBytes = await measureIdleRss(browser, cleanup);
+  const sync = await runUiSyncBenchmark(browser, syncRounds, cleanup);
   await browser.close();
   if (idleRssBytes !== undefined) printSection('browser mode at rest', `ferry ui RSS with one tab open, idle ${IDLE_MS / 1000} s: ${(idleRssBytes / MIB).toFixed(1)} MiB`);
   const stat = (kind: TableKind, field: keyof TableRun): number => median(runs[kind].map((run) => run[field]));
   printSection(
     `catalog table, ${ROWS} rows, Chromium ${VIEWPORT.width}x${VIEWPORT.height} (median of ${ROUNDS})`,
     formatTable(
-      ['table', 'first render', 'scroll all', 'steps', 'longest frame', 'rows in DOM'],
-      (['windowed', 'plain'] as const).map((kind) => [kind, `${stat(kind, 'renderMs').toFixed(0)} ms`, `${stat(kind, 'scrollMs').toFixed(0)} ms`, String(stat(kind, 'steps')), `${stat(kind, 'longestFrameMs').toFixed(0)} ms`, String(stat(kind, 'rowsInDom'))]),
-      new Set([1, 2, 3, 4, 5]),
+      ['table', 'first render', 'scroll all', 'steps', 'longest frame', 'rows in DOM', `filter "${FILTER_TEXT}"`, 'clear filter'],
+      (['windowed', 'plain'] as const).map((kind) => [
+        kind,
+        `${stat(kind, 'renderMs').toFixed(0)} ms`,
+        `${stat(kind, 'scrollMs').toFixed(0)} ms`,
+        String(stat(kind, 'steps')),
+        `${stat(kind, 'longestFrameMs').toFixed(0)} ms`,
+        String(stat(kind, 'rowsInDom')),
+        `${stat(kind, 'filterMs').toFixed(0)} ms`,
+        `${stat(kind, 'clearMs').toFixed(0)} ms`,
+      ]),
+      new Set([1, 2, 3, 4, 5, 6, 7]),
     ),
   );
   const renderRatio = stat('windowed', 'renderMs') / stat('plain', 'renderMs');
   const scrollRatio = stat('windowed', 'scrollMs') / stat('plain', 'scrollMs');
+  const filterRatio = stat('windowed', 'filterMs') / stat('plain', 'filterMs');
   return {
     rows: [
       { benchmark: `catalog first render, ${ROWS} rows (windowed vs plain table)`, measured: { value: stat('windowed', 'renderMs'), unit: 'ms' }, baseline: { label: 'plain <table>', quantity: { value: stat('plain', 'renderMs'), unit: 'ms' } }, ratio: renderRatio, target: 'below 1', met: renderRatio < 1 },
       ...(idleRssBytes === undefined ? [] : [{ benchmark: 'browser mode idle RSS (ferry ui, one tab open)', measured: { value: idleRssBytes / MIB, unit: 'MiB' as const }, target: 'information', met: undefined }]),
       { benchmark: `catalog scroll of all ${ROWS} rows (windowed vs plain table)`, measured: { value: stat('windowed', 'scrollMs'), unit: 'ms' }, baseline: { label: 'plain <table>', quantity: { value: stat('plain', 'scrollMs'), unit: 'ms' } }, ratio: scrollRatio, target: 'below 1', met: scrollRatio < 1 },
+      { benchmark: `catalog filter of ${ROWS} rows to the painted table (windowed vs plain table)`, measured: { value: stat('windowed', 'filterMs'), unit: 'ms' }, baseline: { label: 'plain <table>', quantity: { value: stat('plain', 'filterMs'), unit: 'ms' } }, ratio: filterRatio, target: 'below 1', met: filterRatio < 1 },
+      ...sync.rows,
     ],
-    details: { rows: ROWS, runs, idleRssBytes },
+    details: { rows: ROWS, runs, idleRssBytes, sync: sync.details },
   };
 }

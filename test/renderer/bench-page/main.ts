@@ -8,6 +8,7 @@ declare global {
   interface Window {
     benchReady?: { renderMs: number; rowsInDom: number };
     benchScroll: () => Promise<{ scrollMs: number; steps: number; longestFrameMs: number }>;
+    benchFilter: (text: string) => Promise<{ filterMs: number; rowsInDom: number }>;
   }
 }
 
@@ -39,4 +40,17 @@ window.benchScroll = async () => {
     steps += 1;
   }
   return { scrollMs: performance.now() - started, steps, longestFrameMs };
+};
+
+/** Types `text` into the Find box at once (as a paste) and waits for the frame that shows the filtered table to be painted. */
+window.benchFilter = async (text) => {
+  const find = document.querySelector<HTMLInputElement>('#find');
+  if (find === null) throw new Error('no Find box on the page');
+  const started = performance.now();
+  find.value = text;
+  find.dispatchEvent(new Event('input', { bubbles: true }));
+  await frame();
+  // The frame's callbacks run before its layout and paint; the task after them runs once it is painted.
+  await new Promise((done) => setTimeout(done, 0));
+  return { filterMs: performance.now() - started, rowsInDom: document.querySelectorAll('[role="row"], tr').length };
 };
