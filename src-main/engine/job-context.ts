@@ -141,14 +141,14 @@ export async function acquireStream(
   ref: StreamRef,
   context: JobContext,
   transfer: { connectionsPerHost?: number | undefined; progressIntervalMs?: number | undefined },
-): Promise<{ stream: LoadedStream; client: HttpClient }> {
+): Promise<{ stream: LoadedStream; client: HttpClient; settings: StreamSettings }> {
   if (isStreamId(ref)) {
     const { stream, settings } = context.streams.get(ref.streamId);
-    return { stream, client: createJobClient(settings, context, transfer.connectionsPerHost) };
+    return { stream, client: createJobClient(settings, context, transfer.connectionsPerHost), settings };
   }
   const client = createJobClient(ref, context, transfer.connectionsPerHost);
   try {
-    return { stream: await loadWithProgress(ref, context, client, transfer.progressIntervalMs), client };
+    return { stream: await loadWithProgress(ref, context, client, transfer.progressIntervalMs), client, settings: ref };
   } catch (error) {
     await client.close();
     throw error;

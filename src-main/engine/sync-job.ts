@@ -62,10 +62,10 @@ async function syncLibrary(
   input: SyncInput,
   context: JobContext,
 ): Promise<Omit<SyncOutcome, 'libraryDir' | 'profile'>> {
-  const { stream, client } = await acquireStream(request.stream, context, input);
+  const { stream, client, settings } = await acquireStream(request.stream, context, input);
   try {
     context.emit({ type: 'loaded', source: stream.source.display, trust: stream.trust, metadataFiles: stream.metadataFiles.length });
-    if (request.saveAs !== undefined && input.dryRun !== true) saveProfile(library.catalog, request.saveAs, request, stream, context.cwd);
+    if (request.saveAs !== undefined && input.dryRun !== true) saveProfile(library.catalog, request.saveAs, request, stream, settings, context.cwd);
     const sourceId = recordStreamSource(library.catalog, stream);
     const store = new LibraryStore(library, sourceId);
     let snapshotId: number | undefined;
@@ -143,10 +143,11 @@ function syncRequest(input: SyncInput, catalog: Catalog, libraryDir: string): Sy
 }
 
 /** Saves the source as reloadableSource names it, so that a rerun from another directory reads the very same stream. */
-function saveProfile(catalog: Catalog, name: string, request: SyncRequest, stream: LoadedStream, cwd: string): void {
+function saveProfile(catalog: Catalog, name: string, request: SyncRequest, stream: LoadedStream, settings: StreamSettings, cwd: string): void {
   const { source, path } = reloadableSource(stream.source);
   // Keyring files by absolute path, so that a rerun from another directory checks the same keys.
-  const settings: StreamSettings = isStreamId(request.stream) ? {} : request.stream;
+  // The settings are the stream's as it was loaded, also when the sync names it by id (the app),
+  // so a profile saved there keeps its keyring and its verify setting.
   const keyringFiles = settings.keyringFiles === undefined || settings.keyringFiles.length === 0 ? undefined : settings.keyringFiles.map((file) => resolvePath(cwd, file));
   catalog.saveSelection({
     name,

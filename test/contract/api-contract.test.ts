@@ -141,7 +141,8 @@ describe.each([webSocketUnderTest, messagePortUnderTest])('the API contract over
     const summary = await client.call('library.summary', {});
     expect(summary.products.map((product) => product.product)).toEqual([expect.stringContaining(':22.04:')]);
     expect((await client.call('jobs.get', { jobId })).state).toBe('succeeded');
-    expect(await client.call('profiles.list', {})).toEqual([expect.objectContaining({ name: 'jammy-lab', filters: ['release=jammy'] })]);
+    // Saved from a stream named by id, the profile keeps the keyring that stream was loaded with.
+    expect(await client.call('profiles.list', {})).toEqual([expect.objectContaining({ name: 'jammy-lab', filters: ['release=jammy'], keyringFiles: [upstream.testKey.keyringFile], verify: true })]);
   });
 
   it('exports the synced selection from its library, then verifies and imports the bundle, each outcome a valid JobEvent', async () => {
