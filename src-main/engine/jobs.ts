@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import { describeError, FerryError, isFerryError } from '../base/errors.js';
 import {
   isOutcomeEvent,
@@ -62,6 +63,9 @@ class Job<K extends JobKind> implements JobHandle<K> {
   #stopping: 'cancel' | 'pause' | undefined;
 
   constructor(kind: K, input: JobInputs[K], runner: JobRunner<K>, engine: EngineContext, resumes: string | undefined) {
+    // Every transfer in flight listens to the job's signal once and stops listening when it ends, so
+    // a job with --concurrency above 10 holds more than Node's default of 10 listeners without leaking.
+    setMaxListeners(0, this.#controller.signal);
     this.id = randomUUID();
     this.kind = kind;
     this.input = input;
