@@ -5,6 +5,8 @@ import { nearestNames } from '../base/suggest.js';
 export interface CliIo {
   stdout: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
   stderr: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
+  /** Where a question's answer is read (an export asking for its next drive); absent: nothing is asked. */
+  stdin?: NodeJS.ReadableStream & { isTTY?: boolean };
   env: NodeJS.ProcessEnv;
   cwd: string;
   /** Aborted on Ctrl-C; commands pass it down to every long call. */

@@ -93,6 +93,11 @@ export class JobDisplay {
       case 'metadata-written':
         if (this.#verbose > 0) this.note(`wrote metadata: ${event.paths.join(', ')}`);
         return;
+      case 'target-needed':
+        // The command asks for the next drive (ferry export); the bar of the volume just written gives way to the question.
+        this.#lastProgress = undefined;
+        this.#live?.clear();
+        return;
       case 'loaded':
       case 'plan':
         // The command prints these itself, in the reference's format.

@@ -1,0 +1,158 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFile, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it, type TestContext } from 'vitest';
+import { mountSmallExt4, requireMount, unmount, type Mounted } from '../../support/loop-disk.js';
+import { repoRoot, runFerry, type FerryRun } from '../../support/run-ferry.js';
+import { generateStream, type GeneratedStream } from '../../support/stream-generator.js';
+import { ELEVEN_MIB_SIZES, describeRun, makeKey, makeWorkDir, nobleShape, removeQuietly, walkFiles, type TestKey } from '../mirror/helpers.js';
+import { bundleDirs, expectCompleteVolume, expectOk } from './helpers.js';
+import type { BundleManifest } from '../../../src-main/media/bundle/manifest.js';
+
+// Issue 9 §2 "one drive after another": an export larger than the first drive goes on several
+// drives in turn, volume 1 filling the first (its free space less the margin). Two real file
+// systems of different free space (loop-mounted ext4, 10 MiB and 16 MiB) and an export of about
+// 11 MiB that fits neither... the first: named together (--to A --to B), asked for on a terminal
+// (a real pseudo-terminal from util-linux `script`, answered as an operator would type), refused
+// without a terminal before anything is written; an interrupted run continued. Each result is
+// checked volume by volume (ferry verify) and imported in reverse order.
+
+let workDir: string;
+let testKey: TestKey;
+/** About 11 MiB: more than the 10 MiB drive holds, less than the 16 MiB one. */
+let stream: GeneratedStream;
+const loops: Mounted[] = [];
+const children: ChildProcess[] = [];
+
+const TIMEOUT_MS = 180_000;
+const ferry = (args: readonly string[]): Promise<FerryRun> => runFerry(args, { timeoutMs: TIMEOUT_MS });
+const exportArgs = (...targets: string[]): string[] => ['export', ...targets.flatMap((target) => ['--to', target]), '--tree', stream.baseDir, '--keyring', testKey.keyringFile, '--no-eject'];
+
+beforeAll(async () => {
+  workDir = await makeWorkDir('export-drives');
+  testKey = await makeKey(workDir, 'Drive after drive test');
+  stream = await generateStream(join(workDir, 'stream'), { ...nobleShape(['amd64', 'arm64'], ELEVEN_MIB_SIZES), signingKey: testKey.key });
+});
+
+afterAll(async () => {
+  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  for (const mounted of loops) await unmount(mounted);
+  await removeQuietly(workDir);
+});
+
+async function drive(name: string, sizeMiB: number, context: TestContext): Promise<string> {
+  const mounted = await mountSmallExt4(workDir, name, sizeMiB);
+  loops.push(mounted);
+  return requireMount(mounted, context);
+}
+
+/** Both volumes complete, one per drive, of the same bundle; each verifies alone as a volume, both together as the bundle; imported in reverse order they give the tree. */
+async function expectTwoDriveBundle(first: string, second: string, label: string): Promise<BundleManifest[]> {
+  const [one] = await bundleDirs(first);
+  const [two] = await bundleDirs(second);
+  if (one === undefined || two === undefined) throw new Error(`${label}: one volume on each drive`);
+  const manifests = [await expectCompleteVolume(one), await expectCompleteVolume(two)];
+  expect(manifests.map((manifest) => manifest.volume)).toEqual([
+    { index: 1, count: 2 },
+    { index: 2, count: 2 },
+  ]);
+  expect(manifests[0]?.id).toBe(manifests[1]?.id);
+  for (const dir of [one, two]) {
+    const alone = await ferry(['verify', dir, '--keyring', testKey.keyringFile]);
+    // Alone, a volume is valid but incomplete: exit 1 names what the other volume holds.
+    expect(alone.code, describeRun(alone)).toBe(1);
+    expect(alone.stdout + alone.stderr).toMatch(/volume/i);
+  }
+  expectOk(await ferry(['verify', two, one, '--keyring', testKey.keyringFile]));
+  const target = join(workDir, `imported-${label}`);
+  expectOk(await ferry(['import', two, one, '--into', target, '--keyring', testKey.keyringFile]));
+  for (const file of manifests[0]?.files ?? []) expect(await readFile(join(target, file.path)), file.path).toEqual(await readFile(join(stream.baseDir, file.path)));
+  // The imported tree is a mirror tree ferry verify... of a bundle does not judge: ferry mirror does, from it, checking every signature and hash.
+  const again = join(workDir, `mirrored-${label}`);
+  expectOk(await ferry(['mirror', '--keyring', testKey.keyringFile, target, again]));
+  return manifests;
+}
+
+/** The CLI on a pseudo-terminal (util-linux `script`), its screen collected, its keyboard `type`. */
+function onTerminal(args: readonly string[]): { child: ChildProcess; screen: () => string; type: (line: string) => void; ended: Promise<number | null> } {
+  const quoted = [process.execPath, join(repoRoot, 'bin/ferry.js'), ...args].map((word) => `'${word.replace(/'/g, "'\\''")}'`).join(' ');
+  const child = spawn('script', ['-qefc', `stty cols 200; exec ${quoted}`, '/dev/null'], { cwd: workDir, env: { ...process.env, TERM: 'xterm' }, stdio: ['pipe', 'pipe', 'pipe'] });
+  children.push(child);
+  let screen = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (screen += chunk));
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (screen += chunk));
+  const ended = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+  return { child, screen: () => screen, type: (line) => child.stdin.write(`${line}\n`), ended };
+}
+
+/** Waits until the screen has `count` questions for a drive. */
+async function waitForPrompt(terminal: ReturnType<typeof onTerminal>, count: number): Promise<void> {
+  const started = Date.now();
+  while ((terminal.screen().match(/insert the next drive and type the folder/g) ?? []).length < count) {
+    if (terminal.child.exitCode !== null || Date.now() - started > TIMEOUT_MS) throw new Error(`no question for drive ${count}:\n${terminal.screen()}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+describe('one drive after another', () => {
+  it('--to A --to B: volume 1 fills A, volume 2 goes to B; each verifies; imported in reverse order', async (context) => {
+    const a = await drive('named-a', 10, context);
+    const b = await drive('named-b', 16, context);
+    const run = expectOk(await ferry(exportArgs(a, b)));
+    expect(run.stderr).toMatch(/2 volume\(s\)/);
+    await expectTwoDriveBundle(a, b, 'named');
+    // Both folders on stdout, volume 1 first.
+    expect(run.stdout.trimEnd().split('\n').slice(-2)).toEqual([...(await bundleDirs(a)), ...(await bundleDirs(b))]);
+  }, TIMEOUT_MS * 2);
+
+  it('refuses without a terminal and without enough --to before writing anything, naming the drives needed', async (context) => {
+    const a = await drive('refused-a', 10, context);
+    const before = await walkFiles(a, { includeState: true });
+    const run = await ferry(exportArgs(a));
+    expect(run.code, describeRun(run)).toBe(1);
+    expect(run.stderr).toContain('FERRY_NOT_ENOUGH_SPACE');
+    expect(run.stderr).toMatch(/it takes 2 drives, one volume each, and 1 was given; 1 more drive\(s\) are needed, with free space for volume 2 \d+ bytes/);
+    expect(await walkFiles(a, { includeState: true })).toEqual(before);
+  });
+
+  it('on a terminal asks for the next drive, refuses the same drive with the reason, and continues on the one named', async (context) => {
+    const a = await drive('asked-a', 10, context);
+    const b = await drive('asked-b', 16, context);
+    const terminal = onTerminal(exportArgs(a));
+    await waitForPrompt(terminal, 1);
+    expect(terminal.screen()).toMatch(/Volume 1 of 2 written and verified: .*asked-a\/FERRY\//);
+    expect(terminal.screen()).toMatch(/Volume 2 of 2 needs [\d.]+ [KMG]i?B: insert the next drive/);
+    expect(terminal.screen().trimEnd()).toMatch(/\(or Ctrl-C to stop; a rerun continues\):$/);
+    terminal.type(a);
+    await waitForPrompt(terminal, 2);
+    expect(terminal.screen()).toMatch(/That folder cannot take volume 2: .*same file system/);
+    terminal.type(b);
+    const code = await terminal.ended;
+    expect(code, terminal.screen()).toBe(0);
+    await expectTwoDriveBundle(a, b, 'asked');
+  }, TIMEOUT_MS * 2);
+
+  it('a run killed while it waits for the next drive keeps volume 1: a rerun with both drives writes only volume 2', async (context) => {
+    const a = await drive('killed-a', 10, context);
+    const b = await drive('killed-b', 16, context);
+    const terminal = onTerminal(exportArgs(a));
+    await waitForPrompt(terminal, 1);
+    const scriptPid = terminal.child.pid ?? 0;
+    // The ferry process is script's child: kill -9 it, as a power cut would.
+    const ferryPid = Number((await readFile(`/proc/${scriptPid}/task/${scriptPid}/children`, 'utf8')).trim().split(/\s+/)[0]);
+    process.kill(ferryPid, 'SIGKILL');
+    await terminal.ended;
+    const [volumeOne] = await bundleDirs(a);
+    const first = await expectCompleteVolume(volumeOne ?? '');
+    expect(await readdir(join(b))).toEqual(['lost+found']);
+
+    const rerun = expectOk(await ferry(exportArgs(a, b)));
+    // Volume 1 is not written again: only volume 2's directory is reported, of the same bundle.
+    const [volumeTwo] = await bundleDirs(b);
+    expect(rerun.stdout.trimEnd().split('\n').at(-1)).toBe(volumeTwo);
+    expect(rerun.stderr).toMatch(/Written: \d+ file\(s\)/);
+    const manifests = await expectTwoDriveBundle(a, b, 'killed');
+    expect(manifests[0]?.created).toBe(first.created);
+    expect(await bundleDirs(a)).toEqual([volumeOne]);
+  }, TIMEOUT_MS * 2);
+});
