@@ -12,7 +12,7 @@ import type { BundleManifest } from '../../../src-main/media/bundle/manifest.js'
 // Issue 9 §2 "one drive after another": an export larger than the first drive goes on several
 // drives in turn, volume 1 filling the first (its free space less the margin). Two real file
 // systems of different free space (loop-mounted ext4, 10 MiB and 16 MiB) and an export of about
-// 11 MiB that fits neither... the first: named together (--to A --to B), asked for on a terminal
+// 11 MiB that does not fit the first: named together (--to A --to B), asked for on a terminal
 // (a real pseudo-terminal from util-linux `script`, answered as an operator would type), refused
 // without a terminal before anything is written; an interrupted run continued. Each result is
 // checked volume by volume (ferry verify) and imported in reverse order.
@@ -81,8 +81,15 @@ function onTerminal(args: readonly string[]): { child: ChildProcess; screen: () 
   let screen = '';
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => (screen += chunk));
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => (screen += chunk));
-  const ended = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
-  return { child, screen: () => screen, type: (line) => child.stdin.write(`${line}\n`), ended };
+  const ended = new Promise<number | null>((resolve) => {
+    child.on('close', (code) => {
+      resolve(code);
+    });
+  });
+  const type = (line: string): void => {
+    child.stdin.write(`${line}\n`);
+  };
+  return { child, screen: () => screen, type, ended };
 }
 
 /** Waits until the screen has `count` questions for a drive. */
