@@ -27,6 +27,8 @@ export interface DriveAfterDrive {
   paths: string[];
   /** What inspectTarget saw at `to`: its free space is the volume size. */
   first: TargetFilesystem;
+  /** The interrupted run of this export the drives given hold a volume of (findEarlierRun), continued. */
+  earlier: EarlierRun | undefined;
   /** Reads a volume's files back around the page cache (export-job.ts), as after any export. */
   readBack: (stored: readonly StoredFile[]) => Promise<NonNullable<ExportOutcome['verified']>>;
 }
@@ -38,7 +40,7 @@ interface Drive {
 }
 
 /** An earlier run of this same export, from what its volumes left on the drives given now. */
-interface EarlierRun {
+export interface EarlierRun {
   id: string;
   created: string;
   itemCounts: number[];
@@ -62,7 +64,7 @@ export async function exportDriveAfterDrive(job: DriveAfterDrive): Promise<Expor
   const given: Drive[] = [];
   for (const path of job.paths) given.push({ path, target: path === job.paths[0] ? first : await inspectTarget(path) });
   assertDistinctDrives(given);
-  const run = await findEarlierRun(job.paths, planInput, input.site ?? null, base);
+  const run = job.earlier;
   const created = new Date();
   const bundleId = run?.id ?? newRecordId(created, randomBytes(4).toString('hex'));
   const createdAt = run?.created ?? created.toISOString();
@@ -219,7 +221,7 @@ function metadataBlobCount(planInput: Pick<ExportPlanInput, 'files'>): number {
  * (export-plan.json recording its volume and split), checked by planning that split again and
  * comparing. The first run found is the one continued; another run's directories are left alone.
  */
-async function findEarlierRun(paths: readonly string[], planInput: Omit<ExportPlanInput, 'freeBytes'>, site: string | null, base: BundleManifest['base']): Promise<EarlierRun | undefined> {
+export async function findEarlierRun(paths: readonly string[], planInput: Omit<ExportPlanInput, 'freeBytes'>, site: string | null, base: BundleManifest['base']): Promise<EarlierRun | undefined> {
   const metadataBlobs = metadataBlobCount(planInput);
   let run: EarlierRun | undefined;
   for (const path of paths) {

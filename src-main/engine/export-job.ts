@@ -14,7 +14,7 @@ import { inspectTarget, type TargetFilesystem } from '../media/bundle/target.js'
 import { findUnfinishedBundle, presentBytes, writeTreeFile } from '../media/bundle/writer.js';
 import { readBackFile, type ReadBackMethod } from '../net/index.js';
 import type { ExportInput, ExportOutcome, ExportPlanSummary } from './api.js';
-import { exportDriveAfterDrive } from './export-drives.js';
+import { exportDriveAfterDrive, findEarlierRun } from './export-drives.js';
 import { ejectExportTarget } from './export-eject.js';
 import { assertTargetFolder, blobSources, countWritten, outcomeBefore, planSummary, readManifestIfAny, sameVolume, writeBundleVolume, type StoredFile, type VolumeWriter } from './export-volume.js';
 import { gatherExportSource, type ExportedFile, type ExportSource } from './export-source.js';
@@ -86,8 +86,11 @@ async function exportFrom(input: ExportInput, context: JobContext, library: Libr
       for (const [index, blobs] of shape.volumes.entries()) present += await presentBytes(volumeDir(index + 1), blobs, target.blockSize);
     }
   }
-  const drives = { input, context, source, base, planInput, paths: [to, ...nextTargets], first: target, readBack: (stored: readonly StoredFile[]) => readBack(stored, input, context) };
-  if (layout === 'bundle' && nextTargets.length > 0) return exportDriveAfterDrive(drives);
+  const paths = [to, ...nextTargets];
+  // A drive given that holds a volume of an interrupted drive-after-drive run: that run goes on, even where the rest would now fit this drive.
+  const earlier = layout === 'bundle' ? await findEarlierRun(paths, planInput, input.site ?? null, base) : undefined;
+  const drives = { input, context, source, base, planInput, paths, first: target, earlier, readBack: (stored: readonly StoredFile[]) => readBack(stored, input, context) };
+  if (layout === 'bundle' && (nextTargets.length > 0 || earlier !== undefined)) return exportDriveAfterDrive(drives);
   let plan: ExportPlan;
   try {
     plan = planExport({ ...planInput, freeBytes: target.freeBytes, presentBytes: present });

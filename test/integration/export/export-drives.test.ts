@@ -1,9 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, type TestContext } from 'vitest';
 import { mountSmallExt4, requireMount, unmount, type Mounted } from '../../support/loop-disk.js';
-import { repoRoot, runFerry, type FerryRun } from '../../support/run-ferry.js';
+import { collect, repoRoot, runFerry, spawnFerry, type FerryRun } from '../../support/run-ferry.js';
+import { createEngine, isFerryError, type JobEvent } from '../../../src-main/engine/index.js';
 import { generateStream, type GeneratedStream } from '../../support/stream-generator.js';
 import { ELEVEN_MIB_SIZES, describeRun, makeKey, makeWorkDir, nobleShape, removeQuietly, walkFiles, type TestKey } from '../mirror/helpers.js';
 import { bundleDirs, expectCompleteVolume, expectOk } from './helpers.js';
@@ -46,8 +48,12 @@ async function drive(name: string, sizeMiB: number, context: TestContext): Promi
   return requireMount(mounted, context);
 }
 
-/** Both volumes complete, one per drive, of the same bundle; each verifies alone as a volume, both together as the bundle; imported in reverse order they give the tree. */
-async function expectTwoDriveBundle(first: string, second: string, label: string): Promise<BundleManifest[]> {
+/**
+ * Both volumes complete, one per drive, of the same bundle, verifying together (ferry verify, in
+ * reverse order). `full`: also each alone (a valid but incomplete volume), and imported in reverse
+ * order into a tree that ferry mirror reads back (done once: each CLI run costs seconds here).
+ */
+async function expectTwoDriveBundle(first: string, second: string, label: string, full = false): Promise<BundleManifest[]> {
   const [one] = await bundleDirs(first);
   const [two] = await bundleDirs(second);
   if (one === undefined || two === undefined) throw new Error(`${label}: one volume on each drive`);
@@ -57,13 +63,14 @@ async function expectTwoDriveBundle(first: string, second: string, label: string
     { index: 2, count: 2 },
   ]);
   expect(manifests[0]?.id).toBe(manifests[1]?.id);
+  expectOk(await ferry(['verify', two, one, '--keyring', testKey.keyringFile]));
+  if (!full) return manifests;
   for (const dir of [one, two]) {
     const alone = await ferry(['verify', dir, '--keyring', testKey.keyringFile]);
     // Alone, a volume is valid but incomplete: exit 1 names what the other volume holds.
     expect(alone.code, describeRun(alone)).toBe(1);
     expect(alone.stdout + alone.stderr).toMatch(/volume/i);
   }
-  expectOk(await ferry(['verify', two, one, '--keyring', testKey.keyringFile]));
   const target = join(workDir, `imported-${label}`);
   expectOk(await ferry(['import', two, one, '--into', target, '--keyring', testKey.keyringFile]));
   for (const file of manifests[0]?.files ?? []) expect(await readFile(join(target, file.path)), file.path).toEqual(await readFile(join(stream.baseDir, file.path)));
@@ -107,7 +114,7 @@ describe('one drive after another', () => {
     const b = await drive('named-b', 16, context);
     const run = expectOk(await ferry(exportArgs(a, b)));
     expect(run.stderr).toMatch(/2 volume\(s\)/);
-    await expectTwoDriveBundle(a, b, 'named');
+    await expectTwoDriveBundle(a, b, 'named', true);
     // Both folders on stdout, volume 1 first.
     expect(run.stdout.trimEnd().split('\n').slice(-2)).toEqual([...(await bundleDirs(a)), ...(await bundleDirs(b))]);
   }, TIMEOUT_MS * 2);
@@ -136,7 +143,7 @@ describe('one drive after another', () => {
     terminal.type(b);
     const code = await terminal.ended;
     expect(code, terminal.screen()).toBe(0);
-    await expectTwoDriveBundle(a, b, 'asked');
+    await expectTwoDriveBundle(a, b, 'asked', true);
   }, TIMEOUT_MS * 2);
 
   it('a run killed while it waits for the next drive keeps volume 1: a rerun with both drives writes only volume 2', async (context) => {
@@ -162,4 +169,59 @@ describe('one drive after another', () => {
     expect(manifests[0]?.created).toBe(first.created);
     expect(await bundleDirs(a)).toEqual([volumeOne]);
   }, TIMEOUT_MS * 2);
+
+  it('a run killed while it writes volume 2 keeps volume 1: a rerun given only the second drive continues volume 2 there', async (context) => {
+    const a = await drive('cut-a', 10, context);
+    const b = await drive('cut-b', 16, context);
+    const child = spawnFerry(exportArgs(a, b));
+    children.push(child);
+    const running = collect(child, TIMEOUT_MS);
+    // Killed once volume 2's directory has its plan marker: its blobs are being written.
+    const started = Date.now();
+    let marker: string | undefined;
+    while (marker === undefined && child.exitCode === null && Date.now() - started < TIMEOUT_MS) {
+      const [dir] = await bundleDirs(b);
+      if (dir !== undefined && existsSync(join(dir, 'export-plan.json'))) marker = dir;
+      else await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    child.kill('SIGKILL');
+    const killed = await running;
+    if (marker === undefined || killed.signal !== 'SIGKILL') context.skip(`the export ended before volume 2 could be interrupted (${describeRun(killed)})`);
+    const [volumeOne] = await bundleDirs(a);
+    const first = await expectCompleteVolume(volumeOne ?? '');
+    expect(first.volume).toEqual({ index: 1, count: 2 });
+    expect(existsSync(join(marker ?? '', 'bundle.json'))).toBe(false);
+
+    const rerun = expectOk(await ferry(exportArgs(b)));
+    expect(rerun.stdout.trimEnd().split('\n').at(-1)).toBe(marker);
+    expect(await bundleDirs(b)).toEqual([marker]);
+    await expectTwoDriveBundle(a, b, 'cut');
+  }, TIMEOUT_MS * 2);
+
+  it('the engine: the wait is an event, answered by provideTarget only while it waits, and cancel ends it keeping volume 1', async (context) => {
+    const a = await drive('engine-a', 10, context);
+    const engine = createEngine({ cwd: workDir });
+    const job = engine.startJob('export', { to: a, tree: stream.baseDir, keyringFiles: [testKey.keyringFile], askForTargets: true, eject: false });
+    let thrown: unknown;
+    try {
+      job.provideTarget(a);
+    } catch (error) {
+      thrown = error;
+    }
+    expect(isFerryError(thrown, 'FERRY_INPUT_INVALID')).toBe(true);
+    const asked = new Promise<JobEvent>((resolve) => {
+      job.subscribe((event) => {
+        if (event.type === 'target-needed') resolve(event);
+      });
+    });
+    const event = await asked;
+    expect(event).toMatchObject({ type: 'target-needed', jobId: job.id, volume: 2, volumes: 2, problem: null });
+    const [volumeOne] = await bundleDirs(a);
+    expect(event.type === 'target-needed' ? event.done : []).toEqual([{ volume: 1, directory: volumeOne }]);
+    expect(job.status().state).toBe('running');
+    job.cancel();
+    await expect(job.result).rejects.toMatchObject({ code: 'FERRY_CANCELLED' });
+    expect(job.status().state).toBe('cancelled');
+    await expectCompleteVolume(volumeOne ?? '');
+  }, TIMEOUT_MS);
 });
