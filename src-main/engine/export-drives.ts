@@ -81,6 +81,7 @@ export async function exportDriveAfterDrive(job: DriveAfterDrive): Promise<Expor
   const dirOf = (drive: Drive): string => join(drive.path, BUNDLES_FOLDER, bundleId);
 
   // Each given drive holds the volume it already has, else the next one without a drive.
+  const spare: Drive[] = [];
   const assigned = new Map<number, Drive>();
   for (const drive of given) {
     const held = run?.unfinished.get(drive.path);
@@ -91,6 +92,7 @@ export async function exportDriveAfterDrive(job: DriveAfterDrive): Promise<Expor
     if ((await readManifestIfAny(dirOf(drive)))?.id === bundleId) continue;
     const next = toWrite.find((index) => !assigned.has(index));
     if (next !== undefined) assigned.set(next, drive);
+    else spare.push(drive);
   }
   const overheadBytes = planInput.volumeOverheadBytes;
   const needed = (index: number, blockSize: number): number => {
@@ -123,7 +125,9 @@ export async function exportDriveAfterDrive(job: DriveAfterDrive): Promise<Expor
       },
     );
   }
-  const summary = { ...planSummary(plan, source, first.fsType, base), freeBytes: first.freeBytes };
+  const planned = planSummary(plan, source, first.fsType, base);
+  const spareNotes = spare.map((drive) => `${drive.path}: not needed, the export takes ${count} drive(s); nothing is written there`);
+  const summary = { ...planned, freeBytes: first.freeBytes, warnings: [...planned.warnings, ...spareNotes] };
   const outcome = outcomeBefore(input, context, source, { bundleId, directories: [...assigned].sort(([a], [b]) => a - b).map(([, drive]) => dirOf(drive)), plan: summary });
   if (input.dryRun === true) return outcome;
 
@@ -138,11 +142,12 @@ export async function exportDriveAfterDrive(job: DriveAfterDrive): Promise<Expor
   const verified: NonNullable<ExportOutcome['verified']> = { files: 0, bytes: 0, method: 'direct', bad: [] };
   const directories: string[] = [];
   const done: Array<{ volume: number; directory: string }> = [];
-  const used: Drive[] = [];
+  // Drives of this run still mounted: a drive ejected may give its mount point to the next one.
+  const mounted: Drive[] = [];
   try {
     for (const index of toWrite) {
-      const drive = assigned.get(index) ?? (await askForDrive(index, { count, bytes: needed(index, first.blockSize), done, used, judge, context }));
-      used.push(drive);
+      const drive = assigned.get(index) ?? (await askForDrive(index, { bundleId, count, bytes: needed(index, first.blockSize), done, mounted, judge, context }));
+      mounted.push(drive);
       const dir = dirOf(drive);
       const stored = await writeBundleVolume(dir, index, plan.volumes[index - 1] ?? [], writer, { volume: index, itemCounts, finished: [...finished].sort((a, b) => a - b) });
       directories.push(dir);
@@ -156,6 +161,7 @@ export async function exportDriveAfterDrive(job: DriveAfterDrive): Promise<Expor
       finished.add(index);
       done.push({ volume: index, directory: dir });
       outcome.ejected = input.eject === false ? { kind: 'not-requested' } : await ejectExportTarget(drive.path, drive.target.mountPoint);
+      if (outcome.ejected.kind === 'ejected') mounted.splice(mounted.indexOf(drive), 1);
     }
   } finally {
     progress.finish();
@@ -185,13 +191,22 @@ function assertDistinctDrives(drives: readonly Drive[]): void {
 }
 
 /**
- * Asks for the drive of volume `index` (askTarget) until one is a folder on a drive not used by
- * this run whose file system holds the volume as planned with room for it; each refusal is asked
- * again with its reason. Rejects with FERRY_CANCELLED when the job is cancelled while it waits.
+ * Asks for the drive of volume `index` (askTarget) until one is a folder on a file system no drive
+ * of this run still mounted is on, holding no volume of this bundle, whose file system holds the
+ * volume as planned with room for it; each refusal is asked again with its reason. Rejects with
+ * FERRY_CANCELLED when the job is cancelled while it waits.
  */
 async function askForDrive(
   index: number,
-  ask: { count: number; bytes: number; done: ReadonlyArray<{ volume: number; directory: string }>; used: readonly Drive[]; judge: (drive: Drive, index: number) => Promise<void>; context: JobContext },
+  ask: {
+    bundleId: string;
+    count: number;
+    bytes: number;
+    done: ReadonlyArray<{ volume: number; directory: string }>;
+    mounted: readonly Drive[];
+    judge: (drive: Drive, index: number) => Promise<void>;
+    context: JobContext;
+  },
 ): Promise<Drive> {
   let problem: string | null = null;
   for (;;) {
@@ -200,7 +215,16 @@ async function askForDrive(
     try {
       await assertTargetFolder(path);
       const drive = { path, target: await inspectTarget(path) };
-      assertDistinctDrives([...ask.used, drive]);
+      assertDistinctDrives([...ask.mounted, drive]);
+      const held = await readManifestIfAny(join(path, BUNDLES_FOLDER, ask.bundleId));
+      // The drive just written, inserted again (its mount point may be the one the next drive gets).
+      if (held !== undefined) {
+        throw new FerryError('FERRY_TARGET_UNFIT', `${path} already holds volume ${held.volume.index} of this bundle; insert the drive for volume ${index}.`, {
+          path,
+          expected: `a drive for volume ${index}`,
+          actual: `volume ${held.volume.index}`,
+        });
+      }
       await ask.judge(drive, index);
       return drive;
     } catch (error) {
