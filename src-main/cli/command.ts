@@ -4,7 +4,9 @@ import { nearestNames } from '../base/suggest.js';
 /** Where a command writes: stdout for results (one JSON document with --json), stderr for the rest. */
 export interface CliIo {
   stdout: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
-  stderr: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
+  stderr: NodeJS.WritableStream & { isTTY?: boolean; columns?: number; rows?: number };
+  /** Where a question's answer is read (an export asking for its next drive); absent: nothing is asked. */
+  stdin?: NodeJS.ReadableStream & { isTTY?: boolean };
   env: NodeJS.ProcessEnv;
   cwd: string;
   /** Aborted on Ctrl-C; commands pass it down to every long call. */

@@ -70,7 +70,11 @@ export const cliHints: Readonly<Partial<Record<FerryErrorCode, HintRule>>> = {
   FERRY_FORMAT_UNSUPPORTED: ({ limit }) =>
     limit === undefined ? undefined : 'Start from a products file with --path, or fix the index chain on the server.',
   FERRY_TARGET_MISSING: 'Create the folder, or check the drive is mounted there: ferry drives lists the drives and their mount points.',
-  FERRY_NOT_ENOUGH_SPACE: 'Free some space, choose another target, or narrow the selection (filters, --max).',
+  // Drives counted (facts "N drives"): the export goes drive after drive, with a drive for each volume.
+  FERRY_NOT_ENOUGH_SPACE: ({ expected }) =>
+    expected !== undefined && / drives$/.test(expected)
+      ? 'Give --to once for each drive (--to /media/a --to /media/b), or run ferry export on a terminal to insert each next drive when asked.'
+      : 'Free some space, choose another target, or narrow the selection (filters, --max).',
   FERRY_TARGET_UNFIT: ({ actual }) =>
     actual === undefined || /^\d+$/.test(actual)
       ? 'Give a larger --volume-size.'

@@ -93,6 +93,7 @@ export async function main(argv: readonly string[], overrides: Partial<CliIo> = 
   const io: CliIo = {
     stdout: process.stdout,
     stderr: process.stderr,
+    stdin: process.stdin,
     env: process.env,
     cwd: process.cwd(),
     signal: interrupt?.signal ?? new AbortController().signal,

@@ -18,7 +18,9 @@ export type DisplayMode = 'live' | 'lines' | 'notes' | 'json' | 'quiet';
 export function displayModeFor(io: CliIo, options: { json: boolean; progress: boolean; quiet: boolean }): DisplayMode {
   if (options.json) return 'json';
   if (options.quiet) return 'quiet';
-  if (io.stderr.isTTY === true) return io.env['TERM'] === 'dumb' || terminalColumns(io) === 0 ? 'lines' : 'live';
+  // A terminal that reports no rows (a pty whose size was never set) gets lines: log-update fits
+  // its drawing to the height, and would draw nothing at all there.
+  if (io.stderr.isTTY === true) return io.env['TERM'] === 'dumb' || terminalColumns(io) === 0 || io.stderr.rows === 0 ? 'lines' : 'live';
   return options.progress ? 'lines' : 'notes';
 }
 
@@ -92,6 +94,11 @@ export class JobDisplay {
         return;
       case 'metadata-written':
         if (this.#verbose > 0) this.note(`wrote metadata: ${event.paths.join(', ')}`);
+        return;
+      case 'target-needed':
+        // The command asks for the next drive (ferry export); the bar of the volume just written gives way to the question.
+        this.#lastProgress = undefined;
+        this.#live?.clear();
         return;
       case 'loaded':
       case 'plan':

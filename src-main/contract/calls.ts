@@ -185,6 +185,11 @@ export const calls = {
   'jobs.pause': call(jobIdInput, z.object({}), 'Pauses a job, keeping its partial downloads.'),
   'jobs.resume': call(jobIdInput, z.object({ jobId: z.string() }), 'Runs a paused or interrupted job again as a new job.'),
   'jobs.cancel': call(jobIdInput, z.object({}), 'Cancels a job; its partial downloads are deleted.'),
+  'jobs.provideTarget': call(
+    jobIdInput.extend({ path: nonEmpty }),
+    z.object({}),
+    "Answers an export's target-needed event with the folder the next drive is mounted at (a refused folder is asked for again, with the reason).",
+  ),
   'library.summary': call(libraryInput, librarySummarySchema, 'What the library holds.'),
   'profiles.list': call(libraryInput, z.array(libraryProfileSchema), 'Saved selections (profiles) of the library.'),
   'receipts.write': call(

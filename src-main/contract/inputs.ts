@@ -164,6 +164,13 @@ export const exportInputSchema = z
   .object({
     /** The target folder or a drive's mount point; the bundle goes to `<to>/FERRY/<bundle id>/`. */
     to: nonEmptyText,
+    /**
+     * Folders (drives' mount points) for volumes 2, 3, ... when the export does not fit `to`: one
+     * volume per drive, each at `<folder>/FERRY/<bundle id>/` (docs/bundle.md, "One drive after another").
+     */
+    nextTargets: strings.optional(),
+    /** When more volumes remain than targets: ask for each next one (event `target-needed`) instead of refusing. */
+    askForTargets: flag.optional(),
     /** From a mirror tree made by `ferry mirror` or sstream-mirror; left out: from the library. */
     tree: text.optional(),
     /** The library (default as for sync). */
@@ -202,8 +209,8 @@ export const exportInputSchema = z
     if (value.tree !== undefined && value.site !== undefined) refuse('site', 'left out with tree (only the library keeps a ledger of exports; use since)');
     else if (value.tree === undefined && value.source === undefined && value.profile === undefined) refuse('source', 'a source synced into the library, unless profile or tree is given');
     else if (value.site !== undefined && value.since !== undefined) refuse('since', 'left out with site (one base per bundle)');
-    else if (value.layout === 'tree' && (value.site !== undefined || value.since !== undefined || value.volumeSize !== undefined)) {
-      refuse('layout', 'bundle with site, since or volumeSize (a plain tree holds every file, on one volume)');
+    else if (value.layout === 'tree' && (value.site !== undefined || value.since !== undefined || value.volumeSize !== undefined || (value.nextTargets ?? []).length > 0)) {
+      refuse('layout', 'bundle with site, since, volumeSize or nextTargets (a plain tree holds every file, on one volume)');
     }
   });
 

@@ -412,6 +412,23 @@ export const retryEventSchema = z.object({
   cause: serializedErrorSchema,
 });
 
+/**
+ * An export carried on one drive after another waits for the folder the next drive is mounted at
+ * (engine provideTarget, call jobs.provideTarget); cancel ends the wait. `bytes`: the free space
+ * volume `volume` needs there, margin included. `problem`: why the folder given last was refused
+ * (null on the first ask for this volume).
+ */
+export const targetNeededEventSchema = z.object({
+  type: z.literal('target-needed'),
+  ...stamped,
+  volume: z.number(),
+  volumes: z.number(),
+  bytes: z.number(),
+  /** The volumes this run has written and verified so far, in the order written, with their folders. */
+  done: z.array(z.object({ volume: z.number(), directory: z.string() })),
+  problem: z.string().nullable(),
+});
+
 const loadedEventSchema = z.object({ type: z.literal('loaded'), ...stamped, source: z.string(), trust: streamTrustSchema, metadataFiles: z.number() });
 const resultEventSchema = z.object({ type: z.literal('result'), ...stamped, kind: jobKindSchema, outcome: jobOutcomeSchema });
 const failedEventSchema = z.object({ type: z.literal('failed'), ...stamped, kind: jobKindSchema, error: z.union([serializedErrorSchema, internalErrorSchema]) });
@@ -436,6 +453,7 @@ export const jobEventSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('file-failed'), ...stamped, path: z.string(), url: z.string(), error: serializedErrorSchema }),
   z.object({ type: z.literal('removed'), ...stamped, path: z.string() }),
   z.object({ type: z.literal('metadata-written'), ...stamped, paths: z.array(z.string()) }),
+  targetNeededEventSchema,
   retryEventSchema,
   resultEventSchema,
   failedEventSchema,

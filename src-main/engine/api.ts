@@ -68,6 +68,7 @@ const ENDS_JOB: Record<JobEventType, boolean> = {
   'file-failed': false,
   removed: false,
   'metadata-written': false,
+  'target-needed': false,
   retry: false,
   result: true,
   failed: true,

@@ -11,7 +11,7 @@ import { join, resolve as resolvePath } from 'node:path';
 import { FerryError, isFerryError } from '../base/errors.js';
 import { checkTreePath } from '../mirror/tree-store.js';
 import { blobFilePath, type BundleFile } from '../media/bundle/manifest.js';
-import { openBundle, readBlob, type OpenedBundle } from '../media/bundle/reader.js';
+import { openBundle, readBlob, readBundleFile, type OpenedBundle } from '../media/bundle/reader.js';
 import { fingerprintHolding, loadKeyring } from '../pgp/index.js';
 import { MAX_METADATA_BYTES, flattenProducts, type StreamItem } from '../streams/index.js';
 import type { SignatureFact, StreamTrust } from './api.js';
@@ -138,7 +138,7 @@ async function metadataBytes(bundle: OpenedBundle, file: BundleFile, options: Op
 async function carriedKeyError(bundle: OpenedBundle, keyId: string): Promise<FerryError | undefined> {
   const paths = await bundleKeyrings(bundle).catch(() => []);
   for (const path of paths) {
-    const keyring = await loadKeyring([{ name: path, bytes: await readFile(path) }]).catch(() => undefined);
+    const keyring = await loadKeyring([{ name: path, bytes: await readBundleFile(path, path) }]).catch(() => undefined);
     const fingerprint = keyring === undefined ? undefined : fingerprintHolding(keyring, keyId);
     if (fingerprint === undefined) continue;
     return new FerryError(
@@ -163,7 +163,8 @@ async function bundleKeyrings(bundle: OpenedBundle): Promise<string[]> {
     let bytes: Buffer | undefined;
     for (const volume of bundle.volumes) {
       path = join(volume.dir, keyring.file);
-      bytes = await readFile(path).catch(() => undefined);
+      // Through readBundleFile: a FIFO planted as a keyring would block a plain read forever.
+      bytes = await readBundleFile(path, keyring.file).catch(() => undefined);
       if (bytes !== undefined) break;
     }
     const digest = bytes === undefined ? 'missing' : createHash('sha256').update(bytes).digest('hex');

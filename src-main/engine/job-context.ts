@@ -30,7 +30,15 @@ export interface JobContext extends EngineContext {
    * a paused one keeps them for the run that resumes it.
    */
   partials: PartialDownloads;
+  /**
+   * Emits `target-needed` and waits for provideTarget (JobHandle) to answer a folder. Rejects with
+   * the signal's FERRY_CANCELLED when the job is cancelled or paused while it waits.
+   */
+  askTarget: (request: TargetRequest) => Promise<string>;
 }
+
+/** What a `target-needed` event asks for (api.ts JobEvent), without its type and job id. */
+export type TargetRequest = Omit<Extract<JobEventBody, { type: 'target-needed' }>, 'type'>;
 
 /** A loaded stream with the settings it was loaded with, which its later jobs download with too. */
 interface RegisteredStream {

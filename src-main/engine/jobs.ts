@@ -11,7 +11,7 @@ import {
   type JobOutcomes,
   type JobStatus,
 } from './api.js';
-import { PartialDownloads, type EngineContext, type JobContext } from './job-context.js';
+import { PartialDownloads, type EngineContext, type JobContext, type TargetRequest } from './job-context.js';
 import { validateJobInput } from './job-input.js';
 
 // The job model: one way to run every long operation. A job has an id before any work starts,
@@ -36,6 +36,11 @@ export interface JobHandle<K extends JobKind = JobKind> {
   subscribe(listener: JobListener): () => void;
   /** The same events as an async iterator that ends after the outcome (at once for a job that has ended). */
   events(): AsyncIterableIterator<JobEvent>;
+  /**
+   * Answers the job's `target-needed` event with the folder the next drive is mounted at. Throws
+   * FERRY_INPUT_INVALID (field `jobId`) when the job is not waiting for one.
+   */
+  provideTarget(path: string): void;
   /** Stops the job and deletes the partial downloads it started; ends with `cancelled`. */
   cancel(message?: string): void;
   /** Stops the job and keeps its partial downloads; ends with `paused`. resume() continues it. */
@@ -61,6 +66,8 @@ class Job<K extends JobKind> implements JobHandle<K> {
   readonly #listeners = new Set<JobListener>();
   readonly #controller = new AbortController();
   #stopping: 'cancel' | 'pause' | undefined;
+  /** Set while the job waits in askTarget. */
+  #targetWaiter: ((path: string) => void) | undefined;
 
   constructor(kind: K, input: JobInputs[K], runner: JobRunner<K>, engine: EngineContext, resumes: string | undefined) {
     // Every transfer in flight listens to the job's signal once and stops listening when it ends, so
@@ -91,6 +98,7 @@ class Job<K extends JobKind> implements JobHandle<K> {
       },
       stopping: () => this.#stopping,
       partials,
+      askTarget: (request) => this.#askTarget(request),
     };
     this.result = this.#run(runner, context, partials);
     // A face that only listens to events must not crash the process with an unhandled rejection.
@@ -151,6 +159,38 @@ class Job<K extends JobKind> implements JobHandle<K> {
         });
       }
     }
+  }
+
+  #askTarget(request: TargetRequest): Promise<string> {
+    const signal = this.#controller.signal;
+    return new Promise<string>((resolve, reject) => {
+      const onAbort = (): void => {
+        this.#targetWaiter = undefined;
+        reject(signal.reason as Error);
+      };
+      if (signal.aborted) {
+        onAbort();
+        return;
+      }
+      signal.addEventListener('abort', onAbort, { once: true });
+      this.#targetWaiter = (path) => {
+        signal.removeEventListener('abort', onAbort);
+        this.#targetWaiter = undefined;
+        resolve(path);
+      };
+      this.#publish({ type: 'target-needed', ...request, jobId: this.id });
+    });
+  }
+
+  provideTarget(path: string): void {
+    if (this.#targetWaiter === undefined) {
+      throw new FerryError('FERRY_INPUT_INVALID', `Job ${this.id} is not waiting for a target folder.`, {
+        field: 'jobId',
+        expected: 'a running export that asked for the next drive (event target-needed)',
+        actual: this.#status.state,
+      });
+    }
+    this.#targetWaiter(path);
   }
 
   get state(): JobStatus['state'] {

@@ -216,6 +216,10 @@ export async function createApiService(options: ApiServiceOptions = {}): Promise
       running(jobId).cancel();
       return {};
     },
+    'jobs.provideTarget': ({ jobId, path }) => {
+      running(jobId).provideTarget(path);
+      return {};
+    },
     'jobs.resume': ({ jobId }) => {
       if (engine.job(jobId)?.status().state === 'paused') return track(engine.resumeJob(jobId));
       const recorded = journal.get(jobId);

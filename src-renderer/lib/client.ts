@@ -23,6 +23,8 @@ export interface FerryClient {
   resumeJob(jobId: string): Promise<{ jobId: string }>;
   pauseJob(jobId: string): Promise<void>;
   cancelJob(jobId: string): Promise<void>;
+  /** Answers an export's target-needed event with the folder its next drive is mounted at. */
+  provideTarget(jobId: string, path: string): Promise<void>;
   jobs(): Promise<JobStatus[]>;
   /** Every event of one job from now on, starting with none of its past (read jobs() for that). */
   onJobEvent(jobId: string, listener: (event: JobEvent) => void): () => void;
@@ -48,6 +50,7 @@ export function fromContract(client: ContractClient): FerryClient {
     resumeJob: (jobId) => client.call('jobs.resume', { jobId }),
     pauseJob: async (jobId) => { await client.call('jobs.pause', { jobId }); },
     cancelJob: async (jobId) => { await client.call('jobs.cancel', { jobId }); },
+    provideTarget: async (jobId, path) => { await client.call('jobs.provideTarget', { jobId, path }); },
     jobs: () => client.call('jobs.list', {}),
     onJobEvent: (jobId, listener) => {
       // From the first event (since 0): a job that ended before this subscription still reports its outcome.

@@ -86,7 +86,7 @@ describe.each([webSocketUnderTest, messagePortUnderTest])('the API contract over
     });
     const treeLayout = await refusal(client.call('jobs.start', { kind: 'export', input: { to: drive, source: upstream.source, layout: 'tree', volumeSize: 1024 } }));
     expect(treeLayout).toMatchObject({ code: 'FERRY_INPUT_INVALID', field: 'input.layout' });
-    expect(treeLayout.message).toBe('input.layout must be bundle with site, since or volumeSize (a plain tree holds every file, on one volume), not the string "tree".');
+    expect(treeLayout.message).toBe('input.layout must be bundle with site, since, volumeSize or nextTargets (a plain tree holds every file, on one volume), not the string "tree".');
     const noBundles = await refusal(client.call('jobs.start', { kind: 'verify', input: { bundles: [] } }));
     expect(noBundles).toMatchObject({ code: 'FERRY_INPUT_INVALID', field: 'input.bundles', message: 'input.bundles must be a list of one or more bundle paths, not a list of 0 entries.' });
     const noTarget = await refusal(client.call('jobs.start', { kind: 'import', input: { bundles: [drive] } } as never));
@@ -207,6 +207,8 @@ describe.each([webSocketUnderTest, messagePortUnderTest])('the API contract over
       const seen = collector();
       await client.follow(jobId, seen.listener);
       await seen.until((event) => event.type === 'plan');
+      // A running job that asked for no drive takes none: refused, naming the id.
+      expect(await refusal(client.call('jobs.provideTarget', { jobId, path: '/media/usb2' }))).toMatchObject({ code: 'FERRY_INPUT_INVALID', field: 'jobId' });
       await client.call('jobs.cancel', { jobId });
       expect((await seen.until(ended)).type).toBe('cancelled');
       expect((await client.call('jobs.get', { jobId })).state).toBe('cancelled');

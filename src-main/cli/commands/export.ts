@@ -1,4 +1,5 @@
-import { createEngine, filterGroups, MIN_PART_BYTES, type ExportOutcome } from '../../engine/index.js';
+import { createInterface } from 'node:readline/promises';
+import { createEngine, filterGroups, MIN_PART_BYTES, type ExportOutcome, type JobEvent, type JobHandle } from '../../engine/index.js';
 import { countOption, flagOption, listOption, numberOption, stringOption, usageError, type CliIo, type CommandDefinition } from '../command.js';
 import { ejectWords } from '../eject-words.js';
 import { ExitCode } from '../exit-codes.js';
@@ -22,7 +23,7 @@ export const exportCommand: CommandDefinition = {
   name: 'export',
   summary: 'Write a bundle (or a plain tree) for the air gap, from the library or a mirror tree',
   usage: [
-    '--to PATH [--library DIR] [--max N] [--site NAME | --since RECEIPT] [--volume-size SIZE] [--dry-run] SOURCE [filters...] [--or filters...]',
+    '--to PATH [--to PATH...] [--library DIR] [--max N] [--site NAME | --since RECEIPT] [--volume-size SIZE] [--dry-run] SOURCE [filters...] [--or filters...]',
     '--to PATH [--library DIR] --profile NAME [--site NAME | --since RECEIPT]',
     '--to PATH --tree DIR [--max N] [--since RECEIPT] [--layout bundle|tree] [filters...]',
   ],
@@ -34,7 +35,13 @@ export const exportCommand: CommandDefinition = {
     'around the page cache and re-hashes it. A rerun after an interruption keeps what was written.',
     'From --tree every file is re-hashed against the signed metadata as it is copied. --site NAME',
     'carries only what earlier exports to NAME did not; --since RECEIPT only what the receipt lacks.',
-    'With --volume-size, volume N goes to <PATH>/volume-N/FERRY/<bundle id>/.',
+    'With --volume-size and one --to, volume N goes to <PATH>/volume-N/FERRY/<bundle id>/.',
+    'An export larger than the drive goes one drive after another: volume 1 fills the first --to (its',
+    'free space less the margin), volume N goes to the N-th --to at <PATH>/FERRY/<bundle id>/; each is',
+    'written, verified and ejected before the next. On a terminal, a volume with no --to left is asked',
+    'for (insert the next drive, type the folder it is mounted at); without a terminal the export is',
+    'refused before anything is written, naming how many drives of what free space it needs. A rerun',
+    'given a drive that holds a volume of the interrupted export continues that export.',
     'When PATH is on a removable drive, the drive is then ejected (unless --no-eject); written, verified',
     'and ejected are reported on lines of their own. Exit status: 0 written and verified (and ejected',
     'where there was a drive); 3 a blob read back wrong; 1 the eject failed (the drive is busy: the',
@@ -42,7 +49,7 @@ export const exportCommand: CommandDefinition = {
     "The last line on stdout is the bundle's directory.",
   ],
   options: [
-    { name: 'to', type: 'string', valueName: 'PATH', description: "the target folder or drive's mount point" },
+    { name: 'to', type: 'strings', valueName: 'PATH', description: "the target folder or drive's mount point; again for each further drive (volume 2, 3, ...)" },
     { name: 'tree', type: 'string', valueName: 'DIR', description: 'export from a mirror tree (ferry mirror, sstream-mirror) instead of the library' },
     libraryOption,
     { name: 'profile', type: 'string', valueName: 'NAME', description: "export a saved selection's source, filters and --max" },
@@ -63,10 +70,11 @@ export const exportCommand: CommandDefinition = {
   examples: [
     'ferry export --to /media/usb --profile lab --site dc1',
     'ferry export --to /media/usb --tree /srv/mirror arch=amd64 --volume-size 4G',
+    'ferry export --to /media/usb1 --to /media/usb2 --profile lab',
     'ferry export --to /media/usb --since receipt.json stable os=ubuntu release=noble',
   ],
   async run(options, positionals, io) {
-    const to = stringOption(options, 'to');
+    const [to, ...nextTargets] = listOption(options, 'to');
     if (to === undefined) throw usageError(exportCommand, 'Name the target with --to PATH.');
     const tree = stringOption(options, 'tree');
     const profile = stringOption(options, 'profile');
@@ -86,8 +94,13 @@ export const exportCommand: CommandDefinition = {
     const json = flagOption(options, 'json');
     const display = new JobDisplay(io, displayModeFor(io, { json, progress: flagOption(options, 'progress'), quiet: false }), countOption(options, 'verbose'));
     const engine = createEngine({ env: io.env, cwd: io.cwd });
+    // The next drive is asked for only where a person can answer: a terminal on stdin and stderr.
+    const stdin = io.stdin;
+    const ask = !json && stdin?.isTTY === true && io.stderr.isTTY === true ? stdin : undefined;
     const job = engine.startJob('export', {
       to,
+      nextTargets: nextTargets.length > 0 ? nextTargets : undefined,
+      askForTargets: ask !== undefined,
       tree,
       library: stringOption(options, 'library'),
       source,
@@ -104,11 +117,54 @@ export const exportCommand: CommandDefinition = {
       dryRun: flagOption(options, 'dry-run'),
       eject: !flagOption(options, 'no-eject'),
     });
-    const outcome = await followJob(job, io, display.handle);
-    display.finish();
-    return reportExport(outcome, io, json);
+    const following = followJob(job, io, display.handle);
+    // Subscribed after the display, so the display has cleared its bar before the question is written.
+    const stopAsking = ask === undefined ? undefined : job.subscribe((event) => {
+      if (event.type === 'target-needed') void askForNextDrive(job, event, ask, io);
+    });
+    try {
+      const outcome = await following;
+      display.finish();
+      return reportExport(outcome, io, json);
+    } finally {
+      stopAsking?.();
+    }
   },
 };
+
+/**
+ * Asks on the terminal for the folder the next drive is mounted at and hands it to the job; an
+ * empty line asks again. Ctrl-C (io.signal) ends the question, and followJob pauses the job; a
+ * terminal that closes pauses it too. A refused folder comes back as the next event, with its reason.
+ */
+async function askForNextDrive(job: JobHandle<'export'>, event: Extract<JobEvent, { type: 'target-needed' }>, stdin: NodeJS.ReadableStream, io: CliIo): Promise<void> {
+  const lastDone = event.done.at(-1);
+  if (event.problem !== null) io.stderr.write(`That folder cannot take volume ${event.volume}: ${event.problem}\n`);
+  else if (lastDone !== undefined) io.stderr.write(`Volume ${lastDone.volume} of ${event.volumes} written and verified: ${lastDone.directory}\n`);
+  const lines = createInterface({ input: stdin, output: io.stderr, terminal: false });
+  let answered = false;
+  lines.once('close', () => {
+    if (!answered && !io.signal.aborted) job.pause('The terminal closed before the next drive was named; run the same export again to continue.');
+  });
+  try {
+    for (;;) {
+      const answer = (
+        await lines.question(
+          `Volume ${event.volume} of ${event.volumes} needs ${formatBytes(event.bytes)}: insert the next drive and type the folder it is mounted at (or Ctrl-C to stop; a rerun continues): `,
+          { signal: io.signal },
+        )
+      ).trim();
+      if (answer === '') continue;
+      answered = true;
+      job.provideTarget(answer);
+      return;
+    }
+  } catch {
+    // Ctrl-C or a closed terminal: the job is paused (followJob, or the close above) and says so.
+  } finally {
+    lines.close();
+  }
+}
 
 /** 3 when a blob read back wrong; 1 when the bundle is whole but its drive could not be ejected. */
 function exportExitCode(outcome: ExportOutcome): number {

@@ -4,7 +4,7 @@
 import { createHash } from 'node:crypto';
 import { FerryError } from '../../base/errors.js';
 import { checkFilesForFilesystem, type FilesystemKind, type FilesystemProblem, type PlannedFile } from '../fs-rules.js';
-import { BUNDLE_FILES, BUNDLES_FOLDER, blobFilePath, type BundleFile } from './manifest.js';
+import { BUNDLE_FILES, BUNDLES_FOLDER, blobFilePath, blobPartPath, type BundleFile } from './manifest.js';
 
 export type ExportLayout = 'bundle' | 'tree';
 
@@ -33,6 +33,11 @@ export interface ExportPlanInput {
   partSize?: number | undefined;
   /** Largest volume, in bytes; default: one volume. */
   volumeSize?: number | undefined;
+  /**
+   * Item blobs per volume, volume 1 first, instead of volumeSize: the split an earlier run of this
+   * export chose (its volumes' bundle.json or export-plan.json), so a rerun plans the same volumes.
+   */
+  volumeItemCounts?: readonly number[] | undefined;
   /** Bytes of the small files each volume holds besides blobs (manifest, keyrings, scripts). */
   volumeOverheadBytes: number;
   /** Bytes already at their final paths from an interrupted run of this same plan (not needed again). */
@@ -123,7 +128,7 @@ export function planExport(input: ExportPlanInput): ExportPlan {
       hint: 'Choose a larger part size (the default, the largest file the file system holds, suits most drives).',
     });
   }
-  const volumes = fillVolumes(plannedBlobs, metadata, block, input.volumeSize, input.volumeOverheadBytes);
+  const volumes = fillVolumes(plannedBlobs, metadata, block, input);
   const written = volumes.flat().reduce((sum, blob) => sum + storageBytes(blob, block), 0);
   return finish(input, volumes, written, plannedBlobs.filter((blob) => blob.partSize !== undefined).length, verdict.problems);
 }
@@ -165,14 +170,22 @@ function storageBytes(blob: PlannedBlob, block: number): number {
  * Blobs in order: the metadata blobs on every volume, and each volume filled with item blobs until
  * the next would pass volumeSize (counting each volume's small files and its metadata blobs).
  */
-function fillVolumes(blobs: PlannedBlob[], metadata: ReadonlySet<string>, block: number, volumeSize: number | undefined, overhead: number): PlannedBlob[][] {
-  if (volumeSize === undefined) return [blobs];
+function fillVolumes(blobs: PlannedBlob[], metadata: ReadonlySet<string>, block: number, input: ExportPlanInput): PlannedBlob[][] {
+  const { volumeSize, volumeItemCounts, volumeOverheadBytes: overhead } = input;
   const shared = blobs.filter((blob) => metadata.has(blob.sha256));
+  const items = blobs.filter((candidate) => !metadata.has(candidate.sha256));
+  const withShared = (filled: PlannedBlob[][]): PlannedBlob[][] => filled.map((volume) => [...shared, ...volume].sort((a, b) => compareText(a.sha256, b.sha256)));
+  if (volumeItemCounts !== undefined) {
+    if (volumeItemCounts.reduce((sum, count) => sum + count, 0) !== items.length) throw new Error(`volume item counts ${volumeItemCounts.join('+')} do not add up to the ${items.length} item blobs`);
+    let start = 0;
+    return withShared(volumeItemCounts.map((count) => items.slice(start, (start += count))));
+  }
+  if (volumeSize === undefined) return [blobs];
   const fixed = overhead + shared.reduce((sum, blob) => sum + storageBytes(blob, block), 0);
   const capacity = volumeSize - fixed;
   const filled: PlannedBlob[][] = [[]];
   let used = 0;
-  for (const blob of blobs.filter((candidate) => !metadata.has(candidate.sha256))) {
+  for (const blob of items) {
     const bytes = storageBytes(blob, block);
     if (bytes > capacity) {
       throw new FerryError('FERRY_TARGET_UNFIT', `A blob of ${blob.size} bytes (${blob.sha256}) does not fit a volume of ${volumeSize} bytes beside the metadata every volume carries.`, {
@@ -188,7 +201,68 @@ function fillVolumes(blobs: PlannedBlob[], metadata: ReadonlySet<string>, block:
     filled.at(-1)?.push(blob);
     used += bytes;
   }
-  return filled.map((items) => [...shared, ...items].sort((a, b) => compareText(a.sha256, b.sha256)));
+  return withShared(filled);
+}
+
+/**
+ * The largest volume (bytes of blobs and small files) a drive with `freeBytes` free holds with the
+ * margin every export keeps (marginFor): the volume size of an export carried drive after drive.
+ */
+export function volumeSizeFor(freeBytes: number): number {
+  return Math.max(0, Math.min(freeBytes - 1024 * 1024, Math.floor((freeBytes - 1) / 1.02)));
+}
+
+/** Bytes one volume of a plan takes on a file system with `blockSize` blocks, and the margin kept beyond them. */
+export function volumeBytesNeeded(volume: readonly PlannedBlob[], blockSize: number, overheadBytes: number, presentBytes = 0): { bytesNeeded: number; marginBytes: number } {
+  const block = Math.max(blockSize, 1);
+  const bytesNeeded = Math.max(0, volume.reduce((sum, blob) => sum + storageBytes(blob, block), overheadBytes) - presentBytes);
+  return { bytesNeeded, marginBytes: marginFor(bytesNeeded) };
+}
+
+/**
+ * Judges the drive that is to hold one volume of a plan made for another drive (one drive after
+ * another): its file system must hold the volume's files as planned (the same parts, or none) and
+ * its free space the volume with the margin. Throws FERRY_TARGET_UNFIT (naming the rule and the
+ * file system the plan was made for) or FERRY_NOT_ENOUGH_SPACE (expected and actual in bytes).
+ */
+export function checkVolumeForTarget(
+  volume: readonly PlannedBlob[],
+  plan: { bundleId: string; volumeIndex: number; plannedFor: FilesystemKind | null; overheadBytes: number },
+  target: { path: string; filesystem: FilesystemKind | null; blockSize: number; freeBytes: number | null; presentBytes: number },
+): void {
+  const kind = target.filesystem ?? 'ext4';
+  const prefix = `${BUNDLES_FOLDER}/${plan.bundleId}`;
+  const files: PlannedFile[] = volume.flatMap((blob) => {
+    const { partSize } = blob;
+    if (partSize === undefined) return [{ path: `${prefix}/${blobFilePath(blob.sha256)}`, size: blob.size }];
+    return Array.from({ length: blob.parts }, (_unused, index) => ({
+      path: `${prefix}/${blobPartPath(blob.sha256, index + 1)}`,
+      size: index < blob.parts - 1 ? partSize : blob.size - partSize * (blob.parts - 1),
+    }));
+  });
+  const verdict = checkFilesForFilesystem(files, kind);
+  const refused = verdict.problems.filter((problem) => problem.enforcedBy === 'filesystem');
+  const reasons = [...refused.map((problem) => problem.message), ...verdict.splits.map((split) => `${split.path} is larger than the largest file ${kind} holds`)];
+  if (reasons.length > 0) {
+    throw new FerryError(
+      'FERRY_TARGET_UNFIT',
+      `Volume ${plan.volumeIndex} was planned for ${plan.plannedFor ?? 'ext4'}, and the ${kind} file system at ${target.path} cannot hold it as planned: ${reasons.slice(0, 3).join('; ')}. Nothing was written there.`,
+      {
+        path: target.path,
+        expected: `a file system that holds the volume as planned for ${plan.plannedFor ?? 'ext4'}`,
+        actual: kind,
+        hint: 'Use a drive formatted like the first one, or start the export again with the strictest drive first (its rules then apply to every volume).',
+      },
+    );
+  }
+  const { bytesNeeded, marginBytes } = volumeBytesNeeded(volume, target.blockSize, plan.overheadBytes, target.presentBytes);
+  if (target.freeBytes !== null && bytesNeeded + marginBytes > target.freeBytes) {
+    throw new FerryError(
+      'FERRY_NOT_ENOUGH_SPACE',
+      `Volume ${plan.volumeIndex} needs ${bytesNeeded} bytes plus a margin of ${marginBytes}, and ${target.path} has ${target.freeBytes} bytes free; nothing was written there.`,
+      { path: target.path, expected: `${bytesNeeded + marginBytes} bytes free`, actual: `${target.freeBytes} bytes free` },
+    );
+  }
 }
 
 function compareText(a: string, b: string): number {

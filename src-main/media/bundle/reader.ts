@@ -5,7 +5,7 @@
 
 import { createHash } from 'node:crypto';
 import { constants as fsConstants, type Stats } from 'node:fs';
-import { lstat, open, readFile, readdir, realpath, type FileHandle } from 'node:fs/promises';
+import { lstat, open, readdir, realpath, type FileHandle } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { FerryError, describeError, errnoCode } from '../../base/errors.js';
 import { lstatIfExists, withFileErrors } from '../../base/files.js';
@@ -122,12 +122,9 @@ export async function openBundle(paths: readonly string[]): Promise<OpenedBundle
 
 async function readVolume(dir: string): Promise<BundleVolume> {
   const manifestPath = join(dir, BUNDLE_FILES.manifest);
-  const manifest = parseBundleManifest(await withFileErrors(manifestPath, 'read', () => readFile(manifestPath, 'utf8')), manifestPath);
+  const manifest = parseBundleManifest((await readBundleFile(manifestPath, BUNDLE_FILES.manifest)).toString('utf8'), manifestPath);
   const checksumsPath = join(dir, BUNDLE_FILES.checksums);
-  const text = await readFile(checksumsPath, 'utf8').catch((error: unknown) => {
-    throw invalid(checksumsPath, BUNDLE_FILES.checksums, `cannot be read: ${describeError(error)}`);
-  });
-  const checksums = parseChecksums(text, checksumsPath);
+  const checksums = parseChecksums((await readBundleFile(checksumsPath, BUNDLE_FILES.checksums)).toString('utf8'), checksumsPath);
   const stored = manifest.blobs.flatMap(blobStoragePaths);
   // bundle.json's sha256 is what each blob is checked against as it is read: a line of SHA256SUMS
   // changed along with its blob must not hide the blob's damage behind a format error.
@@ -136,6 +133,41 @@ async function readVolume(dir: string): Promise<BundleVolume> {
   }
   if (checksums.size !== stored.length) throw invalid(checksumsPath, BUNDLE_FILES.checksums, `lists ${checksums.size} files where bundle.json has ${stored.length} on this volume`);
   return { dir, manifest };
+}
+
+/**
+ * The most bytes one of a volume's own files (bundle.json, SHA256SUMS, a keyring) may have: far
+ * above a bundle of every MAAS product (bundle.json of 25,000 products is a few tens of MB), and a
+ * bound on what a damaged or hostile drive can make the reader hold in memory.
+ */
+export const BUNDLE_FILE_LIMIT_BYTES = 256 * 1024 * 1024;
+
+/**
+ * Reads one of a volume's own files whole (`name`: its name in the bundle, for messages), opened
+ * as blobs are (openRegularFile): a FIFO, socket, device, link or directory planted there is
+ * refused at once rather than blocking the read forever, and a file over `limit` bytes is refused
+ * before it is read. Throws FERRY_BUNDLE_INVALID (missing, not a regular file, too large; `path`
+ * and `field` name it), FERRY_IO.
+ */
+export async function readBundleFile(path: string, name: string, limit = BUNDLE_FILE_LIMIT_BYTES): Promise<Buffer> {
+  const handle = await openRegularFile({ path, name, size: limit, sha256: '' }).catch((error: unknown) => {
+    if (!(error instanceof FerryError) || error.code === 'FERRY_IO') throw error;
+    throw invalid(path, name, error.code === 'FERRY_BUNDLE_INCOMPLETE' ? 'is missing' : `is not a regular file but ${error.actual ?? 'something else'}: the drive was changed or damaged`);
+  });
+  try {
+    const { size } = await handle.stat();
+    const tooLarge = (bytes: number): FerryError => invalid(path, name, `has ${bytes} bytes, more than the ${limit} a bundle's own file may have`);
+    if (size > limit) throw tooLarge(size);
+    const bytes = await handle.readFile();
+    // Grown since the stat: still bounded.
+    if (bytes.length > limit) throw tooLarge(bytes.length);
+    return bytes;
+  } catch (error) {
+    if (error instanceof FerryError) throw error;
+    throw new FerryError('FERRY_IO', `Cannot read ${path}: ${describeError(error)}.`, { path, errno: errnoCode(error), cause: error });
+  } finally {
+    await handle.close();
+  }
 }
 
 /** Everything a volume must share with the others of its bundle, as one comparable string. */

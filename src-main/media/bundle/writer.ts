@@ -96,8 +96,23 @@ async function removeIfNeverStarted(dir: string): Promise<void> {
   await withFileErrors(dir, 'remove the abandoned bundle directory', () => rm(dir, { recursive: true, force: true }));
 }
 
+/**
+ * What export-plan.json records: the plan key, the bundle id and its creation time; a volume of an
+ * export carried one drive after another also its volume number, the item blobs on each volume
+ * (the split, which the first drive's free space chose) and the volumes finished before it, so a
+ * rerun given only this drive plans the same volumes and skips the finished ones.
+ */
+export interface VolumeMarker {
+  key: string;
+  id: string;
+  created: string;
+  volume?: number;
+  itemCounts?: number[];
+  finished?: number[];
+}
+
 /** Creates the volume's directory and its plan marker (first, so a kill at any later point leaves a findable directory). */
-export async function startVolume(dir: string, marker: { key: string; id: string; created: string }): Promise<void> {
+export async function startVolume(dir: string, marker: VolumeMarker): Promise<void> {
   await ensureDirectoryDurably(dir);
   await writeFileDurably(join(dir, PLAN_MARKER), JSON.stringify(marker));
 }

@@ -1,11 +1,13 @@
 // The Export screen: the engine's export job (`ferry export`; the Offline screen's verify and
 // import are offline.svelte.ts's). The export verdict is the engine's own, from a dry run of the
 // same input (ExportOutcome.plan), so the screen never judges space or file systems by itself.
-import type { DriveListingData, ExportInput, ExportPlanSummary } from '../../../src-main/contract/index.js';
+import type { DriveListingData, ExportInput, ExportPlanSummary, JobEvent } from '../../../src-main/contract/index.js';
 import { toClientError, type ClientError, type DriveListing, type FerryClient } from '../client.js';
 import { JobRun } from './job.svelte.js';
 
 type Drive = DriveListingData['drives'][number];
+/** A running export's question for its next drive (one drive after another). */
+export type TargetNeeded = Extract<JobEvent, { type: 'target-needed' }>;
 
 /** Where an export goes: a detected drive's mounted volume, or a folder typed in (sizes unknown). */
 export interface ExportTarget {
@@ -76,6 +78,10 @@ export class ExportState {
   #site = $state('');
   #since = $state('');
   #error = $state.raw<ClientError | undefined>(undefined);
+  /** The folder typed or chosen for the next drive of an export carried one drive after another. */
+  #nextTarget = $state('');
+  /** How many of the job's events there were when the last question was answered: that question is not shown again. */
+  #answeredAt = $state(0);
   /** The verdict's key: the input it was made for; a changed input needs a new check. */
   #checkedFor = $state<string | undefined>(undefined);
   /** The dry run that gives the verdict. */
@@ -115,6 +121,14 @@ export class ExportState {
     return this.#checkedFor === this.#key() ? this.check.error : undefined;
   }
   get outcome(): ReturnType<JobRun<'export'>['result']> { return this.job.result(); }
+  /** The running export waits for the next drive: its question, until answered (a refused answer asks again, with the reason). */
+  get targetNeeded(): TargetNeeded | undefined {
+    const events = this.job.events;
+    const last = events.at(-1);
+    return this.job.active && last?.type === 'target-needed' && events.length > this.#answeredAt ? last : undefined;
+  }
+  get nextTarget(): string { return this.#nextTarget; }
+  set nextTarget(value: string) { this.#nextTarget = value; }
 
   /** The space bar, from the verdict: bytes needed against the free bytes the engine measured. */
   get space(): SpaceBar | undefined {
@@ -179,6 +193,41 @@ export class ExportState {
     }
     this.#error = undefined;
     await this.job.start(input);
+  }
+
+  /**
+   * The export the verdict refused for want of space, carried one drive after another: volume 1
+   * fills the chosen drive and the job asks for each next one (targetNeeded). The engine still
+   * refuses, before writing, an export whose largest file does not fit the drive.
+   */
+  async startAcrossDrives(): Promise<void> {
+    const input = this.input;
+    if (typeof input === 'string' || this.refusal?.code !== 'FERRY_NOT_ENOUGH_SPACE') {
+      this.#error = { code: 'FERRY_INPUT_INVALID', message: typeof input === 'string' ? input : 'Check the space first: drive after drive is for an export that does not fit one drive.' };
+      return;
+    }
+    this.#error = undefined;
+    this.#answeredAt = 0;
+    await this.job.start({ ...input, askForTargets: true });
+  }
+
+  /** Hands the next drive's folder to the waiting export. */
+  async provideTarget(): Promise<void> {
+    const jobId = this.job.jobId;
+    const path = this.#nextTarget.trim();
+    if (jobId === undefined || this.targetNeeded === undefined || path === '') {
+      this.#error = { code: 'FERRY_INPUT_INVALID', message: 'Choose the next drive, or type the folder it is mounted at.' };
+      return;
+    }
+    this.#error = undefined;
+    this.#answeredAt = this.job.events.length;
+    try {
+      await this.#client.provideTarget(jobId, path);
+      this.#nextTarget = '';
+    } catch (error) {
+      this.#answeredAt = 0;
+      this.#error = toClientError(error);
+    }
   }
 
   #key(): string {

@@ -119,6 +119,24 @@ describe('blobs that are not regular files', () => {
     expect((await walkFiles(target)).filter((path) => !path.startsWith('.'))).toEqual([]);
   });
 
+  it.for(['bundle.json', 'SHA256SUMS', 'keyring'] as const)('a FIFO planted at the bundle\'s %s is refused at once, not a hang', async (which) => {
+    const { dir } = await copyOfBundle(`fifo-${which}`);
+    const manifest = await readManifest(dir);
+    const name = which === 'keyring' ? (manifest.keyrings[0]?.file ?? '') : which;
+    await rm(join(dir, name));
+    execFileSync('mkfifo', [join(dir, name)]);
+    // The bundle's own keyring is read only when it is asked for.
+    const started = Date.now();
+    const verified = await runFerry(['verify', ...(which === 'keyring' ? ['--trust-bundle-keyrings'] : keyring), dir], { timeoutMs: 30_000 });
+    expect(Date.now() - started).toBeLessThan(20_000);
+    expect(verified.code, describeRun(verified)).toBe(1);
+    if (which === 'bundle.json') expect(verified.stderr).toContain('FERRY_BUNDLE_NOT_FOUND');
+    else {
+      expect(verified.stderr).toContain('(FERRY_BUNDLE_INVALID)');
+      expect(verified.stderr).toMatch(which === 'SHA256SUMS' ? /SHA256SUMS: is not a regular file but a FIFO/ : /The keyring keyrings\/[^ ]+ of the bundle is not the one bundle.json lists/);
+    }
+  });
+
   it('a directory in place of a blob is a bad blob (exit 3)', async () => {
     const { folder, dir } = await copyOfBundle('directory');
     const victim = largestItem();

@@ -151,6 +151,7 @@ const eventSamples: { [T in JobEventType]: Extract<JobEvent, { type: T }> } = {
   'file-failed': { type: 'file-failed', jobId, path: 'a/b', url: 'http://127.0.0.1:1/a/b', error },
   removed: { type: 'removed', jobId, path: 'old/file' },
   'metadata-written': { type: 'metadata-written', jobId, paths: ['streams/v1/index.sjson'] },
+  'target-needed': { type: 'target-needed', jobId, volume: 2, volumes: 3, bytes: 14_200_000_000, done: [{ volume: 1, directory: '/media/a/FERRY/20261130T054000Z-3fa9c2d1' }], problem: null },
   retry: { type: 'retry', jobId, url: 'http://127.0.0.1:1/a/b', attempt: 1, maxAttempts: 5, delayMs: 1000, retryAfter: false, cause: error },
   result: { type: 'result', jobId, kind: 'sync', outcome: { ...mirrorOutcome, libraryDir: '/lib', profile: undefined, snapshotId: 4 } },
   failed: { type: 'failed', jobId, kind: 'gc', error: { name: 'InternalError', message: 'boom' } },

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { thrownFerryError } from '../../support/expect-ferry-error.js';
-import { planExport, type ExportPlanInput } from '../../../src-main/media/bundle/plan.js';
+import { checkVolumeForTarget, planExport, volumeBytesNeeded, volumeSizeFor, type ExportPlanInput } from '../../../src-main/media/bundle/plan.js';
 import type { BundleFile } from '../../../src-main/media/bundle/manifest.js';
 
 // The export verdict (issue 9 §2) on its own: volumes, parts, space and the file system's rules.
@@ -97,5 +97,50 @@ describe('planExport', () => {
       expect(error.message).toContain("':'");
     }
     expect(planExport(input({ layout: 'tree', filesystem: 'ext4' })).volumes).toEqual([]);
+  });
+});
+
+describe('one drive after another', () => {
+  const items: BundleFile[] = [
+    ...files.filter((file) => file.role === 'metadata'),
+    { path: 'noble/amd64/20250615/squashfs', size: 3 * MIB, sha256: digest('c'), role: 'item' },
+    { path: 'noble/arm64/20250615/squashfs', size: 3 * MIB, sha256: digest('d'), role: 'item' },
+    { path: 'noble/amd64/20250615/boot-kernel', size: 1 * MIB, sha256: digest('e'), role: 'item' },
+  ];
+  const drives = (overrides: Partial<ExportPlanInput> = {}): ExportPlanInput => input({ files: items, carried: new Set(items.map((file) => file.sha256)), filesystem: 'ext4', freeBytes: null, ...overrides });
+
+  it('volumeSizeFor leaves the margin the verdict keeps: a volume of that size fits the drive', () => {
+    for (const free of [2 * MIB, 5 * MIB, 100 * MIB, 10 * 1024 * MIB]) {
+      const size = volumeSizeFor(free);
+      const { bytesNeeded, marginBytes } = volumeBytesNeeded([{ sha256: digest('c'), size, partSize: undefined, parts: 1 }], 1, 0);
+      expect(bytesNeeded + marginBytes, `${free} bytes free`).toBeLessThanOrEqual(free);
+      expect(bytesNeeded + marginBytes + 1024 * 1024, `${free} bytes free`).toBeGreaterThan(free);
+    }
+  });
+
+  it('volumeItemCounts plans the split an earlier run chose, whatever volumeSize would now give', () => {
+    const bySize = planExport(drives({ volumeSize: 3 * MIB + 512 * KIB }));
+    expect(bySize.volumes.map((volume) => volume.length)).toEqual([3, 3, 3]);
+    const again = planExport(drives({ volumeItemCounts: [1, 1, 1] }));
+    expect(again.volumes).toEqual(bySize.volumes);
+    expect(again.key).toBe(bySize.key);
+    expect(planExport(drives({ volumeItemCounts: [2, 1] })).key).not.toBe(bySize.key);
+    expect(() => planExport(drives({ volumeItemCounts: [1, 1] }))).toThrow(/do not add up/);
+  });
+
+  it('checkVolumeForTarget refuses a FAT32 drive for a volume planned on ext4 without parts, and a drive too small, naming why', () => {
+    const plan = planExport(drives({ files: [...items, { path: 'noble/amd64/20250615/huge.img', size: 5 * 1024 * MIB, sha256: digest('f'), role: 'item' }], carried: new Set([...items.map((file) => file.sha256), digest('f')]) }));
+    const [volume] = plan.volumes;
+    const planned = { bundleId: '20261130T054000Z-3fa9c2d1', volumeIndex: 2, plannedFor: 'ext4' as const, overheadBytes: 64 * KIB };
+    const fat = refused(() => {
+      checkVolumeForTarget(volume ?? [], planned, { path: '/media/b', filesystem: 'fat32', blockSize: 4 * KIB, freeBytes: 64 * 1024 * MIB, presentBytes: 0 });
+    }, 'FERRY_TARGET_UNFIT');
+    expect(fat.message).toMatch(/Volume 2 was planned for ext4, and the fat32 file system at \/media\/b cannot hold it as planned: .*larger than the largest file fat32 holds/);
+    const small = refused(() => {
+      checkVolumeForTarget(volume ?? [], planned, { path: '/media/b', filesystem: 'ext4', blockSize: 4 * KIB, freeBytes: 1024 * MIB, presentBytes: 0 });
+    }, 'FERRY_NOT_ENOUGH_SPACE');
+    expect(small.message).toMatch(/^Volume 2 needs \d+ bytes plus a margin of \d+, and \/media\/b has 1073741824 bytes free/);
+    // An exFAT drive holds the 5 GiB blob whole: accepted.
+    checkVolumeForTarget(volume ?? [], planned, { path: '/media/b', filesystem: 'exfat', blockSize: 4 * KIB, freeBytes: 64 * 1024 * MIB, presentBytes: 0 });
   });
 });
