@@ -142,12 +142,16 @@ export async function runUiBenchmark(syncRounds: number, cleanup: Cleanup): Prom
   );
   const renderRatio = stat('windowed', 'renderMs') / stat('plain', 'renderMs');
   const scrollRatio = stat('windowed', 'scrollMs') / stat('plain', 'scrollMs');
+  const frameRatio = stat('windowed', 'longestFrameMs') / stat('plain', 'longestFrameMs');
   const filterRatio = stat('windowed', 'filterMs') / stat('plain', 'filterMs');
   return {
     rows: [
       { benchmark: `catalog first render, ${ROWS} rows (windowed vs plain table)`, measured: { value: stat('windowed', 'renderMs'), unit: 'ms' }, baseline: { label: 'plain <table>', quantity: { value: stat('plain', 'renderMs'), unit: 'ms' } }, ratio: renderRatio, target: 'below 1', met: renderRatio < 1 },
       ...(idleRssBytes === undefined ? [] : [{ benchmark: 'browser mode idle RSS (ferry ui, one tab open)', measured: { value: idleRssBytes / MIB, unit: 'MiB' as const }, target: 'information', met: undefined }]),
-      { benchmark: `catalog scroll of all ${ROWS} rows (windowed vs plain table)`, measured: { value: stat('windowed', 'scrollMs'), unit: 'ms' }, baseline: { label: 'plain <table>', quantity: { value: stat('plain', 'scrollMs'), unit: 'ms' } }, ratio: scrollRatio, target: 'below 1', met: scrollRatio < 1 },
+      // Each scroll step waits for a frame, so on an idle machine both tables take steps x one frame
+      // (information); the longest frame says which one stutters.
+      { benchmark: `catalog scroll of all ${ROWS} rows (windowed vs plain table)`, measured: { value: stat('windowed', 'scrollMs'), unit: 'ms' }, baseline: { label: 'plain <table>', quantity: { value: stat('plain', 'scrollMs'), unit: 'ms' } }, ratio: scrollRatio, target: 'information', met: undefined },
+      { benchmark: `catalog scroll, longest frame (windowed vs plain table)`, measured: { value: stat('windowed', 'longestFrameMs'), unit: 'ms' }, baseline: { label: 'plain <table>', quantity: { value: stat('plain', 'longestFrameMs'), unit: 'ms' } }, ratio: frameRatio, target: 'below 1', met: frameRatio < 1 },
       { benchmark: `catalog filter of ${ROWS} rows to the painted table (windowed vs plain table)`, measured: { value: stat('windowed', 'filterMs'), unit: 'ms' }, baseline: { label: 'plain <table>', quantity: { value: stat('plain', 'filterMs'), unit: 'ms' } }, ratio: filterRatio, target: 'below 1', met: filterRatio < 1 },
       ...sync.rows,
     ],
