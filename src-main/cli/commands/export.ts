@@ -1,5 +1,5 @@
 import { createInterface } from 'node:readline/promises';
-import { createEngine, filterGroups, MIN_PART_BYTES, type ExportOutcome, type JobEvent, type JobHandle } from '../../engine/index.js';
+import { createEngine, filterGroups, MIN_PART_BYTES, SOURCE_PRESET_NAMES, type ExportOutcome, type JobEvent, type JobHandle } from '../../engine/index.js';
 import { countOption, flagOption, listOption, numberOption, stringOption, usageError, type CliIo, type CommandDefinition } from '../command.js';
 import { ejectWords } from '../eject-words.js';
 import { ExitCode } from '../exit-codes.js';
@@ -22,6 +22,7 @@ export function parseSizeOption(command: CommandDefinition, option: string, text
 export const exportCommand: CommandDefinition = {
   name: 'export',
   summary: 'Write a bundle (or a plain tree) for the air gap, from the library or a mirror tree',
+  argumentWords: SOURCE_PRESET_NAMES,
   usage: [
     '--to PATH [--to PATH...] [--library DIR] [--max N] [--site NAME | --since RECEIPT] [--volume-size SIZE] [--dry-run] SOURCE [filters...] [--or filters...]',
     '--to PATH [--library DIR] --profile NAME [--site NAME | --since RECEIPT]',
@@ -49,7 +50,7 @@ export const exportCommand: CommandDefinition = {
     "The last line on stdout is the bundle's directory.",
   ],
   options: [
-    { name: 'to', type: 'strings', valueName: 'PATH', description: "the target folder or drive's mount point; again for each further drive (volume 2, 3, ...)" },
+    { name: 'to', type: 'strings', valueName: 'PATH', description: "the target: a folder that exists (never created) or a drive's mount point; again for each further drive (volume 2, 3, ...)" },
     { name: 'tree', type: 'string', valueName: 'DIR', description: 'export from a mirror tree (ferry mirror, sstream-mirror) instead of the library' },
     libraryOption,
     { name: 'profile', type: 'string', valueName: 'NAME', description: "export a saved selection's source, filters and --max" },

@@ -41,6 +41,7 @@ describe('completion of values', () => {
   it('bash offers the presets for SOURCE and the fixed values of an option', async () => {
     expect(await bashOffers(['ferry', 'query', 's'])).toEqual(['stable']);
     expect(await bashOffers(['ferry', 'sync', 'c'])).toEqual(['candidate']);
+    expect(await bashOffers(['ferry', 'export', 's'])).toEqual(['stable']);
     expect(await bashOffers(['ferry', 'export', '--layout', ''])).toEqual(['bundle', 'tree']);
     expect(await bashOffers(['ferry', 'completion', 'z'])).toEqual(['zsh']);
   });
