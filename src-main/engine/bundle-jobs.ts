@@ -5,13 +5,14 @@
 // metadata goes last, products files before the index, and only when every file is in place.
 
 import { constants as fsConstants } from 'node:fs';
-import { open, readFile, rm, unlink } from 'node:fs/promises';
+import { open, readFile, rm, rmdir, unlink } from 'node:fs/promises';
 import { dirname, join, resolve as resolvePath } from 'node:path';
 import { FerryError, isFerryError } from '../base/errors.js';
 import { checkFinishedFile, ensureDirectoryDurably, lstatIfExists, renameIntoPlace, withFileErrors } from '../base/files.js';
 import { hashFile } from '../base/hashing.js';
 import { STAGES_AHEAD, inStages, writeFully } from '../base/pipeline.js';
 import { throwIfCancelled } from '../base/cancel.js';
+import { assertTreeStateFolders, lockLibrary, TREE_STATE_FOLDER } from '../library/index.js';
 import { checkTreePath } from '../mirror/tree-store.js';
 import { PARTIAL_SUFFIX, blobStoragePaths, type BundleFile } from '../media/bundle/manifest.js';
 import { copyStoredInKernel, filesByBlob, readBlob, readStored, type BlobLocation, type StoredFile } from '../media/bundle/reader.js';
@@ -124,12 +125,29 @@ type Supply = { kind: 'blob'; location: BlobLocation } | { kind: 'local'; path: 
  * rerun finds what is in place and writes the rest; nothing but the tree's files is written into
  * the target. Fails with FERRY_HASH_MISMATCH / FERRY_SIZE_MISMATCH naming the blob and its files
  * (nothing from it, nor from any other blob of this run, reached a final path), FERRY_PATH_BLOCKED,
- * FERRY_UNSAFE_PATH, FERRY_DISK_FULL, FERRY_IO, what openVerifiedBundle throws, FERRY_CANCELLED.
+ * FERRY_UNSAFE_PATH, FERRY_DISK_FULL, FERRY_IO, what openVerifiedBundle throws, FERRY_LIBRARY_BUSY
+ * (another import, or a ferry mirror, holds the tree's lock: nothing was written), FERRY_CANCELLED.
  */
 export async function runImport(input: ImportInput, context: JobContext): Promise<ImportOutcome> {
   const target = resolvePath(context.cwd, input.target);
   await ensureDirectoryDurably(target);
   const verified = await openForJob(input, context, target);
+  // Two imports (or an import and a ferry mirror) into one tree would share partial names and
+  // remove each other's: the tree's lock, as ferry mirror takes it, after the signatures verified.
+  // A state folder made only for the lock goes again, so the tree holds nothing but its files.
+  const stateFolder = join(target, TREE_STATE_FOLDER);
+  const hadStateFolder = (await lstatIfExists(stateFolder)) !== undefined;
+  await assertTreeStateFolders(target);
+  const lock = await lockLibrary(stateFolder, 'import');
+  try {
+    return await importInto(target, verified, input, context);
+  } finally {
+    await lock.release();
+    if (!hadStateFolder) await rmdir(stateFolder).catch(() => undefined);
+  }
+}
+
+async function importInto(target: string, verified: VerifiedBundle, input: ImportInput, context: JobContext): Promise<ImportOutcome> {
   const { bundle } = verified;
   // Before anything is written: an older bundle would roll the published metadata back, and a
   // prune after it would delete the newer versions' files.

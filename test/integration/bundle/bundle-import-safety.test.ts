@@ -1,9 +1,10 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fillUntilFree, mountSmallExt4, requireMount, unmount } from '../../support/loop-disk.js';
+import { lockLibrary } from '../../../src-main/library/index.js';
 import { blobFilePath } from '../../../src-main/media/bundle/manifest.js';
 import { buildBundle, readManifest, writeManifest, type BuiltBundle } from '../../support/bundle-builder.js';
 import { runFerry } from '../../support/run-ferry.js';
@@ -135,6 +136,26 @@ describe('blobs that are not regular files', () => {
       expect(verified.stderr).toContain('(FERRY_BUNDLE_INVALID)');
       expect(verified.stderr).toMatch(which === 'SHA256SUMS' ? /SHA256SUMS: is not a regular file but a FIFO/ : /The keyring keyrings\/[^ ]+ of the bundle is not the one bundle.json lists/);
     }
+  });
+
+  it('waits for no one: a tree another import (or a ferry mirror) holds is refused at once, nothing written; the lock leaves no folder behind', async () => {
+    const target = join(workDir, 'busy-target');
+    await mkdir(target, { recursive: true });
+    // What a second `ferry import` into the same tree would meet while the first runs.
+    const held = await lockLibrary(join(target, '.ferry'), 'import');
+    try {
+      const refused = await runFerry(['import', ...keyring, bundle.folders[0] ?? '', '--into', target]);
+      expect(refused.code, describeRun(refused)).toBe(1);
+      expect(refused.stderr).toContain('is in use by a Stream Ferry import job');
+      expect(await readdir(target)).toEqual(['.ferry']);
+    } finally {
+      await held.release();
+    }
+    // The folder the test's lock made goes; the import's own lock folder must go too.
+    await rm(join(target, '.ferry'), { recursive: true });
+    const imported = await runFerry(['import', ...keyring, bundle.folders[0] ?? '', '--into', target]);
+    expect(imported.code, describeRun(imported)).toBe(0);
+    expect(await readdir(target)).not.toContain('.ferry');
   });
 
   it('a directory in place of a blob is a bad blob (exit 3)', async () => {
