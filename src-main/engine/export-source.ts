@@ -179,6 +179,7 @@ export const TREE_HOLDS_SELECTION = 'a tree holding every selected file';
  * re-hashed against the signed metadata as it is copied) and says how many are not. With filters or
  * max the operator asked for those files: a missing one is refused before anything is written
  * (FERRY_EXPORT_UNAVAILABLE), naming the files and the filters that match what the tree holds.
+ * Something other than a regular file at an item's path is FERRY_PATH_BLOCKED, naming it.
  */
 async function presentInTree(
   treeDir: string,
@@ -187,7 +188,19 @@ async function presentInTree(
   filtered: boolean,
 ): Promise<{ items: ExportedFile[]; notes: string[] }> {
   const absent = new Set<string>();
-  for (const file of wanted) if ((await lstatIfExists(join(treeDir, file.path)))?.isFile() !== true) absent.add(file.path);
+  for (const file of wanted) {
+    const path = join(treeDir, file.path);
+    const stats = await lstatIfExists(path);
+    if (stats === undefined) absent.add(file.path);
+    else if (!stats.isFile()) {
+      // Something is there but not the file (a link, a FIFO, a folder): never read through it, and
+      // never passed over as a file the tree was mirrored without.
+      throw new FerryError('FERRY_PATH_BLOCKED', `${path} is ${stats.isSymbolicLink() ? 'a symbolic link' : 'not a regular file'}, where the tree's signed metadata lists ${file.path}; nothing was written.`, {
+        path,
+        hint: 'Replace it with the file itself (mirror the tree again), or move it away.',
+      });
+    }
+  }
   if (absent.size === 0) return { items: wanted, notes: [] };
   const items = wanted.filter((file) => !absent.has(file.path));
   const suggestion = treeFilters(items, wanted, listed);
