@@ -184,7 +184,7 @@ function reportExport(outcome: ExportOutcome, io: CliIo, json: boolean): number 
   const { plan } = outcome;
   io.stderr.write(
     `Verdict: ${plan.files} file(s), ${plan.blobsCarried} of ${plan.blobs} blob(s) carried (${formatBytes(plan.bytesCarried)})` +
-      `${plan.base === null ? '' : `, incremental on ${plan.base.kind} ${plan.base.id}`}; ` +
+      `${plan.base === null ? '' : plan.base.kind === 'site' ? `, incremental: only what the site lacks after bundle ${plan.base.id}` : `, incremental: only what receipt ${plan.base.id} does not list`}; ` +
       `needs ${formatBytes(plan.bytesNeeded)} + ${formatBytes(plan.marginBytes)} margin, ${plan.freeBytes === null ? 'free space unknown' : `${formatBytes(plan.freeBytes)} free`} on ${plan.fsType}; ` +
       `${plan.volumes} volume(s), ${plan.splitBlobs} blob(s) in parts.\n`,
   );
@@ -202,7 +202,8 @@ function reportExport(outcome: ExportOutcome, io: CliIo, json: boolean): number 
   const verified = outcome.verified;
   if (verified !== null) {
     const how = verified.method === 'direct' ? 'around the page cache (O_DIRECT)' : verified.method === 'cached' ? 'through the page cache (the file system refused O_DIRECT)' : 'partly around the page cache';
-    if (bad.length === 0) io.stderr.write(`Verified: ${verified.files} file(s) (${formatBytes(verified.bytes)}) read back ${how}.\n`);
+    // More files than were written: the count includes the bundle's own files (SHA256SUMS, bundle.json...) and each part.
+    if (bad.length === 0) io.stderr.write(`Verified: ${verified.files} file(s) (${formatBytes(verified.bytes)}; blobs, parts and the bundle's own files) read back ${how}.\n`);
     else {
       io.stderr.write(`Written, but ${bad.length} file(s) read back wrong; the drive may be failing. Export again to another drive:\n`);
       for (const file of bad) io.stderr.write(`  ${file.path}: expected ${file.expected}, read ${file.actual}\n`);
