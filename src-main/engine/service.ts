@@ -94,8 +94,8 @@ function unknownJob(jobId: string, expected: string, actual: string): FerryError
 
 /**
  * Starts the service: an engine, the job history in `dataDir` (jobs left running by an engine
- * that stopped are marked interrupted) and the saved settings. Throws FERRY_SETTING_INVALID for a
- * damaged jobs.json, FERRY_IO.
+ * that stopped are marked interrupted; a damaged jobs.json is kept aside with a warning, see
+ * JobJournal.open) and the saved settings. Throws FERRY_IO.
  */
 export async function createApiService(options: ApiServiceOptions = {}): Promise<ApiService> {
   const env = options.env ?? process.env;
