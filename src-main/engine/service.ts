@@ -89,7 +89,8 @@ export function toApiError(error: unknown): ApiError {
 }
 
 function unknownJob(jobId: string, expected: string, actual: string): FerryError {
-  return new FerryError('FERRY_INPUT_INVALID', `No job with the id ${JSON.stringify(jobId)} is ${expected.replace(/^the id of an? /, '')}.`, { field: 'jobId', expected, actual });
+  // "the id of a running job" → "No running job has the id "x".", and so for each `expected`.
+  return new FerryError('FERRY_INPUT_INVALID', `No ${expected.replace(/^the id of an? /, '')} has the id ${JSON.stringify(jobId)}.`, { field: 'jobId', expected, actual });
 }
 
 /**

@@ -27,18 +27,23 @@ afterEach(async () => {
 
 const good = { id: 'job-good', kind: 'mirror', input: { stream: { source: 'stable' }, target: '/srv/maas' }, state: 'succeeded', startedAt: '2026-11-30T01:00:00.000Z' };
 
-/** Starts the service on `dataDir` and lists its jobs through a client's call, as the UI does. */
-async function listedJobs(): Promise<unknown> {
+/** Starts the service on `dataDir` and makes one call as a client does; its reply. */
+async function reply(call: string, input: unknown): Promise<ServerMessage> {
   const service = await createApiService({ library: dataDir, env: {}, cwd: dataDir });
   try {
-    const reply = await new Promise<ServerMessage>((resolve) => {
-      service.connect(resolve).receive({ type: 'call', id: 1, call: 'jobs.list', input: {} });
+    return await new Promise<ServerMessage>((resolve) => {
+      service.connect(resolve).receive({ type: 'call', id: 1, call, input });
     });
-    expect(reply).toMatchObject({ type: 'reply', ok: true });
-    return reply.type === 'reply' && reply.ok ? reply.value : undefined;
   } finally {
     await service.close();
   }
+}
+
+/** The jobs the service lists, as the UI asks for them. */
+async function listedJobs(): Promise<unknown> {
+  const listed = await reply('jobs.list', {});
+  expect(listed).toMatchObject({ type: 'reply', ok: true });
+  return listed.type === 'reply' && listed.ok ? listed.value : undefined;
 }
 
 /** process.emitWarning is delivered on the next tick. */
@@ -69,5 +74,17 @@ describe('a damaged jobs.json', () => {
     const [warning] = await warningsSoon();
     expect(warning).toMatch(/jobs\.json is not JSON \(cut short or damaged\)/);
     expect(warning).not.toMatch(/Invalid input/);
+  });
+});
+
+describe('a call naming a job the service does not have', () => {
+  it('says which kind of job has no such id, in a sentence', async () => {
+    const refusal = async (call: string): Promise<unknown> => {
+      const answer = await reply(call, { jobId: 'no-such-job' });
+      return answer.type === 'reply' && !answer.ok ? answer.error.message : answer;
+    };
+    expect(await refusal('jobs.resume')).toBe('No paused or interrupted job has the id "no-such-job".');
+    expect(await refusal('jobs.pause')).toBe('No running job has the id "no-such-job".');
+    expect(await refusal('jobs.get')).toBe('No job this engine ran or recorded has the id "no-such-job".');
   });
 });
