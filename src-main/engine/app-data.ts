@@ -22,7 +22,8 @@ export const JOBS_KEPT = 200;
  * process (`rerun`, see Engine.portableInput; the engine checks it again when it starts the job).
  */
 const journalEntrySchema = jobStatusSchema.extend({ rerun: z.unknown().optional() });
-const journalSchema = z.object({ version: z.literal(1), jobs: z.array(journalEntrySchema) });
+/** The journal's frame; each entry is checked on its own, so one bad entry loses only itself. */
+const journalSchema = z.object({ version: z.literal(1), jobs: z.array(z.unknown()) });
 type JournalEntry = z.infer<typeof journalEntrySchema>;
 
 /** The JSON in `path`, checked by `schema`; undefined when the file does not exist. Throws FERRY_SETTING_INVALID for a damaged file, FERRY_IO. */
@@ -34,19 +35,18 @@ export async function readJson<Schema extends z.ZodType>(path: string, schema: S
     if (errnoCode(error) === 'ENOENT') return undefined;
     throw fileSystemError(error, path, 'read');
   }
+  const damaged = (why: string): FerryError =>
+    new FerryError('FERRY_SETTING_INVALID', `${path} ${why}.`, { path, hint: 'Move the file aside; Stream Ferry starts a new one.' });
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
-  } catch {
-    parsed = undefined;
+  } catch (error) {
+    // A file cut short (a full disk, a crash of another writer) is not JSON: named as such, not as
+    // a field of it that does not match.
+    throw damaged(`is not JSON (cut short or damaged): ${error instanceof Error ? error.message : String(error)}`);
   }
   const checked = schema.safeParse(parsed);
-  if (!checked.success) {
-    throw new FerryError('FERRY_SETTING_INVALID', `${path} is not a file Stream Ferry wrote: ${checked.error.issues[0]?.message ?? 'not JSON'}.`, {
-      path,
-      hint: 'Move the file aside; Stream Ferry starts a new one.',
-    });
-  }
+  if (!checked.success) throw damaged(`is not a file Stream Ferry wrote: ${checked.error.issues[0]?.message ?? 'unexpected content'}`);
   return checked.data;
 }
 
@@ -75,21 +75,49 @@ export class JobJournal {
     this.#path = path;
   }
 
-  /** Opens (or starts) the journal in `dataDir`. Throws FERRY_SETTING_INVALID for a damaged file, FERRY_IO. */
+  /**
+   * Opens (or starts) the journal in `dataDir`. A damaged journal does not stop the service: a file
+   * that is not a journal at all, or entries that are not jobs (an older or newer Stream Ferry, an
+   * edit by hand), are skipped; the file as it was is kept aside as `jobs.json.damaged-<time>`, the
+   * jobs that could be read are written back, and a process warning of type FerryJournalWarning
+   * says so (as a history that cannot be written does, service.ts). Throws FERRY_IO.
+   */
   static async open(dataDir: string): Promise<JobJournal> {
     await mkdir(dataDir, { recursive: true }).catch((error: unknown) => {
       throw fileSystemError(error, dataDir, 'create');
     });
     const journal = new JobJournal(join(dataDir, JOURNAL_FILE_NAME));
-    const saved = await readJson(journal.#path, journalSchema);
+    let saved: unknown[] = [];
+    let damage: string | undefined;
+    try {
+      saved = (await readJson(journal.#path, journalSchema))?.jobs ?? [];
+    } catch (error) {
+      if (!(error instanceof FerryError) || error.code !== 'FERRY_SETTING_INVALID') throw error;
+      damage = error.message;
+    }
     let interrupted = false;
-    for (const job of saved?.jobs ?? []) {
+    let skipped = 0;
+    for (const entry of saved) {
+      const checked = journalEntrySchema.safeParse(entry);
+      if (!checked.success) {
+        skipped += 1;
+        continue;
+      }
+      const job = checked.data;
       if (job.state === 'running') {
         interrupted = true;
         journal.#jobs.set(job.id, { ...job, state: 'interrupted' });
       } else journal.#jobs.set(job.id, job);
     }
-    if (interrupted) await journal.#save();
+    if (skipped > 0) damage = `${journal.#path}: ${skipped} of its ${saved.length} jobs are not jobs this Stream Ferry reads`;
+    if (damage !== undefined) {
+      const aside = `${journal.#path}.damaged-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+      await rename(journal.#path, aside).catch((error: unknown) => {
+        throw fileSystemError(error, journal.#path, 'rename');
+      });
+      process.emitWarning(`The job history was damaged and is kept aside as ${aside}; the jobs that could be read are kept. ${damage}`, { type: 'FerryJournalWarning' });
+    }
+    if (interrupted || damage !== undefined) await journal.#save();
     return journal;
   }
 

@@ -10,12 +10,12 @@
 //   bundle's directory. The file is the record; nothing is rebuilt from other state. A drive
 //   ejected since is named as such.
 
-import { readFile } from 'node:fs/promises';
 import { join, resolve as resolvePath } from 'node:path';
 import { z } from 'zod';
 import { describeError } from '../base/errors.js';
 import type { AuditRecord, CallInput, ExportRecordData, LibrarySpace, ReceiptRecord } from '../contract/index.js';
 import { BUNDLE_FILES, parseReceipt, type Receipt } from '../media/index.js';
+import { readBundleFile } from '../media/bundle/reader.js';
 import { inspectTarget } from '../media/bundle/target.js';
 import { openLibraryForReading } from '../library/index.js';
 import type { ExportOutcome, JobStatus } from './api.js';
@@ -66,9 +66,11 @@ export function createHistory(options: HistoryOptions): History {
   const libraryDir = (library: string | undefined): string => resolvePath(cwd, library ?? dataDir);
   let recording: Promise<void> = Promise.resolve();
 
+  // Both files are on drives the user brings: read as a bundle's own files are (readBundleFile), so
+  // a FIFO, device or huge file there is reported as unreadable at once instead of hanging the call.
   const readReceipt = async (path: string): Promise<{ receipt: Receipt | null; problem: string | null }> => {
     try {
-      return { receipt: parseReceipt(await readFile(path, 'utf8'), path), problem: null };
+      return { receipt: parseReceipt((await readBundleFile(path, path)).toString('utf8'), path), problem: null };
     } catch (error) {
       return { receipt: null, problem: describeError(error) };
     }
@@ -109,7 +111,7 @@ export function createHistory(options: HistoryOptions): History {
           const directory = outcome.directories[0] ?? '';
           const file = join(directory, BUNDLE_FILES.audit);
           try {
-            const text = await readFile(file, 'utf8');
+            const text = (await readBundleFile(file, BUNDLE_FILES.audit)).toString('utf8');
             const entries = text.split('\n').filter((line) => line !== '').map((line) => z.record(z.string(), z.unknown()).parse(JSON.parse(line)));
             return { bundleId: outcome.bundleId, jobId: job.id, directory, entries, problem: null };
           } catch (error) {

@@ -89,13 +89,14 @@ export function toApiError(error: unknown): ApiError {
 }
 
 function unknownJob(jobId: string, expected: string, actual: string): FerryError {
-  return new FerryError('FERRY_INPUT_INVALID', `No job with the id ${JSON.stringify(jobId)} is ${expected.replace(/^the id of an? /, '')}.`, { field: 'jobId', expected, actual });
+  // "the id of a running job" → "No running job has the id "x".", and so for each `expected`.
+  return new FerryError('FERRY_INPUT_INVALID', `No ${expected.replace(/^the id of an? /, '')} has the id ${JSON.stringify(jobId)}.`, { field: 'jobId', expected, actual });
 }
 
 /**
  * Starts the service: an engine, the job history in `dataDir` (jobs left running by an engine
- * that stopped are marked interrupted) and the saved settings. Throws FERRY_SETTING_INVALID for a
- * damaged jobs.json, FERRY_IO.
+ * that stopped are marked interrupted; a damaged jobs.json is kept aside with a warning, see
+ * JobJournal.open) and the saved settings. Throws FERRY_IO.
  */
 export async function createApiService(options: ApiServiceOptions = {}): Promise<ApiService> {
   const env = options.env ?? process.env;

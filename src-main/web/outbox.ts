@@ -29,12 +29,11 @@ export interface OutboxLimits {
 }
 
 interface Held {
-  text: string;
+  /** The message; undefined once a newer progress event of the same job replaced it (it is skipped). */
+  text: string | undefined;
   bytes: number;
   /** The job of a progress event. */
   progressOf: string | undefined;
-  /** Set when a newer progress event of the same job replaced this one: it is skipped. */
-  replaced: boolean;
 }
 
 export class Outbox {
@@ -44,6 +43,8 @@ export class Outbox {
   /** The held progress event of each job, for the next one to replace. */
   readonly #heldProgress = new Map<string, Held>();
   #heldBytes = 0;
+  /** Entries of #held that were replaced: the list is compacted when they are half of it. */
+  #replacedCount = 0;
   #timer: NodeJS.Timeout | undefined;
   #closed = false;
 
@@ -66,14 +67,19 @@ export class Outbox {
       return;
     }
     const progressOf = message.type === 'event' && message.event.type === 'progress' ? message.event.jobId : undefined;
-    const held: Held = { text, bytes: Buffer.byteLength(text), progressOf, replaced: false };
+    const held: Held = { text, bytes: Buffer.byteLength(text), progressOf };
     if (progressOf !== undefined) {
       // The older one is skipped where it stands, and the newer one goes last: each job's events
       // still reach the client in the order of their seq.
       const older = this.#heldProgress.get(progressOf);
       if (older !== undefined) {
-        older.replaced = true;
+        // Its text is dropped now and its entry at the next compaction, so what is held is what
+        // #heldBytes counts: a client that never reads again is closed at the hard limit instead of
+        // holding every progress event it missed.
+        older.text = undefined;
         this.#heldBytes -= older.bytes;
+        this.#replacedCount += 1;
+        if (this.#replacedCount * 2 > this.#held.length) this.#compact();
       }
       this.#heldProgress.set(progressOf, held);
     }
@@ -99,6 +105,7 @@ export class Outbox {
     this.#held = [];
     this.#heldProgress.clear();
     this.#heldBytes = 0;
+    this.#replacedCount = 0;
     clearInterval(this.#timer);
     this.#timer = undefined;
   }
@@ -108,7 +115,10 @@ export class Outbox {
     while (sent < this.#held.length && this.#socket.bufferedAmount < this.#limits.softBytes) {
       const next = this.#held[sent] as Held;
       sent += 1;
-      if (next.replaced) continue;
+      if (next.text === undefined) {
+        this.#replacedCount -= 1;
+        continue;
+      }
       if (next.progressOf !== undefined && this.#heldProgress.get(next.progressOf) === next) this.#heldProgress.delete(next.progressOf);
       this.#heldBytes -= next.bytes;
       this.#socket.send(next.text);
@@ -119,5 +129,11 @@ export class Outbox {
       clearInterval(this.#timer);
       this.#timer = undefined;
     }
+  }
+
+  /** Drops the replaced entries from #held, keeping the order of the others: amortised O(1) per push. */
+  #compact(): void {
+    this.#held = this.#held.filter((held) => held.text !== undefined);
+    this.#replacedCount = 0;
   }
 }

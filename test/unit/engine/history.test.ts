@@ -1,6 +1,8 @@
+import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Receipt } from '../../../src-main/contract/index.js';
 import type { ExportOutcome, JobStatus } from '../../../src-main/engine/api.js';
@@ -65,7 +67,22 @@ describe('History records', () => {
     const [lost, read] = await history.receipts();
     expect(read).toEqual({ path: join(workDir, 'dc1.receipt.json'), use: 'read', at: '2026-11-30T01:00:00.000Z', jobId: '1', receipt, problem: null });
     expect(lost).toMatchObject({ path: join(workDir, 'lost.receipt.json'), use: 'read', jobId: '2', receipt: null });
-    expect(lost?.problem).toMatch(/ENOENT/);
+    expect(lost?.problem).toMatch(/lost\.receipt\.json: is missing/);
+  });
+
+  // A FIFO blocks a plain open() until a writer comes, forever: each file is named unreadable at once.
+  it('names a receipt or an audit.jsonl that is a FIFO as not a regular file, without waiting on it', { timeout: 10_000 }, async () => {
+    const bundle = join(workDir, 'FERRY', 'bundle');
+    await mkdir(bundle, { recursive: true });
+    await promisify(execFile)('mkfifo', [join(bundle, 'audit.jsonl'), join(workDir, 'fifo.receipt.json')]);
+    const jobs = [exportJob('1', '2026-11-30T01:00:00.000Z', bundle, 'fifo.receipt.json')];
+    const history = createHistory({ engine: createEngine({ cwd: workDir, env: {} }), dataDir: join(workDir, 'data'), cwd: workDir, jobs: () => jobs });
+    const [audit] = await history.audit();
+    expect(audit).toMatchObject({ jobId: '1', entries: [] });
+    expect(audit?.problem).toMatch(/audit\.jsonl could not be read .*is not a regular file but a FIFO/);
+    const [read] = await history.receipts();
+    expect(read).toMatchObject({ jobId: '1', receipt: null });
+    expect(read?.problem).toMatch(/fifo\.receipt\.json: .*is not a regular file but a FIFO/);
   });
 
   it("reads each export's audit.jsonl, newest first, and says when its bundle cannot be read", async () => {
