@@ -3,14 +3,14 @@
 // library's ledger, and eject the drive (export-eject.ts) when the target is on one. An export too
 // large for its one drive goes one drive after another (export-drives.ts).
 import { randomBytes } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import { join, resolve as resolvePath } from 'node:path';
-import { isFerryError } from '../base/errors.js';
-import { readdirIfExists, withFileErrors } from '../base/files.js';
+import { FerryError, isFerryError } from '../base/errors.js';
+import { readdirIfExists } from '../base/files.js';
 import { lockLibrary, openLibrary, openLibraryForReading, type Library } from '../library/index.js';
 import { BUNDLES_FOLDER, blobStoragePaths, newRecordId, parseReceipt, type BundleManifest } from '../media/bundle/manifest.js';
 import { planExport, type ExportPlan, type PlannedBlob } from '../media/bundle/plan.js';
 import { inspectTarget, type TargetFilesystem } from '../media/bundle/target.js';
+import { readBundleFile } from '../media/bundle/reader.js';
 import { findUnfinishedBundle, presentBytes, stageTreeFile } from '../media/bundle/writer.js';
 import { readBackFile } from '../net/index.js';
 import type { ExportInput, ExportOutcome, ExportPlanSummary } from './api.js';
@@ -245,7 +245,12 @@ async function carriedBlobs(input: ExportInput, context: JobContext, source: Exp
   const all = new Set(source.files.map((file) => file.sha256));
   if (input.since !== undefined) {
     const path = resolvePath(context.cwd, input.since);
-    const receipt = parseReceipt(await withFileErrors(path, 'read the receipt', () => readFile(path, 'utf8')), path);
+    // Read as a bundle's own files are: a FIFO or device given as the receipt is refused at once, not waited on.
+    const bytes = await readBundleFile(path, 'the receipt').catch((error: unknown) => {
+      if (!isFerryError(error, 'FERRY_BUNDLE_INVALID')) throw error;
+      throw new FerryError('FERRY_RECEIPT_INVALID', error.message, { path, hint: 'Give the receipt file ferry receipt wrote on the offline side.' });
+    });
+    const receipt = parseReceipt(bytes.toString('utf8'), path);
     const held = new Set(receipt.blobs.map((blob) => blob.sha256));
     return { carried: new Set([...all].filter((sha256) => !held.has(sha256))), base: { kind: 'receipt', id: receipt.id } };
   }

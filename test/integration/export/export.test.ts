@@ -243,6 +243,16 @@ describe('refused before anything is written', () => {
     expect(siteFromTree.code, describeRun(siteFromTree)).toBe(2);
     expect(siteFromTree.stderr).toContain('--since RECEIPT');
     expect(siteFromTree.stderr).not.toContain('FERRY_INPUT_INVALID');
+
+    // A FIFO given as the receipt is refused at once (it used to wait for a writer for ever).
+    const fifo = join(workDir, 'receipt.fifo');
+    execFileSync('mkfifo', [fifo]);
+    const fifoTarget = await targetFolder(join(workDir, 'since-fifo'));
+    const sinceFifo = await runFerry(['export', '--to', fifoTarget, '--since', fifo, '--library', library, ...keyring, served.source], { timeoutMs: 20_000 });
+    expect(sinceFifo.code, describeRun(sinceFifo)).toBe(1);
+    expect(sinceFifo.stderr).toContain('FERRY_RECEIPT_INVALID');
+    expect(sinceFifo.stderr).toContain('not a regular file');
+    expect(await readdir(fifoTarget)).toEqual([]);
   });
 });
 
