@@ -16,6 +16,9 @@ import type { ExportSource } from './export-source.js';
 import { assertTargetFolder, blobSources, outcomeBefore, planSummary, readBack, ReadBackLedger, readManifestIfAny, sameVolume, writeBundleVolume, type VolumeWriter } from './export-volume.js';
 import { stepProgress, type JobContext } from './job-context.js';
 
+/** The `expected` fact of the refusal of two targets on one drive (the CLI keeps its hint). */
+export const SAME_DRIVE_EXPECTED = 'one drive per target';
+
 /** What an export carried one drive after another starts from (exportFrom has checked every path is a folder). */
 export interface DriveAfterDrive {
   input: ExportInput;
@@ -175,15 +178,21 @@ export async function exportDriveAfterDrive(job: DriveAfterDrive): Promise<Expor
   return outcome;
 }
 
-/** Two targets on one file system would count its free space twice: refused, naming both. */
+/**
+ * Two targets on one file system would count its free space twice, and the second volume would be
+ * written into the first one's directory: refused, naming both. The same file system is the same
+ * mount point or the same device (stat st_dev), which catches a drive mounted twice (a bind mount).
+ */
 function assertDistinctDrives(drives: readonly Drive[]): void {
   for (const [at, drive] of drives.entries()) {
-    const other = drives.slice(0, at).find((earlier) => earlier.target.mountPoint === drive.target.mountPoint);
+    const other = drives.slice(0, at).find((earlier) => earlier.target.mountPoint === drive.target.mountPoint || earlier.target.device === drive.target.device);
     if (other !== undefined) {
-      throw new FerryError('FERRY_TARGET_UNFIT', `${other.path} and ${drive.path} are on the same file system (mounted at ${drive.target.mountPoint}); each volume needs a drive of its own. Nothing was written.`, {
+      const where = other.target.mountPoint === drive.target.mountPoint ? `mounted at ${drive.target.mountPoint}` : `one drive mounted at both ${other.target.mountPoint} and ${drive.target.mountPoint}`;
+      throw new FerryError('FERRY_TARGET_UNFIT', `${other.path} and ${drive.path} are on the same file system (${where}); each volume needs a drive of its own. Nothing was written.`, {
         path: drive.path,
-        expected: 'one drive per target',
+        expected: SAME_DRIVE_EXPECTED,
         actual: drive.target.mountPoint,
+        hint: 'Give each --to on a drive of its own (ferry drives lists the drives and their mount points).',
       });
     }
   }

@@ -1,7 +1,8 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { readFile, readdir } from 'node:fs/promises';
+import { mkdir, readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it, type TestContext } from 'vitest';
 import { mountSmallExt4, requireMount, unmount, type Mounted } from '../../support/loop-disk.js';
 import { collect, repoRoot, runFerry, spawnFerry, type FerryRun } from '../../support/run-ferry.js';
@@ -19,6 +20,7 @@ import type { BundleManifest } from '../../../src-main/media/bundle/manifest.js'
 // without a terminal before anything is written; an interrupted run continued. Each result is
 // checked volume by volume (ferry verify) and imported in reverse order.
 
+const execFileAsync = promisify(execFile);
 let workDir: string;
 let testKey: TestKey;
 /** About 11 MiB: more than the 10 MiB drive holds, less than the 16 MiB one. */
@@ -127,6 +129,28 @@ describe('one drive after another', () => {
     expect(run.stderr).toContain('FERRY_NOT_ENOUGH_SPACE');
     expect(run.stderr).toMatch(/it takes 2 drives, one volume each, and 1 was given; 1 more drive\(s\) are needed, with free space for volume 2 \d+ bytes/);
     expect(await walkFiles(a, { includeState: true })).toEqual(before);
+  });
+
+  it('refuses a drive mounted twice (a bind mount) as a second --to before writing anything, without the layout hint', async (context) => {
+    const a = await drive('twice-a', 10, context);
+    const b = await drive('twice-b', 16, context);
+    const again = join(workDir, 'twice-a-again');
+    await mkdir(again);
+    try {
+      await execFileAsync('mount', ['--bind', a, again]);
+    } catch (error) {
+      context.skip(`cannot bind-mount: ${error instanceof Error ? error.message : String(error)}`);
+    }
+    // Unmounted first (afterAll unmounts in order): the bind mount, then the loop mount under it.
+    loops.unshift({ ok: true, mountPoint: again });
+    const before = await walkFiles(a, { includeState: true });
+    const run = await ferry(exportArgs(a, again, b));
+    expect(run.code, describeRun(run)).not.toBe(0);
+    expect(run.stderr).toContain('FERRY_TARGET_UNFIT');
+    expect(run.stderr).toContain(`${a} and ${again} are on the same file system (one drive mounted at both ${a} and ${again})`);
+    expect(run.stderr).not.toContain('--layout bundle');
+    expect(await walkFiles(a, { includeState: true })).toEqual(before);
+    expect(await readdir(b)).toEqual(['lost+found']);
   });
 
   it('on a terminal asks for the next drive, refuses the same drive with the reason, and continues on the one named', async (context) => {
