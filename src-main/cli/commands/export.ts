@@ -121,7 +121,7 @@ export const exportCommand: CommandDefinition = {
     const following = followJob(job, io, display.handle);
     // Subscribed after the display, so the display has cleared its bar before the question is written.
     const stopAsking = ask === undefined ? undefined : job.subscribe((event) => {
-      if (event.type === 'target-needed') void askForNextDrive(job, event, ask, io);
+      if (event.type === 'target-needed') void askForNextDrive(job, event, ask, io, display);
     });
     try {
       const outcome = await following;
@@ -137,8 +137,9 @@ export const exportCommand: CommandDefinition = {
  * Asks on the terminal for the folder the next drive is mounted at and hands it to the job; an
  * empty line asks again. Ctrl-C (io.signal) ends the question, and followJob pauses the job; a
  * terminal that closes pauses it too. A refused folder comes back as the next event, with its reason.
+ * The display holds its bar off the prompt from the event on, and draws it again once answered.
  */
-async function askForNextDrive(job: JobHandle<'export'>, event: Extract<JobEvent, { type: 'target-needed' }>, stdin: NodeJS.ReadableStream, io: CliIo): Promise<void> {
+async function askForNextDrive(job: JobHandle<'export'>, event: Extract<JobEvent, { type: 'target-needed' }>, stdin: NodeJS.ReadableStream, io: CliIo, display: JobDisplay): Promise<void> {
   const lastDone = event.done.at(-1);
   if (event.problem !== null) io.stderr.write(`That folder cannot take volume ${event.volume}: ${event.problem}\n`);
   else if (lastDone !== undefined) io.stderr.write(`Volume ${lastDone.volume} of ${event.volumes} written and verified: ${lastDone.directory}\n`);
@@ -157,6 +158,7 @@ async function askForNextDrive(job: JobHandle<'export'>, event: Extract<JobEvent
       ).trim();
       if (answer === '') continue;
       answered = true;
+      display.resume();
       job.provideTarget(answer);
       return;
     }

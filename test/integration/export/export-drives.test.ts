@@ -160,6 +160,8 @@ describe('one drive after another', () => {
     await waitForPrompt(terminal, 1);
     expect(terminal.screen()).toMatch(/Volume 1 of 2 written and verified: .*asked-a\/FERRY\//);
     expect(terminal.screen()).toMatch(/Volume 2 of 2 needs [\d.]+ [KMG]i?B: insert the next drive/);
+    // The progress bar stays off the prompt while it waits (it drew "69% 22.1 MiB of ..." onto it): still the last thing on the screen a while later.
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
     expect(terminal.screen().trimEnd()).toMatch(/\(or Ctrl-C to stop; a rerun continues\):$/);
     terminal.type(a);
     await waitForPrompt(terminal, 2);
@@ -167,6 +169,8 @@ describe('one drive after another', () => {
     terminal.type(b);
     const code = await terminal.ended;
     expect(code, terminal.screen()).toBe(0);
+    // Nothing of the bar on a prompt's line: each prompt is followed by the answer typed.
+    for (const line of terminal.screen().split(/\r?\n/).filter((text) => text.includes('a rerun continues):'))) expect(line).toMatch(/a rerun continues\): \S*$/);
     await expectTwoDriveBundle(a, b, 'asked');
   }, TIMEOUT_MS * 2);
 
