@@ -72,7 +72,7 @@ export const cliHints: Readonly<Partial<Record<FerryErrorCode, HintRule>>> = {
   FERRY_TARGET_MISSING: 'Create the folder, or check the drive is mounted there: ferry drives lists the drives and their mount points.',
   // Drives counted (facts "N drives"): the export goes drive after drive, with a drive for each volume.
   FERRY_NOT_ENOUGH_SPACE: ({ expected }) =>
-    expected !== undefined && / drives$/.test(expected)
+    expected !== undefined && /^\d+ drives\b/.test(expected)
       ? 'Give --to once for each drive (--to /media/a --to /media/b), or run ferry export on a terminal to insert each next drive when asked.'
       : 'Free some space, choose another target, or narrow the selection (filters, --max).',
   // Two targets on one drive: the engine's hint (each --to on a drive of its own) says it.

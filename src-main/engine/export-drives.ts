@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join, resolve as resolvePath } from 'node:path';
 import { FerryError, isFerryError } from '../base/errors.js';
+import { formatBytes } from '../base/format.js';
 import { readdirIfExists } from '../base/files.js';
 import { BUNDLES_FOLDER, newRecordId, type BundleManifest } from '../media/bundle/manifest.js';
 import { checkVolumeForTarget, planExport, volumeBytesNeeded, volumeSizeFor, type ExportPlan, type ExportPlanInput } from '../media/bundle/plan.js';
@@ -113,14 +114,15 @@ export async function exportDriveAfterDrive(job: DriveAfterDrive): Promise<Expor
   for (const [index, drive] of assigned) await judge(drive, index);
   const missing = toWrite.filter((index) => !assigned.has(index));
   if (missing.length > 0 && input.askForTargets !== true) {
-    const needs = missing.map((index) => `volume ${index} ${needed(index, first.blockSize)} bytes`).join(', ');
+    const needs = missing.map((index) => ({ index, bytes: needed(index, first.blockSize) }));
     throw new FerryError(
       'FERRY_NOT_ENOUGH_SPACE',
-      `The export does not fit ${job.paths[0] ?? ''} (${first.freeBytes ?? 0} bytes free): it takes ${count} drives, one volume each, and ${given.length} ${given.length === 1 ? 'was' : 'were'} given; ` +
-        `${missing.length} more drive(s) are needed, with free space for ${needs}. Nothing was written.`,
+      `The export does not fit ${job.paths[0] ?? ''} (${formatBytes(first.freeBytes ?? 0)} free): it takes ${count} drives, one volume each, and ${given.length} ${given.length === 1 ? 'was' : 'were'} given; ` +
+        `${missing.length} more drive(s) are needed, with free space for ${needs.map(({ index, bytes }) => `volume ${index} ${formatBytes(bytes)}`).join(', ')}. Nothing was written.`,
       {
         path: job.paths[0],
-        expected: `${count} drives`,
+        // The exact bytes each volume needs stay in the facts; the message words them for people.
+        expected: `${count} drives; free space for ${needs.map(({ index, bytes }) => `volume ${index} ${bytes} bytes`).join(', ')}`,
         actual: `${given.length} given`,
         hint: 'Name a target for every volume, or export where the next drive can be asked for in turn.',
       },
