@@ -4,7 +4,7 @@
 // keyed by code, so the app can keep its own table (buttons) of the same shape.
 
 import { UNTRUSTED_CERTIFICATE_CODES, type FerryErrorCode, type SerializedFerryError } from '../base/errors.js';
-import { SAME_DRIVE_EXPECTED, TREE_HOLDS_SELECTION } from '../engine/index.js';
+import { LARGER_DRIVE_EXPECTED, SAME_DRIVE_EXPECTED, TREE_HOLDS_SELECTION } from '../engine/index.js';
 
 /** The facts a rule may look at: an error as it crosses a process boundary. */
 export type ErrorFacts = Omit<SerializedFerryError, 'name' | 'message' | 'hint'>;
@@ -75,9 +75,9 @@ export const cliHints: Readonly<Partial<Record<FerryErrorCode, HintRule>>> = {
     expected !== undefined && /^\d+ drives\b/.test(expected)
       ? 'Give --to once for each drive (--to /media/a --to /media/b), or run ferry export on a terminal to insert each next drive when asked.'
       : 'Free some space, choose another target, or narrow the selection (filters, --max).',
-  // Two targets on one drive: the engine's hint (each --to on a drive of its own) says it.
+  // Two targets on one drive, a blob larger than a drive: the engine's hint says what to do.
   FERRY_TARGET_UNFIT: ({ actual, expected }) =>
-    expected === SAME_DRIVE_EXPECTED
+    expected === SAME_DRIVE_EXPECTED || expected?.startsWith(LARGER_DRIVE_EXPECTED) === true
       ? undefined
       : actual === undefined || /^\d+$/.test(actual)
         ? 'Give a larger --volume-size.'

@@ -74,7 +74,9 @@ export async function exportDriveAfterDrive(job: DriveAfterDrive): Promise<Expor
     ...planInput,
     bundleId,
     freeBytes: null,
-    ...(run === undefined ? { volumeSize: input.volumeSize ?? (first.freeBytes === null ? undefined : volumeSizeFor(first.freeBytes)) } : { volumeItemCounts: run.itemCounts }),
+    ...(run === undefined
+      ? { volumeSize: input.volumeSize ?? (first.freeBytes === null ? undefined : volumeSizeFor(first.freeBytes)), volumeSizeIsDrive: input.volumeSize === undefined }
+      : { volumeItemCounts: run.itemCounts }),
   });
   const count = plan.volumes.length;
   const itemCounts = plan.volumes.map((volume) => volume.length - metadataBlobCount(planInput));
