@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import type { FerryError } from '../../../src-main/base/errors.js';
 import { thrownFerryError } from '../../support/expect-ferry-error.js';
 import { checkVolumeForTarget, planExport, volumeBytesNeeded, volumeSizeFor, type ExportPlanInput } from '../../../src-main/media/bundle/plan.js';
 import type { BundleFile } from '../../../src-main/media/bundle/manifest.js';
@@ -19,7 +20,7 @@ const files: BundleFile[] = [
   { path: 'noble/amd64/20250622/ga-24.04/generic/boot-kernel', size: 1 * MIB, sha256: digest('d'), role: 'item' },
 ];
 
-function refused(action: () => unknown, code: string): Error {
+function refused(action: () => unknown, code: string): FerryError {
   const error = thrownFerryError(action);
   expect(error.code).toBe(code);
   return error;
