@@ -65,6 +65,13 @@ async function expectTwoDriveBundle(first: string, second: string, label: string
     { index: 2, count: 2 },
   ]);
   expect(manifests[0]?.id).toBe(manifests[1]?.id);
+  // Each volume's README.txt says to verify and import every volume: one alone is incomplete.
+  for (const dir of [one, two]) {
+    const readme = await readFile(join(dir, 'README.txt'), 'utf8');
+    expect(readme).toContain('ferry verify VOLUME1 VOLUME2   (every volume');
+    expect(readme).toContain('ferry import VOLUME1 VOLUME2 --into TARGET_DIR');
+    expect(readme).not.toContain('ferry verify .');
+  }
   expectOk(await ferry(['verify', two, one, '--keyring', testKey.keyringFile]));
   for (const dir of [one, two]) {
     const alone = await ferry(['verify', dir, '--keyring', testKey.keyringFile]);
