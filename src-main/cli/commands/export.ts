@@ -26,7 +26,7 @@ export const exportCommand: CommandDefinition = {
   usage: [
     '--to PATH [--to PATH...] [--library DIR] [--max N] [--site NAME | --since RECEIPT] [--volume-size SIZE] [--dry-run] SOURCE [filters...] [--or filters...]',
     '--to PATH [--library DIR] --profile NAME [--site NAME | --since RECEIPT]',
-    '--to PATH --tree DIR [--max N] [--since RECEIPT] [--layout bundle|tree] [filters...]',
+    '--to PATH [--to PATH...] --tree DIR [--max N] [--since RECEIPT] [--volume-size SIZE] [--layout bundle|tree] [filters...]',
   ],
   description: [
     'Before anything is written, says what the export needs: bytes, free space with a margin, the',
@@ -61,7 +61,7 @@ export const exportCommand: CommandDefinition = {
     { name: 'since', type: 'string', valueName: 'RECEIPT', description: 'carry only blobs the receipt (ferry receipt) does not list' },
     { name: 'volume-size', type: 'string', valueName: 'SIZE', description: 'split the bundle into volumes of at most SIZE (700M, 4G)' },
     { name: 'part-size', type: 'string', valueName: 'SIZE', description: "largest part of a blob; default: the file system's largest file" },
-    { name: 'layout', type: 'string', valueName: 'bundle|tree', description: 'a bundle (default), or a plain mirror tree where the file system holds it', default: 'bundle' },
+    { name: 'layout', type: 'string', valueName: 'bundle|tree', description: 'a bundle, or a plain mirror tree where the file system holds it', default: 'bundle' },
     { name: 'no-eject', type: 'boolean', description: 'leave the drive mounted afterwards (by default a removable drive is ejected once written and verified)' },
     { name: 'dry-run', type: 'boolean', description: 'print the verdict and write nothing' },
     { name: 'progress', type: 'boolean', description: 'print progress lines even when stderr is not a terminal' },
