@@ -1,6 +1,7 @@
 // An export larger than its drive, carried one drive after another (issue 9 §2, docs/bundle.md
-// "One drive after another"): volume 1 fills the first drive, each later volume goes to the next
-// drive named or asked for, and each is written, read back and ejected before the next.
+// "One drive after another"): each volume holds at most what the first drive holds (blobs in
+// sha256 order, a volume ending at the first that would not fit), volume n goes to the n-th drive
+// named or asked for, and each is written, read back and ejected before the next.
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join, resolve as resolvePath } from 'node:path';
