@@ -105,6 +105,7 @@ export class JobDisplay {
         return;
       case 'loaded':
       case 'plan':
+      case 'export-verdict':
         // The command prints these itself, in the reference's format.
         return;
       case 'result':

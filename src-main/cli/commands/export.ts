@@ -1,5 +1,5 @@
 import { createInterface } from 'node:readline/promises';
-import { createEngine, filterGroups, MIN_PART_BYTES, SOURCE_PRESET_NAMES, type ExportOutcome, type JobEvent, type JobHandle } from '../../engine/index.js';
+import { createEngine, filterGroups, MIN_PART_BYTES, SOURCE_PRESET_NAMES, type ExportOutcome, type ExportPlanSummary, type JobEvent, type JobHandle } from '../../engine/index.js';
 import { countOption, flagOption, listOption, numberOption, stringOption, usageError, type CliIo, type CommandDefinition } from '../command.js';
 import { ejectWords } from '../eject-words.js';
 import { ExitCode } from '../exit-codes.js';
@@ -120,6 +120,10 @@ export const exportCommand: CommandDefinition = {
       eject: !flagOption(options, 'no-eject'),
     });
     const following = followJob(job, io, display.handle);
+    // The verdict as soon as the plan is known, before anything is written (above the progress bar).
+    const stopVerdict = json ? undefined : job.subscribe((event) => {
+      if (event.type === 'export-verdict') display.note(verdictLines(event.plan).join('\n'));
+    });
     // Subscribed after the display, so the display has cleared its bar before the question is written.
     const stopAsking = ask === undefined ? undefined : job.subscribe((event) => {
       if (event.type === 'target-needed') void askForNextDrive(job, event, ask, io, display);
@@ -129,6 +133,7 @@ export const exportCommand: CommandDefinition = {
       display.finish();
       return reportExport(outcome, io, json);
     } finally {
+      stopVerdict?.();
       stopAsking?.();
     }
   },
@@ -177,6 +182,17 @@ function exportExitCode(outcome: ExportOutcome): number {
   return kind === 'busy' || kind === 'failed' ? ExitCode.failure : ExitCode.ok;
 }
 
+/** The verdict for people: what is carried, the space it needs, the volumes; a Note line per warning. */
+function verdictLines(plan: ExportPlanSummary): string[] {
+  return [
+    `Verdict: ${plan.files} file(s), ${plan.blobsCarried} of ${plan.blobs} blob(s) carried (${formatBytes(plan.bytesCarried)})` +
+      `${plan.base === null ? '' : `, incremental on ${plan.base.kind} ${plan.base.id}`}; ` +
+      `needs ${formatBytes(plan.bytesNeeded)} + ${formatBytes(plan.marginBytes)} margin, ${plan.freeBytes === null ? 'free space unknown' : `${formatBytes(plan.freeBytes)} free`} on ${plan.fsType}; ` +
+      `${plan.volumes} volume(s), ${plan.splitBlobs} blob(s) in parts.`,
+    ...plan.warnings.map((warning) => `Note: ${warning}`),
+  ];
+}
+
 function reportExport(outcome: ExportOutcome, io: CliIo, json: boolean): number {
   const bad = outcome.verified?.bad ?? [];
   const exitCode = exportExitCode(outcome);
@@ -184,14 +200,7 @@ function reportExport(outcome: ExportOutcome, io: CliIo, json: boolean): number 
     io.stdout.write(`${JSON.stringify({ type: 'result', exitCode, ...outcome })}\n`);
     return exitCode;
   }
-  const { plan } = outcome;
-  io.stderr.write(
-    `Verdict: ${plan.files} file(s), ${plan.blobsCarried} of ${plan.blobs} blob(s) carried (${formatBytes(plan.bytesCarried)})` +
-      `${plan.base === null ? '' : `, incremental on ${plan.base.kind} ${plan.base.id}`}; ` +
-      `needs ${formatBytes(plan.bytesNeeded)} + ${formatBytes(plan.marginBytes)} margin, ${plan.freeBytes === null ? 'free space unknown' : `${formatBytes(plan.freeBytes)} free`} on ${plan.fsType}; ` +
-      `${plan.volumes} volume(s), ${plan.splitBlobs} blob(s) in parts.\n`,
-  );
-  for (const warning of plan.warnings) io.stderr.write(`Note: ${warning}\n`);
+  // The verdict was printed when the export gave it (export-verdict), before the writing.
   for (const signature of outcome.signatures) io.stderr.write(`Signed: ${signature.path} by ${signature.keyFingerprint} on ${signature.signedAt}\n`);
   for (const warning of outcome.trustWarnings) io.stderr.write(`${trustWarningWords(warning)}\n`);
   if (outcome.dryRun) {

@@ -168,6 +168,10 @@ describe('one drive after another', () => {
     const b = await drive('asked-b', 16, context);
     const terminal = onTerminal(exportArgs(a));
     await waitForPrompt(terminal, 1);
+    // The verdict comes before anything is written (it was printed only at the end).
+    const verdictAt = terminal.screen().search(/Verdict: .*2 volume\(s\)/);
+    expect(verdictAt, terminal.screen()).toBeGreaterThanOrEqual(0);
+    expect(verdictAt).toBeLessThan(terminal.screen().indexOf('Volume 1 of 2 written and verified'));
     expect(terminal.screen()).toMatch(/Volume 1 of 2 written and verified: .*asked-a\/FERRY\//);
     expect(terminal.screen()).toMatch(/Volume 2 of 2 needs [\d.]+ [KMG]i?B: insert the next drive/);
     // The progress bar stays off the prompt while it waits (it drew "69% 22.1 MiB of ..." onto it): still the last thing on the screen a while later.
