@@ -4,7 +4,7 @@
 // keyed by code, so the app can keep its own table (buttons) of the same shape.
 
 import { UNTRUSTED_CERTIFICATE_CODES, type FerryErrorCode, type SerializedFerryError } from '../base/errors.js';
-import { TREE_HOLDS_SELECTION } from '../engine/index.js';
+import { LARGER_DRIVE_EXPECTED, SAME_DRIVE_EXPECTED, TREE_HOLDS_SELECTION } from '../engine/index.js';
 
 /** The facts a rule may look at: an error as it crosses a process boundary. */
 export type ErrorFacts = Omit<SerializedFerryError, 'name' | 'message' | 'hint'>;
@@ -72,13 +72,16 @@ export const cliHints: Readonly<Partial<Record<FerryErrorCode, HintRule>>> = {
   FERRY_TARGET_MISSING: 'Create the folder, or check the drive is mounted there: ferry drives lists the drives and their mount points.',
   // Drives counted (facts "N drives"): the export goes drive after drive, with a drive for each volume.
   FERRY_NOT_ENOUGH_SPACE: ({ expected }) =>
-    expected !== undefined && / drives$/.test(expected)
+    expected !== undefined && /^\d+ drives\b/.test(expected)
       ? 'Give --to once for each drive (--to /media/a --to /media/b), or run ferry export on a terminal to insert each next drive when asked.'
       : 'Free some space, choose another target, or narrow the selection (filters, --max).',
-  FERRY_TARGET_UNFIT: ({ actual }) =>
-    actual === undefined || /^\d+$/.test(actual)
-      ? 'Give a larger --volume-size.'
-      : 'Export with --layout bundle (the default) to FAT32, exFAT or NTFS drives: it names files by sha256 and splits large ones.',
+  // Two targets on one drive, a blob larger than a drive: the engine's hint says what to do.
+  FERRY_TARGET_UNFIT: ({ actual, expected }) =>
+    expected === SAME_DRIVE_EXPECTED || expected?.startsWith(LARGER_DRIVE_EXPECTED) === true
+      ? undefined
+      : actual === undefined || /^\d+$/.test(actual)
+        ? 'Give a larger --volume-size.'
+        : 'Export with --layout bundle (the default) to FAT32, exFAT or NTFS drives: it names files by sha256 and splits large ones.',
   // From a tree the engine's hint names the filters the tree holds; from the library, sync first.
   FERRY_EXPORT_UNAVAILABLE: ({ expected }) => (expected === TREE_HOLDS_SELECTION ? undefined : 'Run ferry sync with the same SOURCE and filters (or --profile NAME) first.'),
   // The saved selections are the error's `expected` fact; the CLI says how to save one.

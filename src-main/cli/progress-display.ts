@@ -48,9 +48,11 @@ export class JobDisplay {
   readonly #live: ReturnType<typeof createLogUpdate> | undefined;
   #lastProgress: Progress | undefined;
   #lastPlainLine = 0;
+  /** While a question waits for an answer (the next drive), the bar stays off the terminal: it would draw over the prompt. */
+  #held = false;
   readonly #unroute: () => void;
   readonly #onResize = (): void => {
-    if (this.#lastProgress !== undefined) this.#draw(this.#lastProgress);
+    if (this.#lastProgress !== undefined && !this.#held) this.#draw(this.#lastProgress);
   };
 
   constructor(io: CliIo, mode: DisplayMode, verbose: number) {
@@ -96,12 +98,14 @@ export class JobDisplay {
         if (this.#verbose > 0) this.note(`wrote metadata: ${event.paths.join(', ')}`);
         return;
       case 'target-needed':
-        // The command asks for the next drive (ferry export); the bar of the volume just written gives way to the question.
+        // The command asks for the next drive (ferry export); the bar of the volume just written gives way to the question until resume().
         this.#lastProgress = undefined;
+        this.#held = true;
         this.#live?.clear();
         return;
       case 'loaded':
       case 'plan':
+      case 'export-verdict':
         // The command prints these itself, in the reference's format.
         return;
       case 'result':
@@ -128,6 +132,12 @@ export class JobDisplay {
   #noteLine(text: string): void {
     this.#live?.clear();
     this.#io.stderr.write(text.endsWith('\n') ? text : `${text}\n`);
+    if (this.#lastProgress !== undefined && !this.#held) this.#draw(this.#lastProgress);
+  }
+
+  /** Draws the bar again after a question (target-needed) has been answered. */
+  resume(): void {
+    this.#held = false;
     if (this.#lastProgress !== undefined) this.#draw(this.#lastProgress);
   }
 
@@ -144,7 +154,7 @@ export class JobDisplay {
     if (progress.filesTotal === 0) return;
     if (this.#live !== undefined) {
       this.#lastProgress = progress;
-      this.#draw(progress);
+      if (!this.#held) this.#draw(progress);
       return;
     }
     if (this.mode !== 'lines') return;

@@ -448,6 +448,8 @@ export const jobEventSchema = z.discriminatedUnion('type', [
   loadedEventSchema,
   z.object({ type: z.literal('repaired'), ...stamped, report: repairReportSchema }),
   z.object({ type: z.literal('plan'), ...stamped, plan: planSummarySchema }),
+  /** An export's verdict, before anything is written (also before a dry run's result). */
+  z.object({ type: z.literal('export-verdict'), ...stamped, plan: exportPlanSummarySchema }),
   z.object({ type: z.literal('progress'), ...stamped, progress: progressSchema }),
   z.object({ type: z.literal('file-done'), ...stamped, path: z.string(), outcome: z.enum(['fetched', 'present']) }),
   z.object({ type: z.literal('file-failed'), ...stamped, path: z.string(), url: z.string(), error: serializedErrorSchema }),

@@ -63,6 +63,7 @@ const ENDS_JOB: Record<JobEventType, boolean> = {
   loaded: false,
   repaired: false,
   plan: false,
+  'export-verdict': false,
   progress: false,
   'file-done': false,
   'file-failed': false,

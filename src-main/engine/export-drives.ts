@@ -1,10 +1,12 @@
 // An export larger than its drive, carried one drive after another (issue 9 §2, docs/bundle.md
-// "One drive after another"): volume 1 fills the first drive, each later volume goes to the next
-// drive named or asked for, and each is written, read back and ejected before the next.
+// "One drive after another"): each volume holds at most what the first drive holds (blobs in
+// sha256 order, a volume ending at the first that would not fit), volume n goes to the n-th drive
+// named or asked for, and each is written, read back and ejected before the next.
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join, resolve as resolvePath } from 'node:path';
 import { FerryError, isFerryError } from '../base/errors.js';
+import { formatBytes } from '../base/format.js';
 import { readdirIfExists } from '../base/files.js';
 import { BUNDLES_FOLDER, newRecordId, type BundleManifest } from '../media/bundle/manifest.js';
 import { checkVolumeForTarget, planExport, volumeBytesNeeded, volumeSizeFor, type ExportPlan, type ExportPlanInput } from '../media/bundle/plan.js';
@@ -15,6 +17,9 @@ import { ejectExportTarget } from './export-eject.js';
 import type { ExportSource } from './export-source.js';
 import { assertTargetFolder, blobSources, outcomeBefore, planSummary, readBack, ReadBackLedger, readManifestIfAny, sameVolume, writeBundleVolume, type VolumeWriter } from './export-volume.js';
 import { stepProgress, type JobContext } from './job-context.js';
+
+/** The `expected` fact of the refusal of two targets on one drive (the CLI keeps its hint). */
+export const SAME_DRIVE_EXPECTED = 'one drive per target';
 
 /** What an export carried one drive after another starts from (exportFrom has checked every path is a folder). */
 export interface DriveAfterDrive {
@@ -70,7 +75,9 @@ export async function exportDriveAfterDrive(job: DriveAfterDrive): Promise<Expor
     ...planInput,
     bundleId,
     freeBytes: null,
-    ...(run === undefined ? { volumeSize: input.volumeSize ?? (first.freeBytes === null ? undefined : volumeSizeFor(first.freeBytes)) } : { volumeItemCounts: run.itemCounts }),
+    ...(run === undefined
+      ? { volumeSize: input.volumeSize ?? (first.freeBytes === null ? undefined : volumeSizeFor(first.freeBytes)), volumeSizeIsDrive: input.volumeSize === undefined }
+      : { volumeItemCounts: run.itemCounts }),
   });
   const count = plan.volumes.length;
   const itemCounts = plan.volumes.map((volume) => volume.length - metadataBlobCount(planInput));
@@ -110,14 +117,15 @@ export async function exportDriveAfterDrive(job: DriveAfterDrive): Promise<Expor
   for (const [index, drive] of assigned) await judge(drive, index);
   const missing = toWrite.filter((index) => !assigned.has(index));
   if (missing.length > 0 && input.askForTargets !== true) {
-    const needs = missing.map((index) => `volume ${index} ${needed(index, first.blockSize)} bytes`).join(', ');
+    const needs = missing.map((index) => ({ index, bytes: needed(index, first.blockSize) }));
     throw new FerryError(
       'FERRY_NOT_ENOUGH_SPACE',
-      `The export does not fit ${job.paths[0] ?? ''} (${first.freeBytes ?? 0} bytes free): it takes ${count} drives, one volume each, and ${given.length} ${given.length === 1 ? 'was' : 'were'} given; ` +
-        `${missing.length} more drive(s) are needed, with free space for ${needs}. Nothing was written.`,
+      `The export does not fit ${job.paths[0] ?? ''} (${formatBytes(first.freeBytes ?? 0)} free): it takes ${count} drives, one volume each, and ${given.length} ${given.length === 1 ? 'was' : 'were'} given; ` +
+        `${missing.length} more drive(s) are needed, with free space for ${needs.map(({ index, bytes }) => `volume ${index} ${formatBytes(bytes)}`).join(', ')}. Nothing was written.`,
       {
         path: job.paths[0],
-        expected: `${count} drives`,
+        // The exact bytes each volume needs stay in the facts; the message words them for people.
+        expected: `${count} drives; free space for ${needs.map(({ index, bytes }) => `volume ${index} ${bytes} bytes`).join(', ')}`,
         actual: `${given.length} given`,
         hint: 'Name a target for every volume, or export where the next drive can be asked for in turn.',
       },
@@ -175,15 +183,21 @@ export async function exportDriveAfterDrive(job: DriveAfterDrive): Promise<Expor
   return outcome;
 }
 
-/** Two targets on one file system would count its free space twice: refused, naming both. */
+/**
+ * Two targets on one file system would count its free space twice, and the second volume would be
+ * written into the first one's directory: refused, naming both. The same file system is the same
+ * mount point or the same device (stat st_dev), which catches a drive mounted twice (a bind mount).
+ */
 function assertDistinctDrives(drives: readonly Drive[]): void {
   for (const [at, drive] of drives.entries()) {
-    const other = drives.slice(0, at).find((earlier) => earlier.target.mountPoint === drive.target.mountPoint);
+    const other = drives.slice(0, at).find((earlier) => earlier.target.mountPoint === drive.target.mountPoint || earlier.target.device === drive.target.device);
     if (other !== undefined) {
-      throw new FerryError('FERRY_TARGET_UNFIT', `${other.path} and ${drive.path} are on the same file system (mounted at ${drive.target.mountPoint}); each volume needs a drive of its own. Nothing was written.`, {
+      const where = other.target.mountPoint === drive.target.mountPoint ? `mounted at ${drive.target.mountPoint}` : `one drive mounted at both ${other.target.mountPoint} and ${drive.target.mountPoint}`;
+      throw new FerryError('FERRY_TARGET_UNFIT', `${other.path} and ${drive.path} are on the same file system (${where}); each volume needs a drive of its own. Nothing was written.`, {
         path: drive.path,
-        expected: 'one drive per target',
+        expected: SAME_DRIVE_EXPECTED,
         actual: drive.target.mountPoint,
+        hint: 'Give each --to on a drive of its own (ferry drives lists the drives and their mount points).',
       });
     }
   }

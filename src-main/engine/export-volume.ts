@@ -238,8 +238,12 @@ export interface StoredFile {
   size: number;
 }
 
-/** The outcome as the verdict leaves it: nothing written, verified or ejected yet. */
+/**
+ * The outcome as the verdict leaves it: nothing written, verified or ejected yet. Emits the verdict
+ * (event `export-verdict`), so that a face shows it before the writing starts (issue 9 §2).
+ */
 export function outcomeBefore(input: ExportInput, context: JobContext, source: ExportSource, what: Pick<ExportOutcome, 'bundleId' | 'directories' | 'plan'>): ExportOutcome {
+  context.emit({ type: 'export-verdict', plan: what.plan });
   return {
     jobId: context.jobId,
     dryRun: input.dryRun === true,

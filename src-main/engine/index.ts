@@ -22,6 +22,8 @@ export { listDrives } from './drives.js';
 export type { DriveListing, HiddenDrive, ListDrivesOptions } from './drives.js';
 export { displayWidth, MIN_PART_BYTES, safeText } from '../media/index.js';
 export { TREE_HOLDS_SELECTION } from './export-source.js';
+export { SAME_DRIVE_EXPECTED } from './export-drives.js';
+export { LARGER_DRIVE_EXPECTED } from '../media/bundle/plan.js';
 export type { CommandResult, CommandRunner, Drive, EjectOutcome, Volume } from '../media/index.js';
 export { DEFAULT_BIND_ADDRESS, DEFAULT_SERVE_PORT, STOP_GRACE_MS, startServe } from './serve.js';
 export type { ServeHandle, ServeOptions } from './serve.js';

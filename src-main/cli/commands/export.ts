@@ -1,5 +1,5 @@
 import { createInterface } from 'node:readline/promises';
-import { createEngine, filterGroups, MIN_PART_BYTES, SOURCE_PRESET_NAMES, type ExportOutcome, type JobEvent, type JobHandle } from '../../engine/index.js';
+import { createEngine, filterGroups, MIN_PART_BYTES, SOURCE_PRESET_NAMES, type ExportOutcome, type ExportPlanSummary, type JobEvent, type JobHandle } from '../../engine/index.js';
 import { countOption, flagOption, listOption, numberOption, stringOption, usageError, type CliIo, type CommandDefinition } from '../command.js';
 import { ejectWords } from '../eject-words.js';
 import { ExitCode } from '../exit-codes.js';
@@ -26,7 +26,7 @@ export const exportCommand: CommandDefinition = {
   usage: [
     '--to PATH [--to PATH...] [--library DIR] [--max N] [--site NAME | --since RECEIPT] [--volume-size SIZE] [--dry-run] SOURCE [filters...] [--or filters...]',
     '--to PATH [--library DIR] --profile NAME [--site NAME | --since RECEIPT]',
-    '--to PATH --tree DIR [--max N] [--since RECEIPT] [--layout bundle|tree] [filters...]',
+    '--to PATH [--to PATH...] --tree DIR [--max N] [--since RECEIPT] [--volume-size SIZE] [--layout bundle|tree] [filters...]',
   ],
   description: [
     'Before anything is written, says what the export needs: bytes, free space with a margin, the',
@@ -37,8 +37,9 @@ export const exportCommand: CommandDefinition = {
     'From --tree every file is re-hashed against the signed metadata as it is copied. --site NAME',
     'carries only what earlier exports to NAME did not; --since RECEIPT only what the receipt lacks.',
     'With --volume-size and one --to, volume N goes to <PATH>/volume-N/FERRY/<bundle id>/.',
-    'An export larger than the drive goes one drive after another: volume 1 fills the first --to (its',
-    'free space less the margin), volume N goes to the N-th --to at <PATH>/FERRY/<bundle id>/; each is',
+    'An export larger than the drive goes one drive after another: each volume holds at most the first',
+    "--to's free space less the margin (blobs in sha256 order; a volume ends at the first blob that",
+    'would not fit), volume N goes to the N-th --to at <PATH>/FERRY/<bundle id>/; each is',
     'written, verified and ejected before the next. On a terminal, a volume with no --to left is asked',
     'for (insert the next drive, type the folder it is mounted at); without a terminal the export is',
     'refused before anything is written, naming how many drives of what free space it needs. A rerun',
@@ -61,7 +62,7 @@ export const exportCommand: CommandDefinition = {
     { name: 'since', type: 'string', valueName: 'RECEIPT', description: 'carry only blobs the receipt (ferry receipt) does not list' },
     { name: 'volume-size', type: 'string', valueName: 'SIZE', description: 'split the bundle into volumes of at most SIZE (700M, 4G)' },
     { name: 'part-size', type: 'string', valueName: 'SIZE', description: "largest part of a blob; default: the file system's largest file" },
-    { name: 'layout', type: 'string', valueName: 'bundle|tree', description: 'a bundle (default), or a plain mirror tree where the file system holds it', default: 'bundle' },
+    { name: 'layout', type: 'string', valueName: 'bundle|tree', description: 'a bundle, or a plain mirror tree where the file system holds it', default: 'bundle' },
     { name: 'no-eject', type: 'boolean', description: 'leave the drive mounted afterwards (by default a removable drive is ejected once written and verified)' },
     { name: 'dry-run', type: 'boolean', description: 'print the verdict and write nothing' },
     { name: 'progress', type: 'boolean', description: 'print progress lines even when stderr is not a terminal' },
@@ -119,15 +120,20 @@ export const exportCommand: CommandDefinition = {
       eject: !flagOption(options, 'no-eject'),
     });
     const following = followJob(job, io, display.handle);
+    // The verdict as soon as the plan is known, before anything is written (above the progress bar).
+    const stopVerdict = json ? undefined : job.subscribe((event) => {
+      if (event.type === 'export-verdict') display.note(verdictLines(event.plan).join('\n'));
+    });
     // Subscribed after the display, so the display has cleared its bar before the question is written.
     const stopAsking = ask === undefined ? undefined : job.subscribe((event) => {
-      if (event.type === 'target-needed') void askForNextDrive(job, event, ask, io);
+      if (event.type === 'target-needed') void askForNextDrive(job, event, ask, io, display);
     });
     try {
       const outcome = await following;
       display.finish();
       return reportExport(outcome, io, json);
     } finally {
+      stopVerdict?.();
       stopAsking?.();
     }
   },
@@ -137,8 +143,9 @@ export const exportCommand: CommandDefinition = {
  * Asks on the terminal for the folder the next drive is mounted at and hands it to the job; an
  * empty line asks again. Ctrl-C (io.signal) ends the question, and followJob pauses the job; a
  * terminal that closes pauses it too. A refused folder comes back as the next event, with its reason.
+ * The display holds its bar off the prompt from the event on, and draws it again once answered.
  */
-async function askForNextDrive(job: JobHandle<'export'>, event: Extract<JobEvent, { type: 'target-needed' }>, stdin: NodeJS.ReadableStream, io: CliIo): Promise<void> {
+async function askForNextDrive(job: JobHandle<'export'>, event: Extract<JobEvent, { type: 'target-needed' }>, stdin: NodeJS.ReadableStream, io: CliIo, display: JobDisplay): Promise<void> {
   const lastDone = event.done.at(-1);
   if (event.problem !== null) io.stderr.write(`That folder cannot take volume ${event.volume}: ${event.problem}\n`);
   else if (lastDone !== undefined) io.stderr.write(`Volume ${lastDone.volume} of ${event.volumes} written and verified: ${lastDone.directory}\n`);
@@ -157,6 +164,7 @@ async function askForNextDrive(job: JobHandle<'export'>, event: Extract<JobEvent
       ).trim();
       if (answer === '') continue;
       answered = true;
+      display.resume();
       job.provideTarget(answer);
       return;
     }
@@ -174,6 +182,17 @@ function exportExitCode(outcome: ExportOutcome): number {
   return kind === 'busy' || kind === 'failed' ? ExitCode.failure : ExitCode.ok;
 }
 
+/** The verdict for people: what is carried, the space it needs, the volumes; a Note line per warning. */
+function verdictLines(plan: ExportPlanSummary): string[] {
+  return [
+    `Verdict: ${plan.files} file(s), ${plan.blobsCarried} of ${plan.blobs} blob(s) carried (${formatBytes(plan.bytesCarried)})` +
+      `${plan.base === null ? '' : plan.base.kind === 'site' ? `, incremental: only what the site lacks after bundle ${plan.base.id}` : `, incremental: only what receipt ${plan.base.id} does not list`}; ` +
+      `needs ${formatBytes(plan.bytesNeeded)} + ${formatBytes(plan.marginBytes)} margin, ${plan.freeBytes === null ? 'free space unknown' : `${formatBytes(plan.freeBytes)} free`} on ${plan.fsType}; ` +
+      `${plan.volumes} volume(s), ${plan.splitBlobs} blob(s) in parts.`,
+    ...plan.warnings.map((warning) => `Note: ${warning}`),
+  ];
+}
+
 function reportExport(outcome: ExportOutcome, io: CliIo, json: boolean): number {
   const bad = outcome.verified?.bad ?? [];
   const exitCode = exportExitCode(outcome);
@@ -181,14 +200,7 @@ function reportExport(outcome: ExportOutcome, io: CliIo, json: boolean): number 
     io.stdout.write(`${JSON.stringify({ type: 'result', exitCode, ...outcome })}\n`);
     return exitCode;
   }
-  const { plan } = outcome;
-  io.stderr.write(
-    `Verdict: ${plan.files} file(s), ${plan.blobsCarried} of ${plan.blobs} blob(s) carried (${formatBytes(plan.bytesCarried)})` +
-      `${plan.base === null ? '' : plan.base.kind === 'site' ? `, incremental: only what the site lacks after bundle ${plan.base.id}` : `, incremental: only what receipt ${plan.base.id} does not list`}; ` +
-      `needs ${formatBytes(plan.bytesNeeded)} + ${formatBytes(plan.marginBytes)} margin, ${plan.freeBytes === null ? 'free space unknown' : `${formatBytes(plan.freeBytes)} free`} on ${plan.fsType}; ` +
-      `${plan.volumes} volume(s), ${plan.splitBlobs} blob(s) in parts.\n`,
-  );
-  for (const warning of plan.warnings) io.stderr.write(`Note: ${warning}\n`);
+  // The verdict was printed when the export gave it (export-verdict), before the writing.
   for (const signature of outcome.signatures) io.stderr.write(`Signed: ${signature.path} by ${signature.keyFingerprint} on ${signature.signedAt}\n`);
   for (const warning of outcome.trustWarnings) io.stderr.write(`${trustWarningWords(warning)}\n`);
   if (outcome.dryRun) {

@@ -33,6 +33,8 @@ export interface ExportPlanInput {
   partSize?: number | undefined;
   /** Largest volume, in bytes; default: one volume. */
   volumeSize?: number | undefined;
+  /** The volume size is what one drive holds (one drive after another, no --volume-size given): a blob over it needs a larger drive. */
+  volumeSizeIsDrive?: boolean | undefined;
   /**
    * Item blobs per volume, volume 1 first, instead of volumeSize: the split an earlier run of this
    * export chose (its volumes' bundle.json or export-plan.json), so a rerun plans the same volumes.
@@ -60,7 +62,9 @@ export interface ExportPlan {
   key: string;
 }
 
-/** Free space kept beyond the plan: 1 MiB, or 2% of what is written when that is more. */
+/** The start of the `expected` fact of a blob larger than one drive holds (the CLI keeps the error's own hint). */
+export const LARGER_DRIVE_EXPECTED = 'a drive that holds';
+
 /** The smallest part size: one page, so that a part never costs more in inodes than in bytes. */
 export const MIN_PART_BYTES = 4096;
 /** The most part files one plan may write: beyond it a drive holds more inodes than data (a mistyped part size). */
@@ -171,7 +175,7 @@ function storageBytes(blob: PlannedBlob, block: number): number {
  * the next would pass volumeSize (counting each volume's small files and its metadata blobs).
  */
 function fillVolumes(blobs: PlannedBlob[], metadata: ReadonlySet<string>, block: number, input: ExportPlanInput): PlannedBlob[][] {
-  const { volumeSize, volumeItemCounts, volumeOverheadBytes: overhead } = input;
+  const { volumeSize, volumeItemCounts, volumeSizeIsDrive, volumeOverheadBytes: overhead } = input;
   const shared = blobs.filter((blob) => metadata.has(blob.sha256));
   const items = blobs.filter((candidate) => !metadata.has(candidate.sha256));
   const withShared = (filled: PlannedBlob[][]): PlannedBlob[][] => filled.map((volume) => [...shared, ...volume].sort((a, b) => compareText(a.sha256, b.sha256)));
@@ -187,6 +191,18 @@ function fillVolumes(blobs: PlannedBlob[], metadata: ReadonlySet<string>, block:
   let used = 0;
   for (const blob of items) {
     const bytes = storageBytes(blob, block);
+    if (bytes > capacity && volumeSizeIsDrive === true) {
+      // Parts exist for a file system's largest file (FAT32's 4 GiB), never to spread one blob over drives.
+      throw new FerryError(
+        'FERRY_TARGET_UNFIT',
+        `A blob of ${blob.size} bytes (${blob.sha256}) does not fit on one drive: the first holds a volume of ${volumeSize} bytes beside the metadata every volume carries, and a blob is never split across drives.`,
+        {
+          expected: `${LARGER_DRIVE_EXPECTED} a volume of more than ${bytes + fixed} bytes`,
+          actual: `${volumeSize} bytes`,
+          hint: 'Export to a larger drive: each blob must fit on one drive (parts only work around a file system limit such as FAT32\'s 4 GiB).',
+        },
+      );
+    }
     if (bytes > capacity) {
       throw new FerryError('FERRY_TARGET_UNFIT', `A blob of ${blob.size} bytes (${blob.sha256}) does not fit a volume of ${volumeSize} bytes beside the metadata every volume carries.`, {
         expected: `a volume size above ${bytes + fixed} bytes`,

@@ -14,6 +14,25 @@ export function baseWords(manifest: BundleManifest): string {
   return `receipt ${base.id}${site === null ? '' : ` from site ${site}`}`;
 }
 
+/**
+ * One volume of several verifies as valid but incomplete alone (ferry verify exits 1): the bundle is
+ * verified with every volume given; an import of some volumes writes their data and leaves the
+ * metadata until every file is present (docs/bundle.md, Import).
+ */
+function severalVolumes(count: number): string[] {
+  const all = Array.from({ length: Math.min(count, 3) }, (_unused, index) => `VOLUME${index + 1}`).join(' ') + (count > 3 ? ' ...' : '');
+  return [
+    `Verify the bundle:      ferry verify ${all}   (every volume's directory, in any order;`,
+    '                        this volume alone reports what the others hold)',
+    `Import into a mirror:   ferry import ${all} --into TARGET_DIR`,
+    "                        or, with POSIX sh and coreutils only, in each volume's directory:",
+    '                        sh import.sh TARGET_DIR',
+    '                        volumes may come one run at a time, in any order: each run writes its',
+    "                        volumes' data, and the metadata is written once every file is present",
+    '                        (until then the run exits 4, listing what the other volumes hold)',
+  ];
+}
+
 /** The README.txt text of one volume. */
 export function readmeText(manifest: BundleManifest): string {
   return [
@@ -24,9 +43,9 @@ export function readmeText(manifest: BundleManifest): string {
     manifest.base === null ? 'A full bundle.' : `An incremental bundle: it carries only what the site lacks according to its base, ${baseWords(manifest)}.`,
     '',
     'Check this volume:      sha256sum -c SHA256SUMS   (run in this directory)',
-    'Verify the bundle:      ferry verify .',
-    'Import into a mirror:   ferry import . --into TARGET_DIR',
-    '                        or, with POSIX sh and coreutils only: sh import.sh TARGET_DIR',
+    ...(manifest.volume.count > 1
+      ? severalVolumes(manifest.volume.count)
+      : ['Verify the bundle:      ferry verify .', 'Import into a mirror:   ferry import . --into TARGET_DIR', '                        or, with POSIX sh and coreutils only: sh import.sh TARGET_DIR']),
     "import.sh checks every file's sha256 against this bundle's own table; it does NOT check",
     'signatures. When the origin of this bundle matters, run ferry verify first (or gpgv on the',
     'streams/v1/*.sjson files, with the keyring you trust).',

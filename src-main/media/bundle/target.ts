@@ -1,7 +1,7 @@
 // Where an export goes: the file system holding a target folder, its type and its free space,
 // read before anything is written (issue 9 §2: the verdict comes first).
 import { execFile } from 'node:child_process';
-import { realpath, statfs } from 'node:fs/promises';
+import { realpath, stat, statfs } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { promisify } from 'node:util';
 import { lstatIfExists, withFileErrors } from '../../base/files.js';
@@ -25,6 +25,8 @@ export interface TargetFilesystem {
   freeBytes: number | null;
   /** The allocation unit (statfs f_bsize): every file takes whole units. */
   blockSize: number;
+  /** The file system's device number (stat st_dev): the same for every mount of one file system, bind mounts included. */
+  device: number;
 }
 
 /**
@@ -39,6 +41,7 @@ export async function inspectTarget(target: string): Promise<TargetFilesystem> {
   while ((await lstatIfExists(existing)) === undefined && dirname(existing) !== existing) existing = dirname(existing);
   const real = await withFileErrors(existing, 'inspect', () => realpath(existing));
   const stats = await withFileErrors(existing, 'read the free space of', () => statfs(real));
+  const { dev } = await withFileErrors(existing, 'inspect', () => stat(real));
   const mount = process.platform === 'linux' ? mountOf(await readMounts().catch(() => []), real) : undefined;
   const fsType = mount === undefined ? 'unknown' : await fuseDeviceType(mount.fsType, mount.source);
   return {
@@ -48,6 +51,7 @@ export async function inspectTarget(target: string): Promise<TargetFilesystem> {
     kind: filesystemKind(fsType),
     freeBytes: stats.blocks === 0 ? null : stats.bavail * stats.bsize,
     blockSize: stats.bsize,
+    device: dev,
   };
 }
 

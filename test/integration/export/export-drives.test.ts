@@ -1,7 +1,8 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { readFile, readdir } from 'node:fs/promises';
+import { mkdir, readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it, type TestContext } from 'vitest';
 import { mountSmallExt4, requireMount, unmount, type Mounted } from '../../support/loop-disk.js';
 import { collect, repoRoot, runFerry, spawnFerry, type FerryRun } from '../../support/run-ferry.js';
@@ -19,6 +20,7 @@ import type { BundleManifest } from '../../../src-main/media/bundle/manifest.js'
 // without a terminal before anything is written; an interrupted run continued. Each result is
 // checked volume by volume (ferry verify) and imported in reverse order.
 
+const execFileAsync = promisify(execFile);
 let workDir: string;
 let testKey: TestKey;
 /** About 11 MiB: more than the 10 MiB drive holds, less than the 16 MiB one. */
@@ -63,6 +65,13 @@ async function expectTwoDriveBundle(first: string, second: string, label: string
     { index: 2, count: 2 },
   ]);
   expect(manifests[0]?.id).toBe(manifests[1]?.id);
+  // Each volume's README.txt says to verify and import every volume: one alone is incomplete.
+  for (const dir of [one, two]) {
+    const readme = await readFile(join(dir, 'README.txt'), 'utf8');
+    expect(readme).toContain('ferry verify VOLUME1 VOLUME2   (every volume');
+    expect(readme).toContain('ferry import VOLUME1 VOLUME2 --into TARGET_DIR');
+    expect(readme).not.toContain('ferry verify .');
+  }
   expectOk(await ferry(['verify', two, one, '--keyring', testKey.keyringFile]));
   for (const dir of [one, two]) {
     const alone = await ferry(['verify', dir, '--keyring', testKey.keyringFile]);
@@ -125,8 +134,33 @@ describe('one drive after another', () => {
     const run = await ferry(exportArgs(a));
     expect(run.code, describeRun(run)).toBe(1);
     expect(run.stderr).toContain('FERRY_NOT_ENOUGH_SPACE');
-    expect(run.stderr).toMatch(/it takes 2 drives, one volume each, and 1 was given; 1 more drive\(s\) are needed, with free space for volume 2 \d+ bytes/);
+    expect(run.stderr).toMatch(/it takes 2 drives, one volume each, and 1 was given; 1 more drive\(s\) are needed, with free space for volume 2 \d+\.\d [KM]iB\. Nothing was written/);
+    // The exact count of bytes is a fact of the error.
+    expect(run.stderr).toMatch(/expected: 2 drives; free space for volume 2 \d+ bytes/);
+    expect(run.stderr).toContain('hint: Give --to once for each drive');
     expect(await walkFiles(a, { includeState: true })).toEqual(before);
+  });
+
+  it('refuses a drive mounted twice (a bind mount) as a second --to before writing anything, without the layout hint', async (context) => {
+    const a = await drive('twice-a', 10, context);
+    const b = await drive('twice-b', 16, context);
+    const again = join(workDir, 'twice-a-again');
+    await mkdir(again);
+    try {
+      await execFileAsync('mount', ['--bind', a, again]);
+    } catch (error) {
+      context.skip(`cannot bind-mount: ${error instanceof Error ? error.message : String(error)}`);
+    }
+    // Unmounted first (afterAll unmounts in order): the bind mount, then the loop mount under it.
+    loops.unshift({ ok: true, mountPoint: again });
+    const before = await walkFiles(a, { includeState: true });
+    const run = await ferry(exportArgs(a, again, b));
+    expect(run.code, describeRun(run)).not.toBe(0);
+    expect(run.stderr).toContain('FERRY_TARGET_UNFIT');
+    expect(run.stderr).toContain(`${a} and ${again} are on the same file system (one drive mounted at both ${a} and ${again})`);
+    expect(run.stderr).not.toContain('--layout bundle');
+    expect(await walkFiles(a, { includeState: true })).toEqual(before);
+    expect(await readdir(b)).toEqual(['lost+found']);
   });
 
   it('on a terminal asks for the next drive, refuses the same drive with the reason, and continues on the one named', async (context) => {
@@ -134,8 +168,14 @@ describe('one drive after another', () => {
     const b = await drive('asked-b', 16, context);
     const terminal = onTerminal(exportArgs(a));
     await waitForPrompt(terminal, 1);
+    // The verdict comes before anything is written (it was printed only at the end).
+    const verdictAt = terminal.screen().search(/Verdict: .*2 volume\(s\)/);
+    expect(verdictAt, terminal.screen()).toBeGreaterThanOrEqual(0);
+    expect(verdictAt).toBeLessThan(terminal.screen().indexOf('Volume 1 of 2 written and verified'));
     expect(terminal.screen()).toMatch(/Volume 1 of 2 written and verified: .*asked-a\/FERRY\//);
     expect(terminal.screen()).toMatch(/Volume 2 of 2 needs [\d.]+ [KMG]i?B: insert the next drive/);
+    // The progress bar stays off the prompt while it waits (it drew "69% 22.1 MiB of ..." onto it): still the last thing on the screen a while later.
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
     expect(terminal.screen().trimEnd()).toMatch(/\(or Ctrl-C to stop; a rerun continues\):$/);
     terminal.type(a);
     await waitForPrompt(terminal, 2);
@@ -143,6 +183,8 @@ describe('one drive after another', () => {
     terminal.type(b);
     const code = await terminal.ended;
     expect(code, terminal.screen()).toBe(0);
+    // Nothing of the bar on a prompt's line: each prompt is followed by the answer typed.
+    for (const line of terminal.screen().split(/\r?\n/).filter((text) => text.includes('a rerun continues):'))) expect(line).toMatch(/a rerun continues\): \S*$/);
     await expectTwoDriveBundle(a, b, 'asked');
   }, TIMEOUT_MS * 2);
 

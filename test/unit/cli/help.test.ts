@@ -16,7 +16,17 @@ describe('command definitions', () => {
       expect(help).toContain(`--${option.name}`);
       expect(help).toContain(option.description);
       if (option.short !== undefined) expect(help).toContain(`-${option.short}, --${option.name}`);
+      // The help prints "(default X)" itself: a description saying it too says it twice.
+      if (option.default !== undefined) expect(option.description, `--${option.name}`).not.toMatch(/\(default\)/);
     }
+  });
+
+  it('ferry export shows every way the --tree form is used: several --to, --volume-size', () => {
+    const exportCommand = commands.find((command) => command.name === 'export');
+    if (exportCommand === undefined) throw new Error('the export command is missing');
+    const usage = formatCommandHelp(exportCommand).split('\n').find((line) => line.includes('--tree DIR'));
+    expect(usage).toContain('--to PATH [--to PATH...] --tree DIR');
+    expect(usage).toContain('[--volume-size SIZE]');
   });
 
   it('has unique command and option names', () => {

@@ -146,6 +146,7 @@ const eventSamples: { [T in JobEventType]: Extract<JobEvent, { type: T }> } = {
     report: { finding: 'interrupted-run', tempFilesRemoved: 1, partialFilesKept: 2, treeFilesDropped: 0, heldItemsDropped: 0 },
   },
   plan: { type: 'plan', jobId, plan },
+  'export-verdict': { type: 'export-verdict', jobId, plan: outcomeSamples.export.plan },
   progress: { type: 'progress', jobId, progress },
   'file-done': { type: 'file-done', jobId, path: 'a/b', outcome: 'fetched' },
   'file-failed': { type: 'file-failed', jobId, path: 'a/b', url: 'http://127.0.0.1:1/a/b', error },

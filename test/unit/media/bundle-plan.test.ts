@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
+import type { FerryError } from '../../../src-main/base/errors.js';
 import { thrownFerryError } from '../../support/expect-ferry-error.js';
 import { checkVolumeForTarget, planExport, volumeBytesNeeded, volumeSizeFor, type ExportPlanInput } from '../../../src-main/media/bundle/plan.js';
 import type { BundleFile } from '../../../src-main/media/bundle/manifest.js';
+import { cliHint } from '../../../src-main/cli/hints.js';
 
 // The export verdict (issue 9 §2) on its own: volumes, parts, space and the file system's rules.
 
@@ -18,7 +20,7 @@ const files: BundleFile[] = [
   { path: 'noble/amd64/20250622/ga-24.04/generic/boot-kernel', size: 1 * MIB, sha256: digest('d'), role: 'item' },
 ];
 
-function refused(action: () => unknown, code: string): Error {
+function refused(action: () => unknown, code: string): FerryError {
   const error = thrownFerryError(action);
   expect(error.code).toBe(code);
   return error;
@@ -72,6 +74,17 @@ describe('planExport', () => {
     // 6 MiB of squashfs plus the metadata and small files pass a 6 MiB volume.
     refused(() => planExport(input({ volumeSize: 6 * MIB + 16 * KIB })), 'FERRY_TARGET_UNFIT');
     refused(() => planExport(input({ volumeSize: 5 * MIB })), 'FERRY_TARGET_UNFIT');
+  });
+
+  it('one drive after another: a blob larger than the drive asks for a larger drive, never --volume-size (a blob is not split across drives)', () => {
+    const error = refused(() => planExport(input({ volumeSize: 5 * MIB, volumeSizeIsDrive: true })), 'FERRY_TARGET_UNFIT');
+    expect(error.message).toContain(`A blob of ${6 * MIB} bytes (${digest('c')}) does not fit on one drive`);
+    expect(error.message).toContain('a blob is never split across drives');
+    expect(error).toMatchObject({ expected: `a drive that holds a volume of more than ${6 * MIB + 12 * KIB + 4 * KIB + 64 * KIB} bytes`, actual: `${5 * MIB} bytes` });
+    expect(cliHint(error)).toContain('Export to a larger drive');
+    expect(cliHint(error)).not.toContain('--volume-size');
+    // Given --volume-size, the remedy is a larger one.
+    expect(cliHint(refused(() => planExport(input({ volumeSize: 5 * MIB })), 'FERRY_TARGET_UNFIT'))).toBe('Give a larger --volume-size.');
   });
 
   it('carries only the item blobs asked for (an incremental bundle) and always the metadata, and keys plans by what they write', () => {
