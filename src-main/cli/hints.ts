@@ -75,9 +75,11 @@ export const cliHints: Readonly<Partial<Record<FerryErrorCode, HintRule>>> = {
     expected !== undefined && /^\d+ drives\b/.test(expected)
       ? 'Give --to once for each drive (--to /media/a --to /media/b), or run ferry export on a terminal to insert each next drive when asked.'
       : 'Free some space, choose another target, or narrow the selection (filters, --max).',
-  // Two targets on one drive, a blob larger than a drive: the engine's hint says what to do.
+  // Two targets on one drive: which option to repeat; a blob larger than a drive: the engine's hint says what to do.
   FERRY_TARGET_UNFIT: ({ actual, expected }) =>
-    expected === SAME_DRIVE_EXPECTED || expected?.startsWith(LARGER_DRIVE_EXPECTED) === true
+    expected === SAME_DRIVE_EXPECTED
+      ? 'Give each --to on a drive of its own (ferry drives lists the drives and their mount points).'
+      : expected?.startsWith(LARGER_DRIVE_EXPECTED) === true
       ? undefined
       : actual === undefined || /^\d+$/.test(actual)
         ? 'Give a larger --volume-size.'

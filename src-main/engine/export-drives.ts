@@ -197,7 +197,7 @@ function assertDistinctDrives(drives: readonly Drive[]): void {
         path: drive.path,
         expected: SAME_DRIVE_EXPECTED,
         actual: drive.target.mountPoint,
-        hint: 'Give each --to on a drive of its own (ferry drives lists the drives and their mount points).',
+        hint: 'Give each target on a drive of its own (the list of drives shows where each drive is mounted).',
       });
     }
   }

@@ -248,7 +248,7 @@ async function carriedBlobs(input: ExportInput, context: JobContext, source: Exp
     // Read as a bundle's own files are: a FIFO or device given as the receipt is refused at once, not waited on.
     const bytes = await readBundleFile(path, 'the receipt').catch((error: unknown) => {
       if (!isFerryError(error, 'FERRY_BUNDLE_INVALID')) throw error;
-      throw new FerryError('FERRY_RECEIPT_INVALID', error.message, { path, hint: 'Give the receipt file ferry receipt wrote on the offline side.' });
+      throw new FerryError('FERRY_RECEIPT_INVALID', error.message, { path, hint: 'Give the receipt file written on the offline side.' });
     });
     const receipt = parseReceipt(bytes.toString('utf8'), path);
     const held = new Set(receipt.blobs.map((blob) => blob.sha256));

@@ -21,7 +21,7 @@ const ALLOWED = [
   { file: /^src-main\/pgp\//, text: /gpg --export( --armor)?/g },
   { file: 'src-main/media/detect.ts', text: /^--(json|bytes|output)$/ },
   // A bundle's README.txt tells the offline operator the commands to run; it is the bundle's text, not a message.
-  { file: 'src-main/media/bundle/readme.ts', text: /ferry (verify|import)( \.)?( --into)?/g },
+  { file: 'src-main/media/bundle/readme.ts', text: /ferry (verify|import)( \.)?( --into)?|--into TARGET_DIR/g },
   // import.sh is the bundle's own script: its usage text and its advice to run ferry verify are its words.
   { file: 'src-main/media/bundle/import-script.ts', text: /--help|ferry verify/g },
 ];
